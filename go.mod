@@ -1,0 +1,3 @@
+module github.com/tetrahq/tetra
+
+go 1.26.8

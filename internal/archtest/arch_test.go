@@ -1,0 +1,178 @@
+package archtest
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/tetrahq/tetra"
+
+// pkgImports maps a package path (relative to the module root, "." for the
+// root) to the import paths its files use, split by test and non-test files.
+type pkgImports struct {
+	code  map[string]bool // imports of non-test files
+	tests map[string]bool // imports of _test.go files
+}
+
+func loadImports(t *testing.T, root string) map[string]*pkgImports {
+	t.Helper()
+	pkgs := map[string]*pkgImports{}
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			name := d.Name()
+			if path != root && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		rel = filepath.ToSlash(rel)
+		p := pkgs[rel]
+		if p == nil {
+			p = &pkgImports{code: map[string]bool{}, tests: map[string]bool{}}
+			pkgs[rel] = p
+		}
+		set := p.code
+		if strings.HasSuffix(path, "_test.go") {
+			set = p.tests
+		}
+		for _, imp := range f.Imports {
+			ip, _ := strconv.Unquote(imp.Path.Value)
+			set[ip] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkgs
+}
+
+// projectPkg returns the module-relative path of an import, or "" when the
+// import is not part of this module.
+func projectPkg(imp string) string {
+	if imp == module {
+		return "."
+	}
+	if rest, ok := strings.CutPrefix(imp, module+"/"); ok {
+		return rest
+	}
+	return ""
+}
+
+func under(pkg, dir string) bool { return pkg == dir || strings.HasPrefix(pkg, dir+"/") }
+
+// closure returns every project package reachable from pkg through non-test
+// imports.
+func closure(pkgs map[string]*pkgImports, pkg string) []string {
+	seen := map[string]bool{}
+	var walk func(string)
+	walk = func(p string) {
+		ip, ok := pkgs[p]
+		if !ok {
+			return
+		}
+		for imp := range ip.code {
+			if dep := projectPkg(imp); dep != "" && !seen[dep] {
+				seen[dep] = true
+				walk(dep)
+			}
+		}
+	}
+	walk(pkg)
+	out := make([]string, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestImportDirection(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("module root not found at %s: %v", root, err)
+	}
+	pkgs := loadImports(t, root)
+	for _, must := range []string{"lang", "planner", "exec", "graphstore", "ingest", "scriptrt", "api", "repl", "cmd/tetra"} {
+		if _, ok := pkgs[must]; !ok {
+			t.Errorf("package %s is missing from the layout", must)
+		}
+	}
+
+	for pkg, ip := range pkgs {
+		deps := closure(pkgs, pkg)
+		all := map[string]bool{}
+		for imp := range ip.code {
+			all[imp] = true
+		}
+		for imp := range ip.tests {
+			all[imp] = true
+		}
+		// lang is the bottom of the stack: it imports no project package.
+		if under(pkg, "lang") {
+			for imp := range all {
+				if dep := projectPkg(imp); dep != "" && !under(dep, "lang") {
+					t.Errorf("%s imports %s: lang must import no other project package", pkg, imp)
+				}
+			}
+		}
+		// planner builds plans; it may see the language and nothing that executes or stores.
+		if under(pkg, "planner") {
+			for _, dep := range deps {
+				if !under(dep, "lang") && !under(dep, "planner") {
+					t.Errorf("%s depends on %s: the planner may import only lang", pkg, dep)
+				}
+			}
+		}
+		// Stores know nothing of the query engine above them.
+		if under(pkg, "graphstore") {
+			for _, dep := range deps {
+				if under(dep, "lang") || under(dep, "planner") || under(dep, "exec") {
+					t.Errorf("%s depends on %s: stores must not import the query engine", pkg, dep)
+				}
+			}
+		}
+		for imp := range all {
+			// Only ingest talks to Kafka.
+			if strings.HasPrefix(imp, "github.com/segmentio/kafka-go") && !under(pkg, "ingest") {
+				t.Errorf("%s imports %s: only ingest may import the Kafka client", pkg, imp)
+			}
+			// Nothing imports the binary.
+			if dep := projectPkg(imp); dep != "" && under(dep, "cmd") {
+				t.Errorf("%s imports %s: nothing may import cmd", pkg, imp)
+			}
+		}
+		// Only cmd wires concrete stores; other packages see interfaces
+		// (their tests may use the implementations).
+		if !under(pkg, "cmd") && !under(pkg, "graphstore") {
+			for imp := range ip.code {
+				dep := projectPkg(imp)
+				if under(dep, "graphstore/pebblestore") || under(dep, "graphstore/memstore") {
+					t.Errorf("%s imports %s: only cmd may wire a concrete store", pkg, imp)
+				}
+			}
+		}
+	}
+}
