@@ -1,0 +1,319 @@
+// Package memstore is the in-memory reference implementation of
+// graphstore.Store. It keeps every version of every element in a map and
+// answers every read by scanning all of them: no indexes, no caches, nothing
+// clever, so that it is obviously right. Tests use it as the oracle for the
+// Pebble store and the query engine; it is not meant for large graphs.
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetrahq/tetra/graphstore"
+)
+
+// version is one entry of an element's history; e is nil for a deletion.
+type version struct {
+	ts int64
+	e  *graphstore.Element
+}
+
+type extKey struct {
+	kind        graphstore.Kind
+	source, ext string
+}
+
+type commit struct {
+	ts      int64
+	changes []graphstore.Change
+}
+
+// Store is the reference store. It is safe for concurrent use.
+type Store struct {
+	mu        sync.RWMutex
+	history   map[graphstore.ID][]version
+	external  map[extKey]graphstore.ID
+	nextID    graphstore.ID
+	last      int64
+	horizon   int64
+	log       []commit
+	notify    chan struct{} // closed and replaced on every commit
+	closed    bool
+	now       func() time.Time
+	retention time.Duration
+}
+
+// Options configure a reference store.
+type Options struct {
+	Now       func() time.Time // the clock; time.Now when nil
+	Retention time.Duration    // graphstore.DefaultRetention when zero
+}
+
+// New returns an empty reference store.
+func New(o Options) *Store {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Retention == 0 {
+		o.Retention = graphstore.DefaultRetention
+	}
+	return &Store{
+		history:   map[graphstore.ID][]version{},
+		external:  map[extKey]graphstore.ID{},
+		nextID:    1,
+		notify:    make(chan struct{}),
+		now:       o.Now,
+		retention: o.Retention,
+	}
+}
+
+var _ graphstore.Store = (*Store)(nil)
+
+// Apply implements graphstore.Store.
+func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Commit, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, graphstore.ErrClosed
+	}
+	ts, err := graphstore.StampTime(b.Time, s.now(), s.last)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := graphstore.PlanBatch(state{s}, b, ts, s.nextID)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range plan.Writes {
+		s.history[w.ID] = append(s.history[w.ID], version{ts: ts, e: w.After})
+	}
+	for _, m := range plan.Mappings {
+		s.external[extKey{m.Kind, m.Source, m.ExternalID}] = m.ID
+	}
+	s.nextID, s.last = plan.NextID, ts
+	changes := graphstore.ChangesOf(plan.Writes)
+	s.log = append(s.log, commit{ts: ts, changes: changes})
+	close(s.notify)
+	s.notify = make(chan struct{})
+	c := &graphstore.Commit{Time: time.Unix(0, ts)}
+	c.Count(changes)
+	return c, nil
+}
+
+// at returns the version of id live at ts, or nil.
+func (s *Store) at(id graphstore.ID, ts int64) *graphstore.Element {
+	var live *graphstore.Element
+	for _, v := range s.history[id] {
+		if v.ts > ts {
+			break
+		}
+		live = v.e
+	}
+	return live
+}
+
+// liveAt returns every element live at ts, by id.
+func (s *Store) liveAt(ts int64) []*graphstore.Element {
+	var out []*graphstore.Element
+	for id := range s.history {
+		if e := s.at(id, ts); e != nil {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b *graphstore.Element) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// holders returns the elements live at ts that carry a posting.
+func (s *Store) holders(ix graphstore.Index, term string, ts int64) []graphstore.ID {
+	var out []graphstore.ID
+	for _, e := range s.liveAt(ts) {
+		for _, p := range graphstore.Postings(e) {
+			if p.Index == ix && p.Term == term {
+				out = append(out, e.ID)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// state is the view PlanBatch gets: the latest commit.
+type state struct{ s *Store }
+
+func (st state) Current(id graphstore.ID) (*graphstore.Element, error) {
+	return st.s.at(id, st.s.last), nil
+}
+
+func (st state) LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
+	return st.s.external[extKey{kind, source, ext}], nil
+}
+
+func (st state) Holders(ix graphstore.Index, term string) ([]graphstore.ID, error) {
+	return st.s.holders(ix, term, st.s.last), nil
+}
+
+// Snapshot implements graphstore.Store.
+func (s *Store) Snapshot(t time.Time) (graphstore.Snapshot, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, graphstore.ErrClosed
+	}
+	ts := s.last
+	if !t.IsZero() {
+		ts = t.UnixNano()
+	}
+	if ts < s.horizon {
+		return nil, &graphstore.BeforeRetentionError{At: time.Unix(0, ts), Horizon: time.Unix(0, s.horizon)}
+	}
+	shown := t
+	if t.IsZero() {
+		shown = time.Unix(0, ts)
+	}
+	return &snapshot{s: s, ts: min(ts, s.last), shown: shown}, nil
+}
+
+// LastCommit implements graphstore.Store.
+func (s *Store) LastCommit() time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.last == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, s.last)
+}
+
+// Horizon implements graphstore.Store.
+func (s *Store) Horizon() time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return time.Unix(0, s.horizon)
+}
+
+// Compact implements graphstore.Store: it drops versions superseded before
+// the horizon and commits older than it.
+func (s *Store) Compact(ctx context.Context, now time.Time) (*graphstore.CompactStats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := min(now.Add(-s.retention).UnixNano(), s.last) // a caught-up feed stays readable
+	stats := &graphstore.CompactStats{Horizon: time.Unix(0, max(h, s.horizon))}
+	if h <= s.horizon {
+		return stats, nil
+	}
+	for id, vs := range s.history {
+		keep := 0 // index of the version live at the horizon
+		for i, v := range vs {
+			if v.ts <= h {
+				keep = i
+			}
+		}
+		if vs[keep].ts <= h && vs[keep].e == nil {
+			keep++ // deleted before the horizon: nothing of it is readable
+		}
+		stats.Versions += keep
+		if keep == len(vs) {
+			delete(s.history, id)
+		} else {
+			s.history[id] = vs[keep:]
+		}
+	}
+	i := 0
+	for i < len(s.log) && s.log[i].ts <= h {
+		i++
+	}
+	stats.Commits = i
+	s.log = s.log[i:]
+	s.horizon = h
+	return stats, nil
+}
+
+// Close implements graphstore.Store.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	close(s.notify)
+	s.notify = make(chan struct{})
+	return nil
+}
+
+// snapshot answers every read by scanning the whole history.
+type snapshot struct {
+	s     *Store
+	ts    int64 // visibility bound: min(read time, last commit at open)
+	shown time.Time
+}
+
+func (sn *snapshot) Time() time.Time { return sn.shown }
+
+func (sn *snapshot) Postings(ix graphstore.Index, term string) ([]graphstore.ID, error) {
+	sn.s.mu.RLock()
+	defer sn.s.mu.RUnlock()
+	return sn.s.holders(ix, term, sn.ts), nil
+}
+
+func (sn *snapshot) Terms(ix graphstore.Index, prefix string, fn func(string) error) error {
+	sn.s.mu.RLock()
+	var terms []string
+	for _, e := range sn.s.liveAt(sn.ts) {
+		for _, p := range graphstore.Postings(e) {
+			if p.Index == ix && strings.HasPrefix(p.Term, prefix) {
+				terms = append(terms, p.Term)
+			}
+		}
+	}
+	sn.s.mu.RUnlock()
+	slices.Sort(terms)
+	for _, t := range slices.Compact(terms) {
+		if err := fn(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (sn *snapshot) Element(id graphstore.ID) (*graphstore.Element, error) {
+	sn.s.mu.RLock()
+	defer sn.s.mu.RUnlock()
+	return sn.s.at(id, sn.ts), nil
+}
+
+func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, error) {
+	sn.s.mu.RLock()
+	defer sn.s.mu.RUnlock()
+	var out []graphstore.Adjacency
+	for _, e := range sn.s.liveAt(sn.ts) {
+		if !e.Traversable() {
+			continue
+		}
+		switch {
+		case ix == graphstore.IdxOut && e.SourceID == id:
+			out = append(out, graphstore.Adjacency{Relation: e.ID, Other: e.TargetID})
+		case ix == graphstore.IdxIn && e.TargetID == id:
+			out = append(out, graphstore.Adjacency{Relation: e.ID, Other: e.SourceID})
+		}
+	}
+	return out, nil
+}
+
+func (sn *snapshot) LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
+	sn.s.mu.RLock()
+	defer sn.s.mu.RUnlock()
+	return sn.s.external[extKey{kind, source, ext}], nil
+}
+
+func (sn *snapshot) Estimate(ix graphstore.Index, term string) (int, error) {
+	sn.s.mu.RLock()
+	defer sn.s.mu.RUnlock()
+	return len(sn.s.holders(ix, term, sn.s.last)), nil
+}
+
+func (sn *snapshot) Close() error { return nil }

@@ -1,0 +1,432 @@
+package graphstore
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ID identifies a component or a relation. Components and relations share
+// one id space; ids are assigned by the store from 1 upwards and never
+// reused for another element.
+type ID uint64
+
+// Kind says whether an element is a component or a relation.
+type Kind uint8
+
+const (
+	KindComponent Kind = 1
+	KindRelation  Kind = 2
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindComponent:
+		return "component"
+	case KindRelation:
+		return "relation"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// HealthState is a component's health. The order is severity: merging
+// sources keeps the worst.
+type HealthState uint8
+
+const (
+	HealthUnknown   HealthState = iota // no health source
+	HealthClear                        // CLEAR
+	HealthDeviating                    // DEVIATING
+	HealthCritical                     // CRITICAL
+)
+
+var healthNames = [...]string{"UNKNOWN", "CLEAR", "DEVIATING", "CRITICAL"}
+
+func (h HealthState) String() string {
+	if int(h) < len(healthNames) {
+		return healthNames[h]
+	}
+	return fmt.Sprintf("HealthState(%d)", uint8(h))
+}
+
+// ParseHealthState reads a health state in any case ("critical",
+// "Deviating"). The empty string is UNKNOWN.
+func ParseHealthState(s string) (HealthState, error) {
+	if s == "" {
+		return HealthUnknown, nil
+	}
+	for i, n := range healthNames {
+		if strings.EqualFold(s, n) {
+			return HealthState(i), nil
+		}
+	}
+	return HealthUnknown, fmt.Errorf("graphstore: unknown health state %q (want CLEAR, DEVIATING, CRITICAL or UNKNOWN)", s)
+}
+
+// DependencyDirection says which way a relation's dependency runs.
+type DependencyDirection uint8
+
+const (
+	DependencyOneWay DependencyDirection = iota // the source depends on the target (default)
+	DependencyBoth                              // each depends on the other
+	DependencyNone                              // no dependency, only association
+)
+
+var dependencyNames = [...]string{"ONE_WAY", "BOTH", "NONE"}
+
+func (d DependencyDirection) String() string {
+	if int(d) < len(dependencyNames) {
+		return dependencyNames[d]
+	}
+	return fmt.Sprintf("DependencyDirection(%d)", uint8(d))
+}
+
+// ParseDependencyDirection reads "one-way"/"ONE_WAY", "both", "none" in any
+// case; the empty string is ONE_WAY.
+func ParseDependencyDirection(s string) (DependencyDirection, error) {
+	norm := strings.ToUpper(strings.ReplaceAll(s, "-", "_"))
+	if norm == "" {
+		return DependencyOneWay, nil
+	}
+	for i, n := range dependencyNames {
+		if norm == n {
+			return DependencyDirection(i), nil
+		}
+	}
+	return DependencyOneWay, fmt.Errorf("graphstore: unknown dependency direction %q (want ONE_WAY, BOTH or NONE)", s)
+}
+
+// ComponentData is what one source says about a component.
+type ComponentData struct {
+	Name         string
+	Type         string
+	Layer        string
+	Domain       string
+	Identifiers  []string
+	Environments []string
+	Labels       []string // "value" or "key:value"; stored lower-cased
+	Health       HealthState
+	Properties   json.RawMessage // a JSON object, or nil
+}
+
+// RelationData is what one source says about a relation.
+type RelationData struct {
+	Type        string
+	SourceRef   string // the source component: an identifier or external id
+	TargetRef   string // the target component: an identifier or external id
+	Identifiers []string
+	Dependency  DependencyDirection
+	Labels      []string
+	Properties  json.RawMessage
+}
+
+// Contribution is one source's description of an element. An element is the
+// merge of its contributions; keeping them is how the store knows which
+// source said what.
+type Contribution struct {
+	Source     string
+	ExternalID string
+	Updated    int64 // commit time (ns) at which this contribution last changed
+	Component  *ComponentData
+	Relation   *RelationData
+}
+
+// SourceRef names one contribution of an element.
+type SourceRef struct {
+	Source     string `json:"source"`
+	ExternalID string `json:"externalId"`
+}
+
+// Element is one version of a component or relation as stored: its
+// contributions and, for relations, the component ids its endpoints resolved
+// to when the version was written. Elements are immutable once built; the
+// merged view (Component or Relation) is computed once at construction.
+type Element struct {
+	ID       ID
+	Kind     Kind
+	Version  int64          // commit time (ns) of this version
+	Contribs []Contribution // sorted by (Source, ExternalID); never empty
+	// Resolved endpoints of a relation; 0 while the endpoint does not exist.
+	SourceID, TargetID ID
+
+	comp *Component
+	rel  *Relation
+}
+
+// Component is the merged view of a component version.
+type Component struct {
+	ID           ID
+	Name         string
+	Type         string
+	Layer        string
+	Domain       string
+	Identifiers  []string // sorted; includes each contribution's external id
+	Environments []string // sorted
+	Labels       []string // sorted, lower-cased
+	Health       HealthState
+	Properties   json.RawMessage
+	Sources      []SourceRef
+	Updated      int64 // commit time (ns) of this version
+}
+
+// Relation is the merged view of a relation version.
+type Relation struct {
+	ID          ID
+	Type        string
+	Source      ID // resolved source component; 0 while it does not exist
+	Target      ID // resolved target component; 0 while it does not exist
+	SourceRef   string
+	TargetRef   string
+	Identifiers []string
+	Dependency  DependencyDirection
+	Labels      []string
+	Properties  json.RawMessage
+	Sources     []SourceRef
+	Updated     int64
+}
+
+// Component returns the merged view of a component element (nil for a
+// relation).
+func (e *Element) Component() *Component { return e.comp }
+
+// Relation returns the merged view of a relation element (nil for a
+// component).
+func (e *Element) Relation() *Relation { return e.rel }
+
+// Traversable reports whether a relation has both endpoints and so takes
+// part in traversals.
+func (e *Element) Traversable() bool {
+	return e.Kind == KindRelation && e.SourceID != 0 && e.TargetID != 0
+}
+
+// NewElement builds an element version and computes its merged view. It
+// takes ownership of contribs, which must be sorted by (Source, ExternalID).
+func NewElement(id ID, kind Kind, version int64, contribs []Contribution, src, dst ID) *Element {
+	e := &Element{ID: id, Kind: kind, Version: version, Contribs: contribs, SourceID: src, TargetID: dst}
+	switch kind {
+	case KindComponent:
+		e.comp = mergeComponent(e)
+	case KindRelation:
+		e.rel = mergeRelation(e)
+	}
+	return e
+}
+
+// byPriority returns the contributions ordered from most to least
+// authoritative: the most recently updated first, ties by (source, external
+// id) so the order is deterministic.
+func byPriority(cs []Contribution) []*Contribution {
+	out := make([]*Contribution, len(cs))
+	for i := range cs {
+		out[i] = &cs[i]
+	}
+	slices.SortStableFunc(out, func(a, b *Contribution) int {
+		if a.Updated != b.Updated {
+			if a.Updated > b.Updated {
+				return -1
+			}
+			return 1
+		}
+		return compareRef(a.Source, a.ExternalID, b.Source, b.ExternalID)
+	})
+	return out
+}
+
+func compareRef(s1, x1, s2, x2 string) int {
+	if c := strings.Compare(s1, s2); c != 0 {
+		return c
+	}
+	return strings.Compare(x1, x2)
+}
+
+// firstNonEmpty returns the first non-empty value of f over the ordered
+// contributions.
+func firstNonEmpty(cs []*Contribution, f func(*Contribution) string) string {
+	for _, c := range cs {
+		if v := f(c); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Merge rules: scalar fields come from the most recently updated
+// contribution that has them; identifiers, environments and labels are
+// united; health is the worst; properties are merged key by key with the
+// most recent contribution winning. A component without a name is named
+// after its primary external id, as StackState's templates do.
+func mergeComponent(e *Element) *Component {
+	ordered := byPriority(e.Contribs)
+	c := &Component{ID: e.ID, Updated: e.Version}
+	c.Name = firstNonEmpty(ordered, func(x *Contribution) string { return x.Component.Name })
+	if c.Name == "" && len(ordered) > 0 {
+		c.Name = ordered[0].ExternalID
+	}
+	c.Type = firstNonEmpty(ordered, func(x *Contribution) string { return x.Component.Type })
+	c.Layer = firstNonEmpty(ordered, func(x *Contribution) string { return x.Component.Layer })
+	c.Domain = firstNonEmpty(ordered, func(x *Contribution) string { return x.Component.Domain })
+	var ids, envs, labels [][]string
+	props := make([]json.RawMessage, 0, len(ordered))
+	for _, x := range ordered {
+		d := x.Component
+		ids = append(ids, d.Identifiers, []string{x.ExternalID})
+		envs = append(envs, d.Environments)
+		labels = append(labels, d.Labels)
+		c.Health = max(c.Health, d.Health)
+		props = append(props, d.Properties)
+	}
+	c.Identifiers = union(ids...)
+	c.Environments = union(envs...)
+	c.Labels = union(labels...)
+	c.Properties = mergeProperties(props)
+	c.Sources = sourceRefs(e.Contribs)
+	return c
+}
+
+func mergeRelation(e *Element) *Relation {
+	ordered := byPriority(e.Contribs)
+	r := &Relation{ID: e.ID, Updated: e.Version, Source: e.SourceID, Target: e.TargetID}
+	r.Type = firstNonEmpty(ordered, func(x *Contribution) string { return x.Relation.Type })
+	r.SourceRef = firstNonEmpty(ordered, func(x *Contribution) string { return x.Relation.SourceRef })
+	r.TargetRef = firstNonEmpty(ordered, func(x *Contribution) string { return x.Relation.TargetRef })
+	if len(ordered) > 0 {
+		r.Dependency = ordered[0].Relation.Dependency
+	}
+	var ids, labels [][]string
+	props := make([]json.RawMessage, 0, len(ordered))
+	for _, x := range ordered {
+		ids = append(ids, x.Relation.Identifiers, []string{x.ExternalID})
+		labels = append(labels, x.Relation.Labels)
+		props = append(props, x.Relation.Properties)
+	}
+	r.Identifiers = union(ids...)
+	r.Labels = union(labels...)
+	r.Properties = mergeProperties(props)
+	r.Sources = sourceRefs(e.Contribs)
+	return r
+}
+
+func sourceRefs(cs []Contribution) []SourceRef {
+	out := make([]SourceRef, len(cs))
+	for i, c := range cs {
+		out[i] = SourceRef{Source: c.Source, ExternalID: c.ExternalID}
+	}
+	return out
+}
+
+// union returns the sorted distinct non-empty strings of all lists.
+func union(lists ...[]string) []string {
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, 0, n)
+	for _, l := range lists {
+		for _, s := range l {
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// mergeProperties merges JSON objects given most authoritative first. With
+// one non-empty object it is returned as is.
+func mergeProperties(objs []json.RawMessage) json.RawMessage {
+	var nonEmpty []json.RawMessage
+	for _, o := range objs {
+		if len(o) > 0 {
+			nonEmpty = append(nonEmpty, o)
+		}
+	}
+	switch len(nonEmpty) {
+	case 0:
+		return nil
+	case 1:
+		return nonEmpty[0]
+	}
+	merged := map[string]json.RawMessage{}
+	for i := len(nonEmpty) - 1; i >= 0; i-- { // least authoritative first
+		var m map[string]json.RawMessage
+		if json.Unmarshal(nonEmpty[i], &m) != nil {
+			continue // validated on the way in; never happens for stored data
+		}
+		for k, v := range m {
+			merged[k] = v
+		}
+	}
+	out, err := json.Marshal(merged)
+	if err != nil {
+		return nonEmpty[0]
+	}
+	return out
+}
+
+// equalContribs reports whether two contribution lists say the same thing,
+// including when each was last updated.
+func equalContribs(a, b []Contribution) bool {
+	return slices.EqualFunc(a, b, func(x, y Contribution) bool {
+		return x.Source == y.Source && x.ExternalID == y.ExternalID && x.Updated == y.Updated &&
+			sameData(&x, &y)
+	})
+}
+
+// sameData reports whether two contributions carry equal data, ignoring
+// when they were updated.
+func sameData(x, y *Contribution) bool {
+	switch {
+	case x.Component != nil && y.Component != nil:
+		a, b := x.Component, y.Component
+		return a.Name == b.Name && a.Type == b.Type && a.Layer == b.Layer && a.Domain == b.Domain &&
+			slices.Equal(a.Identifiers, b.Identifiers) && slices.Equal(a.Environments, b.Environments) &&
+			slices.Equal(a.Labels, b.Labels) && a.Health == b.Health && bytes.Equal(a.Properties, b.Properties)
+	case x.Relation != nil && y.Relation != nil:
+		a, b := x.Relation, y.Relation
+		return a.Type == b.Type && a.SourceRef == b.SourceRef && a.TargetRef == b.TargetRef &&
+			slices.Equal(a.Identifiers, b.Identifiers) && a.Dependency == b.Dependency &&
+			slices.Equal(a.Labels, b.Labels) && bytes.Equal(a.Properties, b.Properties)
+	}
+	return false
+}
+
+// ChangedFields lists the fields whose merged values differ between two
+// versions of the same element, in a fixed order. It is what CHANGES
+// reports for a changed component.
+func ChangedFields(before, after *Element) []string {
+	var out []string
+	add := func(name string, differ bool) {
+		if differ {
+			out = append(out, name)
+		}
+	}
+	if a, b := before.Component(), after.Component(); a != nil && b != nil {
+		add("name", a.Name != b.Name)
+		add("type", a.Type != b.Type)
+		add("layer", a.Layer != b.Layer)
+		add("domain", a.Domain != b.Domain)
+		add("identifiers", !slices.Equal(a.Identifiers, b.Identifiers))
+		add("environments", !slices.Equal(a.Environments, b.Environments))
+		add("labels", !slices.Equal(a.Labels, b.Labels))
+		add("healthState", a.Health != b.Health)
+		add("properties", !bytes.Equal(a.Properties, b.Properties))
+		add("sources", !slices.Equal(a.Sources, b.Sources))
+	}
+	if a, b := before.Relation(), after.Relation(); a != nil && b != nil {
+		add("type", a.Type != b.Type)
+		add("source", a.Source != b.Source || a.SourceRef != b.SourceRef)
+		add("target", a.Target != b.Target || a.TargetRef != b.TargetRef)
+		add("identifiers", !slices.Equal(a.Identifiers, b.Identifiers))
+		add("dependencyDirection", a.Dependency != b.Dependency)
+		add("labels", !slices.Equal(a.Labels, b.Labels))
+		add("properties", !bytes.Equal(a.Properties, b.Properties))
+		add("sources", !slices.Equal(a.Sources, b.Sources))
+	}
+	return out
+}

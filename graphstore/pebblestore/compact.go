@@ -1,0 +1,186 @@
+package pebblestore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/tetrahq/tetra/graphstore"
+)
+
+// compactBatch is how many deletions one Pebble batch of a compaction holds.
+const compactBatch = 10_000
+
+// Compact implements graphstore.Store. The new horizon is made durable
+// first, so a crash in the middle leaves a store that refuses reads of the
+// half-dropped past instead of answering them wrongly. Compaction runs beside
+// writers: it only deletes versions and history entries that ended at or
+// before the horizon, which no writer touches.
+func (s *Store) Compact(ctx context.Context, now time.Time) (*graphstore.CompactStats, error) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	h, moved, err := s.advanceHorizon(now)
+	if err != nil || !moved {
+		return &graphstore.CompactStats{Horizon: time.Unix(0, h)}, err
+	}
+	stats := &graphstore.CompactStats{Horizon: time.Unix(0, h)}
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	if stats.Versions, err = s.dropVersions(ctx, snap, h); err != nil {
+		return stats, err
+	}
+	if stats.Postings, err = s.dropHistory(ctx, snap, h); err != nil {
+		return stats, err
+	}
+	if stats.Commits, err = s.dropLog(snap, h); err != nil {
+		return stats, err
+	}
+	s.elems.clear()
+	return stats, nil
+}
+
+// advanceHorizon moves the horizon to now minus retention, but never past
+// an open snapshot's read time nor past the last commit (a feed that has
+// seen everything must stay readable), and persists it.
+func (s *Store) advanceHorizon(now time.Time) (int64, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, false, graphstore.ErrClosed
+	}
+	h := min(now.Add(-s.opts.Retention).UnixNano(), s.last)
+	for t := range s.readers {
+		h = min(h, t)
+	}
+	if h <= s.horizon {
+		return s.horizon, false, nil
+	}
+	if err := s.db.Set(metaHorizon, appendU64(nil, uint64(h)), pebble.Sync); err != nil {
+		return s.horizon, false, err
+	}
+	s.horizon = h
+	return h, true, nil
+}
+
+// deleter batches point deletions.
+type deleter struct {
+	db    *pebble.DB
+	batch *pebble.Batch
+	n     int
+}
+
+func (d *deleter) delete(k []byte) error {
+	if d.batch == nil {
+		d.batch = d.db.NewBatch()
+	}
+	if err := d.batch.Delete(k, nil); err != nil {
+		return err
+	}
+	d.n++
+	if d.batch.Count() >= compactBatch {
+		return d.flush()
+	}
+	return nil
+}
+
+func (d *deleter) flush() error {
+	if d.batch == nil {
+		return nil
+	}
+	err := d.batch.Commit(pebble.NoSync)
+	d.batch.Close()
+	d.batch = nil
+	return err
+}
+
+// dropVersions deletes, per element, every version superseded at or before
+// h, and all versions of elements deleted at or before h.
+func (s *Store) dropVersions(ctx context.Context, snap *pebble.Snapshot, h int64) (int, error) {
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{tagVersion}, UpperBound: []byte{tagVersion + 1}})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	d := &deleter{db: s.db}
+	var (
+		cur     graphstore.ID
+		pending [][]byte // versions of cur at or before h, oldest first
+		tomb    bool     // the newest of them is a deletion
+	)
+	settle := func() error {
+		drop := len(pending) - 1 // keep the version live at h…
+		if tomb {
+			drop = len(pending) // …unless it is a deletion
+		}
+		for _, k := range pending[:max(drop, 0)] {
+			if err := d.delete(k); err != nil {
+				return err
+			}
+		}
+		pending = pending[:0]
+		return nil
+	}
+	for valid := it.First(); valid; valid = it.Next() {
+		if err := ctx.Err(); err != nil {
+			return d.n, err
+		}
+		k := it.Key()
+		id, ts := graphstore.ID(u64(k[1:9])), int64(u64(k[9:17]))
+		if id != cur {
+			if err := settle(); err != nil {
+				return d.n, err
+			}
+			cur = id
+		}
+		if ts <= h {
+			pending = append(pending, append([]byte(nil), k...))
+			tomb = len(it.Value()) == 0
+		}
+	}
+	if err := settle(); err != nil {
+		return d.n, err
+	}
+	return d.n, errors.Join(it.Error(), d.flush())
+}
+
+// dropHistory deletes the history entries that ended at or before h.
+func (s *Store) dropHistory(ctx context.Context, snap *pebble.Snapshot, h int64) (int, error) {
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{tagHistory}, UpperBound: []byte{tagHistory + 1}})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	d := &deleter{db: s.db}
+	for valid := it.First(); valid; valid = it.Next() {
+		if err := ctx.Err(); err != nil {
+			return d.n, err
+		}
+		k := it.Key()
+		if len(k) < 26 {
+			return d.n, errCorrupt
+		}
+		if to := int64(u64(k[len(k)-24:])); to <= h {
+			if err := d.delete(k); err != nil {
+				return d.n, err
+			}
+		}
+	}
+	return d.n, errors.Join(it.Error(), d.flush())
+}
+
+// dropLog deletes the change-log entries at or before h.
+func (s *Store) dropLog(snap *pebble.Snapshot, h int64) (int, error) {
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: logKey(0), UpperBound: logKey(h + 1)})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for valid := it.First(); valid; valid = it.Next() {
+		n++
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return 0, err
+	}
+	return n, s.db.DeleteRange(logKey(0), logKey(h+1), pebble.NoSync)
+}

@@ -1,0 +1,170 @@
+package pebblestore_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/graphtest"
+	"github.com/tetrahq/tetra/graphstore/memstore"
+	"github.com/tetrahq/tetra/graphstore/pebblestore"
+)
+
+// TestDifferential applies the same random history to the reference store
+// and to Pebble (closing and reopening Pebble now and then, and compacting
+// both) and compares every read at many times.
+func TestDifferential(t *testing.T) {
+	for seed := range uint64(8) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { differential(t, seed) })
+	}
+}
+
+func differential(t *testing.T, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 42))
+	gen := &graphtest.RandomHistory{R: r, Sources: 3, Exts: 12, Idents: 15}
+	opts := pebblestore.Options{Now: graphtest.Clock, Retention: graphtest.Retention, NoSync: true}
+	dir := t.TempDir()
+	ps, err := pebblestore.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ps.Close() }()
+	ms := memstore.New(memstore.Options{Now: graphtest.Clock, Retention: graphtest.Retention})
+	ctx := context.Background()
+	var times []int64
+	sec := int64(0)
+	for i := range 120 {
+		sec += 1 + r.Int64N(120)
+		b := gen.Batch(6)
+		b.Time = graphtest.At(sec)
+		mc, merr := ms.Apply(ctx, b)
+		pc, perr := ps.Apply(ctx, b)
+		if fmt.Sprint(merr) != fmt.Sprint(perr) {
+			t.Fatalf("batch %d: reference error %v, pebble error %v", i, merr, perr)
+		}
+		if merr == nil && *mc != *pc {
+			t.Fatalf("batch %d: reference commit %+v, pebble commit %+v", i, mc, pc)
+		}
+		times = append(times, sec)
+		switch r.IntN(20) {
+		case 0: // reopen: caches start cold, everything must come from disk
+			if err := ps.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if ps, err = pebblestore.Open(dir, opts); err != nil {
+				t.Fatal(err)
+			}
+		case 1:
+			now := graphtest.At(sec + 3600 - r.Int64N(1800))
+			mst, _ := ms.Compact(ctx, now)
+			pst, err := ps.Compact(ctx, now)
+			if err != nil || mst.Horizon != pst.Horizon || mst.Versions != pst.Versions || mst.Commits != pst.Commits {
+				t.Fatalf("compact: reference %+v, pebble %+v (%v)", mst, pst, err)
+			}
+		}
+		if i%10 == 9 {
+			compareAt(t, ms, ps, times, r)
+		}
+	}
+	compareFeeds(t, ms, ps)
+}
+
+// compareAt compares reads at a sample of past commit times, times between
+// commits, and now.
+func compareAt(t *testing.T, ms, ps graphstore.Store, times []int64, r *rand.Rand) {
+	t.Helper()
+	checks := []time.Time{{}}
+	for range 6 {
+		sec := times[r.IntN(len(times))]
+		checks = append(checks, graphtest.At(sec), graphtest.At(sec).Add(-time.Nanosecond), graphtest.At(sec).Add(-time.Second))
+	}
+	for _, at := range checks {
+		msn, merr := ms.Snapshot(at)
+		psn, perr := ps.Snapshot(at)
+		if (merr == nil) != (perr == nil) {
+			t.Fatalf("snapshot at %v: reference %v, pebble %v", at, merr, perr)
+		}
+		if merr != nil {
+			continue
+		}
+		compareSnapshots(t, at, msn, psn)
+		msn.Close()
+		psn.Close()
+	}
+}
+
+func compareSnapshots(t *testing.T, at time.Time, msn, psn graphstore.Snapshot) {
+	t.Helper()
+	mg, _ := graphtest.DumpGraph(msn)
+	pg, err := graphtest.DumpGraph(psn)
+	if err != nil || mg != pg {
+		t.Fatalf("graph at %v differs (%v)\nreference:\n%s\npebble:\n%s", at, err, mg, pg)
+	}
+	for ix := graphstore.IdxKind; ix <= graphstore.IdxRelRef; ix++ {
+		var mterms, pterms []string
+		msn.Terms(ix, "", func(term string) error { mterms = append(mterms, term); return nil })
+		psn.Terms(ix, "", func(term string) error { pterms = append(pterms, term); return nil })
+		for _, term := range mterms {
+			if !slices.Contains(pterms, term) {
+				t.Fatalf("at %v index %s: pebble Terms misses %q", at, ix, term)
+			}
+			mp, _ := msn.Postings(ix, term)
+			pp, err := psn.Postings(ix, term)
+			if err != nil || !slices.Equal(mp, pp) {
+				t.Fatalf("at %v postings %s %q: reference %v, pebble %v (%v)", at, ix, term, mp, pp, err)
+			}
+		}
+	}
+	comps, _ := msn.Postings(graphstore.IdxKind, graphstore.TermComponent)
+	for _, id := range comps {
+		for _, ix := range []graphstore.Index{graphstore.IdxOut, graphstore.IdxIn} {
+			ma, _ := msn.Adjacent(id, ix)
+			pa, err := psn.Adjacent(id, ix)
+			if err != nil || !slices.Equal(ma, pa) {
+				t.Fatalf("at %v adjacent %d %s: reference %v, pebble %v (%v)", at, id, ix, ma, pa, err)
+			}
+		}
+	}
+}
+
+// compareFeeds replays both change feeds from the horizon.
+func compareFeeds(t *testing.T, ms, ps graphstore.Store) {
+	t.Helper()
+	from := ps.Horizon()
+	mf, err := ms.Subscribe(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mf.Close()
+	pf, err := ps.Subscribe(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		me, merr := mf.Next(ctx)
+		pe, perr := pf.Next(ctx)
+		cancel()
+		if merr != nil || perr != nil {
+			if merr == nil || perr == nil {
+				t.Fatalf("feeds end differently: reference %v, pebble %v", merr, perr)
+			}
+			return
+		}
+		if !me.Time.Equal(pe.Time) || len(me.Changes) != len(pe.Changes) {
+			t.Fatalf("feed commit differs: reference %v (%d changes), pebble %v (%d)", me.Time, len(me.Changes), pe.Time, len(pe.Changes))
+		}
+		for i := range me.Changes {
+			mc, pc := me.Changes[i], pe.Changes[i]
+			if mc.ID != pc.ID || mc.Op != pc.Op || graphtest.FormatElement(mc.Before) != graphtest.FormatElement(pc.Before) ||
+				graphtest.FormatElement(mc.After) != graphtest.FormatElement(pc.After) {
+				t.Fatalf("feed change at %v differs:\nreference %+v\npebble    %+v", me.Time, mc, pc)
+			}
+		}
+	}
+}

@@ -1,0 +1,221 @@
+package pebblestore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tetrahq/tetra/graphstore"
+)
+
+// Key layout (docs/storage-format.md draws it byte by byte). Every key starts
+// with a one-byte table tag. Integers are big-endian so that byte order is
+// numeric order. Strings inside keys are escaped (0x00 → 0x00 0xFF) and
+// terminated by 0x00 0x01, which keeps byte order equal to string order and
+// makes a string's encoding a prefix of no other string's.
+const (
+	tagMeta     byte = 0x01 // 0x01 name                                    → value
+	tagVersion  byte = 0x02 // 0x02 id:8 ts:8                                → element record (empty: deleted)
+	tagExternal byte = 0x03 // 0x03 kind:1 esc(source) esc(ext)              → id:8
+	tagPosting  byte = 0x04 // 0x04 index:1 esc(term) id:8                   → from:8 [aux:8]
+	tagHistory  byte = 0x05 // 0x05 index:1 esc(term) to:8 id:8 from:8       → [aux:8]
+	tagLog      byte = 0x06 // 0x06 ts:8                                     → change list
+)
+
+// Meta keys.
+var (
+	metaSchema  = []byte{tagMeta, 's', 'c', 'h', 'e', 'm', 'a'}
+	metaNextID  = []byte{tagMeta, 'n', 'e', 'x', 't', '_', 'i', 'd'}
+	metaLast    = []byte{tagMeta, 'l', 'a', 's', 't'}
+	metaHorizon = []byte{tagMeta, 'h', 'o', 'r', 'i', 'z', 'o', 'n'}
+)
+
+// schemaVersion is written on creation and checked on open.
+const schemaVersion = 1
+
+var errCorrupt = errors.New("pebblestore: corrupt key or value")
+
+func appendU64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
+
+func u64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+// appendEscaped appends the escaped, terminated form of s.
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			b = append(b, 0x00, 0xFF)
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return append(b, 0x00, 0x01)
+}
+
+// appendEscapedPrefix appends the escaped form of s without a terminator:
+// the common prefix of every string that starts with s.
+func appendEscapedPrefix(b []byte, s string) []byte {
+	b = appendEscaped(b, s)
+	return b[:len(b)-2]
+}
+
+// readEscaped decodes an escaped, terminated string at the start of b and
+// returns it with the rest of b.
+func readEscaped(b []byte) (string, []byte, error) {
+	var sb strings.Builder
+	for i := 0; i < len(b); i++ {
+		if b[i] != 0 {
+			sb.WriteByte(b[i])
+			continue
+		}
+		if i+1 >= len(b) {
+			return "", nil, errCorrupt
+		}
+		switch b[i+1] {
+		case 0xFF:
+			sb.WriteByte(0)
+			i++
+		case 0x01:
+			return sb.String(), b[i+2:], nil
+		default:
+			return "", nil, errCorrupt
+		}
+	}
+	return "", nil, errCorrupt
+}
+
+func versionKey(id graphstore.ID, ts int64) []byte {
+	b := make([]byte, 0, 17)
+	b = append(b, tagVersion)
+	b = appendU64(b, uint64(id))
+	return appendU64(b, uint64(ts))
+}
+
+// versionPrefix is the prefix of every version key of an element.
+func versionPrefix(id graphstore.ID) []byte {
+	return appendU64([]byte{tagVersion}, uint64(id))
+}
+
+func externalKey(kind graphstore.Kind, source, ext string) []byte {
+	b := make([]byte, 0, 6+len(source)+len(ext))
+	b = append(b, tagExternal, byte(kind))
+	b = appendEscaped(b, source)
+	return appendEscaped(b, ext)
+}
+
+// termPrefix is the prefix of every posting (tag = tagPosting) or history
+// entry (tag = tagHistory) of a term.
+func termPrefix(tag byte, ix graphstore.Index, term string) []byte {
+	b := make([]byte, 0, 4+len(term)+24)
+	b = append(b, tag, byte(ix))
+	return appendEscaped(b, term)
+}
+
+func postingKey(ix graphstore.Index, term string, id graphstore.ID) []byte {
+	return appendU64(termPrefix(tagPosting, ix, term), uint64(id))
+}
+
+func historyKey(ix graphstore.Index, term string, to int64, id graphstore.ID, from int64) []byte {
+	b := termPrefix(tagHistory, ix, term)
+	b = appendU64(b, uint64(to))
+	b = appendU64(b, uint64(id))
+	return appendU64(b, uint64(from))
+}
+
+func logKey(ts int64) []byte { return appendU64([]byte{tagLog}, uint64(ts)) }
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xFF {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil // p is all 0xFF: no upper bound
+}
+
+// decodedKey is a key taken apart, for tests, tools and docs.
+type decodedKey struct {
+	Table string
+	Parts []string
+}
+
+func (d decodedKey) String() string {
+	return d.Table + " " + strings.Join(d.Parts, " ")
+}
+
+// decodeKey takes any key of the store apart.
+func decodeKey(k []byte) (decodedKey, error) {
+	if len(k) == 0 {
+		return decodedKey{}, errCorrupt
+	}
+	rest := k[1:]
+	switch k[0] {
+	case tagMeta:
+		return decodedKey{"meta", []string{string(rest)}}, nil
+	case tagVersion:
+		if len(rest) != 16 {
+			return decodedKey{}, errCorrupt
+		}
+		return decodedKey{"version", []string{fmt.Sprintf("id=%d", u64(rest)), fmt.Sprintf("ts=%d", u64(rest[8:]))}}, nil
+	case tagExternal:
+		return decodeExternalKey(rest)
+	case tagPosting, tagHistory:
+		return decodePostingKey(k[0], rest)
+	case tagLog:
+		if len(rest) != 8 {
+			return decodedKey{}, errCorrupt
+		}
+		return decodedKey{"log", []string{fmt.Sprintf("ts=%d", u64(rest))}}, nil
+	}
+	return decodedKey{}, errCorrupt
+}
+
+func decodeExternalKey(rest []byte) (decodedKey, error) {
+	if len(rest) < 1 {
+		return decodedKey{}, errCorrupt
+	}
+	kind := graphstore.Kind(rest[0])
+	source, rest, err := readEscaped(rest[1:])
+	if err != nil {
+		return decodedKey{}, err
+	}
+	ext, rest, err := readEscaped(rest)
+	if err != nil || len(rest) != 0 {
+		return decodedKey{}, errCorrupt
+	}
+	return decodedKey{"external", []string{"kind=" + kind.String(), fmt.Sprintf("source=%q", source), fmt.Sprintf("ext=%q", ext)}}, nil
+}
+
+func decodePostingKey(tag byte, rest []byte) (decodedKey, error) {
+	if len(rest) < 1 {
+		return decodedKey{}, errCorrupt
+	}
+	ix := graphstore.Index(rest[0])
+	term, rest, err := readEscaped(rest[1:])
+	if err != nil {
+		return decodedKey{}, err
+	}
+	parts := []string{"index=" + ix.String(), "term=" + showTerm(ix, term)}
+	if tag == tagPosting {
+		if len(rest) != 8 {
+			return decodedKey{}, errCorrupt
+		}
+		return decodedKey{"posting", append(parts, fmt.Sprintf("id=%d", u64(rest)))}, nil
+	}
+	if len(rest) != 24 {
+		return decodedKey{}, errCorrupt
+	}
+	return decodedKey{"history", append(parts,
+		fmt.Sprintf("to=%d", u64(rest)), fmt.Sprintf("id=%d", u64(rest[8:])), fmt.Sprintf("from=%d", u64(rest[16:])))}, nil
+}
+
+// showTerm prints adjacency terms (component ids) as numbers.
+func showTerm(ix graphstore.Index, term string) string {
+	if (ix == graphstore.IdxOut || ix == graphstore.IdxIn) && len(term) == 8 {
+		return fmt.Sprintf("%d", u64([]byte(term)))
+	}
+	return fmt.Sprintf("%q", term)
+}

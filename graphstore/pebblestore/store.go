@@ -1,0 +1,226 @@
+// Package pebblestore is the versioned topology graph on Pebble
+// (github.com/cockroachdb/pebble/v2): Tetra's product store.
+//
+// Every batch becomes one Pebble batch, committed with sync: atomic and
+// durable, so a crash loses nothing committed and exposes nothing
+// half-written. Element versions are never overwritten; secondary indexes and
+// adjacency are kept as postings with validity intervals (a current table and
+// a history table), so a read at any time within retention scans only the
+// postings of the terms it asks for. docs/storage-format.md draws the keys.
+//
+// Reads open on a Pebble snapshot at a time. A shared element cache (see
+// cache.go) keeps version directories and decoded versions in memory.
+package pebblestore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/tetrahq/tetra/graphstore"
+)
+
+// Options configure a store. The zero value is usable.
+type Options struct {
+	// Retention is how long history is kept (graphstore.DefaultRetention
+	// when zero).
+	Retention time.Duration
+	// BlockCacheBytes sizes Pebble's block cache (128 MiB when zero).
+	BlockCacheBytes int64
+	// ElementCacheBytes bounds the decoded element cache (256 MiB when zero).
+	ElementCacheBytes int64
+	// MaxFutureSkew is how far past the clock a batch may be stamped (5
+	// minutes when zero).
+	MaxFutureSkew time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// ErrorLog receives Pebble's error messages (os.Stderr when nil).
+	ErrorLog io.Writer
+	// NoSync commits without waiting for the disk: for benchmarks and
+	// throwaway stores only. A crash may then lose recent commits (never
+	// expose half of one).
+	NoSync bool
+}
+
+func (o *Options) fill() {
+	if o.Retention == 0 {
+		o.Retention = graphstore.DefaultRetention
+	}
+	if o.BlockCacheBytes == 0 {
+		o.BlockCacheBytes = 128 << 20
+	}
+	if o.ElementCacheBytes == 0 {
+		o.ElementCacheBytes = 256 << 20
+	}
+	if o.MaxFutureSkew == 0 {
+		o.MaxFutureSkew = 5 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ErrorLog == nil {
+		o.ErrorLog = os.Stderr
+	}
+}
+
+// Store is the Pebble-backed graphstore.Store. It is safe for concurrent
+// use: writes are serialised, reads run in parallel with them.
+type Store struct {
+	db    *pebble.DB
+	opts  Options
+	elems *elementCache
+	count *countCache
+	wmu   sync.Mutex // serialises writers
+	cmu   sync.Mutex // serialises compactions
+
+	mu      sync.RWMutex // guards the fields below
+	last    int64        // time of the latest commit (ns)
+	horizon int64        // oldest readable time (ns)
+	nextID  graphstore.ID
+	notify  chan struct{}  // closed and replaced on every commit
+	readers map[int64]int  // read times of open snapshots: compaction never passes them
+	closed  bool
+}
+
+var _ graphstore.Store = (*Store)(nil)
+
+// Open opens (creating if needed) a store in directory dir.
+func Open(dir string, o Options) (*Store, error) {
+	o.fill()
+	cache := pebble.NewCache(o.BlockCacheBytes)
+	defer cache.Unref()
+	po := &pebble.Options{
+		Cache:              cache,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{o.ErrorLog},
+	}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10) // exact-key Gets of versions and mappings
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+	}
+	s := &Store{
+		db: db, opts: o,
+		elems:   newElementCache(o.ElementCacheBytes),
+		count:   newCountCache(),
+		notify:  make(chan struct{}),
+		readers: map[int64]int{},
+		nextID:  1,
+	}
+	if err := s.loadMeta(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadMeta reads the store's counters, writing the schema on first open.
+func (s *Store) loadMeta() error {
+	v, err := s.getU64(metaSchema)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return s.db.Set(metaSchema, appendU64(nil, schemaVersion), pebble.Sync)
+	}
+	if err != nil {
+		return err
+	}
+	if v != schemaVersion {
+		return fmt.Errorf("pebblestore: data directory has schema version %d; this build reads version %d", v, schemaVersion)
+	}
+	last, err := s.getU64Or(metaLast, 0)
+	if err != nil {
+		return err
+	}
+	horizon, err := s.getU64Or(metaHorizon, 0)
+	if err != nil {
+		return err
+	}
+	next, err := s.getU64Or(metaNextID, 1)
+	if err != nil {
+		return err
+	}
+	s.last, s.horizon, s.nextID = int64(last), int64(horizon), graphstore.ID(next)
+	return nil
+}
+
+// getU64 reads an 8-byte value from the live database.
+func (s *Store) getU64(key []byte) (uint64, error) {
+	v, closer, err := s.db.Get(key)
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("pebblestore: meta key %q: %w", key, errCorrupt)
+	}
+	return u64(v), nil
+}
+
+func (s *Store) getU64Or(key []byte, def uint64) (uint64, error) {
+	v, err := s.getU64(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return def, nil
+	}
+	return v, err
+}
+
+// pebbleLogger drops Pebble's informational chatter (the CLI's stderr is for
+// the user) and keeps its errors. A fatal error inside Pebble means the
+// store cannot go on; it panics rather than exiting the process.
+type pebbleLogger struct{ w io.Writer }
+
+func (pebbleLogger) Infof(string, ...any) {}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	fmt.Fprintf(l.w, "pebble: "+format+"\n", args...)
+}
+
+func (pebbleLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}
+
+// LastCommit implements graphstore.Store.
+func (s *Store) LastCommit() time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.last == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, s.last)
+}
+
+// Horizon implements graphstore.Store.
+func (s *Store) Horizon() time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return time.Unix(0, s.horizon)
+}
+
+// DiskUsage returns the bytes the store occupies on disk.
+func (s *Store) DiskUsage() uint64 { return s.db.Metrics().DiskSpaceUsage() }
+
+// Flush writes the memtable to disk (for measurements of on-disk size).
+func (s *Store) Flush() error { return s.db.Flush() }
+
+// Close implements graphstore.Store. It waits for a running write to finish
+// and wakes every feed.
+func (s *Store) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.mu.Unlock()
+	return s.db.Close()
+}

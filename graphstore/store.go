@@ -1,0 +1,219 @@
+package graphstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors. Each is prefixed with the package name; test with errors.Is.
+var (
+	// ErrClosed is returned by every method of a closed store or snapshot.
+	ErrClosed = errors.New("graphstore: closed")
+	// ErrTimeBackwards is returned when a batch is stamped before the last
+	// commit: history is append-only.
+	ErrTimeBackwards = errors.New("graphstore: batch time is before the last commit")
+	// ErrBeforeRetention is returned for reads and feeds before the
+	// retention horizon, whose history has been compacted away.
+	ErrBeforeRetention = errors.New("graphstore: time is before the retention horizon")
+)
+
+// BeforeRetentionError says which horizon a read fell before.
+type BeforeRetentionError struct {
+	At, Horizon time.Time
+}
+
+func (e *BeforeRetentionError) Error() string {
+	return fmt.Sprintf("graphstore: %s is before the retention horizon %s; older history has been compacted away",
+		e.At.UTC().Format(time.RFC3339Nano), e.Horizon.UTC().Format(time.RFC3339Nano))
+}
+
+func (e *BeforeRetentionError) Is(target error) bool { return target == ErrBeforeRetention }
+
+// TimeBackwardsError says by how much a batch went back in time.
+type TimeBackwardsError struct {
+	Batch, Last time.Time
+}
+
+func (e *TimeBackwardsError) Error() string {
+	return fmt.Sprintf("graphstore: batch time %s is before the last commit at %s; history only moves forward",
+		e.Batch.UTC().Format(time.RFC3339Nano), e.Last.UTC().Format(time.RFC3339Nano))
+}
+
+func (e *TimeBackwardsError) Is(target error) bool { return target == ErrTimeBackwards }
+
+// DefaultRetention is how long history is kept.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// Store is the versioned topology graph. All methods are safe for concurrent
+// use; writes are serialised, reads never block writes.
+type Store interface {
+	// Apply commits a batch atomically as one version, durable when Apply
+	// returns. An invalid operation fails the whole batch (*OpError) and
+	// nothing is written. A batch that changes nothing still commits a
+	// version with no changes.
+	Apply(ctx context.Context, b *Batch) (*Commit, error)
+	// Snapshot opens a read of the graph as it was at time t; the zero time
+	// reads the latest commit. The caller must Close it.
+	Snapshot(t time.Time) (Snapshot, error)
+	// Subscribe returns the change feed of every commit after time from, in
+	// commit order, live as new batches commit. The caller must Close it.
+	Subscribe(from time.Time) (Feed, error)
+	// LastCommit returns the time of the latest commit (zero for an empty
+	// store).
+	LastCommit() time.Time
+	// Horizon returns the oldest time that can be read.
+	Horizon() time.Time
+	// Compact drops history that ended before now minus the retention
+	// period and moves the horizon there.
+	Compact(ctx context.Context, now time.Time) (*CompactStats, error)
+	// Close releases the store. Open snapshots and feeds must be closed
+	// first.
+	Close() error
+}
+
+// Commit describes a committed batch.
+type Commit struct {
+	Time    time.Time
+	Added   int // elements that did not exist before
+	Changed int // elements that got a new version
+	Removed int // elements deleted
+}
+
+// CompactStats describes what Compact dropped.
+type CompactStats struct {
+	Horizon  time.Time
+	Versions int // element versions dropped
+	Postings int // index history entries dropped
+	Commits  int // change-log entries dropped
+}
+
+// Snapshot is a read of the graph at one time. A Snapshot is used by one
+// goroutine at a time. Returned slices and elements are owned by the caller
+// to read, never to modify; elements are immutable and may be shared.
+type Snapshot interface {
+	// Time is the time the snapshot reads at.
+	Time() time.Time
+	// Postings returns the elements carrying term in index ix at the
+	// snapshot's time, ascending.
+	Postings(ix Index, term string) ([]ID, error)
+	// Terms calls fn for every term of index ix that starts with prefix, in
+	// order. It may report terms that no element carries at the snapshot's
+	// time (their Postings are then empty); it never misses one.
+	Terms(ix Index, prefix string, fn func(term string) error) error
+	// Element returns the version of an element live at the snapshot's
+	// time, or nil when it did not exist then.
+	Element(id ID) (*Element, error)
+	// Adjacent returns the traversable relations that touch component id at
+	// the snapshot's time: outgoing (IdxOut) or incoming (IdxIn), ascending
+	// by relation id.
+	Adjacent(id ID, ix Index) ([]Adjacency, error)
+	// LookupExternal returns the element a source's external id names, or 0.
+	LookupExternal(kind Kind, source, ext string) (ID, error)
+	// Estimate returns the number of live elements carrying a term now; a
+	// planner's guide, not an exact count at the snapshot's time.
+	Estimate(ix Index, term string) (int, error)
+	// Close releases the snapshot.
+	Close() error
+}
+
+// Adjacency is one relation at a component: the relation and the component
+// at its other end.
+type Adjacency struct {
+	Relation ID
+	Other    ID
+}
+
+// ChangeOp says what a commit did to an element.
+type ChangeOp uint8
+
+const (
+	Added   ChangeOp = iota + 1 // the element did not exist before the commit
+	Changed                     // the element got a new version
+	Removed                     // the element was deleted
+)
+
+func (op ChangeOp) String() string {
+	switch op {
+	case Added:
+		return "added"
+	case Changed:
+		return "changed"
+	case Removed:
+		return "removed"
+	}
+	return fmt.Sprintf("ChangeOp(%d)", uint8(op))
+}
+
+// Change is one element changed by a commit, with its version before (nil
+// when Added) and after (nil when Removed).
+type Change struct {
+	ID     ID
+	Kind   Kind
+	Op     ChangeOp
+	Before *Element
+	After  *Element
+}
+
+// CommitEvent is one commit on the change feed.
+type CommitEvent struct {
+	Time    time.Time
+	Changes []Change // ordered by element id
+}
+
+// Feed delivers commits in order. It is used by one goroutine at a time.
+type Feed interface {
+	// Next blocks until the next commit is available or ctx is done.
+	Next(ctx context.Context) (*CommitEvent, error)
+	// Close releases the feed; a blocked Next returns ErrClosed.
+	Close() error
+}
+
+// ChangesOf turns a plan's writes into the changes a feed reports.
+func ChangesOf(writes []Write) []Change {
+	out := make([]Change, 0, len(writes))
+	for _, w := range writes {
+		c := Change{ID: w.ID, Kind: w.Kind, Before: w.Before, After: w.After}
+		switch {
+		case w.Before == nil:
+			c.Op = Added
+		case w.After == nil:
+			c.Op = Removed
+		default:
+			c.Op = Changed
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// Count tallies the changes of a commit.
+func (c *Commit) Count(changes []Change) {
+	for _, ch := range changes {
+		switch ch.Op {
+		case Added:
+			c.Added++
+		case Changed:
+			c.Changed++
+		case Removed:
+			c.Removed++
+		}
+	}
+}
+
+// StampTime picks the commit time of a batch: its own time or now, moved
+// past the last commit, and refuses a batch time before the last commit.
+func StampTime(batch, now time.Time, last int64) (int64, error) {
+	ts := now.UnixNano()
+	if !batch.IsZero() {
+		ts = batch.UnixNano()
+		if ts < last {
+			return 0, &TimeBackwardsError{Batch: batch, Last: time.Unix(0, last)}
+		}
+	}
+	if ts <= last {
+		ts = last + 1
+	}
+	return ts, nil
+}
