@@ -82,8 +82,8 @@ type Store struct {
 	last    int64        // time of the latest commit (ns)
 	horizon int64        // oldest readable time (ns)
 	nextID  graphstore.ID
-	notify  chan struct{}  // closed and replaced on every commit
-	readers map[int64]int  // read times of open snapshots: compaction never passes them
+	notify  chan struct{} // closed and replaced on every commit
+	readers map[int64]int // read times of open snapshots: compaction never passes them
 	closed  bool
 }
 
