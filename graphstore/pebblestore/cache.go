@@ -1,6 +1,8 @@
 package pebblestore
 
 import (
+	"math"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -8,17 +10,29 @@ import (
 	"github.com/tetrahq/tetra/graphstore"
 )
 
-// The element cache keeps, per element, its version directory (a chain: the
-// timestamps of its versions, oldest first) and the decoded versions that
-// reads have needed. It turns "the version of element x at time t" from a
-// Pebble seek plus a decode into a map lookup and a binary search.
+// The caches keep decoded data in memory so that reads are map lookups and
+// binary searches instead of Pebble seeks and decodes:
 //
-// Correctness does not depend on timing: a version is immutable once
-// written, and a read at time t only looks at versions stamped ≤ t, all of
-// which were committed before the read began. The one hazard is filling the
-// cache with a chain loaded from Pebble while a writer appends to it; a
-// per-shard generation counter, bumped by every writer that touches the
-// shard, makes such a fill skip the cache (see put).
+//   - the element cache: per element, its version directory (a chain of
+//     version timestamps, oldest first) and the versions reads have decoded;
+//   - the posting cache: per (index, term), every posting interval the store
+//     holds (current and history), sorted by element id;
+//   - the count cache: per (index, term), the number of current postings,
+//     for the planner's estimates.
+//
+// Correctness rests on timestamps, not on timing. Everything cached is
+// history: a version or an interval, immutable except that an open interval
+// gets its end. A read at time t filters by t, and every commit after the
+// read opened is stamped later than t, so newer data in the cache is
+// invisible to it. The one hazard is a reader caching data it loaded from an
+// older Pebble snapshot after a writer has already updated the cache for a
+// newer commit. Each shard therefore remembers the time of the last commit
+// that touched it; a reader caches what it loaded only if that time is not
+// after the commit its Pebble snapshot reflects. Writers update cached
+// entries (or drop them) under the shard lock after their Pebble commit and
+// before the commit is published to new readers.
+
+// ---- element cache ----
 
 // slot is one version of an element.
 type slot struct {
@@ -51,50 +65,47 @@ func (c *chain) last() *slot {
 
 const cacheShards = 64
 
-type cacheShard struct {
-	mu     sync.RWMutex
-	chains map[graphstore.ID]*chain
-	gen    uint64
-	bytes  atomic.Int64
+// shardOf spreads ids over the shards (Fibonacci hashing).
+func shardOf(id graphstore.ID) int { return int(uint64(id) * 0x9E3779B97F4A7C15 >> 58) }
+
+type elemShard struct {
+	mu      sync.RWMutex
+	chains  map[graphstore.ID]*chain
+	touched int64 // time of the last commit that changed an element of this shard
+	bytes   atomic.Int64
 }
 
-// elementCache is a sharded map from element id to chain with a memory
-// budget; over budget, a shard evicts chains at random (Go's map order),
-// which needs no bookkeeping on the read path.
+// elementCache maps element ids to chains under a memory budget; over
+// budget, a shard evicts chains at random (Go's map order), which costs
+// nothing on the read path.
 type elementCache struct {
-	shards      [cacheShards]cacheShard
+	shards      [cacheShards]elemShard
 	shardBudget int64
 }
 
 func newElementCache(budget int64) *elementCache {
-	c := &elementCache{shardBudget: max(budget/cacheShards, 1<<16)}
+	c := &elementCache{shardBudget: max(budget/cacheShards, 1<<10)}
 	for i := range c.shards {
 		c.shards[i].chains = map[graphstore.ID]*chain{}
 	}
 	return c
 }
 
-func (c *elementCache) shard(id graphstore.ID) *cacheShard {
-	return &c.shards[uint64(id)*0x9E3779B97F4A7C15>>58] // Fibonacci hashing onto 64 shards
-}
-
-// get returns the cached chain of id (nil when absent) and the shard
-// generation to pass to put after loading a missing chain.
-func (c *elementCache) get(id graphstore.ID) (*chain, uint64) {
-	sh := c.shard(id)
+func (c *elementCache) get(id graphstore.ID) *chain {
+	sh := &c.shards[shardOf(id)]
 	sh.mu.RLock()
-	ch, gen := sh.chains[id], sh.gen
+	ch := sh.chains[id]
 	sh.mu.RUnlock()
-	return ch, gen
+	return ch
 }
 
-// put caches a chain loaded from Pebble unless a writer touched the shard
-// since gen was read, in which case the chain may already be stale.
-func (c *elementCache) put(id graphstore.ID, ch *chain, gen uint64) {
-	sh := c.shard(id)
+// put caches a chain loaded from a Pebble view that reflects commits up to
+// seen, unless a later commit touched the shard since.
+func (c *elementCache) put(id graphstore.ID, ch *chain, seen int64) {
+	sh := &c.shards[shardOf(id)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if sh.gen != gen {
+	if sh.touched > seen {
 		return
 	}
 	if _, ok := sh.chains[id]; !ok {
@@ -106,29 +117,28 @@ func (c *elementCache) put(id graphstore.ID, ch *chain, gen uint64) {
 
 // evict drops random chains (never keep) until the shard is within budget.
 // The caller holds sh.mu.
-func (c *elementCache) evict(sh *cacheShard, keep graphstore.ID) {
+func (c *elementCache) evict(sh *elemShard, keep graphstore.ID) {
 	for id, ch := range sh.chains {
 		if sh.bytes.Load() <= c.shardBudget {
 			return
 		}
-		if id == keep {
-			continue
+		if id != keep {
+			delete(sh.chains, id)
+			sh.bytes.Add(-chainBytes(ch))
 		}
-		delete(sh.chains, id)
-		sh.bytes.Add(-chainBytes(ch))
 	}
 }
 
-// appendVersion records a committed version of id: a cached chain is
-// replaced by one with the new slot. The shard generation moves on either
-// way, so concurrent fills of this shard are not cached.
+// appendVersion records a version committed at ts. A cached chain gets a
+// new slot, unless it already has it (a reader cached it from a view that
+// included this commit).
 func (c *elementCache) appendVersion(id graphstore.ID, ts int64, e *graphstore.Element) {
-	sh := c.shard(id)
+	sh := &c.shards[shardOf(id)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.gen++
+	sh.touched = max(sh.touched, ts)
 	old, ok := sh.chains[id]
-	if !ok {
+	if !ok || (len(old.slots) > 0 && old.last().ts >= ts) {
 		return
 	}
 	s := &slot{ts: ts, tomb: e == nil}
@@ -145,11 +155,11 @@ func (c *elementCache) appendVersion(id graphstore.ID, ts int64, e *graphstore.E
 }
 
 // clear empties the cache (after compaction dropped versions).
-func (c *elementCache) clear() {
+func (c *elementCache) clear(ts int64) {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		sh.gen++
+		sh.touched = max(sh.touched, ts)
 		sh.chains = map[graphstore.ID]*chain{}
 		sh.bytes.Store(0)
 		sh.mu.Unlock()
@@ -158,7 +168,7 @@ func (c *elementCache) clear() {
 
 // noteDecoded accounts for an element decoded into a cached slot.
 func (c *elementCache) noteDecoded(id graphstore.ID, e *graphstore.Element) {
-	c.shard(id).bytes.Add(elementBytes(e))
+	c.shards[shardOf(id)].bytes.Add(elementBytes(e))
 }
 
 const slotBytes = 48
@@ -199,54 +209,241 @@ func listBytes(l []string) int64 {
 	return n
 }
 
-// countCache remembers how many live postings a term has now, for the
-// planner's estimates. Entries are filled by counting on first use and kept
-// exact by the writer; the generation guard works as in elementCache.
-type countCache struct {
-	shards [16]countShard
+// ---- posting cache ----
+
+// openEnd is the end of an interval that has not ended.
+const openEnd = math.MaxInt64
+
+// interval is one posting: element id carried the term during [from, to).
+type interval struct {
+	id       graphstore.ID
+	from, to int64
+	aux      graphstore.ID
 }
 
-type countKey struct {
+// plist is every interval of a term, sorted by (id, from). Immutable once
+// published.
+type plist []interval
+
+// termKey names a term of an index.
+type termKey struct {
 	ix   graphstore.Index
 	term string
 }
 
-type countShard struct {
-	mu  sync.Mutex
-	m   map[countKey]int
-	gen uint64
+func (k termKey) shard() int {
+	h := uint64(14695981039346656037) // FNV-1a
+	for i := 0; i < len(k.term); i++ {
+		h = (h ^ uint64(k.term[i])) * 1099511628211
+	}
+	h = (h ^ uint64(k.ix)) * 1099511628211
+	return int(h % cacheShards)
 }
 
-func newCountCache() *countCache {
-	c := &countCache{}
+// pentry is a posting cache entry: a term's whole interval list, or the
+// knowledge that it is too long to cache.
+type pentry struct {
+	list    plist
+	tooLong bool
+}
+
+type postingShard struct {
+	mu      sync.RWMutex
+	lists   map[termKey]pentry
+	touched int64
+	bytes   int64
+}
+
+// postingCache maps terms to their interval lists under a memory budget.
+// Lists longer than maxLen are never cached: their terms are read from
+// Pebble, which for past reads touches only the history that ended after
+// the read time.
+type postingCache struct {
+	shards      [cacheShards]postingShard
+	shardBudget int64
+	maxLen      int
+}
+
+const intervalBytes = 40
+
+func newPostingCache(budget int64, maxLen int) *postingCache {
+	c := &postingCache{shardBudget: max(budget/cacheShards, 1<<10), maxLen: maxLen}
 	for i := range c.shards {
-		c.shards[i].m = map[countKey]int{}
+		c.shards[i].lists = map[termKey]pentry{}
 	}
 	return c
 }
 
-func (c *countCache) shard(k countKey) *countShard {
-	h := uint32(2166136261) // FNV-1a
-	for i := 0; i < len(k.term); i++ {
-		h = (h ^ uint32(k.term[i])) * 16777619
+func (c *postingCache) get(k termKey) (pentry, bool) {
+	sh := &c.shards[k.shard()]
+	sh.mu.RLock()
+	e, ok := sh.lists[k]
+	sh.mu.RUnlock()
+	return e, ok
+}
+
+// put caches a term's list (or that it is too long to cache), loaded from a
+// Pebble view reflecting commits up to seen.
+func (c *postingCache) put(k termKey, l plist, tooLong bool, seen int64) {
+	sh := &c.shards[k.shard()]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.touched > seen {
+		return
 	}
-	h = (h ^ uint32(k.ix)) * 16777619
-	return &c.shards[h%uint32(len(c.shards))]
+	if _, ok := sh.lists[k]; ok {
+		return
+	}
+	sh.lists[k] = pentry{list: l, tooLong: tooLong}
+	sh.bytes += listSize(k, l)
+	for other, oe := range sh.lists { // random eviction, as in elementCache
+		if sh.bytes <= c.shardBudget {
+			break
+		}
+		if other != k {
+			delete(sh.lists, other)
+			sh.bytes -= listSize(other, oe.list)
+		}
+	}
 }
 
-func (c *countCache) get(k countKey) (n int, ok bool, gen uint64) {
-	sh := c.shard(k)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	n, ok = sh.m[k]
-	return n, ok, sh.gen
+func listSize(k termKey, l plist) int64 { return int64(64 + len(k.term) + len(l)*intervalBytes) }
+
+// postingChange is a writer's change to one posting.
+type postingChange struct {
+	id    graphstore.ID
+	aux   graphstore.ID
+	close bool // true: the open interval of id ends; false: a new one opens
 }
 
-func (c *countCache) put(k countKey, n int, gen uint64) {
-	sh := c.shard(k)
+// apply updates a cached list with a commit's changes to its term at ts. A
+// list the commit already reflects (cached by a reader from a newer view) is
+// left alone; one that would grow past maxLen is dropped.
+func (c *postingCache) apply(k termKey, changes []postingChange, ts int64) {
+	sh := &c.shards[k.shard()]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if sh.gen != gen {
+	sh.touched = max(sh.touched, ts)
+	old, ok := sh.lists[k]
+	if !ok || old.tooLong || reflects(old.list, changes, ts) {
+		return // a too-long term only grows until compaction clears the cache
+	}
+	nl := applyChanges(old.list, changes, ts)
+	sh.bytes += listSize(k, nl) - listSize(k, old.list)
+	if len(nl) > c.maxLen {
+		sh.lists[k] = pentry{tooLong: true}
+		sh.bytes -= listSize(k, nl)
+		return
+	}
+	sh.lists[k] = pentry{list: nl}
+}
+
+// reflects reports whether a list already holds a commit's changes: a change
+// at ts leaves an interval that starts or ends at ts.
+func reflects(l plist, changes []postingChange, ts int64) bool {
+	for _, ch := range changes {
+		for _, iv := range l.of(ch.id) {
+			if iv.from == ts || iv.to == ts {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// of returns the intervals of one element.
+func (l plist) of(id graphstore.ID) plist {
+	i := sort.Search(len(l), func(i int) bool { return l[i].id >= id })
+	j := i
+	for j < len(l) && l[j].id == id {
+		j++
+	}
+	return l[i:j]
+}
+
+func applyChanges(old plist, changes []postingChange, ts int64) plist {
+	nl := make(plist, len(old), len(old)+len(changes))
+	copy(nl, old)
+	for _, ch := range changes {
+		if ch.close {
+			for i := range nl {
+				if nl[i].id == ch.id && nl[i].to == openEnd && nl[i].aux == ch.aux {
+					nl[i].to = ts
+					break
+				}
+			}
+			continue
+		}
+		nl = append(nl, interval{id: ch.id, from: ts, to: openEnd, aux: ch.aux})
+	}
+	slices.SortFunc(nl, func(a, b interval) int {
+		if a.id != b.id {
+			return cmpID(a.id, b.id)
+		}
+		return cmpInt64(a.from, b.from)
+	})
+	return nl
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (c *postingCache) clear(ts int64) {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		sh.touched = max(sh.touched, ts)
+		sh.lists = map[termKey]pentry{}
+		sh.bytes = 0
+		sh.mu.Unlock()
+	}
+}
+
+// ---- count cache ----
+
+type countShard struct {
+	mu      sync.Mutex
+	m       map[termKey]int
+	touched int64
+}
+
+// countCache remembers how many current postings a term has, for the
+// planner's estimates. Entries are counted on first use and kept exact by
+// the writer.
+type countCache struct {
+	shards [cacheShards]countShard
+}
+
+const maxCountsPerShard = 1 << 12
+
+func newCountCache() *countCache {
+	c := &countCache{}
+	for i := range c.shards {
+		c.shards[i].m = map[termKey]int{}
+	}
+	return c
+}
+
+func (c *countCache) get(k termKey) (int, bool) {
+	sh := &c.shards[k.shard()]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	n, ok := sh.m[k]
+	return n, ok
+}
+
+func (c *countCache) put(k termKey, n int, seen int64) {
+	sh := &c.shards[k.shard()]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.touched > seen {
 		return
 	}
 	if len(sh.m) >= maxCountsPerShard {
@@ -255,25 +452,13 @@ func (c *countCache) put(k countKey, n int, gen uint64) {
 	sh.m[k] = n
 }
 
-const maxCountsPerShard = 1 << 14
-
-// add applies a writer's change to a term's count.
-func (c *countCache) add(k countKey, delta int) {
-	sh := c.shard(k)
+// add applies a commit's change to a term's count.
+func (c *countCache) add(k termKey, delta int, ts int64) {
+	sh := &c.shards[k.shard()]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.gen++
+	sh.touched = max(sh.touched, ts)
 	if n, ok := sh.m[k]; ok {
 		sh.m[k] = n + delta
-	}
-}
-
-func (c *countCache) clear() {
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.Lock()
-		sh.gen++
-		sh.m = map[countKey]int{}
-		sh.mu.Unlock()
 	}
 }

@@ -36,7 +36,11 @@ func (s *Store) Compact(ctx context.Context, now time.Time) (*graphstore.Compact
 	if stats.Commits, err = s.dropLog(snap, h); err != nil {
 		return stats, err
 	}
-	s.elems.clear()
+	s.mu.RLock()
+	last := s.last
+	s.mu.RUnlock()
+	s.elems.clear(last)
+	s.posts.clear(last)
 	return stats, nil
 }
 

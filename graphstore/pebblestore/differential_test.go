@@ -18,15 +18,24 @@ import (
 // and to Pebble (closing and reopening Pebble now and then, and compacting
 // both) and compares every read at many times.
 func TestDifferential(t *testing.T) {
-	for seed := range uint64(8) {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) { differential(t, seed) })
+	configs := map[string]pebblestore.Options{
+		"default": {},
+		// Every term too long to cache: reads go to Pebble's tables.
+		"uncached-postings": {PostingCacheMaxLen: 1},
+		// Tiny budgets: caches evict all the time.
+		"evicting": {ElementCacheBytes: 1, PostingCacheBytes: 1, PostingCacheMaxLen: 4},
+	}
+	for name, opts := range configs {
+		for seed := range uint64(4) {
+			t.Run(fmt.Sprintf("%s/%d", name, seed), func(t *testing.T) { differential(t, seed, opts) })
+		}
 	}
 }
 
-func differential(t *testing.T, seed uint64) {
+func differential(t *testing.T, seed uint64, opts pebblestore.Options) {
 	r := rand.New(rand.NewPCG(seed, 42))
 	gen := &graphtest.RandomHistory{R: r, Sources: 3, Exts: 12, Idents: 15}
-	opts := pebblestore.Options{Now: graphtest.Clock, Retention: graphtest.Retention, NoSync: true}
+	opts.Now, opts.Retention, opts.NoSync = graphtest.Clock, graphtest.Retention, true
 	dir := t.TempDir()
 	ps, err := pebblestore.Open(dir, opts)
 	if err != nil {

@@ -87,8 +87,12 @@ func (s *Store) nextCommit(ts int64) (*graphstore.CommitEvent, error) {
 		return nil, err
 	}
 	ev := &graphstore.CommitEvent{Time: time.Unix(0, at), Changes: make([]graphstore.Change, 0, len(entries))}
+	s.mu.RLock()
+	v := &view{r: s.db, seen: s.last}
+	s.mu.RUnlock()
+	defer v.close()
 	for _, e := range entries {
-		ch, err := s.change(e, at)
+		ch, err := s.change(v, e, at)
 		if err != nil {
 			return nil, err
 		}
@@ -98,19 +102,19 @@ func (s *Store) nextCommit(ts int64) (*graphstore.CommitEvent, error) {
 }
 
 // change rebuilds one change of a commit at time at from element versions.
-func (s *Store) change(e logEntry, at int64) (graphstore.Change, error) {
+func (s *Store) change(v *view, e logEntry, at int64) (graphstore.Change, error) {
 	ch := graphstore.Change{ID: e.id, Kind: e.kind, Op: e.op}
-	c, err := s.chainOf(e.id)
+	c, err := s.chainOf(v, e.id)
 	if err != nil {
 		return ch, err
 	}
 	if e.before != 0 {
-		if ch.Before, err = s.load(e.id, c.at(e.before)); err != nil {
+		if ch.Before, err = s.load(v, e.id, c.at(e.before)); err != nil {
 			return ch, err
 		}
 	}
 	if e.op != graphstore.Removed {
-		ch.After, err = s.load(e.id, c.at(at))
+		ch.After, err = s.load(v, e.id, c.at(at))
 	}
 	return ch, err
 }

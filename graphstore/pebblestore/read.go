@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -25,21 +26,75 @@ func (s *Store) Snapshot(t time.Time) (graphstore.Snapshot, error) {
 		}
 		sn.ts, sn.isNow = at, false
 	}
-	sn.snap = s.db.NewSnapshot()
+	sn.view = view{r: s.db.NewSnapshot(), seen: s.last}
 	s.readers[sn.ts]++
 	return sn, nil
 }
 
-// snapshot is a read at one time, on a Pebble snapshot. Its visibility bound
-// ts is the read time or, for reads at or after the last commit, the last
-// commit: every commit after the snapshot opened is stamped later, so the
-// caches (which may already hold newer versions) are filtered by ts alone.
+// view is a consistent Pebble read (a snapshot, or the live database under
+// the writer lock) and the time of the last published commit when it was
+// taken, which is what the caches' fill guard compares against.
+//
+// A snapshot taken while a writer is between its Pebble commit and its
+// publication reflects one commit more than seen. Reads must not then assume
+// that no posting ended after seen; noLaterCommits tells.
+type view struct {
+	r     pebble.Reader
+	seen  int64
+	it    *pebble.Iterator // reused for every scan; created on first use
+	quiet int8             // 0: not checked yet; 1: reflects no commit after seen; -1: it does
+}
+
+// noLaterCommits reports whether the view reflects no commit after seen,
+// reading the view's last-commit counter once.
+func (v *view) noLaterCommits() (bool, error) {
+	if v.quiet == 0 {
+		last, closer, err := v.r.Get(metaLast)
+		switch {
+		case errors.Is(err, pebble.ErrNotFound):
+			v.quiet = 1
+		case err != nil:
+			return false, err
+		default:
+			v.quiet = -1
+			if len(last) == 8 && int64(u64(last)) <= v.seen {
+				v.quiet = 1
+			}
+			closer.Close()
+		}
+	}
+	return v.quiet > 0, nil
+}
+
+func (v *view) iter() (*pebble.Iterator, error) {
+	if v.it == nil {
+		it, err := v.r.NewIter(nil)
+		if err != nil {
+			return nil, err
+		}
+		v.it = it
+	}
+	return v.it, nil
+}
+
+func (v *view) close() error {
+	if v.it == nil {
+		return nil
+	}
+	err := v.it.Close()
+	v.it = nil
+	return err
+}
+
+// snapshot is a read at one time. Its visibility bound ts is the read time
+// or, for reads at or after the last commit, the last commit: every commit
+// after the snapshot opened is stamped later, so cached data (which may be
+// newer) is filtered by ts alone.
 type snapshot struct {
 	s      *Store
-	snap   *pebble.Snapshot
-	it     *pebble.Iterator // reused for every scan; created on first use
+	view   view
 	ts     int64
-	isNow  bool // no commit after ts existed at open: history holds nothing live at ts
+	isNow  bool // the read is at or after the last published commit
 	shown  time.Time
 	closed bool
 }
@@ -48,84 +103,43 @@ var _ graphstore.Snapshot = (*snapshot)(nil)
 
 func (sn *snapshot) Time() time.Time { return sn.shown }
 
-func (sn *snapshot) iter() (*pebble.Iterator, error) {
+// Postings implements graphstore.Snapshot.
+func (sn *snapshot) Postings(ix graphstore.Index, term string) ([]graphstore.ID, error) {
 	if sn.closed {
 		return nil, graphstore.ErrClosed
 	}
-	if sn.it == nil {
-		it, err := sn.snap.NewIter(nil)
-		if err != nil {
-			return nil, err
-		}
-		sn.it = it
-	}
-	return sn.it, nil
-}
-
-// Postings implements graphstore.Snapshot: the current table's entries that
-// started by ts, plus (for past reads) the history entries that ended after
-// ts and started by it.
-func (sn *snapshot) Postings(ix graphstore.Index, term string) ([]graphstore.ID, error) {
-	it, err := sn.iter()
+	l, err := sn.s.intervals(&sn.view, termKey{ix, term}, sn.ts, sn.isNow)
 	if err != nil {
 		return nil, err
 	}
 	var out []graphstore.ID
-	err = scanCurrent(it, ix, term, func(id graphstore.ID, from int64, _ graphstore.ID) {
-		if from <= sn.ts {
-			out = append(out, id)
+	for _, iv := range l {
+		if iv.from <= sn.ts && sn.ts < iv.to {
+			out = append(out, iv.id)
 		}
-	})
-	if err != nil || sn.isNow {
-		return out, err
 	}
-	n := len(out)
-	err = scanHistory(it, ix, term, sn.ts, func(id graphstore.ID, from int64, _ graphstore.ID) {
-		if from <= sn.ts {
-			out = append(out, id)
-		}
-	})
-	if len(out) > n {
-		slices.Sort(out)
-	}
-	return out, err
+	return out, nil
 }
 
 // Adjacent implements graphstore.Snapshot.
 func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, error) {
+	if sn.closed {
+		return nil, graphstore.ErrClosed
+	}
 	if ix != graphstore.IdxOut && ix != graphstore.IdxIn {
 		return nil, fmt.Errorf("pebblestore: Adjacent needs IdxOut or IdxIn, not %s", ix)
 	}
-	it, err := sn.iter()
+	l, err := sn.s.intervals(&sn.view, termKey{ix, graphstore.IDTerm(id)}, sn.ts, sn.isNow)
 	if err != nil {
 		return nil, err
 	}
-	term := graphstore.IDTerm(id)
 	var out []graphstore.Adjacency
-	add := func(rel graphstore.ID, from int64, other graphstore.ID) {
-		if from <= sn.ts {
-			out = append(out, graphstore.Adjacency{Relation: rel, Other: other})
+	for _, iv := range l {
+		if iv.from <= sn.ts && sn.ts < iv.to {
+			out = append(out, graphstore.Adjacency{Relation: iv.id, Other: iv.aux})
 		}
 	}
-	if err := scanCurrent(it, ix, term, add); err != nil || sn.isNow {
-		return out, err
-	}
-	n := len(out)
-	err = scanHistory(it, ix, term, sn.ts, add)
-	if len(out) > n {
-		slices.SortFunc(out, func(a, b graphstore.Adjacency) int { return cmpID(a.Relation, b.Relation) })
-	}
-	return out, err
-}
-
-func cmpID(a, b graphstore.ID) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return out, nil
 }
 
 // Element implements graphstore.Snapshot.
@@ -133,17 +147,20 @@ func (sn *snapshot) Element(id graphstore.ID) (*graphstore.Element, error) {
 	if sn.closed {
 		return nil, graphstore.ErrClosed
 	}
-	ch, err := sn.s.chainOf(id)
-	if err != nil || ch == nil {
+	ch, err := sn.s.chainOf(&sn.view, id)
+	if err != nil {
 		return nil, err
 	}
-	return sn.s.load(id, ch.at(sn.ts))
+	return sn.s.load(&sn.view, id, ch.at(sn.ts))
 }
 
 // Terms implements graphstore.Snapshot by hopping from term to term: one
 // seek per distinct term.
 func (sn *snapshot) Terms(ix graphstore.Index, prefix string, fn func(string) error) error {
-	it, err := sn.iter()
+	if sn.closed {
+		return graphstore.ErrClosed
+	}
+	it, err := sn.view.iter()
 	if err != nil {
 		return err
 	}
@@ -151,7 +168,11 @@ func (sn *snapshot) Terms(ix graphstore.Index, prefix string, fn func(string) er
 	if err != nil {
 		return err
 	}
-	if !sn.isNow {
+	quiet, err := sn.view.noLaterCommits()
+	if err != nil {
+		return err
+	}
+	if !sn.isNow || !quiet {
 		hist, err := distinctTerms(it, tagHistory, ix, prefix)
 		if err != nil {
 			return err
@@ -191,7 +212,7 @@ func (sn *snapshot) LookupExternal(kind graphstore.Kind, source, ext string) (gr
 	if sn.closed {
 		return 0, graphstore.ErrClosed
 	}
-	return lookupExternal(sn.snap, kind, source, ext)
+	return lookupExternal(sn.view.r, kind, source, ext)
 }
 
 // Estimate implements graphstore.Snapshot from the count cache, counting the
@@ -200,21 +221,27 @@ func (sn *snapshot) Estimate(ix graphstore.Index, term string) (int, error) {
 	if sn.closed {
 		return 0, graphstore.ErrClosed
 	}
-	k := countKey{ix, term}
-	n, ok, gen := sn.s.count.get(k)
-	if ok {
+	k := termKey{ix, term}
+	if n, ok := sn.s.count.get(k); ok {
 		return n, nil
 	}
-	it, err := sn.s.db.NewIter(nil) // the live database: the count is cached for everyone
-	if err != nil {
-		return 0, err
+	n := 0
+	if l, ok := sn.s.posts.get(k); ok && !l.tooLong {
+		for _, iv := range l.list {
+			if iv.to == openEnd {
+				n++
+			}
+		}
+	} else {
+		it, err := sn.view.iter()
+		if err != nil {
+			return 0, err
+		}
+		if err := scanCurrent(it, k, func(interval) { n++ }); err != nil {
+			return 0, err
+		}
 	}
-	defer it.Close()
-	err = scanCurrent(it, ix, term, func(graphstore.ID, int64, graphstore.ID) { n++ })
-	if err != nil {
-		return 0, err
-	}
-	sn.s.count.put(k, n, gen)
+	sn.s.count.put(k, n, sn.view.seen)
 	return n, nil
 }
 
@@ -224,13 +251,7 @@ func (sn *snapshot) Close() error {
 		return nil
 	}
 	sn.closed = true
-	var err error
-	if sn.it != nil {
-		err = sn.it.Close()
-	}
-	if e := sn.snap.Close(); err == nil {
-		err = e
-	}
+	err := errors.Join(sn.view.close(), sn.view.r.Close())
 	sn.s.mu.Lock()
 	if sn.s.readers[sn.ts]--; sn.s.readers[sn.ts] <= 0 {
 		delete(sn.s.readers, sn.ts)
@@ -239,102 +260,184 @@ func (sn *snapshot) Close() error {
 	return err
 }
 
-// scanCurrent calls fn(id, from, aux) for every current posting of a term.
-func scanCurrent(it *pebble.Iterator, ix graphstore.Index, term string, fn func(graphstore.ID, int64, graphstore.ID)) error {
-	lo := termPrefix(tagPosting, ix, term)
+// intervals returns posting intervals of a term that include every interval
+// live at ts: the whole cached list when the term is cached, else the term's
+// current postings plus (for past reads) the history that ended after ts. A
+// term loaded whole and short enough is cached for everyone.
+func (s *Store) intervals(v *view, k termKey, ts int64, isNow bool) (plist, error) {
+	if e, ok := s.posts.get(k); ok && !e.tooLong {
+		return e.list, nil
+	} else if ok {
+		return s.partialIntervals(v, k, ts, isNow)
+	}
+	it, err := v.iter()
+	if err != nil {
+		return nil, err
+	}
+	var l plist
+	if err := scanCurrent(it, k, func(iv interval) { l = append(l, iv) }); err != nil {
+		return nil, err
+	}
+	room := s.posts.maxLen - len(l)
+	complete := room >= 0
+	if complete {
+		err = scanHistory(it, k, 0, func(iv interval) bool {
+			l = append(l, iv)
+			room--
+			return room >= 0
+		})
+		complete = room >= 0
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !complete {
+		s.posts.put(k, plist(nil), true, v.seen)
+		return s.partialIntervals(v, k, ts, isNow)
+	}
+	sortIntervals(l)
+	s.posts.put(k, l, false, v.seen)
+	return l, nil
+}
+
+// partialIntervals reads what one read at ts needs of a term too long to
+// cache: its current postings and the history that ended after ts.
+func (s *Store) partialIntervals(v *view, k termKey, ts int64, isNow bool) (plist, error) {
+	it, err := v.iter()
+	if err != nil {
+		return nil, err
+	}
+	var l plist
+	if err := scanCurrent(it, k, func(iv interval) { l = append(l, iv) }); err != nil {
+		return nil, err
+	}
+	if isNow {
+		if quiet, err := v.noLaterCommits(); err != nil || quiet {
+			return l, err
+		}
+	}
+	n := len(l)
+	err = scanHistory(it, k, ts+1, func(iv interval) bool { l = append(l, iv); return true })
+	if len(l) > n {
+		sortIntervals(l)
+	}
+	return l, err
+}
+
+func sortIntervals(l plist) {
+	slices.SortFunc(l, func(a, b interval) int {
+		if a.id != b.id {
+			return cmpID(a.id, b.id)
+		}
+		return cmpInt64(a.from, b.from)
+	})
+}
+
+func cmpID(a, b graphstore.ID) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// scanCurrent calls fn for every current posting of a term, in id order.
+func scanCurrent(it *pebble.Iterator, k termKey, fn func(interval)) error {
+	lo := termPrefix(tagPosting, k.ix, k.term)
 	it.SetBounds(lo, prefixEnd(lo))
 	n := len(lo)
 	for valid := it.First(); valid; valid = it.Next() {
-		k := it.Key()
+		key := it.Key()
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return err
 		}
-		if len(k) != n+8 || len(v) < 8 {
+		if len(key) != n+8 || len(v) < 8 {
 			return errCorrupt
 		}
-		var aux graphstore.ID
+		iv := interval{id: graphstore.ID(u64(key[n:])), from: int64(u64(v)), to: openEnd}
 		if len(v) >= 16 {
-			aux = graphstore.ID(u64(v[8:]))
+			iv.aux = graphstore.ID(u64(v[8:]))
 		}
-		fn(graphstore.ID(u64(k[n:])), int64(u64(v)), aux)
+		fn(iv)
 	}
 	return it.Error()
 }
 
-// scanHistory calls fn(id, from, aux) for every history entry of a term that
-// ended after ts. Entries are keyed by their end, so the ones that ended
-// earlier are never read.
-func scanHistory(it *pebble.Iterator, ix graphstore.Index, term string, ts int64, fn func(graphstore.ID, int64, graphstore.ID)) error {
-	p := termPrefix(tagHistory, ix, term)
+// scanHistory calls fn for every history entry of a term that ended at or
+// after minTo, in order of end time, until fn returns false. Entries are
+// keyed by their end, so the ones that ended earlier are never read.
+func scanHistory(it *pebble.Iterator, k termKey, minTo int64, fn func(interval) bool) error {
+	p := termPrefix(tagHistory, k.ix, k.term)
 	n := len(p)
-	it.SetBounds(appendU64(p, uint64(ts)+1), prefixEnd(p[:n:n]))
+	it.SetBounds(appendU64(p, uint64(minTo)), prefixEnd(p[:n:n]))
 	for valid := it.First(); valid; valid = it.Next() {
-		k := it.Key()
-		if len(k) != n+24 {
+		key := it.Key()
+		if len(key) != n+24 {
 			return errCorrupt
 		}
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return err
 		}
-		var aux graphstore.ID
+		iv := interval{to: int64(u64(key[n:])), id: graphstore.ID(u64(key[n+8:])), from: int64(u64(key[n+16:]))}
 		if len(v) >= 8 {
-			aux = graphstore.ID(u64(v))
+			iv.aux = graphstore.ID(u64(v))
 		}
-		fn(graphstore.ID(u64(k[n+8:])), int64(u64(k[n+16:])), aux)
+		if !fn(iv) {
+			return nil
+		}
 	}
 	return it.Error()
 }
 
-// chainOf returns the version directory of an element, loading and caching
-// it on a miss. An element never written has an empty chain.
-func (s *Store) chainOf(id graphstore.ID) (*chain, error) {
-	ch, gen := s.elems.get(id)
-	if ch != nil {
+// chainOf returns the version directory of an element, loading it through
+// v and caching it on a miss. An element never written has an empty chain.
+func (s *Store) chainOf(v *view, id graphstore.ID) (*chain, error) {
+	if ch := s.elems.get(id); ch != nil {
 		return ch, nil
 	}
-	ch, err := s.loadChain(id)
+	it, err := v.iter()
 	if err != nil {
 		return nil, err
 	}
-	s.elems.put(id, ch, gen)
-	return ch, nil
-}
-
-// loadChain reads an element's version directory from the live database.
-func (s *Store) loadChain(id graphstore.ID) (*chain, error) {
 	p := versionPrefix(id)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
+	it.SetBounds(p, prefixEnd(p))
 	ch := &chain{}
 	for valid := it.First(); valid; valid = it.Next() {
 		k := it.Key()
 		if len(k) != 17 {
 			return nil, errCorrupt
 		}
-		ch.slots = append(ch.slots, &slot{ts: int64(u64(k[9:])), tomb: it.Value() == nil || len(it.Value()) == 0})
+		val, err := it.ValueAndErr()
+		if err != nil {
+			return nil, err
+		}
+		ch.slots = append(ch.slots, &slot{ts: int64(u64(k[9:])), tomb: len(val) == 0})
 	}
-	return ch, it.Error()
+	if err := it.Error(); err != nil {
+		return nil, err
+	}
+	s.elems.put(id, ch, v.seen)
+	return ch, nil
 }
 
 // load returns the element version of a slot, decoding it on first use.
-func (s *Store) load(id graphstore.ID, sl *slot) (*graphstore.Element, error) {
+func (s *Store) load(v *view, id graphstore.ID, sl *slot) (*graphstore.Element, error) {
 	if sl == nil || sl.tomb {
 		return nil, nil
 	}
 	if e := sl.e.Load(); e != nil {
 		return e, nil
 	}
-	v, closer, err := s.db.Get(versionKey(id, sl.ts))
+	val, closer, err := v.r.Get(versionKey(id, sl.ts))
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: element %d at %d: %w", id, sl.ts, err)
 	}
 	defer closer.Close()
-	e, err := decodeElement(id, sl.ts, v)
+	e, err := decodeElement(id, sl.ts, val)
 	if err != nil {
 		return nil, err
 	}

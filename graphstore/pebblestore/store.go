@@ -34,6 +34,11 @@ type Options struct {
 	BlockCacheBytes int64
 	// ElementCacheBytes bounds the decoded element cache (256 MiB when zero).
 	ElementCacheBytes int64
+	// PostingCacheBytes bounds the posting interval cache (128 MiB when
+	// zero); terms with more than PostingCacheMaxLen intervals (16384 when
+	// zero) are never cached.
+	PostingCacheBytes  int64
+	PostingCacheMaxLen int
 	// MaxFutureSkew is how far past the clock a batch may be stamped (5
 	// minutes when zero).
 	MaxFutureSkew time.Duration
@@ -57,6 +62,12 @@ func (o *Options) fill() {
 	if o.ElementCacheBytes == 0 {
 		o.ElementCacheBytes = 256 << 20
 	}
+	if o.PostingCacheBytes == 0 {
+		o.PostingCacheBytes = 128 << 20
+	}
+	if o.PostingCacheMaxLen == 0 {
+		o.PostingCacheMaxLen = 16384
+	}
 	if o.MaxFutureSkew == 0 {
 		o.MaxFutureSkew = 5 * time.Minute
 	}
@@ -74,6 +85,7 @@ type Store struct {
 	db    *pebble.DB
 	opts  Options
 	elems *elementCache
+	posts *postingCache
 	count *countCache
 	wmu   sync.Mutex // serialises writers
 	cmu   sync.Mutex // serialises compactions
@@ -109,6 +121,7 @@ func Open(dir string, o Options) (*Store, error) {
 	s := &Store{
 		db: db, opts: o,
 		elems:   newElementCache(o.ElementCacheBytes),
+		posts:   newPostingCache(o.PostingCacheBytes, o.PostingCacheMaxLen),
 		count:   newCountCache(),
 		notify:  make(chan struct{}),
 		readers: map[int64]int{},

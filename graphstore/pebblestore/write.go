@@ -36,32 +36,39 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Com
 	if err != nil {
 		return nil, err
 	}
-	plan, err := graphstore.PlanBatch(writeState{s}, b, ts, next)
+	v := &view{r: s.db, seen: last, quiet: 1}
+	plan, err := graphstore.PlanBatch(writeState{s, v}, b, ts, next)
+	v.close()
 	if err != nil {
 		return nil, err
 	}
-	deltas, err := s.commit(plan)
+	changes, err := s.commit(plan)
 	if err != nil {
 		return nil, err
 	}
-	s.publish(plan, deltas)
+	s.publish(plan, changes)
 	c := &graphstore.Commit{Time: time.Unix(0, ts)}
 	c.Count(graphstore.ChangesOf(plan.Writes))
 	return c, nil
 }
 
-// commit writes a plan in one synced Pebble batch and returns the change of
-// every term's posting count.
-func (s *Store) commit(plan *graphstore.Plan) (map[countKey]int, error) {
+// termChanges are a commit's posting changes, by term.
+type termChanges map[termKey][]postingChange
+
+// commit writes a plan in one synced Pebble batch and returns its posting
+// changes.
+func (s *Store) commit(plan *graphstore.Plan) (termChanges, error) {
 	batch := s.db.NewBatch()
 	defer batch.Close()
-	deltas := map[countKey]int{}
+	changes := termChanges{}
+	v := &view{r: s.db, seen: plan.Time - 1}
+	defer v.close()
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
 		if err := batch.Set(versionKey(w.ID, plan.Time), encodeElement(w.After), nil); err != nil {
 			return nil, err
 		}
-		if err := s.writePostings(batch, w, plan.Time, deltas); err != nil {
+		if err := s.writePostings(batch, v, w, plan.Time, changes); err != nil {
 			return nil, err
 		}
 	}
@@ -87,7 +94,7 @@ func (s *Store) commit(plan *graphstore.Plan) (map[countKey]int, error) {
 	if err := batch.Commit(wo); err != nil {
 		return nil, fmt.Errorf("pebblestore: commit: %w", err)
 	}
-	return deltas, nil
+	return changes, nil
 }
 
 type postingID struct {
@@ -99,7 +106,7 @@ type postingID struct {
 // writePostings closes the postings the old version had and the new one has
 // not (moving them to the history table with their validity interval) and
 // opens the ones the new version adds.
-func (s *Store) writePostings(batch *pebble.Batch, w *graphstore.Write, ts int64, deltas map[countKey]int) error {
+func (s *Store) writePostings(batch *pebble.Batch, v *view, w *graphstore.Write, ts int64, changes termChanges) error {
 	before := graphstore.Postings(w.Before)
 	after := graphstore.Postings(w.After)
 	kept := make(map[postingID]bool, len(before))
@@ -113,44 +120,37 @@ func (s *Store) writePostings(batch *pebble.Batch, w *graphstore.Write, ts int64
 		if kept[id] {
 			continue
 		}
-		if err := s.closePosting(batch, p, w.ID, ts); err != nil {
+		if err := s.closePosting(batch, v, p, w.ID, ts); err != nil {
 			return err
 		}
-		deltas[countKey{p.Index, p.Term}]--
+		k := termKey{p.Index, p.Term}
+		changes[k] = append(changes[k], postingChange{id: w.ID, aux: p.Aux, close: true})
 	}
 	for _, p := range after {
 		if had[postingID{p.Index, p.Term, p.Aux}] {
 			continue
 		}
-		v := appendU64(make([]byte, 0, 16), uint64(ts))
+		val := appendU64(make([]byte, 0, 16), uint64(ts))
 		if p.Aux != 0 {
-			v = appendU64(v, uint64(p.Aux))
+			val = appendU64(val, uint64(p.Aux))
 		}
-		if err := batch.Set(postingKey(p.Index, p.Term, w.ID), v, nil); err != nil {
+		if err := batch.Set(postingKey(p.Index, p.Term, w.ID), val, nil); err != nil {
 			return err
 		}
-		deltas[countKey{p.Index, p.Term}]++
+		k := termKey{p.Index, p.Term}
+		changes[k] = append(changes[k], postingChange{id: w.ID, aux: p.Aux})
 	}
 	return nil
 }
 
 // closePosting ends a posting at ts: the current entry is deleted and a
 // history entry [from, ts) takes its place.
-func (s *Store) closePosting(batch *pebble.Batch, p graphstore.Posting, id graphstore.ID, ts int64) error {
+func (s *Store) closePosting(batch *pebble.Batch, vw *view, p graphstore.Posting, id graphstore.ID, ts int64) error {
 	key := postingKey(p.Index, p.Term, id)
-	v, closer, err := s.db.Get(key)
+	from, err := s.postingStart(vw, p, id, key)
 	if err != nil {
-		if errors.Is(err, pebble.ErrNotFound) {
-			return fmt.Errorf("pebblestore: posting %s %q of element %d is missing: %w", p.Index, p.Term, id, errCorrupt)
-		}
 		return err
 	}
-	if len(v) < 8 {
-		closer.Close()
-		return fmt.Errorf("pebblestore: posting %s of element %d: %w", p.Index, id, errCorrupt)
-	}
-	from := int64(u64(v))
-	closer.Close()
 	var aux []byte
 	if p.Aux != 0 {
 		aux = appendU64(nil, uint64(p.Aux))
@@ -161,17 +161,48 @@ func (s *Store) closePosting(batch *pebble.Batch, p graphstore.Posting, id graph
 	return batch.Set(historyKey(p.Index, p.Term, ts, id, from), aux, nil)
 }
 
+// postingStart returns when an open posting began: from the posting cache
+// when the term is cached, else from the current table.
+func (s *Store) postingStart(vw *view, p graphstore.Posting, id graphstore.ID, key []byte) (int64, error) {
+	if e, ok := s.posts.get(termKey{p.Index, p.Term}); ok && !e.tooLong {
+		for _, iv := range e.list.of(id) {
+			if iv.to == openEnd {
+				return iv.from, nil
+			}
+		}
+	}
+	v, closer, err := vw.r.Get(key)
+	if err != nil {
+		if errors.Is(err, pebble.ErrNotFound) {
+			return 0, fmt.Errorf("pebblestore: posting %s %q of element %d is missing: %w", p.Index, p.Term, id, errCorrupt)
+		}
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) < 8 {
+		return 0, fmt.Errorf("pebblestore: posting %s of element %d: %w", p.Index, id, errCorrupt)
+	}
+	return int64(u64(v)), nil
+}
+
 // publish makes a commit visible: caches first, then the commit time that
 // readers use as their visibility bound, then the feeds' wake-up.
-func (s *Store) publish(plan *graphstore.Plan, deltas map[countKey]int) {
+func (s *Store) publish(plan *graphstore.Plan, changes termChanges) {
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
 		s.elems.appendVersion(w.ID, plan.Time, w.After)
 	}
-	for k, d := range deltas {
-		if d != 0 {
-			s.count.add(k, d)
+	for k, chs := range changes {
+		s.posts.apply(k, chs, plan.Time)
+		delta := 0
+		for _, ch := range chs {
+			if ch.close {
+				delta--
+			} else {
+				delta++
+			}
 		}
+		s.count.add(k, delta, plan.Time)
 	}
 	s.mu.Lock()
 	s.last, s.nextID = plan.Time, plan.NextID
@@ -180,16 +211,19 @@ func (s *Store) publish(plan *graphstore.Plan, deltas map[countKey]int) {
 	s.mu.Unlock()
 }
 
-// writeState is what PlanBatch sees: the latest commit, read under the
-// writer lock.
-type writeState struct{ s *Store }
+// writeState is what PlanBatch sees: the latest commit, read from the live
+// database under the writer lock.
+type writeState struct {
+	s *Store
+	v *view
+}
 
 func (st writeState) Current(id graphstore.ID) (*graphstore.Element, error) {
-	ch, err := st.s.chainOf(id)
-	if err != nil || ch == nil {
+	ch, err := st.s.chainOf(st.v, id)
+	if err != nil {
 		return nil, err
 	}
-	return st.s.load(id, ch.last())
+	return st.s.load(st.v, id, ch.last())
 }
 
 func (st writeState) LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
@@ -197,16 +231,17 @@ func (st writeState) LookupExternal(kind graphstore.Kind, source, ext string) (g
 }
 
 func (st writeState) Holders(ix graphstore.Index, term string) ([]graphstore.ID, error) {
-	it, err := st.s.db.NewIter(nil)
+	l, err := st.s.intervals(st.v, termKey{ix, term}, st.v.seen, true)
 	if err != nil {
 		return nil, err
 	}
-	defer it.Close()
 	var out []graphstore.ID
-	err = scanCurrent(it, ix, term, func(id graphstore.ID, _ int64, _ graphstore.ID) {
-		out = append(out, id)
-	})
-	return out, err
+	for _, iv := range l {
+		if iv.to == openEnd {
+			out = append(out, iv.id)
+		}
+	}
+	return out, nil
 }
 
 // reader is what Pebble's DB and Snapshot have in common for point reads.

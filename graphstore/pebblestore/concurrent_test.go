@@ -1,0 +1,105 @@
+package pebblestore_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/graphtest"
+	"github.com/tetrahq/tetra/graphstore/memstore"
+	"github.com/tetrahq/tetra/graphstore/pebblestore"
+)
+
+// TestConcurrentReads reads while a writer commits (at now and at past
+// times, with small caches so fills and evictions race with the writer) and
+// checks afterwards that every read saw exactly the graph the reference
+// store has at that time. Run it with -race to check the caches' locking.
+func TestConcurrentReads(t *testing.T) {
+	opts := pebblestore.Options{Now: graphtest.Clock, Retention: 1000 * time.Hour, NoSync: true,
+		ElementCacheBytes: 64 << 10, PostingCacheBytes: 64 << 10, PostingCacheMaxLen: 64}
+	ps, err := pebblestore.Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	gen := &graphtest.RandomHistory{R: rand.New(rand.NewPCG(9, 9)), Sources: 3, Exts: 20, Idents: 25}
+	var batches []*graphstore.Batch
+	for i := range 150 {
+		b := gen.Batch(8)
+		b.Time = graphtest.At(int64(10 * (i + 1)))
+		batches = append(batches, b)
+	}
+
+	type read struct {
+		at   time.Time
+		dump string
+	}
+	var (
+		mu    sync.Mutex
+		reads []read
+		done  = make(chan struct{})
+		wg    sync.WaitGroup
+	)
+	for g := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				var at time.Time
+				if last := ps.LastCommit(); !last.IsZero() && r.IntN(2) == 0 {
+					at = graphtest.Base.Add(time.Duration(r.Int64N(int64(last.Sub(graphtest.Base)) + 1)))
+				}
+				sn, err := ps.Snapshot(at)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				dump, err := graphtest.DumpGraph(sn)
+				shown := sn.Time()
+				sn.Close()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				reads = append(reads, read{shown, dump})
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, b := range batches {
+		if _, err := ps.Apply(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+
+	ms := memstore.New(memstore.Options{Now: graphtest.Clock, Retention: 1000 * time.Hour})
+	for _, b := range batches {
+		if _, err := ms.Apply(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, rd := range reads {
+		sn, err := ms.Snapshot(rd.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := graphtest.DumpGraph(sn)
+		sn.Close()
+		if want != rd.dump {
+			t.Fatalf("a concurrent read at %s saw\n%s\nthe reference has\n%s", graphtest.Sec(rd.at), rd.dump, want)
+		}
+	}
+	t.Logf("%d concurrent reads checked", len(reads))
+}
