@@ -5,12 +5,25 @@
 //
 // Data flows one way:
 //
-//	source text ─► lexer (tokens with byte offsets)
-//	            ─► participle grammar (parse tree shaped by the grammar)
-//	            ─► lower (sealed AST, a Span on every node)
-//	            ─► check (unknown keys, functions, arguments, times, types)
+//	source text ─► scanner (lexer.go: tokens with byte offsets; MaxBytes,
+//	               MaxTokens and MaxDepth enforced while scanning)
+//	            ─► participle grammar (grammar.go: parse tree shaped by the grammar)
+//	            ─► lower (lower.go: sealed AST, a Span on every node; escapes,
+//	               numbers, times, durations, function arguments, MaxListValues)
+//	            ─► check (check.go: keys per statement kind, operators, values,
+//	               clauses that cannot go together; puts keys in canonical form)
 //	            ─► Statement
 //
+// Every stage reports *Error values (errors.go) with the span of the
+// offending text; a lexical or syntax error stops at once, lowering and
+// checking collect up to a few errors in source order. Render prints them
+// with the source line and a caret.
+//
+// Format (format.go) prints any node in canonical form, and Parse of that
+// text gives back an Equal AST (equal.go). Inspect (walk.go) walks the AST.
+//
 // The topology part of TQL is StackState's STQL; docs/query-language.md is
-// the contract. lang imports no other Tetra package.
+// the contract, and its "Decisions" subsections record what this package
+// decided where the contract is silent. lang imports no other Tetra
+// package.
 package lang

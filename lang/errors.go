@@ -68,6 +68,7 @@ func position(src string, off int) (line, col int) {
 // few; the first is the one to fix first.
 type ErrorList []*Error
 
+// Error returns the first error's text and how many more there are.
 func (l ErrorList) Error() string {
 	switch len(l) {
 	case 0:
@@ -135,23 +136,54 @@ func renderOne(b *strings.Builder, src string, e *Error) {
 	} else {
 		lineEnd += span.Start
 	}
-	text := src[lineStart:lineEnd]
-	gutter := fmt.Sprintf("%d", e.Line)
-	fmt.Fprintf(b, "  %s | %s\n", gutter, expandTabs(text))
-	caretStart := utf8.RuneCountInString(expandTabs(src[lineStart:span.Start]))
 	end := span.End
 	if end > lineEnd {
 		end = lineEnd // a span running past the line is underlined to its end
 	}
-	width := utf8.RuneCountInString(src[span.Start:end])
-	if width < 1 {
-		width = 1
-	}
-	fmt.Fprintf(b, "  %s | %s%s\n", strings.Repeat(" ", len(gutter)), strings.Repeat(" ", caretStart), strings.Repeat("^", width))
+	line := []rune(src[lineStart:lineEnd]) // an invalid byte becomes one U+FFFD
+	caret := utf8.RuneCountInString(src[lineStart:span.Start])
+	width := max(utf8.RuneCountInString(src[span.Start:end]), 1)
+	text, caret, width := clip(line, caret, width)
+	gutter := fmt.Sprintf("%d", e.Line)
+	fmt.Fprintf(b, "  %s | %s\n", gutter, text)
+	fmt.Fprintf(b, "  %s | %s%s\n", strings.Repeat(" ", len(gutter)), strings.Repeat(" ", caret), strings.Repeat("^", width))
 	if e.Hint != "" {
 		fmt.Fprintf(b, "hint: %s\n", e.Hint)
 	}
 }
 
-// expandTabs keeps carets aligned under lines that contain tabs.
-func expandTabs(s string) string { return strings.ReplaceAll(s, "\t", " ") }
+// maxLineWidth is the widest source line Render prints; a longer line is
+// cut to a window around the caret, with … marking the cuts.
+const maxLineWidth = 100
+
+// clip prepares a source line for display: tabs and CRs become spaces (so carets
+// stay aligned), other control characters U+FFFD, and a long line is cut
+// around the caret. It returns the text and the caret's column and width
+// within it.
+func clip(line []rune, caret, width int) (string, int, int) {
+	for i, r := range line {
+		switch {
+		case r == '\t' || r == '\r':
+			line[i] = ' '
+		case r < 0x20 || r == 0x7f:
+			line[i] = utf8.RuneError
+		}
+	}
+	if len(line) <= maxLineWidth {
+		return string(line), caret, width
+	}
+	from := max(0, caret-maxLineWidth/3)
+	to := min(len(line), from+maxLineWidth)
+	from = max(0, to-maxLineWidth)
+	width = max(1, min(width, to-caret)) // underline no further than the window
+	text := string(line[from:to])
+	caret -= from
+	if from > 0 {
+		text = "…" + text
+		caret++
+	}
+	if to < len(line) {
+		text += "…"
+	}
+	return text, caret, width
+}
