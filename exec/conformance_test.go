@@ -1,0 +1,154 @@
+package exec_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/datadriven"
+	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/graphtest"
+	"github.com/tetrahq/tetra/graphstore/memstore"
+	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/lang"
+)
+
+// stores are the implementations the query suite runs on, unchanged.
+var stores = map[string]func(t *testing.T) graphstore.Store{
+	"memstore": func(t *testing.T) graphstore.Store {
+		return memstore.New(memstore.Options{Now: graphtest.Clock, Retention: 1000 * time.Hour})
+	},
+	"pebble": func(t *testing.T) graphstore.Store {
+		s, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Now: graphtest.Clock, Retention: 1000 * time.Hour, NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	},
+}
+
+// TestQueries runs the files under testdata/ against every store. Commands:
+//
+//	apply time=S           (as in graphstore/graphtest)
+//	query [now=S] [max=N] [disable=rule,…]   the input is a TQL statement
+//	explain [now=S] [disable=rule,…]
+func TestQueries(t *testing.T) {
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+				st := open(t)
+				defer st.Close()
+				datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+					return runCommand(t, st, d)
+				})
+			})
+		})
+	}
+}
+
+func runCommand(t *testing.T, st graphstore.Store, d *datadriven.TestData) string {
+	switch d.Cmd {
+	case "query", "explain":
+		eng := exec.New(st, engineOptions(d))
+		src := strings.TrimSpace(d.Input)
+		stmt, err := lang.Parse(src)
+		if err != nil {
+			return lang.Render(src, err)
+		}
+		if d.Cmd == "explain" {
+			out, err := eng.Explain(stmt)
+			if err != nil {
+				return "error: " + err.Error() + "\n"
+			}
+			return out
+		}
+		res, err := eng.Run(context.Background(), stmt)
+		if err != nil {
+			return "error: " + err.Error() + "\n"
+		}
+		return formatResult(res)
+	}
+	out, err := graphtest.Exec(st, d)
+	if err != nil {
+		return "error: " + err.Error() + "\n"
+	}
+	return out
+}
+
+func engineOptions(d *datadriven.TestData) exec.Options {
+	o := exec.Options{Now: graphtest.Clock}
+	for _, a := range d.CmdArgs {
+		switch a.Key {
+		case "now":
+			sec, _ := strconv.ParseInt(a.Vals[0], 10, 64)
+			o.Now = func() time.Time { return graphtest.At(sec) }
+		case "max":
+			o.MaxElements, _ = strconv.Atoi(a.Vals[0])
+		case "disable":
+			o.Disabled = map[string]bool{}
+			for _, v := range a.Vals {
+				for _, name := range strings.Split(v, ",") {
+					o.Disabled[name] = true
+				}
+			}
+		}
+	}
+	return o
+}
+
+// formatResult prints a result compactly: one line per element.
+func formatResult(res *exec.Result) string {
+	var b strings.Builder
+	if r := res.Topology; r != nil {
+		fmt.Fprintf(&b, "at %s: %d components, %d relations\n", graphtest.Sec(r.EvaluatedAt), len(r.Components), len(r.Relations))
+		for _, c := range r.Components {
+			b.WriteString(formatComponent(c))
+		}
+		for _, rel := range r.Relations {
+			fmt.Fprintf(&b, "  relation %d %s %d->%d\n", rel.ID, rel.Type, rel.Source, rel.Target)
+		}
+	}
+	if r := res.Changes; r != nil {
+		fmt.Fprintf(&b, "changes from %s to %s\n", graphtest.Sec(r.From), graphtest.Sec(r.To))
+		for _, c := range r.Added.Components {
+			b.WriteString("added" + formatComponent(c))
+		}
+		for _, c := range r.Removed.Components {
+			b.WriteString("removed" + formatComponent(c))
+		}
+		for _, c := range r.Changed.Components {
+			fmt.Fprintf(&b, "changed  component %d %q fields=%s\n", c.After.ID, c.After.Name, strings.Join(c.Fields, ","))
+		}
+		for _, rel := range r.Added.Relations {
+			fmt.Fprintf(&b, "added  relation %d %s %d->%d\n", rel.ID, rel.Type, rel.Source, rel.Target)
+		}
+		for _, rel := range r.Removed.Relations {
+			fmt.Fprintf(&b, "removed  relation %d %s %d->%d\n", rel.ID, rel.Type, rel.Source, rel.Target)
+		}
+		for _, rel := range r.Changed.Relations {
+			fmt.Fprintf(&b, "changed  relation %d fields=%s\n", rel.After.ID, strings.Join(rel.Fields, ","))
+		}
+	}
+	return b.String()
+}
+
+func formatComponent(c exec.Component) string {
+	s := fmt.Sprintf("  component %d %q type=%q", c.ID, c.Name, c.Type)
+	if c.Layer != "" {
+		s += fmt.Sprintf(" layer=%q", c.Layer)
+	}
+	if c.Domain != "" {
+		s += fmt.Sprintf(" domain=%q", c.Domain)
+	}
+	if len(c.Environments) > 0 {
+		s += fmt.Sprintf(" env=%v", c.Environments)
+	}
+	if len(c.Labels) > 0 {
+		s += fmt.Sprintf(" labels=%v", c.Labels)
+	}
+	return s + " health=" + c.HealthState + "\n"
+}

@@ -1,0 +1,257 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/lang"
+	"github.com/tetrahq/tetra/planner"
+)
+
+// Graph is what the engine needs of a topology store: reads at a time.
+// graphstore.Store implementations satisfy it.
+type Graph interface {
+	Snapshot(t time.Time) (graphstore.Snapshot, error)
+}
+
+// Options configure an engine. The zero value is usable.
+type Options struct {
+	// MaxElements is how many components one query may load
+	// (DefaultMaxElements when zero).
+	MaxElements int
+	// Timeout bounds a query (DefaultTimeout when zero).
+	Timeout time.Duration
+	// Disabled names planner rewrites to skip.
+	Disabled map[string]bool
+	// Now is the clock queries start by (time.Now when nil).
+	Now func() time.Time
+}
+
+// Engine runs TQL statements against a graph. It is safe for concurrent
+// use; each query opens its own snapshots.
+type Engine struct {
+	g Graph
+	o Options
+}
+
+// New returns an engine over g.
+func New(g Graph, o Options) *Engine {
+	if o.MaxElements <= 0 {
+		o.MaxElements = DefaultMaxElements
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Engine{g: g, o: o}
+}
+
+// Query parses and runs one statement.
+func (e *Engine) Query(ctx context.Context, src string) (*Result, error) {
+	stmt, err := lang.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	return e.Run(ctx, stmt)
+}
+
+// plan plans a topology statement. The caller closes the catalog.
+func (e *Engine) plan(stmt lang.Statement) (*planner.Query, *catalog, error) {
+	ts, ok := stmt.(*lang.TopologyStmt)
+	if !ok {
+		return nil, &catalog{}, unsupported(stmt)
+	}
+	cat := &catalog{g: e.g}
+	q, err := planner.Build(ts, cat, planner.Options{Now: e.o.Now(), Disabled: e.o.Disabled})
+	if err != nil {
+		cat.close()
+		return nil, nil, err
+	}
+	return q, cat, nil
+}
+
+// Explain returns the plan of a statement drawn as a tree.
+func (e *Engine) Explain(stmt lang.Statement) (string, error) {
+	q, cat, err := e.plan(stmt)
+	if err != nil {
+		return "", err
+	}
+	defer cat.close()
+	return planner.Explain(q, cat), nil
+}
+
+// Run runs one statement.
+func (e *Engine) Run(ctx context.Context, stmt lang.Statement) (*Result, error) {
+	q, cat, err := e.plan(stmt)
+	cat.close()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
+	defer cancel()
+	var res *Result
+	if q.Changes {
+		var c *ChangesResult
+		c, err = e.changes(ctx, q)
+		res = &Result{Changes: c}
+	} else {
+		var t *TopologyResult
+		t, err = e.topology(ctx, q)
+		res = &Result{Topology: t}
+	}
+	if err != nil {
+		return nil, e.timeout(ctx, err)
+	}
+	return res, nil
+}
+
+// timeout reports a query stopped by its own deadline as a TimeoutError.
+func (e *Engine) timeout(ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &TimeoutError{Timeout: e.o.Timeout}
+	}
+	return err
+}
+
+func unsupported(stmt lang.Statement) error {
+	kind := "this statement"
+	switch stmt.(type) {
+	case *lang.MetricsStmt:
+		kind = "METRICS"
+	case *lang.EventsStmt:
+		kind = "EVENTS"
+	case *lang.TracesStmt:
+		kind = "TRACES"
+	}
+	return fmt.Errorf("%w: %s statements need the telemetry and trace stores, which this build does not have yet", ErrUnsupported, kind)
+}
+
+// evaluate runs a plan against one snapshot and returns the selected ids.
+func evaluate(r *run, root planner.Plan) ([]graphstore.ID, error) {
+	n, err := planner.Construct(root, builder{r})
+	if err != nil {
+		return nil, err
+	}
+	it := n.(iterator)
+	defer it.Close()
+	return drain(it)
+}
+
+func (e *Engine) topology(ctx context.Context, q *planner.Query) (*TopologyResult, error) {
+	snap, err := e.g.Snapshot(q.At)
+	if err != nil {
+		return nil, err
+	}
+	defer snap.Close()
+	r := newRun(ctx, snap, e.o.MaxElements)
+	ids, err := evaluate(r, q.Root)
+	if err != nil {
+		return nil, err
+	}
+	res := &TopologyResult{EvaluatedAt: q.At, Components: make([]Component, 0, len(ids)), Relations: []Relation{}}
+	for _, id := range ids {
+		c, err := r.component(id)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			return nil, internalf("component %d selected but not live at %s", id, q.At)
+		}
+		res.Components = append(res.Components, componentOf(c))
+	}
+	rels, err := relationsAmong(r, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, rel := range rels {
+		res.Relations = append(res.Relations, relationOf(rel))
+	}
+	return res, nil
+}
+
+// relationsAmong returns the traversable relations whose both ends are in
+// ids (sorted), ordered by relation id.
+func relationsAmong(r *run, ids []graphstore.ID) ([]*graphstore.Relation, error) {
+	var relIDs []graphstore.ID
+	for _, id := range ids {
+		adj, err := r.snap.Adjacent(id, graphstore.IdxOut)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range adj {
+			if _, in := slices.BinarySearch(ids, a.Other); in {
+				relIDs = append(relIDs, a.Relation)
+			}
+		}
+		if err := r.check(); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(relIDs)
+	out := make([]*graphstore.Relation, 0, len(relIDs))
+	for _, id := range relIDs {
+		el, err := r.snap.Element(id)
+		if err != nil {
+			return nil, err
+		}
+		if el == nil || el.Relation() == nil {
+			return nil, internalf("relation %d is adjacent but not live", id)
+		}
+		out = append(out, el.Relation())
+	}
+	return out, nil
+}
+
+// catalog gives the planner estimates from a snapshot of the latest commit,
+// opened on first use.
+type catalog struct {
+	g    Graph
+	snap graphstore.Snapshot
+}
+
+func (c *catalog) open() (graphstore.Snapshot, error) {
+	if c.snap == nil {
+		s, err := c.g.Snapshot(time.Time{})
+		if err != nil {
+			return nil, err
+		}
+		c.snap = s
+	}
+	return c.snap, nil
+}
+
+func (c *catalog) Estimate(f planner.Field, term string) (int, error) {
+	if f == planner.FieldID {
+		return 1, nil
+	}
+	ix, ok := indexOf[f]
+	if !ok {
+		return 0, internalf("no index for field %s", f)
+	}
+	s, err := c.open()
+	if err != nil {
+		return 0, err
+	}
+	return s.Estimate(ix, term)
+}
+
+func (c *catalog) Total() (int, error) {
+	s, err := c.open()
+	if err != nil {
+		return 0, err
+	}
+	return s.Estimate(graphstore.IdxKind, graphstore.TermComponent)
+}
+
+func (c *catalog) close() {
+	if c != nil && c.snap != nil {
+		c.snap.Close()
+		c.snap = nil
+	}
+}

@@ -1,0 +1,299 @@
+package exec
+
+import (
+	"container/heap"
+	"slices"
+	"sort"
+
+	"github.com/tetrahq/tetra/graphstore"
+)
+
+// iterator streams component ids in ascending order. It is the one iterator
+// shape of the engine: Next advances (false at the end or on error), At is
+// the current id, Err the error that stopped it, Close releases it.
+// SeekGE moves to the first id ≥ id (never backwards) and reports whether
+// there is one; intersections and differences use it to skip.
+type iterator interface {
+	Next() bool
+	SeekGE(id graphstore.ID) bool
+	At() graphstore.ID
+	Err() error
+	Close() error
+}
+
+// sliceIter streams a sorted slice.
+type sliceIter struct {
+	ids []graphstore.ID
+	i   int // index of the current id + 1
+}
+
+func newSliceIter(ids []graphstore.ID) *sliceIter { return &sliceIter{ids: ids} }
+
+func (s *sliceIter) Next() bool {
+	if s.i >= len(s.ids) {
+		return false
+	}
+	s.i++
+	return true
+}
+
+func (s *sliceIter) SeekGE(id graphstore.ID) bool {
+	if s.i > 0 && s.ids[s.i-1] >= id {
+		return true
+	}
+	j := sort.Search(len(s.ids)-s.i, func(j int) bool { return s.ids[s.i+j] >= id })
+	s.i += j + 1
+	return s.i <= len(s.ids)
+}
+
+func (s *sliceIter) At() graphstore.ID { return s.ids[s.i-1] }
+func (s *sliceIter) Err() error        { return nil }
+func (s *sliceIter) Close() error      { return nil }
+
+// lazyIter materialises its ids on first use, so that building an operator
+// tree does no work and a failed sibling stops the query before any scan.
+type lazyIter struct {
+	load func() ([]graphstore.ID, error)
+	it   *sliceIter
+	err  error
+}
+
+func (l *lazyIter) ready() bool {
+	if l.it == nil && l.err == nil {
+		ids, err := l.load()
+		l.it, l.err = newSliceIter(ids), err
+	}
+	return l.err == nil
+}
+
+func (l *lazyIter) Next() bool                   { return l.ready() && l.it.Next() }
+func (l *lazyIter) SeekGE(id graphstore.ID) bool { return l.ready() && l.it.SeekGE(id) }
+func (l *lazyIter) At() graphstore.ID            { return l.it.At() }
+func (l *lazyIter) Err() error                   { return l.err }
+func (l *lazyIter) Close() error                 { return nil }
+
+// unionIter merges sorted inputs, dropping duplicates (a heap of inputs by
+// current id).
+type unionIter struct {
+	h       iterHeap
+	started bool
+	cur     graphstore.ID
+	err     error
+	all     []iterator
+}
+
+func newUnion(ins []iterator) *unionIter { return &unionIter{all: ins} }
+
+func (u *unionIter) start(seek func(iterator) bool) bool {
+	u.started = true
+	for _, it := range u.all {
+		if seek(it) {
+			u.h = append(u.h, it)
+		} else if err := it.Err(); err != nil {
+			u.err = err
+			return false
+		}
+	}
+	heap.Init(&u.h)
+	return u.pop()
+}
+
+// pop makes the smallest current id the union's and advances every input
+// positioned on it.
+func (u *unionIter) pop() bool {
+	if len(u.h) == 0 {
+		return false
+	}
+	u.cur = u.h[0].At()
+	for len(u.h) > 0 && u.h[0].At() == u.cur {
+		if !u.advance(func(it iterator) bool { return it.Next() }) {
+			return false
+		}
+	}
+	return true
+}
+
+// advance moves the heap's top input with step, dropping it when exhausted.
+func (u *unionIter) advance(step func(iterator) bool) bool {
+	top := u.h[0]
+	if step(top) {
+		heap.Fix(&u.h, 0)
+		return true
+	}
+	if err := top.Err(); err != nil {
+		u.err = err
+		return false
+	}
+	heap.Pop(&u.h)
+	return true
+}
+
+func (u *unionIter) Next() bool {
+	if !u.started {
+		return u.start(func(it iterator) bool { return it.Next() })
+	}
+	return u.err == nil && u.pop()
+}
+
+func (u *unionIter) SeekGE(id graphstore.ID) bool {
+	if !u.started {
+		return u.start(func(it iterator) bool { return it.SeekGE(id) })
+	}
+	if u.err != nil {
+		return false
+	}
+	if u.cur >= id {
+		return true
+	}
+	for len(u.h) > 0 && u.h[0].At() < id {
+		if !u.advance(func(it iterator) bool { return it.SeekGE(id) }) {
+			return false
+		}
+	}
+	return u.pop()
+}
+
+func (u *unionIter) At() graphstore.ID { return u.cur }
+func (u *unionIter) Err() error        { return u.err }
+func (u *unionIter) Close() error      { return closeAll(u.all) }
+
+type iterHeap []iterator
+
+func (h iterHeap) Len() int           { return len(h) }
+func (h iterHeap) Less(i, j int) bool { return h[i].At() < h[j].At() }
+func (h iterHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *iterHeap) Push(x any)        { *h = append(*h, x.(iterator)) }
+func (h *iterHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
+}
+
+// intersectIter yields the ids every input has, leapfrogging: each input
+// seeks to the largest current id until all agree.
+type intersectIter struct {
+	ins []iterator
+	cur graphstore.ID
+	err error
+}
+
+func (x *intersectIter) Next() bool {
+	if !x.ins[0].Next() {
+		return x.fail(x.ins[0])
+	}
+	return x.align(x.ins[0].At())
+}
+
+func (x *intersectIter) SeekGE(id graphstore.ID) bool {
+	if !x.ins[0].SeekGE(id) {
+		return x.fail(x.ins[0])
+	}
+	return x.align(x.ins[0].At())
+}
+
+// align seeks every input to target, raising target to whatever an input
+// lands on, until a whole pass moves nothing: then all stand on target.
+func (x *intersectIter) align(target graphstore.ID) bool {
+	for {
+		moved := false
+		for _, it := range x.ins {
+			if !it.SeekGE(target) {
+				return x.fail(it)
+			}
+			if at := it.At(); at > target {
+				target, moved = at, true
+			}
+		}
+		if !moved {
+			x.cur = target
+			return true
+		}
+	}
+}
+
+func (x *intersectIter) fail(it iterator) bool {
+	x.err = it.Err()
+	return false
+}
+
+func (x *intersectIter) At() graphstore.ID { return x.cur }
+func (x *intersectIter) Err() error        { return x.err }
+func (x *intersectIter) Close() error      { return closeAll(x.ins) }
+
+// exceptIter yields the ids of left that right does not have.
+type exceptIter struct {
+	left, right iterator
+	rightDone   bool
+	err         error
+}
+
+func (x *exceptIter) Next() bool        { return x.left.Next() && x.skip() }
+func (x *exceptIter) At() graphstore.ID { return x.left.At() }
+
+func (x *exceptIter) SeekGE(id graphstore.ID) bool { return x.left.SeekGE(id) && x.skip() }
+
+// skip moves left past ids right has.
+func (x *exceptIter) skip() bool {
+	for {
+		id := x.left.At()
+		if !x.rightDone {
+			if !x.right.SeekGE(id) {
+				if x.err = x.right.Err(); x.err != nil {
+					return false
+				}
+				x.rightDone = true
+			}
+		}
+		if x.rightDone || x.right.At() != id {
+			return true
+		}
+		if !x.left.Next() {
+			return false
+		}
+	}
+}
+
+func (x *exceptIter) Err() error {
+	if x.err != nil {
+		return x.err
+	}
+	return x.left.Err()
+}
+
+func (x *exceptIter) Close() error { return closeAll([]iterator{x.left, x.right}) }
+
+func closeAll(its []iterator) error {
+	var first error
+	for _, it := range its {
+		if err := it.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// drain reads an iterator to the end.
+func drain(it iterator) ([]graphstore.ID, error) {
+	var out []graphstore.ID
+	for it.Next() {
+		out = append(out, it.At())
+	}
+	return out, it.Err()
+}
+
+// mergeSorted unites sorted id lists.
+func mergeSorted(lists [][]graphstore.ID) []graphstore.ID {
+	switch len(lists) {
+	case 0:
+		return nil
+	case 1:
+		return lists[0]
+	}
+	var out []graphstore.ID
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

@@ -1,0 +1,338 @@
+package exec
+
+import (
+	"context"
+	"slices"
+	"strconv"
+
+	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/lang"
+	"github.com/tetrahq/tetra/planner"
+)
+
+// run is the state of one evaluation of a plan against one snapshot: the
+// context, the element limit, and the components touched so far.
+type run struct {
+	ctx     context.Context
+	snap    graphstore.Snapshot
+	limit   int
+	touched map[graphstore.ID]struct{}
+	steps   int
+}
+
+func newRun(ctx context.Context, snap graphstore.Snapshot, limit int) *run {
+	return &run{ctx: ctx, snap: snap, limit: limit, touched: map[graphstore.ID]struct{}{}}
+}
+
+// check returns the context's error every 64 steps: cancellation and
+// timeouts stop a query within microseconds without a syscall per element.
+func (r *run) check() error {
+	r.steps++
+	if r.steps&63 == 0 {
+		return r.ctx.Err()
+	}
+	return nil
+}
+
+// touch counts a component against the limit; each is counted once.
+func (r *run) touch(id graphstore.ID) error {
+	if _, ok := r.touched[id]; ok {
+		return nil
+	}
+	if len(r.touched) >= r.limit {
+		return &LimitError{Limit: r.limit}
+	}
+	r.touched[id] = struct{}{}
+	return r.check()
+}
+
+// component loads a component live at the snapshot's time (nil when the id
+// is not one), counting it against the limit.
+func (r *run) component(id graphstore.ID) (*graphstore.Component, error) {
+	if err := r.touch(id); err != nil {
+		return nil, err
+	}
+	e, err := r.snap.Element(id)
+	if err != nil || e == nil {
+		return nil, err
+	}
+	return e.Component(), nil
+}
+
+// indexOf maps a topology field to its index.
+var indexOf = map[planner.Field]graphstore.Index{
+	planner.FieldName: graphstore.IdxName, planner.FieldType: graphstore.IdxType,
+	planner.FieldLayer: graphstore.IdxLayer, planner.FieldDomain: graphstore.IdxDomain,
+	planner.FieldEnvironment: graphstore.IdxEnvironment, planner.FieldLabel: graphstore.IdxLabel,
+	planner.FieldHealth: graphstore.IdxHealth, planner.FieldIdentifier: graphstore.IdxIdentifier,
+}
+
+// builder implements planner.Factory: it turns a plan into iterators over
+// one run. Building does no work; leaves read their postings on first use.
+type builder struct{ r *run }
+
+var _ planner.Factory = builder{}
+
+func (b builder) ConstructScan(f planner.Field, terms []string) (planner.Node, error) {
+	ix, ok := indexOf[f]
+	if !ok {
+		return nil, internalf("no index for field %s", f)
+	}
+	return &lazyIter{load: func() ([]graphstore.ID, error) {
+		lists := make([][]graphstore.ID, 0, len(terms))
+		for _, t := range terms {
+			ids, err := b.r.snap.Postings(ix, t)
+			if err != nil {
+				return nil, err
+			}
+			lists = append(lists, ids)
+		}
+		return mergeSorted(lists), b.r.ctx.Err()
+	}}, nil
+}
+
+// ConstructGlobScan lists the index's terms under each glob's literal
+// prefix and reads the postings of those that match.
+func (b builder) ConstructGlobScan(f planner.Field, globs []planner.Glob) (planner.Node, error) {
+	ix, ok := indexOf[f]
+	if !ok {
+		return nil, internalf("no index for field %s", f)
+	}
+	return &lazyIter{load: func() ([]graphstore.ID, error) {
+		var lists [][]graphstore.ID
+		for _, g := range globs {
+			err := b.r.snap.Terms(ix, g.Prefix(), func(term string) error {
+				if !g.Match(term) {
+					return b.r.check()
+				}
+				ids, err := b.r.snap.Postings(ix, term)
+				lists = append(lists, ids)
+				return errorsJoin(err, b.r.check())
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		return mergeSorted(lists), nil
+	}}, nil
+}
+
+// ConstructIDs keeps the ids that are components live at the read time.
+func (b builder) ConstructIDs(ids []uint64) (planner.Node, error) {
+	return &lazyIter{load: func() ([]graphstore.ID, error) {
+		var out []graphstore.ID
+		for _, n := range ids {
+			c, err := b.r.component(graphstore.ID(n))
+			if err != nil {
+				return nil, err
+			}
+			if c != nil {
+				out = append(out, c.ID)
+			}
+		}
+		return out, nil
+	}}, nil
+}
+
+func (b builder) ConstructAll() (planner.Node, error) {
+	return &lazyIter{load: func() ([]graphstore.ID, error) {
+		return b.r.snap.Postings(graphstore.IdxKind, graphstore.TermComponent)
+	}}, nil
+}
+
+func (b builder) ConstructNothing() (planner.Node, error) { return newSliceIter(nil), nil }
+
+func (b builder) ConstructFilter(in planner.Node, p planner.Pred) (planner.Node, error) {
+	return &filterIter{in: in.(iterator), pred: p, r: b.r}, nil
+}
+
+func (b builder) ConstructUnion(ins []planner.Node) (planner.Node, error) {
+	return newUnion(iterators(ins)), nil
+}
+
+func (b builder) ConstructIntersect(ins []planner.Node) (planner.Node, error) {
+	return &intersectIter{ins: iterators(ins)}, nil
+}
+
+func (b builder) ConstructExcept(l, r planner.Node) (planner.Node, error) {
+	return &exceptIter{left: l.(iterator), right: r.(iterator)}, nil
+}
+
+func (b builder) ConstructExpand(seeds planner.Node, levels int, dir lang.Direction) (planner.Node, error) {
+	return &lazyIter{load: func() ([]graphstore.ID, error) {
+		return b.r.expand(seeds.(iterator), levels, dir)
+	}}, nil
+}
+
+func iterators(ns []planner.Node) []iterator {
+	out := make([]iterator, len(ns))
+	for i, n := range ns {
+		out[i] = n.(iterator)
+	}
+	return out
+}
+
+// filterIter keeps the input components its predicate holds for.
+type filterIter struct {
+	in   iterator
+	pred planner.Pred
+	r    *run
+	err  error
+}
+
+func (f *filterIter) Next() bool { return f.in.Next() && f.accept() }
+
+func (f *filterIter) SeekGE(id graphstore.ID) bool { return f.in.SeekGE(id) && f.accept() }
+
+// accept advances the input to the next component the predicate holds for.
+func (f *filterIter) accept() bool {
+	for {
+		c, err := f.r.component(f.in.At())
+		if err != nil {
+			f.err = err
+			return false
+		}
+		if c != nil && eval(f.pred, c) {
+			return true
+		}
+		if !f.in.Next() {
+			return false
+		}
+	}
+}
+
+func (f *filterIter) At() graphstore.ID { return f.in.At() }
+
+func (f *filterIter) Err() error {
+	if f.err != nil {
+		return f.err
+	}
+	return f.in.Err()
+}
+
+func (f *filterIter) Close() error { return f.in.Close() }
+
+// eval evaluates a predicate on a component.
+func eval(p planner.Pred, c *graphstore.Component) bool {
+	switch p := p.(type) {
+	case *planner.Match:
+		return matches(p, c)
+	case *planner.Not:
+		return !eval(p.X, c)
+	case *planner.And:
+		for _, x := range p.Xs {
+			if !eval(x, c) {
+				return false
+			}
+		}
+		return true
+	case *planner.Or:
+		for _, x := range p.Xs {
+			if eval(x, c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func matches(m *planner.Match, c *graphstore.Component) bool {
+	for _, v := range fieldValues(m.Field, c) {
+		if slices.Contains(m.Terms, v) {
+			return true
+		}
+		for _, g := range m.Globs {
+			if g.Match(v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fieldValues returns a component's values of a field in index form.
+func fieldValues(f planner.Field, c *graphstore.Component) []string {
+	fold := func(s string) string { return planner.IndexTerm(f, s) }
+	switch f {
+	case planner.FieldName:
+		return []string{fold(c.Name)}
+	case planner.FieldType:
+		return []string{fold(c.Type)}
+	case planner.FieldLayer:
+		return []string{fold(c.Layer)}
+	case planner.FieldDomain:
+		return []string{fold(c.Domain)}
+	case planner.FieldHealth:
+		return []string{fold(c.Health.String())}
+	case planner.FieldEnvironment:
+		out := make([]string, len(c.Environments))
+		for i, e := range c.Environments {
+			out[i] = fold(e)
+		}
+		return out
+	case planner.FieldLabel:
+		return c.Labels
+	case planner.FieldIdentifier:
+		return c.Identifiers
+	case planner.FieldID:
+		return []string{strconv.FormatUint(uint64(c.ID), 10)}
+	}
+	return nil
+}
+
+// expand is withNeighborsOf: the seeds plus every component within levels
+// hops, following outgoing relations (down), incoming ones (up) or both at
+// every step. Only traversable relations (both ends existing at the read
+// time) are followed.
+func (r *run) expand(seeds iterator, levels int, dir lang.Direction) ([]graphstore.ID, error) {
+	frontier, err := drain(seeds)
+	if err != nil {
+		return nil, err
+	}
+	visited := make(map[graphstore.ID]struct{}, len(frontier))
+	for _, id := range frontier {
+		if err := r.touch(id); err != nil {
+			return nil, err
+		}
+		visited[id] = struct{}{}
+	}
+	ixs := directionIndexes(dir)
+	for level := 0; level < levels && len(frontier) > 0; level++ {
+		var next []graphstore.ID
+		for _, id := range frontier {
+			for _, ix := range ixs {
+				adj, err := r.snap.Adjacent(id, ix)
+				if err != nil {
+					return nil, err
+				}
+				for _, a := range adj {
+					if _, seen := visited[a.Other]; seen {
+						continue
+					}
+					if err := r.touch(a.Other); err != nil {
+						return nil, err
+					}
+					visited[a.Other] = struct{}{}
+					next = append(next, a.Other)
+				}
+			}
+		}
+		frontier = next
+	}
+	out := make([]graphstore.ID, 0, len(visited))
+	for id := range visited {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func directionIndexes(d lang.Direction) []graphstore.Index {
+	switch d {
+	case lang.DirDown:
+		return []graphstore.Index{graphstore.IdxOut}
+	case lang.DirUp:
+		return []graphstore.Index{graphstore.IdxIn}
+	}
+	return []graphstore.Index{graphstore.IdxOut, graphstore.IdxIn}
+}
