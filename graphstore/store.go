@@ -11,8 +11,8 @@ import (
 var (
 	// ErrClosed is returned by every method of a closed store or snapshot.
 	ErrClosed = errors.New("graphstore: closed")
-	// ErrTimeBackwards is returned when a batch is stamped before the last
-	// commit: history is append-only.
+	// ErrTimeBackwards is returned when a batch asks for a time before an
+	// earlier batch's: history is append-only.
 	ErrTimeBackwards = errors.New("graphstore: batch time is before the last commit")
 	// ErrBeforeRetention is returned for reads and feeds before the
 	// retention horizon, whose history has been compacted away.
@@ -37,7 +37,7 @@ type TimeBackwardsError struct {
 }
 
 func (e *TimeBackwardsError) Error() string {
-	return fmt.Sprintf("graphstore: batch time %s is before the last commit at %s; history only moves forward",
+	return fmt.Sprintf("graphstore: batch time %s is before the last batch's time %s; history only moves forward",
 		e.Batch.UTC().Format(time.RFC3339Nano), e.Last.UTC().Format(time.RFC3339Nano))
 }
 
@@ -202,18 +202,19 @@ func (c *Commit) Count(changes []Change) {
 	}
 }
 
-// StampTime picks the commit time of a batch: its own time or now, moved
-// past the last commit, and refuses a batch time before the last commit.
-func StampTime(batch, now time.Time, last int64) (int64, error) {
-	ts := now.UnixNano()
+// StampTime picks the commit time of a batch: the time it asks for (its own
+// time, or now when it has none), moved one nanosecond past the last commit
+// when needed so commit times are unique and increasing. asked is the
+// latest time any batch asked for; a batch that gives a time before it is
+// refused, since history only moves forward. Several batches may ask for
+// the same time. It returns the commit time and the new latest asked time.
+func StampTime(batch, now time.Time, last, asked int64) (ts, newAsked int64, err error) {
+	req := now.UnixNano()
 	if !batch.IsZero() {
-		ts = batch.UnixNano()
-		if ts < last {
-			return 0, &TimeBackwardsError{Batch: batch, Last: time.Unix(0, last)}
+		req = batch.UnixNano()
+		if req < asked {
+			return 0, 0, &TimeBackwardsError{Batch: batch, Last: time.Unix(0, asked)}
 		}
 	}
-	if ts <= last {
-		ts = last + 1
-	}
-	return ts, nil
+	return max(req, last+1), max(req, asked), nil
 }

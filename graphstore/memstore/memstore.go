@@ -39,6 +39,7 @@ type Store struct {
 	external  map[extKey]graphstore.ID
 	nextID    graphstore.ID
 	last      int64
+	asked     int64 // latest time a batch asked for
 	horizon   int64
 	log       []commit
 	notify    chan struct{} // closed and replaced on every commit
@@ -83,7 +84,7 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Com
 	if s.closed {
 		return nil, graphstore.ErrClosed
 	}
-	ts, err := graphstore.StampTime(b.Time, s.now(), s.last)
+	ts, asked, err := graphstore.StampTime(b.Time, s.now(), s.last, s.asked)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +98,7 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Com
 	for _, m := range plan.Mappings {
 		s.external[extKey{m.Kind, m.Source, m.ExternalID}] = m.ID
 	}
-	s.nextID, s.last = plan.NextID, ts
+	s.nextID, s.last, s.asked = plan.NextID, ts, asked
 	changes := graphstore.ChangesOf(plan.Writes)
 	s.log = append(s.log, commit{ts: ts, changes: changes})
 	close(s.notify)

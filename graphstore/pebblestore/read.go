@@ -192,6 +192,7 @@ func (sn *snapshot) Terms(ix graphstore.Index, prefix string, fn func(string) er
 func distinctTerms(it *pebble.Iterator, tag byte, ix graphstore.Index, prefix string) ([]string, error) {
 	lo := appendEscapedPrefix([]byte{tag, byte(ix)}, prefix)
 	it.SetBounds(lo, prefixEnd(lo))
+	defer it.SetBounds(nil, nil) // the other scans seek by prefix, unbounded
 	var out []string
 	for valid := it.First(); valid; {
 		term, _, err := readEscaped(it.Key()[2:])
@@ -346,9 +347,8 @@ func cmpID(a, b graphstore.ID) int {
 // scanCurrent calls fn for every current posting of a term, in id order.
 func scanCurrent(it *pebble.Iterator, k termKey, fn func(interval)) error {
 	lo := termPrefix(tagPosting, k.ix, k.term)
-	it.SetBounds(lo, prefixEnd(lo))
 	n := len(lo)
-	for valid := it.First(); valid; valid = it.Next() {
+	for valid := it.SeekPrefixGE(lo); valid; valid = it.Next() {
 		key := it.Key()
 		v, err := it.ValueAndErr()
 		if err != nil {
@@ -372,8 +372,7 @@ func scanCurrent(it *pebble.Iterator, k termKey, fn func(interval)) error {
 func scanHistory(it *pebble.Iterator, k termKey, minTo int64, fn func(interval) bool) error {
 	p := termPrefix(tagHistory, k.ix, k.term)
 	n := len(p)
-	it.SetBounds(appendU64(p, uint64(minTo)), prefixEnd(p[:n:n]))
-	for valid := it.First(); valid; valid = it.Next() {
+	for valid := it.SeekPrefixGE(appendU64(p, uint64(minTo))); valid; valid = it.Next() {
 		key := it.Key()
 		if len(key) != n+24 {
 			return errCorrupt
@@ -403,10 +402,8 @@ func (s *Store) chainOf(v *view, id graphstore.ID) (*chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := versionPrefix(id)
-	it.SetBounds(p, prefixEnd(p))
 	ch := &chain{}
-	for valid := it.First(); valid; valid = it.Next() {
+	for valid := it.SeekPrefixGE(versionPrefix(id)); valid; valid = it.Next() {
 		k := it.Key()
 		if len(k) != 17 {
 			return nil, errCorrupt

@@ -92,6 +92,7 @@ type Store struct {
 
 	mu      sync.RWMutex // guards the fields below
 	last    int64        // time of the latest commit (ns)
+	asked   int64        // latest time a batch asked for (ns)
 	horizon int64        // oldest readable time (ns)
 	nextID  graphstore.ID
 	notify  chan struct{} // closed and replaced on every commit
@@ -108,8 +109,18 @@ func Open(dir string, o Options) (*Store, error) {
 	defer cache.Unref()
 	po := &pebble.Options{
 		Cache:              cache,
+		Comparer:           comparer,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{o.ErrorLog},
+		// A batch of ten thousand elements writes tens of megabytes of
+		// versions and postings; with Pebble's 4 MiB default every such
+		// batch became a flushable batch and writers stalled on flushes.
+		MemTableSize:                64 << 20,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       24,
+		LBaseMaxBytes:               256 << 20,
+		CompactionConcurrencyRange:  func() (int, int) { return 1, 2 },
 	}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10) // exact-key Gets of versions and mappings
@@ -158,7 +169,11 @@ func (s *Store) loadMeta() error {
 	if err != nil {
 		return err
 	}
-	s.last, s.horizon, s.nextID = int64(last), int64(horizon), graphstore.ID(next)
+	asked, err := s.getU64Or(metaAsked, last)
+	if err != nil {
+		return err
+	}
+	s.last, s.asked, s.horizon, s.nextID = int64(last), int64(asked), int64(horizon), graphstore.ID(next)
 	return nil
 }
 
@@ -237,3 +252,6 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	return s.db.Close()
 }
+
+// Metrics returns Pebble's metrics report, for diagnosing performance.
+func (s *Store) Metrics() string { return s.db.Metrics().String() }

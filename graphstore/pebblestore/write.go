@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -22,7 +24,7 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Com
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.RLock()
-	last, next, closed := s.last, s.nextID, s.closed
+	last, asked, next, closed := s.last, s.asked, s.nextID, s.closed
 	s.mu.RUnlock()
 	if closed {
 		return nil, graphstore.ErrClosed
@@ -32,21 +34,26 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Com
 		return nil, fmt.Errorf("graphstore: batch time %s is more than %s in the future",
 			b.Time.UTC().Format(time.RFC3339Nano), s.opts.MaxFutureSkew)
 	}
-	ts, err := graphstore.StampTime(b.Time, now, last)
+	ts, asked, err := graphstore.StampTime(b.Time, now, last, asked)
 	if err != nil {
 		return nil, err
 	}
 	v := &view{r: s.db, seen: last, quiet: 1}
-	plan, err := graphstore.PlanBatch(writeState{s, v}, b, ts, next)
+	st := &writeState{s: s, v: v}
+	err = st.prefetch(b)
+	var plan *graphstore.Plan
+	if err == nil {
+		plan, err = graphstore.PlanBatch(st, b, ts, next)
+	}
 	v.close()
 	if err != nil {
 		return nil, err
 	}
-	changes, err := s.commit(plan)
+	changes, err := s.commit(plan, asked)
 	if err != nil {
 		return nil, err
 	}
-	s.publish(plan, changes)
+	s.publish(plan, changes, asked)
 	c := &graphstore.Commit{Time: time.Unix(0, ts)}
 	c.Count(graphstore.ChangesOf(plan.Writes))
 	return c, nil
@@ -57,7 +64,7 @@ type termChanges map[termKey][]postingChange
 
 // commit writes a plan in one synced Pebble batch and returns its posting
 // changes.
-func (s *Store) commit(plan *graphstore.Plan) (termChanges, error) {
+func (s *Store) commit(plan *graphstore.Plan, asked int64) (termChanges, error) {
 	batch := s.db.NewBatch()
 	defer batch.Close()
 	changes := termChanges{}
@@ -80,6 +87,7 @@ func (s *Store) commit(plan *graphstore.Plan) (termChanges, error) {
 	sets := []struct{ k, v []byte }{
 		{logKey(plan.Time), encodeLog(plan.Writes)},
 		{metaLast, appendU64(nil, uint64(plan.Time))},
+		{metaAsked, appendU64(nil, uint64(asked))},
 		{metaNextID, appendU64(nil, uint64(plan.NextID))},
 	}
 	for _, kv := range sets {
@@ -187,7 +195,7 @@ func (s *Store) postingStart(vw *view, p graphstore.Posting, id graphstore.ID, k
 
 // publish makes a commit visible: caches first, then the commit time that
 // readers use as their visibility bound, then the feeds' wake-up.
-func (s *Store) publish(plan *graphstore.Plan, changes termChanges) {
+func (s *Store) publish(plan *graphstore.Plan, changes termChanges, asked int64) {
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
 		s.elems.appendVersion(w.ID, plan.Time, w.After)
@@ -205,7 +213,7 @@ func (s *Store) publish(plan *graphstore.Plan, changes termChanges) {
 		s.count.add(k, delta, plan.Time)
 	}
 	s.mu.Lock()
-	s.last, s.nextID = plan.Time, plan.NextID
+	s.last, s.asked, s.nextID = plan.Time, asked, plan.NextID
 	close(s.notify)
 	s.notify = make(chan struct{})
 	s.mu.Unlock()
@@ -214,8 +222,56 @@ func (s *Store) publish(plan *graphstore.Plan, changes termChanges) {
 // writeState is what PlanBatch sees: the latest commit, read from the live
 // database under the writer lock.
 type writeState struct {
-	s *Store
-	v *view
+	s       *Store
+	v       *view
+	ext     map[string]graphstore.ID    // external-id mappings of the batch's operations, prefetched
+	holders map[termKey][]graphstore.ID // current holders of the terms the batch will ask about, prefetched
+}
+
+// prefetch reads what planning the batch will ask of the store, in key
+// order with one iterator: for a bulk load of new elements, point lookups
+// of absent keys were the most expensive part of a batch (each searches
+// every level of the LSM).
+func (st *writeState) prefetch(b *graphstore.Batch) error {
+	if err := st.prefetchExternal(b); err != nil {
+		return err
+	}
+	return st.prefetchHolders(b)
+}
+
+// prefetchExternal reads the external-id mapping of every operation.
+func (st *writeState) prefetchExternal(b *graphstore.Batch) error {
+	keys := make([]string, 0, len(b.Ops))
+	for i := range b.Ops {
+		op := &b.Ops[i]
+		kind := graphstore.KindComponent
+		if op.Kind == graphstore.OpPutRelation || op.Kind == graphstore.OpDeleteRelation {
+			kind = graphstore.KindRelation
+		}
+		keys = append(keys, string(externalKey(kind, op.Source, op.ExternalID)))
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	it, err := st.v.iter()
+	if err != nil {
+		return err
+	}
+	st.ext = make(map[string]graphstore.ID, len(keys))
+	for _, k := range keys {
+		if !it.SeekPrefixGE([]byte(k)) || string(it.Key()) != k {
+			st.ext[k] = 0
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		if len(v) != 8 {
+			return errCorrupt
+		}
+		st.ext[k] = graphstore.ID(u64(v))
+	}
+	return it.Error()
 }
 
 func (st writeState) Current(id graphstore.ID) (*graphstore.Element, error) {
@@ -227,10 +283,79 @@ func (st writeState) Current(id graphstore.ID) (*graphstore.Element, error) {
 }
 
 func (st writeState) LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
+	if id, ok := st.ext[string(externalKey(kind, source, ext))]; ok {
+		return id, nil
+	}
 	return lookupExternal(st.s.db, kind, source, ext)
 }
 
+// prefetchHolders reads the current holders of every identifier the batch's
+// components carry or its relations refer to (who holds it, and which
+// relations wait for it), unless the posting cache has the term.
+func (st *writeState) prefetchHolders(b *graphstore.Batch) error {
+	var keys []termKey
+	add := func(ixs []graphstore.Index, terms ...string) {
+		for _, t := range terms {
+			for _, ix := range ixs {
+				k := termKey{ix, t}
+				if e, ok := st.s.posts.get(k); !ok || e.tooLong {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	both := []graphstore.Index{graphstore.IdxIdentifier, graphstore.IdxRelRef}
+	for i := range b.Ops {
+		op := &b.Ops[i]
+		switch {
+		case op.Kind == graphstore.OpPutComponent && op.Component != nil:
+			add(both, op.Component.Identifiers...)
+			add(both, op.ExternalID)
+		case op.Kind == graphstore.OpPutRelation && op.Relation != nil:
+			add(both[:1], op.Relation.SourceRef, op.Relation.TargetRef)
+		}
+	}
+	slices.SortFunc(keys, func(a, b termKey) int {
+		if a.ix != b.ix {
+			return int(a.ix) - int(b.ix)
+		}
+		return strings.Compare(a.term, b.term)
+	})
+	keys = slices.Compact(keys)
+	it, err := st.v.iter()
+	if err != nil {
+		return err
+	}
+	st.holders = make(map[termKey][]graphstore.ID, len(keys))
+	for _, k := range keys {
+		ids, err := seekHolders(it, k)
+		if err != nil {
+			return err
+		}
+		st.holders[k] = ids
+	}
+	return nil
+}
+
+// seekHolders reads the current postings of a term with an iterator that
+// moves forward only (keys must come in order).
+func seekHolders(it *pebble.Iterator, k termKey) ([]graphstore.ID, error) {
+	p := termPrefix(tagPosting, k.ix, k.term)
+	var ids []graphstore.ID
+	for valid := it.SeekPrefixGE(p); valid; valid = it.Next() {
+		key := it.Key()
+		if len(key) != len(p)+8 {
+			return nil, errCorrupt
+		}
+		ids = append(ids, graphstore.ID(u64(key[len(p):])))
+	}
+	return ids, it.Error()
+}
+
 func (st writeState) Holders(ix graphstore.Index, term string) ([]graphstore.ID, error) {
+	if ids, ok := st.holders[termKey{ix, term}]; ok {
+		return ids, nil
+	}
 	l, err := st.s.intervals(st.v, termKey{ix, term}, st.v.seen, true)
 	if err != nil {
 		return nil, err
