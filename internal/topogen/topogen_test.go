@@ -1,0 +1,42 @@
+package topogen_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tetrahq/tetra/graphstore/memstore"
+	"github.com/tetrahq/tetra/internal/topogen"
+)
+
+// TestSmall generates a small topology into the reference store and checks
+// the shape the benchmarks rely on.
+func TestSmall(t *testing.T) {
+	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	cfg := topogen.Config{Components: 300, RelationsPer: 3, Hours: 3, ChurnShare: 0.02, AddRemove: 3, BatchSize: 200, Seed: 1, End: end}
+	st := memstore.New(memstore.Options{Now: func() time.Time { return end }})
+	g := topogen.New(cfg)
+	stats, err := g.Load(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.InitialElements != 300*4 {
+		t.Errorf("initial elements %d, want %d", stats.InitialElements, 1200)
+	}
+	if len(g.Alive()) != 300 {
+		t.Errorf("%d components alive, want 300 (as many added as removed)", len(g.Alive()))
+	}
+	sn, err := st.Snapshot(time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.Close()
+	comps, _ := sn.Postings(3 /* type */, "service")
+	if len(comps) == 0 {
+		t.Error("no services generated")
+	}
+	app, _ := sn.Postings(7 /* label */, "app:2")
+	if len(app) < 90 || len(app) > 100 {
+		t.Errorf("label app:2 selects %d components, want about 100", len(app))
+	}
+}
