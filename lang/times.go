@@ -194,3 +194,20 @@ func formatTime(t *TimeValue) string {
 	}
 	return fmt.Sprintf(`"%s"`, t.Kind)
 }
+
+// ParseTime parses a time written outside a query, such as a command-line
+// flag (--at, --time): "now", a relative time ("-1h"), an ISO-8601 time or
+// epoch milliseconds, as in a query, quoted or not. The error is an *Error
+// whose span covers text.
+func ParseTime(text string) (*TimeValue, error) {
+	bare := text
+	if len(bare) >= 2 && (bare[0] == '"' || bare[0] == '\'') && bare[len(bare)-1] == bare[0] {
+		bare = bare[1 : len(bare)-1]
+	}
+	t, verr := parseTime(bare)
+	if verr != nil {
+		return nil, newError(text, Span{0, len(text)}, verr.hint, "%s", verr.msg)
+	}
+	t.Src = Span{0, len(text)}
+	return &t, nil
+}

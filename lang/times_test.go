@@ -156,3 +156,27 @@ func TestResolveParsed(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTimeExported(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	for text, want := range map[string]time.Time{
+		"now":                  now,
+		"-1h":                  now.Add(-time.Hour),
+		`"-1d"`:                now.Add(-24 * time.Hour),
+		"2026-11-20T10:00:00Z": time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC),
+		"1763632800000":        time.UnixMilli(1763632800000),
+	} {
+		tv, err := ParseTime(text)
+		if err != nil {
+			t.Errorf("ParseTime(%q): %v", text, err)
+			continue
+		}
+		if got := tv.Resolve(now); !got.Equal(want) {
+			t.Errorf("ParseTime(%q) resolves to %v, want %v", text, got, want)
+		}
+	}
+	_, err := ParseTime("1h")
+	if err == nil || !strings.Contains(Render("1h", err), "needs a sign") {
+		t.Errorf("ParseTime(1h): want an error with a hint about the sign, got %v", err)
+	}
+}

@@ -33,6 +33,8 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"parse": {"print the canonical form of a query, or its positioned error", runParse},
+		"load":  {"load topology files into a data directory, one version per file", runLoad},
+		"query": {"run a TQL statement against a data directory", runQuery},
 	}
 }
 

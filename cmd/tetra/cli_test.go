@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/datadriven"
+)
+
+// TestCLI runs the files under testdata/cli: each `tetra` directive is one
+// command line (shell-quoted; $DATA is a data directory private to the
+// file, $TESTDATA the repository's testdata), and the expected output is
+// its exit status, stdout and stderr.
+func TestCLI(t *testing.T) {
+	datadriven.Walk(t, "testdata/cli", func(t *testing.T, path string) {
+		data := t.TempDir()
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			if d.Cmd != "tetra" {
+				t.Fatalf("unknown directive %q", d.Cmd)
+			}
+			line := strings.NewReplacer("$DATA", data, "$TESTDATA", "../../testdata").Replace(strings.TrimSpace(d.Input))
+			args, err := shellWords(line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := runTetra(t, "", args...)
+			var b strings.Builder
+			fmt.Fprintf(&b, "exit %d\n", code)
+			b.WriteString(strings.ReplaceAll(out, data, "$DATA"))
+			if errOut != "" {
+				b.WriteString("stderr:\n" + strings.ReplaceAll(errOut, data, "$DATA"))
+			}
+			return b.String()
+		})
+	})
+}
+
+// shellWords splits a command line as a POSIX shell would for plain words
+// and single- or double-quoted ones (no expansion, backslash escapes inside
+// double quotes only).
+func shellWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words, inWord = append(words, cur.String()), false
+				cur.Reset()
+			}
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated ' in %s", s)
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i, inWord = i+1+j, true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte(`"\$`, s[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, fmt.Errorf("unterminated \" in %s", s)
+			}
+			inWord = true
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
