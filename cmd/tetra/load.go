@@ -35,9 +35,9 @@ func runLoad(e *env, args []string) int {
 			fmt.Fprint(e.stderr, "tetra load: --time: ", lang.Render(*at, err))
 			return exitMisuse
 		}
-		stamp = tv.Resolve(time.Now())
+		stamp = tv.Resolve(e.now())
 	}
-	st, err := openStore(*data, false)
+	st, err := openStore(*data, false, e.now)
 	if err != nil {
 		return userError(e, "load", err)
 	}
@@ -54,6 +54,14 @@ func runLoad(e *env, args []string) int {
 	}
 	if open := ap.OpenSnapshots(); len(open) > 0 {
 		fmt.Fprintf(e.stderr, "tetra load: warning: snapshots still open at the end (no stop_snapshot): %v\n", open)
+	}
+	stats, err := compactIfDue(context.Background(), st, e.now())
+	if err != nil {
+		return userError(e, "load", fmt.Errorf("compacting expired history: %w", err))
+	}
+	if stats != nil && stats.Versions+stats.Postings > 0 {
+		fmt.Fprintf(e.stdout, "dropped history before %s (retention %s): %d versions, %d index entries\n",
+			stats.Horizon.UTC().Format(time.RFC3339), st.Retention(), stats.Versions, stats.Postings)
 	}
 	return exitOK
 }

@@ -6,14 +6,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
+
+// testClock is the time the commands think it is in tests: the CLI files
+// use fixed times, which must not fall out of retention as the calendar
+// moves on.
+func testClock() time.Time { return time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC) }
 
 // runTetra runs the command in-process and returns its exit status and
 // streams.
 func runTetra(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(args, &env{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr})
+	code := run(args, &env{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, now: testClock})
 	return code, stdout.String(), stderr.String()
 }
 

@@ -42,7 +42,7 @@ func runQuery(e *env, args []string) int {
 		fmt.Fprint(e.stderr, lang.Render(src, err))
 		return exitUser
 	}
-	st, err := openStore(*data, true)
+	st, err := openStore(*data, true, e.now)
 	if err != nil {
 		return userError(e, "query", err)
 	}
@@ -72,14 +72,14 @@ func runQuery(e *env, args []string) int {
 // queryClock returns the clock a query starts by: now, or the --at time.
 func queryClock(e *env, at string) (func() time.Time, int) {
 	if at == "" {
-		return time.Now, exitOK
+		return e.now, exitOK
 	}
 	tv, err := lang.ParseTime(at)
 	if err != nil {
 		fmt.Fprint(e.stderr, "tetra query: --at: ", lang.Render(at, err))
 		return nil, exitMisuse
 	}
-	t := tv.Resolve(time.Now())
+	t := tv.Resolve(e.now())
 	return func() time.Time { return t }, exitOK
 }
 

@@ -230,6 +230,9 @@ func (s *Store) Horizon() time.Time {
 	return time.Unix(0, s.horizon)
 }
 
+// Retention returns how long the store keeps history.
+func (s *Store) Retention() time.Duration { return s.opts.Retention }
+
 // DiskUsage returns the bytes the store occupies on disk.
 func (s *Store) DiskUsage() uint64 { return s.db.Metrics().DiskSpaceUsage() }
 
