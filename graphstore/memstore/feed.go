@@ -1,7 +1,6 @@
 package memstore
 
 import (
-	"context"
 	"sort"
 	"time"
 
@@ -10,57 +9,25 @@ import (
 
 // Subscribe implements graphstore.Store.
 func (s *Store) Subscribe(from time.Time) (graphstore.Feed, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, graphstore.ErrClosed
-	}
-	var cursor int64
-	if !from.IsZero() {
-		cursor = from.UnixNano()
-	}
-	if cursor < s.horizon {
-		return nil, &graphstore.BeforeRetentionError{At: from, Horizon: time.Unix(0, s.horizon)}
-	}
-	return &feed{s: s, cursor: cursor, closed: make(chan struct{})}, nil
+	return graphstore.NewFeed(feedLog{s}, from)
 }
 
-type feed struct {
-	s      *Store
-	cursor int64
-	closed chan struct{}
+// feedLog gives graphstore's feed the in-memory log.
+type feedLog struct{ s *Store }
+
+func (l feedLog) NextCommit(after int64) (*graphstore.CommitEvent, error) {
+	l.s.mu.RLock()
+	defer l.s.mu.RUnlock()
+	log := l.s.log
+	i := sort.Search(len(log), func(i int) bool { return log[i].ts > after })
+	if i == len(log) {
+		return nil, nil
+	}
+	return &graphstore.CommitEvent{Time: time.Unix(0, log[i].ts), Changes: log[i].changes}, nil
 }
 
-// Next implements graphstore.Feed.
-func (f *feed) Next(ctx context.Context) (*graphstore.CommitEvent, error) {
-	for {
-		f.s.mu.RLock()
-		log, wait, closed := f.s.log, f.s.notify, f.s.closed
-		f.s.mu.RUnlock()
-		if closed {
-			return nil, graphstore.ErrClosed
-		}
-		i := sort.Search(len(log), func(i int) bool { return log[i].ts > f.cursor })
-		if i < len(log) {
-			f.cursor = log[i].ts
-			return &graphstore.CommitEvent{Time: time.Unix(0, log[i].ts), Changes: log[i].changes}, nil
-		}
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-f.closed:
-			return nil, graphstore.ErrClosed
-		}
-	}
-}
-
-// Close implements graphstore.Feed.
-func (f *feed) Close() error {
-	select {
-	case <-f.closed:
-	default:
-		close(f.closed)
-	}
-	return nil
+func (l feedLog) FeedState() (<-chan struct{}, bool, int64) {
+	l.s.mu.RLock()
+	defer l.s.mu.RUnlock()
+	return l.s.notify, l.s.closed, l.s.horizon
 }

@@ -2,7 +2,6 @@ package pebblestore
 
 import (
 	"math"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -376,12 +375,7 @@ func applyChanges(old plist, changes []postingChange, ts int64) plist {
 		}
 		nl = append(nl, interval{id: ch.id, from: ts, to: openEnd, aux: ch.aux})
 	}
-	slices.SortFunc(nl, func(a, b interval) int {
-		if a.id != b.id {
-			return cmpID(a.id, b.id)
-		}
-		return cmpInt64(a.from, b.from)
-	})
+	sortIntervals(nl)
 	return nl
 }
 

@@ -1,8 +1,6 @@
 package pebblestore
 
 import (
-	"context"
-	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -13,61 +11,20 @@ import (
 // subscriber that falls behind loses nothing and a new one can start from
 // any time within retention.
 func (s *Store) Subscribe(from time.Time) (graphstore.Feed, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, graphstore.ErrClosed
-	}
-	var cursor int64
-	if !from.IsZero() {
-		cursor = from.UnixNano()
-	}
-	if cursor < s.horizon {
-		return nil, &graphstore.BeforeRetentionError{At: time.Unix(0, cursor), Horizon: time.Unix(0, s.horizon)}
-	}
-	return &feed{s: s, cursor: cursor, done: make(chan struct{})}, nil
+	return graphstore.NewFeed(feedLog{s}, from)
 }
 
-type feed struct {
-	s      *Store
-	cursor int64 // time of the last commit delivered
-	done   chan struct{}
-	once   sync.Once
+// feedLog gives graphstore's feed the change log table.
+type feedLog struct{ s *Store }
+
+func (l feedLog) NextCommit(after int64) (*graphstore.CommitEvent, error) {
+	return l.s.nextCommit(after)
 }
 
-// Next implements graphstore.Feed.
-func (f *feed) Next(ctx context.Context) (*graphstore.CommitEvent, error) {
-	for {
-		f.s.mu.RLock()
-		wait, closed, horizon := f.s.notify, f.s.closed, f.s.horizon
-		f.s.mu.RUnlock()
-		if closed {
-			return nil, graphstore.ErrClosed
-		}
-		if f.cursor < horizon {
-			return nil, &graphstore.BeforeRetentionError{At: time.Unix(0, f.cursor), Horizon: time.Unix(0, horizon)}
-		}
-		ev, err := f.s.nextCommit(f.cursor)
-		if err != nil || ev != nil {
-			if ev != nil {
-				f.cursor = ev.Time.UnixNano()
-			}
-			return ev, err
-		}
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-f.done:
-			return nil, graphstore.ErrClosed
-		}
-	}
-}
-
-// Close implements graphstore.Feed.
-func (f *feed) Close() error {
-	f.once.Do(func() { close(f.done) })
-	return nil
+func (l feedLog) FeedState() (<-chan struct{}, bool, int64) {
+	l.s.mu.RLock()
+	defer l.s.mu.RUnlock()
+	return l.s.notify, l.s.closed, l.s.horizon
 }
 
 // nextCommit reads the first commit after ts from the change log, or nil
