@@ -88,11 +88,11 @@ func (r *run) element(id graphstore.ID) (*graphstore.Element, error) {
 
 // diffRelations compares the relations among the components at each time.
 func diffRelations(r1, r2 *run, ids []graphstore.ID, res *ChangesResult) error {
-	rels1, err := relationsAmong(r1, ids)
+	rels1, err := relationsAmong(r1, ids, nil)
 	if err != nil {
 		return err
 	}
-	rels2, err := relationsAmong(r2, ids)
+	rels2, err := relationsAmong(r2, ids, nil)
 	if err != nil {
 		return err
 	}

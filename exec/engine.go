@@ -155,17 +155,17 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query) (*TopologyResul
 		return nil, err
 	}
 	res := &TopologyResult{EvaluatedAt: q.At, Components: make([]Component, 0, len(ids)), Relations: []Relation{}}
-	for _, id := range ids {
+	rels, err := relationsAmong(r, ids, func(id graphstore.ID) error {
 		c, err := r.component(id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if c == nil {
-			return nil, internalf("component %d selected but not live at %s", id, q.At)
+			return internalf("component %d selected but not live at %s", id, q.At)
 		}
 		res.Components = append(res.Components, componentOf(c))
-	}
-	rels, err := relationsAmong(r, ids)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -176,12 +176,20 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query) (*TopologyResul
 }
 
 // relationsAmong returns the traversable relations whose both ends are in
-// ids (sorted), ordered by relation id.
-func relationsAmong(r *run, ids []graphstore.ID) ([]*graphstore.Relation, error) {
+// ids (sorted), ordered by relation id. visit, when not nil, is called for
+// each component just before its relations are looked up, so a caller that
+// also loads the component reads the store's entry for it once.
+func relationsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID) error) ([]*graphstore.Relation, error) {
 	var relIDs []graphstore.ID
+	var adj []graphstore.Adjacency
+	var err error
 	for _, id := range ids {
-		adj, err := r.snap.Adjacent(id, graphstore.IdxOut)
-		if err != nil {
+		if visit != nil {
+			if err := visit(id); err != nil {
+				return nil, err
+			}
+		}
+		if adj, err = r.snap.Adjacent(id, graphstore.IdxOut, adj[:0]); err != nil {
 			return nil, err
 		}
 		for _, a := range adj {

@@ -21,7 +21,7 @@ type run struct {
 }
 
 func newRun(ctx context.Context, snap graphstore.Snapshot, limit int) *run {
-	return &run{ctx: ctx, snap: snap, limit: limit, touched: map[graphstore.ID]struct{}{}}
+	return &run{ctx: ctx, snap: snap, limit: limit, touched: make(map[graphstore.ID]struct{}, 128)}
 }
 
 // check returns the context's error every 64 steps: cancellation and
@@ -297,12 +297,12 @@ func (r *run) expand(seeds iterator, levels int, dir lang.Direction) ([]graphsto
 		visited[id] = struct{}{}
 	}
 	ixs := directionIndexes(dir)
+	var adj []graphstore.Adjacency
 	for level := 0; level < levels && len(frontier) > 0; level++ {
 		var next []graphstore.ID
 		for _, id := range frontier {
 			for _, ix := range ixs {
-				adj, err := r.snap.Adjacent(id, ix)
-				if err != nil {
+				if adj, err = r.snap.Adjacent(id, ix, adj[:0]); err != nil {
 					return nil, err
 				}
 				for _, a := range adj {

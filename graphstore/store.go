@@ -105,10 +105,11 @@ type Snapshot interface {
 	// Element returns the version of an element live at the snapshot's
 	// time, or nil when it did not exist then.
 	Element(id ID) (*Element, error)
-	// Adjacent returns the traversable relations that touch component id at
-	// the snapshot's time: outgoing (IdxOut) or incoming (IdxIn), ascending
-	// by relation id.
-	Adjacent(id ID, ix Index) ([]Adjacency, error)
+	// Adjacent appends to dst the traversable relations that touch
+	// component id at the snapshot's time, outgoing (IdxOut) or incoming
+	// (IdxIn), ascending by relation id, and returns the extended slice
+	// (pass a reused buffer[:0] to avoid allocating per call).
+	Adjacent(id ID, ix Index, dst []Adjacency) ([]Adjacency, error)
 	// LookupExternal returns the element a source's external id names, or 0.
 	LookupExternal(kind Kind, source, ext string) (ID, error)
 	// Estimate returns the number of live elements carrying a term now; a

@@ -352,7 +352,7 @@ func adjacent(sn graphstore.Snapshot, d *datadriven.TestData) (string, error) {
 	if argStr(d, "dir") == "in" {
 		ix = graphstore.IdxIn
 	}
-	adj, err := sn.Adjacent(graphstore.ID(id), ix)
+	adj, err := sn.Adjacent(graphstore.ID(id), ix, nil)
 	if err != nil {
 		return "", err
 	}

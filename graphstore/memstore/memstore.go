@@ -287,10 +287,9 @@ func (sn *snapshot) Element(id graphstore.ID) (*graphstore.Element, error) {
 	return sn.s.at(id, sn.ts), nil
 }
 
-func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, error) {
+func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index, out []graphstore.Adjacency) ([]graphstore.Adjacency, error) {
 	sn.s.mu.RLock()
 	defer sn.s.mu.RUnlock()
-	var out []graphstore.Adjacency
 	for _, e := range sn.s.liveAt(sn.ts) {
 		if !e.Traversable() {
 			continue

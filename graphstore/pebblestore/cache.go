@@ -42,17 +42,49 @@ type slot struct {
 
 // chain is an element's version directory. A chain is never modified once
 // published; a writer replaces it with a longer copy that shares the slots.
+//
+// A component's chain also holds its adjacency (the posting intervals of
+// IdxOut and IdxIn for its id) once a read has needed it, so that a
+// traversal step or a result row costs one lookup of an integer key.
 type chain struct {
 	slots []*slot
+	adj   [2]adjacency // by side: 0 outgoing (IdxOut), 1 incoming (IdxIn)
+}
+
+// adjacency is one side of a component's cached adjacency.
+type adjacency struct {
+	list    plist // every interval of the side, sorted by (relation, from)
+	loaded  bool  // list is the whole history
+	tooLong bool  // longer than the posting cache's cap: read from Pebble
+}
+
+// side maps an adjacency index to its slot in chain.adj.
+func side(ix graphstore.Index) int {
+	if ix == graphstore.IdxIn {
+		return 1
+	}
+	return 0
 }
 
 // at returns the slot live at ts (the last one stamped ≤ ts), or nil.
 func (c *chain) at(ts int64) *slot {
-	i := sort.Search(len(c.slots), func(i int) bool { return c.slots[i].ts > ts })
-	if i == 0 {
+	n := len(c.slots)
+	if n > 0 && c.slots[n-1].ts <= ts {
+		return c.slots[n-1] // reads at now: the latest version
+	}
+	lo, hi := 0, n // the first slot stamped after ts is in [lo, hi]
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if c.slots[m].ts > ts {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	if lo == 0 {
 		return nil
 	}
-	return c.slots[i-1]
+	return c.slots[lo-1]
 }
 
 func (c *chain) last() *slot {
@@ -148,9 +180,47 @@ func (c *elementCache) appendVersion(id graphstore.ID, ts int64, e *graphstore.E
 	slots := make([]*slot, len(old.slots)+1)
 	copy(slots, old.slots)
 	slots[len(old.slots)] = s
-	sh.chains[id] = &chain{slots: slots}
+	sh.chains[id] = &chain{slots: slots, adj: old.adj}
 	sh.bytes.Add(slotBytes)
 	c.evict(sh, id)
+}
+
+// setAdjacency caches one side of a component's adjacency, loaded from a
+// Pebble view reflecting commits up to seen, on the chain cached for it.
+func (c *elementCache) setAdjacency(id graphstore.ID, sd int, a adjacency, seen int64) {
+	sh := &c.shards[shardOf(id)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	old, ok := sh.chains[id]
+	if !ok || sh.touched > seen || old.adj[sd].loaded || old.adj[sd].tooLong {
+		return
+	}
+	nc := &chain{slots: old.slots, adj: old.adj}
+	nc.adj[sd] = a
+	sh.chains[id] = nc
+	sh.bytes.Add(int64(len(a.list) * intervalBytes))
+	c.evict(sh, id)
+}
+
+// applyAdjacency updates a cached side of a component's adjacency with a
+// commit's changes at ts (idempotently, as postingCache.apply does).
+func (c *elementCache) applyAdjacency(id graphstore.ID, sd int, changes []postingChange, ts int64, maxLen int) {
+	sh := &c.shards[shardOf(id)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.touched = max(sh.touched, ts)
+	old, ok := sh.chains[id]
+	if !ok || !old.adj[sd].loaded || reflects(old.adj[sd].list, changes, ts) {
+		return
+	}
+	nc := &chain{slots: old.slots, adj: old.adj}
+	nl := applyChanges(old.adj[sd].list, changes, ts)
+	nc.adj[sd] = adjacency{list: nl, loaded: true}
+	if len(nl) > maxLen {
+		nc.adj[sd] = adjacency{tooLong: true}
+	}
+	sh.chains[id] = nc
+	sh.bytes.Add(int64((len(nc.adj[sd].list) - len(old.adj[sd].list)) * intervalBytes))
 }
 
 // clear empties the cache (after compaction dropped versions).
@@ -173,7 +243,7 @@ func (c *elementCache) noteDecoded(id graphstore.ID, e *graphstore.Element) {
 const slotBytes = 48
 
 func chainBytes(ch *chain) int64 {
-	n := int64(64 + len(ch.slots)*slotBytes)
+	n := int64(64 + len(ch.slots)*slotBytes + (len(ch.adj[0].list)+len(ch.adj[1].list))*intervalBytes)
 	for _, s := range ch.slots {
 		if e := s.e.Load(); e != nil {
 			n += elementBytes(e)

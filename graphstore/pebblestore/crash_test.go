@@ -80,7 +80,7 @@ func batchesIn(t *testing.T, s graphstore.Store) int {
 			t.Fatalf("batch %d is half-written: %d of %d components", i, len(comps), crashBatchSize)
 		}
 		for _, id := range comps[1:] {
-			adj, err := sn.Adjacent(id, graphstore.IdxIn)
+			adj, err := sn.Adjacent(id, graphstore.IdxIn, nil)
 			if err != nil || len(adj) != 1 {
 				t.Fatalf("batch %d: component %d has incoming relations %v (%v), want 1", i, id, adj, err)
 			}

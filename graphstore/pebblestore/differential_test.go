@@ -131,8 +131,8 @@ func compareSnapshots(t *testing.T, at time.Time, msn, psn graphstore.Snapshot) 
 	comps, _ := msn.Postings(graphstore.IdxKind, graphstore.TermComponent)
 	for _, id := range comps {
 		for _, ix := range []graphstore.Index{graphstore.IdxOut, graphstore.IdxIn} {
-			ma, _ := msn.Adjacent(id, ix)
-			pa, err := psn.Adjacent(id, ix)
+			ma, _ := msn.Adjacent(id, ix, nil)
+			pa, err := psn.Adjacent(id, ix, nil)
 			if err != nil || !slices.Equal(ma, pa) {
 				t.Fatalf("at %v adjacent %d %s: reference %v, pebble %v (%v)", at, id, ix, ma, pa, err)
 			}

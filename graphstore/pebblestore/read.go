@@ -97,6 +97,8 @@ type snapshot struct {
 	isNow  bool // the read is at or after the last published commit
 	shown  time.Time
 	closed bool
+	memo   *chain // the chain last looked up, of memoID
+	memoID graphstore.ID
 }
 
 var _ graphstore.Snapshot = (*snapshot)(nil)
@@ -122,24 +124,41 @@ func (sn *snapshot) Postings(ix graphstore.Index, term string) ([]graphstore.ID,
 }
 
 // Adjacent implements graphstore.Snapshot.
-func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, error) {
+func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphstore.Adjacency) ([]graphstore.Adjacency, error) {
 	if sn.closed {
-		return nil, graphstore.ErrClosed
+		return dst, graphstore.ErrClosed
 	}
 	if ix != graphstore.IdxOut && ix != graphstore.IdxIn {
-		return nil, fmt.Errorf("pebblestore: Adjacent needs IdxOut or IdxIn, not %s", ix)
+		return dst, fmt.Errorf("pebblestore: Adjacent needs IdxOut or IdxIn, not %s", ix)
 	}
-	l, err := sn.s.intervals(&sn.view, termKey{ix, graphstore.IDTerm(id)}, sn.ts, sn.isNow)
+	ch, err := sn.chain(id)
+	if err != nil {
+		return dst, err
+	}
+	l, err := sn.s.adjacency(&sn.view, ch, id, ix, sn.ts, sn.isNow)
+	if err != nil {
+		return dst, err
+	}
+	for _, iv := range l {
+		if iv.from <= sn.ts && sn.ts < iv.to {
+			dst = append(dst, graphstore.Adjacency{Relation: iv.id, Other: iv.aux})
+		}
+	}
+	return dst, nil
+}
+
+// chain returns an element's version directory, remembering the last one:
+// reading a component and then its relations looks it up once.
+func (sn *snapshot) chain(id graphstore.ID) (*chain, error) {
+	if sn.memo != nil && sn.memoID == id {
+		return sn.memo, nil
+	}
+	ch, err := sn.s.chainOf(&sn.view, id)
 	if err != nil {
 		return nil, err
 	}
-	var out []graphstore.Adjacency
-	for _, iv := range l {
-		if iv.from <= sn.ts && sn.ts < iv.to {
-			out = append(out, graphstore.Adjacency{Relation: iv.id, Other: iv.aux})
-		}
-	}
-	return out, nil
+	sn.memo, sn.memoID = ch, id
+	return ch, nil
 }
 
 // Element implements graphstore.Snapshot.
@@ -147,7 +166,7 @@ func (sn *snapshot) Element(id graphstore.ID) (*graphstore.Element, error) {
 	if sn.closed {
 		return nil, graphstore.ErrClosed
 	}
-	ch, err := sn.s.chainOf(&sn.view, id)
+	ch, err := sn.chain(id)
 	if err != nil {
 		return nil, err
 	}
@@ -271,33 +290,64 @@ func (s *Store) intervals(v *view, k termKey, ts int64, isNow bool) (plist, erro
 	} else if ok {
 		return s.partialIntervals(v, k, ts, isNow)
 	}
-	it, err := v.iter()
+	l, complete, err := s.loadTerm(v, k)
 	if err != nil {
 		return nil, err
 	}
-	var l plist
-	if err := scanCurrent(it, k, func(iv interval) { l = append(l, iv) }); err != nil {
-		return nil, err
-	}
-	room := s.posts.maxLen - len(l)
-	complete := room >= 0
-	if complete {
-		err = scanHistory(it, k, 0, func(iv interval) bool {
-			l = append(l, iv)
-			room--
-			return room >= 0
-		})
-		complete = room >= 0
-	}
-	if err != nil {
-		return nil, err
-	}
+	s.posts.put(k, l, !complete, v.seen)
 	if !complete {
-		s.posts.put(k, plist(nil), true, v.seen)
 		return s.partialIntervals(v, k, ts, isNow)
 	}
+	return l, nil
+}
+
+// loadTerm reads every interval of a term (current and history), sorted,
+// unless there are more than the posting cache's cap: then complete is
+// false and the list is not usable.
+func (s *Store) loadTerm(v *view, k termKey) (l plist, complete bool, err error) {
+	it, err := v.iter()
+	if err != nil {
+		return nil, false, err
+	}
+	if err := scanCurrent(it, k, func(iv interval) { l = append(l, iv) }); err != nil {
+		return nil, false, err
+	}
+	room := s.posts.maxLen - len(l)
+	if room < 0 {
+		return nil, false, nil
+	}
+	err = scanHistory(it, k, 0, func(iv interval) bool {
+		l = append(l, iv)
+		room--
+		return room >= 0
+	})
+	if err != nil || room < 0 {
+		return nil, false, err
+	}
 	sortIntervals(l)
-	s.posts.put(k, l, false, v.seen)
+	return l, true, nil
+}
+
+// adjacency returns intervals of one side of a component's adjacency that
+// include every interval live at ts, from the component's cached chain or,
+// on a miss, from Pebble (then cached on the chain when short enough).
+func (s *Store) adjacency(v *view, ch *chain, id graphstore.ID, ix graphstore.Index, ts int64, isNow bool) (plist, error) {
+	a := ch.adj[side(ix)]
+	switch {
+	case a.loaded:
+		return a.list, nil
+	case a.tooLong:
+		return s.partialIntervals(v, termKey{ix, graphstore.IDTerm(id)}, ts, isNow)
+	}
+	k := termKey{ix, graphstore.IDTerm(id)}
+	l, complete, err := s.loadTerm(v, k)
+	if err != nil {
+		return nil, err
+	}
+	s.elems.setAdjacency(id, side(ix), adjacency{list: l, loaded: complete, tooLong: !complete}, v.seen)
+	if !complete {
+		return s.partialIntervals(v, k, ts, isNow)
+	}
 	return l, nil
 }
 

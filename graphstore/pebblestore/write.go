@@ -172,9 +172,9 @@ func (s *Store) closePosting(batch *pebble.Batch, vw *view, p graphstore.Posting
 // postingStart returns when an open posting began: from the posting cache
 // when the term is cached, else from the current table.
 func (s *Store) postingStart(vw *view, p graphstore.Posting, id graphstore.ID, key []byte) (int64, error) {
-	if e, ok := s.posts.get(termKey{p.Index, p.Term}); ok && !e.tooLong {
-		for _, iv := range e.list.of(id) {
-			if iv.to == openEnd {
+	if l, ok := s.cachedIntervals(termKey{p.Index, p.Term}); ok {
+		for _, iv := range l.of(id) {
+			if iv.to == openEnd && iv.aux == p.Aux {
 				return iv.from, nil
 			}
 		}
@@ -201,7 +201,11 @@ func (s *Store) publish(plan *graphstore.Plan, changes termChanges, asked int64)
 		s.elems.appendVersion(w.ID, plan.Time, w.After)
 	}
 	for k, chs := range changes {
-		s.posts.apply(k, chs, plan.Time)
+		if k.ix == graphstore.IdxOut || k.ix == graphstore.IdxIn {
+			s.elems.applyAdjacency(graphstore.ID(u64([]byte(k.term))), side(k.ix), chs, plan.Time, s.posts.maxLen)
+		} else {
+			s.posts.apply(k, chs, plan.Time)
+		}
 		delta := 0
 		for _, ch := range chs {
 			if ch.close {
@@ -387,4 +391,19 @@ func lookupExternal(r reader, kind graphstore.Kind, source, ext string) (graphst
 		return 0, errCorrupt
 	}
 	return graphstore.ID(u64(v)), nil
+}
+
+// cachedIntervals returns a term's whole interval list if a cache has it:
+// the component's chain for adjacency, the posting cache for the rest.
+func (s *Store) cachedIntervals(k termKey) (plist, bool) {
+	if k.ix == graphstore.IdxOut || k.ix == graphstore.IdxIn {
+		if ch := s.elems.get(graphstore.ID(u64([]byte(k.term)))); ch != nil && ch.adj[side(k.ix)].loaded {
+			return ch.adj[side(k.ix)].list, true
+		}
+		return nil, false
+	}
+	if e, ok := s.posts.get(k); ok && !e.tooLong {
+		return e.list, true
+	}
+	return nil, false
 }
