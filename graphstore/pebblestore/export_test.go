@@ -54,3 +54,6 @@ func describeValue(tag byte, v []byte) string {
 	}
 	return fmt.Sprintf("%x", v)
 }
+
+// BlockCacheBlocks returns how many blocks Pebble's block cache holds.
+func (s *Store) BlockCacheBlocks() int64 { return s.db.Metrics().BlockCache.Count }

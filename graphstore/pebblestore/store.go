@@ -30,7 +30,8 @@ type Options struct {
 	// Retention is how long history is kept (graphstore.DefaultRetention
 	// when zero).
 	Retention time.Duration
-	// BlockCacheBytes sizes Pebble's block cache (128 MiB when zero).
+	// BlockCacheBytes sizes Pebble's block cache for blocks (128 MiB when
+	// zero); the memtables Pebble charges to it come on top.
 	BlockCacheBytes int64
 	// ElementCacheBytes bounds the decoded element cache (256 MiB when zero).
 	ElementCacheBytes int64
@@ -102,10 +103,18 @@ type Store struct {
 
 var _ graphstore.Store = (*Store)(nil)
 
+// memTableSize is the size of Pebble's memtables.
+const memTableSize = 64 << 20
+
 // Open opens (creating if needed) a store in directory dir.
 func Open(dir string, o Options) (*Store, error) {
 	o.fill()
-	cache := pebble.NewCache(o.BlockCacheBytes)
+	// Pebble charges its memtables to the block cache: the active one and
+	// one being flushed hold 2×memTableSize, so size the cache for both and
+	// keep BlockCacheBytes for blocks. (With a cache of BlockCacheBytes
+	// alone, two 64 MiB memtables left a 128 MiB cache empty: every read
+	// went to the file.)
+	cache := pebble.NewCache(o.BlockCacheBytes + 2*memTableSize)
 	defer cache.Unref()
 	po := &pebble.Options{
 		Cache:              cache,
@@ -115,7 +124,7 @@ func Open(dir string, o Options) (*Store, error) {
 		// A batch of ten thousand elements writes tens of megabytes of
 		// versions and postings; with Pebble's 4 MiB default every such
 		// batch became a flushable batch and writers stalled on flushes.
-		MemTableSize:                64 << 20,
+		MemTableSize:                memTableSize,
 		MemTableStopWritesThreshold: 4,
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       24,
