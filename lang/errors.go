@@ -102,6 +102,28 @@ func Errors(err error) []*Error {
 	return nil
 }
 
+// Spanned is an error of a later stage (the planner, the engine) about a
+// part of the query: it knows the span, not the source text.
+type Spanned interface {
+	error
+	SourceSpan() Span
+	SourceMessage() string // the message without the stage's prefix
+}
+
+// Locate returns the errors inside err positioned in src: language errors
+// as they are, a Spanned error turned into an Error at its span. It returns
+// nil when err points at no part of the query.
+func Locate(src string, err error) []*Error {
+	if errs := Errors(err); errs != nil {
+		return errs
+	}
+	var sp Spanned
+	if errors.As(err, &sp) {
+		return []*Error{newError(src, sp.SourceSpan(), "", "%s", sp.SourceMessage())}
+	}
+	return nil
+}
+
 // Render prints err for a human: for every language error, the message, the
 // offending source line with a caret under the span, and the hint. Errors
 // that are not language errors print as their Error() text. The REPL and the
@@ -112,7 +134,7 @@ func Errors(err error) []*Error {
 //	    | ^^^^^^^^^^
 //	hint: did you mean "environment"?
 func Render(src string, err error) string {
-	errs := Errors(err)
+	errs := Locate(src, err)
 	if errs == nil {
 		return "error: " + err.Error() + "\n"
 	}

@@ -38,6 +38,13 @@ type PlanError struct {
 
 func (e *PlanError) Error() string { return "planner: " + e.Msg }
 
+// SourceSpan and SourceMessage make a PlanError a lang.Spanned, so it is
+// rendered with a caret under the part of the query it is about.
+func (e *PlanError) SourceSpan() lang.Span { return e.Span }
+func (e *PlanError) SourceMessage() string { return e.Msg }
+
+var _ lang.Spanned = (*PlanError)(nil)
+
 // Build plans a topology statement: it translates the query into set
 // operations over scans, then applies the rewrites in order.
 func Build(stmt *lang.TopologyStmt, cat Catalog, o Options) (*Query, error) {

@@ -49,7 +49,7 @@ func runQuery(e *env, args []string) int {
 	defer st.Close()
 	eng := exec.New(st, exec.Options{MaxElements: *maxElems, Timeout: *timeout, Now: now})
 	if *explain {
-		return printExplain(e, eng, stmt)
+		return printExplain(e, eng, src, stmt)
 	}
 	res, err := eng.Run(context.Background(), stmt)
 	if err != nil {
@@ -83,10 +83,10 @@ func queryClock(e *env, at string) (func() time.Time, int) {
 	return func() time.Time { return t }, exitOK
 }
 
-func printExplain(e *env, eng *exec.Engine, stmt lang.Statement) int {
+func printExplain(e *env, eng *exec.Engine, src string, stmt lang.Statement) int {
 	plan, err := eng.Explain(stmt)
 	if err != nil {
-		return queryError(e, "", err)
+		return queryError(e, src, err)
 	}
 	fmt.Fprint(e.stdout, plan)
 	return exitOK
@@ -95,7 +95,7 @@ func printExplain(e *env, eng *exec.Engine, stmt lang.Statement) int {
 // queryError reports a failed query: language errors with their caret,
 // everything else as its message.
 func queryError(e *env, src string, err error) int {
-	if lang.Errors(err) != nil {
+	if lang.Locate(src, err) != nil {
 		fmt.Fprint(e.stderr, lang.Render(src, err))
 		return exitUser
 	}
