@@ -449,16 +449,6 @@ func applyChanges(old plist, changes []postingChange, ts int64) plist {
 	return nl
 }
 
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func (c *postingCache) clear(ts int64) {
 	for i := range c.shards {
 		sh := &c.shards[i]

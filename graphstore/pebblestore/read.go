@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -377,21 +378,8 @@ func (s *Store) partialIntervals(v *view, k termKey, ts int64, isNow bool) (plis
 
 func sortIntervals(l plist) {
 	slices.SortFunc(l, func(a, b interval) int {
-		if a.id != b.id {
-			return cmpID(a.id, b.id)
-		}
-		return cmpInt64(a.from, b.from)
+		return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.from, b.from))
 	})
-}
-
-func cmpID(a, b graphstore.ID) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // scanCurrent calls fn for every current posting of a term, in id order.
