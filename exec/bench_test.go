@@ -25,7 +25,8 @@ import (
 // (each hour 1% of components get a new version, 1% of relations are
 // replaced, 20 components come and 20 go).
 //
-//	go test ./exec -run '^$' -bench . -benchtime 2000x
+//	go test ./exec -run '^$' -bench 'History|Selective|Neighbors|BroadLabel|Changes24h' -benchtime 2000x
+//	go test ./exec -run '^$' -bench BulkLoad -benchtime 1x
 //
 // Generating the history takes minutes. Set TETRA_BENCH_DATA to a directory
 // to keep the generated store there and reuse it on the next run.
