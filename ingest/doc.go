@@ -103,7 +103,8 @@
 // An interpreted key whose value is null or an empty object is absent: the
 // Python agent sends {} for values it does not have (the recorded Agent 2.9
 // request has "domain": {} on every SAP component). Empty strings in lists
-// are dropped. Any other value of the wrong JSON type is an error naming its
+// are dropped. Invalid UTF-8 inside a string becomes U+FFFD, as encoding/json
+// decodes it everywhere. Any other value of the wrong JSON type is an error naming its
 // path, e.g. topologies[0].components[3].data.identifiers: want a list of
 // strings, got a number. Uninterpreted keys of data are not checked. The
 // store's limits (graphstore.MaxStringBytes per string, MaxListLen distinct

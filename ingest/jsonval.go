@@ -196,12 +196,8 @@ func (d *dec) optStrings(p *path, raw json.RawMessage) ([]string, bool) {
 // carries the JSON path (the store would refuse the whole batch naming only
 // an operation index).
 func (d *dec) checkString(p *path, s string) bool {
-	switch {
-	case len(s) > graphstore.MaxStringBytes:
+	if len(s) > graphstore.MaxStringBytes {
 		d.failf(p, "string is %d bytes long; the limit is %d", len(s), graphstore.MaxStringBytes)
-		return false
-	case !utf8.ValidString(s):
-		d.failf(p, "string is not valid UTF-8")
 		return false
 	}
 	return true

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -45,7 +46,7 @@ func runLoad(e *env, args []string) int {
 	ap := ingest.NewApplier(st)
 	for i, f := range files {
 		if err := loadFile(e, ap, f, *source, stamp); err != nil {
-			fmt.Fprintf(e.stderr, "tetra load: %s: %v\n", f, err)
+			printLoadError(e.stderr, f, err)
 			if i > 0 {
 				fmt.Fprintf(e.stderr, "tetra load: %d of %d files were loaded before this one; nothing of %s was\n", i, len(files), f)
 			}
@@ -53,17 +54,36 @@ func runLoad(e *env, args []string) int {
 		}
 	}
 	if open := ap.OpenSnapshots(); len(open) > 0 {
-		fmt.Fprintf(e.stderr, "tetra load: warning: snapshots still open at the end (no stop_snapshot): %v\n", open)
+		fmt.Fprintf(e.stderr, "tetra load: warning: snapshots still open at the end (no stop_snapshot): %v; "+
+			"a snapshot spans the files of one tetra load, so these are forgotten and a later stop_snapshot for them fails\n", open)
 	}
 	stats, err := compactIfDue(context.Background(), st, e.now())
 	if err != nil {
-		return userError(e, "load", fmt.Errorf("compacting expired history: %w", err))
+		// Everything is committed: the load succeeded, the clean-up did not.
+		fmt.Fprintf(e.stderr, "tetra load: warning: all %d files loaded, but compacting expired history failed (the next load retries): %v\n", len(files), err)
+		return exitOK
 	}
 	if stats != nil && stats.Versions+stats.Postings > 0 {
 		fmt.Fprintf(e.stdout, "dropped history before %s (retention %s): %d versions, %d index entries\n",
 			stats.Horizon.UTC().Format(time.RFC3339), st.Retention(), stats.Versions, stats.Postings)
 	}
 	return exitOK
+}
+
+// printLoadError reports why a file was not loaded: every decoding error
+// the decoder collected (each with its JSON path), not only the first.
+func printLoadError(w io.Writer, name string, err error) {
+	var list *ingest.ErrorList
+	if !errors.As(err, &list) {
+		fmt.Fprintf(w, "tetra load: %s: %v\n", name, err)
+		return
+	}
+	for _, e := range list.Errs {
+		fmt.Fprintf(w, "tetra load: %s: %v\n", name, e)
+	}
+	if list.Dropped > 0 {
+		fmt.Fprintf(w, "tetra load: %s: and %d more errors\n", name, list.Dropped)
+	}
 }
 
 // loadFile decodes one file and applies it as one batch.

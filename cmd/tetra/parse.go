@@ -88,7 +88,7 @@ func openInput(e *env, name string) (io.Reader, func(), error) {
 		return e.stdin, func() {}, nil
 	}
 	if name == "" {
-		return nil, nil, errors.New("-f needs a file name, or - for stdin")
+		return nil, nil, errors.New("an empty file name: name a file, or - for stdin")
 	}
 	f, err := os.Open(name)
 	if err != nil {

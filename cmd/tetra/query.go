@@ -31,6 +31,12 @@ func runQuery(e *env, args []string) int {
 		return misuse(e, fs, "no query")
 	case len(pos) > 1:
 		return misuse(e, fs, "one query at a time: quote it, as in tetra query 'name = \"x\"'")
+	case *maxElems <= 0:
+		return misuse(e, fs, "--max-elements must be at least 1")
+	case *timeout <= 0:
+		return misuse(e, fs, "--timeout must be positive, as in --timeout 10s")
+	case *explain && *asJSON:
+		return misuse(e, fs, "--explain prints a drawn plan; it does not go with --json")
 	}
 	now, code := queryClock(e, *at)
 	if code != exitOK {

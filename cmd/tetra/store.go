@@ -35,7 +35,8 @@ func openStore(dir string, mustExist bool, now func() time.Time) (*pebblestore.S
 	}
 	st, err := pebblestore.Open(dir, pebblestore.Options{Now: now})
 	if err != nil {
-		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) || strings.Contains(err.Error(), "lock") {
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) ||
+			strings.Contains(err.Error(), "lock held by current process") {
 			return nil, fmt.Errorf("the data directory %s is in use by another tetra process (a running tetra serve?): %w", dir, err)
 		}
 		return nil, err
