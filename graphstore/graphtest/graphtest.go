@@ -285,6 +285,48 @@ func DumpGraph(sn graphstore.Snapshot) (string, error) {
 	return b.String(), nil
 }
 
+// FormatCommit prints a change-feed event: its time, then each change with
+// the versions before and after.
+func FormatCommit(ev *graphstore.CommitEvent) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "commit at %s\n", Sec(ev.Time))
+	for _, c := range ev.Changes {
+		fmt.Fprintf(&b, "  %s %s %d\n", c.Op, c.Kind, c.ID)
+		if c.Before != nil {
+			fmt.Fprintf(&b, "    before: %s\n", FormatElement(c.Before))
+		}
+		if c.After != nil {
+			fmt.Fprintf(&b, "    after:  %s\n", FormatElement(c.After))
+		}
+		if c.Op == graphstore.Changed {
+			fmt.Fprintf(&b, "    fields: %s\n", strings.Join(graphstore.ChangedFields(c.Before, c.After), ","))
+		}
+	}
+	return b.String()
+}
+
+// DumpAdjacency prints the traversable relations of every live component
+// at the snapshot's time, both ways.
+func DumpAdjacency(sn graphstore.Snapshot) (string, error) {
+	ids, err := sn.Postings(graphstore.IdxKind, graphstore.TermComponent)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	var adj []graphstore.Adjacency
+	for _, id := range ids {
+		for _, ix := range []graphstore.Index{graphstore.IdxOut, graphstore.IdxIn} {
+			if adj, err = sn.Adjacent(id, ix, adj[:0]); err != nil {
+				return "", err
+			}
+			if len(adj) > 0 {
+				fmt.Fprintf(&b, "%d %s %v\n", id, ix, adj)
+			}
+		}
+	}
+	return b.String(), nil
+}
+
 // FormatElement prints an element version on one line.
 func FormatElement(e *graphstore.Element) string {
 	if e == nil {
@@ -394,19 +436,7 @@ func feed(st graphstore.Store, d *datadriven.TestData) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&b, "commit at %s\n", Sec(ev.Time))
-		for _, c := range ev.Changes {
-			fmt.Fprintf(&b, "  %s %s %d\n", c.Op, c.Kind, c.ID)
-			if c.Before != nil {
-				fmt.Fprintf(&b, "    before: %s\n", FormatElement(c.Before))
-			}
-			if c.After != nil {
-				fmt.Fprintf(&b, "    after:  %s\n", FormatElement(c.After))
-			}
-			if c.Op == graphstore.Changed {
-				fmt.Fprintf(&b, "    fields: %s\n", strings.Join(graphstore.ChangedFields(c.Before, c.After), ","))
-			}
-		}
+		b.WriteString(FormatCommit(ev))
 		if !ev.Time.Before(last) {
 			break
 		}

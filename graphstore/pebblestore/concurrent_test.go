@@ -63,7 +63,7 @@ func TestConcurrentReads(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				dump, err := graphtest.DumpGraph(sn)
+				dump, err := dumpAll(sn)
 				shown := sn.Time()
 				sn.Close()
 				if err != nil {
@@ -76,6 +76,25 @@ func TestConcurrentReads(t *testing.T) {
 			}
 		}()
 	}
+	// A feed consumer follows the writer: every event must be the commit
+	// as published (the reference's feed says what that is).
+	feed, err := ps.Subscribe(time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for len(events) < len(batches) {
+			ev, err := feed.Next(context.Background())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			events = append(events, graphtest.FormatCommit(ev))
+		}
+	}()
 	for _, b := range batches {
 		if _, err := ps.Apply(context.Background(), b); err != nil {
 			t.Fatal(err)
@@ -83,6 +102,7 @@ func TestConcurrentReads(t *testing.T) {
 	}
 	close(done)
 	wg.Wait()
+	feed.Close()
 
 	ms := memstore.New(memstore.Options{Now: graphtest.Clock, Retention: 1000 * time.Hour})
 	for _, b := range batches {
@@ -95,11 +115,35 @@ func TestConcurrentReads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _ := graphtest.DumpGraph(sn)
+		want, _ := dumpAll(sn)
 		sn.Close()
 		if want != rd.dump {
 			t.Fatalf("a concurrent read at %s saw\n%s\nthe reference has\n%s", graphtest.Sec(rd.at), rd.dump, want)
 		}
 	}
-	t.Logf("%d concurrent reads checked", len(reads))
+	mf, err := ms.Subscribe(time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mf.Close()
+	for i, got := range events {
+		ev, err := mf.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := graphtest.FormatCommit(ev); want != got {
+			t.Fatalf("feed event %d during the writes was\n%s\nthe reference has\n%s", i, got, want)
+		}
+	}
+	t.Logf("%d concurrent reads and %d feed events checked", len(reads), len(events))
+}
+
+// dumpAll prints the graph and its adjacency at the snapshot's time.
+func dumpAll(sn graphstore.Snapshot) (string, error) {
+	g, err := graphtest.DumpGraph(sn)
+	if err != nil {
+		return "", err
+	}
+	a, err := graphtest.DumpAdjacency(sn)
+	return g + a, err
 }

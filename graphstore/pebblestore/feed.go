@@ -27,10 +27,26 @@ func (l feedLog) FeedState() (<-chan struct{}, bool, int64) {
 	return l.s.notify, l.s.closed, l.s.horizon
 }
 
-// nextCommit reads the first commit after ts from the change log, or nil
-// when there is none yet.
+// nextCommit reads the first published commit after ts from the change
+// log, or nil when there is none yet.
+//
+// It reads through a snapshot at ts: the Pebble snapshot and the last
+// published commit are taken together, so a commit that is in Pebble but
+// not yet published (its caches not updated, readers not yet shown it) is
+// not delivered early; and the snapshot holds compaction at ts, so the
+// versions the log entries point to stay while they are read.
 func (s *Store) nextCommit(ts int64) (*graphstore.CommitEvent, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: logKey(ts + 1), UpperBound: []byte{tagLog + 1}})
+	gs, err := s.Snapshot(time.Unix(0, ts))
+	if err != nil {
+		return nil, err
+	}
+	sn := gs.(*snapshot)
+	defer sn.Close()
+	v := &sn.view
+	if ts >= v.seen {
+		return nil, nil
+	}
+	it, err := v.r.NewIter(&pebble.IterOptions{LowerBound: logKey(ts + 1), UpperBound: logKey(v.seen + 1)})
 	if err != nil {
 		return nil, err
 	}
@@ -39,15 +55,15 @@ func (s *Store) nextCommit(ts int64) (*graphstore.CommitEvent, error) {
 		return nil, it.Error()
 	}
 	at := int64(u64(it.Key()[1:]))
-	entries, err := decodeLog(it.Value())
+	raw, err := it.ValueAndErr()
+	if err != nil {
+		return nil, err
+	}
+	entries, err := decodeLog(raw)
 	if err != nil {
 		return nil, err
 	}
 	ev := &graphstore.CommitEvent{Time: time.Unix(0, at), Changes: make([]graphstore.Change, 0, len(entries))}
-	s.mu.RLock()
-	v := &view{r: s.db, seen: s.last}
-	s.mu.RUnlock()
-	defer v.close()
 	for _, e := range entries {
 		ch, err := s.change(v, e, at)
 		if err != nil {
