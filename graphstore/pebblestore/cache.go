@@ -235,9 +235,22 @@ func (c *elementCache) clear(ts int64) {
 	}
 }
 
-// noteDecoded accounts for an element decoded into a cached slot.
-func (c *elementCache) noteDecoded(id graphstore.ID, e *graphstore.Element) {
-	c.shards[shardOf(id)].bytes.Add(elementBytes(e))
+// storeDecoded fills a slot with its decoded element (unless another reader
+// did first) and charges it to the shard only when the slot belongs to the
+// chain the shard holds: a slot of a chain that was never cached, or was
+// evicted or replaced, is not the cache's memory. Under the shard lock, so
+// that put and evict, which count a chain's decoded slots, see either both
+// the element and its charge or neither.
+func (c *elementCache) storeDecoded(id graphstore.ID, sl *slot, e *graphstore.Element) {
+	sh := &c.shards[shardOf(id)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if !sl.e.CompareAndSwap(nil, e) {
+		return
+	}
+	if ch := sh.chains[id]; ch != nil && ch.at(sl.ts) == sl {
+		sh.bytes.Add(elementBytes(e))
+	}
 }
 
 const slotBytes = 48
@@ -397,14 +410,12 @@ func (c *postingCache) apply(k termKey, changes []postingChange, ts int64) {
 	if !ok || old.tooLong || reflects(old.list, changes, ts) {
 		return // a too-long term only grows until compaction clears the cache
 	}
-	nl := applyChanges(old.list, changes, ts)
-	sh.bytes += listSize(k, nl) - listSize(k, old.list)
-	if len(nl) > c.maxLen {
-		sh.lists[k] = pentry{tooLong: true}
-		sh.bytes -= listSize(k, nl)
-		return
+	ne := pentry{list: applyChanges(old.list, changes, ts)}
+	if len(ne.list) > c.maxLen {
+		ne = pentry{tooLong: true} // the marker stays, charged as an empty list
 	}
-	sh.lists[k] = pentry{list: nl}
+	sh.bytes += listSize(k, ne.list) - listSize(k, old.list)
+	sh.lists[k] = ne
 }
 
 // reflects reports whether a list already holds a commit's changes: a change
@@ -469,8 +480,9 @@ type countShard struct {
 }
 
 // countCache remembers how many current postings a term has, for the
-// planner's estimates. Entries are counted on first use and kept exact by
-// the writer.
+// planner's estimates. Entries are counted on first use, as of a published
+// commit (never from a view that may hold an unpublished one), and kept
+// exact by the writer, which adds every later commit's delta.
 type countCache struct {
 	shards [cacheShards]countShard
 }

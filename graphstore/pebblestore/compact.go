@@ -67,6 +67,10 @@ func (s *Store) advanceHorizon(now time.Time) (int64, bool, error) {
 	return h, true, nil
 }
 
+// errCompactAborted marks a compaction step that returned early: the
+// deletions it had batched are dropped, not written.
+var errCompactAborted = errors.New("pebblestore: compaction step aborted")
+
 // deleter batches point deletions.
 type deleter struct {
 	db    *pebble.DB
@@ -98,6 +102,20 @@ func (d *deleter) flush() error {
 	return err
 }
 
+// finish commits the pending deletions if the scan that chose them ended
+// without an error, and drops them otherwise: a deletion decided on a bad
+// read must not be written.
+func (d *deleter) finish(scanErr error) error {
+	if scanErr != nil {
+		if d.batch != nil {
+			d.batch.Close()
+			d.batch = nil
+		}
+		return scanErr
+	}
+	return d.flush()
+}
+
 // dropVersions deletes, per element, every version superseded at or before
 // h, and all versions of elements deleted at or before h.
 func (s *Store) dropVersions(ctx context.Context, snap *pebble.Snapshot, h int64) (int, error) {
@@ -107,6 +125,7 @@ func (s *Store) dropVersions(ctx context.Context, snap *pebble.Snapshot, h int64
 	}
 	defer it.Close()
 	d := &deleter{db: s.db}
+	defer d.finish(errCompactAborted) // no-op unless an early return left deletions pending
 	var (
 		cur     graphstore.ID
 		pending [][]byte // versions of cur at or before h, oldest first
@@ -139,13 +158,17 @@ func (s *Store) dropVersions(ctx context.Context, snap *pebble.Snapshot, h int64
 		}
 		if ts <= h {
 			pending = append(pending, append([]byte(nil), k...))
-			tomb = len(it.Value()) == 0
+			lv := it.LazyValue() // the length alone tells a deletion; no need to fetch the value
+			tomb = lv.Len() == 0
 		}
+	}
+	if err := it.Error(); err != nil {
+		return d.n, d.finish(err) // pending deletions were decided on a failed scan
 	}
 	if err := settle(); err != nil {
 		return d.n, err
 	}
-	return d.n, errors.Join(it.Error(), d.flush())
+	return d.n, d.finish(nil)
 }
 
 // dropHistory deletes the history entries that ended at or before h.
@@ -156,6 +179,7 @@ func (s *Store) dropHistory(ctx context.Context, snap *pebble.Snapshot, h int64)
 	}
 	defer it.Close()
 	d := &deleter{db: s.db}
+	defer d.finish(errCompactAborted)
 	for valid := it.First(); valid; valid = it.Next() {
 		if err := ctx.Err(); err != nil {
 			return d.n, err
@@ -170,7 +194,7 @@ func (s *Store) dropHistory(ctx context.Context, snap *pebble.Snapshot, h int64)
 			}
 		}
 	}
-	return d.n, errors.Join(it.Error(), d.flush())
+	return d.n, d.finish(it.Error())
 }
 
 // dropLog deletes the change-log entries at or before h.

@@ -114,7 +114,7 @@ func compareSnapshots(t *testing.T, at time.Time, msn, psn graphstore.Snapshot) 
 	if err != nil || mg != pg {
 		t.Fatalf("graph at %v differs (%v)\nreference:\n%s\npebble:\n%s", at, err, mg, pg)
 	}
-	for ix := graphstore.IdxKind; ix <= graphstore.IdxRelRef; ix++ {
+	for ix := graphstore.IdxKind; ix <= graphstore.IdxIn; ix++ {
 		var mterms, pterms []string
 		msn.Terms(ix, "", func(term string) error { mterms = append(mterms, term); return nil })
 		psn.Terms(ix, "", func(term string) error { pterms = append(pterms, term); return nil })

@@ -246,10 +246,12 @@ func (sn *snapshot) Estimate(ix graphstore.Index, term string) (int, error) {
 	if n, ok := sn.s.count.get(k); ok {
 		return n, nil
 	}
-	n := 0
+	// The count to cache is the one as of the view's last published commit
+	// (seen): commits after it reach the count cache as deltas.
+	n, seen := 0, sn.view.seen
 	if l, ok := sn.s.posts.get(k); ok && !l.tooLong {
-		for _, iv := range l.list {
-			if iv.to == openEnd {
+		for _, iv := range l.list { // the cached list may already hold later commits
+			if iv.from <= seen && seen < iv.to {
 				n++
 			}
 		}
@@ -261,8 +263,11 @@ func (sn *snapshot) Estimate(ix graphstore.Index, term string) (int, error) {
 		if err := scanCurrent(it, k, func(interval) { n++ }); err != nil {
 			return 0, err
 		}
+		if quiet, err := sn.view.noLaterCommits(); err != nil || !quiet {
+			return n, err // the scan may include an unpublished commit: do not cache it
+		}
 	}
-	sn.s.count.put(k, n, sn.view.seen)
+	sn.s.count.put(k, n, seen)
 	return n, nil
 }
 
@@ -286,6 +291,19 @@ func (sn *snapshot) Close() error {
 // current postings plus (for past reads) the history that ended after ts. A
 // term loaded whole and short enough is cached for everyone.
 func (s *Store) intervals(v *view, k termKey, ts int64, isNow bool) (plist, error) {
+	if k.ix == graphstore.IdxOut || k.ix == graphstore.IdxIn {
+		// Adjacency lives on the component's chain, where commits keep it
+		// current; the posting cache never sees adjacency changes.
+		if len(k.term) != 8 {
+			return nil, nil // not an id term: no component has it
+		}
+		id := graphstore.ID(u64([]byte(k.term)))
+		ch, err := s.chainOf(v, id)
+		if err != nil {
+			return nil, err
+		}
+		return s.adjacency(v, ch, id, k.ix, ts, isNow)
+	}
 	if e, ok := s.posts.get(k); ok && !e.tooLong {
 		return e.list, nil
 	} else if ok {
@@ -476,8 +494,8 @@ func (s *Store) load(v *view, id graphstore.ID, sl *slot) (*graphstore.Element, 
 	if err != nil {
 		return nil, err
 	}
-	if e != nil && sl.e.CompareAndSwap(nil, e) {
-		s.elems.noteDecoded(id, e)
+	if e != nil {
+		s.elems.storeDecoded(id, sl, e)
 	}
 	return sl.e.Load(), nil
 }

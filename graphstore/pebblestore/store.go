@@ -248,9 +248,12 @@ func (s *Store) DiskUsage() uint64 { return s.db.Metrics().DiskSpaceUsage() }
 // Flush writes the memtable to disk (for measurements of on-disk size).
 func (s *Store) Flush() error { return s.db.Flush() }
 
-// Close implements graphstore.Store. It waits for a running write to finish
-// and wakes every feed.
+// Close implements graphstore.Store. It waits for a running write or
+// compaction to finish (locks in the order Compact and Apply take them:
+// cmu, wmu, mu) and wakes every feed.
 func (s *Store) Close() error {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()
