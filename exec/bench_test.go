@@ -80,7 +80,7 @@ func openOrGenerate(dir string) error {
 	if !reuse {
 		os.RemoveAll(dir)
 	}
-	st, err := pebblestore.Open(dir, pebblestore.Options{Now: benchNow, Retention: 40 * 24 * time.Hour, PostingCacheBytes: 512 << 20, ElementCacheBytes: 512 << 20, BlockCacheBytes: 256 << 20})
+	st, err := pebblestore.Open(dir, pebblestore.Options{Now: benchNow, Retention: 40 * 24 * time.Hour})
 	if err != nil {
 		return err
 	}

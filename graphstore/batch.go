@@ -33,9 +33,10 @@ type Op struct {
 // Batch is a set of operations committed atomically as one version of the
 // graph.
 type Batch struct {
-	// Time stamps the version. Zero means the commit time. A time before the
-	// last commit is refused (history does not go backwards); a time equal
-	// to it is moved one nanosecond on.
+	// Time stamps the version. Zero means the commit time. A time before
+	// the time an earlier batch asked for is refused (history does not go
+	// backwards); a time at or before the last commit (batches asking for
+	// the same time) is moved on to one nanosecond after it.
 	Time time.Time
 	Ops  []Op
 }

@@ -13,7 +13,7 @@ var (
 	ErrClosed = errors.New("graphstore: closed")
 	// ErrTimeBackwards is returned when a batch asks for a time before an
 	// earlier batch's: history is append-only.
-	ErrTimeBackwards = errors.New("graphstore: batch time is before the last commit")
+	ErrTimeBackwards = errors.New("graphstore: batch time is before an earlier batch's")
 	// ErrBeforeRetention is returned for reads and feeds before the
 	// retention horizon, whose history has been compacted away.
 	ErrBeforeRetention = errors.New("graphstore: time is before the retention horizon")

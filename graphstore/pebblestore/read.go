@@ -228,7 +228,7 @@ func distinctTerms(it *pebble.Iterator, tag byte, ix graphstore.Index, prefix st
 }
 
 // LookupExternal implements graphstore.Snapshot. The mapping is not
-// versioned: it names the element the pair names now.
+// versioned: it names the element the pair named when the snapshot opened.
 func (sn *snapshot) LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
 	if sn.closed {
 		return 0, graphstore.ErrClosed
