@@ -62,13 +62,13 @@ func runCommand(t *testing.T, st graphstore.Store, d *datadriven.TestData) strin
 		if d.Cmd == "explain" {
 			out, err := eng.Explain(stmt)
 			if err != nil {
-				return "error: " + err.Error() + "\n"
+				return lang.Render(src, err)
 			}
 			return out
 		}
 		res, err := eng.Run(context.Background(), stmt)
 		if err != nil {
-			return "error: " + err.Error() + "\n"
+			return lang.Render(src, err) // positioned when the error has a span
 		}
 		return formatResult(res)
 	}

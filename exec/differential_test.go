@@ -2,6 +2,7 @@ package exec_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
@@ -56,10 +57,18 @@ func differential(t *testing.T, seed uint64) {
 		allOff[n] = true
 	}
 	engines := map[string]*exec.Engine{
-		"pebble":          exec.New(ps, exec.Options{Now: graphtest.Clock, MaxElements: 1 << 20}),
-		"memstore":        exec.New(ms, exec.Options{Now: graphtest.Clock, MaxElements: 1 << 20}),
-		"pebble/rewrites": exec.New(ps, exec.Options{Now: graphtest.Clock, MaxElements: 1 << 20, Disabled: allOff}),
+		"pebble":             exec.New(ps, exec.Options{Now: graphtest.Clock, MaxElements: 1 << 20}),
+		"memstore":           exec.New(ms, exec.Options{Now: graphtest.Clock, MaxElements: 1 << 20}),
+		"pebble/no-rewrites": exec.New(ps, exec.Options{Now: graphtest.Clock, MaxElements: 1 << 20, Disabled: allOff}),
 	}
+	// With a small element limit: without neighbourhoods to expand, only the
+	// result counts, so a query fits with the rewrites exactly when it fits
+	// without them; with expansions, either plan may skip one the other
+	// performs. Whenever both fit, the answers agree.
+	small := []int{2, 4, 8}[seed%3]
+	smallOn := exec.New(ps, exec.Options{Now: graphtest.Clock, MaxElements: small})
+	smallOff := exec.New(ps, exec.Options{Now: graphtest.Clock, MaxElements: small, Disabled: allOff})
+	fitted := 0
 	qg := &queryGen{r: r}
 	for range 150 {
 		src := qg.statement(times)
@@ -78,7 +87,29 @@ func differential(t *testing.T, seed uint64) {
 				t.Fatalf("%s differs from the reference for\n  %s\nengine:    %s\nreference: %s\nplan:\n%s", name, src, got, want, plan)
 			}
 		}
+		resOff, errOff := smallOff.Run(context.Background(), stmt)
+		resOn, errOn := smallOn.Run(context.Background(), stmt)
+		var le *exec.LimitError
+		for _, err := range []error{errOff, errOn} {
+			if err != nil && !errors.As(err, &le) {
+				t.Fatalf("limit %d: %s: %v", small, src, err)
+			}
+		}
+		expands := strings.Contains(strings.ToLower(src), "withneighborsof")
+		if !expands && (errOff == nil) != (errOn == nil) {
+			plan, _ := smallOn.Explain(stmt)
+			t.Fatalf("limit %d: without expansions, fits unrewritten: %v, rewritten: %v\n  %s\nplan:\n%s", small, errOff == nil, errOn == nil, src, plan)
+		}
+		if errOff == nil {
+			fitted++
+		}
+		if errOff == nil && errOn == nil {
+			if got := summary(resOn.Topology); got != summary(resOff.Topology) || got != want {
+				t.Fatalf("limit %d: %s: rewritten %s, unrewritten %s, reference %s", small, src, got, summary(resOff.Topology), want)
+			}
+		}
 	}
+	t.Logf("%d of the queries fit a limit of %d unrewritten", fitted, small)
 }
 
 func summary(r *exec.TopologyResult) string {

@@ -87,14 +87,17 @@ func (e *Engine) Explain(stmt lang.Statement) (string, error) {
 }
 
 // Run runs one statement.
-func (e *Engine) Run(ctx context.Context, stmt lang.Statement) (*Result, error) {
+func (e *Engine) Run(parent context.Context, stmt lang.Statement) (*Result, error) {
+	ctx, cancel := context.WithTimeout(parent, e.o.Timeout) // planning counts too
+	defer cancel()
 	q, cat, err := e.plan(stmt)
 	cat.close()
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = ctx.Err()
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
-	defer cancel()
+	if err != nil {
+		return nil, e.timeout(parent, ctx, err)
+	}
 	var res *Result
 	if q.Changes {
 		var c *ChangesResult
@@ -106,14 +109,15 @@ func (e *Engine) Run(ctx context.Context, stmt lang.Statement) (*Result, error) 
 		res = &Result{Topology: t}
 	}
 	if err != nil {
-		return nil, e.timeout(ctx, err)
+		return nil, e.timeout(parent, ctx, err)
 	}
 	return res, nil
 }
 
-// timeout reports a query stopped by its own deadline as a TimeoutError.
-func (e *Engine) timeout(ctx context.Context, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+// timeout reports a query stopped by its own deadline as a TimeoutError;
+// a caller's deadline or cancellation stays the caller's error.
+func (e *Engine) timeout(parent, ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && errors.Is(ctx.Err(), context.DeadlineExceeded) && parent.Err() == nil {
 		return &TimeoutError{Timeout: e.o.Timeout}
 	}
 	return err

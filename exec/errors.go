@@ -25,7 +25,7 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("exec: the query loads more than %d components (the element limit); "+
+	return fmt.Sprintf("exec: the query holds more than %d components (the element limit); "+
 		"narrow it, for example with a type, label or layer filter, or raise the limit", e.Limit)
 }
 

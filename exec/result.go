@@ -18,7 +18,7 @@ type Result struct {
 type TopologyResult struct {
 	// EvaluatedAt is the time the graph was read at.
 	EvaluatedAt time.Time `json:"evaluatedAt"`
-	// Truncated is always false: a query that would load more than the
+	// Truncated is always false: a query that would hold more than the
 	// element limit fails instead of returning part of its answer.
 	Truncated  bool        `json:"truncated"`
 	Components []Component `json:"components"`

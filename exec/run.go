@@ -34,8 +34,14 @@ func (r *run) check() error {
 	return nil
 }
 
-// touch counts a component against the limit; each is counted once.
+// touch counts a component against the limit; each is counted once. It is
+// also a step for cancellation, counted or not: work that only revisits
+// components (a union of the same neighbourhood many times) must stop at
+// the deadline too.
 func (r *run) touch(id graphstore.ID) error {
+	if err := r.check(); err != nil {
+		return err
+	}
 	if _, ok := r.touched[id]; ok {
 		return nil
 	}
@@ -43,13 +49,23 @@ func (r *run) touch(id graphstore.ID) error {
 		return &LimitError{Limit: r.limit}
 	}
 	r.touched[id] = struct{}{}
-	return r.check()
+	return nil
 }
 
 // component loads a component live at the snapshot's time (nil when the id
 // is not one), counting it against the limit.
 func (r *run) component(id graphstore.ID) (*graphstore.Component, error) {
 	if err := r.touch(id); err != nil {
+		return nil, err
+	}
+	return r.peek(id)
+}
+
+// peek loads a component live at the snapshot's time without counting it
+// against the limit, for a filter that may drop it; it is still a step for
+// cancellation.
+func (r *run) peek(id graphstore.ID) (*graphstore.Component, error) {
+	if err := r.check(); err != nil {
 		return nil, err
 	}
 	e, err := r.snap.Element(id)
@@ -122,7 +138,7 @@ func (b builder) ConstructIDs(ids []uint64) (planner.Node, error) {
 	return &lazyIter{load: func() ([]graphstore.ID, error) {
 		var out []graphstore.ID
 		for _, n := range ids {
-			c, err := b.r.component(graphstore.ID(n))
+			c, err := b.r.peek(graphstore.ID(n)) // only to know it is a live component: the result counts it
 			if err != nil {
 				return nil, err
 			}
@@ -187,13 +203,14 @@ func (f *filterIter) SeekGE(id graphstore.ID) bool { return f.in.SeekGE(id) && f
 // accept advances the input to the next component the predicate holds for.
 func (f *filterIter) accept() bool {
 	for {
-		c, err := f.r.component(f.in.At())
+		id := f.in.At()
+		c, err := f.r.peek(id)
 		if err != nil {
 			f.err = err
 			return false
 		}
 		if c != nil && eval(f.pred, c) {
-			return true
+			return true // counted if it reaches the result or seeds an expansion
 		}
 		if !f.in.Next() {
 			return false
@@ -301,6 +318,9 @@ func (r *run) expand(seeds iterator, levels int, dir lang.Direction) ([]graphsto
 	for level := 0; level < levels && len(frontier) > 0; level++ {
 		var next []graphstore.ID
 		for _, id := range frontier {
+			if err := r.check(); err != nil { // a frontier of visited hubs touches nothing new
+				return nil, err
+			}
 			for _, ix := range ixs {
 				if adj, err = r.snap.Adjacent(id, ix, adj[:0]); err != nil {
 					return nil, err

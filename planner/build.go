@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,24 @@ func (e *PlanError) SourceMessage() string { return e.Msg }
 
 var _ lang.Spanned = (*PlanError)(nil)
 
+// The times a version can carry: nanoseconds since 1970 in an int64.
+var (
+	earliestTime = time.Unix(0, math.MinInt64+1)
+	latestTime   = time.Unix(0, math.MaxInt64)
+)
+
+// resolveTime resolves a query time against now and refuses one the store
+// cannot represent (its nanoseconds would wrap around and read another
+// time, or the zero time, which stores read as "now").
+func resolveTime(tv *lang.TimeValue, now time.Time) (time.Time, error) {
+	t := tv.Resolve(now)
+	if t.Before(earliestTime) || t.After(latestTime) {
+		return t, &PlanError{Span: tv.Src, Msg: fmt.Sprintf("%s is outside the times Tetra keeps (%d to %d)",
+			t.UTC().Format(time.RFC3339), earliestTime.Year()+1, latestTime.Year()-1)}
+	}
+	return t, nil
+}
+
 // Build plans a topology statement: it translates the query into set
 // operations over scans, then applies the rewrites in order.
 func Build(stmt *lang.TopologyStmt, cat Catalog, o Options) (*Query, error) {
@@ -57,13 +76,19 @@ func Build(stmt *lang.TopologyStmt, cat Catalog, o Options) (*Query, error) {
 	}
 	q := &Query{At: o.Now}
 	if stmt.At != nil {
-		q.At = stmt.At.Resolve(o.Now)
+		if q.At, err = resolveTime(stmt.At, o.Now); err != nil {
+			return nil, err
+		}
 	}
 	if stmt.Changes != nil {
 		q.Changes = true
-		q.From = stmt.Changes.From.Resolve(o.Now)
+		if q.From, err = resolveTime(stmt.Changes.From, o.Now); err != nil {
+			return nil, err
+		}
 		if stmt.Changes.To != nil {
-			q.At = stmt.Changes.To.Resolve(o.Now)
+			if q.At, err = resolveTime(stmt.Changes.To, o.Now); err != nil {
+				return nil, err
+			}
 		}
 		if q.From.After(q.At) {
 			return nil, &PlanError{Span: stmt.Changes.Src, Msg: fmt.Sprintf("CHANGES FROM %s is after TO %s",

@@ -21,7 +21,7 @@ func runQuery(e *env, args []string) int {
 	at := fs.String("at", "", "run the query as if it were `T`: the graph as it was then, relative times counted from then")
 	asJSON := fs.Bool("json", false, "print the result as one JSON document")
 	explain := fs.Bool("explain", false, "print the query plan instead of running the query")
-	maxElems := fs.Int("max-elements", exec.DefaultMaxElements, "fail a query that loads more than `N` components")
+	maxElems := fs.Int("max-elements", exec.DefaultMaxElements, "fail a query that holds more than `N` components")
 	timeout := fs.Duration("timeout", exec.DefaultTimeout, "fail a query that runs longer than `D`")
 	pos, err := parseFlags(fs, args)
 	switch {
