@@ -49,10 +49,3 @@ func (e *InternalError) Error() string { return "exec: internal error: " + e.Msg
 func internalf(format string, args ...any) error {
 	return &InternalError{Msg: fmt.Sprintf(format, args...)}
 }
-
-func errorsJoin(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
-}

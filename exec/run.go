@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strconv"
@@ -123,7 +124,7 @@ func (b builder) ConstructGlobScan(f planner.Field, globs []planner.Glob) (plann
 				}
 				ids, err := b.r.snap.Postings(ix, term)
 				lists = append(lists, ids)
-				return errorsJoin(err, b.r.check())
+				return cmp.Or(err, b.r.check()) // the first error
 			})
 			if err != nil {
 				return nil, err

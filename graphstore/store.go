@@ -46,6 +46,11 @@ func (e *TimeBackwardsError) Is(target error) bool { return target == ErrTimeBac
 // DefaultRetention is how long history is kept.
 const DefaultRetention = 30 * 24 * time.Hour
 
+// DefaultMaxFutureSkew is how far past its clock a store lets a batch be
+// stamped: a sender's clock may run a little ahead, but a version stamped
+// far in the future would hide every later one until then.
+const DefaultMaxFutureSkew = 5 * time.Minute
+
 // Store is the versioned topology graph. All methods are safe for concurrent
 // use; writes are serialised, reads never block writes.
 type Store interface {
@@ -208,10 +213,15 @@ func (c *Commit) Count(changes []Change) {
 // when needed so commit times are unique and increasing. asked is the
 // latest time any batch asked for; a batch that gives a time before it is
 // refused, since history only moves forward. Several batches may ask for
-// the same time. It returns the commit time and the new latest asked time.
-func StampTime(batch, now time.Time, last, asked int64) (ts, newAsked int64, err error) {
+// the same time. A batch time more than maxSkew past now is refused too.
+// It returns the commit time and the new latest asked time.
+func StampTime(batch, now time.Time, last, asked int64, maxSkew time.Duration) (ts, newAsked int64, err error) {
 	req := now.UnixNano()
 	if !batch.IsZero() {
+		if batch.After(now.Add(maxSkew)) {
+			return 0, 0, fmt.Errorf("graphstore: batch time %s is more than %s in the future",
+				batch.UTC().Format(time.RFC3339Nano), maxSkew)
+		}
 		req = batch.UnixNano()
 		if req < asked {
 			return 0, 0, &TimeBackwardsError{Batch: batch, Last: time.Unix(0, asked)}

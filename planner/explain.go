@@ -98,7 +98,8 @@ func dirName(d lang.Direction) string {
 	return "both"
 }
 
-// PredString prints a predicate in TQL syntax.
+// PredString prints a predicate for EXPLAIN, close to TQL: values are the
+// folded index terms, and an empty AND or OR prints as TRUE or FALSE.
 func PredString(p Pred) string {
 	switch p := p.(type) {
 	case *Match:

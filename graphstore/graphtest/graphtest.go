@@ -23,6 +23,7 @@ package graphtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -61,6 +62,59 @@ func Run(t *testing.T, dir string, open Opener) {
 			return out
 		})
 	})
+	t.Run("open-snapshot-holds-compaction", func(t *testing.T) { snapshotHoldsCompaction(t, open) })
+	t.Run("future-skew", func(t *testing.T) { futureSkew(t, open) })
+}
+
+// snapshotHoldsCompaction: a compaction never drops what an open snapshot
+// reads; once it is closed, the next compaction may.
+func snapshotHoldsCompaction(t *testing.T, open Opener) {
+	st := open(t, Clock, Retention)
+	defer st.Close()
+	for i, name := range []string{"old", "new"} {
+		b := &graphstore.Batch{Time: At(int64(10 * (i + 1)))}
+		b.PutComponent("s", "c", graphstore.ComponentData{Name: name, Type: "service"})
+		if _, err := st.Apply(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sn, err := st.Snapshot(At(15))
+	if err != nil {
+		t.Fatal(err)
+	}
+	far := Clock().Add(100 * Retention)
+	if _, err := st.Compact(context.Background(), far); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := DumpGraph(sn); err != nil || !strings.Contains(got, `"old"`) {
+		t.Fatalf("an open snapshot at 15 reads %q (%v) after a compaction, want the old version", got, err)
+	}
+	sn.Close()
+	if _, err := st.Compact(context.Background(), far); err != nil {
+		t.Fatal(err)
+	}
+	var bre *graphstore.BeforeRetentionError
+	if _, err := st.Snapshot(At(15)); !errors.As(err, &bre) {
+		t.Fatalf("reading at 15 after the snapshot closed and compaction ran: %v, want a BeforeRetentionError", err)
+	}
+}
+
+// futureSkew: a batch stamped a little ahead of the clock is taken, one
+// far ahead is refused.
+func futureSkew(t *testing.T, open Opener) {
+	st := open(t, Clock, Retention)
+	defer st.Close()
+	for _, c := range []struct {
+		ahead time.Duration
+		ok    bool
+	}{{time.Minute, true}, {time.Hour, false}} {
+		b := &graphstore.Batch{Time: Clock().Add(c.ahead)}
+		b.PutComponent("s", "c", graphstore.ComponentData{Name: "c", Type: "service"})
+		_, err := st.Apply(context.Background(), b)
+		if (err == nil) != c.ok {
+			t.Errorf("a batch %s ahead of the clock: err = %v", c.ahead, err)
+		}
+	}
 }
 
 // Exec runs one datadriven command against a store.

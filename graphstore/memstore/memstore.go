@@ -46,12 +46,17 @@ type Store struct {
 	closed    bool
 	now       func() time.Time
 	retention time.Duration
+	maxSkew   time.Duration
+	readers   map[int64]int // read times of open snapshots: compaction never passes them
 }
 
 // Options configure a reference store.
 type Options struct {
 	Now       func() time.Time // the clock; time.Now when nil
 	Retention time.Duration    // graphstore.DefaultRetention when zero
+	// MaxFutureSkew bounds how far past the clock a batch may be stamped
+	// (graphstore.DefaultMaxFutureSkew when zero).
+	MaxFutureSkew time.Duration
 }
 
 // New returns an empty reference store.
@@ -62,6 +67,9 @@ func New(o Options) *Store {
 	if o.Retention == 0 {
 		o.Retention = graphstore.DefaultRetention
 	}
+	if o.MaxFutureSkew == 0 {
+		o.MaxFutureSkew = graphstore.DefaultMaxFutureSkew
+	}
 	return &Store{
 		history:   map[graphstore.ID][]version{},
 		external:  map[extKey]graphstore.ID{},
@@ -69,6 +77,8 @@ func New(o Options) *Store {
 		notify:    make(chan struct{}),
 		now:       o.Now,
 		retention: o.Retention,
+		maxSkew:   o.MaxFutureSkew,
+		readers:   map[int64]int{},
 	}
 }
 
@@ -84,7 +94,7 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Com
 	if s.closed {
 		return nil, graphstore.ErrClosed
 	}
-	ts, asked, err := graphstore.StampTime(b.Time, s.now(), s.last, s.asked)
+	ts, asked, err := graphstore.StampTime(b.Time, s.now(), s.last, s.asked, s.maxSkew)
 	if err != nil {
 		return nil, err
 	}
@@ -163,8 +173,8 @@ func (st state) Holders(ix graphstore.Index, term string) ([]graphstore.ID, erro
 
 // Snapshot implements graphstore.Store.
 func (s *Store) Snapshot(t time.Time) (graphstore.Snapshot, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
 		return nil, graphstore.ErrClosed
 	}
@@ -179,7 +189,9 @@ func (s *Store) Snapshot(t time.Time) (graphstore.Snapshot, error) {
 	if t.IsZero() {
 		shown = time.Unix(0, ts)
 	}
-	return &snapshot{s: s, ts: min(ts, s.last), shown: shown}, nil
+	sn := &snapshot{s: s, ts: min(ts, s.last), shown: shown}
+	s.readers[sn.ts]++
+	return sn, nil
 }
 
 // LastCommit implements graphstore.Store.
@@ -204,7 +216,13 @@ func (s *Store) Horizon() time.Time {
 func (s *Store) Compact(ctx context.Context, now time.Time) (*graphstore.CompactStats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, graphstore.ErrClosed
+	}
 	h := min(now.Add(-s.retention).UnixNano(), s.last) // a caught-up feed stays readable
+	for t := range s.readers {
+		h = min(h, t) // an open snapshot keeps reading what it read
+	}
 	stats := &graphstore.CompactStats{Horizon: time.Unix(0, max(h, s.horizon))}
 	if h <= s.horizon {
 		return stats, nil
@@ -248,9 +266,10 @@ func (s *Store) Close() error {
 
 // snapshot answers every read by scanning the whole history.
 type snapshot struct {
-	s     *Store
-	ts    int64 // visibility bound: min(read time, last commit at open)
-	shown time.Time
+	s      *Store
+	ts     int64 // visibility bound: min(read time, last commit at open)
+	shown  time.Time
+	closed bool
 }
 
 func (sn *snapshot) Time() time.Time { return sn.shown }
@@ -316,4 +335,15 @@ func (sn *snapshot) Estimate(ix graphstore.Index, term string) (int, error) {
 	return len(sn.s.holders(ix, term, sn.s.last)), nil
 }
 
-func (sn *snapshot) Close() error { return nil }
+func (sn *snapshot) Close() error {
+	if sn.closed {
+		return nil
+	}
+	sn.closed = true
+	sn.s.mu.Lock()
+	if sn.s.readers[sn.ts]--; sn.s.readers[sn.ts] <= 0 {
+		delete(sn.s.readers, sn.ts)
+	}
+	sn.s.mu.Unlock()
+	return nil
+}

@@ -216,10 +216,6 @@ type decodedKey struct {
 	Parts []string
 }
 
-func (d decodedKey) String() string {
-	return d.Table + " " + strings.Join(d.Parts, " ")
-}
-
 // decodeKey takes any key of the store apart.
 func decodeKey(k []byte) (decodedKey, error) {
 	if len(k) == 0 {

@@ -70,7 +70,7 @@ func (o *Options) fill() {
 		o.PostingCacheMaxLen = 16384
 	}
 	if o.MaxFutureSkew == 0 {
-		o.MaxFutureSkew = 5 * time.Minute
+		o.MaxFutureSkew = graphstore.DefaultMaxFutureSkew
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -267,6 +267,3 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	return s.db.Close()
 }
-
-// Metrics returns Pebble's metrics report, for diagnosing performance.
-func (s *Store) Metrics() string { return s.db.Metrics().String() }

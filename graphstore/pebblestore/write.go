@@ -29,12 +29,7 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Com
 	if closed {
 		return nil, graphstore.ErrClosed
 	}
-	now := s.opts.Now()
-	if !b.Time.IsZero() && b.Time.After(now.Add(s.opts.MaxFutureSkew)) {
-		return nil, fmt.Errorf("graphstore: batch time %s is more than %s in the future",
-			b.Time.UTC().Format(time.RFC3339Nano), s.opts.MaxFutureSkew)
-	}
-	ts, asked, err := graphstore.StampTime(b.Time, now, last, asked)
+	ts, asked, err := graphstore.StampTime(b.Time, s.opts.Now(), last, asked, s.opts.MaxFutureSkew)
 	if err != nil {
 		return nil, err
 	}
