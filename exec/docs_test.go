@@ -7,11 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tetrahq/tetra/exec"
-	"github.com/tetrahq/tetra/graphstore/pebblestore"
-	"github.com/tetrahq/tetra/internal/topogen"
 	"github.com/tetrahq/tetra/lang"
 )
 
@@ -24,18 +21,7 @@ func TestDocExamplesRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	now := func() time.Time { return end.Add(time.Hour) }
-	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Now: now, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cfg := topogen.Default(end)
-	cfg.Components, cfg.Hours = 300, 48
-	if _, err := topogen.New(cfg).Load(context.Background(), st); err != nil {
-		t.Fatal(err)
-	}
+	st, now := generatedStore(t, 300, 48)
 	eng := exec.New(st, exec.Options{Now: now})
 	ran := 0
 	block := "" // the opening line of the ``` block we are in, or ""

@@ -17,18 +17,7 @@ import (
 // TimeoutError, also when its work only revisits components it has already
 // counted; a caller's own deadline is reported as the caller's.
 func TestTimeouts(t *testing.T) {
-	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	now := func() time.Time { return end.Add(time.Hour) }
-	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Now: now, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cfg := topogen.Default(end)
-	cfg.Components, cfg.Hours = 2000, 0
-	if _, err := topogen.New(cfg).Load(context.Background(), st); err != nil {
-		t.Fatal(err)
-	}
+	st, now := generatedStore(t, 2000, 0)
 	// The same neighbourhood, united with itself many times: after the first
 	// copy nothing new is counted against the element limit.
 	copies := make([]string, 300)
@@ -56,4 +45,25 @@ func TestTimeouts(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) {
 		t.Fatalf("err = %v, want the caller's context.DeadlineExceeded", err)
 	}
+}
+
+// generatedStore opens a Pebble store in a temporary directory with a
+// generated graph of comps components and hours of hourly churn, and
+// returns it with the clock it and its engines use (an hour after the last
+// churn batch).
+func generatedStore(t *testing.T, comps, hours int) (*pebblestore.Store, func() time.Time) {
+	t.Helper()
+	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { return end.Add(time.Hour) }
+	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Now: now, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg := topogen.Default(end)
+	cfg.Components, cfg.Hours = comps, hours
+	if _, err := topogen.New(cfg).Load(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	return st, now
 }
