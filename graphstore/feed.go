@@ -18,17 +18,17 @@ type FeedLog interface {
 }
 
 // NewFeed returns a feed over a store's log that delivers every commit
-// after time from (the zero time: from the start of history), then waits
+// after time from (the zero time: from the oldest history kept), then waits
 // for new ones. It fails with a *BeforeRetentionError when from, or a
 // cursor that fell behind, is before the horizon: that history is gone.
 func NewFeed(log FeedLog, from time.Time) (Feed, error) {
-	var cursor int64
-	if !from.IsZero() {
-		cursor = from.UnixNano()
-	}
 	_, closed, horizon := log.FeedState()
 	if closed {
 		return nil, ErrClosed
+	}
+	cursor := horizon
+	if !from.IsZero() {
+		cursor = from.UnixNano()
 	}
 	if cursor < horizon {
 		return nil, &BeforeRetentionError{At: time.Unix(0, cursor), Horizon: time.Unix(0, horizon)}

@@ -63,7 +63,9 @@ type Store interface {
 	// reads the latest commit. The caller must Close it.
 	Snapshot(t time.Time) (Snapshot, error)
 	// Subscribe returns the change feed of every commit after time from, in
-	// commit order, live as new batches commit. The caller must Close it.
+	// commit order, live as new batches commit; the zero time starts at the
+	// oldest history kept (the retention horizon). A from before the horizon
+	// fails with a *BeforeRetentionError. The caller must Close it.
 	Subscribe(from time.Time) (Feed, error)
 	// LastCommit returns the time of the latest commit (zero for an empty
 	// store).

@@ -97,6 +97,25 @@ func snapshotHoldsCompaction(t *testing.T, open Opener) {
 	if _, err := st.Snapshot(At(15)); !errors.As(err, &bre) {
 		t.Fatalf("reading at 15 after the snapshot closed and compaction ran: %v, want a BeforeRetentionError", err)
 	}
+	if _, err := st.Subscribe(At(15)); !errors.As(err, &bre) {
+		t.Fatalf("a feed from 15 after compaction: %v, want a BeforeRetentionError", err)
+	}
+	// A feed from the zero time starts at the oldest history kept.
+	f, err := st.Subscribe(time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := &graphstore.Batch{Time: At(30)}
+	b.PutComponent("s", "c", graphstore.ComponentData{Name: "newer", Type: "service"})
+	if _, err := st.Apply(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if ev, err := f.Next(ctx); err != nil || !ev.Time.Equal(At(30)) {
+		t.Fatalf("a feed from the zero time after compaction delivered %v (%v), want the commit at 30", ev, err)
+	}
 }
 
 // futureSkew: a batch stamped a little ahead of the clock is taken, one
