@@ -56,7 +56,33 @@ type adjacency struct {
 	list    plist // every interval of the side, sorted by (relation, from)
 	loaded  bool  // list is the whole history
 	tooLong bool  // longer than the posting cache's cap: read from Pebble
+	// current holds the open intervals of list, ascending by relation, and
+	// changed the time of the latest change list reflects: a read at
+	// ts ≥ changed sees exactly current, without filtering the history.
+	current []graphstore.Adjacency
+	changed int64
 }
+
+// newAdjacency wraps the whole interval list of one side.
+func newAdjacency(l plist) adjacency {
+	a := adjacency{list: l, loaded: true}
+	for _, iv := range l {
+		a.changed = max(a.changed, iv.from)
+		if iv.to == openEnd {
+			a.current = append(a.current, graphstore.Adjacency{Relation: iv.id, Other: iv.aux})
+		} else {
+			a.changed = max(a.changed, iv.to)
+		}
+	}
+	return a
+}
+
+// bytes estimates the memory the side holds.
+func (a *adjacency) bytes() int64 {
+	return int64(len(a.list)*intervalBytes + len(a.current)*adjacencyBytes)
+}
+
+const adjacencyBytes = 16
 
 // side maps an adjacency index to its slot in chain.adj.
 func side(ix graphstore.Index) int {
@@ -198,7 +224,7 @@ func (c *elementCache) setAdjacency(id graphstore.ID, sd int, a adjacency, seen 
 	nc := &chain{slots: old.slots, adj: old.adj}
 	nc.adj[sd] = a
 	sh.chains[id] = nc
-	sh.bytes.Add(int64(len(a.list) * intervalBytes))
+	sh.bytes.Add(a.bytes())
 	c.evict(sh, id)
 }
 
@@ -215,12 +241,12 @@ func (c *elementCache) applyAdjacency(id graphstore.ID, sd int, changes []postin
 	}
 	nc := &chain{slots: old.slots, adj: old.adj}
 	nl := applyChanges(old.adj[sd].list, changes, ts)
-	nc.adj[sd] = adjacency{list: nl, loaded: true}
+	nc.adj[sd] = newAdjacency(nl)
 	if len(nl) > maxLen {
 		nc.adj[sd] = adjacency{tooLong: true}
 	}
 	sh.chains[id] = nc
-	sh.bytes.Add(int64((len(nc.adj[sd].list) - len(old.adj[sd].list)) * intervalBytes))
+	sh.bytes.Add(nc.adj[sd].bytes() - old.adj[sd].bytes())
 }
 
 // clear empties the cache (after compaction dropped versions).
@@ -256,7 +282,7 @@ func (c *elementCache) storeDecoded(id graphstore.ID, sl *slot, e *graphstore.El
 const slotBytes = 48
 
 func chainBytes(ch *chain) int64 {
-	n := int64(64 + len(ch.slots)*slotBytes + (len(ch.adj[0].list)+len(ch.adj[1].list))*intervalBytes)
+	n := int64(64+len(ch.slots)*slotBytes) + ch.adj[0].bytes() + ch.adj[1].bytes()
 	for _, s := range ch.slots {
 		if e := s.e.Load(); e != nil {
 			n += elementBytes(e)

@@ -136,6 +136,9 @@ func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphs
 	if err != nil {
 		return dst, err
 	}
+	if a := &ch.adj[side(ix)]; a.loaded && a.changed <= sn.ts {
+		return append(dst, a.current...), nil // nothing changed since: the open intervals
+	}
 	l, err := sn.s.adjacency(&sn.view, ch, id, ix, sn.ts, sn.isNow)
 	if err != nil {
 		return dst, err
@@ -351,8 +354,7 @@ func (s *Store) loadTerm(v *view, k termKey) (l plist, complete bool, err error)
 // include every interval live at ts, from the component's cached chain or,
 // on a miss, from Pebble (then cached on the chain when short enough).
 func (s *Store) adjacency(v *view, ch *chain, id graphstore.ID, ix graphstore.Index, ts int64, isNow bool) (plist, error) {
-	a := ch.adj[side(ix)]
-	switch {
+	switch a := &ch.adj[side(ix)]; {
 	case a.loaded:
 		return a.list, nil
 	case a.tooLong:
@@ -363,7 +365,11 @@ func (s *Store) adjacency(v *view, ch *chain, id graphstore.ID, ix graphstore.In
 	if err != nil {
 		return nil, err
 	}
-	s.elems.setAdjacency(id, side(ix), adjacency{list: l, loaded: complete, tooLong: !complete}, v.seen)
+	loaded := adjacency{tooLong: true}
+	if complete {
+		loaded = newAdjacency(l)
+	}
+	s.elems.setAdjacency(id, side(ix), loaded, v.seen)
 	if !complete {
 		return s.partialIntervals(v, k, ts, isNow)
 	}
