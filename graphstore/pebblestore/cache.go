@@ -240,10 +240,10 @@ func (c *elementCache) applyAdjacency(id graphstore.ID, sd int, changes []postin
 		return
 	}
 	nc := &chain{slots: old.slots, adj: old.adj}
-	nl := applyChanges(old.adj[sd].list, changes, ts)
-	nc.adj[sd] = newAdjacency(nl)
-	if len(nl) > maxLen {
+	if nl := applyChanges(old.adj[sd].list, changes, ts); len(nl) > maxLen {
 		nc.adj[sd] = adjacency{tooLong: true}
+	} else {
+		nc.adj[sd] = newAdjacency(nl)
 	}
 	sh.chains[id] = nc
 	sh.bytes.Add(nc.adj[sd].bytes() - old.adj[sd].bytes())
@@ -337,6 +337,20 @@ type plist []interval
 type termKey struct {
 	ix   graphstore.Index
 	term string
+}
+
+// isAdjacency reports whether the term is one side of a component's
+// adjacency, which is cached on the component's chain, never in the
+// posting cache.
+func (k termKey) isAdjacency() bool { return k.ix == graphstore.IdxOut || k.ix == graphstore.IdxIn }
+
+// component returns the component an adjacency term belongs to, or 0 (no
+// element's id) for a term that is not an id.
+func (k termKey) component() graphstore.ID {
+	if len(k.term) != 8 {
+		return 0
+	}
+	return graphstore.ID(u64([]byte(k.term)))
 }
 
 func (k termKey) shard() int {

@@ -294,13 +294,13 @@ func (sn *snapshot) Close() error {
 // current postings plus (for past reads) the history that ended after ts. A
 // term loaded whole and short enough is cached for everyone.
 func (s *Store) intervals(v *view, k termKey, ts int64, isNow bool) (plist, error) {
-	if k.ix == graphstore.IdxOut || k.ix == graphstore.IdxIn {
+	if k.isAdjacency() {
 		// Adjacency lives on the component's chain, where commits keep it
 		// current; the posting cache never sees adjacency changes.
-		if len(k.term) != 8 {
+		id := k.component()
+		if id == 0 {
 			return nil, nil // not an id term: no component has it
 		}
-		id := graphstore.ID(u64([]byte(k.term)))
 		ch, err := s.chainOf(v, id)
 		if err != nil {
 			return nil, err

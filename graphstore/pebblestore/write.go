@@ -196,8 +196,8 @@ func (s *Store) publish(plan *graphstore.Plan, changes termChanges, asked int64)
 		s.elems.appendVersion(w.ID, plan.Time, w.After)
 	}
 	for k, chs := range changes {
-		if k.ix == graphstore.IdxOut || k.ix == graphstore.IdxIn {
-			s.elems.applyAdjacency(graphstore.ID(u64([]byte(k.term))), side(k.ix), chs, plan.Time, s.posts.maxLen)
+		if k.isAdjacency() {
+			s.elems.applyAdjacency(k.component(), side(k.ix), chs, plan.Time, s.posts.maxLen)
 		} else {
 			s.posts.apply(k, chs, plan.Time)
 		}
@@ -391,8 +391,8 @@ func lookupExternal(r reader, kind graphstore.Kind, source, ext string) (graphst
 // cachedIntervals returns a term's whole interval list if a cache has it:
 // the component's chain for adjacency, the posting cache for the rest.
 func (s *Store) cachedIntervals(k termKey) (plist, bool) {
-	if k.ix == graphstore.IdxOut || k.ix == graphstore.IdxIn {
-		if ch := s.elems.get(graphstore.ID(u64([]byte(k.term)))); ch != nil && ch.adj[side(k.ix)].loaded {
+	if k.isAdjacency() {
+		if ch := s.elems.get(k.component()); ch != nil && ch.adj[side(k.ix)].loaded {
 			return ch.adj[side(k.ix)].list, true
 		}
 		return nil, false
