@@ -13,8 +13,11 @@ import (
 // only at the end were added, only at the start removed, and at both with
 // different content changed. Relations among those components are compared
 // the same way. The element limit counts distinct components over both
-// reads.
-func (e *Engine) changes(ctx context.Context, q *planner.Query) (*ChangesResult, error) {
+// reads. Under a scope, a component is seen at a time only if the scope
+// holds it then: one that leaves the scope is removed, one that enters it
+// added, and relations are compared among the components seen at each time,
+// so no version outside the scope reaches the result.
+func (e *Engine) changes(ctx context.Context, q *planner.Query, limit int) (*ChangesResult, error) {
 	s1, err := e.g.Snapshot(q.From)
 	if err != nil {
 		return nil, err
@@ -25,8 +28,8 @@ func (e *Engine) changes(ctx context.Context, q *planner.Query) (*ChangesResult,
 		return nil, err
 	}
 	defer s2.Close()
-	r1 := newRun(ctx, s1, e.o.MaxElements)
-	r2 := newRun(ctx, s2, e.o.MaxElements)
+	r1 := newRun(ctx, s1, limit)
+	r2 := newRun(ctx, s2, limit)
 	r2.touched = r1.touched // one limit over both times
 	ids1, err := evaluate(r1, q.Root)
 	if err != nil {
@@ -39,23 +42,49 @@ func (e *Engine) changes(ctx context.Context, q *planner.Query) (*ChangesResult,
 	res := &ChangesResult{From: q.From, To: q.At, Added: emptyElements(), Removed: emptyElements(),
 		Changed: Changed{Components: []ComponentChange{}, Relations: []RelationChange{}}}
 	all := mergeSorted([][]graphstore.ID{ids1, ids2})
-	if err := diffComponents(r1, r2, all, res); err != nil {
+	seen1, seen2 := all, all
+	if q.Scope != nil {
+		if seen1, err = visible(r1, q.Scope, all); err != nil {
+			return nil, err
+		}
+		if seen2, err = visible(r2, q.Scope, all); err != nil {
+			return nil, err
+		}
+	}
+	if err := diffComponents(r1, r2, all, seen1, seen2, res); err != nil {
 		return nil, err
 	}
-	return res, diffRelations(r1, r2, all, res)
+	return res, diffRelations(r1, r2, seen1, seen2, res)
+}
+
+// visible returns the ids (sorted) that the scope holds at the run's time.
+func visible(r *run, scope planner.Plan, ids []graphstore.ID) ([]graphstore.ID, error) {
+	in, err := evaluate(r, scope)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]graphstore.ID, 0, len(ids))
+	for _, id := range ids {
+		if _, ok := slices.BinarySearch(in, id); ok {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 func emptyElements() Elements {
 	return Elements{Components: []Component{}, Relations: []Relation{}}
 }
 
-func diffComponents(r1, r2 *run, ids []graphstore.ID, res *ChangesResult) error {
+// diffComponents compares each component of ids at both times; seen1 and
+// seen2 (sorted) are the ids that may be shown at each time.
+func diffComponents(r1, r2 *run, ids, seen1, seen2 []graphstore.ID, res *ChangesResult) error {
 	for _, id := range ids {
-		before, err := r1.element(id)
+		before, err := r1.elementIf(id, seen1)
 		if err != nil {
 			return err
 		}
-		after, err := r2.element(id)
+		after, err := r2.elementIf(id, seen2)
 		if err != nil {
 			return err
 		}
@@ -86,13 +115,22 @@ func (r *run) element(id graphstore.ID) (*graphstore.Element, error) {
 	return e, nil
 }
 
-// diffRelations compares the relations among the components at each time.
-func diffRelations(r1, r2 *run, ids []graphstore.ID, res *ChangesResult) error {
-	rels1, err := relationsAmong(r1, ids, nil)
+// elementIf is element for an id in seen (sorted), nil for one outside it.
+func (r *run) elementIf(id graphstore.ID, seen []graphstore.ID) (*graphstore.Element, error) {
+	if _, ok := slices.BinarySearch(seen, id); !ok {
+		return nil, nil
+	}
+	return r.element(id)
+}
+
+// diffRelations compares the relations among the components seen at each
+// time.
+func diffRelations(r1, r2 *run, seen1, seen2 []graphstore.ID, res *ChangesResult) error {
+	rels1, err := relationsAmong(r1, seen1, nil)
 	if err != nil {
 		return err
 	}
-	rels2, err := relationsAmong(r2, ids, nil)
+	rels2, err := relationsAmong(r2, seen2, nil)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,8 @@ var stores = map[string]func(t *testing.T) graphstore.Store{
 // TestQueries runs the files under testdata/ against every store. Commands:
 //
 //	apply time=S           (as in graphstore/graphtest)
-//	query [now=S] [max=N] [disable=rule,…]   the input is a TQL statement
+//	query [now=S] [max=N] [disable=rule,…]   the input is a TQL statement,
+//	                                          after an optional "scope: EXPR" line
 //	explain [now=S] [disable=rule,…]
 func TestQueries(t *testing.T) {
 	for name, open := range stores {
@@ -55,18 +56,27 @@ func runCommand(t *testing.T, st graphstore.Store, d *datadriven.TestData) strin
 	case "query", "explain":
 		eng := exec.New(st, engineOptions(d))
 		src := strings.TrimSpace(d.Input)
+		var qo exec.QueryOptions
+		if rest, ok := strings.CutPrefix(src, "scope:"); ok {
+			scope, query, _ := strings.Cut(rest, "\n")
+			expr, err := lang.ParseFilter(strings.TrimSpace(scope))
+			if err != nil {
+				return "scope: " + lang.Render(scope, err)
+			}
+			qo.Scope, src = expr, strings.TrimSpace(query)
+		}
 		stmt, err := lang.Parse(src)
 		if err != nil {
 			return lang.Render(src, err)
 		}
 		if d.Cmd == "explain" {
-			out, err := eng.Explain(stmt)
+			out, err := eng.ExplainWith(stmt, qo)
 			if err != nil {
 				return lang.Render(src, err)
 			}
 			return out
 		}
-		res, err := eng.Run(context.Background(), stmt)
+		res, err := eng.RunWith(context.Background(), stmt, qo)
 		if err != nil {
 			return lang.Render(src, err) // positioned when the error has a span
 		}

@@ -52,6 +52,38 @@ func New(g Graph, o Options) *Engine {
 	return &Engine{g: g, o: o}
 }
 
+// QueryOptions override an engine's options for one query. The zero value
+// keeps the engine's.
+type QueryOptions struct {
+	// Now is the time the query starts at: relative times resolve against
+	// it, and a query without AT reads the graph then (the engine's clock
+	// when zero).
+	Now time.Time
+	// Timeout bounds this query (the engine's when zero).
+	Timeout time.Duration
+	// MaxElements is how many components this query may load (the
+	// engine's when zero).
+	MaxElements int
+	// Scope, when not nil, is a topology filter that confines the query:
+	// no component outside it reaches the result, at any time the query
+	// reads (an API key's scope).
+	Scope lang.Expr
+}
+
+// with fills the zero fields of o from the engine's options.
+func (e *Engine) with(o QueryOptions) QueryOptions {
+	if o.Now.IsZero() {
+		o.Now = e.o.Now()
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = e.o.Timeout
+	}
+	if o.MaxElements <= 0 {
+		o.MaxElements = e.o.MaxElements
+	}
+	return o
+}
+
 // Query parses and runs one statement.
 func (e *Engine) Query(ctx context.Context, src string) (*Result, error) {
 	stmt, err := lang.Parse(src)
@@ -62,13 +94,13 @@ func (e *Engine) Query(ctx context.Context, src string) (*Result, error) {
 }
 
 // plan plans a topology statement. The caller closes the catalog.
-func (e *Engine) plan(stmt lang.Statement) (*planner.Query, *catalog, error) {
+func (e *Engine) plan(stmt lang.Statement, o QueryOptions) (*planner.Query, *catalog, error) {
 	ts, ok := stmt.(*lang.TopologyStmt)
 	if !ok {
 		return nil, &catalog{}, unsupported(stmt)
 	}
 	cat := &catalog{g: e.g}
-	q, err := planner.Build(ts, cat, planner.Options{Now: e.o.Now(), Disabled: e.o.Disabled})
+	q, err := planner.Build(ts, cat, planner.Options{Now: o.Now, Disabled: e.o.Disabled, Scope: o.Scope})
 	if err != nil {
 		cat.close()
 		return nil, nil, err
@@ -78,7 +110,13 @@ func (e *Engine) plan(stmt lang.Statement) (*planner.Query, *catalog, error) {
 
 // Explain returns the plan of a statement drawn as a tree.
 func (e *Engine) Explain(stmt lang.Statement) (string, error) {
-	q, cat, err := e.plan(stmt)
+	return e.ExplainWith(stmt, QueryOptions{})
+}
+
+// ExplainWith returns the plan of a statement with per-query options (its
+// scope shows as an intersection).
+func (e *Engine) ExplainWith(stmt lang.Statement, o QueryOptions) (string, error) {
+	q, cat, err := e.plan(stmt, e.with(o))
 	if err != nil {
 		return "", err
 	}
@@ -86,39 +124,45 @@ func (e *Engine) Explain(stmt lang.Statement) (string, error) {
 	return planner.Explain(q, cat), nil
 }
 
-// Run runs one statement.
+// Run runs one statement with the engine's options.
 func (e *Engine) Run(parent context.Context, stmt lang.Statement) (*Result, error) {
-	ctx, cancel := context.WithTimeout(parent, e.o.Timeout) // planning counts too
+	return e.RunWith(parent, stmt, QueryOptions{})
+}
+
+// RunWith runs one statement with per-query options.
+func (e *Engine) RunWith(parent context.Context, stmt lang.Statement, o QueryOptions) (*Result, error) {
+	o = e.with(o)
+	ctx, cancel := context.WithTimeout(parent, o.Timeout) // planning counts too
 	defer cancel()
-	q, cat, err := e.plan(stmt)
+	q, cat, err := e.plan(stmt, o)
 	cat.close()
 	if err == nil {
 		err = ctx.Err()
 	}
 	if err != nil {
-		return nil, e.timeout(parent, ctx, err)
+		return nil, timeout(parent, ctx, o.Timeout, err)
 	}
 	var res *Result
 	if q.Changes {
 		var c *ChangesResult
-		c, err = e.changes(ctx, q)
+		c, err = e.changes(ctx, q, o.MaxElements)
 		res = &Result{Changes: c}
 	} else {
 		var t *TopologyResult
-		t, err = e.topology(ctx, q)
+		t, err = e.topology(ctx, q, o.MaxElements)
 		res = &Result{Topology: t}
 	}
 	if err != nil {
-		return nil, e.timeout(parent, ctx, err)
+		return nil, timeout(parent, ctx, o.Timeout, err)
 	}
 	return res, nil
 }
 
 // timeout reports a query stopped by its own deadline as a TimeoutError;
 // a caller's deadline or cancellation stays the caller's error.
-func (e *Engine) timeout(parent, ctx context.Context, err error) error {
+func timeout(parent, ctx context.Context, limit time.Duration, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) && errors.Is(ctx.Err(), context.DeadlineExceeded) && parent.Err() == nil {
-		return &TimeoutError{Timeout: e.o.Timeout}
+		return &TimeoutError{Timeout: limit}
 	}
 	return err
 }
@@ -147,13 +191,13 @@ func evaluate(r *run, root planner.Plan) ([]graphstore.ID, error) {
 	return drain(it)
 }
 
-func (e *Engine) topology(ctx context.Context, q *planner.Query) (*TopologyResult, error) {
+func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int) (*TopologyResult, error) {
 	snap, err := e.g.Snapshot(q.At)
 	if err != nil {
 		return nil, err
 	}
 	defer snap.Close()
-	r := newRun(ctx, snap, e.o.MaxElements)
+	r := newRun(ctx, snap, limit)
 	ids, err := evaluate(r, q.Root)
 	if err != nil {
 		return nil, err

@@ -58,6 +58,22 @@ func Parse(src string) (Statement, error) {
 	return ParseWithLimits(src, DefaultLimits)
 }
 
+// ParseFilter parses a bare topology query (STQL, without AT or CHANGES)
+// and returns its expression: the form of an API key's scope, which
+// confines every query of that key. Errors are as Parse's.
+func ParseFilter(src string) (Expr, error) {
+	stmt, err := Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	ts, ok := stmt.(*TopologyStmt)
+	if !ok || ts.Keyword || ts.At != nil || ts.Changes != nil {
+		return nil, newError(src, stmt.Span(), `write a plain STQL filter, e.g. label = "team:shop"`,
+			"expected a topology filter without a statement keyword, AT or CHANGES")
+	}
+	return ts.Query, nil
+}
+
 // ParseWithLimits is Parse with explicit limits. Exceeding a limit is an
 // *Error that names the limit.
 func ParseWithLimits(src string, lim Limits) (stmt Statement, err error) {

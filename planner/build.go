@@ -28,6 +28,11 @@ type Options struct {
 	Now time.Time
 	// Disabled names rewrites to skip (for tests and for diagnosing plans).
 	Disabled map[string]bool
+	// Scope, when not nil, confines the query to the components this
+	// topology filter selects (an API key's scope): the plan is the
+	// intersection of the query's and the scope's, at every time the
+	// query reads, so no component outside the scope reaches a result.
+	Scope lang.Expr
 }
 
 // PlanError is a statement the planner cannot plan; it carries the span of
@@ -75,6 +80,16 @@ func Build(stmt *lang.TopologyStmt, cat Catalog, o Options) (*Query, error) {
 		return nil, err
 	}
 	q := &Query{At: o.Now}
+	if o.Scope != nil {
+		scope, err := translate(o.Scope)
+		if err != nil {
+			return nil, err
+		}
+		root = &Intersect{Inputs: []Plan{scope, root}}
+		if q.Scope, _, err = rewrite(scope, cat, o.Disabled); err != nil {
+			return nil, err
+		}
+	}
 	if stmt.At != nil {
 		if q.At, err = resolveTime(stmt.At, o.Now); err != nil {
 			return nil, err

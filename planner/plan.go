@@ -196,6 +196,10 @@ type Query struct {
 	From time.Time
 	// Changes says whether the query is CHANGES FROM … TO ….
 	Changes bool
+	// Scope is the plan of the scope that Root is confined to, nil when the
+	// query has none. CHANGES uses it to tell, at each time, which
+	// components the scope lets the caller see.
+	Scope Plan
 	// Rewrites lists the rewrites that changed the plan, in order.
 	Rewrites []string
 }
