@@ -1,0 +1,433 @@
+package exec
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tetrahq/tetra/graphstore"
+)
+
+// SchemaVersion is the version of the result JSON format that AppendJSON
+// writes and DecodeJSON reads (docs/api.md describes it). It changes only
+// when a field changes meaning or goes away; new fields and new result parts
+// do not change it.
+const SchemaVersion = 1
+
+// EncodeOptions bound the encoding of one result.
+type EncodeOptions struct {
+	// MaxBytes fails the encoding once the document would grow past it
+	// (no limit when zero).
+	MaxBytes int64
+}
+
+// ResponseLimitError says a result encodes to more bytes than allowed. Like
+// the element limit, it fails the query instead of cutting the answer.
+type ResponseLimitError struct {
+	Limit int64
+}
+
+func (e *ResponseLimitError) Error() string {
+	return fmt.Sprintf("exec: the result is larger than %d bytes as JSON (the response limit); "+
+		"narrow the query, or raise the limit", e.Limit)
+}
+
+// checkEvery is how many elements the encoder writes between looks at the
+// context and the size limit.
+const checkEvery = 64
+
+// AppendJSON appends the result as one compact JSON document and a newline:
+//
+//	{"schemaVersion":1,"topology":{…}}
+//
+// Every result part that is set appears under its json name. This is the
+// one encoder of results: tetra query --json and POST /api/query both write
+// it. Properties are written as stored (compact JSON, checked at ingest),
+// never re-indented, so the work is linear in the size of the output. It
+// stops with ctx's error when ctx ends, and with a *ResponseLimitError past
+// o.MaxBytes; dst then holds part of a document and must not be sent.
+func AppendJSON(ctx context.Context, dst []byte, res *Result, o EncodeOptions) ([]byte, error) {
+	e := &encoder{b: dst, ctx: ctx, start: len(dst), max: o.MaxBytes}
+	e.b = append(e.b, `{"schemaVersion":`...)
+	e.b = strconv.AppendInt(e.b, SchemaVersion, 10)
+	rv := reflect.ValueOf(res).Elem()
+	for _, p := range resultParts {
+		f := rv.Field(p.index)
+		if f.IsNil() {
+			continue
+		}
+		e.b = append(e.b, ',')
+		e.b = appendString(e.b, p.name)
+		e.b = append(e.b, ':')
+		if err := e.part(f.Interface()); err != nil {
+			return e.b, err
+		}
+	}
+	e.b = append(e.b, "}\n"...)
+	return e.b, e.check()
+}
+
+// resultPart is one field of Result: a pointer to a part, with its json
+// name.
+type resultPart struct {
+	name  string
+	index int
+}
+
+// resultParts lists Result's parts once, so a part added to Result (with a
+// json tag) is encoded without a change here.
+var resultParts = func() []resultPart {
+	t := reflect.TypeFor[Result]()
+	var parts []resultPart
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := bytes.Cut([]byte(f.Tag.Get("json")), []byte(","))
+		if !f.IsExported() || len(name) == 0 || string(name) == "-" {
+			continue
+		}
+		parts = append(parts, resultPart{name: string(name), index: i})
+	}
+	return parts
+}()
+
+// DecodeJSON reads a document AppendJSON wrote back into a Result. Parts it
+// does not know are ignored (a newer server's additions); a different
+// schema version is an error.
+func DecodeJSON(data []byte) (*Result, error) {
+	var doc struct {
+		SchemaVersion int `json:"schemaVersion"`
+		*Result
+	}
+	doc.Result = &Result{}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("exec: decoding a result: %w", err)
+	}
+	if doc.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("exec: the result has schema version %d; this build reads version %d", doc.SchemaVersion, SchemaVersion)
+	}
+	return doc.Result, nil
+}
+
+// encoder appends JSON to b, checking the context and the size now and then.
+type encoder struct {
+	b     []byte
+	ctx   context.Context
+	start int
+	max   int64
+	n     int // elements written since the last check
+}
+
+func (e *encoder) check() error {
+	if e.max > 0 && int64(len(e.b)-e.start) > e.max {
+		return &ResponseLimitError{Limit: e.max}
+	}
+	return e.ctx.Err()
+}
+
+// tick counts one element and checks every checkEvery.
+func (e *encoder) tick() error {
+	if e.n++; e.n < checkEvery {
+		return nil
+	}
+	e.n = 0
+	return e.check()
+}
+
+// part writes one result part: the topology kinds by hand (they are the
+// hot path of the API), any other part with encoding/json.
+func (e *encoder) part(v any) error {
+	switch p := v.(type) {
+	case *TopologyResult:
+		return e.topology(p)
+	case *ChangesResult:
+		return e.changes(p)
+	}
+	if err := e.check(); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	e.b = append(e.b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+	return e.check()
+}
+
+func (e *encoder) topology(r *TopologyResult) error {
+	e.b = append(e.b, `{"evaluatedAt":`...)
+	e.b = appendTime(e.b, r.EvaluatedAt)
+	e.b = append(e.b, `,"truncated":`...)
+	e.b = strconv.AppendBool(e.b, r.Truncated)
+	e.b = append(e.b, ',')
+	if err := e.elements(r.Components, r.Relations); err != nil {
+		return err
+	}
+	e.b = append(e.b, '}')
+	return nil
+}
+
+// elements writes "components":[…],"relations":[…].
+func (e *encoder) elements(cs []Component, rs []Relation) error {
+	e.b = append(e.b, `"components":`...)
+	if err := writeList(e, cs, (*encoder).component); err != nil {
+		return err
+	}
+	e.b = append(e.b, `,"relations":`...)
+	return writeList(e, rs, (*encoder).relation)
+}
+
+// writeList writes a JSON list (null for a nil slice, as encoding/json).
+func writeList[T any](e *encoder, l []T, one func(*encoder, *T) error) error {
+	if l == nil {
+		e.b = append(e.b, "null"...)
+		return nil
+	}
+	e.b = append(e.b, '[')
+	for i := range l {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		if err := one(e, &l[i]); err != nil {
+			return err
+		}
+	}
+	e.b = append(e.b, ']')
+	return nil
+}
+
+func (e *encoder) changes(r *ChangesResult) error {
+	e.b = append(e.b, `{"from":`...)
+	e.b = appendTime(e.b, r.From)
+	e.b = append(e.b, `,"to":`...)
+	e.b = appendTime(e.b, r.To)
+	e.b = append(e.b, `,"truncated":`...)
+	e.b = strconv.AppendBool(e.b, r.Truncated)
+	for _, s := range []struct {
+		name string
+		el   *Elements
+	}{{"added", &r.Added}, {"removed", &r.Removed}} {
+		e.b = append(e.b, ',')
+		e.b = appendString(e.b, s.name)
+		e.b = append(e.b, ":{"...)
+		if err := e.elements(s.el.Components, s.el.Relations); err != nil {
+			return err
+		}
+		e.b = append(e.b, '}')
+	}
+	e.b = append(e.b, `,"changed":{"components":`...)
+	if err := writeList(e, r.Changed.Components, (*encoder).componentChange); err != nil {
+		return err
+	}
+	e.b = append(e.b, `,"relations":`...)
+	if err := writeList(e, r.Changed.Relations, (*encoder).relationChange); err != nil {
+		return err
+	}
+	e.b = append(e.b, "}}"...)
+	return nil
+}
+
+func (e *encoder) componentChange(c *ComponentChange) error {
+	e.b = append(e.b, `{"before":`...)
+	if err := e.component(&c.Before); err != nil {
+		return err
+	}
+	e.b = append(e.b, `,"after":`...)
+	if err := e.component(&c.After); err != nil {
+		return err
+	}
+	e.b = append(e.b, `,"fields":`...)
+	e.b = appendStrings(e.b, c.Fields)
+	e.b = append(e.b, '}')
+	return nil
+}
+
+func (e *encoder) relationChange(c *RelationChange) error {
+	e.b = append(e.b, `{"before":`...)
+	if err := e.relation(&c.Before); err != nil {
+		return err
+	}
+	e.b = append(e.b, `,"after":`...)
+	if err := e.relation(&c.After); err != nil {
+		return err
+	}
+	e.b = append(e.b, `,"fields":`...)
+	e.b = appendStrings(e.b, c.Fields)
+	e.b = append(e.b, '}')
+	return nil
+}
+
+func (e *encoder) component(c *Component) error {
+	b := append(e.b, `{"id":`...)
+	b = strconv.AppendUint(b, c.ID, 10)
+	b = appendField(b, "name", c.Name)
+	b = appendField(b, "type", c.Type)
+	b = appendField(b, "layer", c.Layer)
+	b = appendField(b, "domain", c.Domain)
+	b = append(b, `,"environments":`...)
+	b = appendStrings(b, c.Environments)
+	b = append(b, `,"labels":`...)
+	b = appendStrings(b, c.Labels)
+	b = append(b, `,"identifiers":`...)
+	b = appendStrings(b, c.Identifiers)
+	b = appendField(b, "healthState", c.HealthState)
+	b, err := appendProperties(b, c.Properties)
+	if err != nil {
+		return fmt.Errorf("exec: component %d: %w", c.ID, err)
+	}
+	b = append(b, `,"sources":`...)
+	b = appendSources(b, c.Sources)
+	b = append(b, `,"lastUpdateTimestamp":`...)
+	b = strconv.AppendInt(b, c.LastUpdateTimestamp, 10)
+	e.b = append(b, '}')
+	return e.tick()
+}
+
+func (e *encoder) relation(r *Relation) error {
+	b := append(e.b, `{"id":`...)
+	b = strconv.AppendUint(b, r.ID, 10)
+	b = appendField(b, "type", r.Type)
+	b = append(b, `,"source":`...)
+	b = strconv.AppendUint(b, r.Source, 10)
+	b = append(b, `,"target":`...)
+	b = strconv.AppendUint(b, r.Target, 10)
+	b = appendField(b, "dependencyDirection", r.DependencyDirection)
+	b = append(b, `,"labels":`...)
+	b = appendStrings(b, r.Labels)
+	b = append(b, `,"identifiers":`...)
+	b = appendStrings(b, r.Identifiers)
+	b, err := appendProperties(b, r.Properties)
+	if err != nil {
+		return fmt.Errorf("exec: relation %d: %w", r.ID, err)
+	}
+	b = append(b, `,"sources":`...)
+	b = appendSources(b, r.Sources)
+	b = append(b, `,"lastUpdateTimestamp":`...)
+	b = strconv.AppendInt(b, r.LastUpdateTimestamp, 10)
+	e.b = append(b, '}')
+	return e.tick()
+}
+
+// appendProperties writes ,"properties":… unless p is empty (omitempty).
+// Stored properties are compact already; json.Compact checks that they are
+// valid JSON (a damaged value must not break the document) in one linear
+// pass and never indents.
+func appendProperties(b []byte, p json.RawMessage) ([]byte, error) {
+	if len(p) == 0 {
+		return b, nil
+	}
+	b = append(b, `,"properties":`...)
+	buf := bytes.NewBuffer(b)
+	if err := json.Compact(buf, p); err != nil {
+		return b, fmt.Errorf("stored properties are not valid JSON: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func appendField(b []byte, name, v string) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return appendString(b, v)
+}
+
+func appendStrings(b []byte, l []string) []byte {
+	if l == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
+}
+
+func appendSources(b []byte, l []graphstore.SourceRef) []byte {
+	if l == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"source":`...)
+		b = appendString(b, s.Source)
+		b = append(b, `,"externalId":`...)
+		b = appendString(b, s.ExternalID)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendTime writes t in RFC 3339 with nanoseconds, in UTC, so a result
+// reads the same wherever it was encoded.
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string exactly as encoding/json does
+// with HTML escaping off: control characters escaped, invalid UTF-8 as
+// U+FFFD, U+2028 and U+2029 escaped.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
