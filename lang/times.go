@@ -124,6 +124,9 @@ func parseTime(text string) (TimeValue, *valueError) {
 	}
 	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, text); err == nil {
+			if msg := CheckTime(t); msg != "" {
+				return TimeValue{}, &valueError{msg: msg}
+			}
 			return TimeValue{Kind: TimeAbsolute, Abs: t}, nil
 		}
 	}
@@ -151,17 +154,75 @@ func parseRelative(text string) (TimeValue, *valueError) {
 	return TimeValue{Kind: TimeRelative, Offset: d}, nil
 }
 
-// Epoch milliseconds accepted: from 1973-03-03T09:46:40Z (smaller numbers
-// are almost always epoch seconds by mistake) to the end of the year 9999.
-const (
-	minEpochMs = 100_000_000_000
-	maxEpochMs = 253402300799999
+// The times Tetra can represent: a version's time is nanoseconds since
+// 1970 in an int64, so 1677-09-21 to 2262-04-11 (the earliest is one
+// nanosecond later, as stores read 0 as "now"). Every way a time enters
+// (a query, a flag, an API field) is checked against them by CheckTime,
+// never wrapped around to another time.
+var (
+	EarliestTime = time.Unix(0, math.MinInt64+1).UTC()
+	LatestTime   = time.Unix(0, math.MaxInt64).UTC()
 )
+
+// CheckTime returns an error message when t is outside the times Tetra
+// can represent, "" otherwise.
+func CheckTime(t time.Time) string {
+	if t.Before(EarliestTime) || t.After(LatestTime) {
+		return fmt.Sprintf("%s is outside the times Tetra keeps (%d to %d)",
+			t.UTC().Format(time.RFC3339), EarliestTime.Year()+1, LatestTime.Year()-1)
+	}
+	return ""
+}
+
+// TimeRangeError is a time value that resolves outside the times Tetra
+// can represent. It is a Spanned error: Render draws a caret under the
+// value.
+type TimeRangeError struct {
+	Span Span
+	Msg  string
+}
+
+func (e *TimeRangeError) Error() string         { return e.Msg }
+func (e *TimeRangeError) SourceSpan() Span      { return e.Span }
+func (e *TimeRangeError) SourceMessage() string { return e.Msg }
+
+// ResolveChecked is Resolve that refuses a time outside EarliestTime and
+// LatestTime with a *TimeRangeError at the value's span (a relative time
+// far enough from now lands there).
+func (t *TimeValue) ResolveChecked(now time.Time) (time.Time, error) {
+	r := t.Resolve(now)
+	if msg := CheckTime(r); msg != "" {
+		return r, &TimeRangeError{Span: t.Src, Msg: msg}
+	}
+	return r, nil
+}
+
+// ResolveTime parses a time written outside a query (ParseTime) and
+// resolves it against now, refusing times Tetra cannot represent. Errors
+// are *Error positioned in text, for Render.
+func ResolveTime(text string, now time.Time) (time.Time, error) {
+	tv, err := ParseTime(text)
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := tv.ResolveChecked(now)
+	if err != nil {
+		return t, newError(text, tv.Src, "", "%s", err.Error())
+	}
+	return t, nil
+}
+
+// Epoch milliseconds accepted: from 1973-03-03T09:46:40Z (smaller numbers
+// are almost always epoch seconds by mistake) to LatestTime.
+const minEpochMs = 100_000_000_000
+
+var maxEpochMs = LatestTime.UnixMilli()
 
 func parseEpochMs(text string) (TimeValue, *valueError) {
 	ms, err := strconv.ParseInt(text, 10, 64)
 	if err != nil || ms > maxEpochMs {
-		return TimeValue{}, &valueError{msg: fmt.Sprintf("epoch time %s is out of range", text), hint: "times end with the year 9999"}
+		return TimeValue{}, &valueError{msg: fmt.Sprintf("epoch time %s is out of range", text),
+			hint: fmt.Sprintf("times end in the year %d", LatestTime.Year()-1)}
 	}
 	if ms < minEpochMs {
 		hint := "times are epoch milliseconds, e.g. 1763632800000"

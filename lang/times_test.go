@@ -87,7 +87,7 @@ func TestParseTime(t *testing.T) {
 		{"2026-11-20T10:00Z", TimeAbsolute, 0, time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)},
 		{"2026-11-20", TimeAbsolute, 0, time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)},
 		{"1763632800000", TimeEpochMs, 0, time.UnixMilli(1763632800000)},
-		{"253402300799999", TimeEpochMs, 0, time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)},
+		{"9214646400000", TimeEpochMs, 0, time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)},
 		{"100000000000", TimeEpochMs, 0, time.UnixMilli(100_000_000_000)},
 		{"0001763632800000", TimeEpochMs, 0, time.UnixMilli(1763632800000)},
 	} {
@@ -107,7 +107,7 @@ func TestParseTime(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "yesterday", "15m", "-15", "-15x", "- 15m", "2026-13-01", "2026-11-20T25:00:00Z", "2026-11-20 10:00:00",
-		"1763632800", "99999999999", "00000000000", "0", "253402300800000", "99999999999999999999", "-99999999999999w", "nowish"} {
+		"1763632800", "99999999999", "00000000000", "0", "253402300800000", "9223372036855", "2262-04-12", "1677-09-20T00:00:00Z", "9999-12-31", "99999999999999999999", "-99999999999999w", "nowish"} {
 		if got, err := parseTime(bad); err == nil {
 			t.Errorf("parseTime(%q) = %+v, want an error", bad, got)
 		} else if err.hint == "" || !strings.Contains(err.msg, strings.TrimSpace(bad)) && bad != "" {
@@ -178,5 +178,29 @@ func TestParseTimeExported(t *testing.T) {
 	_, err := ParseTime("1h")
 	if err == nil || !strings.Contains(Render("1h", err), "needs a sign") {
 		t.Errorf("ParseTime(1h): want an error with a hint about the sign, got %v", err)
+	}
+}
+
+// TestResolveTime: the one check for times written outside a query (flags,
+// API fields) refuses what the store cannot represent, however written:
+// the review found --at +15000w and --at past 2261 read a wrapped time.
+func TestResolveTime(t *testing.T) {
+	now := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	for _, bad := range []string{"+15000w", "2262-04-12T00:00:00Z", "9214646400000000", "1600-01-01"} {
+		_, err := ResolveTime(bad, now)
+		if err == nil {
+			t.Errorf("ResolveTime(%q) accepted", bad)
+			continue
+		}
+		if out := Render(bad, err); !strings.Contains(out, "^") {
+			t.Errorf("ResolveTime(%q): error without a position:\n%s", bad, out)
+		}
+	}
+	got, err := ResolveTime("-1h", now)
+	if err != nil || !got.Equal(now.Add(-time.Hour)) {
+		t.Errorf("-1h: %v %v", got, err)
+	}
+	if got, err := ResolveTime("2261-12-31T00:00:00Z", now); err != nil || got.Year() != 2261 {
+		t.Errorf("2261: %v %v", got, err)
 	}
 }

@@ -2,7 +2,6 @@ package planner
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,22 +50,11 @@ func (e *PlanError) SourceMessage() string { return e.Msg }
 
 var _ lang.Spanned = (*PlanError)(nil)
 
-// The times a version can carry: nanoseconds since 1970 in an int64.
-var (
-	earliestTime = time.Unix(0, math.MinInt64+1)
-	latestTime   = time.Unix(0, math.MaxInt64)
-)
-
 // resolveTime resolves a query time against now and refuses one the store
-// cannot represent (its nanoseconds would wrap around and read another
-// time, or the zero time, which stores read as "now").
+// cannot represent (lang.CheckTime is the one rule for every way a time
+// enters).
 func resolveTime(tv *lang.TimeValue, now time.Time) (time.Time, error) {
-	t := tv.Resolve(now)
-	if t.Before(earliestTime) || t.After(latestTime) {
-		return t, &PlanError{Span: tv.Src, Msg: fmt.Sprintf("%s is outside the times Tetra keeps (%d to %d)",
-			t.UTC().Format(time.RFC3339), earliestTime.Year()+1, latestTime.Year()-1)}
-	}
-	return t, nil
+	return tv.ResolveChecked(now)
 }
 
 // Build plans a topology statement: it translates the query into set
