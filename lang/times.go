@@ -124,8 +124,8 @@ func parseTime(text string) (TimeValue, *valueError) {
 	}
 	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, text); err == nil {
-			if msg := CheckTime(t); msg != "" {
-				return TimeValue{}, &valueError{msg: msg}
+			if CheckTime(t) != "" {
+				return TimeValue{}, &valueError{msg: fmt.Sprintf("time %s is outside the times Tetra keeps", text), hint: rangeHint}
 			}
 			return TimeValue{Kind: TimeAbsolute, Abs: t}, nil
 		}
@@ -163,6 +163,9 @@ var (
 	EarliestTime = time.Unix(0, math.MinInt64+1).UTC()
 	LatestTime   = time.Unix(0, math.MaxInt64).UTC()
 )
+
+var rangeHint = fmt.Sprintf("times are kept as nanoseconds since 1970, so from %s to %s",
+	EarliestTime.Format(time.DateOnly), LatestTime.Format(time.DateOnly))
 
 // CheckTime returns an error message when t is outside the times Tetra
 // can represent, "" otherwise.
