@@ -17,6 +17,10 @@ var (
 	// ErrBeforeRetention is returned for reads and feeds before the
 	// retention horizon, whose history has been compacted away.
 	ErrBeforeRetention = errors.New("graphstore: time is before the retention horizon")
+	// ErrCorrupt is wrapped by every error about damaged data: a key or
+	// value that does not decode, a checksum that does not match. The
+	// store cannot answer from that data; it must not crash either.
+	ErrCorrupt = errors.New("graphstore: corrupt data")
 )
 
 // BeforeRetentionError says which horizon a read fell before.

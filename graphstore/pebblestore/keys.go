@@ -2,7 +2,6 @@ package pebblestore
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -36,7 +35,8 @@ var (
 // schemaVersion is written on creation and checked on open.
 const schemaVersion = 1
 
-var errCorrupt = errors.New("pebblestore: corrupt key or value")
+// errCorrupt is a key or value that does not decode.
+var errCorrupt = fmt.Errorf("pebblestore: corrupt key or value: %w", graphstore.ErrCorrupt)
 
 func appendU64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
 
