@@ -17,7 +17,8 @@ const compactBatch = 10_000
 // half-dropped past instead of answering them wrongly. Compaction runs beside
 // writers: it only deletes versions and history entries that ended at or
 // before the horizon, which no writer touches.
-func (s *Store) Compact(ctx context.Context, now time.Time) (*graphstore.CompactStats, error) {
+func (s *Store) Compact(ctx context.Context, now time.Time) (_ *graphstore.CompactStats, err error) {
+	defer markCorrupt(&err)
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
 	h, moved, err := s.advanceHorizon(now)

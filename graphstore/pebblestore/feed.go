@@ -17,7 +17,8 @@ func (s *Store) Subscribe(from time.Time) (graphstore.Feed, error) {
 // feedLog gives graphstore's feed the change log table.
 type feedLog struct{ s *Store }
 
-func (l feedLog) NextCommit(after int64) (*graphstore.CommitEvent, error) {
+func (l feedLog) NextCommit(after int64) (_ *graphstore.CommitEvent, err error) {
+	defer markCorrupt(&err)
 	return l.s.nextCommit(after)
 }
 

@@ -107,7 +107,8 @@ var _ graphstore.Snapshot = (*snapshot)(nil)
 func (sn *snapshot) Time() time.Time { return sn.shown }
 
 // Postings implements graphstore.Snapshot.
-func (sn *snapshot) Postings(ix graphstore.Index, term string) ([]graphstore.ID, error) {
+func (sn *snapshot) Postings(ix graphstore.Index, term string) (_ []graphstore.ID, err error) {
+	defer markCorrupt(&err)
 	if sn.closed {
 		return nil, graphstore.ErrClosed
 	}
@@ -125,7 +126,8 @@ func (sn *snapshot) Postings(ix graphstore.Index, term string) ([]graphstore.ID,
 }
 
 // Adjacent implements graphstore.Snapshot.
-func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphstore.Adjacency) ([]graphstore.Adjacency, error) {
+func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphstore.Adjacency) (_ []graphstore.Adjacency, err error) {
+	defer markCorrupt(&err)
 	if sn.closed {
 		return dst, graphstore.ErrClosed
 	}
@@ -166,7 +168,8 @@ func (sn *snapshot) chain(id graphstore.ID) (*chain, error) {
 }
 
 // Element implements graphstore.Snapshot.
-func (sn *snapshot) Element(id graphstore.ID) (*graphstore.Element, error) {
+func (sn *snapshot) Element(id graphstore.ID) (_ *graphstore.Element, err error) {
+	defer markCorrupt(&err)
 	if sn.closed {
 		return nil, graphstore.ErrClosed
 	}
@@ -179,7 +182,8 @@ func (sn *snapshot) Element(id graphstore.ID) (*graphstore.Element, error) {
 
 // Terms implements graphstore.Snapshot by hopping from term to term: one
 // seek per distinct term.
-func (sn *snapshot) Terms(ix graphstore.Index, prefix string, fn func(string) error) error {
+func (sn *snapshot) Terms(ix graphstore.Index, prefix string, fn func(string) error) (err error) {
+	defer markCorrupt(&err)
 	if sn.closed {
 		return graphstore.ErrClosed
 	}
@@ -232,7 +236,8 @@ func distinctTerms(it *pebble.Iterator, tag byte, ix graphstore.Index, prefix st
 
 // LookupExternal implements graphstore.Snapshot. The mapping is not
 // versioned: it names the element the pair named when the snapshot opened.
-func (sn *snapshot) LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
+func (sn *snapshot) LookupExternal(kind graphstore.Kind, source, ext string) (_ graphstore.ID, err error) {
+	defer markCorrupt(&err)
 	if sn.closed {
 		return 0, graphstore.ErrClosed
 	}
@@ -241,7 +246,8 @@ func (sn *snapshot) LookupExternal(kind graphstore.Kind, source, ext string) (gr
 
 // Estimate implements graphstore.Snapshot from the count cache, counting the
 // term's current postings on a miss.
-func (sn *snapshot) Estimate(ix graphstore.Index, term string) (int, error) {
+func (sn *snapshot) Estimate(ix graphstore.Index, term string) (_ int, err error) {
+	defer markCorrupt(&err)
 	if sn.closed {
 		return 0, graphstore.ErrClosed
 	}

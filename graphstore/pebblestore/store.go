@@ -17,11 +17,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/tetrahq/tetra/graphstore"
 )
 
@@ -51,7 +55,26 @@ type Options struct {
 	// throwaway stores only. A crash may then lose recent commits (never
 	// expose half of one).
 	NoSync bool
+	// ReadOnly opens an existing store for reading only: it writes no file
+	// (no MANIFEST, no OPTIONS), runs no compaction, and takes a shared
+	// lock, so read-only opens run side by side while a writer (tetra load,
+	// tetra serve) keeps them out, and they keep a writer out. Apply and
+	// Compact fail.
+	ReadOnly bool
+	// MustExist fails the open with ErrNotExist when dir holds no store,
+	// instead of creating one (implied by ReadOnly).
+	MustExist bool
 }
+
+// Errors of Open, tested with errors.Is.
+var (
+	// ErrNotExist: the directory holds no store (with MustExist or
+	// ReadOnly).
+	ErrNotExist = errors.New("pebblestore: no store in the directory")
+	// ErrInUse: another process has the store open in a way that excludes
+	// this open (a writer excludes everyone; readers exclude a writer).
+	ErrInUse = errors.New("pebblestore: the store is in use by another process")
+)
 
 func (o *Options) fill() {
 	if o.Retention == 0 {
@@ -99,6 +122,8 @@ type Store struct {
 	notify  chan struct{} // closed and replaced on every commit
 	readers map[int64]int // read times of open snapshots: compaction never passes them
 	closed  bool
+
+	corrupt atomic.Pointer[string] // the first damaged file a read found
 }
 
 var _ graphstore.Store = (*Store)(nil)
@@ -134,11 +159,23 @@ func Open(dir string, o Options) (*Store, error) {
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10) // exact-key Gets of versions and mappings
 	}
+	s := &Store{}
+	po.EventListener = &pebble.EventListener{DataCorruption: s.dataCorruption}
+	if o.ReadOnly || o.MustExist {
+		po.ErrorIfNotExists = true
+		if ok, err := Exists(dir); err == nil && !ok {
+			return nil, fmt.Errorf("%w %s", ErrNotExist, dir)
+		}
+	}
+	if o.ReadOnly {
+		po.ReadOnly = true
+		po.FS = sharedLockFS{vfs.Default}
+	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
-		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+		return nil, openError(dir, err)
 	}
-	s := &Store{
+	*s = Store{
 		db: db, opts: o,
 		elems:   newElementCache(o.ElementCacheBytes),
 		posts:   newPostingCache(o.PostingCacheBytes, o.PostingCacheMaxLen),
@@ -149,9 +186,90 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	if err := s.loadMeta(); err != nil {
 		db.Close()
+		markCorrupt(&err)
 		return nil, err
 	}
 	return s, nil
+}
+
+// openError names why Pebble could not open a store: no store, a store in
+// use, damaged files, or the error as it is.
+func openError(dir string, err error) error {
+	switch {
+	case errors.Is(err, pebble.ErrDBDoesNotExist):
+		return fmt.Errorf("%w %s", ErrNotExist, dir)
+	case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EWOULDBLOCK), errors.Is(err, syscall.EACCES),
+		strings.Contains(err.Error(), "lock held by current process"): // Pebble's in-process check has no sentinel
+		return fmt.Errorf("%w: %s", ErrInUse, dir)
+	}
+	markCorrupt(&err)
+	return fmt.Errorf("pebblestore: open %s: %w", dir, err)
+}
+
+// dataCorruption is Pebble's report of damaged data found while reading.
+// Pebble's default ends the process; here the read that met it fails
+// with an error wrapping graphstore.ErrCorrupt (markCorrupt), Check reports
+// it from then on, and the store goes on serving what is intact.
+func (s *Store) dataCorruption(info pebble.DataCorruptionInfo) {
+	s.corrupt.CompareAndSwap(nil, &info.Path)
+	if s.opts.ErrorLog != nil {
+		fmt.Fprintf(s.opts.ErrorLog, "pebble: damaged data in %s: %v\n", info.Path, info.Details)
+	}
+}
+
+// markCorrupt makes an error about damaged data wrap graphstore.ErrCorrupt.
+func markCorrupt(err *error) {
+	if *err != nil && pebble.IsCorruptionError(*err) && !errors.Is(*err, graphstore.ErrCorrupt) {
+		*err = fmt.Errorf("%w: %w", graphstore.ErrCorrupt, *err)
+	}
+}
+
+// Check returns an error when the store cannot serve: it is closed, or a
+// read found damaged data (which wraps graphstore.ErrCorrupt).
+func (s *Store) Check() error {
+	if p := s.corrupt.Load(); p != nil {
+		return fmt.Errorf("%w in %s", graphstore.ErrCorrupt, *p)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return graphstore.ErrClosed
+	}
+	return nil
+}
+
+// Stats are figures about the store for monitoring.
+type Stats struct {
+	DiskBytes        uint64
+	Compactions      int64
+	CompactionDebt   uint64
+	BlockCacheHits   int64
+	BlockCacheMisses int64
+	BlockCacheBytes  int64
+	MemtableBytes    uint64
+	ReadAmp          int
+}
+
+// Stats returns the store's current figures (Pebble's metrics).
+func (s *Store) Stats() Stats {
+	m := s.db.Metrics()
+	return Stats{
+		DiskBytes: m.DiskSpaceUsage(), Compactions: m.Compact.Count, CompactionDebt: m.Compact.EstimatedDebt,
+		BlockCacheHits: m.BlockCache.Hits, BlockCacheMisses: m.BlockCache.Misses, BlockCacheBytes: m.BlockCache.Size,
+		MemtableBytes: m.MemTable.Size, ReadAmp: m.ReadAmp(),
+	}
+}
+
+// Exists reports whether dir holds a store, without opening it.
+func Exists(dir string) (bool, error) {
+	desc, err := pebble.Peek(dir, vfs.Default)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	return desc.Exists, nil
 }
 
 // loadMeta reads the store's counters, writing the schema on first open.

@@ -17,7 +17,8 @@ import (
 // commit, write versions, posting changes, external-id mappings, the change
 // log entry and the counters in one Pebble batch, commit it with sync, then
 // update the caches and wake the feeds.
-func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Commit, error) {
+func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (_ *graphstore.Commit, err error) {
+	defer markCorrupt(&err)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
