@@ -1,8 +1,26 @@
-// Package api will own Tetra's HTTP surface: the REST API, WebSocket
-// subscriptions that push live query results as the topology changes, the
-// OpenAPI document and authentication, plus the one function that maps error
-// classes to HTTP and WebSocket codes.
+// Package api is Tetra's HTTP surface: one server (Server) on one address
+// for everything, with
 //
-// It holds no code yet; see docs/architecture.md for its place in the data
-// flow.
+//   - POST /api/query and POST /api/explain: any TQL statement, answered
+//     with the result JSON of exec.AppendJSON (the same document tetra query
+//     --json prints), errors as {"error": {class, message, line, col,
+//     offset, length, hint}};
+//   - StackState's own shapes: GET /api/server/info, POST /api/snapshot,
+//     GET /api/components/{id-or-identifier}, GET /api/topic;
+//   - GET /healthz, GET /readyz, GET /metrics (Prometheus, the server's
+//     own registry), GET /api/openapi.json (the embedded openapi.json);
+//   - what other packages mount with Server.Handle (live subscriptions,
+//     receivers, scripts, MCP, the web view), each route with the Role it
+//     needs.
+//
+// A request flows through observe (request id, log line, metrics, panic →
+// 500), the route's authorize (API key → Principal with role, scope and
+// per-key limits; see keys.go), then the handler. Classify is the one
+// place that maps error classes to HTTP statuses and WebSocket close codes.
+//
+// Keys live hashed in the data directory's keys.json (KeyFile); a running
+// server rereads the file when it changes (KeyRing). With no keys, the
+// server checks none and serves only on loopback.
+//
+// The package api/client is the Go client of this API.
 package api

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -27,13 +29,26 @@ func TestCLI(t *testing.T) {
 			code, out, errOut := runTetra(t, "", args...)
 			var b strings.Builder
 			fmt.Fprintf(&b, "exit %d\n", code)
-			b.WriteString(strings.ReplaceAll(out, data, "$DATA"))
+			b.WriteString(strings.ReplaceAll(reviewable(out), data, "$DATA"))
 			if errOut != "" {
 				b.WriteString("stderr:\n" + strings.ReplaceAll(errOut, data, "$DATA"))
 			}
 			return b.String()
 		})
 	})
+}
+
+// reviewable indents a result document (tetra query --json prints one
+// compact line) so that the expected output can be read in review.
+func reviewable(out string) string {
+	if !strings.HasPrefix(out, `{"schemaVersion":`) {
+		return out
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, []byte(out), "", "  "); err != nil {
+		return out
+	}
+	return buf.String()
 }
 
 // shellWords splits a command line as a POSIX shell would for plain words

@@ -38,7 +38,8 @@ func runLoad(e *env, args []string) int {
 		}
 		stamp = tv.Resolve(e.now())
 	}
-	st, err := openStore(*data, false, e.now)
+	fresh := noteStoreDir(*data)
+	st, err := openStore(*data, readWrite, e.now)
 	if err != nil {
 		return userError(e, "load", err)
 	}
@@ -49,6 +50,13 @@ func runLoad(e *env, args []string) int {
 			printLoadError(e.stderr, f, err)
 			if i > 0 {
 				fmt.Fprintf(e.stderr, "tetra load: %d of %d files were loaded before this one; nothing of %s was\n", i, len(files), f)
+			} else if st.LastCommit().IsZero() {
+				// Nothing was written: leave no empty store behind, which
+				// later commands would take for data.
+				st.Close()
+				if err := fresh.cleanup(); err != nil {
+					fmt.Fprintf(e.stderr, "tetra load: removing the empty store in %s: %v\n", *data, err)
+				}
 			}
 			return exitUser
 		}

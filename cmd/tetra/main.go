@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -25,6 +27,34 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	now    func() time.Time // the clock: time.Now, or a fixed time in tests
+	// getenv reads the environment (os.Getenv; a map in tests). Only the
+	// commands read it, for defaults that flags override.
+	lookupEnv func(string) string
+	// signals, when not nil, ends a long-running command (tetra serve) when
+	// it is closed; main closes it on SIGINT or SIGTERM.
+	signals <-chan struct{}
+}
+
+// getenv reads an environment variable ("" when the env has none).
+func (e *env) getenv(key string) string {
+	if e.lookupEnv == nil {
+		return ""
+	}
+	return e.lookupEnv(key)
+}
+
+// notifyStop returns a channel closed on the first SIGINT or SIGTERM; a
+// second one ends the process at once, as usual.
+func notifyStop() <-chan struct{} {
+	stop := make(chan struct{})
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		close(stop)
+	}()
+	return stop
 }
 
 type command struct {
@@ -36,12 +66,15 @@ func commands() map[string]command {
 	return map[string]command{
 		"parse": {"print the canonical form of a query, or its positioned error", runParse},
 		"load":  {"load topology files into a data directory, one version per file", runLoad},
-		"query": {"run a TQL statement against a data directory", runQuery},
+		"query": {"run a TQL statement against a data directory or a server", runQuery},
+		"serve": {"run the server: the REST API on one address", runServe},
+		"key":   {"create, list and revoke API keys", runKey},
 	}
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, now: time.Now}))
+	os.Exit(run(os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, now: time.Now,
+		lookupEnv: os.Getenv, signals: notifyStop()}))
 }
 
 func run(args []string, e *env) int {

@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"time"
-
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/tetrahq/tetra/graphstore"
-	"path/filepath"
-	"strings"
-	"syscall"
+	"os"
+	"time"
 
+	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 )
 
@@ -24,24 +21,82 @@ func dataFlag(fs *flag.FlagSet) *string {
 	return fs.String("data", defaultDataDir, "data directory")
 }
 
-// openStore opens the topology store in dir. With mustExist, a directory
-// that holds no store is an error that says how to make one, instead of an
-// empty store that answers every query with nothing.
-func openStore(dir string, mustExist bool, now func() time.Time) (*pebblestore.Store, error) {
-	if mustExist {
-		if m, _ := filepath.Glob(filepath.Join(dir, "MANIFEST-*")); len(m) == 0 {
-			return nil, fmt.Errorf("no data in %s: load some first (tetra load --data %s FILE…), or point --data at a data directory", dir, dir)
+// storeMode says how a command opens the store.
+type storeMode int
+
+const (
+	readOnly  storeMode = iota // an existing store, shared with other readers (tetra query)
+	readWrite                  // created if needed, exclusive (tetra load, tetra serve)
+)
+
+// openStore opens the topology store in dir. A read-only open of a
+// directory that holds no store is an error that says how to make one,
+// instead of an empty store that answers every query with nothing.
+func openStore(dir string, mode storeMode, now func() time.Time) (*pebblestore.Store, error) {
+	st, err := pebblestore.Open(dir, pebblestore.Options{Now: now, ReadOnly: mode == readOnly})
+	switch {
+	case err == nil:
+		return st, nil
+	case errors.Is(err, pebblestore.ErrNotExist):
+		return nil, fmt.Errorf("no data in %s: load some first (tetra load --data %s FILE…), or point --data at a data directory", dir, dir)
+	case errors.Is(err, pebblestore.ErrInUse) && mode == readOnly:
+		return nil, fmt.Errorf("the data directory %s is in use by a tetra process that writes to it (tetra serve or tetra load); "+
+			"query a running server with --server URL (tetra serve prints its address), or wait for the load to finish", dir)
+	case errors.Is(err, pebblestore.ErrInUse):
+		return nil, fmt.Errorf("the data directory %s is in use by another tetra process (a running tetra serve, load or query)", dir)
+	case errors.Is(err, graphstore.ErrCorrupt):
+		return nil, fmt.Errorf("the data directory %s holds damaged data: %w; restore it from a backup", dir, err)
+	}
+	return nil, err
+}
+
+// newStoreDir notes whether dir holds no store yet, so that a command
+// that fails before writing anything can remove what opening it created
+// (cleanup), instead of leaving an empty store behind.
+type newStoreDir struct {
+	dir     string
+	existed bool            // the directory existed before
+	before  map[string]bool // its entries then
+	isNew   bool
+}
+
+func noteStoreDir(dir string) *newStoreDir {
+	n := &newStoreDir{dir: dir}
+	if ok, err := pebblestore.Exists(dir); err != nil || ok {
+		return n
+	}
+	n.isNew = true
+	ents, err := os.ReadDir(dir)
+	if err == nil {
+		n.existed, n.before = true, map[string]bool{}
+		for _, e := range ents {
+			n.before[e.Name()] = true
 		}
 	}
-	st, err := pebblestore.Open(dir, pebblestore.Options{Now: now})
+	return n
+}
+
+// cleanup removes the store opening created in a directory that held
+// none, leaving anything that was there before. The store must be closed.
+func (n *newStoreDir) cleanup() error {
+	if !n.isNew {
+		return nil
+	}
+	if !n.existed {
+		return os.RemoveAll(n.dir)
+	}
+	ents, err := os.ReadDir(n.dir)
 	if err != nil {
-		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) ||
-			strings.Contains(err.Error(), "lock held by current process") {
-			return nil, fmt.Errorf("the data directory %s is in use by another tetra process (a running tetra serve?): %w", dir, err)
-		}
-		return nil, err
+		return err
 	}
-	return st, nil
+	for _, e := range ents {
+		if !n.before[e.Name()] {
+			if err := os.RemoveAll(n.dir + string(os.PathSeparator) + e.Name()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // compactIfDue drops history older than the retention period once the

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tetrahq/tetra/api"
+	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/graphstore/pebblestore"
+)
+
+const serveSynopsis = "[--data DIR] [--listen ADDR] [--config FILE] [--tls-cert FILE --tls-key FILE] [--log-format text|json] [--log-level L]"
+
+// version is the build's version, set with -ldflags "-X main.version=…".
+var version = "dev"
+
+// serveConfig is the configuration of tetra serve: the YAML file that
+// --config names, with the flags' names (docs/api.md shows one). A flag
+// given on the command line wins over the file.
+type serveConfig struct {
+	Data   string `yaml:"data"`
+	Listen string `yaml:"listen"`
+	TLS    struct {
+		Cert string `yaml:"cert"`
+		Key  string `yaml:"key"`
+	} `yaml:"tls"`
+	Log struct {
+		Format string `yaml:"format"` // text or json
+		Level  string `yaml:"level"`  // debug, info, warn, error
+	} `yaml:"log"`
+	Limits api.Limits `yaml:"limits"`
+}
+
+// runServe implements tetra serve: the store, the engine and the API on
+// one address until SIGINT or SIGTERM, then a drain and a clean close.
+func runServe(e *env, args []string) int {
+	fs := newFlags(e, "serve", serveSynopsis)
+	cfg := serveConfig{Data: defaultDataDir, Listen: "127.0.0.1:7070"}
+	cfg.Log.Format, cfg.Log.Level = "text", "info"
+	configFile := fs.String("config", "", "read settings from the YAML `FILE` (flags win over it)")
+	data := fs.String("data", cfg.Data, "data directory")
+	listen := fs.String("listen", cfg.Listen, "listen on `ADDR` (host:port; a port of 0 picks a free one)")
+	cert := fs.String("tls-cert", "", "serve HTTPS with the certificate in `FILE` (PEM)")
+	key := fs.String("tls-key", "", "the private key of --tls-cert, in `FILE` (PEM)")
+	logFormat := fs.String("log-format", cfg.Log.Format, "log lines as `text` or json")
+	logLevel := fs.String("log-level", cfg.Log.Level, "log from `LEVEL` up: debug, info, warn, error")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return flagStatus(err)
+	}
+	if len(pos) > 0 {
+		return misuse(e, fs, "unexpected argument %q", pos[0])
+	}
+	if *configFile != "" {
+		if err := readConfig(*configFile, &cfg); err != nil {
+			return userError(e, "serve", err)
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	override(set, "data", &cfg.Data, *data)
+	override(set, "listen", &cfg.Listen, *listen)
+	override(set, "tls-cert", &cfg.TLS.Cert, *cert)
+	override(set, "tls-key", &cfg.TLS.Key, *key)
+	override(set, "log-format", &cfg.Log.Format, *logFormat)
+	override(set, "log-level", &cfg.Log.Level, *logLevel)
+	if (cfg.TLS.Cert == "") != (cfg.TLS.Key == "") {
+		return misuse(e, fs, "--tls-cert and --tls-key go together")
+	}
+	logger, err := newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		return misuse(e, fs, "%v", err)
+	}
+	return serve(e, cfg, logger)
+}
+
+// override sets *dst to v when the flag was given, or when the file left
+// the setting empty.
+func override(set map[string]bool, name string, dst *string, v string) {
+	if set[name] || *dst == "" {
+		*dst = v
+	}
+}
+
+// readConfig reads a YAML configuration file; unknown settings are errors
+// (a misspelt limit must not pass silently).
+func readConfig(path string, cfg *serveConfig) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// serve runs the server with a checked configuration.
+func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
+	keys, err := api.NewKeyRing(api.NewKeyFile(cfg.Data))
+	if err != nil {
+		return userError(e, "serve", err)
+	}
+	if keys.Len() == 0 && !api.IsLoopbackHost(cfg.Listen) {
+		return userError(e, "serve", fmt.Errorf("refusing to listen on %s without API keys: anyone who reaches it could read everything; "+
+			"create a key first (tetra key create --data %s --role admin NAME), or listen on 127.0.0.1", cfg.Listen, cfg.Data))
+	}
+	st, err := openStore(cfg.Data, readWrite, e.now)
+	if err != nil {
+		return userError(e, "serve", err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			logger.Error("closing the store", "err", err)
+			return
+		}
+		logger.Info("store closed", "data", cfg.Data)
+	}()
+	limits := cfg.Limits
+	eng := exec.New(st, exec.Options{MaxElements: limits.MaxElements, Timeout: limits.QueryTimeout})
+	srv := api.New(api.Config{Engine: eng, Keys: keys, Store: storeInfo{st}, Limits: limits, Logger: logger, Version: version, Now: e.now})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return userError(e, "serve", err)
+	}
+	printListening(e.stdout, srv, ln.Addr(), cfg, keys.Len())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		if e.signals != nil {
+			select {
+			case <-e.signals:
+				logger.Info("stop signal received")
+				cancel()
+			case <-ctx.Done():
+			}
+		}
+	}()
+	go compactEvery(ctx, st, e.now, logger)
+	if err := srv.Serve(ctx, ln, cfg.TLS.Cert, cfg.TLS.Key); err != nil {
+		return userError(e, "serve", err)
+	}
+	return exitOK
+}
+
+// printListening says what listens where, on stdout, once at start.
+func printListening(w io.Writer, srv *api.Server, addr net.Addr, cfg serveConfig, keys int) {
+	scheme := "http"
+	if cfg.TLS.Cert != "" {
+		scheme = "https"
+	}
+	base := fmt.Sprintf("%s://%s", scheme, addr)
+	fmt.Fprintf(w, "tetra serve: data in %s\n", cfg.Data)
+	fmt.Fprintf(w, "tetra serve: listening on %s\n", base)
+	for _, r := range srv.Routes() {
+		method, path, _ := strings.Cut(r, " ")
+		fmt.Fprintf(w, "  %-6s %s%s\n", method, base, path)
+	}
+	if keys == 0 {
+		fmt.Fprintf(w, "tetra serve: no API keys, so no key checks; serving on loopback only (tetra key create adds one)\n")
+	} else {
+		fmt.Fprintf(w, "tetra serve: %d API keys; requests need one (X-API-Key)\n", keys)
+	}
+}
+
+// compactEvery drops expired history once an hour while the server runs,
+// as one-shot commands do when they write.
+func compactEvery(ctx context.Context, st *pebblestore.Store, now func() time.Time, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			stats, err := compactIfDue(ctx, st, now())
+			if err != nil {
+				logger.Error("compacting expired history", "err", err)
+			} else if stats != nil {
+				logger.Info("compacted expired history", "versions", stats.Versions, "postings", stats.Postings)
+			}
+		}
+	}
+}
+
+// storeInfo gives the server the Pebble store's health and figures.
+type storeInfo struct{ st *pebblestore.Store }
+
+func (s storeInfo) Check() error { return s.st.Check() }
+
+func (s storeInfo) Stats() api.StoreStats {
+	p := s.st.Stats()
+	return api.StoreStats{DiskBytes: p.DiskBytes, Compactions: p.Compactions, CompactionDebt: p.CompactionDebt,
+		BlockCacheHits: p.BlockCacheHits, BlockCacheMisses: p.BlockCacheMisses, BlockCacheBytes: p.BlockCacheBytes,
+		MemtableBytes: p.MemtableBytes, ReadAmp: p.ReadAmp, LastCommit: s.st.LastCommit(), Horizon: s.st.Horizon()}
+}
