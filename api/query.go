@@ -66,7 +66,10 @@ func (s *Server) prepare(r *http.Request, req *QueryRequest) (*query, error) {
 	case req.MaxElements > s.cfg.MaxElements:
 		return nil, errorf(ClassBadRequest, fmt.Sprintf("maxElements %d is above this server's element limit (%d)", req.MaxElements, s.cfg.MaxElements))
 	}
-	q.opts = exec.QueryOptions{Timeout: q.timeout, MaxElements: req.MaxElements}
+	q.opts = exec.QueryOptions{Timeout: q.timeout, MaxElements: s.cfg.MaxElements}
+	if req.MaxElements > 0 {
+		q.opts.MaxElements = req.MaxElements
+	}
 	if p := PrincipalFrom(r.Context()); p != nil {
 		q.opts.Scope = p.Scope
 	}

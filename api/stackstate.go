@@ -149,27 +149,30 @@ func snapshotTimeout(r *http.Request) (time.Duration, error) {
 }
 
 // writeStackStateError answers as StackState does: a QueryParsingFailure
-// (400) for a bad query, a typed snapshot response (200) for a timeout, a
-// size overflow or data before retention, and an ErrorsResponse otherwise.
+// (400) for a bad query or request; on the snapshot route, a typed
+// snapshot response (200) for a timeout, a size overflow or data before
+// retention; an ErrorsResponse with the class's status otherwise.
 func (s *Server) writeStackStateError(w http.ResponseWriter, r *http.Request, err error) {
 	e := Classify(err)
 	if info := requestInfoFrom(r.Context()); info != nil {
 		info.err = e
 	}
 	var typed any
-	switch e.Class {
-	case ClassQuery:
+	snapshot := r.Pattern == "POST /api/snapshot"
+	switch {
+	case e.Class == ClassQuery || e.Class == ClassBadRequest || (!snapshot && e.Class == ClassRetention):
 		msg := e.Message
 		if e.Line > 0 {
 			msg = fmt.Sprintf("%d:%d: %s", e.Line, e.Col, e.Message)
 		}
 		writeJSON(w, http.StatusBadRequest, map[string]string{"_type": "QueryParsingFailure", "reason": msg})
 		return
-	case ClassTimeout:
+	case !snapshot:
+	case e.Class == ClassTimeout:
 		typed = map[string]any{"_type": "ViewSnapshotFetchTimeout", "usedTimeoutSeconds": max(1, e.TimeoutMs/1000)}
-	case ClassLimit:
+	case e.Class == ClassLimit:
 		typed = map[string]any{"_type": "ViewSnapshotTopologySizeOverflow", "maxSize": e.Limit}
-	case ClassRetention:
+	case e.Class == ClassRetention:
 		typed = dataUnavailable(err)
 	}
 	if typed != nil {
