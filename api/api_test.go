@@ -275,9 +275,15 @@ func TestQueryErrors(t *testing.T) {
 		t.Errorf("no body: %d", r.status)
 	}
 	req, _ := http.NewRequest("POST", f.hs.URL+"/api/query", strings.NewReader(`query=x`))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Content-Type", "text/plain")
 	if r := f.send(req); r.status != 415 || r.apiError(t).Class != api.ClassMediaType {
-		t.Errorf("form body: %d %s", r.status, r.body)
+		t.Errorf("text body: %d %s", r.status, r.body)
+	}
+	// curl -d's default content type, with a JSON body, is read as JSON.
+	req, _ = http.NewRequest("POST", f.hs.URL+"/api/query", strings.NewReader(`{"query": "name = \"x\""}`))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if r := f.send(req); r.status != 200 {
+		t.Errorf("curl -d: %d %s", r.status, r.body)
 	}
 	if r := f.do("GET", "/readyz", "", nil); r.status != 200 {
 		t.Errorf("the server is not ready after bad requests: %d %s", r.status, r.body)

@@ -182,7 +182,9 @@ func (s *Server) writeQueryError(w http.ResponseWriter, r *http.Request, src str
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		// curl -d sends application/x-www-form-urlencoded: read it as
+		// JSON too, so that the plainest curl command works.
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && mt != "application/x-www-form-urlencoded") {
 			return errorf(ClassMediaType, fmt.Sprintf("the body must be JSON (Content-Type: application/json), not %q", ct))
 		}
 	}

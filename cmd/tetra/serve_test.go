@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tetrahq/tetra/api"
+	"github.com/tetrahq/tetra/api/client"
+	tetraexec "github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/graphstore/pebblestore"
+)
+
+// loadWebshop loads the sample topology into a data directory.
+func loadWebshop(t *testing.T, dir string) {
+	t.Helper()
+	code, _, errOut := runTetra(t, "", "load", "--data", dir, "--time", "2026-11-01T10:00:00Z",
+		"../../testdata/topology/webshop-kubernetes.json")
+	if code != exitOK {
+		t.Fatal(errOut)
+	}
+	code, _, errOut = runTetra(t, "", "load", "--data", dir, "--time", "2026-11-01T11:00:00Z",
+		"../../testdata/topology/webshop-agent.json", "../../testdata/topology/webshop-traces.json")
+	if code != exitOK {
+		t.Fatal(errOut)
+	}
+}
+
+// TestQueryServerPrintsTheSame: tetra query --server prints exactly what
+// tetra query --data prints, tables, JSON, plans, errors and exit status
+// alike.
+func TestQueryServerPrintsTheSame(t *testing.T) {
+	dir := t.TempDir()
+	loadWebshop(t, dir)
+	st, err := pebblestore.Open(dir, pebblestore.Options{Now: testClock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng := tetraexec.New(st, tetraexec.Options{Now: testClock})
+	srv := api.New(api.Config{Engine: eng, Now: testClock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	for _, args := range [][]string{
+		{`type = "service"`},
+		{"--json", `name = "checkout"`},
+		{"--at", "2026-11-01T10:30:00Z", `withNeighborsOf(components = (name = "checkout"), levels = "2")`},
+		{"--at", "2026-11-01T12:00:00Z", "--json", `name = "*" CHANGES FROM "-90m" TO "now"`},
+		{`name = "*" CHANGES FROM "2026-11-01T10:30:00Z" TO "2026-11-01T11:30:00Z"`},
+		{"--explain", `type = "pod" AND NOT label = "app:frontend"`},
+		{`enviroment = "prod"`},
+		{`name = "a" AND (`},
+		{`name = "*" AT "+15000w"`},
+		{"--at", "+15000w", `name = "x"`},
+		{"--max-elements", "3", `name = "*"`},
+		{`METRICS WHERE name = "cpu"`},
+		{`name = "*" AT "2026-10-01T00:00:00Z"`},
+	} {
+		c1, o1, e1 := runTetra(t, "", append([]string{"query", "--data", dir}, args...)...)
+		c2, o2, e2 := runTetra(t, "", append([]string{"query", "--server", hs.URL}, args...)...)
+		if c1 != c2 || o1 != o2 || e1 != e2 {
+			t.Errorf("%q:\nembedded: exit %d\n%s%s\nserver:   exit %d\n%s%s", args, c1, o1, e1, c2, o2, e2)
+		}
+		if c1 == exitOK && o1 == "" {
+			t.Errorf("%q printed nothing", args)
+		}
+	}
+}
+
+// TestQueryServerErrors: an unreachable server and a refused key are user
+// errors that say what happened.
+func TestQueryServerErrors(t *testing.T) {
+	hs := httptest.NewServer(http.NotFoundHandler())
+	url := hs.URL
+	hs.Close()
+	code, _, errOut := runTetra(t, "", "query", "--server", url, `name = "x"`)
+	if code != exitUser || !strings.Contains(errOut, "cannot reach the server at "+url) {
+		t.Errorf("down: exit %d %s", code, errOut)
+	}
+	code, _, errOut = runTetra(t, "", "query", "--server", "ftp://x", `name = "x"`)
+	if code != exitUser || !strings.Contains(errOut, "want http://host:port") {
+		t.Errorf("bad URL: exit %d %s", code, errOut)
+	}
+	code, _, errOut = runTetra(t, "", "query", "--server", "http://127.0.0.1:1", "--data", "x", `name = "x"`)
+	if code != exitMisuse || !strings.Contains(errOut, "give one") {
+		t.Errorf("both: exit %d %s", code, errOut)
+	}
+}
+
+// TestParallelReadOnlyQueries: tetra query runs side by side on one data
+// directory and writes no file there (the review found "in use" errors
+// and new MANIFEST/OPTIONS files on every run).
+func TestParallelReadOnlyQueries(t *testing.T) {
+	dir := t.TempDir()
+	loadWebshop(t, dir)
+	before := dirNames(t, dir)
+	held, err := pebblestore.Open(dir, pebblestore.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	code, out, errOut := runTetra(t, "", "query", "--data", dir, `type = "service"`)
+	if code != exitOK || !strings.Contains(out, "3 components") {
+		t.Errorf("query beside another reader: exit %d %s", code, errOut)
+	}
+	if after := dirNames(t, dir); after != before {
+		t.Errorf("a query changed the directory:\n%s\n%s", before, after)
+	}
+}
+
+func dirNames(t *testing.T, dir string) string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range ents {
+		fi, _ := e.Info()
+		b.WriteString(e.Name() + " " + fi.ModTime().String() + "\n")
+	}
+	return b.String()
+}
+
+// TestServeProcess runs the real binary: tetra serve starts, says where it
+// listens, becomes ready, answers a query, keeps tetra query --data out
+// with advice to use --server, and on SIGTERM drains, closes the store
+// cleanly and exits 0.
+func TestServeProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "tetra")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	loadWebshop(t, dir)
+	cmd := exec.Command(bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--log-format", "json")
+	stdout, _ := cmd.StdoutPipe()
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	base := readBaseURL(t, stdout)
+	c, err := client.New(base, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for c.Ready(ctx) != nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	res, err := c.Query(ctx, api.QueryRequest{Query: `type = "service"`, At: "2026-11-01T12:00:00Z"})
+	if err != nil || len(res.Topology.Components) != 3 {
+		t.Fatalf("query: %v %v", res, err)
+	}
+	code, _, errOut := runTetra(t, "", "query", "--data", dir, `type = "service"`)
+	if code != exitUser || !strings.Contains(errOut, "--server") {
+		t.Errorf("tetra query --data beside a server: exit %d %s", code, errOut)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no exit after SIGTERM\n%s", logs.String())
+	}
+	for _, want := range []string{`"msg":"draining"`, `"msg":"drained"`, `"msg":"store closed"`, `"route":"POST /api/query"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs.String())
+		}
+	}
+	st, err := pebblestore.Open(dir, pebblestore.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("the store after the server: %v", err)
+	}
+	st.Close()
+}
+
+// readBaseURL reads tetra serve's start lines up to its address.
+func readBaseURL(t *testing.T, r io.Reader) string {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "tetra serve: listening on "); ok {
+			go io.Copy(io.Discard, r)
+			return rest
+		}
+	}
+	t.Fatal("tetra serve printed no address")
+	return ""
+}
