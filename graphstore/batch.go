@@ -71,7 +71,34 @@ const (
 	MaxStringBytes     = 4 << 10  // a name, type, label, identifier…
 	MaxListLen         = 1 << 10  // identifiers, labels, environments of one element
 	MaxPropertiesBytes = 64 << 10 // the properties object of one contribution
+	MaxPropertiesDepth = 64       // objects and lists nested in properties (Kubernetes objects need about 15)
 )
+
+// PropertiesDepth returns how deeply objects and lists nest in compact
+// JSON p (0 for a scalar, 1 for {} or []). Strings are skipped, brackets
+// inside them do not count.
+func PropertiesDepth(p []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
 
 // OpError reports an invalid operation of a batch; nothing of the batch is
 // committed.
@@ -236,6 +263,9 @@ func normalizeProperties(p json.RawMessage) (json.RawMessage, error) {
 	}
 	if buf.Len() == 0 || buf.Bytes()[0] != '{' {
 		return nil, fmt.Errorf("properties must be a JSON object")
+	}
+	if d := PropertiesDepth(buf.Bytes()); d > MaxPropertiesDepth {
+		return nil, fmt.Errorf("properties nest %d deep; the limit is %d", d, MaxPropertiesDepth)
 	}
 	if buf.String() == "{}" {
 		return nil, nil

@@ -276,6 +276,10 @@ func (w *walker) properties(p *path, o object) json.RawMessage {
 			formatBytes(int64(buf.Len())), formatBytes(graphstore.MaxPropertiesBytes))
 		return nil
 	}
+	if d := graphstore.PropertiesDepth(buf.Bytes()); d > graphstore.MaxPropertiesDepth {
+		w.failf(pp, "properties nest %d deep; the limit is %d", d, graphstore.MaxPropertiesDepth)
+		return nil
+	}
 	if buf.String() == "{}" {
 		return nil
 	}
