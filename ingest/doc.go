@@ -108,7 +108,7 @@
 // path, e.g. topologies[0].components[3].data.identifiers: want a list of
 // strings, got a number. Uninterpreted keys of data are not checked. The
 // store's limits (graphstore.MaxStringBytes per string, MaxListLen distinct
-// values per list, MaxPropertiesBytes of compact properties) are checked
+// values per list, MaxPropertiesBytes of compact properties, MaxPropertiesDepth of nesting) are checked
 // while decoding so that the error carries the path.
 //
 // # Applying
