@@ -1,0 +1,160 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tetrahq/tetra/api"
+	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/internal/topogen"
+)
+
+// The REST benchmarks run POST /api/query over loopback against the
+// generated benchmark graph of exec's benchmarks (100k components, 300k
+// relations, 30 days of churn), with 1 and 8 concurrent clients:
+//
+//	TETRA_BENCH_DATA=/work/benchdata/graph flock /tmp/tetra-bench.lock \
+//	  go test ./api -run '^$' -bench REST -benchtime 5000x
+//
+// Set TETRA_BENCH_DATA to the directory exec's benchmarks use: the store
+// is generated once (minutes) and shared.
+
+var benchEnd = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+var (
+	benchOnce sync.Once
+	benchSrv  *httptest.Server
+	benchErr  error
+)
+
+// benchServer opens (or generates) the benchmark store and serves it.
+func benchServer(b *testing.B) string {
+	benchOnce.Do(func() {
+		now := func() time.Time { return benchEnd.Add(time.Minute) }
+		cfg := topogen.Default(benchEnd)
+		dir := os.Getenv("TETRA_BENCH_DATA")
+		if dir == "" {
+			dir, benchErr = os.MkdirTemp("", "tetra-bench-")
+			if benchErr != nil {
+				return
+			}
+		}
+		want, _ := json.Marshal(cfg)
+		have, _ := os.ReadFile(filepath.Join(dir, "topogen.json"))
+		reuse := len(have) > 0 && bytes.HasPrefix(have, want)
+		if !reuse {
+			os.RemoveAll(dir)
+		}
+		st, err := pebblestore.Open(dir, pebblestore.Options{Now: now, Retention: 40 * 24 * time.Hour})
+		if err != nil {
+			benchErr = err
+			return
+		}
+		if !reuse {
+			fmt.Fprintf(os.Stderr, "generating the benchmark graph in %s …\n", dir)
+			stats, err := topogen.New(cfg).Load(context.Background(), st)
+			if err != nil {
+				benchErr = err
+				return
+			}
+			sj, _ := json.Marshal(stats)
+			os.WriteFile(filepath.Join(dir, "topogen.json"), append(append(want, '\n'), sj...), 0o644)
+		}
+		eng := exec.New(st, exec.Options{Now: now, MaxElements: 50_000, Timeout: time.Minute})
+		srv := api.New(api.Config{Engine: eng, Now: now, Limits: api.Limits{MaxElements: 50_000, QueryTimeout: time.Minute},
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		benchSrv = httptest.NewServer(srv.Handler())
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchSrv.URL
+}
+
+// restLatencies posts queries from `clients` goroutines, each with its own
+// keep-alive connection, and reports p50, p99 and queries per second.
+func restLatencies(b *testing.B, clients int, q func(r *rand.Rand) string) {
+	url := benchServer(b) + "/api/query"
+	r := rand.New(rand.NewPCG(7, 7))
+	bodies := make([][]byte, 256)
+	for i := range bodies {
+		bodies[i], _ = json.Marshal(api.QueryRequest{Query: q(r)})
+	}
+	post := func(hc *http.Client, body []byte) error {
+		resp, err := hc.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return err
+	}
+	warm := &http.Client{}
+	for _, body := range bodies {
+		if err := post(warm, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	times := make([][]time.Duration, clients)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			for i := c; i < b.N; i += clients {
+				t0 := time.Now()
+				if err := post(hc, bodies[i%len(bodies)]); err != nil {
+					b.Error(err)
+					return
+				}
+				times[c] = append(times[c], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	all := slices.Concat(times...)
+	slices.Sort(all)
+	if len(all) == 0 {
+		return
+	}
+	b.ReportMetric(float64(all[len(all)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(all[len(all)*99/100].Nanoseconds())/1e3, "p99-µs")
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "queries/s")
+}
+
+func selective(r *rand.Rand) string { return fmt.Sprintf(`label = "app:%d"`, r.IntN(1000)) }
+
+func neighbours(r *rand.Rand) string {
+	return fmt.Sprintf(`withNeighborsOf(components = (name = "c-%d"), levels = "2", direction = "both")`, r.IntN(100_000))
+}
+
+// (a) a selective filter returning about 100 components.
+func BenchmarkRESTSelective1(b *testing.B) { restLatencies(b, 1, selective) }
+func BenchmarkRESTSelective8(b *testing.B) { restLatencies(b, 8, selective) }
+
+// (b) withNeighborsOf, two levels both ways, from one seed.
+func BenchmarkRESTNeighbors1(b *testing.B) { restLatencies(b, 1, neighbours) }
+func BenchmarkRESTNeighbors8(b *testing.B) { restLatencies(b, 8, neighbours) }
+
