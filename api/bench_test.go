@@ -157,4 +157,3 @@ func BenchmarkRESTSelective8(b *testing.B) { restLatencies(b, 8, selective) }
 // (b) withNeighborsOf, two levels both ways, from one seed.
 func BenchmarkRESTNeighbors1(b *testing.B) { restLatencies(b, 1, neighbours) }
 func BenchmarkRESTNeighbors8(b *testing.B) { restLatencies(b, 8, neighbours) }
-
