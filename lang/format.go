@@ -286,26 +286,14 @@ func (p *printer) value(v *Value) {
 	}
 	p.WriteByte('"')
 	if v.Pattern == nil {
-		p.writeEscaped(v.Text)
+		writeEscaped(&p.Builder, v.Text)
 	} else {
 		for i, piece := range v.Pattern {
 			if i > 0 {
 				p.WriteByte('*')
 			}
-			p.writeEscaped(piece)
+			writeEscaped(&p.Builder, piece)
 		}
 	}
 	p.WriteByte('"')
-}
-
-func (p *printer) writeEscaped(s string) {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '"', '\\', '*':
-			p.WriteByte('\\')
-			p.WriteByte(c)
-		default:
-			p.WriteByte(c)
-		}
-	}
 }
