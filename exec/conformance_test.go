@@ -37,6 +37,8 @@ var stores = map[string]func(t *testing.T) graphstore.Store{
 //	query [now=S] [max=N] [disable=rule,…]   the input is a TQL statement,
 //	                                          after an optional "scope: EXPR" line
 //	explain [now=S] [disable=rule,…]
+//	values key=K [prefix=P] [limit=N] [now=S]   the values of a key; the
+//	                                          input is empty or "scope: EXPR"
 func TestQueries(t *testing.T) {
 	for name, open := range stores {
 		t.Run(name, func(t *testing.T) {
@@ -82,11 +84,38 @@ func runCommand(t *testing.T, st graphstore.Store, d *datadriven.TestData) strin
 		}
 		return formatResult(res)
 	}
+	if d.Cmd == "values" {
+		return runValues(t, st, d)
+	}
 	out, err := graphtest.Exec(st, d)
 	if err != nil {
 		return "error: " + err.Error() + "\n"
 	}
 	return out
+}
+
+func runValues(t *testing.T, st graphstore.Store, d *datadriven.TestData) string {
+	var key, prefix string
+	limit := 100
+	d.MaybeScanArgs(t, "key", &key)
+	d.MaybeScanArgs(t, "prefix", &prefix)
+	d.MaybeScanArgs(t, "limit", &limit)
+	var qo exec.QueryOptions
+	if rest, ok := strings.CutPrefix(strings.TrimSpace(d.Input), "scope:"); ok {
+		expr, err := lang.ParseFilter(strings.TrimSpace(rest))
+		if err != nil {
+			return "scope: " + lang.Render(rest, err)
+		}
+		qo.Scope = expr
+	}
+	vals, err := exec.New(st, engineOptions(d)).Values(context.Background(), key, prefix, limit, qo)
+	if err != nil {
+		return "error: " + err.Error() + "\n"
+	}
+	if len(vals) == 0 {
+		return "(none)\n"
+	}
+	return strings.Join(vals, "\n") + "\n"
 }
 
 func engineOptions(d *datadriven.TestData) exec.Options {
