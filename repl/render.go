@@ -1,27 +1,59 @@
 package repl
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/chzyer/readline"
 
 	"github.com/tetrahq/tetra/exec"
 )
 
-// WriteResult renders a result as text tables for a terminal: what
-// `tetra query` prints, and what the shell will print.
+// Options say how a result is rendered.
+type Options struct {
+	// Width is the terminal's width in columns: tables and lines are
+	// fitted to it. Zero prints everything whole, for output that is not a
+	// terminal (a pipe, a file).
+	Width int
+}
+
+// WriteResult renders a result as text for w: fitted to the terminal when
+// w is one, whole otherwise. It is what `tetra query` prints.
 func WriteResult(w io.Writer, res *exec.Result) error {
+	return Render(w, res, Options{Width: TerminalWidth(w)})
+}
+
+// Render renders a result as text with explicit options: what the shell
+// prints. A new result kind gets its renderer in a file of its own, called
+// from here, and fills a Table.
+func Render(w io.Writer, res *exec.Result, o Options) error {
 	switch {
 	case res.Topology != nil:
-		return writeTopology(w, res.Topology)
+		return writeTopology(w, res.Topology, o)
 	case res.Changes != nil:
-		return writeChanges(w, res.Changes)
+		return writeChanges(w, res.Changes, o)
 	}
 	_, err := fmt.Fprintln(w, "(no result)")
 	return err
+}
+
+// TerminalWidth returns the width of the terminal w writes to, or 0 when w
+// is not a terminal.
+func TerminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || !readline.IsTerminal(int(f.Fd())) {
+		return 0
+	}
+	cols, _, err := readline.GetSize(int(f.Fd()))
+	if err != nil || cols <= 0 {
+		return 0
+	}
+	return cols
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -33,74 +65,97 @@ func plural(n int, noun string) string {
 	return strconv.Itoa(n) + " " + noun + "s"
 }
 
-func writeTopology(w io.Writer, r *exec.TopologyResult) error {
-	fmt.Fprintf(w, "%s at %s\n", plural(len(r.Components), "component"), stamp(r.EvaluatedAt))
-	names := map[uint64]string{}
-	if len(r.Components) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tTYPE\tLAYER\tDOMAIN\tENVIRONMENTS\tHEALTH\tLABELS")
-		for _, c := range r.Components {
-			names[c.ID] = c.Name
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, cell(c.Name), cell(c.Type), cell(c.Layer),
-				cell(c.Domain), list(c.Environments), c.HealthState, list(c.Labels))
-		}
-		tw.Flush()
+// line prints one line of text, escaped and, on a terminal, cut to its
+// width: a line is never wrapped.
+func line(w io.Writer, o Options, format string, args ...any) {
+	s := Escape(fmt.Sprintf(format, args...))
+	if o.Width > 0 {
+		s = elide(s, o.Width, false)
 	}
-	if len(r.Relations) == 0 {
-		return nil
-	}
-	fmt.Fprintf(w, "\n%s\n", plural(len(r.Relations), "relation"))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTYPE\tSOURCE\tTARGET")
-	for _, rel := range r.Relations {
-		fmt.Fprintf(tw, "%d\t%s\t%d %s\t%d %s\n", rel.ID, cell(rel.Type), rel.Source, names[rel.Source], rel.Target, names[rel.Target])
-	}
-	return tw.Flush()
+	fmt.Fprintln(w, s)
 }
 
-func writeChanges(w io.Writer, r *exec.ChangesResult) error {
-	fmt.Fprintf(w, "changes from %s to %s: %d added, %d removed, %d changed\n", stamp(r.From), stamp(r.To),
+var (
+	componentColumns = []Column{
+		{Header: "ID", Fixed: true, Keep: 4},
+		{Header: "NAME", Keep: 4, Min: 12, ElideMiddle: true},
+		{Header: "TYPE", Keep: 2},
+		{Header: "LAYER", Keep: 2},
+		{Header: "DOMAIN", Keep: 2},
+		{Header: "ENVIRONMENTS", Keep: 1},
+		{Header: "HEALTH", Fixed: true, Keep: 3},
+		{Header: "LABELS", Keep: 0, Min: 16},
+	}
+	relationColumns = []Column{
+		{Header: "ID", Fixed: true, Keep: 3},
+		{Header: "TYPE", Keep: 1},
+		{Header: "SOURCE", Keep: 2, Min: 12, ElideMiddle: true},
+		{Header: "TARGET", Keep: 2, Min: 12, ElideMiddle: true},
+	}
+)
+
+func writeTopology(w io.Writer, r *exec.TopologyResult, o Options) error {
+	bw := bufio.NewWriter(w)
+	line(bw, o, "%s at %s", plural(len(r.Components), "component"), stamp(r.EvaluatedAt))
+	names := make(map[uint64]string, len(r.Components))
+	if len(r.Components) > 0 {
+		t := Table{Columns: componentColumns}
+		for _, c := range r.Components {
+			names[c.ID] = c.Name
+			t.Rows = append(t.Rows, []string{strconv.FormatUint(c.ID, 10), c.Name, c.Type, c.Layer,
+				c.Domain, strings.Join(c.Environments, ","), c.HealthState, strings.Join(c.Labels, ",")})
+		}
+		if err := t.Write(bw, o.Width); err != nil {
+			return err
+		}
+	}
+	if len(r.Relations) > 0 {
+		fmt.Fprintln(bw)
+		line(bw, o, "%s", plural(len(r.Relations), "relation"))
+		t := Table{Columns: relationColumns}
+		for _, rel := range r.Relations {
+			t.Rows = append(t.Rows, []string{strconv.FormatUint(rel.ID, 10), rel.Type,
+				endpoint(rel.Source, names), endpoint(rel.Target, names)})
+		}
+		if err := t.Write(bw, o.Width); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// endpoint shows a relation's end as its id and, when the result holds
+// that component, its name.
+func endpoint(id uint64, names map[uint64]string) string {
+	s := strconv.FormatUint(id, 10)
+	if n := names[id]; n != "" {
+		s += " " + n
+	}
+	return s
+}
+
+func writeChanges(w io.Writer, r *exec.ChangesResult, o Options) error {
+	bw := bufio.NewWriter(w)
+	line(bw, o, "changes from %s to %s: %d added, %d removed, %d changed", stamp(r.From), stamp(r.To),
 		len(r.Added.Components)+len(r.Added.Relations), len(r.Removed.Components)+len(r.Removed.Relations),
 		len(r.Changed.Components)+len(r.Changed.Relations))
 	for _, c := range r.Added.Components {
-		fmt.Fprintf(w, "+ component %d %s (%s)\n", c.ID, c.Name, c.Type)
+		line(bw, o, "+ component %d %s (%s)", c.ID, c.Name, c.Type)
 	}
 	for _, c := range r.Removed.Components {
-		fmt.Fprintf(w, "- component %d %s (%s)\n", c.ID, c.Name, c.Type)
+		line(bw, o, "- component %d %s (%s)", c.ID, c.Name, c.Type)
 	}
 	for _, c := range r.Changed.Components {
-		fmt.Fprintf(w, "~ component %d %s (%s): %s\n", c.After.ID, c.After.Name, c.After.Type, strings.Join(c.Fields, ", "))
+		line(bw, o, "~ component %d %s (%s): %s", c.After.ID, c.After.Name, c.After.Type, strings.Join(c.Fields, ", "))
 	}
 	for _, rel := range r.Added.Relations {
-		fmt.Fprintf(w, "+ relation %d %s %d → %d\n", rel.ID, rel.Type, rel.Source, rel.Target)
+		line(bw, o, "+ relation %d %s %d → %d", rel.ID, rel.Type, rel.Source, rel.Target)
 	}
 	for _, rel := range r.Removed.Relations {
-		fmt.Fprintf(w, "- relation %d %s %d → %d\n", rel.ID, rel.Type, rel.Source, rel.Target)
+		line(bw, o, "- relation %d %s %d → %d", rel.ID, rel.Type, rel.Source, rel.Target)
 	}
 	for _, rel := range r.Changed.Relations {
-		fmt.Fprintf(w, "~ relation %d %s: %s\n", rel.After.ID, rel.After.Type, strings.Join(rel.Fields, ", "))
+		line(bw, o, "~ relation %d %s: %s", rel.After.ID, rel.After.Type, strings.Join(rel.Fields, ", "))
 	}
-	return nil
-}
-
-// cell keeps a table cell on one line and visible when empty.
-func cell(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return strings.NewReplacer("\n", " ", "\t", " ").Replace(s)
-}
-
-// maxListCell is how wide a list column gets; --json shows everything.
-const maxListCell = 60
-
-func list(l []string) string {
-	if len(l) == 0 {
-		return "-"
-	}
-	s := cell(strings.Join(l, ","))
-	if r := []rune(s); len(r) > maxListCell {
-		s = string(r[:maxListCell-1]) + "…"
-	}
-	return s
+	return bw.Flush()
 }
