@@ -84,7 +84,7 @@ var (
 		{Header: "DOMAIN", Keep: 2},
 		{Header: "ENVIRONMENTS", Keep: 1},
 		{Header: "HEALTH", Fixed: true, Keep: 3},
-		{Header: "LABELS", Keep: 0, Min: 16},
+		{Header: "LABELS", Keep: 0, Min: 12},
 	}
 	relationColumns = []Column{
 		{Header: "ID", Fixed: true, Keep: 3},

@@ -1,0 +1,157 @@
+package repl
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tetrahq/tetra/lang"
+)
+
+// metaCommand describes a meta command: what the shell does itself rather
+// than send to the backend.
+type metaCommand struct {
+	usage   string
+	summary string
+	query   bool     // its argument is a query (completed and continued as one)
+	args    []string // the words its argument may be, for completion
+}
+
+var metaCommands = map[string]metaCommand{
+	":help":    {usage: ":help", summary: "this help"},
+	":explain": {usage: ":explain QUERY", summary: "print the plan of a query instead of running it", query: true},
+	":at": {usage: ":at [TIME|now]", summary: "run queries at TIME (a past moment) until :at now",
+		args: []string{"now", "-15m", "-1h", "-24h", "-7d"}},
+	":format": {usage: ":format [table|json]", summary: "print results as tables or as JSON",
+		args: []string{"table", "json"}},
+	":timing": {usage: ":timing [on|off]", summary: "print how long each statement took", args: []string{"on", "off"}},
+	":quit":   {usage: ":quit", summary: "leave (also :q, :exit, quit, exit, Ctrl-D)"},
+}
+
+// metaOrder lists the meta commands as help and completion show them.
+var metaOrder = []string{":help", ":explain", ":at", ":format", ":timing", ":quit"}
+
+// metaAliases are other spellings of meta commands.
+var metaAliases = map[string]string{":q": ":quit", ":exit": ":quit", ":h": ":help", ":?": ":help",
+	"quit": ":quit", "exit": ":quit", `\q`: ":quit", "help": ":help"}
+
+// meta runs a meta command line. It returns true when the shell should
+// leave.
+func (s *shell) meta(ctx context.Context, line string) bool {
+	name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+	name = strings.ToLower(name)
+	if canon, ok := metaAliases[name]; ok {
+		name = canon
+	}
+	arg = strings.TrimSpace(arg)
+	switch name {
+	case ":help":
+		s.help()
+	case ":explain":
+		s.explain(ctx, arg)
+	case ":at":
+		s.setAt(arg)
+	case ":format":
+		s.setFormat(arg)
+	case ":timing":
+		s.setTiming(arg)
+	case ":quit":
+		return true
+	default:
+		s.failf("unknown command %s; try %s", name, strings.Join(metaOrder, " "))
+	}
+	return false
+}
+
+func (s *shell) help() {
+	var b strings.Builder
+	b.WriteString("Type a TQL statement; it runs when it is whole at the end of a line, at a line\n" +
+		"that ends with ;, or at a blank line. Unfinished input (an open parenthesis, a\n" +
+		"trailing AND) continues on the next line.\n\nCommands:\n")
+	for _, name := range metaOrder {
+		c := metaCommands[name]
+		fmt.Fprintf(&b, "  %-22s %s\n", c.usage, c.summary)
+	}
+	b.WriteString("\nKeys: Tab completes keywords, keys, functions and known values (inside quotes\n" +
+		"too); Up/Down and Ctrl-R search the history; Ctrl-C cancels a running statement\n" +
+		"or clears the input; Ctrl-D leaves.\n")
+	fmt.Fprintf(&b, "\nTopology keys: %s\nExamples:\n", strings.Join(lang.Words().TopologyKeys, ", "))
+	b.WriteString("  type = \"service\" AND label = \"team:shop\"\n" +
+		"  withNeighborsOf(components = (name = \"checkout\"), levels = \"2\", direction = \"both\")\n" +
+		"  name = \"*\" CHANGES FROM \"-1h\"\n")
+	fmt.Fprint(s.out, b.String())
+}
+
+func (s *shell) explain(ctx context.Context, q string) {
+	if q == "" {
+		s.failf("usage: %s", metaCommands[":explain"].usage)
+		return
+	}
+	if !s.parses(q) {
+		return
+	}
+	plan, err := s.backend.Explain(ctx, q, s.runOptions())
+	if err != nil {
+		s.queryError(q, err)
+		return
+	}
+	fmt.Fprint(s.out, escapeLines(plan))
+}
+
+func (s *shell) setAt(arg string) {
+	switch {
+	case arg == "":
+		if s.at.IsZero() {
+			fmt.Fprintln(s.out, "queries run at the current time")
+		} else {
+			fmt.Fprintf(s.out, "queries run at %s\n", stamp(s.at))
+		}
+		return
+	case strings.EqualFold(strings.Trim(arg, `"'`), "now"):
+		s.at = time.Time{}
+		fmt.Fprintln(s.out, "queries run at the current time")
+		return
+	}
+	text := arg
+	if len(text) >= 2 && (text[0] == '"' || text[0] == '\'') && text[len(text)-1] == text[0] {
+		text = text[1 : len(text)-1]
+	}
+	tv, err := lang.ParseTime(text)
+	if err != nil {
+		s.queryError(text, err)
+		return
+	}
+	s.at = tv.Resolve(s.now())
+	fmt.Fprintf(s.out, "queries run at %s until :at now\n", stamp(s.at))
+}
+
+func (s *shell) setFormat(arg string) {
+	switch strings.ToLower(arg) {
+	case "":
+		fmt.Fprintf(s.out, "format %s\n", s.format)
+	case "table", "json":
+		s.format = strings.ToLower(arg)
+		fmt.Fprintf(s.out, "format %s\n", s.format)
+	default:
+		s.failf("unknown format %q: use :format table or :format json", arg)
+	}
+}
+
+func (s *shell) setTiming(arg string) {
+	switch strings.ToLower(arg) {
+	case "":
+	case "on":
+		s.timing = true
+	case "off":
+		s.timing = false
+	default:
+		s.failf("use :timing on or :timing off")
+		return
+	}
+	if s.timing {
+		fmt.Fprintln(s.out, "timing on")
+	} else {
+		fmt.Fprintln(s.out, "timing off")
+	}
+}

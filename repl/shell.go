@@ -1,0 +1,293 @@
+package repl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/lang"
+)
+
+// Config is what a shell needs. Backend is required; the rest has
+// defaults.
+type Config struct {
+	Backend Backend
+	// In, Out and Err are the shell's streams. Results go to Out, errors
+	// to Err.
+	In       io.Reader
+	Out, Err io.Writer
+	// Terminal, when not nil, is the terminal the shell talks to (os.Stdin
+	// for a user at one; In and Out must be attached to it): the shell
+	// then edits lines (in raw mode), prompts, completes, keeps history,
+	// fits tables to the terminal's width and shows timing. When nil, it
+	// reads statements from In without prompts, as a script, and prints
+	// tables whole.
+	Terminal *os.File
+	// HistoryFile is where the history is kept across sessions ("" keeps
+	// none); HistoryLimit bounds it (DefaultHistoryLimit when zero).
+	HistoryFile  string
+	HistoryLimit int
+	// Interrupt delivers the user's Ctrl-C while a statement runs (the
+	// SIGINT a terminal sends outside raw mode): the statement is
+	// cancelled and the shell goes on. Nil means statements run to the
+	// end.
+	Interrupt <-chan os.Signal
+	// Now is the clock (time.Now when nil): :at resolves relative times
+	// against it, and timing is measured with it.
+	Now func() time.Time
+	// RunningNote is how long a statement runs before the shell says that
+	// Ctrl-C cancels it (DefaultRunningNote when zero; terminal only).
+	RunningNote time.Duration
+}
+
+// DefaultHistoryLimit is how many statements the history keeps.
+const DefaultHistoryLimit = 1000
+
+// DefaultRunningNote is how long a statement runs before the shell says
+// how to cancel it.
+const DefaultRunningNote = time.Second
+
+// ErrFailed is returned by Run for a script (no terminal) in which a
+// statement failed; each failure was printed to Err as it happened.
+var ErrFailed = errors.New("repl: a statement failed")
+
+// errInterrupt is a line reader's answer to Ctrl-C at the prompt.
+var errInterrupt = errors.New("interrupted")
+
+// shell is one session: its settings and its input.
+type shell struct {
+	backend  Backend
+	in       lineReader
+	out, err io.Writer
+	cfg      Config
+	now      func() time.Time
+	values   *valueCache
+	comp     *completer
+
+	at     time.Time // :at; zero is now
+	format string    // "table" or "json"
+	timing bool
+	failed bool
+}
+
+// Run runs a shell until the user leaves (:quit, Ctrl-D, the end of In) or
+// ctx is done. It returns an error only when the terminal or the history
+// cannot be set up, or, for a script, ErrFailed.
+func Run(ctx context.Context, cfg Config) error {
+	s := &shell{backend: cfg.Backend, out: cfg.Out, err: cfg.Err, cfg: cfg, now: cfg.Now, format: "table",
+		timing: cfg.Terminal != nil}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.values = newValueCache(cfg.Backend, s.now)
+	s.comp = newCompleter(s.values.lookup)
+	var err error
+	if cfg.Terminal != nil {
+		s.in, err = newEditor(cfg, s.comp)
+	} else {
+		s.in = newPlainReader(cfg.In)
+	}
+	if err != nil {
+		return err
+	}
+	defer s.in.Close()
+	s.loop(ctx)
+	if s.failed && cfg.Terminal == nil {
+		return ErrFailed
+	}
+	return nil
+}
+
+func (s *shell) loop(ctx context.Context) {
+	for ctx.Err() == nil {
+		text, err := s.read()
+		switch {
+		case errors.Is(err, errInterrupt):
+			continue
+		case err != nil: // io.EOF: Ctrl-D or the end of a script
+			return
+		case text == "":
+			continue
+		}
+		s.in.Remember(text)
+		if s.execute(ctx, text) {
+			return
+		}
+	}
+}
+
+// read reads lines until they make a statement. At the end of the input,
+// the lines pending make the last statement.
+func (s *shell) read() (string, error) {
+	var buf statementBuffer
+	for {
+		s.comp.setPending(buf.text())
+		line, err := s.in.ReadLine(s.prompt(buf.empty()))
+		if errors.Is(err, io.EOF) && !buf.empty() && s.cfg.Terminal == nil {
+			return strings.TrimSpace(buf.text()), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if text, done := buf.add(line); done {
+			return text, nil
+		}
+	}
+}
+
+// prompt is "tetra> ", with the :at time when one is set, or a
+// continuation prompt as wide.
+func (s *shell) prompt(first bool) string {
+	p := "tetra> "
+	if !s.at.IsZero() {
+		p = "tetra @" + stamp(s.at) + "> "
+	}
+	if first {
+		return p
+	}
+	return strings.Repeat(" ", len(p)-5) + "...> "
+}
+
+// execute runs one statement or meta command; it returns true to leave.
+func (s *shell) execute(ctx context.Context, text string) bool {
+	if strings.HasPrefix(text, ":") || isBareCommand(text) {
+		return s.meta(ctx, text)
+	}
+	s.query(ctx, text)
+	return false
+}
+
+func (s *shell) runOptions() RunOptions { return RunOptions{At: s.at} }
+
+// parses checks a query locally before it is sent anywhere, so a syntax
+// error shows with its caret at once, without a round trip.
+func (s *shell) parses(src string) bool {
+	if _, err := lang.Parse(src); err != nil {
+		s.queryError(src, err)
+		return false
+	}
+	return true
+}
+
+func (s *shell) query(ctx context.Context, src string) {
+	if !s.parses(src) {
+		return
+	}
+	start := s.now()
+	var res *exec.Result
+	err := s.cancellable(ctx, func(ctx context.Context) (err error) {
+		res, err = s.backend.Run(ctx, src, s.runOptions())
+		return err
+	})
+	took := s.now().Sub(start)
+	switch {
+	case errors.Is(err, context.Canceled) && ctx.Err() == nil:
+		s.failf("cancelled after %s", roundDuration(took))
+		return
+	case err != nil:
+		s.queryError(src, err)
+		return
+	}
+	if err := s.print(res); err != nil {
+		s.failf("%v", err)
+	}
+	if s.timing {
+		fmt.Fprintf(s.out, "time: %s\n", roundDuration(took))
+	}
+}
+
+// print writes a result in the current format.
+func (s *shell) print(res *exec.Result) error {
+	if s.format == "json" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(s.out, "%s\n", b)
+		return err
+	}
+	return Render(s.out, res, Options{Width: s.width()})
+}
+
+// width is the terminal's width now (it may have been resized), or 0.
+func (s *shell) width() int {
+	if s.cfg.Terminal == nil {
+		return 0
+	}
+	return TerminalWidth(s.cfg.Terminal)
+}
+
+// cancellable runs f, cancelling its context when the user presses Ctrl-C,
+// and says how to cancel once it has run for a while.
+func (s *shell) cancellable(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	drain(s.cfg.Interrupt) // a Ctrl-C pressed before this statement is not for it
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	var note <-chan time.Time
+	if s.cfg.Terminal != nil && s.cfg.Interrupt != nil {
+		d := s.cfg.RunningNote
+		if d <= 0 {
+			d = DefaultRunningNote
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		note = t.C
+	}
+	noted := false
+	for {
+		select {
+		case err := <-done:
+			if noted {
+				fmt.Fprint(s.out, "\r\033[K") // take the note back
+			}
+			return err
+		case <-s.cfg.Interrupt:
+			cancel()
+		case <-note:
+			fmt.Fprint(s.out, "running… (Ctrl-C cancels)")
+			noted = true
+		}
+	}
+}
+
+func drain(ch <-chan os.Signal) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+// queryError prints a failed statement's error: the caret under the part
+// of the query it is about and the hint, or the message.
+func (s *shell) queryError(src string, err error) {
+	s.failed = true
+	fmt.Fprint(s.err, escapeLines(lang.Render(src, err)))
+}
+
+// failf prints an error of the shell itself.
+func (s *shell) failf(format string, args ...any) {
+	s.failed = true
+	fmt.Fprintln(s.err, escapeLines("error: "+fmt.Sprintf(format, args...)))
+}
+
+// roundDuration keeps three significant figures or so.
+func roundDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}

@@ -1,0 +1,99 @@
+package repl
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/datadriven"
+	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/memstore"
+	"github.com/tetrahq/tetra/ingest"
+)
+
+// The sample web shop is loaded at these times, and the tests' clock reads
+// testNow.
+var (
+	kubernetesAt = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	agentAt      = time.Date(2026, 11, 1, 11, 0, 0, 0, time.UTC)
+	testNow      = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+)
+
+// webshop returns a store holding the repository's sample web shop.
+func webshop(t testing.TB) graphstore.Store {
+	t.Helper()
+	st, err := loadWebshop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// loadWebshop loads the sample web shop into a new store: the Kubernetes
+// source at 10:00, the agent and the traces at 11:00.
+func loadWebshop() (graphstore.Store, error) {
+	st := memstore.New(memstore.Options{Now: func() time.Time { return testNow }, Retention: 1000 * time.Hour})
+	ap := ingest.NewApplier(st)
+	for _, f := range []struct {
+		name string
+		at   time.Time
+	}{{"webshop-kubernetes.json", kubernetesAt}, {"webshop-agent.json", agentAt}, {"webshop-traces.json", agentAt.Add(time.Second)}} {
+		r, err := os.Open(filepath.Join("..", "testdata", "topology", f.name))
+		if err != nil {
+			return nil, err
+		}
+		topos, err := (&ingest.Decoder{DefaultSource: "file:" + f.name}).Decode(r)
+		r.Close()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ap.Apply(context.Background(), topos, f.at); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// steppingClock reads testNow and moves on by step at every reading, so
+// timing is the same on every run.
+func steppingClock(step time.Duration) func() time.Time {
+	t := testNow
+	return func() time.Time {
+		now := t
+		t = t.Add(step)
+		return now
+	}
+}
+
+// TestShellScripts runs testdata/shell: each "shell" directive is one
+// session without a terminal (a script read from its standard input) over
+// the sample web shop; the output is what it printed, results and errors
+// in order, and "failed" when Run reported a failed statement.
+func TestShellScripts(t *testing.T) {
+	datadriven.Walk(t, filepath.Join("testdata", "shell"), func(t *testing.T, path string) {
+		st := webshop(t)
+		eng := exec.New(st, exec.Options{Now: func() time.Time { return testNow }})
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			if d.Cmd != "shell" {
+				d.Fatalf(t, "unknown directive %q", d.Cmd)
+			}
+			var out strings.Builder
+			err := Run(context.Background(), Config{
+				Backend: NewEmbedded(eng),
+				In:      strings.NewReader(d.Input),
+				Out:     &out,
+				Err:     &out,
+				Now:     steppingClock(1500 * time.Microsecond),
+			})
+			if err != nil {
+				out.WriteString("failed: " + err.Error() + "\n")
+			}
+			return out.String()
+		})
+	})
+}
