@@ -159,3 +159,13 @@ func writeChanges(w io.Writer, r *exec.ChangesResult, o Options) error {
 	}
 	return bw.Flush()
 }
+
+// Terminal returns the terminal a command talks to when both its input and
+// its output are one (the file to give Config.Terminal), or nil.
+func Terminal(in io.Reader, out io.Writer) *os.File {
+	f, ok := in.(*os.File)
+	if !ok || !readline.IsTerminal(int(f.Fd())) || TerminalWidth(out) == 0 {
+		return nil
+	}
+	return f
+}

@@ -13,7 +13,8 @@ import (
 // TestCLI runs the files under testdata/cli: each `tetra` directive is one
 // command line (shell-quoted; $DATA is a data directory private to the
 // file, $TESTDATA the repository's testdata), and the expected output is
-// its exit status, stdout and stderr.
+// its exit status, stdout and stderr. With `tetra stdin`, the lines after
+// the command line are its standard input.
 func TestCLI(t *testing.T) {
 	datadriven.Walk(t, "testdata/cli", func(t *testing.T, path string) {
 		data := t.TempDir()
@@ -21,12 +22,17 @@ func TestCLI(t *testing.T) {
 			if d.Cmd != "tetra" {
 				t.Fatalf("unknown directive %q", d.Cmd)
 			}
-			line := strings.NewReplacer("$DATA", data, "$TESTDATA", "../../testdata").Replace(strings.TrimSpace(d.Input))
+			line, stdin := strings.TrimSpace(d.Input), ""
+			if d.HasArg("stdin") {
+				line, stdin, _ = strings.Cut(d.Input, "\n")
+				stdin += "\n"
+			}
+			line = strings.NewReplacer("$DATA", data, "$TESTDATA", "../../testdata").Replace(line)
 			args, err := shellWords(line)
 			if err != nil {
 				t.Fatal(err)
 			}
-			code, out, errOut := runTetra(t, "", args...)
+			code, out, errOut := runTetra(t, stdin, args...)
 			var b strings.Builder
 			fmt.Fprintf(&b, "exit %d\n", code)
 			b.WriteString(strings.ReplaceAll(reviewable(out), data, "$DATA"))

@@ -69,6 +69,7 @@ func commands() map[string]command {
 		"query": {"run a TQL statement against a data directory or a server", runQuery},
 		"serve": {"run the server: the REST API on one address", runServe},
 		"key":   {"create, list and revoke API keys", runKey},
+		"repl":  {"an interactive shell: run statements, complete, keep history", runRepl},
 	}
 }
 

@@ -159,9 +159,19 @@ func TestImportDirection(t *testing.T) {
 			if strings.HasPrefix(imp, "github.com/segmentio/kafka-go") && !under(pkg, "ingest") {
 				t.Errorf("%s imports %s: only ingest may import the Kafka client", pkg, imp)
 			}
+			// Only the shell drives a terminal's line editor.
+			if strings.HasPrefix(imp, "github.com/chzyer/readline") && !under(pkg, "repl") {
+				t.Errorf("%s imports %s: only repl may import the line editor", pkg, imp)
+			}
 			// Nothing imports the binary.
 			if dep := projectPkg(imp); dep != "" && under(dep, "cmd") {
 				t.Errorf("%s imports %s: nothing may import cmd", pkg, imp)
+			}
+		}
+		// The pseudo-terminal harness is for tests only.
+		for imp := range ip.code {
+			if projectPkg(imp) == "internal/ptytest" {
+				t.Errorf("%s imports %s outside its tests: it is test machinery", pkg, imp)
 			}
 		}
 		// Only cmd wires concrete stores; other packages see interfaces
