@@ -97,6 +97,7 @@ func (s *shell) explain(ctx context.Context, q string) {
 		return
 	}
 	fmt.Fprint(s.out, escapeLines(plan))
+	s.gap()
 }
 
 func (s *shell) setAt(arg string) {

@@ -107,10 +107,17 @@ func Run(ctx context.Context, cfg Config) error {
 func (s *shell) loop(ctx context.Context) {
 	for ctx.Err() == nil {
 		text, err := s.read()
+		var long errLineTooLong
 		switch {
 		case errors.Is(err, errInterrupt):
 			continue
-		case err != nil: // io.EOF: Ctrl-D or the end of a script
+		case errors.As(err, &long):
+			s.failf("%v", long)
+			continue
+		case errors.Is(err, io.EOF): // Ctrl-D or the end of a script
+			return
+		case err != nil:
+			s.failf("reading the input: %v", err)
 			return
 		case text == "":
 			continue
@@ -199,6 +206,15 @@ func (s *shell) query(ctx context.Context, src string) {
 	}
 	if s.timing {
 		fmt.Fprintf(s.out, "time: %s\n", roundDuration(took))
+	}
+	s.gap()
+}
+
+// gap leaves a blank line after a result on a terminal, so that the next
+// prompt stands apart from it.
+func (s *shell) gap() {
+	if s.cfg.Terminal != nil {
+		fmt.Fprintln(s.out)
 	}
 }
 

@@ -2,6 +2,7 @@ package repl
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,4 +97,25 @@ func TestShellScripts(t *testing.T) {
 			return out.String()
 		})
 	})
+}
+
+// TestShellLongLine checks that a line too long to be a query is reported
+// and skipped, and the script goes on.
+func TestShellLongLine(t *testing.T) {
+	eng := exec.New(webshop(t), exec.Options{Now: func() time.Time { return testNow }})
+	in := "name = \"catalog\"\n" + `name = "` + strings.Repeat("x", maxLine+10) + "\"\n" + "name = \"frontend\"\n"
+	var out strings.Builder
+	err := Run(context.Background(), Config{Backend: NewEmbedded(eng), In: strings.NewReader(in), Out: &out, Err: &out})
+	got := out.String()
+	if !errors.Is(err, ErrFailed) || !strings.Contains(got, "error: line 2 is longer than 1048576 bytes; it was skipped\n") ||
+		!strings.Contains(got, "7   catalog") || !strings.Contains(got, "5   frontend") {
+		t.Errorf("Run = %v, output:\n%s", err, got)
+	}
+	// A query under the line limit but over the language's is refused by
+	// the parser with its limit named.
+	out.Reset()
+	Run(context.Background(), Config{Backend: NewEmbedded(eng), In: strings.NewReader(`name = "` + strings.Repeat("x", 70_000) + "\"\n"), Out: &out, Err: &out})
+	if !strings.Contains(out.String(), "MaxBytes") {
+		t.Errorf("a 70 kB query:\n%.300s", out.String())
+	}
 }

@@ -129,27 +129,51 @@ func (r readlineCompleter) Do(line []rune, pos int) ([][]rune, int) {
 
 // plainReader reads a script: lines without prompts, history or editing.
 type plainReader struct {
-	sc *bufio.Scanner
+	r    *bufio.Reader
+	line int
 }
 
 // maxLine bounds a line of a script; a query is at most 64 KiB
-// (lang.DefaultLimits).
+// (lang.DefaultLimits), so a longer line can only be a mistake.
 const maxLine = 1 << 20
 
+// errLineTooLong is returned for a line longer than maxLine, which is
+// skipped: the script goes on with the next line.
+type errLineTooLong struct{ line int }
+
+func (e errLineTooLong) Error() string {
+	return fmt.Sprintf("line %d is longer than %d bytes; it was skipped", e.line, maxLine)
+}
+
 func newPlainReader(in io.Reader) *plainReader {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), maxLine)
-	return &plainReader{sc: sc}
+	return &plainReader{r: bufio.NewReaderSize(in, 64<<10)}
 }
 
 func (p *plainReader) ReadLine(string) (string, error) {
-	if p.sc.Scan() {
-		return p.sc.Text(), nil
+	p.line++
+	var line []byte
+	tooLong := false
+	for {
+		chunk, err := p.r.ReadSlice('\n')
+		if !tooLong && len(line)+len(chunk) > maxLine+1 {
+			tooLong, line = true, nil // keep reading to the end of the line, keeping nothing
+		}
+		if !tooLong {
+			line = append(line, chunk...)
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && (len(line) > 0 || tooLong):
+		case err != nil:
+			return "", err
+		}
+		break
 	}
-	if err := p.sc.Err(); err != nil {
-		return "", err
+	if tooLong {
+		return "", errLineTooLong{p.line}
 	}
-	return "", io.EOF
+	return strings.TrimRight(string(line), "\r\n"), nil
 }
 
 func (p *plainReader) Remember(string) {}
