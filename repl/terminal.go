@@ -76,6 +76,11 @@ func newEditor(cfg Config, comp *completer) (*editor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.HistoryFile != "" {
+		// readline trims a long history by writing a new file, created
+		// readable by all: make it the user's alone again.
+		os.Chmod(cfg.HistoryFile, 0o600)
+	}
 	return &editor{rl: rl}, nil
 }
 

@@ -324,6 +324,9 @@ func TestTerminalHistoryBounded(t *testing.T) {
 	if got, want := string(b), ":at -3h\n:at -4h\n:at -5h\n"; got != want {
 		t.Errorf("history file:\n%s\nwant the last three:\n%s", got, want)
 	}
+	if info, err := os.Stat(hist); err != nil || info.Mode().Perm()&0o077 != 0 {
+		t.Errorf("history file after trimming: %v, %v", info.Mode(), err)
+	}
 }
 
 func TestTerminalAtExplainErrors(t *testing.T) {
