@@ -20,8 +20,7 @@ type queryArgs struct {
 	data, server, key *string
 	at                *string
 	asJSON, explain   *bool
-	maxElems          *int
-	timeout           *time.Duration
+	limits            limitFlags
 	set               map[string]bool // flags given on the command line
 	src               string
 	stmt              lang.Statement
@@ -39,8 +38,7 @@ func runQuery(e *env, args []string) int {
 	q.at = fs.String("at", "", "run the query as if it were `T`: the graph as it was then, relative times counted from then")
 	q.asJSON = fs.Bool("json", false, "print the result as one JSON document")
 	q.explain = fs.Bool("explain", false, "print the query plan instead of running the query")
-	q.maxElems = fs.Int("max-elements", exec.DefaultMaxElements, "fail a query that holds more than `N` components")
-	q.timeout = fs.Duration("timeout", exec.DefaultTimeout, "fail a query that runs longer than `D`")
+	q.limits = addLimitFlags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return flagStatus(err)
@@ -69,10 +67,8 @@ func (q *queryArgs) check(e *env, fs *flag.FlagSet, pos []string) int {
 		return misuse(e, fs, "no query")
 	case len(pos) > 1:
 		return misuse(e, fs, "one query at a time: quote it, as in tetra query 'name = \"x\"'")
-	case *q.maxElems <= 0:
-		return misuse(e, fs, "--max-elements must be at least 1")
-	case *q.timeout <= 0:
-		return misuse(e, fs, "--timeout must be positive, as in --timeout 10s")
+	case q.limits.problem() != "":
+		return misuse(e, fs, "%s", q.limits.problem())
 	case *q.explain && *q.asJSON:
 		return misuse(e, fs, "--explain prints a drawn plan; it does not go with --json")
 	case *q.server != "" && q.set["data"]:
@@ -99,13 +95,13 @@ func queryLocal(e *env, q *queryArgs) int {
 		return userError(e, "query", err)
 	}
 	defer st.Close()
-	eng := exec.New(st, exec.Options{MaxElements: *q.maxElems, Timeout: *q.timeout, Now: e.now})
+	eng := exec.New(st, q.limits.options(e.now))
 	opts := exec.QueryOptions{Now: q.now}
 	if *q.explain {
 		plan, err := eng.ExplainWith(q.stmt, opts)
 		return printPlan(e, q.src, plan, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *q.timeout) // covers encoding too
+	ctx, cancel := context.WithTimeout(context.Background(), *q.limits.timeout) // covers encoding too
 	defer cancel()
 	res, err := eng.RunWith(ctx, q.stmt, opts)
 	if err != nil {
@@ -114,7 +110,7 @@ func queryLocal(e *env, q *queryArgs) int {
 	if *q.asJSON {
 		doc, err := exec.AppendJSON(ctx, nil, res, exec.EncodeOptions{})
 		if err != nil {
-			return queryError(e, q.src, deadlineOf(ctx, err, *q.timeout))
+			return queryError(e, q.src, deadlineOf(ctx, err, *q.limits.timeout))
 		}
 		return printBytes(e, doc)
 	}
@@ -133,13 +129,13 @@ func queryServer(e *env, q *queryArgs) int {
 		req.At = q.now.UTC().Format(time.RFC3339Nano)
 	}
 	if q.set["timeout"] {
-		req.TimeoutMs = q.timeout.Milliseconds()
+		req.TimeoutMs = q.limits.timeout.Milliseconds()
 	}
 	if q.set["max-elements"] {
-		req.MaxElements = *q.maxElems
+		req.MaxElements = *q.limits.maxElements
 	}
 	// The server bounds the query; this bounds the wait for its answer.
-	ctx, cancel := context.WithTimeout(context.Background(), *q.timeout+10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), *q.limits.timeout+10*time.Second)
 	defer cancel()
 	switch {
 	case *q.explain:

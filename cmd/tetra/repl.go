@@ -22,18 +22,15 @@ func runRepl(e *env, args []string) int {
 	data := dataFlag(fs)
 	history := fs.String("history", "", "keep the shell's history in `FILE` (default $XDG_STATE_HOME/tetra/history, or ~/.local/state/tetra/history)")
 	noHistory := fs.Bool("no-history", false, "keep no history")
-	maxElems := fs.Int("max-elements", exec.DefaultMaxElements, "fail a query that holds more than `N` components")
-	timeout := fs.Duration("timeout", exec.DefaultTimeout, "fail a query that runs longer than `D`")
+	limits := addLimitFlags(fs)
 	pos, err := parseFlags(fs, args)
 	switch {
 	case err != nil:
 		return flagStatus(err)
 	case len(pos) > 0:
 		return misuse(e, fs, "no query here: type queries at the prompt, or use tetra query 'QUERY'")
-	case *maxElems <= 0:
-		return misuse(e, fs, "--max-elements must be at least 1")
-	case *timeout <= 0:
-		return misuse(e, fs, "--timeout must be positive, as in --timeout 10s")
+	case limits.problem() != "":
+		return misuse(e, fs, "%s", limits.problem())
 	case *history == "" && !*noHistory:
 		*history = defaultHistoryFile(e)
 	case *noHistory:
@@ -45,7 +42,7 @@ func runRepl(e *env, args []string) int {
 	}
 	defer st.Close()
 	cfg := repl.Config{
-		Backend:     repl.NewEmbedded(exec.New(st, exec.Options{MaxElements: *maxElems, Timeout: *timeout, Now: e.now})),
+		Backend:     repl.NewEmbedded(exec.New(st, limits.options(e.now))),
 		In:          e.stdin,
 		Out:         e.stdout,
 		Err:         e.stderr,
