@@ -35,6 +35,29 @@ func Escape(s string) string {
 	return b.String()
 }
 
+// escapeJSON makes a JSON document from exec.AppendJSON safe to print on
+// a terminal and still the same JSON: the encoder escapes C0 controls, and
+// what a terminal would still act on (DEL, the C1 range, bidirectional
+// overrides) becomes a \u escape, which JSON reads as the same character.
+// Outside strings a document holds only ASCII punctuation, so the
+// replacement is safe anywhere.
+func escapeJSON(doc []byte) []byte {
+	s := string(doc)
+	unsafe := func(r rune) bool { return r != '\n' && unsafeRune(r) } // the newline that ends it
+	if strings.IndexFunc(s, unsafe) < 0 {
+		return doc
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unsafe(r) {
+			fmt.Fprintf(&b, `\u%04x`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return []byte(b.String())
+}
+
 // escapeLines is Escape for a message of several lines: the newlines stay.
 func escapeLines(s string) string {
 	lines := strings.Split(s, "\n")

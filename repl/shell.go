@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -201,7 +202,7 @@ func (s *shell) query(ctx context.Context, src string) {
 		s.queryError(src, err)
 		return
 	}
-	if err := s.print(res); err != nil {
+	if err := s.print(ctx, res); err != nil {
 		s.failf("%v", err)
 	}
 	if s.timing {
@@ -218,17 +219,27 @@ func (s *shell) gap() {
 	}
 }
 
-// print writes a result in the current format.
-func (s *shell) print(res *exec.Result) error {
-	if s.format == "json" {
-		b, err := json.MarshalIndent(res, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(s.out, "%s\n", b)
+// print writes a result in the current format: tables, or the result JSON
+// of tetra query --json (exec.AppendJSON), indented on a terminal for
+// reading.
+func (s *shell) print(ctx context.Context, res *exec.Result) error {
+	if s.format != "json" {
+		return Render(s.out, res, Options{Width: s.width()})
+	}
+	doc, err := exec.AppendJSON(ctx, nil, res, exec.EncodeOptions{})
+	if err != nil {
 		return err
 	}
-	return Render(s.out, res, Options{Width: s.width()})
+	doc = escapeJSON(doc)
+	if s.cfg.Terminal != nil {
+		var b bytes.Buffer
+		if err := json.Indent(&b, doc, "", "  "); err != nil {
+			return err
+		}
+		doc = b.Bytes()
+	}
+	_, err = s.out.Write(doc)
+	return err
 }
 
 // width is the terminal's width now (it may have been resized), or 0.

@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"strconv"
@@ -163,5 +164,29 @@ func TestElide(t *testing.T) {
 		if got != c.want || width(got) > c.w {
 			t.Errorf("elide(%q, %d, %v) = %q (%d wide), want %q", c.in, c.w, c.middle, got, width(got), c.want)
 		}
+	}
+}
+
+// TestEscapeJSON checks that the result JSON printed on a terminal holds
+// nothing a terminal acts on and still decodes to the same names.
+func TestEscapeJSON(t *testing.T) {
+	name := "a\x1b[2J\x7f\u009b31m\u202eb\xff"
+	res := &exec.Result{Topology: &exec.TopologyResult{Components: []exec.Component{{ID: 1, Name: name}}}}
+	doc, err := exec.AppendJSON(context.Background(), nil, res, exec.EncodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	safe := escapeJSON(doc)
+	for _, r := range string(safe) {
+		if unsafeRune(r) && r != '\n' {
+			t.Errorf("the JSON holds %U raw: %s", r, safe)
+		}
+	}
+	back, err := exec.DecodeJSON(safe)
+	if err != nil {
+		t.Fatalf("%v: %s", err, safe)
+	}
+	if got, want := back.Topology.Components[0].Name, strings.ToValidUTF8(name, "\ufffd"); got != want {
+		t.Errorf("name %q after the round trip, want %q", got, want)
 	}
 }

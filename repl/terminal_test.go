@@ -349,6 +349,11 @@ func TestTerminalAtExplainErrors(t *testing.T) {
 	if !strings.Contains(text, "error: unknown key \"naem\"\n  1 | naem = \"x\"\n    | ^^^^\nhint: did you mean \"name\"?") {
 		t.Errorf("no caret under the error:\n%s", text)
 	}
+	tm.Type(":format json\r")
+	tm.WaitText("format json")
+	tm.Type(`name = "catalog"` + "\r")
+	tm.WaitText(`  "schemaVersion": 1,`) // indented for reading on a terminal
+	tm.WaitCursorLine("tetra>")
 	tm.Type(":nope\r")
 	tm.WaitText("error: unknown command :nope; try :help :explain :at :format :timing :quit")
 	quit(t, tm)
