@@ -240,6 +240,14 @@ func TestTerminalMultiLine(t *testing.T) {
 	tm.Type("= \"app:checkout\"\r")
 	tm.WaitText("1 component at")
 	tm.WaitCursorLine("tetra>")
+	// Ctrl-C drops an unfinished statement, earlier lines and all.
+	// (Joined to the next, it would select nothing.)
+	tm.Type("name = \"catalog\" AND\r")
+	tm.WaitCursorLine("  ...>")
+	tm.Type("\x03")
+	tm.WaitCursorLine("tetra>")
+	tm.Type(`name = "frontend"` + "\r")
+	tm.WaitText("5   frontend  service")
 	quit(t, tm)
 }
 
