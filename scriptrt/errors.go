@@ -1,0 +1,240 @@
+package scriptrt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/lang"
+)
+
+// Error classes. Every error Run returns is one of:
+//
+//   - *SyntaxError: the script (or its arguments script) does not parse;
+//   - *TimeoutError: the run took longer than its timeout;
+//   - *LimitError: the run went over one of the sandbox's limits (memory,
+//     result size, call depth, string or array size, elements loaded);
+//   - *ScriptError: the script threw, or a script API failed and the script
+//     did not catch it; it wraps the API's Go error (an exec error, a
+//     *lang.Error of a query string, a *SecurityError of Http), which
+//     errors.As finds;
+//   - *ArgumentsError: the arguments script failed (it wraps one of the
+//     above);
+//   - context.Canceled or context.DeadlineExceeded: the caller's context
+//     ended the run;
+//   - *InternalError: a bug.
+//
+// ErrorBody turns each into StackState's typed error document; the server
+// maps the classes to status codes in one place.
+
+// SyntaxError says the script does not parse. StackState reports the same
+// as ExecuteScriptSyntaxErrors.
+type SyntaxError struct {
+	Errors []Problem
+}
+
+// Problem is one syntax error with its 1-based line and column.
+type Problem struct {
+	Message string `json:"message"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+}
+
+func (e *SyntaxError) Error() string {
+	if len(e.Errors) == 0 {
+		return "scriptrt: syntax error"
+	}
+	p := e.Errors[0]
+	msg := fmt.Sprintf("scriptrt: syntax error at %d:%d: %s", p.Line, p.Column, p.Message)
+	if n := len(e.Errors) - 1; n > 0 {
+		msg += fmt.Sprintf(" (and %d more)", n)
+	}
+	return msg
+}
+
+// TimeoutError says a script ran longer than its timeout.
+type TimeoutError struct {
+	Timeout time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("scriptrt: the script ran longer than %s (the script timeout) and was stopped", e.Timeout)
+}
+
+// Limit names one limit of the sandbox.
+type Limit string
+
+const (
+	LimitMemory     Limit = "memory"         // heap growth during the run (bytes)
+	LimitResultSize Limit = "result size"    // the serialised result (bytes)
+	LimitCallDepth  Limit = "call depth"     // nested function calls
+	LimitNesting    Limit = "nesting"        // depth of nested arrays and objects a built-in or the result walks
+	LimitString     Limit = "string length"  // characters of one string a built-in would make
+	LimitArray      Limit = "array length"   // elements of one array a built-in would walk or make
+	LimitElements   Limit = "elements"       // components all queries of one run load together
+	LimitCalls      Limit = "API calls"      // queries and HTTP requests of one run
+	LimitHTTPBody   Limit = "HTTP body size" // bytes of one HTTP request or response body
+)
+
+// LimitError says a run went over a limit of the sandbox. The run is
+// stopped (an uncatchable interrupt for memory, a thrown error the script
+// may catch for the others, which it usually does not).
+type LimitError struct {
+	Limit  Limit
+	Max    int64  // the limit's value, in the limit's unit
+	Detail string // what went over it
+}
+
+func (e *LimitError) Error() string {
+	msg := fmt.Sprintf("scriptrt: the script went over the %s limit (%d)", e.Limit, e.Max)
+	if e.Limit == LimitMemory {
+		msg = fmt.Sprintf("scriptrt: the script went over the memory limit (%d MiB of heap growth) and was stopped", e.Max>>20)
+	}
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+// SecurityError says a script tried something the sandbox forbids: an HTTP
+// request to a host that is not on the allow-list (directly or through a
+// redirect). StackState reports the same as ExecuteScriptSecurityError.
+type SecurityError struct {
+	Msg string
+}
+
+func (e *SecurityError) Error() string { return "scriptrt: " + e.Msg }
+
+// ScriptError is an exception that left the script: thrown by the script
+// or by a script API whose Go error the script did not catch. Line and
+// Column (1-based) are the position in the script where it was thrown or
+// where the failing API call was made.
+type ScriptError struct {
+	Message string // the exception's message (for an API error, the Go error's text)
+	Name    string // the exception's name: Error, TypeError, QueryError, HttpError, …
+	Line    int
+	Column  int
+	Stack   string // the script's call stack at the throw, one frame a line
+	// Query is the TQL text an API call ran, when the error is about it
+	// (lang.Render(Query, err) draws the caret).
+	Query string
+	Err   error // the API's Go error, or nil for an exception the script made
+}
+
+func (e *ScriptError) Error() string {
+	name := e.Name
+	if name == "" {
+		name = "Error"
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("scriptrt: %d:%d: %s: %s", e.Line, e.Column, name, e.Message)
+	}
+	return fmt.Sprintf("scriptrt: %s: %s", name, e.Message)
+}
+
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+// ArgumentsError says the arguments script of a request failed.
+type ArgumentsError struct {
+	Err error
+}
+
+func (e *ArgumentsError) Error() string { return "scriptrt: the arguments script failed: " + e.Err.Error() }
+
+func (e *ArgumentsError) Unwrap() error { return e.Err }
+
+// InternalError is a bug: a state the runtime should never reach.
+type InternalError struct{ Msg string }
+
+func (e *InternalError) Error() string { return "scriptrt: internal error: " + e.Msg }
+
+// ErrorDoc is StackState's typed error document of the script API
+// (ExecuteScriptError in spec/script.api.yaml): _type says which, and the
+// other fields belong to that type.
+type ErrorDoc struct {
+	Type       string         `json:"_type"`
+	Message    string         `json:"message"`
+	Errors     []SyntaxDocErr `json:"errors,omitempty"`     // ExecuteScriptSyntaxErrors
+	Location   *Location      `json:"location,omitempty"`   // ExecuteScriptExceptionError (a Tetra addition)
+	Reason     string         `json:"reason,omitempty"`     // ExecuteScriptExecutionError
+	TimeoutMs  int64          `json:"timeoutMs,omitempty"`  // ExecuteScriptTimeoutError
+	Nested     *ErrorDoc      `json:"error,omitempty"`      // ExecuteScriptArgumentsScriptError
+	QueryError []*lang.Error  `json:"queryErrors,omitempty"` // positioned errors in the query an API call ran (a Tetra addition)
+}
+
+// SyntaxDocErr is one entry of ExecuteScriptSyntaxErrors.
+type SyntaxDocErr struct {
+	Message  string   `json:"message"`
+	Location Location `json:"location"`
+}
+
+// Location is StackState's ScriptLocation.
+type Location struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+}
+
+// The _type names of StackState's script errors.
+const (
+	TypeSyntaxErrors   = "ExecuteScriptSyntaxErrors"
+	TypeExecutionError = "ExecuteScriptExecutionError"
+	TypeSecurityError  = "ExecuteScriptSecurityError"
+	TypeExceptionError = "ExecuteScriptExceptionError"
+	TypeTimeoutError   = "ExecuteScriptTimeoutError"
+	TypeArgumentsError = "ExecuteScriptArgumentsScriptError"
+)
+
+// ErrorBody returns StackState's typed error document for an error of Run.
+// A timeout is ExecuteScriptTimeoutError (StackState answers it with 408), a
+// syntax error ExecuteScriptSyntaxErrors, a refused HTTP host
+// ExecuteScriptSecurityError, a limit or cancellation
+// ExecuteScriptExecutionError with the reason, anything the script threw
+// ExecuteScriptExceptionError.
+func ErrorBody(err error) *ErrorDoc {
+	var (
+		syn  *SyntaxError
+		to   *TimeoutError
+		lim  *LimitError
+		sec  *SecurityError
+		se   *ScriptError
+		args *ArgumentsError
+		qlim *exec.LimitError
+		qto  *exec.TimeoutError
+	)
+	switch {
+	case errors.As(err, &args):
+		return &ErrorDoc{Type: TypeArgumentsError, Message: err.Error(), Nested: ErrorBody(args.Err)}
+	case errors.As(err, &syn):
+		d := &ErrorDoc{Type: TypeSyntaxErrors, Message: err.Error()}
+		for _, p := range syn.Errors {
+			d.Errors = append(d.Errors, SyntaxDocErr{Message: p.Message, Location: Location{p.Line, p.Column}})
+		}
+		return d
+	case errors.As(err, &to):
+		return &ErrorDoc{Type: TypeTimeoutError, Message: err.Error(), TimeoutMs: to.Timeout.Milliseconds()}
+	case errors.As(err, &lim):
+		return &ErrorDoc{Type: TypeExecutionError, Message: err.Error(), Reason: "limit: " + string(lim.Limit)}
+	case errors.As(err, &sec):
+		return &ErrorDoc{Type: TypeSecurityError, Message: err.Error()}
+	case errors.As(err, &se):
+		d := &ErrorDoc{Type: TypeExceptionError, Message: err.Error()}
+		if se.Line > 0 {
+			d.Location = &Location{se.Line, se.Column}
+		}
+		if se.Query != "" {
+			d.QueryError = lang.Locate(se.Query, se.Err)
+		}
+		switch {
+		case errors.As(err, &qlim):
+			d.Type, d.Reason = TypeExecutionError, "limit: query elements"
+		case errors.As(err, &qto):
+			d.Type, d.Reason = TypeExecutionError, "limit: query timeout"
+		}
+		return d
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &ErrorDoc{Type: TypeExecutionError, Message: err.Error(), Reason: "canceled"}
+	}
+	return &ErrorDoc{Type: TypeExecutionError, Message: err.Error(), Reason: "internal"}
+}

@@ -1,0 +1,201 @@
+package scriptrt
+
+import (
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+// The memory limit.
+//
+// goja has no allocation hook, and Go has no per-goroutine allocation
+// counter, so a run's memory cannot be counted exactly. What can be
+// measured is the process heap: a watchdog samples it every few
+// milliseconds while scripts run and compares its growth since each run
+// started with that run's budget (Limits.MaxMemory). Growth over a budget
+// may be garbage, so before stopping anything the watchdog collects
+// garbage and measures again; only heap that is still live counts. Then it
+// interrupts the most recently started run over its budget (the growth
+// happened inside its window; an older run's window includes it too, so
+// the newest is the likeliest cause) with a LimitError, and waits until
+// that run has ended and its memory is collected before judging the
+// others.
+//
+// Interrupt takes effect at the script's next instruction. A native
+// built-in that allocates a lot in one call cannot be interrupted midway:
+// those are guarded before they start (guards.go), so that no single step
+// makes more than MaxStringLength characters or MaxArrayLength elements.
+// With runs in parallel a run may be charged for another's allocations in
+// the same window; the error says the heap grew during the run, which is
+// what was measured.
+
+// sampleEvery is the watchdog's period: short enough that a script doubling
+// a string each step is caught a few doublings past its budget.
+const sampleEvery = 5 * time.Millisecond
+
+// minGCInterval keeps a script that makes much short-lived garbage from
+// making the watchdog collect on every sample.
+const minGCInterval = 100 * time.Millisecond
+
+// governor is the process-wide watchdog. Safe for concurrent use.
+type governor struct {
+	heap func() uint64 // bytes of heap objects, live or not yet collected
+	live func() uint64 // bytes of heap objects found live by the last collection
+	gc   func()
+
+	mu      sync.Mutex // guards everything below
+	runs    map[*watch]struct{}
+	running bool      // the sampling goroutine runs
+	lastGC  time.Time // when the watchdog last collected
+	tripped *watch    // a run it stopped that has not ended yet
+}
+
+// watch is one run under the watchdog.
+type watch struct {
+	g     *governor
+	vm    *goja.Runtime
+	base  uint64 // the heap when the run started
+	limit uint64
+	start time.Time
+}
+
+var (
+	defaultGovOnce sync.Once
+	defaultGov     *governor
+)
+
+// defaultGovernor is the one watchdog of the process: the heap it measures
+// is the process's, so two watchdogs would only judge the same growth
+// twice.
+func defaultGovernor() *governor {
+	defaultGovOnce.Do(func() {
+		defaultGov = newGovernor(readMetric("/memory/classes/heap/objects:bytes"), readMetric("/gc/heap/live:bytes"), runtime.GC)
+	})
+	return defaultGov
+}
+
+func newGovernor(heap, live func() uint64, gc func()) *governor {
+	return &governor{heap: heap, live: live, gc: gc, runs: map[*watch]struct{}{}}
+}
+
+// readMetric returns a reader of a runtime metric, which does not stop the
+// world (runtime.ReadMemStats would).
+func readMetric(name string) func() uint64 {
+	return func() uint64 {
+		s := []metrics.Sample{{Name: name}}
+		metrics.Read(s)
+		if s[0].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return s[0].Value.Uint64()
+	}
+}
+
+// watch puts a run under the watchdog, starting it if it is idle.
+func (g *governor) watch(vm *goja.Runtime, limit int64) *watch {
+	w := &watch{g: g, vm: vm, base: g.heap(), limit: uint64(limit), start: time.Now()}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.runs[w] = struct{}{}
+	if !g.running {
+		g.running = true
+		go g.loop()
+	}
+	return w
+}
+
+// done takes a run from the watchdog.
+func (w *watch) done() {
+	g := w.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.runs, w)
+}
+
+// loop samples the heap while any run is watched, and ends when none is.
+func (g *governor) loop() {
+	t := time.NewTicker(sampleEvery)
+	defer t.Stop()
+	for range t.C {
+		if !g.check() {
+			return
+		}
+	}
+}
+
+// check samples once; it returns false (and marks the loop stopped) when no
+// run is left to watch.
+func (g *governor) check() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.runs) == 0 {
+		g.running = false
+		return false
+	}
+	if g.tripped != nil {
+		if _, alive := g.runs[g.tripped]; alive {
+			return true // its memory still counts for everyone; wait for it to end
+		}
+		g.tripped = nil
+		g.collectLocked(true) // so that the stopped run's memory no longer counts
+	}
+	heap := g.heap()
+	if g.over(heap) == nil {
+		return true
+	}
+	// The heap includes garbage. What the last collection found live is
+	// not garbage: if that is over a budget already, stop the run without
+	// waiting for another collection (which a script doubling a string
+	// outruns).
+	if live := g.live(); g.over(live) != nil {
+		g.trip(g.over(live), live)
+		return true
+	}
+	if !g.collectLocked(false) {
+		return true // collected a moment ago; judge at the next sample
+	}
+	if heap = g.heap(); g.over(heap) != nil {
+		g.trip(g.over(heap), heap)
+	}
+	return true
+}
+
+// trip stops a run over its budget. REQUIRES: g.mu.
+func (g *governor) trip(w *watch, heap uint64) {
+	g.tripped = w
+	w.vm.Interrupt(&LimitError{Limit: LimitMemory, Max: int64(w.limit),
+		Detail: "the heap grew by " + mib(heap-w.base) + " during the run"})
+}
+
+// over returns the most recently started run whose budget the heap's
+// growth exceeds, or nil. REQUIRES: g.mu.
+func (g *governor) over(heap uint64) *watch {
+	var newest *watch
+	for w := range g.runs {
+		if heap > w.base && heap-w.base > w.limit && (newest == nil || w.start.After(newest.start)) {
+			newest = w
+		}
+	}
+	return newest
+}
+
+// collectLocked runs the garbage collector unless it ran within
+// minGCInterval (or force). It reports whether it ran. REQUIRES: g.mu (the
+// collection runs with the lock held: runs that start meanwhile wait, and
+// their base is taken after it).
+func (g *governor) collectLocked(force bool) bool {
+	if !force && time.Since(g.lastGC) < minGCInterval {
+		return false
+	}
+	g.gc()
+	g.lastGC = time.Now()
+	return true
+}
+
+func mib(b uint64) string {
+	return strconv.FormatUint(b>>20, 10) + " MiB"
+}

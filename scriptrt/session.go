@@ -1,0 +1,226 @@
+package scriptrt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dop251/goja"
+
+	"github.com/tetrahq/tetra/lang"
+)
+
+// session is the state of one run: its own goja runtime, the context that
+// interrupts it, and what the script APIs need. A session belongs to the
+// goroutine of Run; only the interrupting callbacks (context, memory
+// watchdog) touch it from elsewhere, through goja's Interrupt, which is
+// safe for that.
+type session struct {
+	rt   *Runtime
+	lim  Limits
+	ctx  context.Context
+	req  Request
+	now  time.Time
+	vm   *goja.Runtime
+	stop func() bool // unregisters the context interrupt
+	mem  *watch
+
+	// errs maps the JS error objects made for Go errors back to them, so
+	// that an exception leaving the script unwraps to the Go error without
+	// the Go value ever being reachable from JavaScript.
+	errs map[*goja.Object]*apiError
+	// thenables maps the JS objects of builders and async results to their
+	// Go side.
+	thenables map[*goja.Object]thenable
+	// types names the API objects a result can be (the result's _type).
+	types map[*goja.Object]string
+
+	elements int // components loaded by all queries so far
+	calls    int // queries and HTTP requests so far
+
+	jsonParse goja.Callable // the original JSON.parse, kept before the script can replace it
+}
+
+// apiError is a Go error of a script API, as the script sees it.
+type apiError struct {
+	err   error
+	query string // the TQL text, when the error is about a query
+	line  int    // where in the script the API call was made
+	col   int
+}
+
+func (rt *Runtime) newSession(ctx context.Context, req Request) *session {
+	now := req.Now
+	if now.IsZero() {
+		now = rt.cfg.Now()
+	}
+	vm := goja.New()
+	vm.SetMaxCallStackSize(rt.lim.MaxCallDepth)
+	s := &session{
+		rt: rt, lim: rt.lim, ctx: ctx, req: req, now: now, vm: vm,
+		errs: map[*goja.Object]*apiError{}, thenables: map[*goja.Object]thenable{}, types: map[*goja.Object]string{},
+	}
+	s.stop = context.AfterFunc(ctx, func() { vm.Interrupt(errStopped) })
+	s.mem = rt.mem.watch(vm, rt.lim.MaxMemory)
+	s.install()
+	return s
+}
+
+func (s *session) close() {
+	s.stop()
+	s.mem.done()
+}
+
+// install sets up the sandbox: built-ins that could reach outside or
+// allocate without bound are removed or guarded, then the script APIs are
+// defined.
+func (s *session) install() {
+	parse, _ := goja.AssertFunction(s.vm.Get("JSON").ToObject(s.vm).Get("parse"))
+	s.jsonParse = parse
+	s.sandbox()
+	s.installAPIs()
+}
+
+// throw raises a Go error of a script API as a JS exception the script may
+// catch: an Error whose name says its class, with the message, and for a
+// query error the query text. The Go error stays on the Go side (errs).
+func (s *session) throw(err error, query string) {
+	panic(s.errorValue(err, query))
+}
+
+// errorValue makes the JS error object for a Go error of a script API.
+func (s *session) errorValue(err error, query string) *goja.Object {
+	obj := s.newError(errorName(err), apiMessage(err, query))
+	if query != "" {
+		_ = obj.Set("query", query)
+	}
+	line, col := s.callerPosition()
+	s.errs[obj] = &apiError{err: err, query: query, line: line, col: col}
+	return obj
+}
+
+// newError makes a JS Error with the given name and message.
+func (s *session) newError(name, msg string) *goja.Object {
+	obj, err := s.vm.New(s.vm.Get("Error"), s.vm.ToValue(msg))
+	if err != nil { // the script replaced Error with something that throws
+		obj = s.vm.NewObject()
+		_ = obj.Set("message", msg)
+	}
+	_ = obj.DefineDataProperty("name", s.vm.ToValue(name), goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_FALSE)
+	// StackState's scripts read exceptions with getMessage().
+	_ = obj.Set("getMessage", func(goja.FunctionCall) goja.Value { return s.vm.ToValue(msg) })
+	return obj
+}
+
+// errorName is the JS name of a Go error's class.
+func errorName(err error) string {
+	var (
+		lim *LimitError
+		sec *SecurityError
+		to  *TimeoutError
+	)
+	switch {
+	case errors.As(err, &lim):
+		return "LimitError"
+	case errors.As(err, &sec):
+		return "SecurityError"
+	case errors.As(err, &to):
+		return "TimeoutError"
+	case errors.As(err, new(*httpError)):
+		return "HttpError"
+	case errors.As(err, new(*argError)):
+		return "TypeError"
+	}
+	return "QueryError"
+}
+
+// apiMessage is the message of an API error: the error's text without the
+// package prefix; for a language error the query is drawn with a caret.
+func apiMessage(err error, query string) string {
+	msg := strings.TrimPrefix(err.Error(), "scriptrt: ")
+	if query != "" {
+		if r := renderQueryError(query, err); r != "" {
+			return r
+		}
+	}
+	return msg
+}
+
+// callerPosition is where in the script the running native function was
+// called from.
+func (s *session) callerPosition() (line, col int) {
+	for _, f := range s.vm.CaptureCallStack(0, nil) {
+		if p := f.Position(); p.Line > 0 {
+			return p.Line, p.Column
+		}
+	}
+	return 0, 0
+}
+
+// scriptError turns an exception that left the script into a ScriptError
+// at the innermost script position, unwrapping an API error to its Go
+// error.
+func (s *session) scriptError(ex *goja.Exception) error {
+	se := &ScriptError{Message: ex.Error()}
+	var b strings.Builder
+	for _, f := range ex.Stack() {
+		if p := f.Position(); p.Line > 0 {
+			if se.Line == 0 {
+				se.Line, se.Column = p.Line, p.Column
+			}
+			fmt.Fprintf(&b, "at %s (%s:%d:%d)\n", f.FuncName(), f.SrcName(), p.Line, p.Column)
+		}
+	}
+	se.Stack = b.String()
+	obj, ok := ex.Value().(*goja.Object)
+	if !ok {
+		se.Name, se.Message = "Error", "uncaught "+valueString(ex.Value())
+		return se
+	}
+	se.Name, se.Message = propString(obj, "name", "Error"), propString(obj, "message", valueString(obj))
+	if ae := s.errs[obj]; ae != nil {
+		se.Err, se.Query = ae.err, ae.query
+		if ae.line > 0 {
+			se.Line, se.Column = ae.line, ae.col
+		}
+		if lim, ok := ae.err.(*LimitError); ok {
+			return lim // a limit names itself, whoever threw it
+		}
+	}
+	return se
+}
+
+// propString reads a string property without running the script's code
+// for anything but a getter the script defined itself (which the run's
+// interrupts still bound).
+func propString(obj *goja.Object, name, def string) string {
+	v := obj.Get(name)
+	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
+		return def
+	}
+	return valueString(v)
+}
+
+// valueString is a value's text, guarded against a toString that throws.
+func valueString(v goja.Value) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = "<a value whose conversion to text failed>"
+		}
+	}()
+	if v == nil {
+		return "undefined"
+	}
+	return v.String()
+}
+
+// renderQueryError draws a language error under the query it is about, or
+// returns "" when err is not about a part of the query.
+func renderQueryError(query string, err error) string {
+	if lang.Locate(query, err) == nil {
+		return ""
+	}
+	return strings.TrimRight(lang.Render(query, err), "\n")
+}
