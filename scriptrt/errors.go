@@ -141,7 +141,9 @@ type ArgumentsError struct {
 	Err error
 }
 
-func (e *ArgumentsError) Error() string { return "scriptrt: the arguments script failed: " + e.Err.Error() }
+func (e *ArgumentsError) Error() string {
+	return "scriptrt: the arguments script failed: " + e.Err.Error()
+}
 
 func (e *ArgumentsError) Unwrap() error { return e.Err }
 
@@ -156,11 +158,11 @@ func (e *InternalError) Error() string { return "scriptrt: internal error: " + e
 type ErrorDoc struct {
 	Type       string         `json:"_type"`
 	Message    string         `json:"message"`
-	Errors     []SyntaxDocErr `json:"errors,omitempty"`     // ExecuteScriptSyntaxErrors
-	Location   *Location      `json:"location,omitempty"`   // ExecuteScriptExceptionError (a Tetra addition)
-	Reason     string         `json:"reason,omitempty"`     // ExecuteScriptExecutionError
-	TimeoutMs  int64          `json:"timeoutMs,omitempty"`  // ExecuteScriptTimeoutError
-	Nested     *ErrorDoc      `json:"error,omitempty"`      // ExecuteScriptArgumentsScriptError
+	Errors     []SyntaxDocErr `json:"errors,omitempty"`      // ExecuteScriptSyntaxErrors
+	Location   *Location      `json:"location,omitempty"`    // ExecuteScriptExceptionError (a Tetra addition)
+	Reason     string         `json:"reason,omitempty"`      // ExecuteScriptExecutionError
+	TimeoutMs  int64          `json:"timeoutMs,omitempty"`   // ExecuteScriptTimeoutError
+	Nested     *ErrorDoc      `json:"error,omitempty"`       // ExecuteScriptArgumentsScriptError
 	QueryError []*lang.Error  `json:"queryErrors,omitempty"` // positioned errors in the query an API call ran (a Tetra addition)
 }
 

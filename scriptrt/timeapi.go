@@ -75,7 +75,7 @@ var javaLetters = map[string]string{
 }
 
 // javaLayout converts a Java DateTimeFormatter pattern to a Go layout.
-// Text in single quotes is literal ('' is a quote); a letter run it does
+// Text in single quotes is literal (” is a quote); a letter run it does
 // not know is an error, not a silent mistake.
 func javaLayout(p string) (string, error) {
 	var out strings.Builder
