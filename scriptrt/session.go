@@ -136,14 +136,22 @@ func errorName(err error) string {
 	return "QueryError"
 }
 
-// apiMessage is the message of an API error: the error's text without the
-// package prefix; for a language error the query is drawn with a caret.
+// apiMessage is the one-line message of an API error: the error's text
+// without the package prefix; for a language error, the query and the
+// position in it (ScriptError.Query keeps the query for a caret drawing).
 func apiMessage(err error, query string) string {
 	msg := strings.TrimPrefix(err.Error(), "scriptrt: ")
-	if query != "" {
-		if r := renderQueryError(query, err); r != "" {
-			return r
-		}
+	if query == "" {
+		return msg
+	}
+	errs := lang.Locate(query, err)
+	if len(errs) == 0 {
+		return fmt.Sprintf("%s (in %s)", msg, query)
+	}
+	e := errs[0]
+	msg = fmt.Sprintf("in %s: %d:%d: %s", query, e.Line, e.Col, e.Message)
+	if e.Hint != "" {
+		msg += " (" + e.Hint + ")"
 	}
 	return msg
 }
@@ -214,13 +222,4 @@ func valueString(v goja.Value) (s string) {
 		return "undefined"
 	}
 	return v.String()
-}
-
-// renderQueryError draws a language error under the query it is about, or
-// returns "" when err is not about a part of the query.
-func renderQueryError(query string, err error) string {
-	if lang.Locate(query, err) == nil {
-		return ""
-	}
-	return strings.TrimRight(lang.Render(query, err), "\n")
 }
