@@ -225,11 +225,9 @@ func (s *session) rejectionError(out outcome) error {
 
 // reject makes a rejected outcome of a Go error of an API call made at pos.
 func (s *session) reject(err error, query string, pos position) outcome {
-	obj := s.errorValue(err, query)
-	if ae := s.errs[obj]; ae != nil && ae.line == 0 {
-		ae.line, ae.col = pos.line, pos.col
-	}
-	return outcome{thrown: obj}
+	out := outcome{thrown: s.errorValue(err, query)}
+	s.placeRejection(out, pos)
+	return out
 }
 
 func (s *session) rejectf(msg string) outcome {
@@ -260,4 +258,15 @@ func (s *session) try(f func() goja.Value) (out outcome) {
 		}
 	}()
 	return outcome{val: f()}
+}
+
+// placeRejection gives an API error raised while resolving (when no script
+// frame is running, at the end of the script) the position of the call
+// that made the builder.
+func (s *session) placeRejection(out outcome, pos position) {
+	if obj, ok := out.thrown.(*goja.Object); ok {
+		if ae := s.errs[obj]; ae != nil && ae.line == 0 {
+			ae.line, ae.col = pos.line, pos.col
+		}
+	}
 }

@@ -125,8 +125,10 @@ func whereOf(stmt lang.Statement) (lang.Expr, bool) {
 // dataObject is the JS builder of b. Every method returns a new builder and
 // checks its statement at once, so a mistake throws where it is made.
 func (s *session) dataObject(b dataBuilder) goja.Value {
-	text := b.statement()
-	s.parse(text)
+	q := s.newQuery(b.statement(), func(r *exec.Result) goja.Value {
+		v, _ := s.resultValue(r)
+		return v
+	})
 	with := func(f func(*dataBuilder, goja.FunctionCall)) func(goja.FunctionCall) goja.Value {
 		return func(c goja.FunctionCall) goja.Value {
 			b2 := b
@@ -150,10 +152,7 @@ func (s *session) dataObject(b dataBuilder) goja.Value {
 	case "TRACES":
 		methods["orderBy"] = with(func(b *dataBuilder, c goja.FunctionCall) { b.orderBy = s.orderBy(c) })
 	}
-	return s.thenableObject(&query{s: s, text: text, pos: s.here(), shape: func(r *exec.Result) goja.Value {
-		v, _ := s.resultValue(r)
-		return v
-	}}, methods)
+	return s.thenableObject(q, methods)
 }
 
 // setEnd sets the range's end. TQL's range needs a start, so an end alone

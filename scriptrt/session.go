@@ -132,6 +132,8 @@ func errorName(err error) string {
 		return "HttpError"
 	case errors.As(err, new(*argError)):
 		return "TypeError"
+	case errors.Is(err, errNoComponent):
+		return "NotFoundError"
 	}
 	return "QueryError"
 }

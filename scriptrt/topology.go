@@ -124,6 +124,13 @@ type query struct {
 	lazy
 }
 
+// newQuery makes the builder of a statement's text, checking it at once
+// (so that a mistake throws where it is made) and keeping its canonical
+// form.
+func (s *session) newQuery(text string, shape func(*exec.Result) goja.Value) *query {
+	return &query{s: s, text: lang.Format(s.parse(text)), pos: s.here(), shape: shape}
+}
+
 func (q *query) resolve() outcome {
 	return q.get(func() outcome {
 		stmt := q.s.parse(q.text)
@@ -131,7 +138,9 @@ func (q *query) resolve() outcome {
 		if err != nil {
 			return q.s.reject(err, q.text, q.pos)
 		}
-		return q.s.try(func() goja.Value { return q.shape(res) })
+		out := q.s.try(func() goja.Value { return q.shape(res) })
+		q.s.placeRejection(out, q.pos)
+		return out
 	})
 }
 
@@ -160,7 +169,8 @@ func (s *session) topologyQuery(call goja.FunctionCall) goja.Value {
 // builders.
 func (s *session) topologyObject(b topoBuilder) goja.Value {
 	pos := s.here()
-	whole := &query{s: s, text: b.statement(), pos: pos, shape: func(r *exec.Result) goja.Value { return s.topologyValue(r.Topology) }}
+	whole := s.newQuery(b.statement(), func(r *exec.Result) goja.Value { return s.topologyValue(r.Topology) })
+	whole.pos = pos
 	return s.thenableObject(whole, map[string]func(goja.FunctionCall) goja.Value{
 		"at": func(c goja.FunctionCall) goja.Value {
 			b2 := b
@@ -168,14 +178,14 @@ func (s *session) topologyObject(b topoBuilder) goja.Value {
 			return s.topologyObject(b2)
 		},
 		"components": func(goja.FunctionCall) goja.Value {
-			return s.thenableObject(&query{s: s, text: whole.text, pos: s.here(), shape: func(r *exec.Result) goja.Value {
+			return s.thenableObject(s.newQuery(whole.text, func(r *exec.Result) goja.Value {
 				return s.componentsValue(r.Topology.Components)
-			}}, nil)
+			}), nil)
 		},
 		"relations": func(goja.FunctionCall) goja.Value {
-			return s.thenableObject(&query{s: s, text: whole.text, pos: s.here(), shape: func(r *exec.Result) goja.Value {
+			return s.thenableObject(s.newQuery(whole.text, func(r *exec.Result) goja.Value {
 				return s.relationsValue(r.Topology.Relations)
-			}}, nil)
+			}), nil)
 		},
 		"diff": func(c goja.FunctionCall) goja.Value { return s.diff(b, c.Argument(0)) },
 	})
@@ -202,20 +212,18 @@ func (s *session) diff(b topoBuilder, other goja.Value) goja.Value {
 	if to != "" {
 		text += " TO " + to
 	}
-	s.parse(text) // errors (an end before the start) at the call
-	pos := s.here()
 	changes := func(pick func(exec.Elements) goja.Value, changed func(exec.Changed) goja.Value) func(goja.FunctionCall) goja.Value {
 		return func(goja.FunctionCall) goja.Value {
-			return s.thenableObject(&query{s: s, text: text, pos: s.here(), shape: func(r *exec.Result) goja.Value {
+			return s.thenableObject(s.newQuery(text, func(r *exec.Result) goja.Value {
 				obj := s.vm.NewObject()
 				_ = obj.Set("added", pick(r.Changes.Added))
 				_ = obj.Set("removed", pick(r.Changes.Removed))
 				_ = obj.Set("changed", changed(r.Changes.Changed))
 				return obj
-			}}, nil)
+			}), nil)
 		}
 	}
-	return s.thenableObject(&query{s: s, text: text, pos: pos, shape: func(r *exec.Result) goja.Value { return s.changesValue(r.Changes) }},
+	return s.thenableObject(s.newQuery(text, func(r *exec.Result) goja.Value { return s.changesValue(r.Changes) }),
 		map[string]func(goja.FunctionCall) goja.Value{
 			"components": changes(func(e exec.Elements) goja.Value { return s.componentsValue(e.Components) },
 				func(c exec.Changed) goja.Value { return s.componentChanges(c.Components) }),
@@ -323,10 +331,9 @@ func (s *session) componentObject(id uint64, at string) goja.Value {
 		return s.componentObject(id, s.timeLiteral(c.Argument(0), "at"))
 	})
 	s.method(obj, "get", func(goja.FunctionCall) goja.Value {
-		b.filter = s.parseFilter(b.filter)
-		q := &query{s: s, text: b.statement(), pos: s.here()}
-		q.shape = func(r *exec.Result) goja.Value { return s.componentWithRelations(r.Topology, id) }
-		return s.thenableObject(q, nil)
+		return s.thenableObject(s.newQuery(b.statement(), func(r *exec.Result) goja.Value {
+			return s.componentWithRelations(r.Topology, id)
+		}), nil)
 	})
 	return obj
 }
@@ -363,9 +370,8 @@ func (s *session) componentWithRelations(t *exec.TopologyResult, id uint64) goja
 // tql is tql(statement): any TQL statement, resolved to its result.
 func (s *session) tql(call goja.FunctionCall) goja.Value {
 	text := s.stringArg(call, 0, "tql's statement")
-	s.parse(text)
-	return s.thenableObject(&query{s: s, text: text, pos: s.here(), shape: func(r *exec.Result) goja.Value {
+	return s.thenableObject(s.newQuery(text, func(r *exec.Result) goja.Value {
 		v, _ := s.resultValue(r)
 		return v
-	}}, nil)
+	}), nil)
 }
