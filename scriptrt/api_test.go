@@ -60,7 +60,9 @@ func TestScripts(t *testing.T) {
 				}
 			}
 			res, err := rt.Run(context.Background(), req)
-			return strings.NewReplacer(allowed.URL, "$HTTP", offList.URL, "$OFFLIST").Replace(formatRun(res, err))
+			return strings.NewReplacer(allowed.URL, "$HTTP", offList.URL, "$OFFLIST",
+				strings.TrimPrefix(allowed.URL, "http://"), "$HTTPHOST", strings.TrimPrefix(offList.URL, "http://"), "$OFFHOST",
+			).Replace(formatRun(res, err))
 		})
 	})
 }

@@ -185,7 +185,7 @@ func (s *session) sequence(call goja.FunctionCall) goja.Value {
 // settle resolves the script's completion value: a promise (an async
 // function's result) must have settled, a thenable is resolved.
 func (s *session) settle(v goja.Value) (goja.Value, error) {
-	if obj, ok := v.(*goja.Object); ok {
+	if obj, ok := v.(*goja.Object); ok && s.vm.InstanceOf(obj, s.promise) {
 		if p, ok := obj.Export().(*goja.Promise); ok {
 			switch p.State() {
 			case goja.PromiseStateFulfilled:

@@ -47,11 +47,12 @@ type governor struct {
 	live func() uint64 // bytes of heap objects found live by the last collection
 	gc   func()
 
-	mu      sync.Mutex // guards everything below
-	runs    map[*watch]struct{}
-	running bool      // the sampling goroutine runs
-	lastGC  time.Time // when the watchdog last collected
-	tripped *watch    // a run it stopped that has not ended yet
+	mu         sync.Mutex // guards everything below
+	runs       map[*watch]struct{}
+	running    bool      // the sampling goroutine runs
+	lastGC     time.Time // when the watchdog last started a collection
+	collecting bool      // a collection the watchdog started is running
+	tripped    *watch    // a run it stopped that has not ended yet
 }
 
 // watch is one run under the watchdog.
@@ -141,26 +142,31 @@ func (g *governor) check() bool {
 			return true // its memory still counts for everyone; wait for it to end
 		}
 		g.tripped = nil
-		g.collectLocked(true) // so that the stopped run's memory no longer counts
+		g.collect(true) // so that the stopped run's memory no longer counts
 	}
 	heap := g.heap()
 	if g.over(heap) == nil {
 		return true
 	}
 	// The heap includes garbage. What the last collection found live is
-	// not garbage: if that is over a budget already, stop the run without
-	// waiting for another collection (which a script doubling a string
-	// outruns).
-	if live := g.live(); g.over(live) != nil {
-		g.trip(g.over(live), live)
+	// not garbage: if that is over a budget, stop the run.
+	live := g.live()
+	if w := g.over(live); w != nil {
+		g.trip(w, live)
 		return true
 	}
-	if !g.collectLocked(false) {
-		return true // collected a moment ago; judge at the next sample
+	// Garbage is at most about what is live (the collector's default
+	// target lets the heap double), so growth past twice the budget plus
+	// the live heap cannot be garbage alone: the run holds more than its
+	// budget. Stop it without waiting for a collection, which a goroutine
+	// copying a huge string delays (the world stops only between copies).
+	if w := g.overBy(heap, live); w != nil {
+		g.trip(w, heap)
+		return true
 	}
-	if heap = g.heap(); g.over(heap) != nil {
-		g.trip(g.over(heap), heap)
-	}
+	// Otherwise collect, in the background so that sampling goes on; the
+	// live heap it finds is judged at the next samples.
+	g.collect(false)
 	return true
 }
 
@@ -183,17 +189,31 @@ func (g *governor) over(heap uint64) *watch {
 	return newest
 }
 
-// collectLocked runs the garbage collector unless it ran within
-// minGCInterval (or force). It reports whether it ran. REQUIRES: g.mu (the
-// collection runs with the lock held: runs that start meanwhile wait, and
-// their base is taken after it).
-func (g *governor) collectLocked(force bool) bool {
-	if !force && time.Since(g.lastGC) < minGCInterval {
-		return false
+// overBy is over with each budget doubled and extra added. REQUIRES: g.mu.
+func (g *governor) overBy(heap, extra uint64) *watch {
+	var newest *watch
+	for w := range g.runs {
+		if heap > w.base && heap-w.base > 2*w.limit+extra && (newest == nil || w.start.After(newest.start)) {
+			newest = w
+		}
 	}
-	g.gc()
-	g.lastGC = time.Now()
-	return true
+	return newest
+}
+
+// collect starts a garbage collection in the background, unless one is
+// running or one started within minGCInterval (force skips the interval).
+// REQUIRES: g.mu.
+func (g *governor) collect(force bool) {
+	if g.collecting || (!force && time.Since(g.lastGC) < minGCInterval) {
+		return
+	}
+	g.collecting, g.lastGC = true, time.Now()
+	go func() {
+		g.gc()
+		g.mu.Lock()
+		g.collecting = false
+		g.mu.Unlock()
+	}()
 }
 
 func mib(b uint64) string {

@@ -61,7 +61,7 @@ func (s *session) typeOf(v goja.Value) string {
 	if t, ok := s.types[obj]; ok {
 		return t
 	}
-	if el, ok := elementOf(obj); ok {
+	if el, ok := s.elementOf(obj); ok {
 		return el.typ
 	}
 	if _, ok := goja.AssertFunction(obj); ok {
@@ -176,7 +176,7 @@ func (e *encoder) object(obj *goja.Object, depth int) error {
 		}
 		return e.value(out.val, depth)
 	}
-	if el, ok := elementOf(obj); ok && !el.touched {
+	if el, ok := e.s.elementOf(obj); ok && !el.touched {
 		b, err := json.Marshal(el.raw)
 		if err != nil {
 			return &InternalError{Msg: err.Error()}

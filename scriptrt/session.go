@@ -36,11 +36,14 @@ type session struct {
 	thenables map[*goja.Object]thenable
 	// types names the API objects a result can be (the result's _type).
 	types map[*goja.Object]string
+	// elems maps component and relation objects to their Go side.
+	elems map[*goja.Object]*element
 
 	elements int // components loaded by all queries so far
 	calls    int // queries and HTTP requests so far
 
 	jsonParse goja.Callable // the original JSON.parse, kept before the script can replace it
+	promise   *goja.Object  // the original Promise constructor
 }
 
 // apiError is a Go error of a script API, as the script sees it.
@@ -61,6 +64,7 @@ func (rt *Runtime) newSession(ctx context.Context, req Request) *session {
 	s := &session{
 		rt: rt, lim: rt.lim, ctx: ctx, req: req, now: now, vm: vm,
 		errs: map[*goja.Object]*apiError{}, thenables: map[*goja.Object]thenable{}, types: map[*goja.Object]string{},
+		elems: map[*goja.Object]*element{},
 	}
 	s.stop = context.AfterFunc(ctx, func() { vm.Interrupt(errStopped) })
 	s.mem = rt.mem.watch(vm, rt.lim.MaxMemory)
@@ -79,6 +83,7 @@ func (s *session) close() {
 func (s *session) install() {
 	parse, _ := goja.AssertFunction(s.vm.Get("JSON").ToObject(s.vm).Get("parse"))
 	s.jsonParse = parse
+	s.promise = s.vm.Get("Promise").ToObject(s.vm)
 	s.sandbox()
 	s.installAPIs()
 }

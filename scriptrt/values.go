@@ -35,6 +35,7 @@ type element struct {
 	s      *session
 	typ    string
 	raw    any // *exec.Component or *exec.Relation
+	obj    *goja.Object
 	fields []string
 	field  func(name string) (goja.Value, bool) // computes a field; ok false for a field that is absent
 	vals   map[string]goja.Value                // fields read or set so far
@@ -54,6 +55,7 @@ var relationFields = []string{"id", "type", "source", "target", "dependencyDirec
 
 func (s *session) componentValue(c *exec.Component) goja.Value {
 	e := &element{s: s, typ: typeComponent, raw: c, fields: componentFields}
+	defer s.keep(e)
 	e.field = func(name string) (goja.Value, bool) {
 		switch name {
 		case "id":
@@ -73,11 +75,16 @@ func (s *session) componentValue(c *exec.Component) goja.Value {
 		}
 		return e.shared(name, c.Environments, c.Labels, c.Identifiers, c.Properties, c.Sources)
 	}
-	return s.vm.NewDynamicObject(e)
+	e.obj = s.vm.NewDynamicObject(e)
+	return e.obj
 }
+
+// keep registers an element's object so the encoder finds its Go side.
+func (s *session) keep(e *element) { s.elems[e.obj] = e }
 
 func (s *session) relationValue(r *exec.Relation) goja.Value {
 	e := &element{s: s, typ: typeRelation, raw: r, fields: relationFields}
+	defer s.keep(e)
 	e.field = func(name string) (goja.Value, bool) {
 		switch name {
 		case "id":
@@ -95,7 +102,8 @@ func (s *session) relationValue(r *exec.Relation) goja.Value {
 		}
 		return e.shared(name, nil, r.Labels, r.Identifiers, r.Properties, r.Sources)
 	}
-	return s.vm.NewDynamicObject(e)
+	e.obj = s.vm.NewDynamicObject(e)
+	return e.obj
 }
 
 // shared computes the object-valued fields components and relations have
@@ -213,8 +221,8 @@ func containsString(l []string, s string) bool {
 }
 
 // elementOf returns the Go side of a component or relation object.
-func elementOf(obj *goja.Object) (*element, bool) {
-	e, ok := obj.Export().(*element)
+func (s *session) elementOf(obj *goja.Object) (*element, bool) {
+	e, ok := s.elems[obj]
 	return e, ok
 }
 
