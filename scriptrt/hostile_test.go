@@ -29,7 +29,7 @@ func TestHostile(t *testing.T) {
 		{"recursion through natives", `function f() { return [0].map(f) } f()`, "call depth limit"},
 		{"recursion caught", `function f() { try { return f() } catch (e) { return f() } } f()`, "call depth limit"},
 		{"string doubling", `var s = 'x'; for (;;) s += s`, "scriptrt: the script "}, // memory or time, whichever comes first
-		{"growing array", `var a = []; for (;;) a.push('x'.repeat(1 << 16) + a.length)`, "memory limit"},
+		{"growing array", `var a = []; for (;;) a.push('x'.repeat(1 << 20) + a.length)`, "memory limit"},
 		{"huge repeat", `'x'.repeat(2 ** 40)`, "string length limit"},
 		{"huge pad", `''.padEnd(2 ** 31)`, "string length limit"},
 		{"huge join", `new Array(2 ** 32 - 1).join('x')`, "array length limit"},

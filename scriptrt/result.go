@@ -84,6 +84,7 @@ type encoder struct {
 	max      int
 	visiting map[*goja.Object]bool
 	steps    int
+	json     *json.Encoder // of native values into buf
 }
 
 func (e *encoder) over() error {
@@ -160,10 +161,7 @@ func (e *encoder) number(f float64) {
 }
 
 func (e *encoder) str(s string) {
-	enc := json.NewEncoder(&e.buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	e.buf.Truncate(e.buf.Len() - 1) // Encode's newline
+	_ = e.native(s)
 }
 
 // object writes an object, array, element, date, boxed primitive or
@@ -177,12 +175,10 @@ func (e *encoder) object(obj *goja.Object, depth int) error {
 		return e.value(out.val, depth)
 	}
 	if el, ok := e.s.elementOf(obj); ok && !el.touched {
-		b, err := json.Marshal(el.raw)
-		if err != nil {
-			return &InternalError{Msg: err.Error()}
-		}
-		e.buf.Write(b)
-		return e.over()
+		return e.native(el.raw)
+	}
+	if l, ok := e.s.lists[obj]; ok && l.pristine() {
+		return e.native(l.raw)
 	}
 	if e.visiting[obj] {
 		return &ScriptError{Name: "TypeError", Message: "the result refers to itself (a cycle), which JSON cannot hold"}
@@ -216,6 +212,20 @@ func (e *encoder) object(obj *goja.Object, depth int) error {
 		return e.value(v, depth+1)
 	}
 	return e.fields(obj, depth)
+}
+
+// native writes the JSON form of engine results the script has not
+// changed.
+func (e *encoder) native(v any) error {
+	if e.json == nil {
+		e.json = json.NewEncoder(&e.buf)
+		e.json.SetEscapeHTML(false)
+	}
+	if err := e.json.Encode(v); err != nil {
+		return &InternalError{Msg: err.Error()}
+	}
+	e.buf.Truncate(e.buf.Len() - 1) // Encode's newline
+	return e.over()
 }
 
 func (e *encoder) array(obj *goja.Object, depth int) error {

@@ -38,6 +38,8 @@ type session struct {
 	types map[*goja.Object]string
 	// elems maps component and relation objects to their Go side.
 	elems map[*goja.Object]*element
+	// lists maps lists of components and relations to their Go side.
+	lists map[*goja.Object]*lazyList
 
 	elements int // components loaded by all queries so far
 	calls    int // queries and HTTP requests so far
@@ -64,7 +66,7 @@ func (rt *Runtime) newSession(ctx context.Context, req Request) *session {
 	s := &session{
 		rt: rt, lim: rt.lim, ctx: ctx, req: req, now: now, vm: vm,
 		errs: map[*goja.Object]*apiError{}, thenables: map[*goja.Object]thenable{}, types: map[*goja.Object]string{},
-		elems: map[*goja.Object]*element{},
+		elems: map[*goja.Object]*element{}, lists: map[*goja.Object]*lazyList{},
 	}
 	s.stop = context.AfterFunc(ctx, func() { vm.Interrupt(errStopped) })
 	s.mem = rt.mem.watch(vm, rt.lim.MaxMemory)

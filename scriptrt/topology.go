@@ -346,7 +346,7 @@ func (s *session) componentWithRelations(t *exec.TopologyResult, id uint64) goja
 		if t.Components[i].ID != id {
 			continue
 		}
-		obj := s.componentValue(&t.Components[i]).(*goja.Object)
+		obj := s.componentValue(&t.Components[i])
 		var out, in []any
 		for j := range t.Relations {
 			r := &t.Relations[j]

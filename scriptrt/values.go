@@ -34,10 +34,11 @@ const (
 type element struct {
 	s      *session
 	typ    string
-	raw    any // *exec.Component or *exec.Relation
+	raw    any             // *exec.Component or *exec.Relation, for the encoder
+	comp   *exec.Component // one of comp and rel is set
+	rel    *exec.Relation
 	obj    *goja.Object
 	fields []string
-	field  func(name string) (goja.Value, bool) // computes a field; ok false for a field that is absent
 	vals   map[string]goja.Value                // fields read or set so far
 	gone   map[string]bool                      // fields deleted
 	extra  []string                             // keys the script added, in order
@@ -53,57 +54,62 @@ var componentFields = []string{"id", "name", "type", "layer", "domain", "environ
 var relationFields = []string{"id", "type", "source", "target", "dependencyDirection", "labels",
 	"identifiers", "properties", "sources", "lastUpdateTimestamp"}
 
-func (s *session) componentValue(c *exec.Component) goja.Value {
-	e := &element{s: s, typ: typeComponent, raw: c, fields: componentFields}
-	defer s.keep(e)
-	e.field = func(name string) (goja.Value, bool) {
-		switch name {
-		case "id":
-			return s.vm.ToValue(c.ID), true
-		case "name":
-			return s.vm.ToValue(c.Name), true
-		case "type":
-			return s.vm.ToValue(c.Type), true
-		case "layer":
-			return s.vm.ToValue(c.Layer), true
-		case "domain":
-			return s.vm.ToValue(c.Domain), true
-		case "healthState":
-			return s.vm.ToValue(c.HealthState), true
-		case "lastUpdateTimestamp":
-			return s.vm.ToValue(c.LastUpdateTimestamp), true
-		}
-		return e.shared(name, c.Environments, c.Labels, c.Identifiers, c.Properties, c.Sources)
-	}
+func (s *session) componentValue(c *exec.Component) *goja.Object {
+	return s.newElement(&element{s: s, typ: typeComponent, raw: c, comp: c, fields: componentFields})
+}
+
+func (s *session) relationValue(r *exec.Relation) *goja.Object {
+	return s.newElement(&element{s: s, typ: typeRelation, raw: r, rel: r, fields: relationFields})
+}
+
+// newElement makes an element's object and registers it, so that the
+// encoder finds its Go side.
+func (s *session) newElement(e *element) *goja.Object {
 	e.obj = s.vm.NewDynamicObject(e)
+	s.elems[e.obj] = e
 	return e.obj
 }
 
-// keep registers an element's object so the encoder finds its Go side.
-func (s *session) keep(e *element) { s.elems[e.obj] = e }
-
-func (s *session) relationValue(r *exec.Relation) goja.Value {
-	e := &element{s: s, typ: typeRelation, raw: r, fields: relationFields}
-	defer s.keep(e)
-	e.field = func(name string) (goja.Value, bool) {
+// field computes a field's value; ok is false for a field that is absent.
+func (e *element) field(name string) (goja.Value, bool) {
+	vm := e.s.vm
+	if c := e.comp; c != nil {
 		switch name {
 		case "id":
-			return s.vm.ToValue(r.ID), true
+			return vm.ToValue(c.ID), true
+		case "name":
+			return vm.ToValue(c.Name), true
 		case "type":
-			return s.vm.ToValue(r.Type), true
-		case "source":
-			return s.vm.ToValue(r.Source), true
-		case "target":
-			return s.vm.ToValue(r.Target), true
-		case "dependencyDirection":
-			return s.vm.ToValue(r.DependencyDirection), true
+			return vm.ToValue(c.Type), true
+		case "layer":
+			return vm.ToValue(c.Layer), true
+		case "domain":
+			return vm.ToValue(c.Domain), true
+		case "healthState":
+			return vm.ToValue(c.HealthState), true
 		case "lastUpdateTimestamp":
-			return s.vm.ToValue(r.LastUpdateTimestamp), true
+			return vm.ToValue(c.LastUpdateTimestamp), true
 		}
-		return e.shared(name, nil, r.Labels, r.Identifiers, r.Properties, r.Sources)
+		return e.shared(name, c.Environments, c.Labels, c.Identifiers, c.Properties, c.Sources)
 	}
-	e.obj = s.vm.NewDynamicObject(e)
-	return e.obj
+	r := e.rel
+	switch name {
+	case "id":
+		return vm.ToValue(r.ID), true
+	case "type":
+		return vm.ToValue(r.Type), true
+	case "source":
+		return vm.ToValue(r.Source), true
+	case "target":
+		return vm.ToValue(r.Target), true
+	case "dependencyDirection":
+		return vm.ToValue(r.DependencyDirection), true
+	case "lastUpdateTimestamp":
+		return vm.ToValue(r.LastUpdateTimestamp), true
+	case "environments":
+		return nil, false
+	}
+	return e.shared(name, nil, r.Labels, r.Identifiers, r.Properties, r.Sources)
 }
 
 // shared computes the object-valued fields components and relations have
@@ -237,19 +243,102 @@ func (s *session) topologyValue(t *exec.TopologyResult) goja.Value {
 }
 
 func (s *session) componentsValue(cs []exec.Component) goja.Value {
-	vals := make([]any, len(cs))
-	for i := range cs {
-		vals[i] = s.componentValue(&cs[i])
-	}
-	return s.vm.NewArray(vals...)
+	return s.newList(cs, len(cs), func(i int) *goja.Object { return s.componentValue(&cs[i]) })
 }
 
 func (s *session) relationsValue(rs []exec.Relation) goja.Value {
-	vals := make([]any, len(rs))
-	for i := range rs {
-		vals[i] = s.relationValue(&rs[i])
+	return s.newList(rs, len(rs), func(i int) *goja.Object { return s.relationValue(&rs[i]) })
+}
+
+// list is a JS array of components or relations that makes an element's
+// object only when the script reads it (goja.DynamicArray). A list the
+// script has not changed serialises straight from the Go slice, as a
+// native query's result would.
+type lazyList struct {
+	s     *session
+	raw   any // []exec.Component or []exec.Relation
+	make  func(i int) *goja.Object
+	items []goja.Value // made or set so far; nil entries are not made yet
+	// touched is set once the script set an index or the length.
+	touched bool
+}
+
+func (s *session) newList(raw any, n int, mk func(int) *goja.Object) *goja.Object {
+	l := &lazyList{s: s, raw: raw, make: mk, items: make([]goja.Value, n)}
+	obj := s.vm.NewDynamicArray(l)
+	s.lists[obj] = l
+	return obj
+}
+
+// Len implements goja.DynamicArray.
+func (l *lazyList) Len() int { return len(l.items) }
+
+// Get implements goja.DynamicArray.
+func (l *lazyList) Get(i int) goja.Value {
+	if i < 0 || i >= len(l.items) {
+		return nil
 	}
-	return s.vm.NewArray(vals...)
+	if l.items[i] == nil && !l.touched {
+		l.items[i] = l.make(i)
+	}
+	return l.items[i]
+}
+
+// Set implements goja.DynamicArray.
+func (l *lazyList) Set(i int, v goja.Value) bool {
+	if i < 0 || i > l.s.lim.MaxArrayLength {
+		return false
+	}
+	l.materialise()
+	for i >= len(l.items) {
+		l.items = append(l.items, goja.Undefined())
+	}
+	l.items[i] = v
+	return true
+}
+
+// SetLen implements goja.DynamicArray.
+func (l *lazyList) SetLen(n int) bool {
+	if n < 0 || n > l.s.lim.MaxArrayLength {
+		return false
+	}
+	l.materialise()
+	for n > len(l.items) {
+		l.items = append(l.items, goja.Undefined())
+	}
+	l.items = l.items[:n]
+	return true
+}
+
+// materialise makes every element before the list changes shape, so that
+// indexes keep meaning the same elements.
+func (l *lazyList) materialise() {
+	if l.touched {
+		return
+	}
+	for i := range l.items {
+		if l.items[i] == nil {
+			l.items[i] = l.make(i)
+		}
+	}
+	l.touched = true
+}
+
+// pristine reports that the list and every element the script read are as
+// the engine returned them.
+func (l *lazyList) pristine() bool {
+	if l.touched {
+		return false
+	}
+	for _, v := range l.items {
+		if v == nil {
+			continue
+		}
+		if e, ok := l.s.elems[v.(*goja.Object)]; !ok || e.touched {
+			return false
+		}
+	}
+	return true
 }
 
 // changesValue is a CHANGES result: {from, to, added, removed, changed},
