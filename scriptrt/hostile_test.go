@@ -206,3 +206,35 @@ func heapBytes() uint64 {
 	metrics.Read(s)
 	return s[0].Value.Uint64()
 }
+
+// TestConcurrentRuns runs scripts from many goroutines at once on one
+// Runtime, hostile ones among them: each gets its own answer (run it with
+// -race).
+func TestConcurrentRuns(t *testing.T) {
+	rt := newRuntime(t, scriptrt.Config{Limits: scriptrt.Limits{Timeout: time.Second}})
+	scripts := map[string]string{
+		`Topology.query('type = "service"').components().thenCollect(c => c.name)`: `Array ["frontend","checkout","catalog"]`,
+		`Component.withId(6).get().then(c => c.name)`:                              `String "checkout"`,
+		`Object.prototype.x = 1; Array.prototype.map = null; [].x`:                 `Number 1`,
+		`({}).x`:                 `Undefined null`,
+		`[1, 2].map(x => x + 1)`: `Array [2,3]`,
+		`for (;;) {}`:            "error: scriptrt: the script ran longer than 1s (the script timeout) and was stopped",
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			i := 0
+			for src, want := range scripts {
+				if i++; (i+g)%3 == 0 && strings.HasPrefix(src, "for") {
+					continue // not every goroutine waits out the timeout
+				}
+				if got := run(t, rt, src); got != want {
+					t.Errorf("%s: got %s, want %s", src, got, want)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

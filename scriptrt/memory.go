@@ -15,8 +15,9 @@ import (
 // goja has no allocation hook, and Go has no per-goroutine allocation
 // counter, so a run's memory cannot be counted exactly. What can be
 // measured is the process heap: a watchdog samples it every few
-// milliseconds while scripts run and compares its growth since each run
-// started with that run's budget (Limits.MaxMemory). Growth over a budget
+// milliseconds while scripts run and compares its growth over the lowest
+// heap seen since each run started with that run's budget
+// (Limits.MaxMemory). Growth over a budget
 // may be garbage, so before stopping anything the watchdog collects
 // garbage and measures again; only heap that is still live counts. Then it
 // interrupts the most recently started run over its budget (the growth
@@ -59,7 +60,7 @@ type governor struct {
 type watch struct {
 	g     *governor
 	vm    *goja.Runtime
-	base  uint64 // the heap when the run started
+	base  uint64 // the lowest heap since the run started
 	limit uint64
 	start time.Time
 }
@@ -145,6 +146,12 @@ func (g *governor) check() bool {
 		g.collect(true) // so that the stopped run's memory no longer counts
 	}
 	heap := g.heap()
+	for w := range g.runs {
+		// A run's base is the lowest heap seen since it started: garbage
+		// of earlier runs, collected after this one started, is not
+		// room this one may fill.
+		w.base = min(w.base, heap)
+	}
 	if g.over(heap) == nil {
 		return true
 	}

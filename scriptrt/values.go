@@ -39,9 +39,9 @@ type element struct {
 	rel    *exec.Relation
 	obj    *goja.Object
 	fields []string
-	vals   map[string]goja.Value                // fields read or set so far
-	gone   map[string]bool                      // fields deleted
-	extra  []string                             // keys the script added, in order
+	vals   map[string]goja.Value // fields read or set so far
+	gone   map[string]bool       // fields deleted
+	extra  []string              // keys the script added, in order
 	// touched is set once the script may have changed the element: it set
 	// or deleted a key, or was handed a field that is an object (which it
 	// may change in place). Until then the element serialises from raw.

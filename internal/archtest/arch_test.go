@@ -163,6 +163,11 @@ func TestImportDirection(t *testing.T) {
 			if strings.HasPrefix(imp, "github.com/chzyer/readline") && !under(pkg, "repl") {
 				t.Errorf("%s imports %s: only repl may import the line editor", pkg, imp)
 			}
+			// Only the script runtime runs JavaScript: its sandbox is
+			// what makes a script safe to run.
+			if strings.HasPrefix(imp, "github.com/dop251/goja") && !under(pkg, "scriptrt") {
+				t.Errorf("%s imports %s: only scriptrt may import the JavaScript engine", pkg, imp)
+			}
 			// Nothing imports the binary.
 			if dep := projectPkg(imp); dep != "" && under(dep, "cmd") {
 				t.Errorf("%s imports %s: nothing may import cmd", pkg, imp)
