@@ -17,22 +17,28 @@ import (
 // measured is the process heap: a watchdog samples it every few
 // milliseconds while scripts run and compares its growth over the lowest
 // heap seen since each run started with that run's budget
-// (Limits.MaxMemory). Growth over a budget
-// may be garbage, so before stopping anything the watchdog collects
-// garbage and measures again; only heap that is still live counts. Then it
-// interrupts the most recently started run over its budget (the growth
+// (Limits.MaxMemory). Growth may be garbage, so a run is stopped only when
+// garbage cannot explain it: when what the last collection found live is
+// over the budget, or when the growth is past twice the budget plus the
+// live heap (the collector lets garbage reach about the live heap before
+// it collects). Otherwise the watchdog starts a collection in the
+// background and judges again at the next samples; it never waits for
+// one, since a goroutine copying a huge string holds off the collector's
+// stop-the-world until its copy is done.
+//
+// It interrupts the most recently started run over its budget (the growth
 // happened inside its window; an older run's window includes it too, so
 // the newest is the likeliest cause) with a LimitError, and waits until
 // that run has ended and its memory is collected before judging the
-// others.
+// others. With runs in parallel a run may still be charged for another's
+// allocations in the same window; the error says the heap grew during the
+// run, which is what was measured.
 //
 // Interrupt takes effect at the script's next instruction. A native
 // built-in that allocates a lot in one call cannot be interrupted midway:
-// those are guarded before they start (guards.go), so that no single step
-// makes more than MaxStringLength characters or MaxArrayLength elements.
-// With runs in parallel a run may be charged for another's allocations in
-// the same window; the error says the heap grew during the run, which is
-// what was measured.
+// those are guarded before they start (guards.go). Plain string
+// concatenation is not, and a script doubling a string is stopped about
+// one doubling past the point where its growth passes twice its budget.
 
 // sampleEvery is the watchdog's period: short enough that a script doubling
 // a string each step is caught a few doublings past its budget.
