@@ -46,6 +46,7 @@ type session struct {
 
 	jsonParse goja.Callable // the original JSON.parse, kept before the script can replace it
 	promise   *goja.Object  // the original Promise constructor
+	errorCtor *goja.Object  // the original Error constructor
 }
 
 // apiError is a Go error of a script API, as the script sees it.
@@ -86,6 +87,7 @@ func (s *session) install() {
 	parse, _ := goja.AssertFunction(s.vm.Get("JSON").ToObject(s.vm).Get("parse"))
 	s.jsonParse = parse
 	s.promise = s.vm.Get("Promise").ToObject(s.vm)
+	s.errorCtor = s.vm.Get("Error").ToObject(s.vm)
 	s.sandbox()
 	s.installAPIs()
 }
@@ -110,8 +112,8 @@ func (s *session) errorValue(err error, query string) *goja.Object {
 
 // newError makes a JS Error with the given name and message.
 func (s *session) newError(name, msg string) *goja.Object {
-	obj, err := s.vm.New(s.vm.Get("Error"), s.vm.ToValue(msg))
-	if err != nil { // the script replaced Error with something that throws
+	obj, err := s.vm.New(s.errorCtor, s.vm.ToValue(msg))
+	if err != nil { // cannot happen with the original Error; stay usable anyway
 		obj = s.vm.NewObject()
 		_ = obj.Set("message", msg)
 	}
