@@ -61,38 +61,52 @@ func benchEngine(b *testing.B) *exec.Engine {
 	return benchEng
 }
 
-func BenchmarkComponents(b *testing.B) {
+// native runs a query as `tetra query --json` would and serialises its
+// components; it returns the bytes written.
+func native(b *testing.B, eng *exec.Engine, stmt lang.Statement) int {
+	res, err := eng.RunWith(context.Background(), stmt, exec.QueryOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := json.Marshal(res.Topology.Components)
+	if err != nil || len(res.Topology.Components) != 1000 {
+		b.Fatalf("%d components, %v", len(res.Topology.Components), err)
+	}
+	return len(out)
+}
+
+// eachQuery sets up the runtime over the benchmark store and calls f for
+// each benchmark query.
+func eachQuery(b *testing.B, f func(eng *exec.Engine, rt *scriptrt.Runtime, name, q string, stmt lang.Statement)) {
 	eng := benchEngine(b)
 	rt, err := scriptrt.New(scriptrt.Config{Engine: eng})
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
 	for _, bq := range benchQueries {
 		stmt, err := lang.Parse(bq.q)
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run(bq.name+"/native", func(b *testing.B) {
+		f(eng, rt, bq.name, bq.q, stmt)
+	}
+}
+
+func BenchmarkComponents(b *testing.B) {
+	ctx := context.Background()
+	eachQuery(b, func(eng *exec.Engine, rt *scriptrt.Runtime, name, q string, stmt lang.Statement) {
+		b.Run(name+"/native", func(b *testing.B) {
 			for b.Loop() {
-				res, err := eng.RunWith(ctx, stmt, exec.QueryOptions{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				out, err := json.Marshal(res.Topology.Components)
-				if err != nil || len(res.Topology.Components) != 1000 {
-					b.Fatalf("%d components, %v", len(res.Topology.Components), err)
-				}
-				b.SetBytes(int64(len(out)))
+				b.SetBytes(int64(native(b, eng, stmt)))
 			}
 		})
 		for _, sc := range []struct{ name, src string }{
-			{"script", `Topology.query('` + bq.q + `').components()`},
+			{"script", `Topology.query('` + q + `').components()`},
 			// Reading a field of every component in JS makes each one's JS
 			// object: the cost of a script that looks at everything.
-			{"script-names", `Topology.query('` + bq.q + `').components().thenCollect(c => c.name)`},
+			{"script-names", `Topology.query('` + q + `').components().thenCollect(c => c.name)`},
 		} {
-			b.Run(bq.name+"/"+sc.name, func(b *testing.B) {
+			b.Run(name+"/"+sc.name, func(b *testing.B) {
 				for b.Loop() {
 					res, err := rt.Run(ctx, scriptrt.Request{Script: sc.src})
 					if err != nil {
@@ -102,47 +116,32 @@ func BenchmarkComponents(b *testing.B) {
 				}
 			})
 		}
-	}
+	})
 }
 
 // BenchmarkOverhead alternates the native query and the script, one of
 // each per iteration, and reports the ratio of their total times: on a
 // shared machine, load that comes and goes then weighs on both alike.
 func BenchmarkOverhead(b *testing.B) {
-	eng := benchEngine(b)
-	rt, err := scriptrt.New(scriptrt.Config{Engine: eng})
-	if err != nil {
-		b.Fatal(err)
-	}
 	ctx := context.Background()
-	for _, bq := range benchQueries {
-		stmt, err := lang.Parse(bq.q)
-		if err != nil {
-			b.Fatal(err)
-		}
-		src := `Topology.query('` + bq.q + `').components()`
-		b.Run(bq.name, func(b *testing.B) {
-			var native, script time.Duration
+	eachQuery(b, func(eng *exec.Engine, rt *scriptrt.Runtime, name, q string, stmt lang.Statement) {
+		src := `Topology.query('` + q + `').components()`
+		b.Run(name, func(b *testing.B) {
+			var nat, script time.Duration
 			for b.Loop() {
 				t0 := time.Now()
-				res, err := eng.RunWith(ctx, stmt, exec.QueryOptions{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := json.Marshal(res.Topology.Components); err != nil {
-					b.Fatal(err)
-				}
+				native(b, eng, stmt)
 				t1 := time.Now()
 				if _, err := rt.Run(ctx, scriptrt.Request{Script: src}); err != nil {
 					b.Fatal(err)
 				}
-				native, script = native+t1.Sub(t0), script+time.Since(t1)
+				nat, script = nat+t1.Sub(t0), script+time.Since(t1)
 			}
-			b.ReportMetric(float64(script)/float64(native), "script/native")
-			b.ReportMetric(float64(native.Microseconds())/float64(b.N), "native-µs/op")
+			b.ReportMetric(float64(script)/float64(nat), "script/native")
+			b.ReportMetric(float64(nat.Microseconds())/float64(b.N), "native-µs/op")
 			b.ReportMetric(float64(script.Microseconds())/float64(b.N), "script-µs/op")
 		})
-	}
+	})
 }
 
 func BenchmarkTrivial(b *testing.B) {
