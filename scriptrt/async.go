@@ -150,10 +150,13 @@ func (s *session) flatten(v goja.Value) outcome {
 	if _, ok := isArray(obj); !ok {
 		return outcome{val: v}
 	}
-	n := int(s.lengthOf(obj))
-	vals := make([]any, n)
+	n := s.lengthOf(obj)
+	if n > float64(s.lim.MaxArrayLength) {
+		return outcome{val: v} // not a list of results; the encoder refuses it if it is the result
+	}
+	vals := make([]any, int(n))
 	changed := false
-	for i := range n {
+	for i := range int(n) {
 		e := obj.Get(itoa(i))
 		if eo, ok := e.(*goja.Object); ok {
 			if t, ok := s.thenables[eo]; ok {

@@ -216,7 +216,9 @@ func (s *session) fieldNames(c goja.FunctionCall, what string) []string {
 	if len(args) == 1 {
 		if arr, ok := isArray(args[0]); ok {
 			args = nil
-			for i := range int(s.lengthOf(arr)) {
+			n := s.lengthOf(arr)
+			s.checkArray(n, what)
+			for i := range int(n) {
 				args = append(args, arr.Get(itoa(i)))
 			}
 		}

@@ -182,7 +182,7 @@ func (rt *Runtime) Run(ctx context.Context, req Request) (res *Result, err error
 	defer s.close()
 	defer func() {
 		if r := recover(); r != nil {
-			res, err = nil, &InternalError{Msg: fmt.Sprint("panic: ", r)}
+			res, err = nil, s.recovered(r)
 		}
 		if err != nil {
 			err = s.classify(ctx, runCtx, timeout, err)
@@ -267,6 +267,26 @@ func (s *session) classifyCause(parent, runCtx context.Context, timeout time.Dur
 		return &TimeoutError{Timeout: timeout}
 	}
 	return err
+}
+
+// recovered turns a panic that reached Run into an error: an exception an
+// API threw while the script's value was being resolved or serialised
+// (outside any JavaScript frame, where goja would have caught it), an
+// interrupt, or else a bug.
+func (s *session) recovered(r any) error {
+	switch x := r.(type) {
+	case *goja.Object:
+		return s.rejectionError(outcome{thrown: x})
+	case error:
+		if isUncatchable(x) {
+			return x
+		}
+		var ex *goja.Exception
+		if errors.As(x, &ex) {
+			return x
+		}
+	}
+	return &InternalError{Msg: fmt.Sprint("panic: ", r)}
 }
 
 // errStopped is the interrupt value when the run's context ends.
