@@ -2,7 +2,6 @@ package scriptrt
 
 import (
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -383,8 +382,9 @@ func (s *session) changeValue(before, after goja.Value, fields []string) goja.Va
 }
 
 // resultValue is the JS value of any engine result. Parts this package
-// has no special form for (METRICS, EVENTS, TRACES) go through their JSON
-// form, so a new part of exec.Result reaches scripts without a change here.
+// has no special form for (METRICS, EVENTS, TRACES) go through the one
+// result encoder (exec.AppendJSON), so a new part of exec.Result reaches
+// scripts in the shape the API gives it, without a change here.
 func (s *session) resultValue(res *exec.Result) (goja.Value, string) {
 	switch {
 	case res.Topology != nil:
@@ -392,14 +392,15 @@ func (s *session) resultValue(res *exec.Result) (goja.Value, string) {
 	case res.Changes != nil:
 		return s.changesValue(res.Changes), typeChanges
 	}
-	b, err := json.Marshal(res)
+	b, err := exec.AppendJSON(s.ctx, nil, res, exec.EncodeOptions{MaxBytes: int64(s.lim.MaxResultBytes)})
 	if err != nil {
-		s.throw(&InternalError{Msg: "a result does not serialise: " + err.Error()}, "")
+		s.throw(err, "")
 	}
 	var parts map[string]json.RawMessage
-	if err := json.Unmarshal(b, &parts); err != nil || len(parts) != 1 {
-		s.throw(&InternalError{Msg: fmt.Sprintf("a result has %d parts, want 1", len(parts))}, "")
+	if err := json.Unmarshal(b, &parts); err != nil {
+		s.throw(&InternalError{Msg: "a result does not decode: " + err.Error()}, "")
 	}
+	delete(parts, "schemaVersion")
 	for name, raw := range parts {
 		v := s.parseJSON(raw)
 		typ := exportedName(name) + "Result"

@@ -82,7 +82,7 @@ func readScript(e *env, name string) (string, string, error) {
 }
 
 func runScriptText(e *env, data, name, text string, timeout time.Duration, hosts []string, asJSON bool) int {
-	st, err := openStore(data, true, e.now)
+	st, err := openStore(data, readOnly, e.now)
 	if err != nil {
 		return userError(e, "script", err)
 	}
