@@ -68,7 +68,16 @@ func (s *session) thenableObject(t thenable, methods map[string]func(goja.Functi
 // method defines a non-enumerable method, so that a builder serialises to
 // nothing of its own and Object.keys shows only data.
 func (s *session) method(obj *goja.Object, name string, fn func(goja.FunctionCall) goja.Value) {
-	_ = obj.DefineDataProperty(name, s.vm.ToValue(fn), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	_ = obj.DefineDataProperty(name, s.function(name, fn), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+}
+
+// function makes a native function named name: goja would name it after
+// the Go function, which says nothing to a script and is none of its
+// business.
+func (s *session) function(name string, fn func(goja.FunctionCall) goja.Value) *goja.Object {
+	f := s.vm.ToValue(fn).ToObject(s.vm)
+	_ = f.DefineDataProperty("name", s.vm.ToValue(name), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	return f
 }
 
 // asyncObject makes a settled async result.

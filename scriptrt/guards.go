@@ -116,15 +116,14 @@ func (s *session) guard(obj *goja.Object, name string, check func(goja.FunctionC
 		return
 	}
 	length := v.ToObject(s.vm).Get("length")
-	fn := s.vm.ToValue(func(call goja.FunctionCall) goja.Value {
+	fn := s.function(name, func(call goja.FunctionCall) goja.Value {
 		check(call)
 		out, err := orig(call.This, call.Arguments...)
 		if err != nil {
 			panic(err) // rethrown as it was: an exception, or an uncatchable interrupt
 		}
 		return out
-	}).ToObject(s.vm)
-	_ = fn.DefineDataProperty("name", s.vm.ToValue(name), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	})
 	_ = fn.DefineDataProperty("length", length, goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 	_ = obj.DefineDataProperty(name, fn, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 }

@@ -51,6 +51,7 @@ func TestHostile(t *testing.T) {
 		{"require", `require('child_process').execSync('id')`, "ReferenceError: require is not defined"},
 		{"dynamic import", `import('fs')`, "rror"},
 		{"go error is not reflected", `try { Topology.query('x =') } catch (e) { throw new Error(Object.getOwnPropertyNames(e).sort().join(",") + " " + typeof e.value) }`, "Error: getMessage,message,name,query,stack undefined"},
+		{"no Go names", `throw new Error([Topology.query.name, tql.name, [].map.name, Topology.query('name = "x"').then.name].join(","))`, "Error: query,tql,map,then\n"},
 		{"promise never settles", `new Promise(() => {})`, "never settled"},
 		{"no host globals", `throw new Error(Object.getOwnPropertyNames(globalThis).filter(n => /^[a-z]/.test(n) && !["escape", "unescape", "eval", "isFinite", "isNaN", "parseFloat", "parseInt", "decodeURI", "decodeURIComponent", "encodeURI", "encodeURIComponent", "globalThis", "undefined", "tql"].includes(n)).join(","))`, "Error: \n"},
 	} {

@@ -119,7 +119,7 @@ func (s *session) newError(name, msg string) *goja.Object {
 	}
 	_ = obj.DefineDataProperty("name", s.vm.ToValue(name), goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_FALSE)
 	// StackState's scripts read exceptions with getMessage().
-	_ = obj.Set("getMessage", func(goja.FunctionCall) goja.Value { return s.vm.ToValue(msg) })
+	s.method(obj, "getMessage", func(goja.FunctionCall) goja.Value { return s.vm.ToValue(msg) })
 	return obj
 }
 

@@ -32,7 +32,7 @@ func (s *session) installAPIs() {
 		"now": s.timeNow, "epochMs": s.timeEpochMs, "format": s.timeFormat,
 	})
 	s.define(g, "Http", s.httpMethods())
-	_ = g.Set("tql", s.tql)
+	_ = g.Set("tql", s.function("tql", s.tql))
 }
 
 // define makes a global namespace object of functions.
