@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 
 // TestScripts runs the scripts under testdata/scripts through the runtime
 // against the web shop. A `run` directive is one script (args: scope=…,
+// max-elements=…,
 // timeout=…; args, whose input is the arguments script, a line %%, and the script); its expected output is the result's _type and value, or the
 // error's StackState type, message and the TQL it ran. $HTTP is the base
 // URL of a local test server on the allow-list, $OFFLIST one that is not.
@@ -29,9 +31,9 @@ func TestScripts(t *testing.T) {
 	defer offList.Close()
 	allowed := httptest.NewServer(testHandler(offList.URL))
 	defer allowed.Close()
-	rt := newRuntime(t, scriptrt.Config{HTTP: scriptrt.HTTPConfig{
-		AllowHosts: []string{strings.TrimPrefix(allowed.URL, "http://")}, MaxBodyBytes: 1 << 10,
-	}})
+	httpCfg := scriptrt.HTTPConfig{AllowHosts: []string{strings.TrimPrefix(allowed.URL, "http://")}, MaxBodyBytes: 1 << 10}
+	eng := webshop(t)
+	rt := newRuntime(t, scriptrt.Config{Engine: eng, HTTP: httpCfg})
 	datadriven.Walk(t, "testdata/scripts", func(t *testing.T, path string) {
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			if d.Cmd != "run" {
@@ -39,8 +41,15 @@ func TestScripts(t *testing.T) {
 			}
 			src := strings.NewReplacer("$HTTP", allowed.URL, "$OFFLIST", offList.URL).Replace(d.Input)
 			req := scriptrt.Request{Script: src}
+			rt := rt
 			for _, a := range d.CmdArgs {
 				switch a.Key {
+				case "max-elements":
+					n, err := strconv.Atoi(a.Vals[0])
+					if err != nil {
+						t.Fatal(err)
+					}
+					rt = newRuntime(t, scriptrt.Config{Engine: eng, HTTP: httpCfg, Limits: scriptrt.Limits{MaxElements: n}})
 				case "scope":
 					scope, err := lang.ParseFilter(a.Vals[0])
 					if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/lang"
 )
 
@@ -47,6 +48,7 @@ type session struct {
 	jsonParse goja.Callable // the original JSON.parse, kept before the script can replace it
 	promise   *goja.Object  // the original Promise constructor
 	errorCtor *goja.Object  // the original Error constructor
+	listProto *goja.Object  // the prototype of pending lists, made on first use
 }
 
 // apiError is a Go error of a script API, as the script sees it.
@@ -131,8 +133,10 @@ func errorName(err error) string {
 		to  *TimeoutError
 	)
 	switch {
-	case errors.As(err, &lim):
+	case errors.As(err, &lim), errors.As(err, new(*exec.LimitError)), errors.As(err, new(*exec.ResponseLimitError)):
 		return "LimitError"
+	case errors.As(err, new(*exec.TimeoutError)):
+		return "TimeoutError"
 	case errors.As(err, &sec):
 		return "SecurityError"
 	case errors.As(err, &to):

@@ -178,14 +178,16 @@ func (s *session) topologyObject(b topoBuilder) goja.Value {
 			return s.topologyObject(b2)
 		},
 		"components": func(goja.FunctionCall) goja.Value {
-			return s.thenableObject(s.newQuery(whole.text, func(r *exec.Result) goja.Value {
-				return s.componentsValue(r.Topology.Components)
-			}), nil)
+			return s.pendingList(whole.text, func(l *lazyList, r *exec.Result) {
+				cs := r.Topology.Components
+				l.fill(cs, len(cs), func(i int) *goja.Object { return s.componentValue(&cs[i]) })
+			})
 		},
 		"relations": func(goja.FunctionCall) goja.Value {
-			return s.thenableObject(s.newQuery(whole.text, func(r *exec.Result) goja.Value {
-				return s.relationsValue(r.Topology.Relations)
-			}), nil)
+			return s.pendingList(whole.text, func(l *lazyList, r *exec.Result) {
+				rs := r.Topology.Relations
+				l.fill(rs, len(rs), func(i int) *goja.Object { return s.relationValue(&rs[i]) })
+			})
 		},
 		"diff": func(c goja.FunctionCall) goja.Value { return s.diff(b, c.Argument(0)) },
 	})

@@ -254,7 +254,11 @@ func (s *session) relationsValue(rs []exec.Relation) goja.Value {
 // script has not changed serialises straight from the Go slice, as a
 // native query's result would.
 type lazyList struct {
-	s     *session
+	s *session
+	// q, when set, is the query that fills the list on first use: a list
+	// straight from components() is usable at once as an array, running
+	// its query when the script first looks at it.
+	q     *query
 	raw   any // []exec.Component or []exec.Relation
 	make  func(i int) *goja.Object
 	items []goja.Value // made or set so far; nil entries are not made yet
@@ -263,17 +267,80 @@ type lazyList struct {
 }
 
 func (s *session) newList(raw any, n int, mk func(int) *goja.Object) *goja.Object {
-	l := &lazyList{s: s, raw: raw, make: mk, items: make([]goja.Value, n)}
+	l := &lazyList{s: s}
+	l.fill(raw, n, mk)
 	obj := s.vm.NewDynamicArray(l)
 	s.lists[obj] = l
 	return obj
 }
 
+// pendingList is a list that a query fills on first use. It is an array
+// to the script and, through its prototype, a thenable: its query's error
+// is thrown where the script first reads the list, or goes to catchError.
+//
+// What it resolves to (what then's callback gets, what await gives) is a
+// second array over the same list without the async methods: a value with
+// a then method is one a promise can never hold (it would call that then
+// again, for ever).
+func (s *session) pendingList(text string, fill func(*lazyList, *exec.Result)) *goja.Object {
+	l := &lazyList{s: s}
+	plain := s.vm.NewDynamicArray(l)
+	obj := s.vm.NewDynamicArray(l)
+	obj.SetPrototype(s.listPrototype())
+	l.q = s.newQuery(text, func(r *exec.Result) goja.Value {
+		fill(l, r)
+		return plain
+	})
+	s.lists[obj], s.lists[plain] = l, l
+	s.thenables[obj] = l.q
+	return obj
+}
+
+// fill sets what the list holds.
+func (l *lazyList) fill(raw any, n int, mk func(int) *goja.Object) {
+	l.raw, l.make, l.items = raw, mk, make([]goja.Value, n)
+}
+
+// ensure runs the list's query if it has not run; its error is thrown.
+func (l *lazyList) ensure() {
+	if l.q == nil {
+		return
+	}
+	if out := l.q.resolve(); out.thrown != nil {
+		panic(out.thrown)
+	}
+	l.q = nil
+}
+
+// listPrototype is the prototype of pending lists: Array.prototype's
+// methods, and the async ones.
+func (s *session) listPrototype() *goja.Object {
+	if s.listProto == nil {
+		s.listProto = s.vm.CreateObject(s.proto("Array"))
+		self := func(c goja.FunctionCall) thenable {
+			obj, _ := c.This.(*goja.Object)
+			t, ok := s.thenables[obj]
+			if !ok {
+				s.throw(argErrorf("then, catchError and thenCollect work on a script API's results"), "")
+			}
+			return t
+		}
+		s.method(s.listProto, "then", func(c goja.FunctionCall) goja.Value { return s.then(self(c), c.Argument(0), c.Argument(1)) })
+		s.method(s.listProto, "catchError", func(c goja.FunctionCall) goja.Value { return s.then(self(c), nil, c.Argument(0)) })
+		s.method(s.listProto, "thenCollect", func(c goja.FunctionCall) goja.Value { return s.thenCollect(self(c), c.Argument(0)) })
+	}
+	return s.listProto
+}
+
 // Len implements goja.DynamicArray.
-func (l *lazyList) Len() int { return len(l.items) }
+func (l *lazyList) Len() int {
+	l.ensure()
+	return len(l.items)
+}
 
 // Get implements goja.DynamicArray.
 func (l *lazyList) Get(i int) goja.Value {
+	l.ensure()
 	if i < 0 || i >= len(l.items) {
 		return nil
 	}
@@ -285,6 +352,7 @@ func (l *lazyList) Get(i int) goja.Value {
 
 // Set implements goja.DynamicArray.
 func (l *lazyList) Set(i int, v goja.Value) bool {
+	l.ensure()
 	if i < 0 || i > l.s.lim.MaxArrayLength {
 		return false
 	}
@@ -298,6 +366,7 @@ func (l *lazyList) Set(i int, v goja.Value) bool {
 
 // SetLen implements goja.DynamicArray.
 func (l *lazyList) SetLen(n int) bool {
+	l.ensure()
 	if n < 0 || n > l.s.lim.MaxArrayLength {
 		return false
 	}
@@ -326,6 +395,7 @@ func (l *lazyList) materialise() {
 // pristine reports that the list and every element the script read are as
 // the engine returned them.
 func (l *lazyList) pristine() bool {
+	l.ensure()
 	if l.touched {
 		return false
 	}
