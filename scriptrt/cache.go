@@ -29,8 +29,9 @@ type cacheEntry struct {
 }
 
 // maxCachedSource is the longest script kept: a bigger one is compiled for
-// each run, so that a few huge scripts cannot pin much memory.
-const maxCachedSource = 256 << 10
+// each run, so that the cache holds at most DefaultCacheSize × 64 KiB of
+// source and its programs.
+const maxCachedSource = 64 << 10
 
 func newProgramCache(max int) *programCache {
 	return &programCache{max: max, order: list.New(), byKey: map[cacheKey]*list.Element{}}
