@@ -57,20 +57,26 @@ func (m *measure) elements(obj *goja.Object, total *float64, each func(goja.Valu
 	}
 }
 
-// joined estimates the length of join(sep) of v.
-func (m *measure) joined(v goja.Value, sep float64, depth int) float64 {
+// array sums each over the elements of v when it is an array not already
+// on the path from the root, and returns other when it is not one.
+func (m *measure) array(v goja.Value, depth int, other float64, each func(goja.Value) float64) float64 {
 	m.step(depth)
 	obj, ok := isArray(v)
 	if !ok || m.visiting[obj] {
-		return 0
+		return other
 	}
 	m.visiting[obj] = true
 	defer delete(m.visiting, obj)
 	total := 0.0
-	m.elements(obj, &total, func(e goja.Value) float64 {
+	m.elements(obj, &total, each)
+	return total
+}
+
+// joined estimates the length of join(sep) of v.
+func (m *measure) joined(v goja.Value, sep float64, depth int) float64 {
+	return m.array(v, depth, 0, func(e goja.Value) float64 {
 		return sep + m.scalar(e, func(a goja.Value) float64 { return m.joined(a, 1, depth+1) })
 	})
-	return total
 }
 
 // scalar is the text length of a non-array element; nested arrays go to
@@ -90,21 +96,12 @@ func (m *measure) scalar(e goja.Value, nested func(goja.Value) float64) float64 
 
 // flattened estimates the length of flat(depth) of v.
 func (m *measure) flattened(v goja.Value, depth int) float64 {
-	m.step(depth)
-	obj, ok := isArray(v)
-	if !ok || m.visiting[obj] {
-		return 1
-	}
-	m.visiting[obj] = true
-	defer delete(m.visiting, obj)
-	total := 0.0
-	m.elements(obj, &total, func(e goja.Value) float64 {
+	return m.array(v, depth, 1, func(e goja.Value) float64 {
 		if _, ok := isArray(e); ok && float64(depth) < m.flatDepth {
 			return m.flattened(e, depth+1)
 		}
 		return 1
 	})
-	return total
 }
 
 // json estimates the length of JSON.stringify of v.
