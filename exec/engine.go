@@ -52,6 +52,14 @@ func New(g Graph, o Options) *Engine {
 	return &Engine{g: g, o: o}
 }
 
+// Over returns an engine with e's options that reads g instead of e's
+// graph. Every read of a query run on it goes through g's snapshots, which
+// lets a caller observe or confine what a query reads (live subscriptions
+// record each evaluation's read set this way). It costs one allocation.
+func (e *Engine) Over(g Graph) *Engine {
+	return &Engine{g: g, o: e.o}
+}
+
 // QueryOptions override an engine's options for one query. The zero value
 // keeps the engine's.
 type QueryOptions struct {
