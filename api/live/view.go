@@ -1,0 +1,111 @@
+package live
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/lang"
+)
+
+// view is one distinct query under one scope, shared by every subscription
+// to it: one evaluation per change serves them all.
+type view struct {
+	key   string // canonical query and scope
+	stmt  *lang.TopologyStmt
+	scope lang.Expr
+	// cur is the latest answer. The dispatcher swaps it; subscribers load
+	// it on their own goroutines.
+	cur atomic.Pointer[version]
+
+	// Owned by the dispatcher.
+	subs       map[*Subscription]struct{}
+	reads      *readSet // what the evaluation behind cur read; filed in the index
+	state      viewState
+	dirtySince time.Time // when the first commit that made it dirty came off the feed
+	gone       bool      // removed (no subscribers, or failed): drop its evaluation
+}
+
+type viewState uint8
+
+const (
+	viewIdle    viewState = iota // answer current as far as the dispatcher knows
+	viewQueued                   // waiting for an evaluator
+	viewRunning                  // being evaluated
+)
+
+// version is one answer of a view. It is immutable once published and
+// shared: by the view while it is current, and by each subscriber until it
+// has sent a later one, so at most one old version per subscriber stays in
+// memory however far behind it falls.
+type version struct {
+	seq    int64                // commit time the answer is exact at
+	result *exec.TopologyResult // the answer
+	// from and diff: the previous answer's seq and what changed since;
+	// diff is nil for a view's first answer.
+	from       int64
+	diff       *Diff
+	resultJSON *encoded
+	diffJSON   *encoded
+	// observed is when the first commit behind this answer came off the
+	// feed (zero for a first answer): where diff latency is measured from.
+	observed time.Time
+}
+
+func newVersion(seq, from int64, res *exec.TopologyResult, d *Diff, observed time.Time) *version {
+	v := &version{seq: seq, from: from, result: res, diff: d, observed: observed}
+	v.resultJSON = lazyJSON(resultFields(res))
+	if d != nil {
+		v.diffJSON = lazyJSON(diffFields(d))
+	}
+	return v
+}
+
+// evaluation is one run of a view's query, handed from an evaluator back
+// to the dispatcher.
+type evaluation struct {
+	v     *view
+	at    int64
+	reads *readSet
+	next  *version // nil when the answer did not change
+	err   error
+}
+
+// emptyResult is the answer of every query before the first commit.
+func emptyResult() *exec.TopologyResult {
+	return &exec.TopologyResult{EvaluatedAt: time.Unix(0, 0).UTC(), Components: []exec.Component{}, Relations: []exec.Relation{}}
+}
+
+// evaluate runs a view's query at commit time at, recording what it reads,
+// and compares the answer with the current one. It runs on its own
+// goroutine; the view's current answer does not change meanwhile, since a
+// view has one evaluation at a time and only its end publishes.
+func (h *Hub) evaluate(v *view, at int64, observed time.Time) {
+	e := &evaluation{v: v, at: at}
+	res := emptyResult()
+	if at == 0 {
+		e.reads = &readSet{all: true} // the first commit changes everything
+	} else {
+		e.reads = newReadSet()
+		out, err := h.engine.Over(&recordingGraph{store: h.store, rs: e.reads}).RunWith(h.ctx, v.stmt,
+			exec.QueryOptions{Now: time.Unix(0, at), Scope: v.scope})
+		if err == nil {
+			res = out.Topology
+		}
+		e.err = err
+	}
+	reason := "change"
+	if prev := v.cur.Load(); prev == nil {
+		reason = "subscribe"
+		e.next = newVersion(at, 0, res, nil, time.Time{})
+	} else if e.err == nil {
+		if d := diffResults(prev.result, res); !d.Empty() {
+			e.next = newVersion(at, prev.seq, res, d, observed)
+		}
+	}
+	h.metrics.evaluations.WithLabelValues(reason).Inc()
+	select {
+	case h.done <- e:
+	case <-h.ctx.Done():
+	}
+}
