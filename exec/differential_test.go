@@ -17,6 +17,7 @@ import (
 	"github.com/tetrahq/tetra/graphstore/graphtest"
 	"github.com/tetrahq/tetra/graphstore/memstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/internal/querygen"
 	"github.com/tetrahq/tetra/lang"
 	"github.com/tetrahq/tetra/planner"
 )
@@ -41,11 +42,11 @@ func differential(t *testing.T, seed uint64) {
 	}
 	defer ps.Close()
 	gen := &graphtest.RandomHistory{R: r, Sources: 3, Exts: 25, Idents: 30}
-	var times []int64
+	var times []time.Time
 	for i := range 40 {
 		b := gen.Batch(10)
 		b.Time = graphtest.At(int64(100 * (i + 1)))
-		times = append(times, int64(100*(i+1)))
+		times = append(times, b.Time)
 		for _, st := range []graphstore.Store{ms, ps} {
 			if _, err := st.Apply(context.Background(), b); err != nil {
 				t.Fatal(err)
@@ -69,9 +70,9 @@ func differential(t *testing.T, seed uint64) {
 	smallOn := exec.New(ps, exec.Options{Now: graphtest.Clock, MaxElements: small})
 	smallOff := exec.New(ps, exec.Options{Now: graphtest.Clock, MaxElements: small, Disabled: allOff})
 	fitted := 0
-	qg := &queryGen{r: r}
+	qg := &querygen.Gen{R: r}
 	for range 150 {
-		src := qg.statement(times)
+		src := qg.Statement(times)
 		stmt, err := lang.Parse(src)
 		if err != nil {
 			t.Fatalf("generated query does not parse: %s\n%s", src, lang.Render(src, err))
@@ -320,88 +321,3 @@ func refValueMatch(v *lang.Value, have string, exact bool) bool {
 }
 
 // ---- random queries ----
-
-type queryGen struct{ r *rand.Rand }
-
-func (q *queryGen) pick(l ...string) string { return l[q.r.IntN(len(l))] }
-
-func (q *queryGen) statement(times []int64) string {
-	s := q.expr(0)
-	switch q.r.IntN(4) {
-	case 0:
-		at := graphtest.At(times[q.r.IntN(len(times))] - q.r.Int64N(2))
-		s += " AT " + strconv.Quote(at.UTC().Format(time.RFC3339))
-	case 1:
-		s = "TOPOLOGY " + s + " AT " + strconv.Quote(fmt.Sprintf("-%ds", q.r.IntN(4000)))
-	}
-	return s
-}
-
-func (q *queryGen) expr(depth int) string {
-	n := q.r.IntN(10)
-	switch {
-	case depth >= 3 || n < 4:
-		return q.compare()
-	case n < 7:
-		op := q.pick("AND", "and", "OR", "or", "NOT", "AND NOT")
-		s := q.expr(depth+1) + " " + op + " " + q.expr(depth+1)
-		if q.r.IntN(2) == 0 {
-			s = "(" + s + ")"
-		}
-		return s
-	case n < 8:
-		return q.pick("NOT ", "not ") + "(" + q.expr(depth+1) + ")"
-	}
-	return q.neighbours(depth + 1)
-}
-
-func (q *queryGen) neighbours(depth int) string {
-	var args []string
-	if q.r.IntN(5) > 0 {
-		args = append(args, "components = ("+q.expr(depth)+")")
-	}
-	if q.r.IntN(3) > 0 {
-		args = append(args, "levels = "+q.pick(`"1"`, `"2"`, `'3'`, `"all"`, "2", `"15"`))
-	}
-	if q.r.IntN(3) > 0 {
-		args = append(args, "direction = "+q.pick(`"up"`, `"down"`, `"both"`, "up", `'DOWN'`))
-	}
-	q.r.Shuffle(len(args), func(i, j int) { args[i], args[j] = args[j], args[i] })
-	return q.pick("withNeighborsOf", "withneighborsof") + "(" + strings.Join(args, ", ") + ")"
-}
-
-var queryValues = map[string][]string{
-	"name":        {`"comp-1"`, `"COMP-2"`, `"comp-1*"`, `"*-3"`, `"comp-*"`, "comp-4", `"*"`},
-	"type":        {`"service"`, `"SERVICE"`, `"pod"`, `"otel service"`, `"host"`, `"data*"`, `"*"`},
-	"layer":       {`"Applications"`, `"machines"`, `""`, `"*ers"`},
-	"domain":      {`""`, `"shop"`, `"*"`},
-	"environment": {`"production"`, `"Staging"`, `"prod*"`},
-	"label":       {`"tier:web"`, `"Region:EU"`, `"tier:*"`, `"x"`, `"stackpack:kubernetes"`, `'namespace:shop'`},
-	"healthstate": {`"CLEAR"`, `"deviating"`, `"Critical"`, `"UNKNOWN"`},
-	"identifier":  {`"urn:id:1"`, `"urn:id:2"`, `"urn:id:1*"`, `"e3"`, `"E3"`},
-	"id":          {"1", "2", `"3"`, "17", `"x"`, "40"},
-}
-
-var queryKeys = map[string][]string{
-	"name": {"name", "Name"}, "type": {"type", "TYPE"}, "layer": {"layer"}, "domain": {"domain"},
-	"environment": {"environment", "environments"}, "label": {"label", "Label"},
-	"healthstate": {"healthstate", "healthState"}, "identifier": {"identifier"}, "id": {"id"},
-}
-
-func (q *queryGen) compare() string {
-	keys := []string{"name", "type", "layer", "domain", "environment", "label", "healthstate", "identifier", "id"}
-	k := keys[q.r.IntN(len(keys))]
-	key := q.pick(queryKeys[k]...)
-	vals := queryValues[k]
-	switch q.r.IntN(4) {
-	case 0:
-		return key + " = " + q.pick(vals...)
-	case 1:
-		return key + " != " + q.pick(vals...)
-	}
-	var list []string
-	for range 1 + q.r.IntN(3) {
-		list = append(list, q.pick(vals...))
-	}
-	return key + " " + q.pick("IN", "in", "NOT IN", "not in") + " (" + strings.Join(list, ", ") + ")"
-}
