@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -326,16 +327,12 @@ func (c *conn) flush() error {
 	}
 	c.mu.Unlock()
 	slices.Sort(ids)
-	now := time.Now()
 	for _, id := range ids {
 		c.mu.Lock()
 		s := c.subs[id]
 		c.mu.Unlock()
 		if s == nil {
 			continue
-		}
-		if lag := s.lagging(now); lag > c.h.lim.MaxLag {
-			return &slowError{lag: lag, limit: c.h.lim.MaxLag}
 		}
 		if err := c.flushOne(id, s); err != nil {
 			return err
@@ -344,8 +341,17 @@ func (c *conn) flush() error {
 	return nil
 }
 
+// flushOne sends what one subscription has ready. The lag is checked
+// before each message: a send that blocked long is what makes it grow.
 func (c *conn) flushOne(id string, s *Subscription) error {
-	for m := s.Take(); m != nil; m = s.Take() {
+	for {
+		if lag := s.lagging(time.Now()); lag > c.h.lim.MaxLag {
+			return &slowError{lag: lag, limit: c.h.lim.MaxLag}
+		}
+		m := s.Take()
+		if m == nil {
+			break
+		}
 		if err := c.send(id, m); err != nil {
 			return err
 		}
@@ -380,8 +386,24 @@ func (c *conn) send(id string, m *Message) error {
 type slowError struct{ lag, limit time.Duration }
 
 func (e *slowError) Error() string {
-	return fmt.Sprintf("too far behind: a change waited %s to be sent to this client (the limit is %s); reconnect and resume with your last seq",
+	return fmt.Sprintf("too far behind: a change waited %s (limit %s); reconnect and resume",
 		e.lag.Round(time.Millisecond), e.limit)
+}
+
+// maxCloseText is the most a close frame's reason can hold: a control
+// frame carries 125 bytes, two of them the code.
+const maxCloseText = 123
+
+// closeText cuts a reason to fit a close frame, at a character boundary.
+func closeText(s string) string {
+	if len(s) <= maxCloseText {
+		return s
+	}
+	s = s[:maxCloseText]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // writeFailed ends the connection after a failed write. A slow client is
@@ -405,7 +427,7 @@ func (c *conn) writeFailed(err error) {
 // answer with its own before the reader stops.
 func (c *conn) sendClose() {
 	if c.code != websocket.CloseNormalClosure || c.text != "" {
-		msg := websocket.FormatCloseMessage(c.code, c.text)
+		msg := websocket.FormatCloseMessage(c.code, closeText(c.text))
 		c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeWait))
 	}
 	c.ws.SetReadDeadline(time.Now().Add(closeWait))
