@@ -34,8 +34,14 @@ var stores = map[string]func(t testing.TB) graphstore.Store{
 // it) when the test ends.
 func newHub(t testing.TB, st graphstore.Store, lim Limits) *Hub {
 	t.Helper()
+	return newHubWith(t, st, lim, exec.Options{Now: graphtest.Clock})
+}
+
+// newHubWith is newHub with engine options.
+func newHubWith(t testing.TB, st graphstore.Store, lim Limits, eo exec.Options) *Hub {
+	t.Helper()
 	h, err := New(Config{
-		Engine:     exec.New(st, exec.Options{Now: graphtest.Clock}),
+		Engine:     exec.New(st, eo),
 		Store:      st,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registerer: prometheus.NewRegistry(),
