@@ -146,6 +146,14 @@ func TestImportDirection(t *testing.T) {
 				}
 			}
 		}
+		// Live subscriptions are mounted by the server, never the reverse.
+		if under(pkg, "api/live") {
+			for _, dep := range deps {
+				if dep == "api" {
+					t.Errorf("%s depends on %s: the server mounts api/live, not the other way", pkg, dep)
+				}
+			}
+		}
 		// Stores know nothing of the query engine above them.
 		if under(pkg, "graphstore") {
 			for _, dep := range deps {
@@ -155,6 +163,10 @@ func TestImportDirection(t *testing.T) {
 			}
 		}
 		for imp := range all {
+			// WebSocket is the API's business.
+			if strings.HasPrefix(imp, "github.com/gorilla/websocket") && !under(pkg, "api") {
+				t.Errorf("%s imports %s: only api and its sub-packages may serve WebSocket", pkg, imp)
+			}
 			// Only ingest talks to Kafka.
 			if strings.HasPrefix(imp, "github.com/segmentio/kafka-go") && !under(pkg, "ingest") {
 				t.Errorf("%s imports %s: only ingest may import the Kafka client", pkg, imp)
