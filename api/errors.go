@@ -190,9 +190,9 @@ func positioned(class Class, err error, errs []*lang.Error) *Error {
 	return e
 }
 
-// classifyQuery is Classify for an error of a query whose source is src:
+// ClassifyQuery is Classify for an error of a query whose source is src:
 // planner and engine errors about a part of the query get their position.
-func classifyQuery(src string, err error) *Error {
+func ClassifyQuery(src string, err error) *Error {
 	if errs := lang.Locate(src, err); errs != nil {
 		return positioned(ClassQuery, err, errs)
 	}

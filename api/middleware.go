@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -102,20 +104,25 @@ func token(r *http.Request, role Role) string {
 var openUsage = &keyUsage{}
 
 // authorize checks the caller's key against the role a route needs and
-// puts the principal in the request's context.
-func (s *Server) authorize(need Role, h http.Handler) http.Handler {
+// puts the principal in the request's context. A counted request holds
+// one of the key's concurrent requests while it runs; a stream (a
+// long-lived connection) does not, or a key's open subscriptions would
+// starve its queries.
+func (s *Server) authorize(need Role, counted bool, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r, need)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		if p.usage.inFlight.Add(1) > int64(p.MaxConcurrent) && need != RolePublic {
-			p.usage.inFlight.Add(-1)
-			s.writeError(w, r, errorf(ClassTooMany, fmt.Sprintf("this key runs %d requests at once, its limit; retry when one finishes", p.MaxConcurrent)))
-			return
+		if counted {
+			if p.usage.inFlight.Add(1) > int64(p.MaxConcurrent) && need != RolePublic {
+				p.usage.inFlight.Add(-1)
+				s.writeError(w, r, errorf(ClassTooMany, fmt.Sprintf("this key runs %d requests at once, its limit; retry when one finishes", p.MaxConcurrent)))
+				return
+			}
+			defer p.usage.inFlight.Add(-1)
 		}
-		defer p.usage.inFlight.Add(-1)
 		if info := requestInfoFrom(r.Context()); info != nil {
 			info.key = p.KeyID
 		}
@@ -214,6 +221,16 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands the connection over for a WebSocket upgrade;
+// gorilla/websocket asks for an http.Hijacker itself, not through Unwrap.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return c, rw, err
+}
 
 // observe is the outermost middleware: a request id (X-Request-Id), one
 // log line per request, the request metrics, and a panic turned into a 500

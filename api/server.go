@@ -186,7 +186,17 @@ func New(cfg Config) *Server {
 // Serve; Handle is not safe to call concurrently with requests.
 func (s *Server) Handle(pattern string, role Role, h http.Handler) {
 	s.routes = append(s.routes, route{pattern, role})
-	s.mux.Handle(pattern, s.authorize(role, h))
+	s.mux.Handle(pattern, s.authorize(role, true, h))
+}
+
+// HandleStream is Handle for a route whose requests become long-lived
+// connections (WebSocket): they do not count against the key's concurrent
+// requests while open. The server's connection limit bounds them, and
+// the mounted component its own use (live subscriptions: the key's
+// subscription limit).
+func (s *Server) HandleStream(pattern string, role Role, h http.Handler) {
+	s.routes = append(s.routes, route{pattern, role})
+	s.mux.Handle(pattern, s.authorize(role, false, h))
 }
 
 // HandleFunc is Handle for a function.

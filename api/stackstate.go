@@ -111,14 +111,14 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		s.writeStackStateError(w, r, classifyQuery(req.Query, err))
+		s.writeStackStateError(w, r, ClassifyQuery(req.Query, err))
 		return
 	}
 	start := time.Now()
 	res, err := s.cfg.Engine.RunWith(r.Context(), q.stmt, q.opts)
 	s.metrics.query("snapshot", err, time.Since(start))
 	if err != nil {
-		s.writeStackStateError(w, r, classifyQuery(req.Query, err))
+		s.writeStackStateError(w, r, ClassifyQuery(req.Query, err))
 		return
 	}
 	out := struct {
