@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tetrahq/tetra/api"
+	"github.com/tetrahq/tetra/api/live"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
@@ -87,6 +88,13 @@ func newFixture(t *testing.T, limits api.Limits, keys ...keySpec) *fixture {
 	f.eng = exec.New(st, exec.Options{Now: clock})
 	f.srv = api.New(api.Config{Engine: f.eng, Keys: f.ring, Store: storeInfo{st}, Limits: limits, Now: clock, Version: "test",
 		Logger: slog.New(slog.NewJSONHandler(f.log, nil))})
+	// Live subscriptions mount as tetra serve mounts them.
+	hub, err := live.New(live.Config{Engine: f.eng, Store: st, Logger: f.srv.Logger(), Registerer: f.srv.Registry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub.Mount(f.srv)
+	t.Cleanup(func() { hub.Close(context.Background()) }) // before the store closes
 	f.hs = httptest.NewServer(f.srv.Handler())
 	t.Cleanup(f.hs.Close)
 	return f

@@ -98,6 +98,9 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"POST", "/api/query", "reader", `{"query":"` + strings.Repeat("x", 5000) + `"}`, 413},
 		{"POST", "/api/explain", "reader", `{"query":"type = \"service\" AND label = \"app:checkout\""}`, 200},
 		{"POST", "/api/explain", "reader", `{"query":"type ="}`, 400},
+		{"GET", "/api/subscribe", "reader", "", 400}, // not a WebSocket handshake
+		{"GET", "/api/subscribe", "", "", 401},
+		{"GET", "/api/subscribe", "agent", "", 403},
 		{"GET", "/api/whoami", "reader", "", 200},
 		{"GET", "/api/server/info", "reader", "", 200},
 		{"GET", "/api/topic", "reader", "", 200},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/lang"
 )
@@ -37,8 +38,11 @@ type wire struct {
 	Final  bool   `json:"final"`
 	Resync string `json:"resync"`
 	Result *struct {
-		Components []map[string]any `json:"components"`
-		Relations  []map[string]any `json:"relations"`
+		SchemaVersion int `json:"schemaVersion"`
+		Topology      *struct {
+			Components []map[string]any `json:"components"`
+			Relations  []map[string]any `json:"relations"`
+		} `json:"topology"`
 	} `json:"result"`
 	Added *struct {
 		Components []map[string]any `json:"components"`
@@ -52,7 +56,7 @@ type wire struct {
 		Components []wireChange `json:"components"`
 		Relations  []wireChange `json:"relations"`
 	} `json:"changed"`
-	Error *ErrorBody `json:"error"`
+	Error *api.Error `json:"error"`
 	raw   []byte
 }
 
@@ -210,10 +214,10 @@ func (c *client) apply(m wire) {
 	switch m.Type {
 	case "result":
 		a := &answer{seq: m.Seq, comps: map[string]map[string]any{}, rels: map[string]map[string]any{}}
-		for _, x := range m.Result.Components {
+		for _, x := range m.Result.Topology.Components {
 			a.comps[idOf(x)] = x
 		}
-		for _, x := range m.Result.Relations {
+		for _, x := range m.Result.Topology.Relations {
 			a.rels[idOf(x)] = x
 		}
 		c.answers[m.ID] = a

@@ -13,11 +13,15 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetrahq/tetra/api"
 )
 
-// Close codes the server ends a connection with, beside the standard 1001
-// (going away: the server shuts down), 1009 (a message over the size
-// limit) and 1011 (an internal error). The close text says more.
+// Close codes the server ends a connection with, beside the API's for
+// classes (api.Class.CloseCode: 1001 going away when the server shuts
+// down, 1009 for a message over the size limit, 1011 for an internal
+// error). These two are conditions of a connection rather than error
+// classes, so they sit below the API's 4000 + HTTP status range. The close
+// text says more.
 const (
 	// CloseTooSlow: the client stayed too far behind (a change waited
 	// longer than Limits.MaxLag to be sent). Reconnect and resume.
@@ -37,7 +41,7 @@ const closeWait = time.Second
 // the connection is closed.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, sess Session) {
 	if h.closing.Load() {
-		writeHTTPError(w, http.StatusServiceUnavailable, errorBody("", ErrClosed))
+		writeHTTPError(w, errorOf("", ErrClosed))
 		return
 	}
 	ws, err := h.upgrader.Upgrade(w, r, nil)
@@ -50,7 +54,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, sess Session) {
 		subs: map[string]*Subscription{},
 	}
 	if !h.addConn(c) {
-		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "the server is shutting down"), time.Now().Add(closeWait))
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(api.CloseGoingAway, "the server is shutting down"), time.Now().Add(closeWait))
 		ws.Close()
 		return
 	}
@@ -126,9 +130,9 @@ func closeReason(code int) string {
 	switch code {
 	case websocket.CloseNormalClosure:
 		return "normal"
-	case websocket.CloseGoingAway:
+	case api.CloseGoingAway:
 		return "shutdown"
-	case websocket.CloseMessageTooBig:
+	case api.CloseTooBig:
 		return "too_big"
 	case CloseTooSlow:
 		return "too_slow"
@@ -157,7 +161,7 @@ func (c *conn) readLoop() {
 			return
 		}
 		if int64(len(data)) > c.h.lim.MaxMessageBytes {
-			c.close(websocket.CloseMessageTooBig, fmt.Sprintf("a message may hold at most %d bytes", c.h.lim.MaxMessageBytes))
+			c.close(api.CloseTooBig, fmt.Sprintf("a message may hold at most %d bytes", c.h.lim.MaxMessageBytes))
 			return
 		}
 		if typ != websocket.TextMessage {
@@ -224,7 +228,7 @@ func (c *conn) subscribe(m clientMessage) {
 	}
 	c.mu.Unlock()
 	if err != nil {
-		c.reply(outgoing{id: m.ID, m: &Message{Type: TypeError, Error: errorBody(m.Query, err)}})
+		c.reply(outgoing{id: m.ID, m: &Message{Type: TypeError, Error: errorOf(m.Query, err)}})
 		return
 	}
 	s.notify()
@@ -238,8 +242,7 @@ func (c *conn) reserve(id string) error {
 		return badRequest("subscription id %q is in use on this connection", id)
 	}
 	if len(c.subs) >= c.h.lim.MaxSubscriptionsPerConn {
-		return &LimitError{Msg: fmt.Sprintf("this connection has %d subscriptions, the most it may hold; unsubscribe from one first",
-			c.h.lim.MaxSubscriptionsPerConn)}
+		return tooMany("this connection holds %d subscriptions, its limit; unsubscribe from one first", c.h.lim.MaxSubscriptionsPerConn)
 	}
 	c.subs[id] = nil
 	return nil
@@ -261,7 +264,7 @@ func (c *conn) unsubscribe(id string) {
 }
 
 func (c *conn) replyError(id string, err error) {
-	c.reply(outgoing{id: id, m: &Message{Type: TypeError, Error: errorBody("", err)}})
+	c.reply(outgoing{id: id, m: &Message{Type: TypeError, Error: errorOf("", err)}})
 }
 
 // reply hands a message to the writer; it waits while the writer is
@@ -415,7 +418,7 @@ func (c *conn) writeFailed(err error) {
 		c.sendClose()
 		return
 	}
-	code := websocket.CloseInternalServerErr
+	code := api.CloseInternal
 	if errors.Is(err, websocket.ErrCloseSent) {
 		code = websocket.CloseNormalClosure
 	}
@@ -436,13 +439,9 @@ func (c *conn) sendClose() {
 // upgradeError answers a request that cannot become a WebSocket connection
 // in the API's error shape.
 func (h *Hub) upgradeError(w http.ResponseWriter, r *http.Request, status int, reason error) {
-	writeHTTPError(w, status, &ErrorBody{Class: ClassBadRequest, Message: reason.Error()})
-}
-
-func writeHTTPError(w http.ResponseWriter, status int, b *ErrorBody) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(struct {
-		Error *ErrorBody `json:"error"`
-	}{b})
+	class := api.ClassBadRequest
+	if status >= 500 {
+		class = api.ClassInternal
+	}
+	writeHTTPError(w, &api.Error{Class: class, Message: reason.Error()})
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/datadriven"
+	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/graphtest"
@@ -99,7 +100,7 @@ func (r *ddRunner) subscribe(t *testing.T, d *datadriven.TestData) string {
 	}
 	s, err := r.h.Subscribe(context.Background(), req, sess)
 	if err != nil {
-		return renderError(errorBody(req.Query, err))
+		return renderError(errorOf(req.Query, err))
 	}
 	r.subs[name] = s
 	return r.sync(t)
@@ -200,10 +201,10 @@ func changedValues(c Change) string {
 	return b.String()
 }
 
-func renderError(e *ErrorBody) string {
+func renderError(e *api.Error) string {
 	s := fmt.Sprintf("error %s: %s", e.Class, e.Message)
-	if e.Offset != nil {
-		s += fmt.Sprintf(" (at %d:%d, offset %d, length %d)", e.Line, e.Col, *e.Offset, *e.Length)
+	if e.Line > 0 {
+		s += fmt.Sprintf(" (at %d:%d, offset %d, length %d)", e.Line, e.Col, e.Offset, e.Length)
 	}
 	if e.Hint != "" {
 		s += " hint: " + e.Hint

@@ -152,7 +152,7 @@ func (d *dispatcher) trimRecent() {
 func (d *dispatcher) fail(v *view, err error) {
 	d.remove(v)
 	for s := range v.subs {
-		s.fail(errorBody("", err))
+		s.fail(errorOf("", err))
 	}
 	v.subs = nil
 }

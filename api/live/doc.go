@@ -54,15 +54,16 @@
 //
 // # Using it
 //
-//	hub, err := live.New(live.Config{Engine: eng, Store: st, Registerer: reg})
-//	// the server, after authenticating a request to GET /api/subscribe:
-//	hub.ServeWS(w, r, live.Session{KeyID: key.ID, Scope: key.Scope, MaxSubscriptions: key.MaxSubs})
-//	// in process:
+//	hub, err := live.New(live.Config{Engine: eng, Store: st, Logger: log, Registerer: srv.Registry()})
+//	hub.Mount(srv) // GET /api/subscribe on the API server (role read), closed with 1001 when it drains
+//	// in process (the REPL's :watch, the web view):
 //	sub, err := hub.Subscribe(ctx, live.Request{Query: `type = "service"`}, live.Session{})
 //	for { msg, err := sub.Next(ctx); … }
-//	// at shutdown: close frames (1001) to every connection
-//	hub.Close(ctx)
 //
-// Errors have the classes of the API (see classify); a query's error is
-// positioned in the subscriber's own text.
+// Mount authorizes through the server: the principal's key, scope and
+// subscription limit make each connection's Session (SessionOf), and an
+// open connection does not hold one of the key's concurrent requests
+// (api.Server.HandleStream). Errors a client sees are the API's
+// (*api.Error; api.ClassifyQuery maps them), positioned in the subscriber's
+// own query text.
 package live

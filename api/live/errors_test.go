@@ -2,12 +2,12 @@ package live
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/graphtest"
@@ -26,7 +26,7 @@ func TestAnswerOverTheLimitEndsTheSubscription(t *testing.T) {
 	churn(t, st, 20, 1, 5) // five services now
 	syncHub(t, h)
 	m := c.must()
-	if m.Type != "error" || m.ID != "s" || m.Error.Class != ClassLimit || !strings.Contains(m.Error.Message, "more than 4 components") {
+	if m.Type != "error" || m.ID != "s" || m.Error.Class != api.ClassLimit || !strings.Contains(m.Error.Message, "more than 4 components") {
 		t.Fatalf("want the subscription ended by the element limit; got %s", m.raw)
 	}
 	c.subscribe("t", `type = "database"`, nil)
@@ -34,7 +34,7 @@ func TestAnswerOverTheLimitEndsTheSubscription(t *testing.T) {
 		t.Fatalf("the ended subscription still holds the key's only place: %s", m.raw)
 	}
 	c.subscribe("s", `type = "database"`, nil) // its id is free again, the key's place is not
-	if m := c.must(); m.Type != "error" || m.Error.Class != ClassLimit {
+	if m := c.must(); m.Type != "error" || m.Error.Class != api.ClassTooMany {
 		t.Fatalf("%s", m.raw)
 	}
 }
@@ -100,25 +100,5 @@ func TestCloseTextFitsAFrame(t *testing.T) {
 	}
 	if closeText("short") != "short" {
 		t.Fatal("a short reason is kept")
-	}
-}
-
-func TestClassify(t *testing.T) {
-	for _, tc := range []struct {
-		err   error
-		class string
-	}{
-		{&exec.LimitError{Limit: 1}, ClassLimit},
-		{&exec.TimeoutError{}, ClassTimeout},
-		{exec.ErrUnsupported, ClassUnsupported},
-		{&exec.InternalError{Msg: "x"}, ClassInternal},
-		{ErrClosed, ClassUnavailable},
-		{&LimitError{}, ClassLimit},
-		{&RequestError{}, ClassBadRequest},
-		{errors.New("disk on fire"), ClassInternal},
-	} {
-		if got, _ := classify(tc.err); got != tc.class {
-			t.Errorf("%v: class %s, want %s", tc.err, got, tc.class)
-		}
 	}
 }

@@ -3,7 +3,6 @@ package live
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/lang"
@@ -104,6 +104,43 @@ type Session struct {
 	// MaxSubscriptions overrides Limits.MaxSubscriptionsPerKey for this
 	// key when positive.
 	MaxSubscriptions int
+	// Acquire, when set, counts one more subscription of the key against
+	// its limit and returns what releases it (the API server's count,
+	// api.Principal.AcquireSubscription); the hub then counts none itself.
+	Acquire func() (release func(), err error)
+}
+
+// SessionOf is the session of a request the API server authorized: the
+// principal's key, scope and subscription count. A nil principal (no
+// server in front) is an anonymous session with no scope.
+func SessionOf(p *api.Principal) Session {
+	if p == nil {
+		return Session{}
+	}
+	return Session{KeyID: p.KeyID, Scope: p.Scope, MaxSubscriptions: p.MaxSubscriptions, Acquire: p.AcquireSubscription}
+}
+
+// Route is where the API server serves live subscriptions.
+const Route = "GET /api/subscribe"
+
+// Handler serves the protocol to requests the API server authorized, with
+// the session of their principal.
+func (h *Hub) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeWS(w, r, SessionOf(api.PrincipalFrom(r.Context())))
+	})
+}
+
+// Mount serves the hub at Route on srv, for keys with the read role, and
+// closes its connections with 1001 when srv drains. Register the hub's
+// metrics in srv.Registry() (Config.Registerer) so /metrics shows them.
+func (h *Hub) Mount(srv *api.Server) {
+	srv.HandleStream(Route, api.RoleRead, h.Handler())
+	srv.OnShutdown(func(ctx context.Context) {
+		if err := h.Close(ctx); err != nil {
+			h.log.Warn("live: closing subscriptions", "err", err)
+		}
+	})
 }
 
 // Hub follows the store's change feed and keeps every subscribed query's
@@ -137,8 +174,8 @@ type Hub struct {
 	nextID  atomic.Uint64    // in-process subscription ids
 	closing atomic.Bool
 
-	mu    sync.Mutex // guards keys and conns; never held while blocking
-	keys  map[string]int
+	mu    sync.Mutex     // guards keys and conns; never held while blocking
+	keys  map[string]int // subscriptions per key, for sessions without Acquire
 	conns map[*conn]struct{}
 
 	d dispatcher // owned by the dispatcher goroutine
@@ -304,7 +341,7 @@ func (h *Hub) Close(ctx context.Context) error {
 	}
 	h.mu.Unlock()
 	for _, c := range conns {
-		c.close(websocket.CloseGoingAway, "the server is shutting down; reconnect and resume with your last seq")
+		c.close(api.CloseGoingAway, "the server is shutting down; reconnect and resume with your last seq")
 	}
 	var err error
 	for _, c := range conns {
@@ -322,8 +359,13 @@ func (h *Hub) Close(ctx context.Context) error {
 	return err
 }
 
-// countKey reserves one subscription of a key against its limit.
-func (h *Hub) countKey(s Session) error {
+// acquire reserves a place for one more subscription under the session's
+// key's limit and returns what gives it back: the server's count when the
+// session has one (Session.Acquire), else the hub's.
+func (h *Hub) acquire(s Session) (release func(), err error) {
+	if s.Acquire != nil {
+		return s.Acquire()
+	}
 	max := s.MaxSubscriptions
 	if max <= 0 {
 		max = h.lim.MaxSubscriptionsPerKey
@@ -331,16 +373,17 @@ func (h *Hub) countKey(s Session) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.keys[s.KeyID] >= max {
-		return &LimitError{Msg: fmt.Sprintf("this key has %d subscriptions, the most it may hold; unsubscribe from one first", max)}
+		return nil, tooMany("this key holds %d live subscriptions, its limit; unsubscribe from one first", max)
 	}
 	h.keys[s.KeyID]++
-	return nil
-}
-
-func (h *Hub) uncountKey(s Session) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.keys[s.KeyID]--; h.keys[s.KeyID] <= 0 {
-		delete(h.keys, s.KeyID)
-	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if h.keys[s.KeyID]--; h.keys[s.KeyID] <= 0 {
+				delete(h.keys, s.KeyID)
+			}
+		})
+	}, nil
 }

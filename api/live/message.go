@@ -2,12 +2,14 @@ package live
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/exec"
 )
 
@@ -84,7 +86,7 @@ type Message struct {
 	// Diff is what changed (TypeDiff).
 	Diff *Diff
 	// Error is why the subscription ended (TypeError).
-	Error *ErrorBody
+	Error *api.Error
 
 	// body is the encoded part shared between subscribers, when there is
 	// one: the answer's or the diff's fields.
@@ -109,27 +111,27 @@ func (e *encoded) get() ([]byte, error) {
 	return e.b, e.err
 }
 
-// resultFields encodes the fields of a result message after the header.
-// The server's shared result encoder takes this place when it lands.
+// resultFields encodes the fields of a result message after the header:
+// "result" is the document POST /api/query answers with, written by the
+// one result encoder (exec.AppendJSON).
 func resultFields(r *exec.TopologyResult) func() ([]byte, error) {
 	return func() ([]byte, error) {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return nil, err
-		}
-		return append([]byte(`"result":`), b...), nil
+		b, err := exec.AppendJSON(context.Background(), []byte(`"result":`), &exec.Result{Topology: r}, exec.EncodeOptions{})
+		return bytes.TrimSuffix(b, []byte("\n")), err
 	}
 }
 
-// diffFields encodes the fields of a diff message after the header.
+// diffFields encodes the fields of a diff message after the header. Added
+// elements have the result's JSON form (exec.Component's fields, HTML
+// characters unescaped as the result encoder writes them).
 func diffFields(d *Diff) func() ([]byte, error) {
 	return func() ([]byte, error) {
-		b, err := json.Marshal(d)
-		if err != nil {
+		var b bytes.Buffer
+		if err := writeJSON(&b, d); err != nil {
 			return nil, err
 		}
 		// {"added":…} without its braces: the header holds the rest.
-		return b[1 : len(b)-1], nil
+		return b.Bytes()[1 : b.Len()-1], nil
 	}
 }
 

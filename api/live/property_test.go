@@ -183,7 +183,7 @@ func inScope(t *testing.T, eng *exec.Engine, scope lang.Expr) func(wire) {
 		var ids []string
 		switch {
 		case m.Result != nil:
-			for _, x := range m.Result.Components {
+			for _, x := range m.Result.Topology.Components {
 				ids = append(ids, idOf(x))
 			}
 		case m.Added != nil:

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/lang"
 	"github.com/tetrahq/tetra/planner"
@@ -37,6 +38,7 @@ type Subscription struct {
 	view    *view // nil for a one-shot (AT) subscription; set once attached
 	wake    chan struct{}
 	lag     atomic.Int64 // when the oldest answer not yet taken was published (unix ns), 0 when none
+	rel     func()       // gives back the place under the key's limit
 	relOn   sync.Once
 	closeOn sync.Once
 
@@ -81,10 +83,11 @@ func (h *Hub) Subscribe(ctx context.Context, req Request, sess Session) (*Subscr
 			return nil, err
 		}
 	}
-	if err := h.countKey(sess); err != nil {
+	rel, err := h.acquire(sess)
+	if err != nil {
 		return nil, err
 	}
-	s := &Subscription{h: h, sess: sess, wake: req.Wake}
+	s := &Subscription{h: h, sess: sess, wake: req.Wake, rel: rel}
 	if s.wake == nil {
 		s.wake = make(chan struct{}, 1)
 	}
@@ -141,7 +144,7 @@ func (h *Hub) once(s *Subscription, src string, ts *lang.TopologyStmt) {
 	res, err := h.engine.RunWith(h.ctx, ts, exec.QueryOptions{Scope: s.sess.Scope})
 	h.metrics.evaluations.WithLabelValues("once").Inc()
 	if err != nil {
-		s.fail(errorBody(src, err))
+		s.fail(errorOf(src, err))
 		return
 	}
 	s.finish(&Message{Type: TypeResult, Seq: Seq(nanos(res.Topology.EvaluatedAt)), Result: res.Topology, Final: true})
@@ -191,7 +194,7 @@ func (s *Subscription) lagging(now time.Time) time.Duration {
 }
 
 // fail ends the subscription with an error as its last message.
-func (s *Subscription) fail(b *ErrorBody) {
+func (s *Subscription) fail(b *api.Error) {
 	s.finish(&Message{Type: TypeError, Error: b})
 }
 
@@ -208,7 +211,7 @@ func (s *Subscription) finish(m *Message) {
 // release gives back the subscription's place under its key's limit.
 func (s *Subscription) release() {
 	s.relOn.Do(func() {
-		s.h.uncountKey(s.sess)
+		s.rel()
 		s.h.metrics.subscriptions.Dec()
 	})
 }

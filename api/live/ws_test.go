@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/graphtest"
 	"github.com/tetrahq/tetra/lang"
@@ -179,7 +180,7 @@ func TestHostileInput(t *testing.T) {
 	h := newHub(t, st, Limits{MaxSubscriptionsPerConn: 3, MaxMessageBytes: 4096})
 	url := serve(t, h, Session{KeyID: "k", MaxSubscriptions: 4})
 	c := dial(t, url)
-	expectError := func(class, want string) *ErrorBody {
+	expectError := func(class api.Class, want string) *api.Error {
 		t.Helper()
 		m := c.must()
 		if m.Type != "error" || m.Error == nil || m.Error.Class != class || !strings.Contains(m.Error.Message, want) {
@@ -188,28 +189,30 @@ func TestHostileInput(t *testing.T) {
 		return m.Error
 	}
 	c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type": "subscribe", "id": `))
-	expectError(ClassBadRequest, "a message is a JSON object")
+	expectError(api.ClassBadRequest, "a message is a JSON object")
 	c.ws.WriteMessage(websocket.TextMessage, []byte(`[1, 2, 3]`))
-	expectError(ClassBadRequest, "a message is a JSON object")
+	expectError(api.ClassBadRequest, "a message is a JSON object")
 	c.send(map[string]any{"type": "subscribe!", "id": "x"})
-	expectError(ClassBadRequest, `unknown message type "subscribe!"`)
+	expectError(api.ClassBadRequest, `unknown message type "subscribe!"`)
 	c.ws.WriteMessage(websocket.BinaryMessage, []byte{0, 1, 2})
-	expectError(ClassBadRequest, "binary messages are not part of the protocol")
+	expectError(api.ClassBadRequest, "binary messages are not part of the protocol")
 	c.send(map[string]any{"type": "subscribe", "query": `type = "service"`})
-	expectError(ClassBadRequest, "a subscription needs an id")
+	expectError(api.ClassBadRequest, "a subscription needs an id")
 	c.send(map[string]any{"type": "subscribe", "id": "x", "query": `type = "service"`, "seq": "yesterday"})
-	expectError(ClassBadRequest, "a sequence number is a decimal string")
+	expectError(api.ClassBadRequest, "a sequence number is a decimal string")
 	c.send(map[string]any{"type": "unsubscribe", "id": "nope"})
-	expectError(ClassBadRequest, `no subscription "nope"`)
+	expectError(api.ClassBadRequest, `no subscription "nope"`)
 
 	// A bad query: the error is positioned, as REST's.
 	c.subscribe("bad", `type = "service" AND healthstate = "sick"`, nil)
-	e := expectError(ClassBadQuery, "")
-	if e.Line != 1 || e.Col != 36 || e.Offset == nil || *e.Offset != 35 || e.Length == nil || *e.Length != 6 {
+	e := expectError(api.ClassQuery, "")
+	if e.Line != 1 || e.Col != 36 || e.Offset != 35 || e.Length != 6 {
 		t.Fatalf("the error should point at \"sick\" (1:36, offset 35, length 6): %+v", e)
 	}
 	c.subscribe("chg", `type = "service" CHANGES FROM "-1h"`, nil)
-	expectError(ClassUnsupported, "CHANGES")
+	if e := expectError(api.ClassQuery, "CHANGES"); e.Col != 18 {
+		t.Fatalf("the error should point at CHANGES: %+v", e)
+	}
 
 	// Limits: three per connection, four per key.
 	for i := range 3 {
@@ -217,14 +220,14 @@ func TestHostileInput(t *testing.T) {
 		c.apply(c.must())
 	}
 	c.subscribe("s0", `type = "service"`, nil)
-	expectError(ClassBadRequest, `"s0" is in use`)
+	expectError(api.ClassBadRequest, `"s0" is in use`)
 	c.subscribe("s3", `type = "service"`, nil)
-	expectError(ClassLimit, "this connection has 3 subscriptions")
+	expectError(api.ClassTooMany, "this connection holds 3 subscriptions")
 	c2 := dial(t, url)
 	c2.subscribe("a", `type = "database"`, nil)
 	c2.apply(c2.must())
 	c2.subscribe("b", `type = "database"`, nil)
-	if m := c2.must(); m.Type != "error" || m.Error.Class != ClassLimit || !strings.Contains(m.Error.Message, "this key has 4 subscriptions") {
+	if m := c2.must(); m.Type != "error" || m.Error.Class != api.ClassTooMany || !strings.Contains(m.Error.Message, "this key holds 4 live subscriptions") {
 		t.Fatalf("the key's fifth subscription: %s", m.raw)
 	}
 	// Unsubscribing gives a place back.

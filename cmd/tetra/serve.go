@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tetrahq/tetra/api"
+	"github.com/tetrahq/tetra/api/live"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 )
@@ -147,6 +148,11 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 	limits := cfg.Limits
 	eng := exec.New(st, exec.Options{MaxElements: limits.MaxElements, Timeout: limits.QueryTimeout})
 	srv := api.New(api.Config{Engine: eng, Keys: keys, Store: storeInfo{st}, Limits: limits, Logger: logger, Version: version, Now: e.now})
+	hub, err := live.New(live.Config{Engine: eng, Store: st, Logger: logger, Registerer: srv.Registry()})
+	if err != nil {
+		return userError(e, "serve", err)
+	}
+	hub.Mount(srv) // GET /api/subscribe; closed with the drain, before the store
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return userError(e, "serve", err)

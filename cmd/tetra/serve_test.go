@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/api/client"
 	tetraexec "github.com/tetrahq/tetra/exec"
@@ -167,6 +169,7 @@ func TestServeProcess(t *testing.T) {
 	if err != nil || len(res.Topology.Components) != 3 {
 		t.Fatalf("query: %v %v", res, err)
 	}
+	ws := subscribeServices(t, base)
 	code, _, errOut := runTetra(t, "", "query", "--data", dir, `type = "service"`)
 	if code != exitUser || !strings.Contains(errOut, "--server") {
 		t.Errorf("tetra query --data beside a server: exit %d %s", code, errOut)
@@ -184,7 +187,11 @@ func TestServeProcess(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no exit after SIGTERM\n%s", logs.String())
 	}
-	for _, want := range []string{`"msg":"draining"`, `"msg":"drained"`, `"msg":"store closed"`, `"route":"POST /api/query"`} {
+	var ce *websocket.CloseError
+	if _, _, err := ws.ReadMessage(); !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+		t.Errorf("a live subscription at the drain: %v, want a close frame 1001", err)
+	}
+	for _, want := range []string{`"msg":"draining"`, `"msg":"drained"`, `"msg":"store closed"`, `"route":"POST /api/query"`, `"route":"GET /api/subscribe"`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, logs.String())
 		}
@@ -194,6 +201,26 @@ func TestServeProcess(t *testing.T) {
 		t.Fatalf("the store after the server: %v", err)
 	}
 	st.Close()
+}
+
+// subscribeServices subscribes to the services over the server's
+// WebSocket route and checks the first answer.
+func subscribeServices(t *testing.T, base string) *websocket.Conn {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/api/subscribe", nil)
+	if err != nil {
+		t.Fatalf("GET /api/subscribe: %v", err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	ws.WriteJSON(map[string]string{"type": "subscribe", "id": "s", "query": `type = "service"`})
+	var m struct {
+		Type   string
+		Result struct{ Topology tetraexec.TopologyResult }
+	}
+	if err := ws.ReadJSON(&m); err != nil || m.Type != "result" || len(m.Result.Topology.Components) != 3 {
+		t.Fatalf("the first message of a subscription: %v %+v", err, m)
+	}
+	return ws
 }
 
 // readBaseURL reads tetra serve's start lines up to its address.
