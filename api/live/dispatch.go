@@ -90,7 +90,14 @@ func (d *dispatcher) schedule() {
 		}
 		v.state = viewRunning
 		d.running[v] = d.pos
-		go d.h.evaluate(v, d.pos, v.dirtySince)
+		// Counted so Close waits for it (the dispatcher holds a count of
+		// its own while it runs, so this Add never races Close's Wait):
+		// an evaluation must not read a store its owner is closing.
+		d.h.wg.Add(1)
+		go func(at int64, since time.Time) {
+			defer d.h.wg.Done()
+			d.h.evaluate(v, at, since)
+		}(d.pos, v.dirtySince)
 	}
 	if len(d.queue) == 0 {
 		d.queue = nil // let the backing array go

@@ -279,7 +279,14 @@ func (h *Hub) reopenFeed() (graphstore.Feed, error) {
 
 // task runs f on a goroutine of its own that Close waits for and sync
 // counts.
-func (h *Hub) task(f func()) {
+func (h *Hub) task(f func()) bool {
+	// Under h.mu, against Close: a task starts before Close waits for the
+	// tasks, or not at all.
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing.Load() {
+		return false
+	}
 	h.wg.Add(1)
 	h.tasks.Add(1)
 	go func() {
@@ -287,6 +294,7 @@ func (h *Hub) task(f func()) {
 		defer h.tasks.Add(-1)
 		f()
 	}()
+	return true
 }
 
 // do runs f on the dispatcher and waits for it to return.
@@ -331,10 +339,11 @@ func (h *Hub) sync(ctx context.Context) error {
 // subscription and stops following the store. It waits for the
 // connections to finish closing until ctx is done.
 func (h *Hub) Close(ctx context.Context) error {
+	h.mu.Lock()
 	if h.closing.Swap(true) {
+		h.mu.Unlock()
 		return nil
 	}
-	h.mu.Lock()
 	conns := make([]*conn, 0, len(h.conns))
 	for c := range h.conns {
 		conns = append(conns, c)

@@ -93,7 +93,10 @@ func (h *Hub) Subscribe(ctx context.Context, req Request, sess Session) (*Subscr
 	}
 	h.metrics.subscriptions.Inc()
 	if ts.At != nil {
-		h.task(func() { h.once(s, req.Query, ts) })
+		if !h.task(func() { h.once(s, req.Query, ts) }) {
+			s.release()
+			return nil, ErrClosed
+		}
 		return s, nil
 	}
 	s.resuming = req.Resume != nil
@@ -104,7 +107,10 @@ func (h *Hub) Subscribe(ctx context.Context, req Request, sess Session) (*Subscr
 	}
 	if req.Resume != nil {
 		seq := int64(*req.Resume)
-		h.task(func() { h.resume(s, seq) })
+		if !h.task(func() { h.resume(s, seq) }) {
+			s.Close()
+			return nil, ErrClosed
+		}
 	}
 	return s, nil
 }
