@@ -246,7 +246,10 @@ func TestHostileInput(t *testing.T) {
 	expectClose(t, c, websocket.CloseMessageTooBig, "at most 4096 bytes")
 
 	// The server is fine: a new connection works, and the closed one's
-	// subscriptions gave their places back.
+	// subscriptions gave their places back (once it is cleaned up).
+	waitFor(t, "the closed connection's subscriptions to end", func() bool {
+		return testutil.ToFloat64(h.metrics.subscriptions) == 2
+	})
 	c3 := dial(t, url)
 	c3.send(map[string]any{"type": "subscribe", "id": "ok", "query": `type = "database"`})
 	if m := c3.must(); m.Type != "result" {
@@ -451,11 +454,17 @@ func TestStuckClientIsCutOff(t *testing.T) {
 	ws.WriteJSON(map[string]any{"type": "subscribe", "id": "s", "query": `type = "service"`})
 	churn(t, st, 20, 100, 30)
 	syncHub(t, h)
-	deadline := time.Now().Add(10 * time.Second)
-	for testutil.ToFloat64(h.metrics.connections) != 0 {
+	waitFor(t, "the server to drop a connection that accepted nothing", func() bool {
+		return testutil.ToFloat64(h.metrics.connections) == 0
+	})
+}
+
+// waitFor polls cond for up to ten seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("the server kept a connection that accepted nothing for far longer than the write timeout")
+			t.Fatalf("waited ten seconds for %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
