@@ -190,7 +190,8 @@ type sample struct {
 func (lb *liveBench) serve() (*Hub, string, func()) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	eng := exec.New(lb.st, exec.Options{})
-	srv := api.New(api.Config{Engine: eng, Logger: log, Limits: api.Limits{MaxConnections: 4 * benchSubscribers}})
+	srv := api.New(api.Config{Engine: eng, Logger: log,
+		Limits: api.Limits{MaxConnections: 4 * benchSubscribers, MaxSubscriptionsPerKey: 2 * benchSubscribers}})
 	hub, err := New(Config{Engine: eng, Store: lb.st, Logger: log, Registerer: srv.Registry()})
 	if err != nil {
 		lb.b.Fatal(err)
