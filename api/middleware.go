@@ -78,8 +78,10 @@ func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 }
 
 // token returns the key a request carries: X-API-Key, X-API-Token,
-// "Authorization: ApiKey …" (or Bearer), and ?api_key= for the routes of
-// agents, which send it that way (the receiver routes, role ingest).
+// "Authorization: ApiKey …" (or Bearer), a WebSocket handshake's
+// "tetra.key.…" subprotocol (browsers can set no header there), and
+// ?api_key= for the routes of agents, which send it that way (the receiver
+// routes, role ingest).
 func token(r *http.Request, role Role) string {
 	if t := r.Header.Get("X-API-Key"); t != "" {
 		return t
@@ -92,6 +94,9 @@ func token(r *http.Request, role Role) string {
 		if strings.EqualFold(scheme, "ApiKey") || strings.EqualFold(scheme, "Bearer") {
 			return strings.TrimSpace(t)
 		}
+	}
+	if t := webSocketKey(r); t != "" {
+		return t
 	}
 	if role == RoleIngest {
 		return r.URL.Query().Get("api_key")

@@ -39,7 +39,7 @@ func TestOpenAPICoversTheRoutes(t *testing.T) {
 	doc := loadOpenAPI(t)
 	f := newFixture(t, api.Limits{})
 	var mounted, documented []string
-	for _, r := range f.srv.Routes() {
+	for _, r := range f.srv.APIRoutes() {
 		mounted = append(mounted, r)
 	}
 	for path, item := range doc.Paths.Map() {
@@ -102,6 +102,11 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"GET", "/api/subscribe", "", "", 401},
 		{"GET", "/api/subscribe", "agent", "", 403},
 		{"GET", "/api/whoami", "reader", "", 200},
+		{"GET", "/api/values?key=type&limit=2", "reader", "", 200},
+		{"GET", "/api/values?key=nope", "reader", "", 400},
+		{"GET", "/api/values?key=type", "", "", 401},
+		{"GET", "/api/vocabulary", "reader", "", 200},
+		{"GET", "/api/timeline", "reader", "", 200},
 		{"GET", "/api/server/info", "reader", "", 200},
 		{"GET", "/api/topic", "reader", "", 200},
 		{"POST", "/api/snapshot", "reader", snapReq(`type = "service"`, ""), 200},

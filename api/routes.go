@@ -26,6 +26,9 @@ func (s *Server) routesOwn() {
 	s.HandleFunc("GET /api/components/{idOrIdentifier}", RoleRead, s.handleComponent)
 	s.HandleFunc("GET /api/topic", RoleRead, s.handleTopics)
 	s.HandleFunc("GET /api/whoami", RoleRead, s.handleWhoami)
+	s.HandleFunc("GET /api/values", RoleRead, s.handleValues)
+	s.HandleFunc("GET /api/vocabulary", RoleRead, s.handleVocabulary)
+	s.HandleFunc("GET /api/timeline", RoleRead, s.handleTimeline)
 }
 
 // handleHealthz answers 200 while the process serves HTTP at all.

@@ -162,6 +162,7 @@ type Server struct {
 type route struct {
 	pattern string
 	role    Role
+	page    bool // a page of the web view (HandlePage), not API
 }
 
 // New returns a server with the API's own routes mounted.
@@ -185,7 +186,7 @@ func New(cfg Config) *Server {
 // role. The handler finds the caller with PrincipalFrom. Mount before
 // Serve; Handle is not safe to call concurrently with requests.
 func (s *Server) Handle(pattern string, role Role, h http.Handler) {
-	s.routes = append(s.routes, route{pattern, role})
+	s.routes = append(s.routes, route{pattern: pattern, role: role})
 	s.mux.Handle(pattern, s.authorize(role, true, h))
 }
 
@@ -195,8 +196,21 @@ func (s *Server) Handle(pattern string, role Role, h http.Handler) {
 // the mounted component its own use (live subscriptions: the key's
 // subscription limit).
 func (s *Server) HandleStream(pattern string, role Role, h http.Handler) {
-	s.routes = append(s.routes, route{pattern, role})
+	s.routes = append(s.routes, route{pattern: pattern, role: role})
 	s.mux.Handle(pattern, s.authorize(role, false, h))
+}
+
+// HandlePage mounts a public page route: the web view's HTML and assets.
+// Pages are not API, so openapi.json does not describe them (see
+// APIRoutes); the pattern must be a GET outside /api/ and the server's
+// operational paths, and mounting anything else panics, as ServeMux does
+// for a bad pattern: it is a programming error.
+func (s *Server) HandlePage(pattern string, h http.Handler) {
+	if !pageRoute(pattern) {
+		panic("api: HandlePage(" + pattern + "): a page is a GET outside /api/, /healthz, /readyz and /metrics")
+	}
+	s.routes = append(s.routes, route{pattern: pattern, role: RolePublic, page: true})
+	s.mux.Handle(pattern, s.authorize(RolePublic, true, h))
 }
 
 // HandleFunc is Handle for a function.
@@ -222,6 +236,22 @@ func (s *Server) Routes() []string {
 	}
 	return out
 }
+
+// APIRoutes returns the mounted API routes' patterns, in the order
+// mounted: every route but the pages. openapi.json documents exactly these.
+func (s *Server) APIRoutes() []string {
+	var out []string
+	for _, r := range s.routes {
+		if !r.page {
+			out = append(out, r.pattern)
+		}
+	}
+	return out
+}
+
+// OpenAPI returns the server's OpenAPI 3 document (openapi.json), which
+// GET /api/openapi.json serves. The caller must not modify it.
+func OpenAPI() []byte { return openapiJSON }
 
 // Logger is the server's logger.
 func (s *Server) Logger() *slog.Logger { return s.log }
