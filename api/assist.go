@@ -111,8 +111,10 @@ func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, tl)
 }
 
+// timePtr returns nil for a time that is not set: the zero time, or the
+// start of 1970, which is a store's horizon before it first compacted.
 func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
+	if t.IsZero() || t.UnixNano() <= 0 {
 		return nil
 	}
 	t = t.UTC()

@@ -18,6 +18,7 @@ import (
 	"github.com/tetrahq/tetra/api/live"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/web"
 )
 
 const serveSynopsis = "[--data DIR] [--listen ADDR] [--config FILE] [--tls-cert FILE --tls-key FILE] [--log-format text|json] [--log-level L]"
@@ -153,6 +154,9 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 		return userError(e, "serve", err)
 	}
 	hub.Mount(srv) // GET /api/subscribe; closed with the drain, before the store
+	if err := mountWeb(srv); err != nil {
+		return userError(e, "serve", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return userError(e, "serve", err)
@@ -175,6 +179,18 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 		return userError(e, "serve", err)
 	}
 	return exitOK
+}
+
+// mountWeb mounts the web view's page and assets on the server.
+func mountWeb(srv *api.Server) error {
+	view, err := web.New()
+	if err != nil {
+		return err
+	}
+	for _, p := range view.Routes() {
+		srv.HandlePage(p, view)
+	}
+	return nil
 }
 
 // printListening says what listens where, on stdout, once at start.

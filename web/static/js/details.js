@@ -1,0 +1,154 @@
+// The side panel of one component: what the answer holds of it
+// (properties, identifiers, labels, sources, health), its neighbours at the
+// view's time (a withNeighborsOf query), and, where this server runs them,
+// its recent events, a small chart of its metrics and its traces. A
+// statement the server cannot run yet (unsupported) gives a quiet note,
+// never a broken panel.
+
+import { h } from "./table.js";
+
+export class Details {
+  /** @param {HTMLElement} el @param {object} hd handlers: query(text) → Promise<result>, onSelect(id), onClose() */
+  constructor(el, hd) {
+    this.el = el;
+    this.hd = hd;
+    this.id = null;
+    this.seq = 0;
+  }
+
+  /** Shows a component (an element of the answer); at is the view's time ("" for now). */
+  show(c, at) {
+    this.id = c.id;
+    const seq = ++this.seq;
+    const close = h("button", { type: "button", class: "close", "aria-label": "Close details" }, "×");
+    close.addEventListener("click", () => this.hide());
+    const health = [["state", healthChip(c.healthState)]];
+    if (c.propagatedHealthState) health.push(["propagated", healthChip(c.propagatedHealthState)]);
+    this.el.replaceChildren(
+      close, h("h2", { id: "details-title", tabindex: "-1" }, c.name), h("div", { class: "quiet" }, `${c.type} · ${c.layer || "no layer"} · id ${c.id}`),
+      section("Health", dl(health), checksOf(c)),
+      section("About", dl([["domain", c.domain], ["environments", (c.environments || []).join(", ")],
+        ["updated", c.lastUpdateTimestamp ? new Date(c.lastUpdateTimestamp).toISOString() : ""], c.change ? ["change", `${c.change}${c.fields ? " (" + c.fields.join(", ") + ")" : ""}`] : null])),
+      section("Identifiers", list(c.identifiers)),
+      section("Labels", chips(c.labels)),
+      section("Sources", list((c.sources || []).map((s) => `${s.source}: ${s.externalId}`))),
+      section("Properties", c.properties ? h("pre", {}, JSON.stringify(c.properties, null, 2)) : quiet("none")),
+      this.slot("Neighbours"), this.slot("Events"), this.slot("Metrics"), this.slot("Traces"),
+    );
+    this.el.hidden = false;
+    this.el.querySelector("#details-title").focus();
+    this.load(c, at, seq);
+  }
+
+  hide() {
+    this.el.hidden = true;
+    this.id = null;
+    this.hd.onClose();
+  }
+
+  slot(title) {
+    return section(title, quiet("loading…"), null, "details-" + title.toLowerCase());
+  }
+
+  fill(name, seq, ...nodes) {
+    if (seq !== this.seq) return; // another component is shown now
+    const s = this.el.querySelector("#details-" + name);
+    if (s) s.replaceChildren(s.firstChild, ...nodes);
+  }
+
+  async load(c, at, seq) {
+    const id = c.id, q = (text) => this.hd.query(text, at);
+    const tries = [
+      ["neighbours", `withNeighborsOf(components = (id = ${id}), levels = "1", direction = "both")`, (r) => this.neighbours(id, r)],
+      ["events", `EVENTS FOR (id = ${id}) FROM "-24h" LIMIT 20`, (r) => events(r.events)],
+      ["metrics", `METRICS FOR (id = ${id}) FROM "-1h" AGGREGATE mean BY 1m LIMIT 4`, (r) => metrics(r.metrics)],
+      ["traces", `TRACES FOR (id = ${id}) FROM "-1h" ORDER BY duration DESC LIMIT 10`, (r) => traces(r.traces)],
+    ];
+    await Promise.all(tries.map(async ([name, text, render]) => {
+      try {
+        this.fill(name, seq, ...[render(await q(text))].flat());
+      } catch (e) {
+        this.fill(name, seq, quiet(e.class === "unsupported" ? `no ${name === "neighbours" ? "neighbours" : "telemetry"}: this server does not run ${text.split(" ")[0]} yet` : `could not load: ${e.message}`));
+      }
+    }));
+  }
+
+  neighbours(id, r) {
+    const t = r.topology;
+    const by = new Map(t.components.map((c) => [c.id, c]));
+    const rows = t.relations.filter((rel) => rel.source === id || rel.target === id).map((rel) => {
+      const out = rel.source === id, other = by.get(out ? rel.target : rel.source);
+      if (!other) return null;
+      const a = h("a", { tabindex: "0", role: "link" }, other.name);
+      const open = () => this.hd.onSelect(other.id, other);
+      a.addEventListener("click", open);
+      a.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+      return h("li", {}, out ? `→ ${rel.type} ` : `← ${rel.type} `, a, ` (${other.type})`);
+    }).filter(Boolean);
+    return rows.length ? h("ul", {}, ...rows) : quiet("none");
+  }
+}
+
+function section(title, body, extra = null, id = null) {
+  const s = h("section", id ? { id } : {}, h("h3", {}, title), body);
+  if (extra) s.append(extra);
+  return s;
+}
+function quiet(text) { return h("p", { class: "quiet" }, text); }
+function dl(pairs) {
+  const d = h("dl");
+  for (const p of pairs) if (p && p[1] !== undefined && p[1] !== "") d.append(h("dt", {}, p[0]), h("dd", {}, p[1]));
+  return d;
+}
+function list(items) { return items && items.length ? h("ul", {}, ...items.map((x) => h("li", {}, String(x)))) : quiet("none"); }
+function chips(items) { return items && items.length ? h("div", { class: "chips" }, ...items.map((x) => h("span", { class: "chip" }, x))) : quiet("none"); }
+function healthChip(s) { return h("span", { class: "health " + (s || "UNKNOWN") }, s || "UNKNOWN"); }
+
+// checksOf lists the checks behind a component's health, when the server
+// reports them (the health model adds them to components).
+function checksOf(c) {
+  const checks = c.checks || c.healthChecks;
+  if (!Array.isArray(checks) || !checks.length) return null;
+  return h("ul", {}, ...checks.map((k) => h("li", {}, healthChip(k.state || k.healthState), " ", k.name || k.checkId || k.id || "check", k.message ? ` — ${k.message}` : "")));
+}
+
+function events(r) {
+  const evs = r?.events || [];
+  if (!evs.length) return quiet("none in the last 24 hours");
+  return h("ul", {}, ...evs.map((e) => h("li", {}, `${new Date(e.timestamp).toISOString().replace("T", " ").slice(0, 19)} `, h("strong", {}, e.name || e.type), e.message ? ` — ${e.message}` : "")));
+}
+
+function metrics(r) {
+  const series = r?.series || [];
+  if (!series.length) return quiet("none in the last hour");
+  return series.slice(0, 4).map((s) => h("div", {}, h("div", { class: "quiet" }, tagsText(s.labels)), spark(s.points || [])));
+}
+
+function traces(r) {
+  const ts = r?.traces || [];
+  if (!ts.length) return quiet("none in the last hour");
+  return h("ul", {}, ...ts.map((t) => h("li", {}, `${t.rootService}: ${t.rootName} `, h("strong", {}, `${(t.durationNano / 1e6).toFixed(1)} ms`), ` · ${t.spanCount} spans${t.error ? " · error" : ""}`)));
+}
+
+function tagsText(tags) {
+  if (Array.isArray(tags)) return tags.map((t) => (t.key ?? t.Key) + ":" + (t.value ?? t.Value)).join(", ");
+  return Object.entries(tags || {}).map(([k, v]) => k + ":" + v).join(", ");
+}
+
+/** spark draws points [[t, v], …] as a small line chart (SVG, no inline style). */
+export function spark(points) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("viewBox", "0 0 100 30");
+  svg.setAttribute("preserveAspectRatio", "none");
+  const ps = points.filter((p) => p[1] !== null);
+  if (ps.length < 2) return svg;
+  const t0 = ps[0][0], t1 = ps[ps.length - 1][0] || t0 + 1;
+  const vs = ps.map((p) => p[1]), lo = Math.min(...vs), hi = Math.max(...vs);
+  const d = ps.map((p, i) => `${i ? "L" : "M"}${((p[0] - t0) / (t1 - t0 || 1) * 100).toFixed(2)},${(28 - (p[1] - lo) / (hi - lo || 1) * 26).toFixed(2)}`).join("");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", d);
+  svg.append(path);
+  return svg;
+}
