@@ -194,6 +194,16 @@ func TestImportDirection(t *testing.T) {
 				t.Errorf("%s imports %s: only api and its sub-packages may serve WebSocket", pkg, imp)
 			}
 		}
+		// The web view is assets and the handler that serves them: it
+		// talks to the server only through the public API, from the
+		// browser, so it imports no project package.
+		if under(pkg, "web") {
+			for imp := range ip.code {
+				if dep := projectPkg(imp); dep != "" {
+					t.Errorf("%s imports %s: the web view imports no project package", pkg, imp)
+				}
+			}
+		}
 		// Only cmd wires concrete stores; other packages see interfaces
 		// (their tests may use the implementations).
 		if !under(pkg, "cmd") && !under(pkg, "graphstore") {

@@ -27,7 +27,9 @@ const style = [
     "z-compound-depth": "bottom" } },
   { selector: "edge", style: {
     width: 1.4, "line-color": "#a9b1bf", "target-arrow-color": "#a9b1bf", "target-arrow-shape": "triangle",
-    "arrow-scale": 0.8, "curve-style": "data(curve)", "z-index": 5 } },
+    "arrow-scale": 0.8, "curve-style": "bezier", "z-index": 5 } },
+  // Many edges are drawn straight: bezier control points cost time.
+  { selector: "edge.straight", style: { "curve-style": "straight" } },
   { selector: "edge.both", style: { "source-arrow-shape": "triangle", "source-arrow-color": "#a9b1bf" } },
   { selector: "edge.grouped", style: { width: "data(width)", label: "data(label)", "font-size": 9, color: "#5b6474", "text-background-color": "#fff", "text-background-opacity": 0.8 } },
   { selector: "edge.hover, edge:selected", style: { "line-color": "#2f6fed", "target-arrow-color": "#2f6fed", "source-arrow-color": "#2f6fed", width: 2.5 } },
@@ -68,7 +70,14 @@ export class GraphView {
     // keep the drawing fitted until the user pans or zooms it.
     this.touched = false;
     this.cy.on("pan zoom", (e) => { if (!this.fitting) this.touched = true; });
-    new ResizeObserver(() => { this.cy.resize(); if (!this.touched) this.fit(); }).observe(el);
+    this.resized = new ResizeObserver(() => { this.cy.resize(); if (!this.touched) this.fit(); });
+    this.resized.observe(el);
+  }
+
+  /** Ends the view: stops watching the container and frees the graph. */
+  destroy() {
+    this.resized.disconnect();
+    this.cy.destroy();
   }
 
   hover(e, text) {
@@ -106,15 +115,15 @@ export class GraphView {
   }
 
   edgeOf(r) {
-    return { group: "edges", classes: (r.dependencyDirection === "BOTH" ? "both" : "") + (r.change ? " " + r.change : ""),
-      data: { id: "r" + r.id, source: String(r.source), target: String(r.target), curve: this.curve,
+    return { group: "edges", classes: (r.dependencyDirection === "BOTH" ? "both" : "") + (r.change ? " " + r.change : "") + (this.curve === "straight" ? " straight" : ""),
+      data: { id: "r" + r.id, source: String(r.source), target: String(r.target),
         title: `${r.type}${r.dependencyDirection === "BOTH" ? " (both ways)" : ""}${r.change ? " · " + r.change : ""}` } };
   }
 
   laneElements() {
-    const w = this.layout.width + this.layout.o.labelWidth + 40;
+    const { left, width: w } = this.laneBox();
     return this.layout.bands().map((b, i) => ({
-      group: "nodes", classes: "lane", selectable: false, grabbable: false, position: { x: w / 2 - 20, y: b.top + b.height / 2 },
+      group: "nodes", classes: "lane", selectable: false, grabbable: false, position: { x: left + w / 2, y: b.top + b.height / 2 },
       data: { id: "lane:" + b.name, label: b.name, w, h: b.height, fill: laneFills[i % 2], shift: -w / 2 + 90 },
     }));
   }
@@ -199,14 +208,28 @@ export class GraphView {
       data: { id: g.id, label: `${g.type}\n×${g.n}`, colour: healthColour(g.health), size: Math.min(70, 24 + 8 * Math.log2(g.n)),
         group: { layer: g.layer, type: g.type }, title: `${g.n} ${g.type} in ${g.layer} (worst health ${g.health}); click for the table` } })));
     this.cy.add([...links.values()].map((l, i) => ({ group: "edges", classes: "grouped",
-      data: { id: "l" + i, source: l.a.id, target: l.b.id, curve: "bezier", width: Math.min(8, 1 + Math.log2(l.n)), label: `${l.type} ×${l.n}`, title: `${l.n} ${l.type}` } })));
+      data: { id: "l" + i, source: l.a.id, target: l.b.id, width: Math.min(8, 1 + Math.log2(l.n)), label: `${l.type} ×${l.n}`, title: `${l.n} ${l.type}` } })));
   }
 
+  // fit shows the whole drawing. The extent comes from the lanes, which
+  // hold every node: Cytoscape's own fit measures every element and label,
+  // which costs more than drawing a large answer.
   fit() {
-    const all = this.cy.elements();
+    const bands = this.layout.bands();
+    if (!bands.length) return;
+    const { left, width } = this.laneBox(), last = bands[bands.length - 1];
+    const height = last.top + last.height + 24; // the labels under the last row
+    const pad = 16, cw = this.el.clientWidth, ch = this.el.clientHeight;
+    const zoom = Math.max(this.cy.minZoom(), Math.min(1.6, (cw - 2 * pad) / width, (ch - 2 * pad) / height));
     this.fitting = true;
-    if (all.nonempty()) this.cy.fit(all, 24);
+    this.cy.viewport({ zoom, pan: { x: (cw - width * zoom) / 2 - left * zoom, y: (ch - height * zoom) / 2 } });
     this.fitting = false;
+  }
+
+  // laneBox is the horizontal extent of the lane bands.
+  laneBox() {
+    const width = this.layout.width + this.layout.o.labelWidth + 40;
+    return { left: -20, width };
   }
 
   select(id) {
@@ -258,7 +281,12 @@ export class GraphView {
     this.h.onHover(best.data("title"), best.renderedPosition().x, best.renderedPosition().y);
   }
 
-  /** What is drawn, for tests and the summary: mode and components with their colours and places. */
+  /** How many components or groups are drawn. */
+  count() {
+    return this.mode === "full" ? this.components.size : this.cy.nodes("node.group").length;
+  }
+
+  /** What is drawn, for tests: mode and components with their colours and places. */
   drawn() {
     const box = this.el.getBoundingClientRect();
     return {

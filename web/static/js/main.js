@@ -82,6 +82,7 @@ async function draw(doc) {
     state.changes = false;
     state.shown = [...answer.components.values()];
     graph.show(state.shown, [...answer.relations.values()]);
+    performance.mark("tetra:graph-built");
     summary(doc.topology.truncated);
   } else if (doc.changes) {
     const g = changesAsGraph(doc.changes);
@@ -94,19 +95,25 @@ async function draw(doc) {
     setStatus("problem", "this view draws topology answers; run METRICS, EVENTS and TRACES from a component's details");
     return;
   }
+  performance.mark("tetra:summary");
   table.show(state.shown, { changes: state.changes });
+  performance.mark("tetra:table-built");
   await frame();
   performance.mark("tetra:drawn");
   performance.measure("tetra:first-render", "tetra:answer", "tetra:drawn");
   performance.measure("tetra:query-to-drawn", "tetra:run", "tetra:drawn");
+  performance.measure("tetra:graph-build", "tetra:answer", "tetra:graph-built");
+  performance.measure("tetra:summary", "tetra:graph-built", "tetra:summary");
+  performance.measure("tetra:table-build", "tetra:summary", "tetra:table-built");
+  performance.measure("tetra:paint", "tetra:table-built", "tetra:drawn");
   const t = time.value();
   setStatus(t.mode === "live" ? "busy" : "past", t.mode === "at" ? `at ${t.at}` : t.mode === "changes" ? `changes ${t.from} → ${t.to}` : "connecting live…");
 }
 
 function summary(truncated) {
-  const d = graph.drawn();
+  const d = { mode: graph.mode };
   const n = answer.components.size, r = answer.relations.size;
-  $("summary").textContent = `${n} components, ${r} relations` + (state.changes ? " changed" : "") + (d.mode === "grouped" ? ` · drawn as ${d.nodes.length} groups (more than ${graph.limit}); the table lists all` : "") + (truncated ? " · truncated" : "");
+  $("summary").textContent = `${n} components, ${r} relations` + (state.changes ? " changed" : "") + (d.mode === "grouped" ? ` · drawn as ${graph.count()} groups (more than ${graph.limit}); the table lists all` : "") + (truncated ? " · truncated" : "");
   $("graph-note").hidden = d.mode !== "grouped";
   $("graph-note").textContent = d.mode === "grouped" ? "Large answer: components are grouped by layer and type. Click a group for its table, or narrow the query." : "";
 }
@@ -117,8 +124,10 @@ function liveResult(m, arrivedAt) {
   if (state.mode !== "live") return;
   // The REST answer is drawn already: change it in place into the
   // subscription's answer, which is usually the same.
-  const d = diffAnswers(answer, m.result);
-  answer.reset(m.result, m.seq);
+  // result is the document POST /api/query answers ({schemaVersion, topology}).
+  const r = m.result?.topology || m.result || { components: [], relations: [] };
+  const d = diffAnswers(answer, r);
+  answer.reset(r, m.seq);
   applied(d, arrivedAt);
 }
 
