@@ -149,12 +149,7 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 	limits := cfg.Limits
 	eng := exec.New(st, exec.Options{MaxElements: limits.MaxElements, Timeout: limits.QueryTimeout})
 	srv := api.New(api.Config{Engine: eng, Keys: keys, Store: storeInfo{st}, Limits: limits, Logger: logger, Version: version, Now: e.now})
-	hub, err := live.New(live.Config{Engine: eng, Store: st, Logger: logger, Registerer: srv.Registry()})
-	if err != nil {
-		return userError(e, "serve", err)
-	}
-	hub.Mount(srv) // GET /api/subscribe; closed with the drain, before the store
-	if err := mountWeb(srv); err != nil {
+	if _, err := mount(srv, eng, st, logger); err != nil {
 		return userError(e, "serve", err)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -181,16 +176,24 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 	return exitOK
 }
 
-// mountWeb mounts the web view's page and assets on the server.
-func mountWeb(srv *api.Server) error {
+// mount mounts what tetra serve serves beside the API's own routes: live
+// subscriptions (GET /api/subscribe, closed with the drain, before the
+// store) and the web view's page and assets. A test checks that every API
+// route mounted here is documented.
+func mount(srv *api.Server, eng *exec.Engine, st *pebblestore.Store, logger *slog.Logger) (*live.Hub, error) {
+	hub, err := live.New(live.Config{Engine: eng, Store: st, Logger: logger, Registerer: srv.Registry()})
+	if err != nil {
+		return nil, err
+	}
+	hub.Mount(srv)
 	view, err := web.New()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, p := range view.Routes() {
 		srv.HandlePage(p, view)
 	}
-	return nil
+	return hub, nil
 }
 
 // printListening says what listens where, on stdout, once at start.
@@ -204,7 +207,7 @@ func printListening(w io.Writer, srv *api.Server, addr net.Addr, cfg serveConfig
 	fmt.Fprintf(w, "tetra serve: listening on %s\n", base)
 	for _, r := range srv.Routes() {
 		method, path, _ := strings.Cut(r, " ")
-		fmt.Fprintf(w, "  %-6s %s%s\n", method, base, path)
+		fmt.Fprintf(w, "  %-6s %s%s\n", method, base, strings.TrimSuffix(path, "{$}")) // "/{$}" is the page at "/"
 	}
 	if keys == 0 {
 		fmt.Fprintf(w, "tetra serve: no API keys, so no key checks; serving on loopback only (tetra key create adds one)\n")

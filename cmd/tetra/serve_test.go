@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -170,6 +172,16 @@ func TestServeProcess(t *testing.T) {
 		t.Fatalf("query: %v %v", res, err)
 	}
 	ws := subscribeServices(t, base)
+	// The web view is served at / by the real process, with its policy.
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `type="module"`) || resp.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("GET /: %d %q\n%.300s", resp.StatusCode, resp.Header.Get("Content-Security-Policy"), page)
+	}
 	code, _, errOut := runTetra(t, "", "query", "--data", dir, `type = "service"`)
 	if code != exitUser || !strings.Contains(errOut, "--server") {
 		t.Errorf("tetra query --data beside a server: exit %d %s", code, errOut)
@@ -234,4 +246,52 @@ func readBaseURL(t *testing.T, r io.Reader) string {
 	}
 	t.Fatal("tetra serve printed no address")
 	return ""
+}
+
+// TestServedRoutesAreDocumented: every API route tetra serve mounts, those
+// of other packages included, is in openapi.json; what is not there are
+// the web view's pages, which are not API.
+func TestServedRoutesAreDocumented(t *testing.T) {
+	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng := tetraexec.New(st, tetraexec.Options{})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := api.New(api.Config{Engine: eng, Logger: log})
+	hub, err := mount(srv, eng, st, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close(context.Background())
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(api.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	for _, r := range srv.APIRoutes() {
+		if !documented[r] {
+			t.Errorf("tetra serve mounts %s, which openapi.json does not document", r)
+		}
+	}
+	pages := 0
+	for _, r := range srv.Routes() {
+		if !slices.Contains(srv.APIRoutes(), r) {
+			pages++
+			if !strings.HasPrefix(r, "GET /") || strings.HasPrefix(r, "GET /api/") {
+				t.Errorf("page route %s", r)
+			}
+		}
+	}
+	if pages == 0 {
+		t.Error("tetra serve mounts no web view")
+	}
 }
