@@ -9,13 +9,17 @@
 //     GET /api/components/{id-or-identifier}, GET /api/topic;
 //   - GET /healthz, GET /readyz, GET /metrics (Prometheus, the server's
 //     own registry), GET /api/openapi.json (the embedded openapi.json);
+//   - GET /api/values, GET /api/vocabulary, GET /api/timeline: what a client
+//     completes a query with and the span of time it can query (assist.go);
 //   - what other packages mount with Server.Handle (live subscriptions,
-//     receivers, scripts, MCP, the web view), each route with the Role it
-//     needs.
+//     receivers, scripts, MCP), each route with the Role it needs, and the
+//     web view's pages with Server.HandlePage (public, not API, so not in
+//     openapi.json).
 //
 // A request flows through observe (request id, log line, metrics, panic →
 // 500), the route's authorize (API key → Principal with role, scope and
-// per-key limits; see keys.go), then the handler. Classify is the one
+// per-key limits; see keys.go; a WebSocket handshake may offer the key as
+// a "tetra.key.…" subprotocol), then the handler. Classify is the one
 // place that maps error classes to HTTP statuses and WebSocket close codes.
 //
 // Keys live hashed in the data directory's keys.json (KeyFile); a running

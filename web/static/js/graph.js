@@ -7,7 +7,7 @@
 
 import cytoscape from "../vendor/cytoscape-3.35.0/cytoscape.esm.min.mjs";
 import { LaneLayout, laneName, compareLanes } from "./lanes.js";
-import { healthColour, worst } from "./health.js";
+import { healthColour, healthColours } from "./health.js";
 
 /** More components than this are drawn as groups. */
 export const defaultGraphLimit = 2500;
@@ -17,8 +17,13 @@ const style = [
     "background-color": "data(colour)", width: 30, height: 30, "border-width": 2, "border-color": "#ffffff",
     label: "data(label)", "text-valign": "bottom", "text-margin-y": 4, "font-size": 10, "text-wrap": "wrap",
     "text-max-width": 116, color: "#1d2330", "min-zoomed-font-size": 6, "z-index": 10 } },
+  // A group is a pie of its members' health states.
   { selector: "node.group", style: {
-    "background-color": "data(colour)", shape: "round-rectangle", width: "data(size)", height: "data(size)",
+    "background-color": "#ffffff", width: "data(size)", height: "data(size)", "border-width": 1, "border-color": "#c5cbd6",
+    "pie-size": "100%", "pie-1-background-color": healthColours.CRITICAL, "pie-1-background-size": "data(critical)",
+    "pie-2-background-color": healthColours.DEVIATING, "pie-2-background-size": "data(deviating)",
+    "pie-3-background-color": healthColours.CLEAR, "pie-3-background-size": "data(clear)",
+    "pie-4-background-color": healthColours.UNKNOWN, "pie-4-background-size": "data(unknown)",
     label: "data(label)", "text-valign": "bottom", "text-margin-y": 4, "font-size": 11, "text-wrap": "wrap", "z-index": 10 } },
   { selector: "node.lane", style: {
     shape: "rectangle", width: "data(w)", height: "data(h)", "background-color": "data(fill)", "background-opacity": 1,
@@ -31,7 +36,7 @@ const style = [
   // Many edges are drawn straight: bezier control points cost time.
   { selector: "edge.straight", style: { "curve-style": "straight" } },
   { selector: "edge.both", style: { "source-arrow-shape": "triangle", "source-arrow-color": "#a9b1bf" } },
-  { selector: "edge.grouped", style: { width: "data(width)", label: "data(label)", "font-size": 9, color: "#5b6474", "text-background-color": "#fff", "text-background-opacity": 0.8 } },
+  { selector: "edge.grouped", style: { width: "data(width)" } },
   { selector: "edge.hover, edge:selected", style: { "line-color": "#2f6fed", "target-arrow-color": "#2f6fed", "source-arrow-color": "#2f6fed", width: 2.5 } },
   { selector: "node:selected", style: { "border-color": "#2f6fed", "border-width": 4 } },
   { selector: "node.focus", style: { "overlay-color": "#ff9f1a", "overlay-opacity": 0.25, "overlay-padding": 6 } },
@@ -188,9 +193,10 @@ export class GraphView {
     for (const c of components) {
       const layer = laneName(c.layer), k = layer + "\u0000" + c.type;
       let g = groups.get(k);
-      if (!g) groups.set(k, g = { id: "g" + groups.size, layer, type: c.type, n: 0, health: "CLEAR" });
+      if (!g) groups.set(k, g = { id: "g" + groups.size, layer, type: c.type, n: 0, health: { CRITICAL: 0, DEVIATING: 0, CLEAR: 0, UNKNOWN: 0 } });
       g.n++;
-      g.health = worst(g.health, (c.healthState || "UNKNOWN").toUpperCase());
+      const h = (c.healthState || "UNKNOWN").toUpperCase();
+      g.health[h in g.health ? h : "UNKNOWN"]++;
       of.set(c.id, g);
     }
     const gs = [...groups.values()];
@@ -204,11 +210,14 @@ export class GraphView {
       l.n++;
     }
     this.cy.add(this.laneElements());
+    const pct = (g, h) => (100 * g.health[h]) / g.n;
     this.cy.add(gs.map((g) => ({ group: "nodes", classes: "group", position: { ...this.layout.pos.get(g.id) },
-      data: { id: g.id, label: `${g.type}\n×${g.n}`, colour: healthColour(g.health), size: Math.min(70, 24 + 8 * Math.log2(g.n)),
-        group: { layer: g.layer, type: g.type }, title: `${g.n} ${g.type} in ${g.layer} (worst health ${g.health}); click for the table` } })));
+      data: { id: g.id, label: `${g.type}\n×${g.n}`, size: Math.min(48, 26 + 3 * Math.log2(g.n)),
+        critical: pct(g, "CRITICAL"), deviating: pct(g, "DEVIATING"), clear: pct(g, "CLEAR"), unknown: pct(g, "UNKNOWN"),
+        group: { layer: g.layer, type: g.type },
+        title: `${g.n} ${g.type} in ${g.layer}: ${Object.entries(g.health).filter(([, n]) => n).map(([h, n]) => `${n} ${h.toLowerCase()}`).join(", ")}; click for the table` } })));
     this.cy.add([...links.values()].map((l, i) => ({ group: "edges", classes: "grouped",
-      data: { id: "l" + i, source: l.a.id, target: l.b.id, width: Math.min(8, 1 + Math.log2(l.n)), label: `${l.type} ×${l.n}`, title: `${l.n} ${l.type}` } })));
+      data: { id: "l" + i, source: l.a.id, target: l.b.id, width: Math.min(8, 1 + Math.log2(l.n)), title: `${l.n} ${l.type}` } })));
   }
 
   // fit shows the whole drawing. The extent comes from the lanes, which
@@ -220,7 +229,7 @@ export class GraphView {
     const { left, width } = this.laneBox(), last = bands[bands.length - 1];
     const height = last.top + last.height + 24; // the labels under the last row
     const pad = 16, cw = this.el.clientWidth, ch = this.el.clientHeight;
-    const zoom = Math.max(this.cy.minZoom(), Math.min(1.6, (cw - 2 * pad) / width, (ch - 2 * pad) / height));
+    const zoom = Math.max(this.cy.minZoom(), Math.min(1.2, (cw - 2 * pad) / width, (ch - 2 * pad) / height));
     this.fitting = true;
     this.cy.viewport({ zoom, pan: { x: (cw - width * zoom) / 2 - left * zoom, y: (ch - height * zoom) / 2 } });
     this.fitting = false;

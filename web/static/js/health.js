@@ -12,9 +12,3 @@ export const healthColours = {
 export function healthColour(state) {
   return healthColours[String(state || "").toUpperCase()] || healthColours.UNKNOWN;
 }
-
-/** Orders health states from worst to best, for a group's colour. */
-const rank = { CRITICAL: 3, DEVIATING: 2, UNKNOWN: 1, CLEAR: 0 };
-export function worst(a, b) {
-  return (rank[a] ?? 1) >= (rank[b] ?? 1) ? a : b;
-}
