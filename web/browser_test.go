@@ -189,21 +189,25 @@ func (b *browser) shot(name string) {
 	b.t.Logf("screenshot %s", p)
 }
 
+// drawnNode is a component (or group) as the page drew it: its place in
+// the graph and on the page, its colour and its classes.
+type drawnNode struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Label   string   `json:"label"`
+	Colour  string   `json:"colour"`
+	X       float64  `json:"x"`
+	Y       float64  `json:"y"`
+	PageX   float64  `json:"pageX"`
+	PageY   float64  `json:"pageY"`
+	Classes []string `json:"classes"`
+}
+
 // drawn is what the page's graph shows (window.tetra.drawn()).
 type drawn struct {
-	Mode  string   `json:"mode"`
-	Lanes []string `json:"lanes"`
-	Nodes []struct {
-		ID      string   `json:"id"`
-		Name    string   `json:"name"`
-		Label   string   `json:"label"`
-		Colour  string   `json:"colour"`
-		X       float64  `json:"x"`
-		Y       float64  `json:"y"`
-		PageX   float64  `json:"pageX"`
-		PageY   float64  `json:"pageY"`
-		Classes []string `json:"classes"`
-	} `json:"nodes"`
+	Mode  string      `json:"mode"`
+	Lanes []string    `json:"lanes"`
+	Nodes []drawnNode `json:"nodes"`
 	Edges []struct {
 		ID, Source, Target, Title string
 	} `json:"edges"`

@@ -133,17 +133,7 @@ func TestWebViewLarge(t *testing.T) {
 		t.Errorf("groups %q, want %q", labels, want)
 	}
 	b.shot("10-grouped")
-	i := slices.IndexFunc(d.Nodes, func(n struct {
-		ID      string   `json:"id"`
-		Name    string   `json:"name"`
-		Label   string   `json:"label"`
-		Colour  string   `json:"colour"`
-		X       float64  `json:"x"`
-		Y       float64  `json:"y"`
-		PageX   float64  `json:"pageX"`
-		PageY   float64  `json:"pageY"`
-		Classes []string `json:"classes"`
-	}) bool {
+	i := slices.IndexFunc(d.Nodes, func(n drawnNode) bool {
 		return strings.HasPrefix(n.Label, "database")
 	})
 	b.run(chromedp.MouseClickXY(d.Nodes[i].PageX, d.Nodes[i].PageY))

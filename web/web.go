@@ -98,15 +98,7 @@ func (v *View) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // with an ETag, answered 304 when unchanged), so a new build is picked up
 // at once; the assets it names are cached for good.
 func (v *View) serveIndex(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-cache")
-	h.Set("ETag", v.etag)
-	if etagMatches(r.Header.Get("If-None-Match"), v.etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	w.Write(v.index)
+	v.write(w, r, "no-cache", "text/html; charset=utf-8", v.index)
 }
 
 // serveAsset serves /assets/<version>/<path>. An asset of another version
@@ -120,15 +112,21 @@ func (v *View) serveAsset(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such asset (the page may be from an older build: reload it)", http.StatusNotFound)
 		return
 	}
+	v.write(w, r, "public, max-age=31536000, immutable", a.ctype, a.body)
+}
+
+// write answers with a body, or 304 when the client holds this build's
+// version of it (every file's ETag is the build's version).
+func (v *View) write(w http.ResponseWriter, r *http.Request, cache, ctype string, body []byte) {
 	h := w.Header()
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	h.Set("Cache-Control", cache)
 	h.Set("ETag", v.etag)
 	if etagMatches(r.Header.Get("If-None-Match"), v.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Type", a.ctype)
-	w.Write(a.body)
+	h.Set("Content-Type", ctype)
+	w.Write(body)
 }
 
 func setSecurityHeaders(h http.Header) {
