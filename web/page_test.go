@@ -163,6 +163,8 @@ func TestWebView(t *testing.T) {
 	if i, _ := nodeByName(d, "checkout"); d.Nodes[i].Colour != colourUnknown {
 		t.Errorf("checkout in the past is %s, want unknown", d.Nodes[i].Colour)
 	}
+	// The open details follow the time.
+	b.wait("checkout's details in the past", `document.querySelector("#details .health")?.textContent === "UNKNOWN"`)
 	at := eval[string](b, `document.getElementById("time-at").value`)
 	if at == "" {
 		t.Error("the date field does not show the slider's time")

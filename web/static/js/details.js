@@ -16,8 +16,12 @@ export class Details {
     this.seq = 0;
   }
 
-  /** Shows a component (an element of the answer); at is the view's time ("" for now). */
-  show(c, at) {
+  /**
+   * Shows a component (an element of the answer); at is the view's time
+   * ("" for now). focus moves the keyboard focus to the panel: when the
+   * user opened it, not when an update redraws it.
+   */
+  show(c, at, focus = true) {
     this.id = c.id;
     const seq = ++this.seq;
     const close = h("button", { type: "button", class: "close", "aria-label": "Close details" }, "×");
@@ -36,7 +40,7 @@ export class Details {
       this.slot("Neighbours"), this.slot("Events"), this.slot("Metrics"), this.slot("Traces"),
     );
     this.el.hidden = false;
-    this.el.querySelector("#details-title").focus();
+    if (focus) this.el.querySelector("#details-title").focus();
     this.load(c, at, seq);
   }
 

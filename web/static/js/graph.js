@@ -12,6 +12,9 @@ import { healthColour, healthColours } from "./health.js";
 /** More components than this are drawn as groups. */
 export const defaultGraphLimit = 2500;
 
+/** With more relations than this, edges are drawn the cheapest way. */
+const manyEdges = 600;
+
 const style = [
   { selector: "node.component", style: {
     "background-color": "data(colour)", width: 30, height: 30, "border-width": 2, "border-color": "#ffffff",
@@ -33,8 +36,10 @@ const style = [
   { selector: "edge", style: {
     width: 1.4, "line-color": "#a9b1bf", "target-arrow-color": "#a9b1bf", "target-arrow-shape": "triangle",
     "arrow-scale": 0.8, "curve-style": "bezier", "z-index": 5 } },
-  // Many edges are drawn straight: bezier control points cost time.
-  { selector: "edge.straight", style: { "curve-style": "straight" } },
+  // Many edges are drawn as haystacks, the cheapest edges Cytoscape draws
+  // (straight, no arrows; the type and direction are in the tooltip and
+  // the details).
+  { selector: "edge.many", style: { "curve-style": "haystack", "haystack-radius": 0 } },
   { selector: "edge.both", style: { "source-arrow-shape": "triangle", "source-arrow-color": "#a9b1bf" } },
   { selector: "edge.grouped", style: { width: "data(width)" } },
   { selector: "edge.hover, edge:selected", style: { "line-color": "#2f6fed", "target-arrow-color": "#2f6fed", "source-arrow-color": "#2f6fed", width: 2.5 } },
@@ -62,7 +67,7 @@ export class GraphView {
     this.mode = "empty"; // empty, full, grouped
     this.cy = cytoscape({
       container: el, style, minZoom: 0.05, maxZoom: 3, boxSelectionEnabled: false,
-      autoungrabify: true, textureOnViewport: false, pixelRatio: "auto",
+      autoungrabify: true,
     });
     this.cy.on("tap", "node.component", (e) => this.h.onSelect(Number(e.target.id())));
     this.cy.on("tap", "node.group", (e) => this.h.onGroup(e.target.data("group")));
@@ -107,7 +112,7 @@ export class GraphView {
   drawFull(components, relations) {
     this.mode = "full";
     this.layout.full(components, relations);
-    this.curve = relations.length > 800 ? "straight" : "bezier";
+    this.many = relations.length > manyEdges;
     this.cy.add(this.laneElements());
     this.cy.add(components.map((c) => this.nodeOf(c)));
     this.cy.add(relations.filter((r) => this.components.has(r.source) && this.components.has(r.target)).map((r) => this.edgeOf(r)));
@@ -120,7 +125,7 @@ export class GraphView {
   }
 
   edgeOf(r) {
-    return { group: "edges", classes: (r.dependencyDirection === "BOTH" ? "both" : "") + (r.change ? " " + r.change : "") + (this.curve === "straight" ? " straight" : ""),
+    return { group: "edges", classes: (r.dependencyDirection === "BOTH" ? "both" : "") + (r.change ? " " + r.change : "") + (this.many ? " many" : ""),
       data: { id: "r" + r.id, source: String(r.source), target: String(r.target),
         title: `${r.type}${r.dependencyDirection === "BOTH" ? " (both ways)" : ""}${r.change ? " · " + r.change : ""}` } };
   }
@@ -288,6 +293,20 @@ export class GraphView {
     const p = best.renderedPosition();
     if (p.x < 0 || p.y < 0 || p.x > this.el.clientWidth || p.y > this.el.clientHeight) this.cy.center(best);
     this.h.onHover(best.data("title"), best.renderedPosition().x, best.renderedPosition().y);
+  }
+
+  /**
+   * Resolves once Cytoscape has drawn the current elements to its canvas
+   * (its next render event), or after two frames when there is nothing
+   * new to draw.
+   */
+  rendered() {
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = () => { if (!done) { done = true; resolve(); } };
+      this.cy.one("render", finish);
+      requestAnimationFrame(() => requestAnimationFrame(() => requestAnimationFrame(finish)));
+    });
   }
 
   /** How many components or groups are drawn. */

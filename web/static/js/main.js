@@ -82,7 +82,6 @@ async function draw(doc) {
     state.changes = false;
     state.shown = [...answer.components.values()];
     graph.show(state.shown, [...answer.relations.values()]);
-    performance.mark("tetra:graph-built");
     summary(doc.topology.truncated);
   } else if (doc.changes) {
     const g = changesAsGraph(doc.changes);
@@ -95,19 +94,26 @@ async function draw(doc) {
     setStatus("problem", "this view draws topology answers; run METRICS, EVENTS and TRACES from a component's details");
     return;
   }
-  performance.mark("tetra:summary");
+  performance.mark("tetra:graph-built");
   table.show(state.shown, { changes: state.changes });
+  refreshDetails();
   performance.mark("tetra:table-built");
-  await frame();
+  await graph.rendered();
   performance.mark("tetra:drawn");
-  performance.measure("tetra:first-render", "tetra:answer", "tetra:drawn");
-  performance.measure("tetra:query-to-drawn", "tetra:run", "tetra:drawn");
-  performance.measure("tetra:graph-build", "tetra:answer", "tetra:graph-built");
-  performance.measure("tetra:summary", "tetra:graph-built", "tetra:summary");
-  performance.measure("tetra:table-build", "tetra:summary", "tetra:table-built");
-  performance.measure("tetra:paint", "tetra:table-built", "tetra:drawn");
+  measure("tetra:first-render", "tetra:answer", "tetra:drawn");
+  measure("tetra:query-to-drawn", "tetra:run", "tetra:drawn");
+  measure("tetra:graph-build", "tetra:answer", "tetra:graph-built");
+  measure("tetra:table-build", "tetra:graph-built", "tetra:table-built");
+  measure("tetra:paint", "tetra:table-built", "tetra:drawn");
   const t = time.value();
   setStatus(t.mode === "live" ? "busy" : "past", t.mode === "at" ? `at ${t.at}` : t.mode === "changes" ? `changes ${t.from} → ${t.to}` : "connecting live…");
+}
+
+// measure records a Performance API measure between two marks; a newer
+// run may have cleared the marks meanwhile, and then there is nothing to
+// measure.
+function measure(name, from, to) {
+  try { performance.measure(name, from, to); } catch { /* marks of an older run */ }
 }
 
 function summary(truncated) {
@@ -141,10 +147,8 @@ function applied(d, arrivedAt) {
   state.shown = [...answer.components.values()];
   table.show(state.shown, { changes: false });
   summary(false);
-  if (details.id !== null && answer.components.has(details.id) && d.changed.components.some((c) => c.id === details.id)) {
-    details.show(answer.components.get(details.id), "");
-  }
-  frame().then(() => performance.measure("tetra:live-apply", { start: arrivedAt, end: performance.now() }));
+  if (details.id !== null && d.changed.components.some((c) => c.id === details.id)) refreshDetails();
+  graph.rendered().then(() => performance.measure("tetra:live-apply", { start: arrivedAt, end: performance.now() }));
 }
 
 function liveStatus(s, detail) {
@@ -157,12 +161,20 @@ function liveStatus(s, detail) {
 
 // ---- details, selection, completion
 
-function select(id, fallback) {
+// refreshDetails shows the open component as the new answer has it (at
+// the new time), or closes the panel when the answer does not hold it.
+function refreshDetails() {
+  if (details.id === null) return;
+  if (answer.components.has(details.id)) select(details.id, null, false);
+  else details.hide();
+}
+
+function select(id, fallback, focus = true) {
   const c = answer.components.get(id) || fallback;
   if (!c) return;
   graph.select(id);
   const t = time.value();
-  details.show(c, t.mode === "at" ? t.at : t.mode === "changes" ? t.to : "");
+  details.show(c, t.mode === "at" ? t.at : t.mode === "changes" ? t.to : "", focus);
 }
 
 const valueCache = new Map();
@@ -218,10 +230,6 @@ function askKey(reason) {
   });
   dlg.showModal();
   return keyPrompt;
-}
-
-function frame() {
-  return new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
 }
 
 function shortcuts() {
