@@ -169,6 +169,9 @@ func (b *browser) wait(what, expr string) {
 	defer cancel()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
 		state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({state: window.tetra && window.tetra.state(), error: document.getElementById("query-error")?.textContent})`))
+		if buf, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot()); err == nil {
+			os.WriteFile(filepath.Join(b.shots, "failed.png"), buf, 0o644)
+		}
 		b.t.Fatalf("waiting for %s (%s): %v; page: %s", what, expr, err, state)
 	}
 }

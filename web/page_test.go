@@ -50,6 +50,23 @@ func (b *browser) typeQuery(q string) {
 	b.run(chromedp.SendKeys(chromedp.ID("query"), q), chromedp.SendKeys(chromedp.ID("query"), kb.Escape), chromedp.SendKeys(chromedp.ID("query"), kb.Enter))
 }
 
+// still returns what is drawn once it stays where it is on the page (the
+// view fits itself while the page settles), for a click to land.
+func (b *browser) still() drawn {
+	b.t.Helper()
+	d := b.drawn()
+	for i := 0; i < 50; i++ {
+		time.Sleep(50 * time.Millisecond)
+		e := b.drawn()
+		if len(e.Nodes) == len(d.Nodes) && len(e.Nodes) > 0 && e.Nodes[0].PageX == d.Nodes[0].PageX && e.Nodes[0].PageY == d.Nodes[0].PageY {
+			return e
+		}
+		d = e
+	}
+	b.t.Fatal("the graph does not keep still")
+	return d
+}
+
 // TestWebView walks through the page as a user would, with the web shop
 // served: a query, the graph and its colours, the table, a component's
 // details, a wrong query's caret, the time slider, the changes mode, and
@@ -117,7 +134,10 @@ func TestWebView(t *testing.T) {
 	b.run(chromedp.Click(chromedp.ID("tab-graph")))
 
 	// 4. A component's details, opened by clicking its node.
-	d = b.drawn()
+	if liveMounted {
+		b.wait("the subscription", `window.tetra.state().liveState === "live"`)
+	}
+	d = b.still()
 	i, _ := nodeByName(d, "checkout")
 	b.run(chromedp.MouseClickXY(d.Nodes[i].PageX, d.Nodes[i].PageY))
 	b.wait("the details of checkout", `!document.getElementById("details").hidden && document.getElementById("details-title").textContent === "checkout"`)

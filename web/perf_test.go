@@ -133,6 +133,7 @@ func TestWebViewLarge(t *testing.T) {
 		t.Errorf("groups %q, want %q", labels, want)
 	}
 	b.shot("10-grouped")
+	d = b.still()
 	i := slices.IndexFunc(d.Nodes, func(n drawnNode) bool {
 		return strings.HasPrefix(n.Label, "database")
 	})

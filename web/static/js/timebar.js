@@ -43,7 +43,11 @@ export class TimeBar {
   now() { return Date.now() + this.skew; }
   radios() { return [...document.querySelectorAll('input[name="mode"]')]; }
   mode() { return this.radios().find((r) => r.checked).value; }
-  setMode(m) { this.radios().forEach((r) => { r.checked = r.value === m; }); this.show(); }
+  setMode(m) {
+    this.radios().forEach((r) => { r.checked = r.value === m; });
+    if (m === "live") this.at.value = ""; // live is now, not a time
+    this.show();
+  }
 
   /** The chosen time: {mode, at, from, to}, times as UTC ISO-8601 strings. */
   value() {
