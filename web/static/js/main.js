@@ -20,7 +20,7 @@ const state = { query: "", mode: "live", at: "", run: 0, shown: [], changes: fal
 
 const graph = new GraphView($("graph"), {
   onSelect: (id) => select(id),
-  onGroup: (g) => { setView("table"); table.show(state.shown, { changes: state.changes, where: g }); },
+  onGroup: (g) => { table.show(state.shown, { changes: state.changes, where: g }); setView("table"); },
   onHover: (text, x, y) => tooltip(text, x, y),
 }, { graphLimit: Number(params.get("graphLimit")) || undefined });
 const table = new TableView($("table-view"), { onSelect: (id) => select(id) });
@@ -209,7 +209,8 @@ function setView(v) {
     $(tab).tabIndex = v === name ? 0 : -1;
     $(panel).hidden = v !== name;
   }
-  if (v === "graph") { graph.cy.resize(); }
+  if (v === "graph") graph.cy.resize();
+  else table.reveal();
 }
 
 let keyPrompt = null;

@@ -32,7 +32,13 @@ export class TableView {
     this.changes = changes;
     this.page = 0;
     if (where) this.filter = `${where.type}`;
-    this.render();
+    this.dirty = true;
+    if (!this.el.hidden) this.render();
+  }
+
+  /** Renders what changed while the table was hidden; called when it is shown. */
+  reveal() {
+    if (this.dirty) this.render();
   }
 
   visible() {
@@ -44,6 +50,7 @@ export class TableView {
   }
 
   render() {
+    this.dirty = false;
     const rows = this.visible();
     const pages = Math.max(1, Math.ceil(rows.length / pageSize));
     this.page = Math.min(this.page, pages - 1);
