@@ -34,7 +34,7 @@ export class API {
       if (resp.ok) return doc;
       const err = new APIError(resp.status, doc?.error || { class: "http", message: text.slice(0, 200) || resp.statusText });
       if (resp.status === 401 && attempt < 3) {
-        this.key = await this.askKey(this.key ? "The key was refused: " + err.message : err.message);
+        this.key = await this.askKey(this.key ? "The key was refused: " + err.message : "This server needs an API key (role read or above).");
         continue;
       }
       throw err;
