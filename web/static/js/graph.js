@@ -331,7 +331,7 @@ export class GraphView {
 }
 
 /** A name short enough for a node's label; the tooltip has it whole. */
-export function short(name, max = 22) {
+export function short(name, max = 20) {
   name = String(name ?? "");
   return name.length > max ? name.slice(0, max - 1) + "…" : name;
 }
