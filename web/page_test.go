@@ -150,7 +150,21 @@ func TestWebView(t *testing.T) {
 	}
 	b.shot("03-details")
 
-	// 5. A wrong query: the caret error under the input.
+	// 5. Completion: a key, then the values components carry.
+	eval[bool](b, `(document.getElementById("query").select(), true)`)
+	b.run(chromedp.SendKeys(chromedp.ID("query"), "ty"))
+	b.wait("keys offered", `[...document.querySelectorAll("#completions li")].some((li) => li.textContent.startsWith("type"))`)
+	b.run(chromedp.SendKeys(chromedp.ID("query"), kb.Tab))
+	b.wait("values offered", `!document.getElementById("completions").hidden && [...document.querySelectorAll("#completions li")].map((li) => li.firstChild.textContent).includes("service")`)
+	b.run(chromedp.SendKeys(chromedp.ID("query"), `se`))
+	b.wait("values narrowed", `[...document.querySelectorAll("#completions li")].map((li) => li.firstChild.textContent).join() === "service"`)
+	b.run(chromedp.SendKeys(chromedp.ID("query"), kb.Tab))
+	if got := eval[string](b, `document.getElementById("query").value`); got != `type = "service"` {
+		t.Errorf("completed query %q", got)
+	}
+	b.shot("04a-completion")
+
+	// 6. A wrong query: the caret error under the input.
 	b.typeQuery(`domain = "Webshop" AND enviroment = "x"`)
 	b.wait("the caret error", `!document.getElementById("query-error").hidden`)
 	caret := eval[string](b, `document.getElementById("query-error").textContent`)
@@ -163,7 +177,7 @@ func TestWebView(t *testing.T) {
 		t.Errorf("a wrong query changed the graph: %d nodes", n)
 	}
 
-	// 6. The time slider, moved to 2.5 hours ago: only Kubernetes had
+	// 7. The time slider, moved to 2.5 hours ago: only Kubernetes had
 	// reported, and no health state was known.
 	b.typeQuery(q)
 	b.wait("the web shop again", `document.getElementById("query-error").hidden && window.tetra.drawn().nodes.length === 13`)
@@ -195,7 +209,7 @@ func TestWebView(t *testing.T) {
 	b.run(chromedp.Focus(chromedp.ID("time-slider")), chromedp.KeyEvent(kb.End))
 	b.wait("back to now", `window.tetra.state().mode === "live" && window.tetra.drawn().nodes.length === 13`)
 
-	// 7. Changes between 2.5 hours ago and now.
+	// 8. Changes between 2.5 hours ago and now.
 	b.run(chromedp.Click(chromedp.CSS(`input[name="mode"][value="changes"]`)))
 	eval[bool](b, fmt.Sprintf(`(() => { const f = document.getElementById("time-from"); f.value = %q; f.dispatchEvent(new Event("change", {bubbles: true})); return true; })()`,
 		past.Local().Format("2006-01-02T15:04:05")))
@@ -211,7 +225,7 @@ func TestWebView(t *testing.T) {
 	b.run(chromedp.Click(chromedp.CSS(`input[name="mode"][value="live"]`)))
 	b.wait("live again", `window.tetra.state().mode === "live" && window.tetra.drawn().nodes.length === 13`)
 
-	// 8. Live: a committed change appears without a reload, and nothing
+	// 9. Live: a committed change appears without a reload, and nothing
 	// that was drawn moves.
 	liveStep(t, b, srv, now)
 	b.checkProblems()
