@@ -113,7 +113,7 @@ function healthChip(s) { return h("span", { class: "health " + (s || "UNKNOWN") 
 function checksOf(c) {
   const checks = c.checks || c.healthChecks;
   if (!Array.isArray(checks) || !checks.length) return null;
-  return h("ul", {}, ...checks.map((k) => h("li", {}, healthChip(k.state || k.healthState), " ", k.name || k.checkId || k.id || "check", k.message ? ` — ${k.message}` : "")));
+  return h("ul", {}, ...checks.map((k) => h("li", {}, healthChip(k.health || k.state || k.healthState), " ", k.name || k.checkStateId || k.id || "check", k.message ? ` — ${k.message}` : "")));
 }
 
 function events(r) {
