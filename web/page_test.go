@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -75,10 +74,6 @@ func TestWebView(t *testing.T) {
 	b := newBrowser(t)
 	now := time.Now()
 	srv := newServer(t, func(st graphstore.Store) { loadWebshop(t, st, now) })
-	if !liveMounted {
-		// The page tries to subscribe; the server has no such route yet.
-		b.allow = append(b.allow, "/api/subscribe")
-	}
 	// The page shows the API's error answers itself (a wrong query, a
 	// statement this server cannot run); the browser logs them too.
 	b.allow = append(b.allow, "/api/query")
@@ -134,9 +129,7 @@ func TestWebView(t *testing.T) {
 	b.run(chromedp.Click(chromedp.ID("tab-graph")))
 
 	// 4. A component's details, opened by clicking its node.
-	if liveMounted {
-		b.wait("the subscription", `window.tetra.state().liveState === "live"`)
-	}
+	b.wait("the subscription", `window.tetra.state().liveState === "live"`)
 	d = b.still()
 	i, _ := nodeByName(d, "checkout")
 	b.run(chromedp.MouseClickXY(d.Nodes[i].PageX, d.Nodes[i].PageY))
@@ -234,10 +227,6 @@ func TestWebView(t *testing.T) {
 // liveStep commits changes to the store the server serves and watches the
 // page apply them.
 func liveStep(t *testing.T, b *browser, srv *server, now time.Time) {
-	if !liveMounted {
-		fmt.Fprintln(os.Stderr, "\n!!!!! SKIPPED: the live step of TestWebView: package api/live (GET /api/subscribe) is not on this branch !!!!!")
-		return
-	}
 	b.wait("the subscription", `window.tetra.state().liveState === "live"`)
 	before := b.drawn()
 	eval[bool](b, `window.notReloaded = true`)
@@ -272,9 +261,6 @@ func TestWebViewAsksForAKey(t *testing.T) {
 	b := newBrowser(t)
 	now := time.Now()
 	srv := newServer(t, func(st graphstore.Store) { loadWebshop(t, st, now) }, "viewer")
-	if !liveMounted {
-		b.allow = append(b.allow, "/api/subscribe")
-	}
 	// The refused requests before the key is given are expected.
 	b.allow = append(b.allow, "401 (Unauthorized)")
 	b.run(chromedp.Navigate(srv.url + "/#" + url.Values{"q": {`type = "service"`}}.Encode()))
@@ -285,6 +271,8 @@ func TestWebViewAsksForAKey(t *testing.T) {
 	eval[bool](b, `(document.getElementById("key-input").select(), true)`)
 	b.run(chromedp.SendKeys(chromedp.ID("key-input"), srv.keys["viewer"]), chromedp.SendKeys(chromedp.ID("key-input"), kb.Enter))
 	b.wait("the answer", `window.tetra.drawn().nodes.length === 3`)
+	// The WebSocket has no headers: the key goes as a subprotocol.
+	b.wait("the subscription with the key", `window.tetra.state().liveState === "live"`)
 	stored := eval[string](b, `sessionStorage.getItem("tetra.apiKey")`)
 	if stored != srv.keys["viewer"] {
 		t.Errorf("session storage holds %q", stored)

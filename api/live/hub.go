@@ -18,6 +18,13 @@ import (
 	"github.com/tetrahq/tetra/lang"
 )
 
+// Protocol is the WebSocket subprotocol of docs/websocket.md. A client
+// that offers it gets it selected; one that offers none is served the
+// same. Browsers, which cannot set headers on a WebSocket, offer it beside
+// their API key as "tetra.key.<key>" (api.WebSocketKeyProtocol), which the
+// API reads and the upgrader never selects.
+const Protocol = "tetra.live.v1"
+
 // Store is what the hub needs of the topology store: reads at a time and
 // the change feed. graphstore.Store implementations satisfy it.
 type Store interface {
@@ -199,7 +206,7 @@ func New(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h.metrics = m
-	h.upgrader = websocket.Upgrader{CheckOrigin: cfg.CheckOrigin, Error: h.upgradeError}
+	h.upgrader = websocket.Upgrader{CheckOrigin: cfg.CheckOrigin, Error: h.upgradeError, Subprotocols: []string{Protocol}}
 	from := cfg.Store.LastCommit()
 	feed, err := cfg.Store.Subscribe(from)
 	if err != nil {

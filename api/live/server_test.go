@@ -170,3 +170,34 @@ func TestThroughTheServer(t *testing.T) {
 		expectClose(t, c, api.CloseGoingAway, "shutting down")
 	}
 }
+
+// TestKeyAsSubprotocol: a browser, which cannot set headers on a
+// WebSocket, offers its key as the subprotocol "tetra.key.<key>" beside
+// the protocol's name; the server reads the key and selects the protocol,
+// never the key. A wrong key offered that way is refused like a header's.
+func TestKeyAsSubprotocol(t *testing.T) {
+	st := pebble(t)
+	shop(t, st)
+	base, tok, _ := apiServer(t, st)
+	url := "ws" + strings.TrimPrefix(base, "http") + "/api/subscribe"
+	d := websocket.Dialer{Subprotocols: []string{Protocol, api.WebSocketKeyProtocol + tok["reader"]}}
+	ws, resp, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("a handshake with the key as a subprotocol: %v %v", err, resp)
+	}
+	defer ws.Close()
+	if got := ws.Subprotocol(); got != Protocol {
+		t.Errorf("selected subprotocol %q, want %q", got, Protocol)
+	}
+	if err := ws.WriteJSON(map[string]string{"type": "subscribe", "id": "s1", "query": `type = "service"`}); err != nil {
+		t.Fatal(err)
+	}
+	var m struct{ Type string }
+	if err := ws.ReadJSON(&m); err != nil || m.Type != "result" {
+		t.Fatalf("first message %+v %v", m, err)
+	}
+	bad := websocket.Dialer{Subprotocols: []string{Protocol, api.WebSocketKeyProtocol + "tetra_nope_nope"}}
+	if _, resp, err := bad.Dial(url, nil); err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Errorf("a wrong key as a subprotocol: %v %v, want 401", err, resp)
+	}
+}
