@@ -1,9 +1,22 @@
-// Package exec runs logical plans from the planner against a read of the
-// versioned topology graph. Operators stream sorted element ids
-// (Next/At/Err/Close), honour context cancellation and a timeout, and count
-// the elements they load against a limit that fails loudly instead of
-// cutting results silently.
+// Package exec runs TQL statements against the versioned topology graph.
 //
-// exec owns the Reader interface it needs from storage; graphstore's
-// implementations satisfy it.
+// Engine.RunWith takes a checked statement and per-query options (the time
+// the query starts at, a timeout, an element limit, and an optional scope
+// that confines every result). A topology statement is planned by the
+// planner against a catalog of estimates (a snapshot of the latest commit),
+// then built into operators through planner.Factory: index scans, glob
+// scans, id lookups, full scans, filters evaluated on loaded components,
+// unions, intersections (leapfrogging), differences and neighbourhood
+// expansions. Operators stream sorted component ids (Next/SeekGE/At/Err/
+// Close) over one graphstore.Snapshot opened at the query's time; the
+// result is the selected components and the relations among them. CHANGES
+// runs the plan at both ends of its range and compares what it selects.
+//
+// exec reads storage only through the Graph interface it defines (a store
+// that opens snapshots) and graphstore.Snapshot; it never sees a concrete
+// store. Every query honours context cancellation and its timeout, and
+// counts the components it holds (results and expanded neighbourhoods)
+// against the element limit, failing with a *LimitError instead of cutting
+// a result. METRICS, EVENTS and TRACES statements return ErrUnsupported.
+// Errors come in the classes errors.go lists.
 package exec

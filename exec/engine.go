@@ -299,9 +299,9 @@ func (c *catalog) Estimate(f planner.Field, term string) (int, error) {
 	if f == planner.FieldID {
 		return 1, nil
 	}
-	ix, ok := indexOf[f]
-	if !ok {
-		return 0, internalf("no index for field %s", f)
+	ix, err := indexOf(f)
+	if err != nil {
+		return 0, err
 	}
 	s, err := c.open()
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"strconv"
 
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/lang"
@@ -76,12 +75,13 @@ func (r *run) peek(id graphstore.ID) (*graphstore.Component, error) {
 	return e.Component(), nil
 }
 
-// indexOf maps a topology field to its index.
-var indexOf = map[planner.Field]graphstore.Index{
-	planner.FieldName: graphstore.IdxName, planner.FieldType: graphstore.IdxType,
-	planner.FieldLayer: graphstore.IdxLayer, planner.FieldDomain: graphstore.IdxDomain,
-	planner.FieldEnvironment: graphstore.IdxEnvironment, planner.FieldLabel: graphstore.IdxLabel,
-	planner.FieldHealth: graphstore.IdxHealth, planner.FieldIdentifier: graphstore.IdxIdentifier,
+// indexOf returns the index that serves a topology field.
+func indexOf(f planner.Field) (graphstore.Index, error) {
+	ix, ok := graphstore.KeyIndex(f)
+	if !ok {
+		return 0, internalf("no index for field %s", f)
+	}
+	return ix, nil
 }
 
 // builder implements planner.Factory: it turns a plan into iterators over
@@ -91,9 +91,9 @@ type builder struct{ r *run }
 var _ planner.Factory = builder{}
 
 func (b builder) ConstructScan(f planner.Field, terms []string) (planner.Node, error) {
-	ix, ok := indexOf[f]
-	if !ok {
-		return nil, internalf("no index for field %s", f)
+	ix, err := indexOf(f)
+	if err != nil {
+		return nil, err
 	}
 	return &lazyIter{load: func() ([]graphstore.ID, error) {
 		lists := make([][]graphstore.ID, 0, len(terms))
@@ -111,9 +111,9 @@ func (b builder) ConstructScan(f planner.Field, terms []string) (planner.Node, e
 // ConstructGlobScan lists the index's terms under each glob's literal
 // prefix and reads the postings of those that match.
 func (b builder) ConstructGlobScan(f planner.Field, globs []planner.Glob) (planner.Node, error) {
-	ix, ok := indexOf[f]
-	if !ok {
-		return nil, internalf("no index for field %s", f)
+	ix, err := indexOf(f)
+	if err != nil {
+		return nil, err
 	}
 	return &lazyIter{load: func() ([]graphstore.ID, error) {
 		var lists [][]graphstore.ID
@@ -255,7 +255,7 @@ func eval(p planner.Pred, c *graphstore.Component) bool {
 }
 
 func matches(m *planner.Match, c *graphstore.Component) bool {
-	for _, v := range fieldValues(m.Field, c) {
+	for _, v := range graphstore.KeyValues(m.Field, c) {
 		if slices.Contains(m.Terms, v) {
 			return true
 		}
@@ -266,36 +266,6 @@ func matches(m *planner.Match, c *graphstore.Component) bool {
 		}
 	}
 	return false
-}
-
-// fieldValues returns a component's values of a field in index form.
-func fieldValues(f planner.Field, c *graphstore.Component) []string {
-	fold := func(s string) string { return planner.IndexTerm(f, s) }
-	switch f {
-	case planner.FieldName:
-		return []string{fold(c.Name)}
-	case planner.FieldType:
-		return []string{fold(c.Type)}
-	case planner.FieldLayer:
-		return []string{fold(c.Layer)}
-	case planner.FieldDomain:
-		return []string{fold(c.Domain)}
-	case planner.FieldHealth:
-		return []string{fold(c.Health.String())}
-	case planner.FieldEnvironment:
-		out := make([]string, len(c.Environments))
-		for i, e := range c.Environments {
-			out[i] = fold(e)
-		}
-		return out
-	case planner.FieldLabel:
-		return c.Labels
-	case planner.FieldIdentifier:
-		return c.Identifiers
-	case planner.FieldID:
-		return []string{strconv.FormatUint(uint64(c.ID), 10)}
-	}
-	return nil
 }
 
 // expand is withNeighborsOf: the seeds plus every component within levels

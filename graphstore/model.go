@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/tetrahq/tetra/internal/topokeys"
 )
 
 // ID identifies a component or a relation. Components and relations share
@@ -42,7 +44,8 @@ const (
 	HealthCritical                     // CRITICAL
 )
 
-var healthNames = [...]string{"UNKNOWN", "CLEAR", "DEVIATING", "CRITICAL"}
+// healthNames are the states by value, from the key vocabulary.
+var healthNames = topokeys.HealthStates
 
 func (h HealthState) String() string {
 	if int(h) < len(healthNames) {
@@ -367,33 +370,6 @@ func mergeProperties(objs []json.RawMessage) json.RawMessage {
 		return nonEmpty[0]
 	}
 	return out
-}
-
-// equalContribs reports whether two contribution lists say the same thing,
-// including when each was last updated.
-func equalContribs(a, b []Contribution) bool {
-	return slices.EqualFunc(a, b, func(x, y Contribution) bool {
-		return x.Source == y.Source && x.ExternalID == y.ExternalID && x.Updated == y.Updated &&
-			sameData(&x, &y)
-	})
-}
-
-// sameData reports whether two contributions carry equal data, ignoring
-// when they were updated.
-func sameData(x, y *Contribution) bool {
-	switch {
-	case x.Component != nil && y.Component != nil:
-		a, b := x.Component, y.Component
-		return a.Name == b.Name && a.Type == b.Type && a.Layer == b.Layer && a.Domain == b.Domain &&
-			slices.Equal(a.Identifiers, b.Identifiers) && slices.Equal(a.Environments, b.Environments) &&
-			slices.Equal(a.Labels, b.Labels) && a.Health == b.Health && bytes.Equal(a.Properties, b.Properties)
-	case x.Relation != nil && y.Relation != nil:
-		a, b := x.Relation, y.Relation
-		return a.Type == b.Type && a.SourceRef == b.SourceRef && a.TargetRef == b.TargetRef &&
-			slices.Equal(a.Identifiers, b.Identifiers) && a.Dependency == b.Dependency &&
-			slices.Equal(a.Labels, b.Labels) && bytes.Equal(a.Properties, b.Properties)
-	}
-	return false
 }
 
 // ChangedFields lists the fields whose merged values differ between two

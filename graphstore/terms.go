@@ -3,7 +3,10 @@ package graphstore
 import (
 	"encoding/binary"
 	"fmt"
-	"strings"
+	"slices"
+	"strconv"
+
+	"github.com/tetrahq/tetra/internal/topokeys"
 )
 
 // Index names a secondary index. Every index maps terms to the elements that
@@ -13,14 +16,14 @@ type Index uint8
 
 const (
 	IdxKind          Index = 1  // "component" / "relation": every live element
-	IdxName          Index = 2  // component name, lower-cased
-	IdxType          Index = 3  // component type, lower-cased
-	IdxLayer         Index = 4  // component layer, lower-cased
-	IdxDomain        Index = 5  // component domain, lower-cased
-	IdxEnvironment   Index = 6  // each environment, lower-cased
-	IdxLabel         Index = 7  // each label (stored lower-cased)
-	IdxHealth        Index = 8  // health state, lower-cased
-	IdxIdentifier    Index = 9  // each component identifier, exact
+	IdxName          Index = 2  // component name (the indexes 2–9 serve topology keys; see keyTable)
+	IdxType          Index = 3  // component type
+	IdxLayer         Index = 4  // component layer
+	IdxDomain        Index = 5  // component domain
+	IdxEnvironment   Index = 6  // each environment
+	IdxLabel         Index = 7  // each label
+	IdxHealth        Index = 8  // health state
+	IdxIdentifier    Index = 9  // each component identifier
 	IdxSource        Index = 10 // each contributing source (components and relations)
 	IdxRelIdentifier Index = 11 // each relation identifier, exact
 	IdxRelRef        Index = 12 // each endpoint reference of a relation (to re-resolve it)
@@ -49,105 +52,59 @@ const (
 	TermRelation  = "relation"
 )
 
-// Posting is one term of one element in one index. Aux carries the other
-// endpoint for adjacency postings and is 0 elsewhere.
-type Posting struct {
-	Index Index
-	Term  string
-	Aux   ID
-}
-
-// IDTerm is the term under which an adjacency index files a component id.
+// IDTerm is the term under which the adjacency indexes (IdxOut, IdxIn) file
+// a component id: its 8 bytes, big-endian.
 func IDTerm(id ID) string {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(id))
 	return string(b[:])
 }
 
-// FoldTerm is the form in which case-insensitive values are indexed and
-// looked up.
-func FoldTerm(s string) string { return strings.ToLower(s) }
+// keyIndex says which index serves a topology key and how a component
+// carries the key's values. It is the store's half of the key vocabulary
+// (internal/topokeys is the other): the stores index exactly these values,
+// in index form, and the engine matches loaded components against them.
+type keyIndex struct {
+	ix     Index // 0: not indexed (id is looked up directly)
+	values func(c *Component) []string
+}
 
-// Postings lists every posting of an element version, in a deterministic
-// order. Both store implementations index exactly these.
-func Postings(e *Element) []Posting {
-	if e == nil {
+var keyTable = map[topokeys.Key]keyIndex{
+	topokeys.Name:        {IdxName, func(c *Component) []string { return []string{c.Name} }},
+	topokeys.Type:        {IdxType, func(c *Component) []string { return []string{c.Type} }},
+	topokeys.Layer:       {IdxLayer, func(c *Component) []string { return []string{c.Layer} }},
+	topokeys.Domain:      {IdxDomain, func(c *Component) []string { return []string{c.Domain} }},
+	topokeys.Environment: {IdxEnvironment, func(c *Component) []string { return c.Environments }},
+	topokeys.Label:       {IdxLabel, func(c *Component) []string { return c.Labels }},
+	topokeys.Health:      {IdxHealth, func(c *Component) []string { return []string{c.Health.String()} }},
+	topokeys.Identifier:  {IdxIdentifier, func(c *Component) []string { return c.Identifiers }},
+	topokeys.ID:          {0, func(c *Component) []string { return []string{strconv.FormatUint(uint64(c.ID), 10)} }},
+}
+
+// KeyIndex returns the index that serves a topology key; ok is false for a
+// key that is not indexed (id).
+func KeyIndex(k topokeys.Key) (Index, bool) {
+	ki, ok := keyTable[k]
+	return ki.ix, ok && ki.ix != 0
+}
+
+// KeyValues returns a component's values of a topology key in index form
+// (folded for a case-insensitive key), without duplicates, in a
+// sorted order. These are the terms the key's index files the
+// component under.
+func KeyValues(k topokeys.Key, c *Component) []string {
+	ki, ok := keyTable[k]
+	if !ok {
 		return nil
 	}
-	if c := e.Component(); c != nil {
-		return componentPostings(c)
+	vals := ki.values(c)
+	if !k.Folded() {
+		return vals
 	}
-	return relationPostings(e)
-}
-
-func componentPostings(c *Component) []Posting {
-	n := 6 + len(c.Environments) + len(c.Labels) + len(c.Identifiers) + len(c.Sources)
-	out := make([]Posting, 0, n)
-	add := func(ix Index, term string) { out = append(out, Posting{Index: ix, Term: term}) }
-	add(IdxKind, TermComponent)
-	add(IdxName, FoldTerm(c.Name))
-	add(IdxType, FoldTerm(c.Type))
-	add(IdxLayer, FoldTerm(c.Layer))
-	add(IdxDomain, FoldTerm(c.Domain))
-	add(IdxHealth, FoldTerm(c.Health.String()))
-	for _, s := range uniqueFolded(c.Environments) {
-		add(IdxEnvironment, s)
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = k.Term(v)
 	}
-	for _, s := range c.Labels {
-		add(IdxLabel, s)
-	}
-	for _, s := range c.Identifiers {
-		add(IdxIdentifier, s)
-	}
-	for _, s := range uniqueSources(c.Sources) {
-		add(IdxSource, s)
-	}
-	return out
-}
-
-func relationPostings(e *Element) []Posting {
-	r := e.Relation()
-	out := make([]Posting, 0, 6+len(r.Identifiers)+len(r.Sources))
-	add := func(ix Index, term string, aux ID) { out = append(out, Posting{Index: ix, Term: term, Aux: aux}) }
-	add(IdxKind, TermRelation, 0)
-	for _, s := range r.Identifiers {
-		add(IdxRelIdentifier, s, 0)
-	}
-	for _, s := range uniqueSources(r.Sources) {
-		add(IdxSource, s, 0)
-	}
-	add(IdxRelRef, r.SourceRef, 0)
-	if r.TargetRef != r.SourceRef {
-		add(IdxRelRef, r.TargetRef, 0)
-	}
-	if e.Traversable() {
-		add(IdxOut, IDTerm(e.SourceID), e.TargetID)
-		add(IdxIn, IDTerm(e.TargetID), e.SourceID)
-	}
-	return out
-}
-
-// uniqueFolded lower-cases a sorted list and drops the duplicates that
-// folding creates ("Prod" and "prod").
-func uniqueFolded(l []string) []string {
-	out := make([]string, 0, len(l))
-	seen := make(map[string]bool, len(l))
-	for _, s := range l {
-		f := FoldTerm(s)
-		if !seen[f] {
-			seen[f] = true
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func uniqueSources(refs []SourceRef) []string {
-	out := make([]string, 0, len(refs))
-	for i, r := range refs {
-		if i == 0 || refs[i-1].Source != r.Source { // refs are sorted by source
-			out = append(out, r.Source)
-		}
-	}
-	return out
+	slices.Sort(out) // folding may create duplicates ("Prod" and "prod")
+	return slices.Compact(out)
 }

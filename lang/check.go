@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/tetrahq/tetra/internal/topokeys"
 )
 
 // checker finds the semantic errors of a lowered statement: keys that do
@@ -69,24 +71,29 @@ func (c *checker) topologyExpr(e Expr) {
 	}
 }
 
-const topologyKeysHint = "the topology keys are name, type, layer, domain, environment, label, healthstate, identifier and id"
+// topologyKeysHint lists the keys, from the vocabulary.
+var topologyKeysHint = func() string {
+	n := topokeys.Names()
+	return "the topology keys are " + strings.Join(n[:len(n)-1], ", ") + " and " + n[len(n)-1]
+}()
 
 func (c *checker) topologyCompare(e *CompareExpr) {
-	canon, ok := topologyKeys[strings.ToLower(e.Key.Name)]
+	key, ok := topokeys.Lookup(e.Key.Name)
 	if !ok {
-		c.errorf(e.Key.Src, suggest(e.Key.Name, topologyKeyNames, topologyKeysHint), "unknown key %q", e.Key.Name)
+		c.errorf(e.Key.Src, suggest(e.Key.Name, topokeys.Names(), topologyKeysHint), "unknown key %q", e.Key.Name)
 		return
 	}
+	canon := key.String()
 	e.Key.Name = canon
 	if isOrdering(e.Op) {
 		c.errorf(c.opSpan(e), "topology keys compare with =, !=, IN and NOT IN", "operator %s is not allowed on the topology key %s", e.Op, canon)
 		return
 	}
 	for _, v := range e.Values {
-		switch canon {
-		case "healthstate":
-			c.enumValue(v, canon, healthStates)
-		case "id":
+		switch {
+		case key.Values() != nil:
+			c.enumValue(v, canon, key.Values())
+		case key == topokeys.ID:
 			c.idValue(v)
 		}
 	}

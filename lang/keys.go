@@ -5,19 +5,6 @@ import (
 	"strings"
 )
 
-// topologyKeys maps every topology key and alias, lower-cased, to its
-// canonical name.
-var topologyKeys = map[string]string{
-	"name": "name", "type": "type", "layer": "layer", "domain": "domain",
-	"environment": "environment", "environments": "environment",
-	"label": "label", "healthstate": "healthstate", "identifier": "identifier", "id": "id",
-}
-
-var topologyKeyNames = []string{"name", "type", "layer", "domain", "environment", "label", "healthstate", "identifier", "id"}
-
-// healthStates are the values of healthstate, upper-cased.
-var healthStates = []string{"CLEAR", "DEVIATING", "CRITICAL", "UNKNOWN"}
-
 // field describes a known field of a data kind.
 type field struct {
 	name   string

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tetrahq/tetra/lang"
@@ -229,13 +228,8 @@ func idPlan(terms []string, globs []Glob) Plan {
 	return &Union{Inputs: parts}
 }
 
-// IndexTerm puts a value in index form: lower-cased for folded fields.
-func IndexTerm(f Field, s string) string {
-	if f.Folded() {
-		return strings.ToLower(s)
-	}
-	return s
-}
+// IndexTerm puts a value in index form (see topokeys.Key.Term).
+func IndexTerm(f Field, s string) string { return f.Term(s) }
 
 func indexGlob(f Field, parts []string) Glob {
 	out := make([]string, len(parts))

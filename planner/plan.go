@@ -1,54 +1,33 @@
 package planner
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
+	"github.com/tetrahq/tetra/internal/topokeys"
 	"github.com/tetrahq/tetra/lang"
 )
 
-// Field is a topology key.
-type Field int
+// Field is a topology key. The vocabulary (names, aliases, which keys
+// compare case-insensitively) lives in internal/topokeys, shared by every
+// layer.
+type Field = topokeys.Key
 
+// The topology keys.
 const (
-	FieldName Field = iota + 1
-	FieldType
-	FieldLayer
-	FieldDomain
-	FieldEnvironment
-	FieldLabel
-	FieldHealth
-	FieldIdentifier
-	FieldID
+	FieldName        = topokeys.Name
+	FieldType        = topokeys.Type
+	FieldLayer       = topokeys.Layer
+	FieldDomain      = topokeys.Domain
+	FieldEnvironment = topokeys.Environment
+	FieldLabel       = topokeys.Label
+	FieldHealth      = topokeys.Health
+	FieldIdentifier  = topokeys.Identifier
+	FieldID          = topokeys.ID
 )
 
-var fieldNames = map[Field]string{
-	FieldName: "name", FieldType: "type", FieldLayer: "layer", FieldDomain: "domain",
-	FieldEnvironment: "environment", FieldLabel: "label", FieldHealth: "healthstate",
-	FieldIdentifier: "identifier", FieldID: "id",
-}
-
-func (f Field) String() string {
-	if n, ok := fieldNames[f]; ok {
-		return n
-	}
-	return fmt.Sprintf("field(%d)", int(f))
-}
-
-// FieldOf maps a canonical topology key (lang.Key.Name) to its field.
-func FieldOf(key string) (Field, bool) {
-	for f, n := range fieldNames {
-		if n == key {
-			return f, true
-		}
-	}
-	return 0, false
-}
-
-// Folded reports whether the field matches case-insensitively; its terms
-// are then lower-cased before lookup.
-func (f Field) Folded() bool { return f != FieldIdentifier && f != FieldID }
+// FieldOf maps a topology key as written (lang.Key.Name) to its field.
+func FieldOf(key string) (Field, bool) { return topokeys.Lookup(key) }
 
 // Plan is a node of a logical plan: a set of components. Plans are
 // immutable values; they hold no results.

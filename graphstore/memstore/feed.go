@@ -5,11 +5,12 @@ import (
 	"time"
 
 	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/internal/base"
 )
 
 // Subscribe implements graphstore.Store.
 func (s *Store) Subscribe(from time.Time) (graphstore.Feed, error) {
-	return graphstore.NewFeed(feedLog{s}, from)
+	return base.NewFeed(feedLog{s}, from)
 }
 
 // feedLog gives graphstore's feed the in-memory log.

@@ -3,6 +3,15 @@
 // answers every read by scanning all of them: no indexes, no caches, nothing
 // clever, so that it is obviously right. Tests use it as the oracle for the
 // Pebble store and the query engine; it is not meant for large graphs.
+//
+// It applies batches with its own implementation of the identity rules
+// (world.go: merging components that share identifiers, resolving relation
+// endpoints, by brute force over every element) and derives the terms an
+// element carries on its own (terms.go), so that a bug in the Pebble
+// store's planner or postings cannot hide in both. It shares with the
+// Pebble store only the validation of a batch, the stamping of commit
+// times, the change feed, and the merged view of an element
+// (graphstore.NewElement).
 package memstore
 
 import (
@@ -14,6 +23,7 @@ import (
 	"time"
 
 	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/internal/base"
 )
 
 // version is one entry of an element's history; e is nil for a deletion.
@@ -84,7 +94,9 @@ func New(o Options) *Store {
 
 var _ graphstore.Store = (*Store)(nil)
 
-// Apply implements graphstore.Store.
+// Apply implements graphstore.Store. It validates the batch with the shared
+// normalisation, then applies it with its own rules (world.go), written
+// independently of the Pebble store's planner.
 func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Commit, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -94,27 +106,38 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Com
 	if s.closed {
 		return nil, graphstore.ErrClosed
 	}
-	ts, asked, err := graphstore.StampTime(b.Time, s.now(), s.last, s.asked, s.maxSkew)
+	ts, asked, err := base.StampTime(b.Time, s.now(), s.last, s.asked, s.maxSkew)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := graphstore.PlanBatch(state{s}, b, ts, s.nextID)
+	ops, err := base.Normalize(b)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range plan.Writes {
-		s.history[w.ID] = append(s.history[w.ID], version{ts: ts, e: w.After})
+	w := s.world()
+	for i := range ops {
+		w.apply(&ops[i])
 	}
-	for _, m := range plan.Mappings {
-		s.external[extKey{m.Kind, m.Source, m.ExternalID}] = m.ID
+	w.resolveRelations()
+	changes := w.changes(ts)
+	for _, ch := range changes {
+		s.history[ch.ID] = append(s.history[ch.ID], version{ts: ts, e: ch.After})
 	}
-	s.nextID, s.last, s.asked = plan.NextID, ts, asked
-	changes := graphstore.ChangesOf(plan.Writes)
+	s.external, s.nextID, s.last, s.asked = w.external, w.nextID, ts, asked
 	s.log = append(s.log, commit{ts: ts, changes: changes})
 	close(s.notify)
 	s.notify = make(chan struct{})
 	c := &graphstore.Commit{Time: time.Unix(0, ts)}
-	c.Count(changes)
+	for _, ch := range changes {
+		switch ch.Op {
+		case graphstore.Added:
+			c.Added++
+		case graphstore.Changed:
+			c.Changed++
+		case graphstore.Removed:
+			c.Removed++
+		}
+	}
 	return c, nil
 }
 
@@ -142,33 +165,15 @@ func (s *Store) liveAt(ts int64) []*graphstore.Element {
 	return out
 }
 
-// holders returns the elements live at ts that carry a posting.
+// holders returns the elements live at ts that carry a term.
 func (s *Store) holders(ix graphstore.Index, term string, ts int64) []graphstore.ID {
 	var out []graphstore.ID
 	for _, e := range s.liveAt(ts) {
-		for _, p := range graphstore.Postings(e) {
-			if p.Index == ix && p.Term == term {
-				out = append(out, e.ID)
-				break
-			}
+		if slices.Contains(termsOf(e)[ix], term) {
+			out = append(out, e.ID)
 		}
 	}
 	return out
-}
-
-// state is the view PlanBatch gets: the latest commit.
-type state struct{ s *Store }
-
-func (st state) Current(id graphstore.ID) (*graphstore.Element, error) {
-	return st.s.at(id, st.s.last), nil
-}
-
-func (st state) LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
-	return st.s.external[extKey{kind, source, ext}], nil
-}
-
-func (st state) Holders(ix graphstore.Index, term string) ([]graphstore.ID, error) {
-	return st.s.holders(ix, term, st.s.last), nil
 }
 
 // Snapshot implements graphstore.Store.
@@ -284,9 +289,9 @@ func (sn *snapshot) Terms(ix graphstore.Index, prefix string, fn func(string) er
 	sn.s.mu.RLock()
 	var terms []string
 	for _, e := range sn.s.liveAt(sn.ts) {
-		for _, p := range graphstore.Postings(e) {
-			if p.Index == ix && strings.HasPrefix(p.Term, prefix) {
-				terms = append(terms, p.Term)
+		for _, t := range termsOf(e)[ix] {
+			if strings.HasPrefix(t, prefix) {
+				terms = append(terms, t)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/internal/base"
 )
 
 // Element records (the values of version keys) are a compact binary form:
@@ -235,10 +236,10 @@ type logEntry struct {
 }
 
 // encodeLog: n:uvarint then per change id:uvarint kind:1 op:1 before:uvarint.
-func encodeLog(writes []graphstore.Write) []byte {
+func encodeLog(writes []base.Write) []byte {
 	e := &encoder{b: make([]byte, 0, 8+len(writes)*12)}
 	e.uvarint(uint64(len(writes)))
-	for _, ch := range graphstore.ChangesOf(writes) {
+	for _, ch := range base.ChangesOf(writes) {
 		e.uvarint(uint64(ch.ID))
 		e.byte(byte(ch.Kind))
 		e.byte(byte(ch.Op))

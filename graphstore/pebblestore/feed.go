@@ -5,13 +5,14 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/internal/base"
 )
 
 // Subscribe implements graphstore.Store. The feed reads the change log, so a
 // subscriber that falls behind loses nothing and a new one can start from
 // any time within retention.
 func (s *Store) Subscribe(from time.Time) (graphstore.Feed, error) {
-	return graphstore.NewFeed(feedLog{s}, from)
+	return base.NewFeed(feedLog{s}, from)
 }
 
 // feedLog gives graphstore's feed the change log table.

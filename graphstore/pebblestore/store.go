@@ -105,16 +105,26 @@ func (o *Options) fill() {
 
 // Store is the Pebble-backed graphstore.Store. It is safe for concurrent
 // use: writes are serialised, reads run in parallel with them.
+//
+// Lock order. The store's mutexes are taken in this order, never the other
+// way round: cmu, then wmu, then mu, then a cache shard's lock. Close takes
+// all three store locks (cmu, wmu, mu), so it waits for a running
+// compaction and a running write. Compact holds cmu and takes mu briefly
+// (never wmu: it runs beside writers). Apply holds wmu and takes mu briefly
+// to read and to publish counters; it takes cache shard locks while it
+// holds wmu but never while it holds mu. Readers take mu briefly (to open
+// and close a snapshot) and shard locks briefly, one at a time, never
+// while holding mu.
 type Store struct {
 	db    *pebble.DB
 	opts  Options
 	elems *elementCache
 	posts *postingCache
 	count *countCache
-	wmu   sync.Mutex // serialises writers
-	cmu   sync.Mutex // serialises compactions
+	cmu   sync.Mutex // serialises compactions; first in the lock order
+	wmu   sync.Mutex // serialises writers; after cmu
 
-	mu      sync.RWMutex // guards the fields below
+	mu      sync.RWMutex // guards the fields below; after cmu and wmu, before shard locks
 	last    int64        // time of the latest commit (ns)
 	asked   int64        // latest time a batch asked for (ns)
 	horizon int64        // oldest readable time (ns)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/internal/base"
 )
 
 // Apply implements graphstore.Store: plan the batch against the latest
@@ -30,16 +31,16 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (_ *graphstore.C
 	if closed {
 		return nil, graphstore.ErrClosed
 	}
-	ts, asked, err := graphstore.StampTime(b.Time, s.opts.Now(), last, asked, s.opts.MaxFutureSkew)
+	ts, asked, err := base.StampTime(b.Time, s.opts.Now(), last, asked, s.opts.MaxFutureSkew)
 	if err != nil {
 		return nil, err
 	}
 	v := &view{r: s.db, seen: last, quiet: 1}
 	st := &writeState{s: s, v: v}
 	err = st.prefetch(b)
-	var plan *graphstore.Plan
+	var plan *base.Plan
 	if err == nil {
-		plan, err = graphstore.PlanBatch(st, b, ts, next)
+		plan, err = base.PlanBatch(st, b, ts, next)
 	}
 	v.close()
 	if err != nil {
@@ -51,7 +52,7 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (_ *graphstore.C
 	}
 	s.publish(plan, changes, asked)
 	c := &graphstore.Commit{Time: time.Unix(0, ts)}
-	c.Count(graphstore.ChangesOf(plan.Writes))
+	base.Count(c, base.ChangesOf(plan.Writes))
 	return c, nil
 }
 
@@ -60,7 +61,7 @@ type termChanges map[termKey][]postingChange
 
 // commit writes a plan in one synced Pebble batch and returns its posting
 // changes.
-func (s *Store) commit(plan *graphstore.Plan, asked int64) (termChanges, error) {
+func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 	batch := s.db.NewBatch()
 	defer batch.Close()
 	changes := termChanges{}
@@ -110,9 +111,9 @@ type postingID struct {
 // writePostings closes the postings the old version had and the new one has
 // not (moving them to the history table with their validity interval) and
 // opens the ones the new version adds.
-func (s *Store) writePostings(batch *pebble.Batch, v *view, w *graphstore.Write, ts int64, changes termChanges) error {
-	before := graphstore.Postings(w.Before)
-	after := graphstore.Postings(w.After)
+func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts int64, changes termChanges) error {
+	before := base.Postings(w.Before)
+	after := base.Postings(w.After)
 	kept := make(map[postingID]bool, len(before))
 	for _, p := range after {
 		kept[postingID{p.Index, p.Term, p.Aux}] = true
@@ -149,7 +150,7 @@ func (s *Store) writePostings(batch *pebble.Batch, v *view, w *graphstore.Write,
 
 // closePosting ends a posting at ts: the current entry is deleted and a
 // history entry [from, ts) takes its place.
-func (s *Store) closePosting(batch *pebble.Batch, vw *view, p graphstore.Posting, id graphstore.ID, ts int64) error {
+func (s *Store) closePosting(batch *pebble.Batch, vw *view, p base.Posting, id graphstore.ID, ts int64) error {
 	key := postingKey(p.Index, p.Term, id)
 	from, err := s.postingStart(vw, p, id, key)
 	if err != nil {
@@ -167,7 +168,7 @@ func (s *Store) closePosting(batch *pebble.Batch, vw *view, p graphstore.Posting
 
 // postingStart returns when an open posting began: from the posting cache
 // when the term is cached, else from the current table.
-func (s *Store) postingStart(vw *view, p graphstore.Posting, id graphstore.ID, key []byte) (int64, error) {
+func (s *Store) postingStart(vw *view, p base.Posting, id graphstore.ID, key []byte) (int64, error) {
 	if l, ok := s.cachedIntervals(termKey{p.Index, p.Term}); ok {
 		for _, iv := range l.of(id) {
 			if iv.to == openEnd && iv.aux == p.Aux {
@@ -191,7 +192,7 @@ func (s *Store) postingStart(vw *view, p graphstore.Posting, id graphstore.ID, k
 
 // publish makes a commit visible: caches first, then the commit time that
 // readers use as their visibility bound, then the feeds' wake-up.
-func (s *Store) publish(plan *graphstore.Plan, changes termChanges, asked int64) {
+func (s *Store) publish(plan *base.Plan, changes termChanges, asked int64) {
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
 		s.elems.appendVersion(w.ID, plan.Time, w.After)

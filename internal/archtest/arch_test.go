@@ -14,6 +14,9 @@ import (
 
 const module = "github.com/tetrahq/tetra"
 
+// vocabulary is the package that owns the topology key vocabulary.
+const vocabulary = "internal/topokeys"
+
 // pkgImports maps a package path (relative to the module root, "." for the
 // root) to the import paths its files use, split by test and non-test files.
 type pkgImports struct {
@@ -115,7 +118,7 @@ func TestImportDirection(t *testing.T) {
 		t.Fatalf("module root not found at %s: %v", root, err)
 	}
 	pkgs := loadImports(t, root)
-	for _, must := range []string{"lang", "planner", "exec", "graphstore", "ingest", "scriptrt", "api", "repl", "cmd/tetra"} {
+	for _, must := range []string{"lang", "planner", "exec", "graphstore", "ingest", "scriptrt", "api", "repl", "cmd/tetra", vocabulary} {
 		if _, ok := pkgs[must]; !ok {
 			t.Errorf("package %s is missing from the layout", must)
 		}
@@ -130,19 +133,38 @@ func TestImportDirection(t *testing.T) {
 		for imp := range ip.tests {
 			all[imp] = true
 		}
-		// lang is the bottom of the stack: it imports no project package.
+		// The key vocabulary is a leaf: every layer may use it, so it
+		// imports no project package.
+		if under(pkg, vocabulary) {
+			for imp := range all {
+				if dep := projectPkg(imp); dep != "" && !under(dep, vocabulary) {
+					t.Errorf("%s imports %s: the key vocabulary must import no other project package", pkg, imp)
+				}
+			}
+		}
+		// lang is the bottom of the stack: it imports no project package but
+		// the key vocabulary.
 		if under(pkg, "lang") {
 			for imp := range all {
-				if dep := projectPkg(imp); dep != "" && !under(dep, "lang") {
-					t.Errorf("%s imports %s: lang must import no other project package", pkg, imp)
+				if dep := projectPkg(imp); dep != "" && !under(dep, "lang") && !under(dep, vocabulary) {
+					t.Errorf("%s imports %s: lang must import no other project package than %s", pkg, imp, vocabulary)
 				}
 			}
 		}
 		// planner builds plans; it may see the language and nothing that executes or stores.
 		if under(pkg, "planner") {
 			for _, dep := range deps {
-				if !under(dep, "lang") && !under(dep, "planner") {
-					t.Errorf("%s depends on %s: the planner may import only lang", pkg, dep)
+				if !under(dep, "lang") && !under(dep, "planner") && !under(dep, vocabulary) {
+					t.Errorf("%s depends on %s: the planner may import only lang and %s", pkg, dep, vocabulary)
+				}
+			}
+		}
+		// The stores' shared machinery is theirs alone (Go's internal rule
+		// already keeps it inside graphstore).
+		if !under(pkg, "graphstore") {
+			for imp := range all {
+				if dep := projectPkg(imp); under(dep, "graphstore/internal") {
+					t.Errorf("%s imports %s: only the stores use their shared machinery", pkg, imp)
 				}
 			}
 		}

@@ -1,9 +1,12 @@
-package graphstore
+package base
 
 import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
+
+	"github.com/tetrahq/tetra/graphstore"
 )
 
 // State is what planning a batch needs to know of the committed graph, as of
@@ -12,30 +15,30 @@ import (
 type State interface {
 	// Current returns the latest version of an element, or nil when the
 	// element does not exist or is deleted.
-	Current(id ID) (*Element, error)
+	Current(id graphstore.ID) (*graphstore.Element, error)
 	// LookupExternal returns the element a source's external id maps to, or
 	// 0 when the pair was never seen. The mapping survives deletion, so an
 	// element that comes back gets its id back.
-	LookupExternal(kind Kind, source, ext string) (ID, error)
+	LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error)
 	// Holders returns the live elements holding a term now, ascending.
-	Holders(ix Index, term string) ([]ID, error)
+	Holders(ix graphstore.Index, term string) ([]graphstore.ID, error)
 }
 
 // Write is one element changed by a batch: its committed version (Before,
 // nil when absent) and its new one (After, nil when deleted).
 type Write struct {
-	ID     ID
-	Kind   Kind
-	Before *Element
-	After  *Element
+	ID     graphstore.ID
+	Kind   graphstore.Kind
+	Before *graphstore.Element
+	After  *graphstore.Element
 }
 
 // ExternalMapping records that (Kind, Source, ExternalID) now names ID.
 type ExternalMapping struct {
-	Kind       Kind
+	Kind       graphstore.Kind
 	Source     string
 	ExternalID string
-	ID         ID
+	ID         graphstore.ID
 }
 
 // Plan is what a batch does to the graph, computed before anything is
@@ -45,7 +48,7 @@ type Plan struct {
 	Time     int64 // commit time (ns)
 	Writes   []Write
 	Mappings []ExternalMapping
-	NextID   ID // the id allocator's next value after this batch
+	NextID   graphstore.ID // the id allocator's next value after this batch
 }
 
 // PlanBatch computes the Plan of a batch committed at time ts, given the
@@ -59,21 +62,17 @@ type Plan struct {
 // components holding its source and target references; a relation whose
 // endpoint does not exist is kept but not traversable, and is re-resolved in
 // any later batch that changes who holds those references.
-func PlanBatch(st State, b *Batch, ts int64, nextID ID) (*Plan, error) {
-	ops := make([]Op, len(b.Ops))
-	for i := range b.Ops {
-		op, err := normalize(i, &b.Ops[i])
-		if err != nil {
-			return nil, err
-		}
-		ops[i] = op
+func PlanBatch(st State, b *graphstore.Batch, ts int64, nextID graphstore.ID) (*Plan, error) {
+	ops, err := Normalize(b)
+	if err != nil {
+		return nil, err
 	}
 	a := &applier{
 		st: st, ts: ts, nextID: nextID,
-		pending:  map[ID]*working{},
-		holder:   map[string]ID{},
-		external: map[extKey]ID{},
-		resolve:  map[ID]bool{},
+		pending:  map[graphstore.ID]*working{},
+		holder:   map[string]graphstore.ID{},
+		external: map[extKey]graphstore.ID{},
+		resolve:  map[graphstore.ID]bool{},
 	}
 	for i := range ops {
 		if err := a.apply(&ops[i]); err != nil {
@@ -87,48 +86,48 @@ func PlanBatch(st State, b *Batch, ts int64, nextID ID) (*Plan, error) {
 }
 
 type extKey struct {
-	kind        Kind
+	kind        graphstore.Kind
 	source, ext string
 }
 
 // working is the in-batch state of one element.
 type working struct {
-	kind     Kind
-	before   *Element       // committed version, nil when absent
-	contribs []Contribution // current contributions; empty means deleted
-	src, dst ID             // relation endpoints as resolved so far
-	idents   []string       // identifiers a component holds as of its last change, sorted
+	kind     graphstore.Kind
+	before   *graphstore.Element       // committed version, nil when absent
+	contribs []graphstore.Contribution // current contributions; empty means deleted
+	src, dst graphstore.ID             // relation endpoints as resolved so far
+	idents   []string                  // identifiers a component holds as of its last change, sorted
 }
 
 type applier struct {
 	st       State
 	ts       int64
-	nextID   ID
-	pending  map[ID]*working
-	holder   map[string]ID // component identifier → holder, for identifiers changed in this batch (0 = none)
-	changed  []string      // identifiers whose holder changed, in order of change
-	external map[extKey]ID // external-id mappings made in this batch
+	nextID   graphstore.ID
+	pending  map[graphstore.ID]*working
+	holder   map[string]graphstore.ID // component identifier → holder, for identifiers changed in this batch (0 = none)
+	changed  []string                 // identifiers whose holder changed, in order of change
+	external map[extKey]graphstore.ID // external-id mappings made in this batch
 	mappings []ExternalMapping
-	resolve  map[ID]bool // relations to (re-)resolve at the end
+	resolve  map[graphstore.ID]bool // relations to (re-)resolve at the end
 }
 
-func (a *applier) apply(op *Op) error {
+func (a *applier) apply(op *graphstore.Op) error {
 	switch op.Kind {
-	case OpPutComponent:
+	case graphstore.OpPutComponent:
 		return a.putComponent(op)
-	case OpDeleteComponent:
-		return a.withdraw(KindComponent, op)
-	case OpPutRelation:
+	case graphstore.OpDeleteComponent:
+		return a.withdraw(graphstore.KindComponent, op)
+	case graphstore.OpPutRelation:
 		return a.putRelation(op)
-	case OpDeleteRelation:
-		return a.withdraw(KindRelation, op)
+	case graphstore.OpDeleteRelation:
+		return a.withdraw(graphstore.KindRelation, op)
 	}
 	return fmt.Errorf("graphstore: unknown operation kind %d", op.Kind)
 }
 
 // get returns the in-batch state of an element, loading its committed
 // version on first use.
-func (a *applier) get(id ID, kind Kind) (*working, error) {
+func (a *applier) get(id graphstore.ID, kind graphstore.Kind) (*working, error) {
 	if w, ok := a.pending[id]; ok {
 		return w, nil
 	}
@@ -149,22 +148,22 @@ func (a *applier) get(id ID, kind Kind) (*working, error) {
 	return w, nil
 }
 
-func (a *applier) alive(id ID) (bool, error) {
-	w, err := a.get(id, KindComponent)
+func (a *applier) alive(id graphstore.ID) (bool, error) {
+	w, err := a.get(id, graphstore.KindComponent)
 	if err != nil {
 		return false, err
 	}
 	return len(w.contribs) > 0, nil
 }
 
-func (a *applier) lookupExternal(kind Kind, source, ext string) (ID, error) {
+func (a *applier) lookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
 	if id, ok := a.external[extKey{kind, source, ext}]; ok {
 		return id, nil
 	}
 	return a.st.LookupExternal(kind, source, ext)
 }
 
-func (a *applier) mapExternal(kind Kind, source, ext string, id ID) {
+func (a *applier) mapExternal(kind graphstore.Kind, source, ext string, id graphstore.ID) {
 	k := extKey{kind, source, ext}
 	if a.external[k] == id {
 		return
@@ -174,25 +173,25 @@ func (a *applier) mapExternal(kind Kind, source, ext string, id ID) {
 }
 
 // holderOf returns the live component holding an identifier, or 0.
-func (a *applier) holderOf(ident string) (ID, error) {
+func (a *applier) holderOf(ident string) (graphstore.ID, error) {
 	if id, ok := a.holder[ident]; ok {
 		return id, nil
 	}
-	ids, err := a.st.Holders(IdxIdentifier, ident)
+	ids, err := a.st.Holders(graphstore.IdxIdentifier, ident)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
 	return ids[0], nil // merging keeps identifiers unique to one component
 }
 
-func (a *applier) allocate() ID {
+func (a *applier) allocate() graphstore.ID {
 	id := a.nextID
 	a.nextID++
 	return id
 }
 
-func (a *applier) putComponent(op *Op) error {
-	existing, err := a.lookupExternal(KindComponent, op.Source, op.ExternalID)
+func (a *applier) putComponent(op *graphstore.Op) error {
+	existing, err := a.lookupExternal(graphstore.KindComponent, op.Source, op.ExternalID)
 	if err != nil {
 		return err
 	}
@@ -211,19 +210,19 @@ func (a *applier) putComponent(op *Op) error {
 			}
 		}
 	}
-	w, err := a.get(target, KindComponent)
+	w, err := a.get(target, graphstore.KindComponent)
 	if err != nil {
 		return err
 	}
-	a.upsert(w, Contribution{Source: op.Source, ExternalID: op.ExternalID, Component: op.Component})
-	a.mapExternal(KindComponent, op.Source, op.ExternalID, target)
+	a.upsert(w, graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Component: op.Component})
+	a.mapExternal(graphstore.KindComponent, op.Source, op.ExternalID, target)
 	return a.componentChanged(target, w)
 }
 
 // componentsHolding returns the distinct live components holding any of the
 // identifiers, ascending.
-func (a *applier) componentsHolding(idents []string, ext string) ([]ID, error) {
-	var out []ID
+func (a *applier) componentsHolding(idents []string, ext string) ([]graphstore.ID, error) {
+	var out []graphstore.ID
 	for _, ident := range append(slices.Clip(idents), ext) {
 		id, err := a.holderOf(ident)
 		if err != nil {
@@ -237,7 +236,7 @@ func (a *applier) componentsHolding(idents []string, ext string) ([]ID, error) {
 	return out, nil
 }
 
-func (a *applier) chooseTarget(existing ID, matches []ID) (ID, error) {
+func (a *applier) chooseTarget(existing graphstore.ID, matches []graphstore.ID) (graphstore.ID, error) {
 	if existing != 0 {
 		ok, err := a.alive(existing)
 		if err != nil || ok {
@@ -255,12 +254,12 @@ func (a *applier) chooseTarget(existing ID, matches []ID) (ID, error) {
 
 // mergeInto moves every contribution of component from into component into
 // and deletes from.
-func (a *applier) mergeInto(into, from ID) error {
-	src, err := a.get(from, KindComponent)
+func (a *applier) mergeInto(into, from graphstore.ID) error {
+	src, err := a.get(from, graphstore.KindComponent)
 	if err != nil {
 		return err
 	}
-	dst, err := a.get(into, KindComponent)
+	dst, err := a.get(into, graphstore.KindComponent)
 	if err != nil {
 		return err
 	}
@@ -271,16 +270,16 @@ func (a *applier) mergeInto(into, from ID) error {
 	}
 	for _, c := range moved {
 		a.upsert(dst, c)
-		a.mapExternal(KindComponent, c.Source, c.ExternalID, into)
+		a.mapExternal(graphstore.KindComponent, c.Source, c.ExternalID, into)
 	}
 	return a.componentChanged(into, dst)
 }
 
 // upsert sets a contribution, keeping its update time when the data is
 // unchanged.
-func (a *applier) upsert(w *working, c Contribution) {
-	i, found := slices.BinarySearchFunc(w.contribs, c, func(x, y Contribution) int {
-		return compareRef(x.Source, x.ExternalID, y.Source, y.ExternalID)
+func (a *applier) upsert(w *working, c graphstore.Contribution) {
+	i, found := slices.BinarySearchFunc(w.contribs, c, func(x, y graphstore.Contribution) int {
+		return cmp.Or(strings.Compare(x.Source, y.Source), strings.Compare(x.ExternalID, y.ExternalID))
 	})
 	if found {
 		if sameData(&w.contribs[i], &c) {
@@ -301,7 +300,7 @@ func (a *applier) upsert(w *working, c Contribution) {
 // componentChanged updates the identifier holders after a component's
 // contributions changed: identifiers it no longer has are released, the ones
 // it has now point at it.
-func (a *applier) componentChanged(id ID, w *working) error {
+func (a *applier) componentChanged(id graphstore.ID, w *working) error {
 	after := identifiersOf(w.contribs)
 	for _, ident := range w.idents {
 		if _, still := slices.BinarySearch(after, ident); still {
@@ -330,42 +329,46 @@ func (a *applier) componentChanged(id ID, w *working) error {
 
 // setHolder records a change of an identifier's holder; callers have
 // checked that it is one.
-func (a *applier) setHolder(ident string, id ID) {
+func (a *applier) setHolder(ident string, id graphstore.ID) {
 	if _, seen := a.holder[ident]; !seen {
 		a.changed = append(a.changed, ident)
 	}
 	a.holder[ident] = id
 }
 
-func identifiersOf(cs []Contribution) []string {
-	var lists [][]string
+// identifiersOf returns the identifiers a component's contributions give it
+// (with their external ids), sorted and distinct, as its merged view has.
+func identifiersOf(cs []graphstore.Contribution) []string {
+	var out []string
 	for _, c := range cs {
-		lists = append(lists, c.Component.Identifiers, []string{c.ExternalID})
+		out = append(out, c.ExternalID)
+		out = append(out, c.Component.Identifiers...)
 	}
-	return union(lists...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
-func (a *applier) putRelation(op *Op) error {
-	id, err := a.lookupExternal(KindRelation, op.Source, op.ExternalID)
+func (a *applier) putRelation(op *graphstore.Op) error {
+	id, err := a.lookupExternal(graphstore.KindRelation, op.Source, op.ExternalID)
 	if err != nil {
 		return err
 	}
 	if id == 0 {
 		id = a.allocate()
 	}
-	w, err := a.get(id, KindRelation)
+	w, err := a.get(id, graphstore.KindRelation)
 	if err != nil {
 		return err
 	}
-	a.upsert(w, Contribution{Source: op.Source, ExternalID: op.ExternalID, Relation: op.Relation})
-	a.mapExternal(KindRelation, op.Source, op.ExternalID, id)
+	a.upsert(w, graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Relation: op.Relation})
+	a.mapExternal(graphstore.KindRelation, op.Source, op.ExternalID, id)
 	a.resolve[id] = true
 	return nil
 }
 
 // withdraw removes a source's contribution; an element left without
 // contributions is deleted. Withdrawing what was never there does nothing.
-func (a *applier) withdraw(kind Kind, op *Op) error {
+func (a *applier) withdraw(kind graphstore.Kind, op *graphstore.Op) error {
 	id, err := a.lookupExternal(kind, op.Source, op.ExternalID)
 	if err != nil || id == 0 {
 		return err
@@ -374,14 +377,14 @@ func (a *applier) withdraw(kind Kind, op *Op) error {
 	if err != nil {
 		return err
 	}
-	i := slices.IndexFunc(w.contribs, func(c Contribution) bool {
+	i := slices.IndexFunc(w.contribs, func(c graphstore.Contribution) bool {
 		return c.Source == op.Source && c.ExternalID == op.ExternalID
 	})
 	if i < 0 {
 		return nil
 	}
 	w.contribs = slices.Delete(w.contribs, i, i+1)
-	if kind == KindComponent {
+	if kind == graphstore.KindComponent {
 		return a.componentChanged(id, w)
 	}
 	a.resolve[id] = true
@@ -393,7 +396,7 @@ func (a *applier) withdraw(kind Kind, op *Op) error {
 // holder changed.
 func (a *applier) resolveRelations() error {
 	for _, ident := range a.changed {
-		ids, err := a.st.Holders(IdxRelRef, ident)
+		ids, err := a.st.Holders(graphstore.IdxRelRef, ident)
 		if err != nil {
 			return err
 		}
@@ -402,7 +405,7 @@ func (a *applier) resolveRelations() error {
 		}
 	}
 	for id := range a.resolve {
-		w, err := a.get(id, KindRelation)
+		w, err := a.get(id, graphstore.KindRelation)
 		if err != nil {
 			return err
 		}
@@ -410,7 +413,7 @@ func (a *applier) resolveRelations() error {
 			w.src, w.dst = 0, 0
 			continue
 		}
-		view := NewElement(id, KindRelation, a.ts, w.contribs, 0, 0).Relation()
+		view := graphstore.NewElement(id, graphstore.KindRelation, a.ts, w.contribs, 0, 0).Relation()
 		if w.src, err = a.holderOf(view.SourceRef); err != nil {
 			return err
 		}
@@ -436,7 +439,7 @@ func (a *applier) plan() *Plan {
 			equalContribs(w.before.Contribs, w.contribs) {
 			continue
 		}
-		after := NewElement(id, w.kind, a.ts, w.contribs, w.src, w.dst)
+		after := graphstore.NewElement(id, w.kind, a.ts, w.contribs, w.src, w.dst)
 		p.Writes = append(p.Writes, Write{ID: id, Kind: w.kind, Before: w.before, After: after})
 	}
 	slices.SortFunc(p.Writes, func(x, y Write) int { return cmp.Compare(x.ID, y.ID) })

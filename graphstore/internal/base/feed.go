@@ -1,9 +1,11 @@
-package graphstore
+package base
 
 import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/tetrahq/tetra/graphstore"
 )
 
 // FeedLog is what a store gives the shared feed: its change log and a way
@@ -11,7 +13,7 @@ import (
 type FeedLog interface {
 	// NextCommit returns the first commit after time after (ns), or nil
 	// when there is none yet.
-	NextCommit(after int64) (*CommitEvent, error)
+	NextCommit(after int64) (*graphstore.CommitEvent, error)
 	// FeedState returns a channel closed at the next commit, whether the
 	// store is closed, and its retention horizon (ns).
 	FeedState() (wait <-chan struct{}, closed bool, horizon int64)
@@ -19,19 +21,19 @@ type FeedLog interface {
 
 // NewFeed returns a feed over a store's log that delivers every commit
 // after time from (the zero time: from the oldest history kept), then waits
-// for new ones. It fails with a *BeforeRetentionError when from, or a
+// for new ones. It fails with a *graphstore.BeforeRetentionError when from, or a
 // cursor that fell behind, is before the horizon: that history is gone.
-func NewFeed(log FeedLog, from time.Time) (Feed, error) {
+func NewFeed(log FeedLog, from time.Time) (graphstore.Feed, error) {
 	_, closed, horizon := log.FeedState()
 	if closed {
-		return nil, ErrClosed
+		return nil, graphstore.ErrClosed
 	}
 	cursor := horizon
 	if !from.IsZero() {
 		cursor = from.UnixNano()
 	}
 	if cursor < horizon {
-		return nil, &BeforeRetentionError{At: time.Unix(0, cursor), Horizon: time.Unix(0, horizon)}
+		return nil, &graphstore.BeforeRetentionError{At: time.Unix(0, cursor), Horizon: time.Unix(0, horizon)}
 	}
 	return &feed{log: log, cursor: cursor, done: make(chan struct{})}, nil
 }
@@ -43,15 +45,15 @@ type feed struct {
 	once   sync.Once
 }
 
-// Next implements Feed.
-func (f *feed) Next(ctx context.Context) (*CommitEvent, error) {
+// Next implements graphstore.Feed.
+func (f *feed) Next(ctx context.Context) (*graphstore.CommitEvent, error) {
 	for {
 		wait, closed, horizon := f.log.FeedState()
 		if closed {
-			return nil, ErrClosed
+			return nil, graphstore.ErrClosed
 		}
 		if f.cursor < horizon {
-			return nil, &BeforeRetentionError{At: time.Unix(0, f.cursor), Horizon: time.Unix(0, horizon)}
+			return nil, &graphstore.BeforeRetentionError{At: time.Unix(0, f.cursor), Horizon: time.Unix(0, horizon)}
 		}
 		ev, err := f.log.NextCommit(f.cursor)
 		if err != nil {
@@ -66,12 +68,12 @@ func (f *feed) Next(ctx context.Context) (*CommitEvent, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-f.done:
-			return nil, ErrClosed
+			return nil, graphstore.ErrClosed
 		}
 	}
 }
 
-// Close implements Feed; it may be called from another goroutine to stop a
+// Close implements graphstore.Feed; it may be called from another goroutine to stop a
 // blocked Next.
 func (f *feed) Close() error {
 	f.once.Do(func() { close(f.done) })
