@@ -39,6 +39,7 @@ var stores = map[string]func(t *testing.T) graphstore.Store{
 //	explain [now=S] [disable=rule,…]
 //	values key=K [prefix=P] [limit=N] [now=S]   the values of a key; the
 //	                                          input is empty or "scope: EXPR"
+//	load-sample            the bundled web shop (see sampleLoads)
 func TestQueries(t *testing.T) {
 	for name, open := range stores {
 		t.Run(name, func(t *testing.T) {
@@ -83,6 +84,12 @@ func runCommand(t *testing.T, st graphstore.Store, d *datadriven.TestData) strin
 			return lang.Render(src, err) // positioned when the error has a span
 		}
 		return formatResult(res)
+	case "load-sample":
+		out, err := loadSample(st)
+		if err != nil {
+			return "error: " + err.Error() + "\n"
+		}
+		return out
 	}
 	if d.Cmd == "values" {
 		return runValues(t, st, d)

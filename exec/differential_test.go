@@ -23,10 +23,11 @@ import (
 )
 
 // TestDifferential builds random graphs with random histories, runs random
-// STQL queries (every key, both NOT forms, globs, nested withNeighborsOf,
-// past times) through the engine on Pebble and on the reference store, with
-// and without rewrites, and compares each answer with a brute-force
-// interpreter of the AST written straight from docs/query-language.md.
+// TQL topology statements (every key, both NOT forms, globs, nested
+// withNeighborsOf with and without relationTypes, past times, CHANGES)
+// through the engine on Pebble and on the reference store, with and without
+// rewrites, and compares each answer with a brute-force interpreter of the
+// AST written straight from docs/query-language.md.
 func TestDifferential(t *testing.T) {
 	for seed := range uint64(6) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { differential(t, seed) })
@@ -70,7 +71,7 @@ func differential(t *testing.T, seed uint64) {
 	smallOn := exec.New(ps, exec.Options{Now: graphtest.Clock, MaxElements: small})
 	smallOff := exec.New(ps, exec.Options{Now: graphtest.Clock, MaxElements: small, Disabled: allOff})
 	fitted := 0
-	qg := &querygen.Gen{R: r}
+	qg := &querygen.Gen{R: r, Changes: true, RelationTypes: true}
 	for range 150 {
 		src := qg.Statement(times)
 		stmt, err := lang.Parse(src)
@@ -83,7 +84,7 @@ func differential(t *testing.T, seed uint64) {
 			if err != nil {
 				t.Fatalf("%s: %s: %v", name, src, err)
 			}
-			if got := summary(res.Topology); got != want {
+			if got := summary(res); got != want {
 				plan, _ := eng.Explain(stmt)
 				t.Fatalf("%s differs from the reference for\n  %s\nengine:    %s\nreference: %s\nplan:\n%s", name, src, got, want, plan)
 			}
@@ -105,20 +106,39 @@ func differential(t *testing.T, seed uint64) {
 			fitted++
 		}
 		if errOff == nil && errOn == nil {
-			if got := summary(resOn.Topology); got != summary(resOff.Topology) || got != want {
-				t.Fatalf("limit %d: %s: rewritten %s, unrewritten %s, reference %s", small, src, got, summary(resOff.Topology), want)
+			if got := summary(resOn); got != summary(resOff) || got != want {
+				t.Fatalf("limit %d: %s: rewritten %s, unrewritten %s, reference %s", small, src, got, summary(resOff), want)
 			}
 		}
 	}
 	t.Logf("%d of the queries fit a limit of %d unrewritten", fitted, small)
 }
 
-func summary(r *exec.TopologyResult) string {
+// summary prints a result as ids: the components and relations of a
+// topology result; what CHANGES added, removed and changed (with the
+// fields).
+func summary(res *exec.Result) string {
+	if c := res.Changes; c != nil {
+		var cs, rs []string
+		for _, x := range c.Changed.Components {
+			cs = append(cs, fmt.Sprintf("%d%v", x.After.ID, x.Fields))
+		}
+		for _, x := range c.Changed.Relations {
+			rs = append(rs, fmt.Sprintf("%d%v", x.After.ID, x.Fields))
+		}
+		return "added " + elementIDs(c.Added.Components, c.Added.Relations) +
+			" removed " + elementIDs(c.Removed.Components, c.Removed.Relations) +
+			" changed components [" + strings.Join(cs, " ") + "] relations [" + strings.Join(rs, " ") + "]"
+	}
+	return elementIDs(res.Topology.Components, res.Topology.Relations)
+}
+
+func elementIDs(comps []exec.Component, rels []exec.Relation) string {
 	var cs, rs []string
-	for _, c := range r.Components {
+	for _, c := range comps {
 		cs = append(cs, strconv.FormatUint(c.ID, 10))
 	}
-	for _, rel := range r.Relations {
+	for _, rel := range rels {
 		rs = append(rs, strconv.FormatUint(rel.ID, 10))
 	}
 	return "components [" + strings.Join(cs, " ") + "] relations [" + strings.Join(rs, " ") + "]"
@@ -128,26 +148,51 @@ func summary(r *exec.TopologyResult) string {
 
 type refGraph struct {
 	comps map[graphstore.ID]*graphstore.Component
-	rels  []*graphstore.Relation // traversable ones
+	rels  []*graphstore.Relation // traversable ones, by id
+	elems map[graphstore.ID]*graphstore.Element
 }
 
 // reference evaluates a topology statement by brute force on the reference
 // store and prints the answer as summary does.
 func reference(t *testing.T, st graphstore.Store, stmt *lang.TopologyStmt) string {
-	at := graphtest.Clock()
-	if stmt.At != nil {
-		at = stmt.At.Resolve(graphtest.Clock())
+	now := graphtest.Clock()
+	if stmt.Changes != nil {
+		to := now
+		if stmt.Changes.To != nil {
+			to = stmt.Changes.To.Resolve(now)
+		}
+		return referenceChanges(t, st, stmt.Query, stmt.Changes.From.Resolve(now), to)
 	}
+	at := now
+	if stmt.At != nil {
+		at = stmt.At.Resolve(now)
+	}
+	g := loadRefGraph(t, st, at)
+	set := g.eval(stmt.Query)
+	var comps []exec.Component
+	var rels []exec.Relation
+	for _, id := range sortedIDs(set) {
+		comps = append(comps, exec.Component{ID: uint64(id)})
+	}
+	for _, rel := range g.among(set) {
+		rels = append(rels, exec.Relation{ID: uint64(rel.ID)})
+	}
+	return elementIDs(comps, rels)
+}
+
+// loadRefGraph reads every live element at a time.
+func loadRefGraph(t *testing.T, st graphstore.Store, at time.Time) *refGraph {
 	snap, err := st.Snapshot(at)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer snap.Close()
-	g := &refGraph{comps: map[graphstore.ID]*graphstore.Component{}}
+	g := &refGraph{comps: map[graphstore.ID]*graphstore.Component{}, elems: map[graphstore.ID]*graphstore.Element{}}
 	for _, kind := range []string{graphstore.TermComponent, graphstore.TermRelation} {
 		ids, _ := snap.Postings(graphstore.IdxKind, kind)
 		for _, id := range ids {
 			e, _ := snap.Element(id)
+			g.elems[id] = e
 			if c := e.Component(); c != nil {
 				g.comps[id] = c
 			} else if e.Traversable() {
@@ -155,20 +200,95 @@ func reference(t *testing.T, st graphstore.Store, stmt *lang.TopologyStmt) strin
 			}
 		}
 	}
-	set := g.eval(stmt.Query)
-	var cs, rs []string
-	for id := range set {
-		cs = append(cs, strconv.FormatUint(uint64(id), 10))
-	}
+	slices.SortFunc(g.rels, func(a, b *graphstore.Relation) int { return int(a.ID) - int(b.ID) })
+	return g
+}
+
+// among returns the traversable relations with both ends in set, by id.
+func (g *refGraph) among(set idSet) []*graphstore.Relation {
+	var out []*graphstore.Relation
 	for _, rel := range g.rels {
 		if set[rel.Source] && set[rel.Target] {
-			rs = append(rs, strconv.FormatUint(uint64(rel.ID), 10))
+			out = append(out, rel)
 		}
 	}
-	byNum := func(a, b string) int { x, _ := strconv.Atoi(a); y, _ := strconv.Atoi(b); return x - y }
-	slices.SortFunc(cs, byNum)
-	slices.SortFunc(rs, byNum)
-	return "components [" + strings.Join(cs, " ") + "] relations [" + strings.Join(rs, " ") + "]"
+	return out
+}
+
+func sortedIDs(set idSet) []graphstore.ID {
+	var out []graphstore.ID
+	for id, in := range set {
+		if in {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// referenceChanges evaluates CHANGES FROM t1 TO t2 as the language doc
+// defines it: the query at both times; among the components it selects at
+// either, those live only at t2 are added, only at t1 removed, at both with
+// different fields changed; relations among them compared the same way.
+func referenceChanges(t *testing.T, st graphstore.Store, q lang.Expr, t1, t2 time.Time) string {
+	g1, g2 := loadRefGraph(t, st, t1), loadRefGraph(t, st, t2)
+	all := g1.eval(q)
+	for id := range g2.eval(q) {
+		all[id] = true
+	}
+	var added, removed [2][]uint64
+	var changed [2][]string
+	diff := func(kind int, id graphstore.ID, before, after *graphstore.Element) {
+		switch {
+		case before == nil && after != nil:
+			added[kind] = append(added[kind], uint64(id))
+		case before != nil && after == nil:
+			removed[kind] = append(removed[kind], uint64(id))
+		case before != nil:
+			if f := graphstore.ChangedFields(before, after); len(f) > 0 {
+				changed[kind] = append(changed[kind], fmt.Sprintf("%d%v", id, f))
+			}
+		}
+	}
+	for _, id := range sortedIDs(all) {
+		diff(0, id, g1.componentElement(id), g2.componentElement(id))
+	}
+	relIDs := idSet{}
+	for _, g := range []*refGraph{g1, g2} {
+		for _, rel := range g.among(all) {
+			relIDs[rel.ID] = true
+		}
+	}
+	for _, id := range sortedIDs(relIDs) {
+		diff(1, id, g1.relationAmong(id, all), g2.relationAmong(id, all))
+	}
+	list := func(ids []uint64) string {
+		s := make([]string, len(ids))
+		for i, id := range ids {
+			s[i] = strconv.FormatUint(id, 10)
+		}
+		return "[" + strings.Join(s, " ") + "]"
+	}
+	return "added components " + list(added[0]) + " relations " + list(added[1]) +
+		" removed components " + list(removed[0]) + " relations " + list(removed[1]) +
+		" changed components [" + strings.Join(changed[0], " ") + "] relations [" + strings.Join(changed[1], " ") + "]"
+}
+
+func (g *refGraph) componentElement(id graphstore.ID) *graphstore.Element {
+	if g.comps[id] == nil {
+		return nil
+	}
+	return g.elems[id]
+}
+
+// relationAmong returns a relation's element when it is traversable with
+// both ends in set.
+func (g *refGraph) relationAmong(id graphstore.ID, set idSet) *graphstore.Element {
+	e := g.elems[id]
+	if e == nil || !e.Traversable() || !set[e.SourceID] || !set[e.TargetID] {
+		return nil
+	}
+	return e
 }
 
 type idSet = map[graphstore.ID]bool
@@ -215,7 +335,7 @@ func (g *refGraph) eval(e lang.Expr) idSet {
 		}
 		return prune(out)
 	case *lang.NeighborsExpr:
-		return g.neighbours(g.seeds(e.Components), e.Levels, e.Direction)
+		return g.neighbours(g.seeds(e.Components), e.Levels, e.Direction, e.RelationTypes)
 	case *lang.CauseOfExpr:
 		return g.seeds(e.Components)
 	}
@@ -239,8 +359,9 @@ func (g *refGraph) seeds(e lang.Expr) idSet {
 }
 
 // neighbours follows relations level by level: down from source to target,
-// up from target to source, both either way.
-func (g *refGraph) neighbours(seeds idSet, levels int, dir lang.Direction) idSet {
+// up from target to source, both either way; with types, only relations
+// whose type matches one of them, case-insensitively.
+func (g *refGraph) neighbours(seeds idSet, levels int, dir lang.Direction, types []*lang.Value) idSet {
 	out := idSet{}
 	for id := range seeds {
 		out[id] = true
@@ -249,6 +370,9 @@ func (g *refGraph) neighbours(seeds idSet, levels int, dir lang.Direction) idSet
 	for range levels {
 		next := idSet{}
 		for _, rel := range g.rels {
+			if types != nil && !slices.ContainsFunc(types, func(v *lang.Value) bool { return refValueMatch(v, rel.Type, false) }) {
+				continue
+			}
 			if dir != lang.DirUp && frontier[rel.Source] && !out[rel.Target] {
 				next[rel.Target] = true
 			}
@@ -319,5 +443,3 @@ func refValueMatch(v *lang.Value, have string, exact bool) bool {
 	}
 	return regexp.MustCompile("(?s)" + expr).MatchString(have)
 }
-
-// ---- random queries ----

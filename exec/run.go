@@ -175,9 +175,9 @@ func (b builder) ConstructExcept(l, r planner.Node) (planner.Node, error) {
 	return &exceptIter{left: l.(iterator), right: r.(iterator)}, nil
 }
 
-func (b builder) ConstructExpand(seeds planner.Node, levels int, dir lang.Direction) (planner.Node, error) {
+func (b builder) ConstructExpand(seeds planner.Node, levels int, dir lang.Direction, types []planner.Glob) (planner.Node, error) {
 	return &lazyIter{load: func() ([]graphstore.ID, error) {
-		return b.r.expand(seeds.(iterator), levels, dir)
+		return b.r.expand(seeds.(iterator), levels, dir, types)
 	}}, nil
 }
 
@@ -270,9 +270,10 @@ func matches(m *planner.Match, c *graphstore.Component) bool {
 
 // expand is withNeighborsOf: the seeds plus every component within levels
 // hops, following outgoing relations (down), incoming ones (up) or both at
-// every step. Only traversable relations (both ends existing at the read
-// time) are followed.
-func (r *run) expand(seeds iterator, levels int, dir lang.Direction) ([]graphstore.ID, error) {
+// every step; with types, only relations whose type matches one of them.
+// Only traversable relations (both ends existing at the read time) are
+// followed.
+func (r *run) expand(seeds iterator, levels int, dir lang.Direction, types []planner.Glob) ([]graphstore.ID, error) {
 	frontier, err := drain(seeds)
 	if err != nil {
 		return nil, err
@@ -300,6 +301,12 @@ func (r *run) expand(seeds iterator, levels int, dir lang.Direction) ([]graphsto
 					if _, seen := visited[a.Other]; seen {
 						continue
 					}
+					if ok, err := r.follows(a.Relation, types); err != nil || !ok {
+						if err != nil {
+							return nil, err
+						}
+						continue
+					}
 					if err := r.touch(a.Other); err != nil {
 						return nil, err
 					}
@@ -316,6 +323,28 @@ func (r *run) expand(seeds iterator, levels int, dir lang.Direction) ([]graphsto
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// follows reports whether a traversal restricted to types follows a
+// relation (any relation when types is nil).
+func (r *run) follows(rel graphstore.ID, types []planner.Glob) (bool, error) {
+	if types == nil {
+		return true, nil
+	}
+	e, err := r.snap.Element(rel)
+	if err != nil {
+		return false, err
+	}
+	if e == nil || e.Relation() == nil {
+		return false, internalf("relation %d is adjacent but not live", rel)
+	}
+	t := planner.IndexTerm(planner.FieldType, e.Relation().Type)
+	for _, g := range types {
+		if g.Match(t) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func directionIndexes(d lang.Direction) []graphstore.Index {

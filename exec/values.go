@@ -25,7 +25,7 @@ var errEnough = errors.New("enough values")
 // id, which has no values to list.
 func (e *Engine) Values(parent context.Context, key, prefix string, limit int, o QueryOptions) ([]string, error) {
 	f, ok := planner.FieldOf(key)
-	ix, indexed := indexOf[f]
+	ix, indexed := graphstore.KeyIndex(f)
 	if !ok || !indexed {
 		return nil, fmt.Errorf("%w: a list of the values of %q (keys with values: name, type, layer, domain, environment, label, healthstate, identifier)", ErrUnsupported, key)
 	}

@@ -187,13 +187,16 @@ const (
 const MaxLevels = 15
 
 // NeighborsExpr is withNeighborsOf(components = (…), levels = "n",
-// direction = "d"): the seed components plus everything within Levels hops.
+// direction = "d", relationTypes = ("t", …)): the seed components plus
+// everything within Levels hops, following only relations of the given
+// types (a Tetra extension; nil follows every relation).
 type NeighborsExpr struct {
-	Components Expr      // the seeds; nil means all components (the default)
-	Levels     int       // 1..MaxLevels
-	AllLevels  bool      // levels was written "all" (Levels is then MaxLevels)
-	Direction  Direction // DirBoth by default
-	Src        Span
+	Components    Expr      // the seeds; nil means all components (the default)
+	Levels        int       // 1..MaxLevels
+	AllLevels     bool      // levels was written "all" (Levels is then MaxLevels)
+	Direction     Direction // DirBoth by default
+	RelationTypes []*Value  // relation types to follow, globs allowed; nil: every relation
+	Src           Span
 }
 
 // CauseOfExpr is withCauseOf(…): accepted for StackState compatibility and

@@ -50,7 +50,8 @@ func exprEqual(a Expr, b Node) bool {
 		return ok && a.Op == b.Op && keyEqual(a.Key, b.Key) && slices.EqualFunc(a.Values, b.Values, valueEqual)
 	case *NeighborsExpr:
 		b, ok := b.(*NeighborsExpr)
-		return ok && a.Levels == b.Levels && a.AllLevels == b.AllLevels && a.Direction == b.Direction && Equal(a.Components, b.Components)
+		return ok && a.Levels == b.Levels && a.AllLevels == b.AllLevels && a.Direction == b.Direction && Equal(a.Components, b.Components) &&
+			slices.EqualFunc(a.RelationTypes, b.RelationTypes, valueEqual)
 	case *CauseOfExpr:
 		b, ok := b.(*CauseOfExpr)
 		return ok && a.Levels == b.Levels && a.AllLevels == b.AllLevels && a.Direction == b.Direction && Equal(a.Components, b.Components)

@@ -207,9 +207,9 @@ func (p *printer) expr(e Expr, min int) {
 	case *CompareExpr:
 		p.compare(e)
 	case *NeighborsExpr:
-		p.neighbors("withNeighborsOf", e.Components, e.Levels, e.AllLevels, e.Direction, true)
+		p.neighbors("withNeighborsOf", e.Components, e.Levels, e.AllLevels, e.Direction, true, e.RelationTypes)
 	case *CauseOfExpr:
-		p.neighbors("withCauseOf", e.Components, e.Levels, e.AllLevels, e.Direction, false)
+		p.neighbors("withCauseOf", e.Components, e.Levels, e.AllLevels, e.Direction, false, nil)
 	}
 }
 
@@ -249,7 +249,7 @@ func (p *printer) compare(c *CompareExpr) {
 
 // neighbors writes withNeighborsOf or withCauseOf. all says to write every
 // argument (withNeighborsOf); otherwise zero arguments were not written.
-func (p *printer) neighbors(name string, components Expr, levels int, allLevels bool, dir Direction, all bool) {
+func (p *printer) neighbors(name string, components Expr, levels int, allLevels bool, dir Direction, all bool, relTypes []*Value) {
 	p.WriteString(name)
 	p.WriteByte('(')
 	sep := ""
@@ -270,6 +270,16 @@ func (p *printer) neighbors(name string, components Expr, levels int, allLevels 
 	}
 	if all || dir != 0 {
 		p.WriteString(sep + `direction = "` + dir.String() + `"`)
+	}
+	if relTypes != nil {
+		p.WriteString(", relationTypes = (")
+		for i, v := range relTypes {
+			if i > 0 {
+				p.WriteString(", ")
+			}
+			p.value(v)
+		}
+		p.WriteByte(')')
 	}
 	p.WriteByte(')')
 }

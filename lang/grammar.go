@@ -19,7 +19,7 @@ import (
 //	unary     = {"NOT"} primary                    // prefix NOT
 //	primary   = "(" or ")" | func | compare
 //	func      = word "(" [arg {"," arg}] ")"
-//	arg       = word "=" ("(" or ")" | value)
+//	arg       = word "=" ("(" value {"," value} ")" | "(" or ")" | value)
 //	compare   = word (op value | ["NOT"] "IN" "(" value {"," value} ")")
 //
 // Keywords are matched case-insensitively. AND, OR, NOT and IN are a token
@@ -158,9 +158,13 @@ type pFunc struct {
 
 type pArg struct {
 	Tokens []lexer.Token
-	Name   lexer.Token  `parser:"@Word '='"`
-	Query  *pOr         `parser:"( '(' @@ ')'"`
-	Value  *lexer.Token `parser:"| @(String | Word) )"`
+	Name   lexer.Token `parser:"@Word '='"`
+	// A list of values, told from a query by what follows its first value:
+	// a comma or the closing parenthesis (a query's first word is followed
+	// by an operator).
+	List  []*pValue    `parser:"( '(' (?= (String | Word) (',' | ')')) @@ ( ',' @@ )* ')'"`
+	Query *pOr         `parser:"| '(' @@ ')'"`
+	Value *lexer.Token `parser:"| @(String | Word) )"`
 }
 
 // pCompare is key op value, or key [NOT] IN (values).

@@ -202,6 +202,8 @@ type funcArgs struct {
 	levels     int
 	all        bool
 	dir        Direction
+	relTypes   []*Value
+	relTypesAt Span // where relationTypes was written, for withCauseOf's error
 }
 
 func (l *lowerer) function(p *pFunc) Expr {
@@ -217,10 +219,14 @@ func (l *lowerer) function(p *pFunc) Expr {
 		return &NeighborsExpr{Levels: 1, Direction: DirBoth, Src: span}
 	}
 	a := l.args(p.Args)
+	if cause && a.relTypes != nil {
+		l.errorf(a.relTypesAt, "relationTypes applies to withNeighborsOf; withCauseOf adds nothing to its seeds",
+			"withCauseOf takes no relationTypes")
+	}
 	if cause {
 		return &CauseOfExpr{Components: a.components, Levels: a.levels, AllLevels: a.all, Direction: a.dir, Src: span}
 	}
-	n := &NeighborsExpr{Components: a.components, Levels: 1, Direction: DirBoth, Src: span}
+	n := &NeighborsExpr{Components: a.components, Levels: 1, Direction: DirBoth, RelationTypes: a.relTypes, Src: span}
 	if a.levels != 0 {
 		n.Levels, n.AllLevels = a.levels, a.all
 	}
@@ -232,7 +238,7 @@ func (l *lowerer) function(p *pFunc) Expr {
 
 var functionNames = []string{"withNeighborsOf", "withCauseOf"}
 
-var argumentNames = []string{"components", "levels", "direction"}
+var argumentNames = []string{"components", "levels", "direction", "relationTypes"}
 
 func (l *lowerer) args(args []*pArg) funcArgs {
 	var a funcArgs
@@ -253,15 +259,46 @@ func (l *lowerer) args(args []*pArg) funcArgs {
 		case "direction":
 			seen[name] = true
 			a.dir = l.directionArg(arg)
+		case "relationtypes":
+			seen[name] = true
+			a.relTypes, a.relTypesAt = l.relationTypesArg(arg), tokensSpan(arg.Tokens)
 		default:
-			l.errorf(tokSpan(arg.Name), suggest(arg.Name.Value, argumentNames, "the arguments are components, levels and direction"),
+			l.errorf(tokSpan(arg.Name), suggest(arg.Name.Value, argumentNames, "the arguments are components, levels, direction and relationTypes"),
 				"unknown argument %q", arg.Name.Value)
 		}
 	}
 	return a
 }
 
+const relationTypesHint = `write the relation types as values in parentheses: relationTypes = ("calls", "uses")`
+
+// relationTypesArg reads relationTypes = ("a", "b*") or relationTypes = "a".
+func (l *lowerer) relationTypesArg(arg *pArg) []*Value {
+	switch {
+	case arg.Query != nil:
+		l.errorf(tokensSpan(arg.Tokens), relationTypesHint, "relationTypes takes relation types, not a query")
+		return nil
+	case arg.Value != nil:
+		return []*Value{l.value(*arg.Value)}
+	}
+	if len(arg.List) > l.lim.MaxListValues {
+		l.errorf(tokSpan(arg.List[l.lim.MaxListValues].Tok), "split the list, or raise the limit",
+			"relationTypes has more than %d values (MaxListValues)", l.lim.MaxListValues)
+		return nil
+	}
+	out := make([]*Value, len(arg.List))
+	for i, v := range arg.List {
+		out[i] = l.value(v.Tok)
+	}
+	return out
+}
+
 func (l *lowerer) componentsArg(arg *pArg) Expr {
+	if arg.List != nil {
+		l.errorf(tokensSpan(arg.Tokens), `write the seed components as a query in parentheses: components = (name = "x")`,
+			"components takes a topology query in parentheses, not a list of values")
+		return nil
+	}
 	if arg.Query == nil {
 		l.errorf(tokSpan(*arg.Value), `write the seed components as a query in parentheses: components = (name = "x")`,
 			"components takes a topology query in parentheses")

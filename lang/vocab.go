@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+
+	"github.com/tetrahq/tetra/internal/topokeys"
 )
 
 // Vocabulary is the words TQL gives a meaning to, for tools that help a
@@ -50,15 +52,15 @@ func Words() Vocabulary {
 	v := Vocabulary{
 		Statements:   []string{"TOPOLOGY", "METRICS", "EVENTS", "TRACES"},
 		Keywords:     slices.Sorted(maps.Keys(keywords)),
-		TopologyKeys: slices.Clone(topologyKeyNames),
-		KeyAliases:   maps.Clone(topologyKeys),
+		TopologyKeys: topokeys.Names(),
+		KeyAliases:   topokeys.Aliases(),
 		Functions:    slices.Clone(functionNames),
 		Arguments:    slices.Clone(argumentNames),
 		ArgumentValues: map[string][]string{
 			"direction": {DirBoth.String(), DirUp.String(), DirDown.String()},
 			"levels":    levelValues(),
 		},
-		HealthStates: slices.Clone(healthStates),
+		HealthStates: slices.Clone(topokeys.HealthStates),
 		Clauses:      map[string][]string{},
 		Fields:       map[string][]Field{},
 		Aggregations: slices.Clone(aggSpellings),

@@ -57,6 +57,9 @@ func children(n Node) []Node {
 		}
 	case *NeighborsExpr:
 		add(n.Components)
+		for _, v := range n.RelationTypes {
+			add(v)
+		}
 	case *CauseOfExpr:
 		add(n.Components)
 	}

@@ -137,11 +137,28 @@ func translate(e lang.Expr) (Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Expand{Seeds: seeds, Levels: e.Levels, Direction: e.Direction}, nil
+		return &Expand{Seeds: seeds, Levels: e.Levels, Direction: e.Direction, RelationTypes: relationTypes(e.RelationTypes)}, nil
 	case *lang.CauseOfExpr:
 		return translateSeeds(e.Components) // accepted, adds nothing
 	}
 	return nil, &PlanError{Span: e.Span(), Msg: fmt.Sprintf("cannot plan %T", e)}
+}
+
+// relationTypes puts the relation types to follow in index form: relation
+// types compare case-insensitively, as a component's type does.
+func relationTypes(vals []*lang.Value) []Glob {
+	if vals == nil {
+		return nil
+	}
+	out := make([]Glob, len(vals))
+	for i, v := range vals {
+		parts := v.Pattern
+		if parts == nil {
+			parts = []string{v.Text}
+		}
+		out[i] = indexGlob(FieldType, parts)
+	}
+	return out
 }
 
 func translateSeeds(e lang.Expr) (Plan, error) {

@@ -83,9 +83,22 @@ func describe(p Plan) string {
 	case *Except:
 		return "except"
 	case *Expand:
-		return fmt.Sprintf("expand levels=%d direction=%s", p.Levels, dirName(p.Direction))
+		s := fmt.Sprintf("expand levels=%d direction=%s", p.Levels, dirName(p.Direction))
+		if p.RelationTypes != nil {
+			s += " relationTypes=" + globList(p.RelationTypes)
+		}
+		return s
 	}
 	return fmt.Sprintf("%T", p)
+}
+
+// globList prints globs as a TQL list: ("a", "b*").
+func globList(gs []Glob) string {
+	vals := make([]string, len(gs))
+	for i, g := range gs {
+		vals[i] = `"` + g.String() + `"`
+	}
+	return "(" + strings.Join(vals, ", ") + ")"
 }
 
 func dirName(d lang.Direction) string {

@@ -23,7 +23,7 @@ type Factory interface {
 	ConstructUnion(inputs []Node) (Node, error)
 	ConstructIntersect(inputs []Node) (Node, error)
 	ConstructExcept(left, right Node) (Node, error)
-	ConstructExpand(seeds Node, levels int, dir lang.Direction) (Node, error)
+	ConstructExpand(seeds Node, levels int, dir lang.Direction, relationTypes []Glob) (Node, error)
 }
 
 // Construct builds the operator tree of a plan through f, inputs first.
@@ -57,7 +57,7 @@ func Construct(p Plan, f Factory) (Node, error) {
 	case *Except:
 		return f.ConstructExcept(built[0], built[1])
 	case *Expand:
-		return f.ConstructExpand(built[0], p.Levels, p.Direction)
+		return f.ConstructExpand(built[0], p.Levels, p.Direction, p.RelationTypes)
 	}
 	return nil, fmt.Errorf("planner: no constructor for %T", p)
 }

@@ -83,11 +83,13 @@ type Except struct {
 }
 
 // Expand is the seed components plus every component within Levels hops
-// of them, following relations in Direction.
+// of them, following relations in Direction; with RelationTypes, only
+// relations whose type (in index form, folded) matches one of them.
 type Expand struct {
-	Seeds     Plan
-	Levels    int
-	Direction lang.Direction
+	Seeds         Plan
+	Levels        int
+	Direction     lang.Direction
+	RelationTypes []Glob // nil: every relation
 }
 
 func (*Scan) plan()      {}

@@ -130,7 +130,7 @@ func withChildren(p Plan, kids []Plan) Plan {
 	case *Except:
 		return &Except{Left: kids[0], Right: kids[1]}
 	case *Expand:
-		return &Expand{Seeds: kids[0], Levels: p.Levels, Direction: p.Direction}
+		return &Expand{Seeds: kids[0], Levels: p.Levels, Direction: p.Direction, RelationTypes: p.RelationTypes}
 	}
 	return p
 }

@@ -20,7 +20,8 @@ type RandomHistory struct {
 
 var (
 	randTypes  = []string{"service", "Service", "pod", "host", "database", "otel service"}
-	randLayers = []string{"", "Applications", "Machines", "Containers"}
+	randLayers  = []string{"", "Applications", "Machines", "Containers"}
+	randDomains = []string{"", "shop", "Shop", "infra"}
 	randLabels = []string{"tier:web", "tier:db", "Region:EU", "stackpack:kubernetes", "namespace:shop", "x"}
 	randEnvs   = []string{"Production", "production", "Staging"}
 	randHealth = []graphstore.HealthState{graphstore.HealthUnknown, graphstore.HealthClear, graphstore.HealthDeviating, graphstore.HealthCritical}
@@ -62,6 +63,7 @@ func (g *RandomHistory) Batch(maxOps int) *graphstore.Batch {
 				Name:         fmt.Sprintf("comp-%d", g.R.IntN(g.Exts*2)),
 				Type:         g.pick(randTypes),
 				Layer:        g.pick(randLayers),
+				Domain:       g.pick(randDomains),
 				Identifiers:  idents,
 				Labels:       g.some(randLabels, 3),
 				Environments: g.some(randEnvs, 2),

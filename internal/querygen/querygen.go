@@ -17,8 +17,14 @@ import (
 	"time"
 )
 
-// Gen generates queries from R.
-type Gen struct{ R *rand.Rand }
+// Gen generates queries from R. Changes adds CHANGES FROM … TO … to some
+// statements; RelationTypes adds relationTypes to some withNeighborsOf
+// calls (types of graphtest.RandomHistory's relations, globs included).
+type Gen struct {
+	R             *rand.Rand
+	Changes       bool
+	RelationTypes bool
+}
 
 func (q *Gen) pick(l ...string) string { return l[q.R.IntN(len(l))] }
 
@@ -26,12 +32,22 @@ func (q *Gen) pick(l ...string) string { return l[q.R.IntN(len(l))] }
 // of times (or a second before it), or a relative time.
 func (q *Gen) Statement(times []time.Time) string {
 	s := q.Expr()
-	switch q.R.IntN(4) {
+	n := 4
+	if q.Changes {
+		n = 6
+	}
+	switch q.R.IntN(n) {
 	case 0:
 		at := times[q.R.IntN(len(times))].Add(-time.Duration(q.R.Int64N(2)) * time.Second)
 		s += " AT " + strconv.Quote(at.UTC().Format(time.RFC3339))
 	case 1:
 		s = "TOPOLOGY " + s + " AT " + strconv.Quote(fmt.Sprintf("-%ds", q.R.IntN(4000)))
+	case 2:
+		from := times[q.R.IntN(len(times))].Add(-time.Duration(q.R.Int64N(2)) * time.Second)
+		s += " CHANGES FROM " + strconv.Quote(from.UTC().Format(time.RFC3339))
+		if q.R.IntN(2) == 0 {
+			s += " TO " + strconv.Quote(from.Add(time.Duration(q.R.IntN(2000))*time.Second).UTC().Format(time.RFC3339))
+		}
 	}
 	return s
 }
@@ -69,6 +85,13 @@ func (q *Gen) Neighbours(depth int) string {
 	if q.R.IntN(3) > 0 {
 		args = append(args, "direction = "+q.pick(`"up"`, `"down"`, `"both"`, "up", `'DOWN'`))
 	}
+	if q.RelationTypes && q.R.IntN(3) == 0 {
+		var types []string
+		for range 1 + q.R.IntN(2) {
+			types = append(types, q.pick(`"service"`, `"POD"`, `"otel*"`, `"data*"`, `"host"`, `"*"`))
+		}
+		args = append(args, q.pick("relationTypes", "relationtypes")+" = ("+strings.Join(types, ", ")+")")
+	}
 	q.R.Shuffle(len(args), func(i, j int) { args[i], args[j] = args[j], args[i] })
 	return q.pick("withNeighborsOf", "withneighborsof") + "(" + strings.Join(args, ", ") + ")"
 }
@@ -77,7 +100,7 @@ var values = map[string][]string{
 	"name":        {`"comp-1"`, `"COMP-2"`, `"comp-1*"`, `"*-3"`, `"comp-*"`, "comp-4", `"*"`},
 	"type":        {`"service"`, `"SERVICE"`, `"pod"`, `"otel service"`, `"host"`, `"data*"`, `"*"`},
 	"layer":       {`"Applications"`, `"machines"`, `""`, `"*ers"`},
-	"domain":      {`""`, `"shop"`, `"*"`},
+	"domain":      {`""`, `"shop"`, `"SHOP"`, `"inf*"`, `"*"`},
 	"environment": {`"production"`, `"Staging"`, `"prod*"`},
 	"label":       {`"tier:web"`, `"Region:EU"`, `"tier:*"`, `"x"`, `"stackpack:kubernetes"`, `'namespace:shop'`},
 	"healthstate": {`"CLEAR"`, `"deviating"`, `"Critical"`, `"UNKNOWN"`},

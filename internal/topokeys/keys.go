@@ -113,3 +113,17 @@ func (k Key) Term(s string) string {
 
 // Fold is the case folding of case-insensitive keys.
 func Fold(s string) string { return strings.ToLower(s) }
+
+// Aliases maps every accepted spelling of a key, lower-case, to its
+// canonical name.
+func Aliases() map[string]string {
+	out := map[string]string{}
+	for _, k := range All() {
+		s := &specs[k]
+		out[s.name] = s.name
+		for _, a := range s.aliases {
+			out[a] = s.name
+		}
+	}
+	return out
+}
