@@ -64,6 +64,9 @@ type Options struct {
 	// MustExist fails the open with ErrNotExist when dir holds no store,
 	// instead of creating one (implied by ReadOnly).
 	MustExist bool
+	// FS is the file system the store lives on (the operating system's
+	// when nil); tests give Pebble's crash-simulating in-memory one.
+	FS vfs.FS
 }
 
 // Errors of Open, tested with errors.Is.
@@ -165,6 +168,7 @@ func Open(dir string, o Options) (*Store, error) {
 		L0StopWritesThreshold:       24,
 		LBaseMaxBytes:               256 << 20,
 		CompactionConcurrencyRange:  func() (int, int) { return 1, 2 },
+		FS:                          o.FS,
 	}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10) // exact-key Gets of versions and mappings
@@ -179,7 +183,11 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	if o.ReadOnly {
 		po.ReadOnly = true
-		po.FS = sharedLockFS{vfs.Default}
+		fs := o.FS
+		if fs == nil {
+			fs = vfs.Default
+		}
+		po.FS = sharedLockFS{fs}
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
