@@ -19,12 +19,12 @@ type RandomHistory struct {
 }
 
 var (
-	randTypes  = []string{"service", "Service", "pod", "host", "database", "otel service"}
+	randTypes   = []string{"service", "Service", "pod", "host", "database", "otel service"}
 	randLayers  = []string{"", "Applications", "Machines", "Containers"}
 	randDomains = []string{"", "shop", "Shop", "infra"}
-	randLabels = []string{"tier:web", "tier:db", "Region:EU", "stackpack:kubernetes", "namespace:shop", "x"}
-	randEnvs   = []string{"Production", "production", "Staging"}
-	randHealth = []graphstore.HealthState{graphstore.HealthUnknown, graphstore.HealthClear, graphstore.HealthDeviating, graphstore.HealthCritical}
+	randLabels  = []string{"tier:web", "tier:db", "Region:EU", "stackpack:kubernetes", "namespace:shop", "x"}
+	randEnvs    = []string{"Production", "production", "Staging"}
+	randHealth  = []graphstore.HealthState{graphstore.HealthUnknown, graphstore.HealthClear, graphstore.HealthDeviating, graphstore.HealthCritical}
 )
 
 func (g *RandomHistory) pick(l []string) string { return l[g.R.IntN(len(l))] }
