@@ -568,3 +568,15 @@ func (c *countCache) add(k termKey, delta int, ts int64) {
 		sh.m[k] = n + delta
 	}
 }
+
+// clear empties the counts (after a bulk load changed terms without
+// deltas).
+func (c *countCache) clear(ts int64) {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		sh.touched = max(sh.touched, ts)
+		clear(sh.m)
+		sh.mu.Unlock()
+	}
+}

@@ -57,3 +57,18 @@ func describeValue(tag byte, v []byte) string {
 
 // BlockCacheBlocks returns how many blocks Pebble's block cache holds.
 func (s *Store) BlockCacheBlocks() int64 { return s.db.Metrics().BlockCache.Count }
+
+// RawKVs returns every key and value of the store, in key order, as one
+// string per pair: what two stores must agree on byte for byte.
+func (s *Store) RawKVs() ([]string, error) {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []string
+	for valid := it.First(); valid; valid = it.Next() {
+		out = append(out, fmt.Sprintf("%x=%x", it.Key(), it.Value()))
+	}
+	return out, it.Error()
+}

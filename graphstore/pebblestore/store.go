@@ -120,6 +120,8 @@ func (o *Options) fill() {
 // while holding mu.
 type Store struct {
 	db    *pebble.DB
+	dir   string
+	po    *pebble.Options // what the store opened Pebble with (the bulk loader writes tables to match)
 	opts  Options
 	elems *elementCache
 	posts *postingCache
@@ -189,12 +191,13 @@ func Open(dir string, o Options) (*Store, error) {
 		}
 		po.FS = sharedLockFS{fs}
 	}
+	po.EnsureDefaults() // the bulk loader writes tables with the options Pebble runs with
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, openError(dir, err)
 	}
 	*s = Store{
-		db: db, opts: o,
+		db: db, dir: dir, po: po, opts: o,
 		elems:   newElementCache(o.ElementCacheBytes),
 		posts:   newPostingCache(o.PostingCacheBytes, o.PostingCacheMaxLen),
 		count:   newCountCache(),

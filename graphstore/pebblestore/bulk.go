@@ -1,0 +1,431 @@
+package pebblestore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/internal/base"
+)
+
+// A Loader applies many batches far faster than Apply: instead of writing
+// each batch through Pebble's write-ahead log and memtable (a dozen random
+// inserts per element, compacted again later), it plans the batches exactly
+// as Apply does, gathers what they write in memory, and hands Pebble one
+// sorted table per run of batches (DB.Ingest). The store it leaves is key
+// for key, byte for byte, the one the same batches applied with Apply leave
+// (TestLoaderSameBytes), so it suits a first load, a restore or a replica
+// catching up a long log.
+//
+// While a Loader is open it is the store's only writer (it holds the writer
+// lock; Apply waits). What it applied becomes visible to readers and feeds
+// when a run is ingested: when the run grows past its budget, when the
+// Loader is read through (Snapshot, Subscribe, Compact flush first) and at
+// Close. A run is durable once ingested; a crash loses the run in memory,
+// never part of an ingested one. A Loader is used by one goroutine at a
+// time.
+//
+// Loader implements graphstore.Store so that a writer that also reads (the
+// ingest applier, which reads a source's elements when its snapshot stops)
+// can use it in place of the store; Close ends the load, not the store.
+type Loader struct {
+	s           *Store
+	budget      int
+	last, asked int64
+	next        graphstore.ID
+	run         *loadRun
+	err         error // sticky: a failed run leaves the loader unusable
+	closed      bool
+}
+
+var _ graphstore.Store = (*Loader)(nil)
+
+// DefaultLoaderRunBytes is how much a Loader gathers in memory before it
+// ingests a run.
+const DefaultLoaderRunBytes = 128 << 20
+
+// NewLoader starts a bulk load; runBytes bounds the memory a run gathers
+// (DefaultLoaderRunBytes when zero). It waits for a running Apply.
+func (s *Store) NewLoader(runBytes int) (*Loader, error) {
+	if runBytes <= 0 {
+		runBytes = DefaultLoaderRunBytes
+	}
+	s.wmu.Lock()
+	s.mu.RLock()
+	last, asked, next, closed := s.last, s.asked, s.nextID, s.closed
+	s.mu.RUnlock()
+	if closed {
+		s.wmu.Unlock()
+		return nil, graphstore.ErrClosed
+	}
+	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, run: newLoadRun()}, nil
+}
+
+// loadRun is what a run of batches writes, gathered in memory.
+type loadRun struct {
+	kv    map[string]kvEntry
+	elems map[graphstore.ID]*graphstore.Element // latest version written in the run (nil: deleted)
+	ext   map[string]graphstore.ID              // external-id mappings made in the run, by key
+	open  map[string]openPosting                // postings opened in the run and still open, by key
+	delta map[termKey]*holderDelta              // changes to the holders of identifier and reference terms
+	bytes int
+	ts    int64 // time of the run's last batch
+}
+
+type kvEntry struct {
+	val []byte
+	del bool // a deletion of a key Pebble holds
+}
+
+type openPosting struct {
+	from    int64
+	replays bool // the key was in Pebble and closed earlier in the run: closing it again deletes it there
+}
+
+// holderDelta is how a run changed the holders of a term.
+type holderDelta struct {
+	added, removed map[graphstore.ID]bool
+}
+
+func newLoadRun() *loadRun {
+	return &loadRun{kv: map[string]kvEntry{}, elems: map[graphstore.ID]*graphstore.Element{},
+		ext: map[string]graphstore.ID{}, open: map[string]openPosting{}, delta: map[termKey]*holderDelta{}}
+}
+
+func (r *loadRun) set(k, v []byte) {
+	r.kv[string(k)] = kvEntry{val: v}
+	r.bytes += len(k) + len(v) + 64
+}
+
+// Apply implements graphstore.Store: it plans the batch against the store
+// and what the load applied so far, and gathers its writes.
+func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Commit, error) {
+	if err := l.usable(ctx); err != nil {
+		return nil, err
+	}
+	ts, asked, err := base.StampTime(b.Time, l.s.opts.Now(), l.last, l.asked, l.s.opts.MaxFutureSkew)
+	if err != nil {
+		return nil, err
+	}
+	v := &view{r: l.s.db, seen: l.s.lastPublished(), quiet: 1}
+	defer v.close()
+	st := &loadState{w: &writeState{s: l.s, v: v}, run: l.run}
+	if err := st.w.prefetch(b); err != nil {
+		return nil, err
+	}
+	plan, err := base.PlanBatch(st, b, ts, l.next)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.gather(v, plan, asked); err != nil {
+		l.err = err
+		return nil, err
+	}
+	l.last, l.asked, l.next = ts, asked, plan.NextID
+	c := &graphstore.Commit{Time: time.Unix(0, ts)}
+	base.Count(c, base.ChangesOf(plan.Writes))
+	if l.run.bytes >= l.budget {
+		if err := l.Flush(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (l *Loader) usable(ctx context.Context) error {
+	switch {
+	case l.closed:
+		return graphstore.ErrClosed
+	case l.err != nil:
+		return fmt.Errorf("pebblestore: the bulk load failed earlier: %w", l.err)
+	}
+	return ctx.Err()
+}
+
+// gather records what a planned batch writes, as commit would write it.
+func (l *Loader) gather(v *view, plan *base.Plan, asked int64) error {
+	r := l.run
+	for i := range plan.Writes {
+		w := &plan.Writes[i]
+		r.set(versionKey(w.ID, plan.Time), encodeElement(w.After))
+		if err := l.gatherPostings(v, w, plan.Time); err != nil {
+			return err
+		}
+		r.elems[w.ID] = w.After
+	}
+	for _, m := range plan.Mappings {
+		k := externalKey(m.Kind, m.Source, m.ExternalID)
+		r.set(k, appendU64(nil, uint64(m.ID)))
+		r.ext[string(k)] = m.ID
+	}
+	r.set(logKey(plan.Time), encodeLog(plan.Writes))
+	r.set(metaLast, appendU64(nil, uint64(plan.Time)))
+	r.set(metaAsked, appendU64(nil, uint64(asked)))
+	r.set(metaNextID, appendU64(nil, uint64(plan.NextID)))
+	r.ts = plan.Time
+	return nil
+}
+
+// gatherPostings closes the postings the old version had and the new one
+// has not, and opens the new ones, as writePostings does.
+func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64) error {
+	before, after := base.Postings(w.Before), base.Postings(w.After)
+	kept := make(map[postingID]bool, len(after))
+	for _, p := range after {
+		kept[postingID{p.Index, p.Term, p.Aux}] = true
+	}
+	had := make(map[postingID]bool, len(before))
+	for _, p := range before {
+		id := postingID{p.Index, p.Term, p.Aux}
+		had[id] = true
+		if !kept[id] {
+			if err := l.closePosting(v, p, w.ID, ts); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range after {
+		if !had[postingID{p.Index, p.Term, p.Aux}] {
+			l.openPosting(p, w.ID, ts)
+		}
+	}
+	return nil
+}
+
+func (l *Loader) openPosting(p base.Posting, id graphstore.ID, ts int64) {
+	r := l.run
+	key := postingKey(p.Index, p.Term, id)
+	val := appendU64(make([]byte, 0, 16), uint64(ts))
+	if p.Aux != 0 {
+		val = appendU64(val, uint64(p.Aux))
+	}
+	prev, seen := r.kv[string(key)]
+	r.set(key, val)
+	r.open[string(key)] = openPosting{from: ts, replays: seen && prev.del}
+	r.holders(p.Index, p.Term, id, true)
+}
+
+func (l *Loader) closePosting(v *view, p base.Posting, id graphstore.ID, ts int64) error {
+	r := l.run
+	key := postingKey(p.Index, p.Term, id)
+	op, inRun := r.open[string(key)]
+	from := op.from
+	switch {
+	case inRun && op.replays:
+		delete(r.open, string(key))
+		r.kv[string(key)] = kvEntry{del: true}
+	case inRun:
+		delete(r.open, string(key))
+		delete(r.kv, string(key)) // opened and closed within the run: Pebble never sees it
+	default:
+		f, err := l.s.postingStart(v, p, id, key)
+		if err != nil {
+			return err
+		}
+		from = f
+		r.kv[string(key)] = kvEntry{del: true}
+		r.bytes += len(key) + 64
+	}
+	var aux []byte
+	if p.Aux != 0 {
+		aux = appendU64(nil, uint64(p.Aux))
+	}
+	r.set(historyKey(p.Index, p.Term, ts, id, from), aux)
+	r.holders(p.Index, p.Term, id, false)
+	return nil
+}
+
+// holders records a change of a term's holders, for the terms planning
+// asks about.
+func (r *loadRun) holders(ix graphstore.Index, term string, id graphstore.ID, add bool) {
+	if ix != graphstore.IdxIdentifier && ix != graphstore.IdxRelRef {
+		return
+	}
+	k := termKey{ix, term}
+	d := r.delta[k]
+	if d == nil {
+		d = &holderDelta{added: map[graphstore.ID]bool{}, removed: map[graphstore.ID]bool{}}
+		r.delta[k] = d
+	}
+	if add {
+		delete(d.removed, id)
+		d.added[id] = true
+	} else {
+		delete(d.added, id)
+		d.removed[id] = true
+	}
+}
+
+// loadState is what PlanBatch sees during a load: the store as of the last
+// ingested run, overlaid with the run in memory.
+type loadState struct {
+	w   *writeState
+	run *loadRun
+}
+
+func (st *loadState) Current(id graphstore.ID) (*graphstore.Element, error) {
+	if e, ok := st.run.elems[id]; ok {
+		return e, nil
+	}
+	return st.w.Current(id)
+}
+
+func (st *loadState) LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
+	if id, ok := st.run.ext[string(externalKey(kind, source, ext))]; ok {
+		return id, nil
+	}
+	return st.w.LookupExternal(kind, source, ext)
+}
+
+func (st *loadState) Holders(ix graphstore.Index, term string) ([]graphstore.ID, error) {
+	ids, err := st.w.Holders(ix, term)
+	d := st.run.delta[termKey{ix, term}]
+	if err != nil || d == nil {
+		return ids, err
+	}
+	out := slices.DeleteFunc(slices.Clone(ids), func(id graphstore.ID) bool { return d.removed[id] })
+	for id := range d.added {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Flush ingests the run gathered so far, making it durable and visible.
+func (l *Loader) Flush(ctx context.Context) error {
+	if err := l.usable(ctx); err != nil {
+		return err
+	}
+	r := l.run
+	if len(r.kv) == 0 {
+		return nil
+	}
+	if err := l.ingest(ctx, r); err != nil {
+		l.err = err
+		return err
+	}
+	l.run = newLoadRun()
+	l.s.publishLoad(r.ts, l.asked, l.next)
+	return nil
+}
+
+// ingest writes a run as one sorted table and hands it to Pebble.
+func (l *Loader) ingest(ctx context.Context, r *loadRun) error {
+	keys := make([]string, 0, len(r.kv))
+	for k := range r.kv {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Compare(a, b) })
+	fs := l.s.po.FS
+	path := filepath.Join(l.s.dir, fmt.Sprintf("tetra-load-%d.sst", r.ts))
+	f, err := fs.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return fmt.Errorf("pebblestore: bulk load: %w", err)
+	}
+	defer fs.Remove(path) // Pebble links or copies what it ingests
+	// Level 0's writer options, not the lowest level's: a table written for
+	// the lowest level marks deletions obsolete, and Pebble may ingest this
+	// one above data they must delete.
+	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), l.s.po.MakeWriterOptions(0, l.s.db.TableFormat()))
+	for _, k := range keys {
+		e := r.kv[k]
+		if e.del {
+			err = w.Delete([]byte(k))
+		} else {
+			err = w.Set([]byte(k), e.val)
+		}
+		if err != nil {
+			w.Close()
+			return fmt.Errorf("pebblestore: bulk load: %w", err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("pebblestore: bulk load: %w", err)
+	}
+	if err := l.s.db.Ingest(ctx, []string{path}); err != nil {
+		return fmt.Errorf("pebblestore: bulk load: ingest: %w", err)
+	}
+	return nil
+}
+
+// publishLoad makes an ingested run visible: the caches, which the run did
+// not update, are emptied (as of its last commit, so no reader refills them
+// from an older view), then the counters move and the feeds wake.
+func (s *Store) publishLoad(ts, asked int64, next graphstore.ID) {
+	s.elems.clear(ts)
+	s.posts.clear(ts)
+	s.count.clear(ts)
+	s.mu.Lock()
+	s.last, s.asked, s.nextID = ts, asked, next
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// lastPublished returns the time of the last published commit.
+func (s *Store) lastPublished() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.last
+}
+
+// Close ingests the last run and ends the load; the store stays open.
+func (l *Loader) Close() error {
+	if l.closed {
+		return nil
+	}
+	err := l.Flush(context.Background())
+	if errors.Is(err, graphstore.ErrClosed) {
+		err = nil
+	}
+	l.closed = true
+	l.s.wmu.Unlock()
+	return err
+}
+
+// Snapshot implements graphstore.Store: it ingests the run first, so the
+// read sees every batch the loader applied.
+func (l *Loader) Snapshot(t time.Time) (graphstore.Snapshot, error) {
+	if err := l.Flush(context.Background()); err != nil {
+		return nil, err
+	}
+	return l.s.Snapshot(t)
+}
+
+// Subscribe implements graphstore.Store (after ingesting the run).
+func (l *Loader) Subscribe(from time.Time) (graphstore.Feed, error) {
+	if err := l.Flush(context.Background()); err != nil {
+		return nil, err
+	}
+	return l.s.Subscribe(from)
+}
+
+// LastCommit implements graphstore.Store: the last batch the loader
+// applied, ingested or not.
+func (l *Loader) LastCommit() time.Time {
+	if l.last == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, l.last)
+}
+
+// Horizon implements graphstore.Store.
+func (l *Loader) Horizon() time.Time { return l.s.Horizon() }
+
+// Compact implements graphstore.Store (after ingesting the run).
+func (l *Loader) Compact(ctx context.Context, now time.Time) (*graphstore.CompactStats, error) {
+	if err := l.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return l.s.Compact(ctx, now)
+}
