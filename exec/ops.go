@@ -50,18 +50,25 @@ func (s *sliceIter) At() graphstore.ID { return s.ids[s.i-1] }
 func (s *sliceIter) Err() error        { return nil }
 func (s *sliceIter) Close() error      { return nil }
 
-// lazyIter materialises its ids on first use, so that building an operator
-// tree does no work and a failed sibling stops the query before any scan.
+// lazyIter opens its input on first use, so that building an operator tree
+// does no work and a failed sibling stops the query before any scan.
 type lazyIter struct {
-	load func() ([]graphstore.ID, error)
-	it   *sliceIter
+	open func() (iterator, error)
+	it   iterator
 	err  error
+}
+
+// lazyIDs is a lazyIter over ids materialised on first use.
+func lazyIDs(load func() ([]graphstore.ID, error)) *lazyIter {
+	return &lazyIter{open: func() (iterator, error) {
+		ids, err := load()
+		return newSliceIter(ids), err
+	}}
 }
 
 func (l *lazyIter) ready() bool {
 	if l.it == nil && l.err == nil {
-		ids, err := l.load()
-		l.it, l.err = newSliceIter(ids), err
+		l.it, l.err = l.open()
 	}
 	return l.err == nil
 }
@@ -69,8 +76,20 @@ func (l *lazyIter) ready() bool {
 func (l *lazyIter) Next() bool                   { return l.ready() && l.it.Next() }
 func (l *lazyIter) SeekGE(id graphstore.ID) bool { return l.ready() && l.it.SeekGE(id) }
 func (l *lazyIter) At() graphstore.ID            { return l.it.At() }
-func (l *lazyIter) Err() error                   { return l.err }
-func (l *lazyIter) Close() error                 { return nil }
+
+func (l *lazyIter) Err() error {
+	if l.err != nil || l.it == nil {
+		return l.err
+	}
+	return l.it.Err()
+}
+
+func (l *lazyIter) Close() error {
+	if l.it == nil {
+		return nil
+	}
+	return l.it.Close()
+}
 
 // unionIter merges sorted inputs, dropping duplicates (a heap of inputs by
 // current id).

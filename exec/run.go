@@ -18,6 +18,7 @@ type run struct {
 	limit   int
 	touched map[graphstore.ID]struct{}
 	steps   int
+	adj     []graphstore.Adjacency // reused buffer of adjacency pages
 }
 
 func newRun(ctx context.Context, snap graphstore.Snapshot, limit int) *run {
@@ -95,7 +96,13 @@ func (b builder) ConstructScan(f planner.Field, terms []string) (planner.Node, e
 	if err != nil {
 		return nil, err
 	}
-	return &lazyIter{load: func() ([]graphstore.ID, error) {
+	return &lazyIter{open: func() (iterator, error) {
+		if set, ok, err := b.r.termsSet(ix, terms); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			return newSetIter(set), nil
+		}
 		lists := make([][]graphstore.ID, 0, len(terms))
 		for _, t := range terms {
 			ids, err := b.r.snap.Postings(ix, t)
@@ -104,7 +111,7 @@ func (b builder) ConstructScan(f planner.Field, terms []string) (planner.Node, e
 			}
 			lists = append(lists, ids)
 		}
-		return mergeSorted(lists), b.r.ctx.Err()
+		return newSliceIter(mergeSorted(lists)), b.r.ctx.Err()
 	}}, nil
 }
 
@@ -115,7 +122,13 @@ func (b builder) ConstructGlobScan(f planner.Field, globs []planner.Glob) (plann
 	if err != nil {
 		return nil, err
 	}
-	return &lazyIter{load: func() ([]graphstore.ID, error) {
+	return &lazyIter{open: func() (iterator, error) {
+		if set, ok, err := b.r.globSet(ix, globs); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			return newSetIter(set), nil
+		}
 		var lists [][]graphstore.ID
 		for _, g := range globs {
 			err := b.r.snap.Terms(ix, g.Prefix(), func(term string) error {
@@ -130,13 +143,13 @@ func (b builder) ConstructGlobScan(f planner.Field, globs []planner.Glob) (plann
 				return nil, err
 			}
 		}
-		return mergeSorted(lists), nil
+		return newSliceIter(mergeSorted(lists)), nil
 	}}, nil
 }
 
 // ConstructIDs keeps the ids that are components live at the read time.
 func (b builder) ConstructIDs(ids []uint64) (planner.Node, error) {
-	return &lazyIter{load: func() ([]graphstore.ID, error) {
+	return lazyIDs(func() ([]graphstore.ID, error) {
 		var out []graphstore.ID
 		for _, n := range ids {
 			c, err := b.r.peek(graphstore.ID(n)) // only to know it is a live component: the result counts it
@@ -148,12 +161,17 @@ func (b builder) ConstructIDs(ids []uint64) (planner.Node, error) {
 			}
 		}
 		return out, nil
-	}}, nil
+	}), nil
 }
 
 func (b builder) ConstructAll() (planner.Node, error) {
-	return &lazyIter{load: func() ([]graphstore.ID, error) {
-		return b.r.snap.Postings(graphstore.IdxKind, graphstore.TermComponent)
+	return &lazyIter{open: func() (iterator, error) {
+		set, ok, err := b.r.postingSet(graphstore.IdxKind, graphstore.TermComponent)
+		if err != nil || ok {
+			return newSetIter(set), err
+		}
+		ids, err := b.r.snap.Postings(graphstore.IdxKind, graphstore.TermComponent)
+		return newSliceIter(ids), err
 	}}, nil
 }
 
@@ -176,9 +194,9 @@ func (b builder) ConstructExcept(l, r planner.Node) (planner.Node, error) {
 }
 
 func (b builder) ConstructExpand(seeds planner.Node, levels int, dir lang.Direction, types []planner.Glob) (planner.Node, error) {
-	return &lazyIter{load: func() ([]graphstore.ID, error) {
+	return lazyIDs(func() ([]graphstore.ID, error) {
 		return b.r.expand(seeds.(iterator), levels, dir, types)
-	}}, nil
+	}), nil
 }
 
 func iterators(ns []planner.Node) []iterator {
@@ -189,12 +207,16 @@ func iterators(ns []planner.Node) []iterator {
 	return out
 }
 
-// filterIter keeps the input components its predicate holds for.
+// filterIter keeps the input components its predicate holds for: by set
+// membership when the snapshot holds the terms in memory, else by loading
+// each component.
 type filterIter struct {
-	in   iterator
-	pred planner.Pred
-	r    *run
-	err  error
+	in     iterator
+	pred   planner.Pred
+	r      *run
+	err    error
+	tried  bool                    // whether the predicate was compiled to a membership test
+	member func(graphstore.ID) bool // the test, nil when the terms are not in memory
 }
 
 func (f *filterIter) Next() bool { return f.in.Next() && f.accept() }
@@ -203,8 +225,27 @@ func (f *filterIter) SeekGE(id graphstore.ID) bool { return f.in.SeekGE(id) && f
 
 // accept advances the input to the next component the predicate holds for.
 func (f *filterIter) accept() bool {
+	if !f.tried {
+		f.tried = true
+		if f.member, _, f.err = f.r.setPred(f.pred); f.err != nil {
+			return false
+		}
+	}
 	for {
 		id := f.in.At()
+		if f.member != nil {
+			if f.member(id) {
+				return true
+			}
+			if err := f.r.check(); err != nil {
+				f.err = err
+				return false
+			}
+			if !f.in.Next() {
+				return false
+			}
+			continue
+		}
 		c, err := f.r.peek(id)
 		if err != nil {
 			f.err = err
@@ -286,7 +327,6 @@ func (r *run) expand(seeds iterator, levels int, dir lang.Direction, types []pla
 		visited[id] = struct{}{}
 	}
 	ixs := directionIndexes(dir)
-	var adj []graphstore.Adjacency
 	for level := 0; level < levels && len(frontier) > 0; level++ {
 		var next []graphstore.ID
 		for _, id := range frontier {
@@ -294,24 +334,8 @@ func (r *run) expand(seeds iterator, levels int, dir lang.Direction, types []pla
 				return nil, err
 			}
 			for _, ix := range ixs {
-				if adj, err = r.snap.Adjacent(id, ix, adj[:0]); err != nil {
+				if next, err = r.expandFrom(id, ix, types, visited, next); err != nil {
 					return nil, err
-				}
-				for _, a := range adj {
-					if _, seen := visited[a.Other]; seen {
-						continue
-					}
-					if ok, err := r.follows(a.Relation, types); err != nil || !ok {
-						if err != nil {
-							return nil, err
-						}
-						continue
-					}
-					if err := r.touch(a.Other); err != nil {
-						return nil, err
-					}
-					visited[a.Other] = struct{}{}
-					next = append(next, a.Other)
 				}
 			}
 		}
@@ -345,6 +369,45 @@ func (r *run) follows(rel graphstore.ID, types []planner.Glob) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// adjacencyPage is how many relations of one component an expansion reads
+// at a time: a hub is read page by page, so a query that reaches the
+// element limit through it stops without reading the rest.
+const adjacencyPage = 512
+
+// expandFrom adds to next the unvisited components one hop from id through
+// the relations of one side (only those of the given types, when set),
+// counting each against the limit as it is found.
+func (r *run) expandFrom(id graphstore.ID, ix graphstore.Index, types []planner.Glob, visited map[graphstore.ID]struct{}, next []graphstore.ID) ([]graphstore.ID, error) {
+	var after graphstore.ID
+	for {
+		page, err := r.snap.AdjacentPage(id, ix, after, adjacencyPage, r.adj[:0])
+		if err != nil {
+			return next, err
+		}
+		r.adj = page
+		for _, a := range page {
+			if _, seen := visited[a.Other]; seen {
+				continue
+			}
+			if ok, err := r.follows(a.Relation, types); err != nil || !ok {
+				if err != nil {
+					return next, err
+				}
+				continue
+			}
+			if err := r.touch(a.Other); err != nil {
+				return next, err
+			}
+			visited[a.Other] = struct{}{}
+			next = append(next, a.Other)
+		}
+		if len(page) < adjacencyPage {
+			return next, nil
+		}
+		after = page[len(page)-1].Relation
+	}
 }
 
 func directionIndexes(d lang.Direction) []graphstore.Index {

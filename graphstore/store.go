@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
 )
 
 // Errors. Each is prefixed with the package name; test with errors.Is.
@@ -121,6 +123,11 @@ type Snapshot interface {
 	// (IdxIn), ascending by relation id, and returns the extended slice
 	// (pass a reused buffer[:0] to avoid allocating per call).
 	Adjacent(id ID, ix Index, dst []Adjacency) ([]Adjacency, error)
+	// AdjacentPage is Adjacent for one page: the traversable relations
+	// whose id is greater than after, at most max of them (all when max ≤
+	// 0). A traversal through a hub reads it a page at a time and can stop
+	// (at the element limit) without reading the rest.
+	AdjacentPage(id ID, ix Index, after ID, max int, dst []Adjacency) ([]Adjacency, error)
 	// LookupExternal returns the element a source's external id names, or 0.
 	LookupExternal(kind Kind, source, ext string) (ID, error)
 	// Estimate returns the number of live elements carrying a term now; a
@@ -128,6 +135,18 @@ type Snapshot interface {
 	Estimate(ix Index, term string) (int, error)
 	// Close releases the snapshot.
 	Close() error
+}
+
+// SetReader is implemented by snapshots that can hand out postings as
+// compressed bitmaps, for set algebra without materialising id lists (the
+// Pebble store's snapshots at the current time, from its in-memory index
+// of the present graph). A wrapper of a Snapshot should forward it.
+type SetReader interface {
+	// PostingSet returns the elements carrying term in index ix at the
+	// snapshot's time, ids as uint32. ok is false when the snapshot cannot
+	// answer from memory (use Postings). The bitmap is shared and
+	// immutable: never modify it.
+	PostingSet(ix Index, term string) (set *roaring.Bitmap, ok bool, err error)
 }
 
 // Adjacency is one relation at a component: the relation and the component

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
 	"github.com/tetrahq/tetra/lang"
 )
@@ -44,10 +47,18 @@ func runLoad(e *env, args []string) int {
 		return userError(e, "load", err)
 	}
 	defer st.Close()
-	ap := ingest.NewApplier(st)
+	target, finish, err := loadTarget(st, files)
+	if err != nil {
+		return userError(e, "load", err)
+	}
+	ap := ingest.NewApplier(target)
 	for i, f := range files {
 		if err := loadFile(e, ap, f, *source, stamp); err != nil {
 			printLoadError(e.stderr, f, err)
+			if err := finish(); err != nil {
+				fmt.Fprintf(e.stderr, "tetra load: writing the files before %s failed too: %v\n", f, err)
+				return exitUser
+			}
 			if i > 0 {
 				fmt.Fprintf(e.stderr, "tetra load: %d of %d files were loaded before this one; nothing of %s was\n", i, len(files), f)
 			} else if st.LastCommit().IsZero() {
@@ -60,6 +71,9 @@ func runLoad(e *env, args []string) int {
 			}
 			return exitUser
 		}
+	}
+	if err := finish(); err != nil {
+		return userError(e, "load", err)
 	}
 	if open := ap.OpenSnapshots(); len(open) > 0 {
 		fmt.Fprintf(e.stderr, "tetra load: warning: snapshots still open at the end (no stop_snapshot): %v; "+
@@ -76,6 +90,31 @@ func runLoad(e *env, args []string) int {
 			stats.Horizon.UTC().Format(time.RFC3339), st.Retention(), stats.Versions, stats.Postings)
 	}
 	return exitOK
+}
+
+// bulkLoadBytes is how much input makes tetra load use the bulk loader on
+// a store that already has data.
+const bulkLoadBytes = 64 << 20
+
+// loadTarget picks what tetra load writes through: the store's bulk loader
+// (sorted tables handed to Pebble, the same result many times faster) for a
+// first load or a large one, the store itself otherwise. finish ends the
+// bulk load: what it gathered is written then.
+func loadTarget(st *pebblestore.Store, files []string) (graphstore.Store, func() error, error) {
+	var size int64
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			size += fi.Size()
+		}
+	}
+	if !st.LastCommit().IsZero() && size < bulkLoadBytes {
+		return st, func() error { return nil }, nil
+	}
+	ld, err := st.NewLoader(0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ld, ld.Close, nil
 }
 
 // printLoadError reports why a file was not loaded: every decoding error

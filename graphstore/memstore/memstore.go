@@ -352,3 +352,19 @@ func (sn *snapshot) Close() error {
 	sn.s.mu.Unlock()
 	return nil
 }
+
+func (sn *snapshot) AdjacentPage(id graphstore.ID, ix graphstore.Index, after graphstore.ID, max int, out []graphstore.Adjacency) ([]graphstore.Adjacency, error) {
+	all, err := sn.Adjacent(id, ix, nil)
+	n := 0
+	for _, a := range all {
+		if a.Relation <= after {
+			continue
+		}
+		if max > 0 && n == max {
+			break
+		}
+		out = append(out, a)
+		n++
+	}
+	return out, err
+}

@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -66,28 +67,32 @@ func (s *Store) NewLoader(runBytes int) (*Loader, error) {
 		s.wmu.Unlock()
 		return nil, graphstore.ErrClosed
 	}
-	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, run: newLoadRun()}, nil
+	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, run: newLoadRun(runBytes)}, nil
 }
 
 // loadRun is what a run of batches writes, gathered in memory.
 type loadRun struct {
-	kv    map[string]kvEntry
+	kv    []kvEntry                             // every write in order; the last write of a key wins
 	elems map[graphstore.ID]*graphstore.Element // latest version written in the run (nil: deleted)
+	open  map[graphstore.ID][]openPosting       // per element written in the run: its open postings and since when
 	ext   map[string]graphstore.ID              // external-id mappings made in the run, by key
-	open  map[string]openPosting                // postings opened in the run and still open, by key
 	delta map[termKey]*holderDelta              // changes to the holders of identifier and reference terms
 	bytes int
-	ts    int64 // time of the run's last batch
+	ts    int64  // time of the run's last batch
+	chunk []byte // where keys and small values are built: a few large allocations instead of millions
 }
 
+// kvEntry is one write of a run. Appending writes and sorting them once
+// when the run is ingested costs far less than keeping a map by key.
 type kvEntry struct {
-	val []byte
-	del bool // a deletion of a key Pebble holds
+	key, val []byte
+	seq      int32 // order of the write in the run
+	del      bool
 }
 
 type openPosting struct {
-	from    int64
-	replays bool // the key was in Pebble and closed earlier in the run: closing it again deletes it there
+	p    base.Posting
+	from int64
 }
 
 // holderDelta is how a run changed the holders of a term.
@@ -95,14 +100,41 @@ type holderDelta struct {
 	added, removed map[graphstore.ID]bool
 }
 
-func newLoadRun() *loadRun {
-	return &loadRun{kv: map[string]kvEntry{}, elems: map[graphstore.ID]*graphstore.Element{},
-		ext: map[string]graphstore.ID{}, open: map[string]openPosting{}, delta: map[termKey]*holderDelta{}}
+func newLoadRun(budget int) *loadRun {
+	return &loadRun{elems: map[graphstore.ID]*graphstore.Element{}, open: map[graphstore.ID][]openPosting{},
+		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{}, kv: make([]kvEntry, 0, budget/128)}
+}
+
+const runChunk = 4 << 20
+
+// free returns an empty slice to append a key or value to, in the run's
+// current chunk.
+func (r *loadRun) free() []byte {
+	if cap(r.chunk)-len(r.chunk) < 64<<10 {
+		r.chunk = make([]byte, 0, runChunk)
+	}
+	return r.chunk[len(r.chunk):len(r.chunk)]
+}
+
+// claim takes b, built by appending to free(), into the chunk (when it
+// stayed there) and returns it.
+func (r *loadRun) claim(b []byte) []byte {
+	n := len(b)
+	if n > 0 && n <= cap(r.chunk)-len(r.chunk) && &r.chunk[:len(r.chunk)+1][len(r.chunk)] == &b[0] {
+		r.chunk = r.chunk[:len(r.chunk)+n]
+		return b[:n:n]
+	}
+	return b
 }
 
 func (r *loadRun) set(k, v []byte) {
-	r.kv[string(k)] = kvEntry{val: v}
+	r.kv = append(r.kv, kvEntry{key: k, val: v, seq: int32(len(r.kv))})
 	r.bytes += len(k) + len(v) + 64
+}
+
+func (r *loadRun) del(k []byte) {
+	r.kv = append(r.kv, kvEntry{key: k, del: true, seq: int32(len(r.kv))})
+	r.bytes += len(k) + 64
 }
 
 // Apply implements graphstore.Store: it plans the batch against the store
@@ -175,70 +207,69 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64) error {
 }
 
 // gatherPostings closes the postings the old version had and the new one
-// has not, and opens the new ones, as writePostings does.
+// has not, and opens the new ones, as writePostings does. It keeps each
+// written element's open postings (with when each began), so closing one
+// later in the run needs no read.
 func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64) error {
+	r := l.run
 	before, after := base.Postings(w.Before), base.Postings(w.After)
-	kept := make(map[postingID]bool, len(after))
-	for _, p := range after {
-		kept[postingID{p.Index, p.Term, p.Aux}] = true
+	open := r.open[w.ID]
+	same := func(a, b base.Posting) bool { return a.Index == b.Index && a.Term == b.Term && a.Aux == b.Aux }
+	fromOf := func(p base.Posting) int64 { // when an open posting began, -1 if the run does not know
+		if i := slices.IndexFunc(open, func(o openPosting) bool { return same(o.p, p) }); i >= 0 {
+			return open[i].from
+		}
+		return -1
 	}
-	had := make(map[postingID]bool, len(before))
 	for _, p := range before {
-		id := postingID{p.Index, p.Term, p.Aux}
-		had[id] = true
-		if !kept[id] {
-			if err := l.closePosting(v, p, w.ID, ts); err != nil {
+		if !slices.ContainsFunc(after, func(q base.Posting) bool { return same(p, q) }) {
+			if err := l.closePosting(v, p, w.ID, ts, fromOf(p)); err != nil {
 				return err
 			}
 		}
 	}
+	next := make([]openPosting, 0, len(after))
 	for _, p := range after {
-		if !had[postingID{p.Index, p.Term, p.Aux}] {
+		if !slices.ContainsFunc(before, func(q base.Posting) bool { return same(p, q) }) {
 			l.openPosting(p, w.ID, ts)
+			next = append(next, openPosting{p, ts})
+			continue
 		}
+		next = append(next, openPosting{p, fromOf(p)}) // -1 (unknown: in Pebble) is read if it closes
 	}
+	r.open[w.ID] = next
 	return nil
 }
 
 func (l *Loader) openPosting(p base.Posting, id graphstore.ID, ts int64) {
 	r := l.run
-	key := postingKey(p.Index, p.Term, id)
-	val := appendU64(make([]byte, 0, 16), uint64(ts))
+	key := r.claim(appendPostingKey(r.free(), p.Index, p.Term, id))
+	val := appendU64(r.free(), uint64(ts))
 	if p.Aux != 0 {
 		val = appendU64(val, uint64(p.Aux))
 	}
-	prev, seen := r.kv[string(key)]
-	r.set(key, val)
-	r.open[string(key)] = openPosting{from: ts, replays: seen && prev.del}
+	r.set(key, r.claim(val))
 	r.holders(p.Index, p.Term, id, true)
 }
 
-func (l *Loader) closePosting(v *view, p base.Posting, id graphstore.ID, ts int64) error {
+// closePosting ends a posting at ts; from is when it began, or -1 when the
+// run does not know (it began before the run: Pebble has it).
+func (l *Loader) closePosting(v *view, p base.Posting, id graphstore.ID, ts, from int64) error {
 	r := l.run
-	key := postingKey(p.Index, p.Term, id)
-	op, inRun := r.open[string(key)]
-	from := op.from
-	switch {
-	case inRun && op.replays:
-		delete(r.open, string(key))
-		r.kv[string(key)] = kvEntry{del: true}
-	case inRun:
-		delete(r.open, string(key))
-		delete(r.kv, string(key)) // opened and closed within the run: Pebble never sees it
-	default:
+	key := r.claim(appendPostingKey(r.free(), p.Index, p.Term, id))
+	if from < 0 {
 		f, err := l.s.postingStart(v, p, id, key)
 		if err != nil {
 			return err
 		}
 		from = f
-		r.kv[string(key)] = kvEntry{del: true}
-		r.bytes += len(key) + 64
 	}
+	r.del(key)
 	var aux []byte
 	if p.Aux != 0 {
-		aux = appendU64(nil, uint64(p.Aux))
+		aux = r.claim(appendU64(r.free(), uint64(p.Aux)))
 	}
-	r.set(historyKey(p.Index, p.Term, ts, id, from), aux)
+	r.set(r.claim(appendHistoryKey(r.free(), p.Index, p.Term, ts, id, from)), aux)
 	r.holders(p.Index, p.Term, id, false)
 	return nil
 }
@@ -314,18 +345,17 @@ func (l *Loader) Flush(ctx context.Context) error {
 		l.err = err
 		return err
 	}
-	l.run = newLoadRun()
+	l.run = newLoadRun(l.budget)
 	l.s.publishLoad(r.ts, l.asked, l.next)
 	return nil
 }
 
-// ingest writes a run as one sorted table and hands it to Pebble.
+// ingest writes a run as one sorted table and hands it to Pebble: the
+// writes sorted by key and, within a key, by order (the last one is kept).
 func (l *Loader) ingest(ctx context.Context, r *loadRun) error {
-	keys := make([]string, 0, len(r.kv))
-	for k := range r.kv {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int { return cmp.Compare(a, b) })
+	slices.SortFunc(r.kv, func(a, b kvEntry) int {
+		return cmp.Or(bytes.Compare(a.key, b.key), cmp.Compare(a.seq, b.seq))
+	})
 	fs := l.s.po.FS
 	path := filepath.Join(l.s.dir, fmt.Sprintf("tetra-load-%d.sst", r.ts))
 	f, err := fs.Create(path, vfs.WriteCategoryUnspecified)
@@ -337,12 +367,14 @@ func (l *Loader) ingest(ctx context.Context, r *loadRun) error {
 	// the lowest level marks deletions obsolete, and Pebble may ingest this
 	// one above data they must delete.
 	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), l.s.po.MakeWriterOptions(0, l.s.db.TableFormat()))
-	for _, k := range keys {
-		e := r.kv[k]
+	for i, e := range r.kv {
+		if i+1 < len(r.kv) && bytes.Equal(e.key, r.kv[i+1].key) {
+			continue // a later write of the same key follows
+		}
 		if e.del {
-			err = w.Delete([]byte(k))
+			err = w.Delete(e.key)
 		} else {
-			err = w.Set([]byte(k), e.val)
+			err = w.Set(e.key, e.val)
 		}
 		if err != nil {
 			w.Close()
@@ -362,6 +394,9 @@ func (l *Loader) ingest(ctx context.Context, r *loadRun) error {
 // not update, are emptied (as of its last commit, so no reader refills them
 // from an older view), then the counters move and the feeds wake.
 func (s *Store) publishLoad(ts, asked int64, next graphstore.ID) {
+	if s.now != nil {
+		s.now.ver.Store(0) // off until the load ends and rebuilds it
+	}
 	s.elems.clear(ts)
 	s.posts.clear(ts)
 	s.count.clear(ts)
@@ -387,6 +422,11 @@ func (l *Loader) Close() error {
 	err := l.Flush(context.Background())
 	if errors.Is(err, graphstore.ErrClosed) {
 		err = nil
+	}
+	if err == nil && l.s.now != nil && l.s.now.ver.Load() == 0 {
+		// The runs changed terms the index was not told about: read it
+		// anew from what they left.
+		err = l.s.now.build(l.s.db, l.s.lastPublished())
 	}
 	l.closed = true
 	l.s.wmu.Unlock()

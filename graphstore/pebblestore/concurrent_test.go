@@ -2,6 +2,8 @@ package pebblestore_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -138,12 +140,42 @@ func TestConcurrentReads(t *testing.T) {
 	t.Logf("%d concurrent reads and %d feed events checked", len(reads), len(events))
 }
 
-// dumpAll prints the graph and its adjacency at the snapshot's time.
+// dumpAll prints the graph, its adjacency and the postings of the indexes
+// the present graph holds, at the snapshot's time; where the snapshot also
+// hands out bitmaps, they must hold the same ids.
 func dumpAll(sn graphstore.Snapshot) (string, error) {
 	g, err := graphtest.DumpGraph(sn)
 	if err != nil {
 		return "", err
 	}
 	a, err := graphtest.DumpAdjacency(sn)
-	return g + a, err
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, ix := range []graphstore.Index{graphstore.IdxType, graphstore.IdxLabel, graphstore.IdxHealth, graphstore.IdxEnvironment, graphstore.IdxSource} {
+		var terms []string
+		if err := sn.Terms(ix, "", func(t string) error { terms = append(terms, t); return nil }); err != nil {
+			return "", err
+		}
+		for _, term := range terms {
+			ids, err := sn.Postings(ix, term)
+			if err != nil {
+				return "", err
+			}
+			if len(ids) > 0 {
+				fmt.Fprintf(&b, "%s %q %v\n", ix, term, ids)
+			}
+			if sr, ok := sn.(graphstore.SetReader); ok {
+				set, ok, err := sr.PostingSet(ix, term)
+				if err != nil {
+					return "", err
+				}
+				if ok && fmt.Sprint(set.ToArray()) != fmt.Sprint(ids) {
+					fmt.Fprintf(&b, "bitmap of %s %q differs: %v\n", ix, term, set.ToArray())
+				}
+			}
+		}
+	}
+	return g + a + b.String(), nil
 }

@@ -25,6 +25,8 @@ func TestDifferential(t *testing.T) {
 		"uncached-postings": {PostingCacheMaxLen: 1},
 		// Tiny budgets: caches evict all the time.
 		"evicting": {ElementCacheBytes: 1, PostingCacheBytes: 1, PostingCacheMaxLen: 4},
+		// Reads at the current time through Pebble and the caches too.
+		"no-present-index": {NoPresentIndex: true},
 	}
 	for name, opts := range configs {
 		for seed := range uint64(4) {
@@ -136,6 +138,63 @@ func compareSnapshots(t *testing.T, at time.Time, msn, psn graphstore.Snapshot) 
 			pa, err := psn.Adjacent(id, ix, nil)
 			if err != nil || !slices.Equal(ma, pa) {
 				t.Fatalf("at %v adjacent %d %s: reference %v, pebble %v (%v)", at, id, ix, ma, pa, err)
+			}
+			comparePages(t, at, id, ix, ma, psn)
+		}
+	}
+	compareSets(t, at, msn, psn)
+}
+
+// comparePages reads a component's adjacency a page at a time, in pages of
+// 1 and 2, and checks that the pages make up the whole list.
+func comparePages(t *testing.T, at time.Time, id graphstore.ID, ix graphstore.Index, want []graphstore.Adjacency, psn graphstore.Snapshot) {
+	t.Helper()
+	for _, size := range []int{1, 2} {
+		var got []graphstore.Adjacency
+		var after graphstore.ID
+		for {
+			page, err := psn.AdjacentPage(id, ix, after, size, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, page...)
+			if len(page) < size {
+				break
+			}
+			after = page[len(page)-1].Relation
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("at %v adjacent %d %s in pages of %d: %v, want %v", at, id, ix, size, got, want)
+		}
+	}
+}
+
+// compareSets checks every bitmap the snapshot hands out against the
+// reference's postings.
+func compareSets(t *testing.T, at time.Time, msn, psn graphstore.Snapshot) {
+	t.Helper()
+	sr, ok := psn.(graphstore.SetReader)
+	if !ok {
+		return
+	}
+	for ix := graphstore.IdxKind; ix <= graphstore.IdxSource; ix++ {
+		var terms []string
+		msn.Terms(ix, "", func(term string) error { terms = append(terms, term); return nil })
+		for _, term := range append(terms, "no such term") {
+			set, ok, err := sr.PostingSet(ix, term)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				continue
+			}
+			want, _ := msn.Postings(ix, term)
+			var got []graphstore.ID
+			for _, v := range set.ToArray() {
+				got = append(got, graphstore.ID(v))
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("at %v bitmap %s %q: %v, reference %v", at, ix, term, got, want)
 			}
 		}
 	}

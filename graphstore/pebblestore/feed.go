@@ -48,7 +48,7 @@ func (s *Store) nextCommit(ts int64) (*graphstore.CommitEvent, error) {
 	if ts >= v.seen {
 		return nil, nil
 	}
-	it, err := v.r.NewIter(&pebble.IterOptions{LowerBound: logKey(ts + 1), UpperBound: logKey(v.seen + 1)})
+	it, err := v.reader().NewIter(&pebble.IterOptions{LowerBound: logKey(ts + 1), UpperBound: logKey(v.seen + 1)})
 	if err != nil {
 		return nil, err
 	}

@@ -108,7 +108,10 @@ func externalKey(kind graphstore.Kind, source, ext string) []byte {
 // termPrefix is the prefix of every posting (tag = tagPosting) or history
 // entry (tag = tagHistory) of a term.
 func termPrefix(tag byte, ix graphstore.Index, term string) []byte {
-	b := make([]byte, 0, 4+len(term)+24)
+	return appendTermPrefix(make([]byte, 0, 4+len(term)+24), tag, ix, term)
+}
+
+func appendTermPrefix(b []byte, tag byte, ix graphstore.Index, term string) []byte {
 	b = append(b, tag, byte(ix))
 	return appendEscaped(b, term)
 }
@@ -117,8 +120,16 @@ func postingKey(ix graphstore.Index, term string, id graphstore.ID) []byte {
 	return appendU64(termPrefix(tagPosting, ix, term), uint64(id))
 }
 
+func appendPostingKey(b []byte, ix graphstore.Index, term string, id graphstore.ID) []byte {
+	return appendU64(appendTermPrefix(b, tagPosting, ix, term), uint64(id))
+}
+
 func historyKey(ix graphstore.Index, term string, to int64, id graphstore.ID, from int64) []byte {
-	b := termPrefix(tagHistory, ix, term)
+	return appendHistoryKey(make([]byte, 0, 4+len(term)+24), ix, term, to, id, from)
+}
+
+func appendHistoryKey(b []byte, ix graphstore.Index, term string, to int64, id graphstore.ID, from int64) []byte {
+	b = appendTermPrefix(b, tagHistory, ix, term)
 	b = appendU64(b, uint64(to))
 	b = appendU64(b, uint64(id))
 	return appendU64(b, uint64(from))

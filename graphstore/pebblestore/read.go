@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/tetrahq/tetra/graphstore"
 )
@@ -27,7 +28,11 @@ func (s *Store) Snapshot(t time.Time) (graphstore.Snapshot, error) {
 		}
 		sn.ts, sn.isNow = at, false
 	}
-	sn.view = view{r: s.db.NewSnapshot(), seen: s.last}
+	// The Pebble snapshot is taken on the first read that needs it: a read
+	// at the current time that the present graph answers never does. A
+	// snapshot taken later may reflect later commits; reads filter by ts,
+	// and noLaterCommits tells them when history must be consulted.
+	sn.view = view{db: s.db, seen: s.last}
 	s.readers[sn.ts]++
 	return sn, nil
 }
@@ -41,6 +46,7 @@ func (s *Store) Snapshot(t time.Time) (graphstore.Snapshot, error) {
 // that no posting ended after seen; noLaterCommits tells.
 type view struct {
 	r     pebble.Reader
+	db    *pebble.DB // set for a view whose Pebble snapshot is taken on first use (r nil until then)
 	seen  int64
 	it    *pebble.Iterator // reused for every scan; created on first use
 	quiet int8             // 0: not checked yet; 1: reflects no commit after seen; -1: it does
@@ -50,7 +56,7 @@ type view struct {
 // reading the view's last-commit counter once.
 func (v *view) noLaterCommits() (bool, error) {
 	if v.quiet == 0 {
-		last, closer, err := v.r.Get(metaLast)
+		last, closer, err := v.reader().Get(metaLast)
 		switch {
 		case errors.Is(err, pebble.ErrNotFound):
 			v.quiet = 1
@@ -69,7 +75,7 @@ func (v *view) noLaterCommits() (bool, error) {
 
 func (v *view) iter() (*pebble.Iterator, error) {
 	if v.it == nil {
-		it, err := v.r.NewIter(nil)
+		it, err := v.reader().NewIter(nil)
 		if err != nil {
 			return nil, err
 		}
@@ -78,12 +84,31 @@ func (v *view) iter() (*pebble.Iterator, error) {
 	return v.it, nil
 }
 
+// reader returns the view's Pebble reader, taking the snapshot of a lazy
+// view on first use.
+func (v *view) reader() pebble.Reader {
+	if v.r == nil {
+		v.r = v.db.NewSnapshot()
+	}
+	return v.r
+}
+
 func (v *view) close() error {
 	if v.it == nil {
 		return nil
 	}
 	err := v.it.Close()
 	v.it = nil
+	return err
+}
+
+// release closes the iterator and, for a lazy view, its snapshot.
+func (v *view) release() error {
+	err := v.close()
+	if v.db != nil && v.r != nil {
+		err = errors.Join(err, v.r.(*pebble.Snapshot).Close())
+		v.r = nil
+	}
 	return err
 }
 
@@ -112,6 +137,9 @@ func (sn *snapshot) Postings(ix graphstore.Index, term string) (_ []graphstore.I
 	if sn.closed {
 		return nil, graphstore.ErrClosed
 	}
+	if set, ok := sn.presentSet(ix, term); ok {
+		return set.ids(), nil
+	}
 	l, err := sn.s.intervals(&sn.view, termKey{ix, term}, sn.ts, sn.isNow)
 	if err != nil {
 		return nil, err
@@ -133,6 +161,9 @@ func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphs
 	}
 	if ix != graphstore.IdxOut && ix != graphstore.IdxIn {
 		return dst, fmt.Errorf("pebblestore: Adjacent needs IdxOut or IdxIn, not %s", ix)
+	}
+	if l, ok := sn.presentAdjacent(id, ix); ok {
+		return append(dst, l...), nil
 	}
 	ch, err := sn.chain(id)
 	if err != nil {
@@ -241,7 +272,7 @@ func (sn *snapshot) LookupExternal(kind graphstore.Kind, source, ext string) (_ 
 	if sn.closed {
 		return 0, graphstore.ErrClosed
 	}
-	return lookupExternal(sn.view.r, kind, source, ext)
+	return lookupExternal(sn.view.reader(), kind, source, ext)
 }
 
 // Estimate implements graphstore.Snapshot from the count cache, counting the
@@ -250,6 +281,9 @@ func (sn *snapshot) Estimate(ix graphstore.Index, term string) (_ int, err error
 	defer markCorrupt(&err)
 	if sn.closed {
 		return 0, graphstore.ErrClosed
+	}
+	if set, ok := sn.presentSet(ix, term); ok {
+		return set.card(), nil
 	}
 	k := termKey{ix, term}
 	if n, ok := sn.s.count.get(k); ok {
@@ -286,7 +320,7 @@ func (sn *snapshot) Close() error {
 		return nil
 	}
 	sn.closed = true
-	err := errors.Join(sn.view.close(), sn.view.r.Close())
+	err := sn.view.release()
 	sn.s.mu.Lock()
 	if sn.s.readers[sn.ts]--; sn.s.readers[sn.ts] <= 0 {
 		delete(sn.s.readers, sn.ts)
@@ -497,7 +531,7 @@ func (s *Store) load(v *view, id graphstore.ID, sl *slot) (*graphstore.Element, 
 	if e := sl.e.Load(); e != nil {
 		return e, nil
 	}
-	val, closer, err := v.r.Get(versionKey(id, sl.ts))
+	val, closer, err := v.reader().Get(versionKey(id, sl.ts))
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: element %d at %d: %w", id, sl.ts, err)
 	}
@@ -510,4 +544,105 @@ func (s *Store) load(v *view, id graphstore.ID, sl *slot) (*graphstore.Element, 
 		s.elems.storeDecoded(id, sl, e)
 	}
 	return sl.e.Load(), nil
+}
+
+// presentSet answers a term's postings from the present graph, when the
+// snapshot reads at the commit it reflects.
+func (sn *snapshot) presentSet(ix graphstore.Index, term string) (pset, bool) {
+	if !sn.isNow || sn.s.now == nil {
+		return pset{}, false
+	}
+	return sn.s.now.set(sn.ts, ix, term)
+}
+
+func (sn *snapshot) presentAdjacent(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, bool) {
+	if !sn.isNow || sn.s.now == nil {
+		return nil, false
+	}
+	return sn.s.now.adjacent(sn.ts, id, side(ix))
+}
+
+// PostingSet implements graphstore.SetReader from the present graph.
+func (sn *snapshot) PostingSet(ix graphstore.Index, term string) (*roaring.Bitmap, bool, error) {
+	if sn.closed {
+		return nil, false, graphstore.ErrClosed
+	}
+	set, ok := sn.presentSet(ix, term)
+	if !ok {
+		return nil, false, nil
+	}
+	return set.bitmap(), true, nil
+}
+
+// AdjacentPage implements graphstore.Snapshot. From the present graph or a
+// cached adjacency the page is a window of a list in memory; a hub too long
+// to cache is read from Pebble a page at a time at the current time (its
+// current postings are keyed by relation id), and whole for a past read.
+func (sn *snapshot) AdjacentPage(id graphstore.ID, ix graphstore.Index, after graphstore.ID, max int, dst []graphstore.Adjacency) ([]graphstore.Adjacency, error) {
+	if sn.closed {
+		return dst, graphstore.ErrClosed
+	}
+	if ix != graphstore.IdxOut && ix != graphstore.IdxIn {
+		return dst, fmt.Errorf("pebblestore: AdjacentPage needs IdxOut or IdxIn, not %s", ix)
+	}
+	if l, ok := sn.presentAdjacent(id, ix); ok {
+		return appendPage(dst, l, after, max), nil
+	}
+	ch, err := sn.chain(id)
+	if err != nil {
+		return dst, err
+	}
+	if a := &ch.adj[side(ix)]; a.tooLong && sn.isNow {
+		if quiet, err := sn.view.noLaterCommits(); err != nil || quiet {
+			if err != nil {
+				return dst, err
+			}
+			return sn.currentPage(id, ix, after, max, dst)
+		}
+	}
+	all, err := sn.Adjacent(id, ix, nil)
+	if err != nil {
+		return dst, err
+	}
+	return appendPage(dst, all, after, max), nil
+}
+
+// appendPage appends the entries of l (ascending by relation) after
+// relation after, at most max of them (all when max ≤ 0).
+func appendPage(dst, l []graphstore.Adjacency, after graphstore.ID, max int) []graphstore.Adjacency {
+	i, _ := slices.BinarySearchFunc(l, after+1, func(a graphstore.Adjacency, id graphstore.ID) int {
+		return cmp.Compare(a.Relation, id)
+	})
+	l = l[i:]
+	if max > 0 && len(l) > max {
+		l = l[:max]
+	}
+	return append(dst, l...)
+}
+
+// currentPage reads one page of a term's current postings: at the current
+// time with no commit after the read's, they are exactly the live ones.
+func (sn *snapshot) currentPage(id graphstore.ID, ix graphstore.Index, after graphstore.ID, max int, dst []graphstore.Adjacency) ([]graphstore.Adjacency, error) {
+	it, err := sn.view.iter()
+	if err != nil {
+		return dst, err
+	}
+	p := termPrefix(tagPosting, ix, graphstore.IDTerm(id))
+	n := len(p)
+	start := appendU64(slices.Clip(p), uint64(after)+1)
+	for valid := it.SeekPrefixGE(start); valid; valid = it.Next() {
+		key := it.Key()
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return dst, err
+		}
+		if len(key) != n+8 || len(v) < 16 {
+			return dst, errCorrupt
+		}
+		dst = append(dst, graphstore.Adjacency{Relation: graphstore.ID(u64(key[n:])), Other: graphstore.ID(u64(v[8:]))})
+		if max--; max == 0 {
+			break
+		}
+	}
+	return dst, it.Error()
 }

@@ -67,6 +67,11 @@ type Options struct {
 	// FS is the file system the store lives on (the operating system's
 	// when nil); tests give Pebble's crash-simulating in-memory one.
 	FS vfs.FS
+	// NoPresentIndex leaves out the in-memory index of the present graph
+	// (present.go): reads at the current time then go through Pebble and
+	// the caches like past ones. It saves the index's memory (about 300
+	// bytes per component) and its build when the store opens.
+	NoPresentIndex bool
 }
 
 // Errors of Open, tested with errors.Is.
@@ -126,6 +131,7 @@ type Store struct {
 	elems *elementCache
 	posts *postingCache
 	count *countCache
+	now   *present // the present graph in memory; updated by the writer under wmu
 	cmu   sync.Mutex // serialises compactions; first in the lock order
 	wmu   sync.Mutex // serialises writers; after cmu
 
@@ -209,6 +215,13 @@ func Open(dir string, o Options) (*Store, error) {
 		db.Close()
 		markCorrupt(&err)
 		return nil, err
+	}
+	if !o.NoPresentIndex {
+		s.now = newPresent()
+		if err := s.now.build(db, s.last); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("pebblestore: building the present graph: %w", err)
+		}
 	}
 	return s, nil
 }

@@ -176,7 +176,7 @@ func (s *Store) postingStart(vw *view, p base.Posting, id graphstore.ID, key []b
 			}
 		}
 	}
-	v, closer, err := vw.r.Get(key)
+	v, closer, err := vw.reader().Get(key)
 	if err != nil {
 		if errors.Is(err, pebble.ErrNotFound) {
 			return 0, fmt.Errorf("pebblestore: posting %s %q of element %d is missing: %w", p.Index, p.Term, id, errCorrupt)
@@ -193,6 +193,9 @@ func (s *Store) postingStart(vw *view, p base.Posting, id graphstore.ID, key []b
 // publish makes a commit visible: caches first, then the commit time that
 // readers use as their visibility bound, then the feeds' wake-up.
 func (s *Store) publish(plan *base.Plan, changes termChanges, asked int64) {
+	if s.now != nil {
+		s.now.apply(changes, plan.Time, s.lastPublished())
+	}
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
 		s.elems.appendVersion(w.ID, plan.Time, w.After)

@@ -3,10 +3,21 @@
 // churn in which a share of components get new versions, a share of
 // relations are replaced, and some components come and go.
 //
-// Everything is deterministic for a seed. Component i is named "c-<i>", has
-// identifier "urn:c:<i>", the label "app:<i/100>" (so every app label
-// selects about 100 components), and every tenth component carries the label
-// "x" (10% of the graph).
+// Everything is deterministic for a seed. Two shapes:
+//
+//   - Local (the default): component i is named "c-<i>", 75% of relations
+//     join components whose ids lie within ±1000 of each other (so
+//     neighbourhoods overlap as in real systems, and their keys lie close
+//     together);
+//   - Uniform: component i is named "c<i>" and every relation goes to a
+//     uniformly random component: no locality for storage to profit from.
+//
+// In both, component i has identifier "urn:c:<i>", the labels
+// "app:<k/100>" (so every app label selects about 100 components) and
+// "team:t<i%50>", and every tenth k carries the label "x" (10% of the
+// graph), where k is i in the local shape and a pseudo-random permutation of
+// i in the uniform one (so that a label's components are scattered over the
+// id space); the domain is "domain-<i%20>".
 package topogen
 
 import (
@@ -28,12 +39,33 @@ type Config struct {
 	BatchSize    int     // operations per batch of the initial load
 	Seed         uint64
 	End          time.Time // time of the last churn batch; the initial load is Hours+1 hours before
+	Shape        Shape
 }
+
+// Shape says how relations and labels are laid over the id space.
+type Shape string
+
+const (
+	Local   Shape = ""        // relations mostly between nearby ids; labels by id ranges
+	Uniform Shape = "uniform" // relations to uniformly random components; labels scattered
+)
 
 // Default is the benchmark of the graph-store issue.
 func Default(end time.Time) Config {
 	return Config{Components: 100_000, RelationsPer: 3, Hours: 720, ChurnShare: 0.01, AddRemove: 20,
 		BatchSize: 10_000, Seed: 1, End: end}
+}
+
+// Sized is the benchmark graph with n components in a shape, with the
+// hourly churn of the 100,000-component one (1,000 new component versions,
+// 3,000 replaced relations and 20 components added and removed every hour):
+// a larger system does not change faster per component, and 1% an hour of a
+// million components would be 50 million operations to generate.
+func Sized(end time.Time, n int, shape Shape) Config {
+	c := Default(end)
+	c.Components, c.Shape = n, shape
+	c.ChurnShare = min(0.01, 0.01*100_000/float64(n))
+	return c
 }
 
 // Stats describes what a generation wrote.
@@ -55,16 +87,18 @@ var (
 const Source = "topogen"
 
 // Component returns the data of component i at a version.
-func Component(i, version int, r *rand.Rand) graphstore.ComponentData {
-	labels := []string{fmt.Sprintf("app:%d", i/100), fmt.Sprintf("team:%d", i%50)}
-	if i%10 == 0 {
+func (g *Generator) Component(i, version int) graphstore.ComponentData {
+	k := g.scatter(i)
+	labels := []string{fmt.Sprintf("app:%d", k/100), fmt.Sprintf("team:t%d", i%50)}
+	if k%10 == 0 {
 		labels = append(labels, "x")
 	}
+	r := g.r
 	return graphstore.ComponentData{
-		Name:         fmt.Sprintf("c-%d", i),
-		Type:         types[i%len(types)],
+		Name:         g.Name(i),
+		Type:         types[g.scatter(i)%len(types)],
 		Layer:        layers[i%len(layers)],
-		Domain:       fmt.Sprintf("domain-%d", i%10),
+		Domain:       fmt.Sprintf("domain-%d", i%20),
 		Environments: []string{envs[i%len(envs)]},
 		Labels:       labels,
 		Identifiers:  []string{fmt.Sprintf("urn:c:%d", i)},
@@ -73,8 +107,28 @@ func Component(i, version int, r *rand.Rand) graphstore.ComponentData {
 	}
 }
 
-// ext is the external id of component i.
-func ext(i int) string { return fmt.Sprintf("c-%d", i) }
+// Name is the name of component i, which is also its external id.
+func (g *Generator) Name(i int) string {
+	if g.cfg.Shape == Uniform {
+		return fmt.Sprintf("c%d", i)
+	}
+	return fmt.Sprintf("c-%d", i)
+}
+
+// scatter is the label index of component i: i itself in the local shape,
+// a permutation of i within the initial components in the uniform one
+// (multiplying by a prime that does not divide their number).
+func (g *Generator) scatter(i int) int {
+	n := g.cfg.Components
+	if g.cfg.Shape != Uniform || i >= n || n < 2 {
+		return i
+	}
+	const p = 1_000_003
+	if n%p == 0 {
+		return i
+	}
+	return int(uint64(i) * p % uint64(n))
+}
 
 // relation is one generated relation: its serial and endpoints.
 type relation struct {
@@ -83,8 +137,12 @@ type relation struct {
 
 func (r relation) ext() string { return fmt.Sprintf("r-%d", r.serial) }
 
-func (r relation) data() graphstore.RelationData {
-	return graphstore.RelationData{Type: "depends_on", SourceRef: ext(r.from), TargetRef: ext(r.to)}
+// relationTypes are the relation types, by serial: most relations are
+// dependencies, some are calls and some enclose.
+var relationTypes = []string{"depends_on", "depends_on", "calls", "depends_on", "encloses"}
+
+func (g *Generator) relationData(r relation) graphstore.RelationData {
+	return graphstore.RelationData{Type: relationTypes[r.serial%len(relationTypes)], SourceRef: g.Name(r.from), TargetRef: g.Name(r.to)}
 }
 
 // Generator writes a topology and its history into a store.
@@ -104,10 +162,11 @@ func New(cfg Config) *Generator {
 	return &Generator{cfg: cfg, r: rand.New(rand.NewPCG(cfg.Seed, 99)), version: map[int]int{}}
 }
 
-// target picks a relation target for component i: usually near it (so
-// neighbourhoods overlap as in real systems), sometimes anywhere.
+// target picks a relation target for component i: in the local shape
+// usually near it (so neighbourhoods overlap as in real systems), sometimes
+// anywhere; in the uniform shape anywhere.
 func (g *Generator) target(i int) int {
-	if g.r.IntN(4) == 0 {
+	if g.cfg.Shape == Uniform || g.r.IntN(4) == 0 {
 		return g.alive[g.r.IntN(len(g.alive))]
 	}
 	j := i + g.r.IntN(2001) - 1000
@@ -120,18 +179,32 @@ func (g *Generator) target(i int) int {
 // Load writes the initial graph in batches and the churn, one batch per
 // hour, then returns the stats.
 func (g *Generator) Load(ctx context.Context, st graphstore.Store) (Stats, error) {
-	start := g.cfg.End.Add(-time.Duration(g.cfg.Hours+1) * time.Hour)
-	t0 := time.Now()
-	if err := g.initial(ctx, st, start); err != nil {
+	if err := g.LoadInitial(ctx, st); err != nil {
 		return g.Stats, err
 	}
+	return g.Stats, g.LoadChurn(ctx, st)
+}
+
+func (g *Generator) start() time.Time { return g.cfg.End.Add(-time.Duration(g.cfg.Hours+1) * time.Hour) }
+
+// LoadInitial writes the initial graph in batches (timing it in
+// Stats.LoadTime).
+func (g *Generator) LoadInitial(ctx context.Context, st graphstore.Store) error {
+	t0 := time.Now()
+	err := g.initial(ctx, st, g.start())
 	g.Stats.LoadTime = time.Since(t0)
+	return err
+}
+
+// LoadChurn writes the hours of churn after the initial graph, one batch
+// per hour.
+func (g *Generator) LoadChurn(ctx context.Context, st graphstore.Store) error {
 	for h := 1; h <= g.cfg.Hours; h++ {
-		if err := g.hour(ctx, st, start.Add(time.Duration(h)*time.Hour)); err != nil {
-			return g.Stats, err
+		if err := g.hour(ctx, st, g.start().Add(time.Duration(h)*time.Hour)); err != nil {
+			return err
 		}
 	}
-	return g.Stats, nil
+	return nil
 }
 
 func (g *Generator) initial(ctx context.Context, st graphstore.Store, at time.Time) error {
@@ -150,7 +223,7 @@ func (g *Generator) initial(ctx context.Context, st graphstore.Store, at time.Ti
 	}
 	for i := range n {
 		g.alive[i] = i
-		b.PutComponent(Source, ext(i), Component(i, 0, g.r))
+		b.PutComponent(Source, g.Name(i), g.Component(i, 0))
 		if len(b.Ops) >= g.cfg.BatchSize {
 			if err := flush(); err != nil {
 				return err
@@ -162,7 +235,7 @@ func (g *Generator) initial(ctx context.Context, st graphstore.Store, at time.Ti
 			rel := relation{serial: g.serial, from: i, to: g.target(i)}
 			g.serial++
 			g.rels = append(g.rels, rel)
-			b.PutRelation(Source, rel.ext(), rel.data())
+			b.PutRelation(Source, rel.ext(), g.relationData(rel))
 			if len(b.Ops) >= g.cfg.BatchSize {
 				if err := flush(); err != nil {
 					return err
@@ -180,7 +253,7 @@ func (g *Generator) hour(ctx context.Context, st graphstore.Store, at time.Time)
 	for range int(float64(len(g.alive)) * g.cfg.ChurnShare) {
 		i := g.alive[g.r.IntN(len(g.alive))]
 		g.version[i]++
-		b.PutComponent(Source, ext(i), Component(i, g.version[i], g.r))
+		b.PutComponent(Source, g.Name(i), g.Component(i, g.version[i]))
 	}
 	for range int(float64(len(g.rels)) * g.cfg.ChurnShare) {
 		k := g.r.IntN(len(g.rels))
@@ -189,7 +262,7 @@ func (g *Generator) hour(ctx context.Context, st graphstore.Store, at time.Time)
 		rel := relation{serial: g.serial, from: old.from, to: g.target(old.from)}
 		g.serial++
 		g.rels[k] = rel
-		b.PutRelation(Source, rel.ext(), rel.data())
+		b.PutRelation(Source, rel.ext(), g.relationData(rel))
 	}
 	for range g.cfg.AddRemove {
 		g.removeOne(b)
@@ -202,12 +275,12 @@ func (g *Generator) addOne(b *graphstore.Batch) {
 	i := g.next
 	g.next++
 	g.alive = append(g.alive, i)
-	b.PutComponent(Source, ext(i), Component(i, 0, g.r))
+	b.PutComponent(Source, g.Name(i), g.Component(i, 0))
 	for range g.cfg.RelationsPer {
 		rel := relation{serial: g.serial, from: i, to: g.target(i)}
 		g.serial++
 		g.rels = append(g.rels, rel)
-		b.PutRelation(Source, rel.ext(), rel.data())
+		b.PutRelation(Source, rel.ext(), g.relationData(rel))
 	}
 }
 
@@ -218,7 +291,7 @@ func (g *Generator) removeOne(b *graphstore.Batch) {
 	i := g.alive[k]
 	g.alive[k] = g.alive[len(g.alive)-1]
 	g.alive = g.alive[:len(g.alive)-1]
-	b.DeleteComponent(Source, ext(i))
+	b.DeleteComponent(Source, g.Name(i))
 }
 
 func (g *Generator) apply(ctx context.Context, st graphstore.Store, b *graphstore.Batch) error {

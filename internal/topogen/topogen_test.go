@@ -40,3 +40,26 @@ func TestSmall(t *testing.T) {
 		t.Errorf("label app:2 selects %d components, want about 100", len(app))
 	}
 }
+
+// TestUniform: the uniform shape scatters a label's components over the id
+// space and names components c<i>.
+func TestUniform(t *testing.T) {
+	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	cfg := topogen.Config{Components: 1000, RelationsPer: 3, BatchSize: 500, Seed: 1, End: end, Shape: topogen.Uniform}
+	st := memstore.New(memstore.Options{Now: func() time.Time { return end }})
+	if _, err := topogen.New(cfg).Load(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	sn, err := st.Snapshot(time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.Close()
+	app, _ := sn.Postings(7 /* label */, "app:3")
+	if len(app) != 100 || app[99]-app[0] < 500 {
+		t.Errorf("label app:3 selects %d components from id %d to %d, want 100 spread over the ids", len(app), app[0], app[len(app)-1])
+	}
+	if named, _ := sn.Postings(2 /* name */, "c17"); len(named) != 1 {
+		t.Errorf("name c17 selects %d components, want 1", len(named))
+	}
+}

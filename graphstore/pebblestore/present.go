@@ -1,0 +1,386 @@
+package pebblestore
+
+import (
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/tetrahq/tetra/graphstore"
+)
+
+// present is the graph at the last commit, held in memory so that reads at
+// the current time (most reads: every query without AT, every live
+// subscription) need neither Pebble nor the per-element caches to select
+// components:
+//
+//   - the postings of every term of the component indexes (kind, name,
+//     type, layer, domain, environment, label, health state, source) as
+//     sets of element ids: a sorted slice while small, a compressed bitmap
+//     (roaring) beyond that, so that intersections and membership tests cost
+//     next to nothing;
+//   - every component's open adjacency, both sides, in arrays indexed by
+//     the component id.
+//
+// Pebble stays the durable truth and serves every read in the past; the
+// index is built from its current postings when the store opens and kept
+// current by the writer, which applies each commit's posting changes to it
+// before publishing the commit. Identifier and relation-only terms (unique
+// per element, asked for one at a time) are left to Pebble and the posting
+// cache.
+//
+// Consistency. Everything the index hands out (a set, an adjacency entry)
+// is immutable: the writer replaces it with an updated copy. ver is the
+// commit the index reflects; the writer sets it to 0 before it changes
+// anything and to the new commit's time after. A reader at time ts uses
+// the index only if ver equals ts both before and after its lookup, so it
+// never sees a half-applied commit nor a later one; otherwise it reads
+// through Pebble as of ts, which is always right.
+type present struct {
+	ver    atomic.Int64
+	shards [presentShards]presentShard
+	adj    atomic.Pointer[[]*adjChunk]
+	grow   sync.Mutex // serialises growth of adj (only the writer and the builder grow it)
+	broken bool       // an id does not fit the sets (beyond 2^32): the index stays off; writer-owned
+}
+
+const presentShards = 256
+
+type presentShard struct {
+	mu   sync.RWMutex
+	sets map[termKey]pset
+}
+
+// pset is the immutable set of elements holding a term.
+type pset struct {
+	small []uint32        // sorted; used while the set has at most smallSet elements
+	bm    *roaring.Bitmap // beyond that
+}
+
+const smallSet = 32
+
+func (p pset) card() int {
+	if p.bm != nil {
+		return int(p.bm.GetCardinality())
+	}
+	return len(p.small)
+}
+
+// bitmap returns the set as a bitmap the caller must not modify.
+func (p pset) bitmap() *roaring.Bitmap {
+	if p.bm != nil {
+		return p.bm
+	}
+	return roaring.BitmapOf(p.small...)
+}
+
+func (p pset) ids() []graphstore.ID {
+	if p.bm == nil {
+		out := make([]graphstore.ID, len(p.small))
+		for i, v := range p.small {
+			out[i] = graphstore.ID(v)
+		}
+		return out
+	}
+	out := make([]graphstore.ID, 0, p.bm.GetCardinality())
+	it := p.bm.Iterator()
+	for it.HasNext() {
+		out = append(out, graphstore.ID(it.Next()))
+	}
+	return out
+}
+
+// withChanges returns a copy of the set with a commit's changes applied.
+func (p pset) withChanges(chs []postingChange) pset {
+	if p.bm != nil {
+		bm := p.bm.Clone()
+		for _, ch := range chs {
+			if ch.close {
+				bm.Remove(uint32(ch.id))
+			} else {
+				bm.Add(uint32(ch.id))
+			}
+		}
+		if bm.GetCardinality() <= smallSet/2 {
+			return pset{small: bm.ToArray()}
+		}
+		return pset{bm: bm}
+	}
+	s := slices.Clone(p.small)
+	for _, ch := range chs {
+		i, found := slices.BinarySearch(s, uint32(ch.id))
+		switch {
+		case ch.close && found:
+			s = slices.Delete(s, i, i+1)
+		case !ch.close && !found:
+			s = slices.Insert(s, i, uint32(ch.id))
+		}
+	}
+	if len(s) > smallSet {
+		return pset{bm: roaring.BitmapOf(s...)}
+	}
+	return pset{small: s}
+}
+
+func newPset(ids []uint32) pset {
+	if len(ids) > smallSet {
+		bm := roaring.BitmapOf(ids...)
+		bm.RunOptimize()
+		return pset{bm: bm}
+	}
+	return pset{small: ids}
+}
+
+// adjEntry is one component's open adjacency, ascending by relation id.
+type adjEntry struct {
+	side [2][]graphstore.Adjacency // 0 outgoing, 1 incoming
+}
+
+const adjChunkBits = 16
+
+type adjChunk [1 << adjChunkBits]atomic.Pointer[adjEntry]
+
+// presentIndex reports whether an index is held in the present graph.
+func presentIndex(ix graphstore.Index) bool {
+	switch ix {
+	case graphstore.IdxIdentifier, graphstore.IdxRelIdentifier, graphstore.IdxRelRef, graphstore.IdxOut, graphstore.IdxIn:
+		return false
+	}
+	return ix >= graphstore.IdxKind && ix <= graphstore.IdxSource
+}
+
+func newPresent() *present {
+	p := &present{}
+	for i := range p.shards {
+		p.shards[i].sets = map[termKey]pset{}
+	}
+	empty := []*adjChunk{}
+	p.adj.Store(&empty)
+	return p
+}
+
+func (p *present) shard(k termKey) *presentShard { return &p.shards[k.shard()%presentShards] }
+
+// usable reports whether the index reflects exactly the commit at ts.
+func (p *present) usable(ts int64) bool { return ts != 0 && p.ver.Load() == ts }
+
+// set returns the set of a term as of ts, ok false when the index cannot
+// answer for ts (or does not hold the index).
+func (p *present) set(ts int64, ix graphstore.Index, term string) (pset, bool) {
+	if !presentIndex(ix) || !p.usable(ts) {
+		return pset{}, false
+	}
+	k := termKey{ix, term}
+	sh := p.shard(k)
+	sh.mu.RLock()
+	s := sh.sets[k]
+	sh.mu.RUnlock()
+	return s, p.usable(ts)
+}
+
+// adjacent returns one side of a component's adjacency as of ts.
+func (p *present) adjacent(ts int64, id graphstore.ID, sd int) ([]graphstore.Adjacency, bool) {
+	if !p.usable(ts) {
+		return nil, false
+	}
+	var l []graphstore.Adjacency
+	if e := p.entry(id); e != nil {
+		l = e.side[sd]
+	}
+	return l, p.usable(ts)
+}
+
+func (p *present) entry(id graphstore.ID) *adjEntry {
+	chunks := *p.adj.Load()
+	c := uint64(id) >> adjChunkBits
+	if c >= uint64(len(chunks)) {
+		return nil
+	}
+	return chunks[c][uint64(id)&(1<<adjChunkBits-1)].Load()
+}
+
+// slot returns the cell of a component's adjacency, growing the chunks as
+// needed. Only the writer (or the builder) calls it.
+func (p *present) slot(id graphstore.ID) *atomic.Pointer[adjEntry] {
+	c := uint64(id) >> adjChunkBits
+	chunks := *p.adj.Load()
+	if c >= uint64(len(chunks)) {
+		p.grow.Lock()
+		grown := slices.Clone(chunks)
+		for uint64(len(grown)) <= c {
+			grown = append(grown, new(adjChunk))
+		}
+		p.adj.Store(&grown)
+		p.grow.Unlock()
+		chunks = grown
+	}
+	return &chunks[c][uint64(id)&(1<<adjChunkBits-1)]
+}
+
+// apply brings the index from the commit it reflects to the commit at ts,
+// given the commit's posting changes. The writer calls it before it
+// publishes the commit.
+func (p *present) apply(changes termChanges, ts int64, prev int64) {
+	if p.broken || p.ver.Load() != prev {
+		p.ver.Store(0) // not built, or out of step (a bulk load): stays off until rebuilt
+		return
+	}
+	p.ver.Store(0)
+	for k, chs := range changes {
+		if !p.fits(k, chs) {
+			p.broken = true
+			return
+		}
+		switch {
+		case k.isAdjacency():
+			p.applyAdjacency(k, chs)
+		case presentIndex(k.ix):
+			sh := p.shard(k)
+			sh.mu.Lock()
+			if s := sh.sets[k].withChanges(chs); s.card() > 0 {
+				sh.sets[k] = s
+			} else {
+				delete(sh.sets, k)
+			}
+			sh.mu.Unlock()
+		}
+	}
+	p.ver.Store(ts)
+}
+
+// fits reports whether the ids of a term's changes fit the sets.
+func (p *present) fits(k termKey, chs []postingChange) bool {
+	for _, ch := range chs {
+		if ch.id > math.MaxUint32 {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *present) applyAdjacency(k termKey, chs []postingChange) {
+	cell := p.slot(k.component())
+	old := cell.Load()
+	ne := &adjEntry{}
+	if old != nil {
+		*ne = *old
+	}
+	sd := side(k.ix)
+	l := slices.Clone(ne.side[sd])
+	for _, ch := range chs {
+		i, found := slices.BinarySearchFunc(l, ch.id, func(a graphstore.Adjacency, id graphstore.ID) int {
+			return int(int64(a.Relation) - int64(id))
+		})
+		switch {
+		case ch.close && found:
+			l = slices.Delete(l, i, i+1)
+		case !ch.close && !found:
+			l = slices.Insert(l, i, graphstore.Adjacency{Relation: ch.id, Other: ch.aux})
+		}
+	}
+	ne.side[sd] = l
+	cell.Store(ne)
+}
+
+// build fills the index from Pebble's current postings as of the commit at
+// ts: the view must reflect exactly that commit (the store is opening, or
+// the writer lock is held).
+func (p *present) build(r pebble.Reader, ts int64) error {
+	p.ver.Store(0)
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: []byte{tagPosting}, UpperBound: []byte{tagPosting + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	fresh := newPresent()
+	b := &presentBuilder{p: fresh, adj: map[graphstore.ID]*adjEntry{}}
+	for valid := it.First(); valid; valid = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		if err := b.add(it.Key(), v); err != nil {
+			return err
+		}
+		if b.broken {
+			p.broken = true
+			return nil
+		}
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	b.flushTerm()
+	for id, e := range b.adj {
+		fresh.slot(id).Store(e)
+	}
+	for i := range p.shards {
+		p.shards[i].mu.Lock()
+		p.shards[i].sets = fresh.shards[i].sets
+		p.shards[i].mu.Unlock()
+	}
+	p.adj.Store(fresh.adj.Load())
+	p.broken = false
+	p.ver.Store(ts)
+	return nil
+}
+
+// presentBuilder gathers the postings of one term at a time (they come in
+// key order) and the adjacency of every component.
+type presentBuilder struct {
+	p      *present
+	adj    map[graphstore.ID]*adjEntry
+	raw    []byte // the escaped term of the key being gathered, with its table and index
+	key    termKey
+	ids    []uint32
+	broken bool
+}
+
+func (b *presentBuilder) add(k, v []byte) error {
+	n := termEnd(k)
+	if n == 0 || len(k) != n+8 || len(v) < 8 {
+		return errCorrupt
+	}
+	id := u64(k[n:])
+	if id > math.MaxUint32 {
+		b.broken = true
+		return nil
+	}
+	if string(k[:n]) != string(b.raw) {
+		b.flushTerm()
+		term, _, err := readEscaped(k[2:])
+		if err != nil {
+			return err
+		}
+		b.raw = append(b.raw[:0], k[:n]...)
+		b.key = termKey{graphstore.Index(k[1]), term}
+	}
+	switch {
+	case b.key.isAdjacency():
+		if len(v) < 16 {
+			return errCorrupt
+		}
+		c := b.key.component()
+		e := b.adj[c]
+		if e == nil {
+			e = &adjEntry{}
+			b.adj[c] = e
+		}
+		sd := side(b.key.ix)
+		e.side[sd] = append(e.side[sd], graphstore.Adjacency{Relation: graphstore.ID(id), Other: graphstore.ID(u64(v[8:]))})
+	case presentIndex(b.key.ix):
+		b.ids = append(b.ids, uint32(id))
+	}
+	return nil
+}
+
+func (b *presentBuilder) flushTerm() {
+	if len(b.ids) == 0 {
+		return
+	}
+	sh := b.p.shard(b.key)
+	sh.sets[b.key] = newPset(slices.Clone(b.ids))
+	b.ids = b.ids[:0]
+}
