@@ -215,7 +215,7 @@ type filterIter struct {
 	pred   planner.Pred
 	r      *run
 	err    error
-	tried  bool                    // whether the predicate was compiled to a membership test
+	tried  bool                     // whether the predicate was compiled to a membership test
 	member func(graphstore.ID) bool // the test, nil when the terms are not in memory
 }
 

@@ -148,5 +148,3 @@ func (r *recorder) Apply(_ context.Context, b *graphstore.Batch) (*graphstore.Co
 	r.batches = append(r.batches, b)
 	return &graphstore.Commit{}, nil
 }
-
-

@@ -3,8 +3,8 @@ package pebblestore_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"

@@ -131,7 +131,7 @@ type Store struct {
 	elems *elementCache
 	posts *postingCache
 	count *countCache
-	now   *present // the present graph in memory; updated by the writer under wmu
+	now   *present   // the present graph in memory; updated by the writer under wmu
 	cmu   sync.Mutex // serialises compactions; first in the lock order
 	wmu   sync.Mutex // serialises writers; after cmu
 

@@ -185,7 +185,9 @@ func (g *Generator) Load(ctx context.Context, st graphstore.Store) (Stats, error
 	return g.Stats, g.LoadChurn(ctx, st)
 }
 
-func (g *Generator) start() time.Time { return g.cfg.End.Add(-time.Duration(g.cfg.Hours+1) * time.Hour) }
+func (g *Generator) start() time.Time {
+	return g.cfg.End.Add(-time.Duration(g.cfg.Hours+1) * time.Hour)
+}
 
 // LoadInitial writes the initial graph in batches (timing it in
 // Stats.LoadTime).
