@@ -1,6 +1,7 @@
 package exec_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/internal/topogen"
 	"github.com/tetrahq/tetra/lang"
@@ -370,4 +372,74 @@ func BenchmarkConjunction(b *testing.B) {
 // (g) one component by name.
 func BenchmarkName(b *testing.B) {
 	latencies(b, func(env *benchEnv, r *rand.Rand) string { return fmt.Sprintf(`name = %q`, seed(env, r)) })
+}
+
+// BenchmarkExportCSV writes the benchmark graph as it is now to CSV files
+// in the store's directory (csv/components.csv, labels.csv,
+// relations.csv), for the peer comparisons in bench/ (SQLite, PostgreSQL),
+// which load exactly the graph Tetra answers on.
+func BenchmarkExportCSV(b *testing.B) {
+	env := benchStore(b)
+	for range b.N {
+	}
+	dir := filepath.Join(env.dir, "csv")
+	if err := exportCSV(env, dir); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(env.cfg.Components), "components")
+}
+
+func exportCSV(env *benchEnv, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	sn, err := env.store.Snapshot(time.Time{})
+	if err != nil {
+		return err
+	}
+	defer sn.Close()
+	files := map[string]*os.File{}
+	for _, name := range []string{"components", "labels", "relations"} {
+		f, err := os.Create(filepath.Join(dir, name+".csv"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		files[name] = f
+	}
+	w := map[string]*bufio.Writer{}
+	for name, f := range files {
+		w[name] = bufio.NewWriterSize(f, 1<<20)
+	}
+	for _, kind := range []string{graphstore.TermComponent, graphstore.TermRelation} {
+		ids, err := sn.Postings(graphstore.IdxKind, kind)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			e, err := sn.Element(id)
+			if err != nil {
+				return err
+			}
+			if c := e.Component(); c != nil {
+				env := ""
+				if len(c.Environments) > 0 {
+					env = c.Environments[0]
+				}
+				fmt.Fprintf(w["components"], "%d,%s,%s,%s,%s,%s,%s\n", c.ID, c.Name, c.Type, c.Layer, c.Domain, env, c.Health)
+				for _, l := range c.Labels {
+					fmt.Fprintf(w["labels"], "%d,%s\n", c.ID, l)
+				}
+			} else if e.Traversable() {
+				r := e.Relation()
+				fmt.Fprintf(w["relations"], "%d,%d,%d,%s\n", r.ID, r.Source, r.Target, r.Type)
+			}
+		}
+	}
+	for _, bw := range w {
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
