@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -19,63 +17,45 @@ import (
 
 	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/exec"
-	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/internal/benchgraph"
 	"github.com/tetrahq/tetra/internal/topogen"
 )
 
 // The REST benchmarks run POST /api/query over loopback against the
-// generated benchmark graph of exec's benchmarks (100k components, 300k
-// relations, 30 days of churn), with 1 and 8 concurrent clients:
+// generated benchmark graph of exec's benchmarks (internal/benchgraph: the
+// same size and shape variables, the same stores), with 1 and 8 concurrent
+// clients:
 //
-//	TETRA_BENCH_DATA=/work/benchdata/graph flock /tmp/tetra-bench.lock \
-//	  go test ./api -run '^$' -bench REST -benchtime 5000x
+//	TETRA_BENCH_DATA=/work/benchdata TETRA_BENCH_SIZE=1m TETRA_BENCH_SHAPE=uniform \
+//	  flock /tmp/tetra-bench.lock go test ./api -run '^$' -bench REST -benchtime 5000x
 //
-// Set TETRA_BENCH_DATA to the directory exec's benchmarks use: the store
-// is generated once (minutes) and shared.
-
-var benchEnd = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+// Set TETRA_BENCH_DATA to the directory exec's benchmarks use: each graph is
+// generated once (minutes) and shared.
 
 var (
 	benchOnce sync.Once
 	benchSrv  *httptest.Server
+	benchGen  *topogen.Generator
+	benchN    int
 	benchErr  error
 )
 
 // benchServer opens (or generates) the benchmark store and serves it.
 func benchServer(b *testing.B) string {
 	benchOnce.Do(func() {
-		now := func() time.Time { return benchEnd.Add(time.Minute) }
-		cfg := topogen.Default(benchEnd)
-		dir := os.Getenv("TETRA_BENCH_DATA")
-		if dir == "" {
-			dir, benchErr = os.MkdirTemp("", "tetra-bench-")
-			if benchErr != nil {
-				return
-			}
-		}
-		want, _ := json.Marshal(cfg)
-		have, _ := os.ReadFile(filepath.Join(dir, "topogen.json"))
-		reuse := len(have) > 0 && bytes.HasPrefix(have, want)
-		if !reuse {
-			os.RemoveAll(dir)
-		}
-		st, err := pebblestore.Open(dir, pebblestore.Options{Now: now, Retention: 40 * 24 * time.Hour})
+		cfg, err := benchgraph.Config(os.Getenv("TETRA_BENCH_SIZE"), os.Getenv("TETRA_BENCH_SHAPE"))
 		if err != nil {
 			benchErr = err
 			return
 		}
-		if !reuse {
-			fmt.Fprintf(os.Stderr, "generating the benchmark graph in %s …\n", dir)
-			stats, err := topogen.New(cfg).Load(context.Background(), st)
-			if err != nil {
-				benchErr = err
-				return
-			}
-			sj, _ := json.Marshal(stats)
-			os.WriteFile(filepath.Join(dir, "topogen.json"), append(append(want, '\n'), sj...), 0o644)
+		g, err := benchgraph.Open(os.Getenv("TETRA_BENCH_DATA"), cfg)
+		if err != nil {
+			benchErr = err
+			return
 		}
-		eng := exec.New(st, exec.Options{Now: now, MaxElements: 50_000, Timeout: time.Minute})
-		srv := api.New(api.Config{Engine: eng, Now: now, Limits: api.Limits{MaxElements: 50_000, QueryTimeout: time.Minute},
+		benchGen, benchN = g.Gen, cfg.Components
+		eng := exec.New(g.Store, exec.Options{Now: benchgraph.Now, MaxElements: 50_000, Timeout: time.Minute})
+		srv := api.New(api.Config{Engine: eng, Now: benchgraph.Now, Limits: api.Limits{MaxElements: 50_000, QueryTimeout: time.Minute},
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		benchSrv = httptest.NewServer(srv.Handler())
 	})
@@ -144,10 +124,10 @@ func restLatencies(b *testing.B, clients int, q func(r *rand.Rand) string) {
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "queries/s")
 }
 
-func selective(r *rand.Rand) string { return fmt.Sprintf(`label = "app:%d"`, r.IntN(1000)) }
+func selective(r *rand.Rand) string { return fmt.Sprintf(`label = "app:%d"`, r.IntN(benchN/100)) }
 
 func neighbours(r *rand.Rand) string {
-	return fmt.Sprintf(`withNeighborsOf(components = (name = "c-%d"), levels = "2", direction = "both")`, r.IntN(100_000))
+	return fmt.Sprintf(`withNeighborsOf(components = (name = %q), levels = "2", direction = "both")`, benchGen.Name(r.IntN(benchN)))
 }
 
 // (a) a selective filter returning about 100 components.

@@ -3,7 +3,6 @@ package exec_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/internal/benchgraph"
 	"github.com/tetrahq/tetra/internal/topogen"
 	"github.com/tetrahq/tetra/lang"
 )
@@ -38,28 +38,13 @@ import (
 //
 // bench/run.sh runs every benchmark at both sizes and shapes, beside SQLite.
 
-var benchEnd = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-
-// benchNow is the clock of the benchmark store and engine: just after the
-// last churn batch.
-func benchNow() time.Time { return benchEnd.Add(time.Minute) }
-
 type benchEnv struct {
-	dir      string
-	store    *pebblestore.Store
-	engine   *exec.Engine
-	cfg      topogen.Config
-	gen      *topogen.Generator // names only
-	meta     benchMeta
-	openTime time.Duration
-	err      error
-}
-
-// benchMeta is what a generation wrote, kept beside the store.
-type benchMeta struct {
-	Config    topogen.Config
-	Stats     topogen.Stats
-	Generated time.Duration // wall time of the whole generation
+	*benchgraph.Graph
+	engine *exec.Engine
+	cfg    topogen.Config
+	gen    *topogen.Generator
+	dir    string
+	err    error
 }
 
 var (
@@ -69,49 +54,23 @@ var (
 
 // benchConfig reads the size and shape of the benchmark graph.
 func benchConfig() (topogen.Config, error) {
-	n := 100_000
-	switch s := strings.ToLower(os.Getenv("TETRA_BENCH_SIZE")); s {
-	case "", "100k":
-	case "1m":
-		n = 1_000_000
-	default:
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1000 {
-			return topogen.Config{}, fmt.Errorf("TETRA_BENCH_SIZE=%q: want a number of components ≥ 1000, 100k or 1m", s)
-		}
-		n = v
-	}
-	shape := topogen.Local
-	switch s := strings.ToLower(os.Getenv("TETRA_BENCH_SHAPE")); s {
-	case "", "local":
-	case "uniform":
-		shape = topogen.Uniform
-	default:
-		return topogen.Config{}, fmt.Errorf("TETRA_BENCH_SHAPE=%q: want local or uniform", s)
-	}
-	return topogen.Sized(benchEnd, n, shape), nil
+	return benchgraph.Config(os.Getenv("TETRA_BENCH_SIZE"), os.Getenv("TETRA_BENCH_SHAPE"))
 }
 
-// benchStore builds (or reopens) the benchmark topology once per process.
+// benchStore opens (or generates) the benchmark topology once per process.
 func benchStore(b *testing.B) *benchEnv {
 	benchOnce.Do(func() {
-		bench.cfg, bench.err = benchConfig()
-		if bench.err != nil {
+		cfg, err := benchConfig()
+		if err != nil {
+			bench.err = err
 			return
 		}
-		root := os.Getenv("TETRA_BENCH_DATA")
-		if root == "" {
-			if root, bench.err = os.MkdirTemp("", "tetra-bench-"); bench.err != nil {
-				return
-			}
+		g, err := benchgraph.Open(os.Getenv("TETRA_BENCH_DATA"), cfg)
+		if err != nil {
+			bench.err = err
+			return
 		}
-		shape := string(bench.cfg.Shape)
-		if shape == "" {
-			shape = "local"
-		}
-		bench.dir = filepath.Join(root, fmt.Sprintf("%s-%d", shape, bench.cfg.Components))
-		bench.gen = topogen.New(bench.cfg)
-		bench.err = openOrGenerate()
+		bench = benchEnv{Graph: g, engine: benchEngine(g.Store), cfg: cfg, gen: g.Gen, dir: g.Dir}
 	})
 	if bench.err != nil {
 		b.Fatal(bench.err)
@@ -119,60 +78,12 @@ func benchStore(b *testing.B) *benchEnv {
 	return &bench
 }
 
-func benchOptions() pebblestore.Options {
-	return pebblestore.Options{Now: benchNow, Retention: 40 * 24 * time.Hour}
-}
-
-func openOrGenerate() error {
-	marker := filepath.Join(bench.dir, "tetra-bench.json")
-	if raw, err := os.ReadFile(marker); err == nil && json.Unmarshal(raw, &bench.meta) == nil &&
-		sameConfig(bench.meta.Config, bench.cfg) {
-		t0 := time.Now()
-		st, err := pebblestore.Open(bench.dir, benchOptions())
-		bench.openTime = time.Since(t0)
-		bench.store = st
-		bench.engine = benchEngine(st)
-		return err
-	}
-	os.RemoveAll(bench.dir)
-	if err := os.MkdirAll(bench.dir, 0o755); err != nil {
-		return err
-	}
-	st, err := pebblestore.Open(bench.dir, benchOptions())
-	if err != nil {
-		return err
-	}
-	bench.store, bench.engine = st, benchEngine(st)
-	fmt.Fprintf(os.Stderr, "generating %d components (%s), %d hours of churn in %s …\n",
-		bench.cfg.Components, bench.cfg.Shape, bench.cfg.Hours, bench.dir)
-	t0 := time.Now()
-	g := topogen.New(bench.cfg)
-	ld, err := st.NewLoader(0)
-	if err != nil {
-		return err
-	}
-	_, err = g.Load(context.Background(), ld)
-	if cerr := ld.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	bench.meta = benchMeta{Config: bench.cfg, Stats: g.Stats, Generated: time.Since(t0)}
-	fmt.Fprintf(os.Stderr, "generated in %s\n", bench.meta.Generated.Round(time.Second))
-	raw, _ := json.Marshal(bench.meta)
-	return os.WriteFile(marker, raw, 0o644)
-}
-
-func sameConfig(a, b topogen.Config) bool {
-	a.End, b.End = a.End.UTC(), b.End.UTC()
-	return a == b
-}
+func benchOptions() pebblestore.Options { return benchgraph.Options() }
 
 // benchEngine allows results as large as the broad filter's at 1M (10% of
 // the graph).
 func benchEngine(st *pebblestore.Store) *exec.Engine {
-	return exec.New(st, exec.Options{Now: benchNow, MaxElements: 500_000, Timeout: 5 * time.Minute})
+	return exec.New(st, exec.Options{Now: benchgraph.Now, MaxElements: 500_000, Timeout: 5 * time.Minute})
 }
 
 // peakRSS reads the process's high-water resident set size, in MiB.
@@ -259,8 +170,8 @@ func BenchmarkOpen(b *testing.B) {
 	env := benchStore(b)
 	for range b.N {
 	}
-	b.ReportMetric(env.openTime.Seconds(), "open-s")
-	b.ReportMetric(env.meta.Generated.Seconds(), "generated-s")
+	b.ReportMetric(env.OpenTime.Seconds(), "open-s")
+	b.ReportMetric(env.Meta.Generated.Seconds(), "generated-s")
 	b.ReportMetric(peakRSS(), "peak-RSS-MiB")
 }
 
@@ -268,14 +179,14 @@ func BenchmarkOpen(b *testing.B) {
 // days of history.
 func BenchmarkHistory(b *testing.B) {
 	env := benchStore(b)
-	if err := env.store.Flush(); err != nil {
+	if err := env.Store.Flush(); err != nil {
 		b.Fatal(err)
 	}
 	for range b.N {
 	}
-	b.ReportMetric(float64(env.store.DiskUsage())/float64(env.meta.Stats.Versions), "disk-bytes/version")
-	b.ReportMetric(float64(env.meta.Stats.Versions), "versions")
-	b.ReportMetric(float64(env.store.DiskUsage())/(1<<20), "disk-MiB")
+	b.ReportMetric(float64(env.Store.DiskUsage())/float64(env.Meta.Stats.Versions), "disk-bytes/version")
+	b.ReportMetric(float64(env.Meta.Stats.Versions), "versions")
+	b.ReportMetric(float64(env.Store.DiskUsage())/(1<<20), "disk-MiB")
 	b.ReportMetric(peakRSS(), "peak-RSS-MiB")
 }
 
@@ -393,7 +304,7 @@ func exportCSV(env *benchEnv, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	sn, err := env.store.Snapshot(time.Time{})
+	sn, err := env.Store.Snapshot(time.Time{})
 	if err != nil {
 		return err
 	}

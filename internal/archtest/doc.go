@@ -11,8 +11,9 @@
 //   - only the stores import their shared machinery (graphstore/internal);
 //   - only ingest imports the Kafka client;
 //   - nothing imports cmd;
-//   - only cmd (and the stores themselves) import a concrete store
-//     (pebblestore, memstore) outside tests.
+//   - only cmd (and the stores themselves, and internal/benchgraph, which
+//     opens the benchmark stores) import a concrete store (pebblestore,
+//     memstore) outside tests.
 //
 // It has no non-test code.
 package archtest

@@ -1,0 +1,139 @@
+// Package benchgraph opens the generated benchmark graphs that exec's and
+// api's benchmarks share: a topogen topology of a size and shape with 30
+// days of hourly churn, generated once through the bulk loader into
+// <root>/<shape>-<components> and reused by every later run (a marker file
+// records the configuration it was generated with). Only benchmarks use
+// it; it is the one place besides cmd that opens a concrete store.
+package benchgraph
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/internal/topogen"
+)
+
+// End is the time of the last churn batch.
+var End = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+// Now is the clock of the benchmark stores and engines: just after the
+// last churn batch.
+func Now() time.Time { return End.Add(time.Minute) }
+
+// Options are the store options the benchmarks open with.
+func Options() pebblestore.Options {
+	return pebblestore.Options{Now: Now, Retention: 40 * 24 * time.Hour}
+}
+
+// Config reads a size ("100k", "1m" or a number of components; "" is
+// 100k) and a shape ("local" or "uniform"; "" is local).
+func Config(size, shape string) (topogen.Config, error) {
+	n := 100_000
+	switch s := strings.ToLower(size); s {
+	case "", "100k":
+	case "1m":
+		n = 1_000_000
+	default:
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1000 {
+			return topogen.Config{}, fmt.Errorf("benchmark size %q: want a number of components ≥ 1000, 100k or 1m", s)
+		}
+		n = v
+	}
+	sh := topogen.Local
+	switch s := strings.ToLower(shape); s {
+	case "", "local":
+	case "uniform":
+		sh = topogen.Uniform
+	default:
+		return topogen.Config{}, fmt.Errorf("benchmark shape %q: want local or uniform", s)
+	}
+	return topogen.Sized(End, n, sh), nil
+}
+
+// Graph is an open benchmark store.
+type Graph struct {
+	Dir      string
+	Store    *pebblestore.Store
+	Config   topogen.Config
+	Gen      *topogen.Generator // for names; its state is not the store's
+	Meta     Meta
+	OpenTime time.Duration // how long opening the existing store took
+}
+
+// Meta is what a generation wrote, kept beside the store.
+type Meta struct {
+	Config    topogen.Config
+	Stats     topogen.Stats
+	Generated time.Duration // wall time of the whole generation
+}
+
+// Open opens the graph of cfg under root, generating it first when it is
+// not there (root "" generates into a temporary directory).
+func Open(root string, cfg topogen.Config) (*Graph, error) {
+	if root == "" {
+		d, err := os.MkdirTemp("", "tetra-bench-")
+		if err != nil {
+			return nil, err
+		}
+		root = d
+	}
+	shape := string(cfg.Shape)
+	if shape == "" {
+		shape = "local"
+	}
+	g := &Graph{Dir: filepath.Join(root, fmt.Sprintf("%s-%d", shape, cfg.Components)), Config: cfg, Gen: topogen.New(cfg)}
+	marker := filepath.Join(g.Dir, "tetra-bench.json")
+	if raw, err := os.ReadFile(marker); err == nil && json.Unmarshal(raw, &g.Meta) == nil && sameConfig(g.Meta.Config, cfg) {
+		t0 := time.Now()
+		st, err := pebblestore.Open(g.Dir, Options())
+		g.OpenTime, g.Store = time.Since(t0), st
+		return g, err
+	}
+	return g, g.generate(marker)
+}
+
+func (g *Graph) generate(marker string) error {
+	if err := os.RemoveAll(g.Dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(g.Dir, 0o755); err != nil {
+		return err
+	}
+	st, err := pebblestore.Open(g.Dir, Options())
+	if err != nil {
+		return err
+	}
+	g.Store = st
+	fmt.Fprintf(os.Stderr, "generating %d components (%s), %d hours of churn in %s …\n",
+		g.Config.Components, g.Config.Shape, g.Config.Hours, g.Dir)
+	t0 := time.Now()
+	gen := topogen.New(g.Config)
+	ld, err := st.NewLoader(0)
+	if err != nil {
+		return err
+	}
+	_, err = gen.Load(context.Background(), ld)
+	if cerr := ld.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	g.Meta = Meta{Config: g.Config, Stats: gen.Stats, Generated: time.Since(t0)}
+	fmt.Fprintf(os.Stderr, "generated in %s\n", g.Meta.Generated.Round(time.Second))
+	raw, _ := json.Marshal(g.Meta)
+	return os.WriteFile(marker, raw, 0o644)
+}
+
+func sameConfig(a, b topogen.Config) bool {
+	a.End, b.End = a.End.UTC(), b.End.UTC()
+	return a == b
+}
