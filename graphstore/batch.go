@@ -121,4 +121,3 @@ func (k OpKind) String() string {
 	}
 	return fmt.Sprintf("op(%d)", uint8(k))
 }
-

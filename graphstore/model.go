@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/tetrahq/tetra/internal/topokeys"
 )
 
 // ID identifies a component or a relation. Components and relations share
@@ -44,8 +42,9 @@ const (
 	HealthCritical                     // CRITICAL
 )
 
-// healthNames are the states by value, from the key vocabulary.
-var healthNames = topokeys.HealthStates
+// healthNames are the states by value, in order of severity; the names are
+// the key vocabulary's (topokeys.HealthStates; a test keeps them equal).
+var healthNames = [...]string{"UNKNOWN", "CLEAR", "DEVIATING", "CRITICAL"}
 
 func (h HealthState) String() string {
 	if int(h) < len(healthNames) {

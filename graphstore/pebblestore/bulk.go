@@ -427,6 +427,7 @@ func (l *Loader) Close() error {
 		// The runs changed terms the index was not told about: read it
 		// anew from what they left.
 		err = l.s.now.build(l.s.db, l.s.lastPublished())
+		markCorrupt(&err)
 	}
 	l.closed = true
 	l.s.wmu.Unlock()

@@ -220,6 +220,7 @@ func Open(dir string, o Options) (*Store, error) {
 		s.now = newPresent()
 		if err := s.now.build(db, s.last); err != nil {
 			db.Close()
+			markCorrupt(&err)
 			return nil, fmt.Errorf("pebblestore: building the present graph: %w", err)
 		}
 	}

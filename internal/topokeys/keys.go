@@ -29,8 +29,9 @@ type spec struct {
 	values  []string // the accepted values of an enumerated key, upper-case; nil: any
 }
 
-// HealthStates are the values of healthstate, in order of severity.
-var HealthStates = []string{"UNKNOWN", "CLEAR", "DEVIATING", "CRITICAL"}
+// HealthStates are the values of healthstate, in the order users see them
+// (graphstore orders them by severity for merging).
+var HealthStates = []string{"CLEAR", "DEVIATING", "CRITICAL", "UNKNOWN"}
 
 var specs = [numKeys + 1]spec{
 	Name:        {name: "name"},
