@@ -43,7 +43,7 @@ var (
 // benchServer opens (or generates) the benchmark store and serves it.
 func benchServer(b *testing.B) string {
 	benchOnce.Do(func() {
-		cfg, err := benchgraph.Config(os.Getenv("TETRA_BENCH_SIZE"), os.Getenv("TETRA_BENCH_SHAPE"))
+		cfg, err := benchgraph.Config(os.Getenv("TETRA_BENCH_SIZE"), os.Getenv("TETRA_BENCH_SHAPE"), os.Getenv("TETRA_BENCH_HOURS"))
 		if err != nil {
 			benchErr = err
 			return

@@ -54,7 +54,7 @@ var (
 
 // benchConfig reads the size and shape of the benchmark graph.
 func benchConfig() (topogen.Config, error) {
-	return benchgraph.Config(os.Getenv("TETRA_BENCH_SIZE"), os.Getenv("TETRA_BENCH_SHAPE"))
+	return benchgraph.Config(os.Getenv("TETRA_BENCH_SIZE"), os.Getenv("TETRA_BENCH_SHAPE"), os.Getenv("TETRA_BENCH_HOURS"))
 }
 
 // benchStore opens (or generates) the benchmark topology once per process.

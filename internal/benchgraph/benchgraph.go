@@ -33,8 +33,9 @@ func Options() pebblestore.Options {
 }
 
 // Config reads a size ("100k", "1m" or a number of components; "" is
-// 100k) and a shape ("local" or "uniform"; "" is local).
-func Config(size, shape string) (topogen.Config, error) {
+// 100k), a shape ("local" or "uniform"; "" is local) and the hours of churn
+// ("" is 720, 30 days).
+func Config(size, shape, hours string) (topogen.Config, error) {
 	n := 100_000
 	switch s := strings.ToLower(size); s {
 	case "", "100k":
@@ -55,7 +56,15 @@ func Config(size, shape string) (topogen.Config, error) {
 	default:
 		return topogen.Config{}, fmt.Errorf("benchmark shape %q: want local or uniform", s)
 	}
-	return topogen.Sized(End, n, sh), nil
+	cfg := topogen.Sized(End, n, sh)
+	if hours != "" {
+		h, err := strconv.Atoi(hours)
+		if err != nil || h < 0 {
+			return topogen.Config{}, fmt.Errorf("benchmark hours %q: want a number of hours of churn", hours)
+		}
+		cfg.Hours = h
+	}
+	return cfg, nil
 }
 
 // Graph is an open benchmark store.
@@ -89,7 +98,11 @@ func Open(root string, cfg topogen.Config) (*Graph, error) {
 	if shape == "" {
 		shape = "local"
 	}
-	g := &Graph{Dir: filepath.Join(root, fmt.Sprintf("%s-%d", shape, cfg.Components)), Config: cfg, Gen: topogen.New(cfg)}
+	name := fmt.Sprintf("%s-%d", shape, cfg.Components)
+	if cfg.Hours != 720 {
+		name += fmt.Sprintf("-h%d", cfg.Hours)
+	}
+	g := &Graph{Dir: filepath.Join(root, name), Config: cfg, Gen: topogen.New(cfg)}
 	marker := filepath.Join(g.Dir, "tetra-bench.json")
 	if raw, err := os.ReadFile(marker); err == nil && json.Unmarshal(raw, &g.Meta) == nil && sameConfig(g.Meta.Config, cfg) {
 		t0 := time.Now()
