@@ -142,13 +142,23 @@ const adjChunkBits = 16
 
 type adjChunk [1 << adjChunkBits]atomic.Pointer[adjEntry]
 
-// presentIndex reports whether an index is held in the present graph.
+// presentIndex reports whether an index is held in the present graph: the
+// indexes of the topology keys that filter components, and kind. (Sources
+// and identifiers are asked for one term at a time; adjacency is held
+// apart.)
 func presentIndex(ix graphstore.Index) bool {
 	switch ix {
-	case graphstore.IdxIdentifier, graphstore.IdxRelIdentifier, graphstore.IdxRelRef, graphstore.IdxOut, graphstore.IdxIn:
-		return false
+	case graphstore.IdxKind, graphstore.IdxName, graphstore.IdxType, graphstore.IdxLayer, graphstore.IdxDomain,
+		graphstore.IdxEnvironment, graphstore.IdxLabel, graphstore.IdxHealth:
+		return true
 	}
-	return ix >= graphstore.IdxKind && ix <= graphstore.IdxSource
+	return false
+}
+
+// presentTerm reports whether a term of a held index is held: of kind,
+// only the components (a query never asks for every relation).
+func presentTerm(k termKey) bool {
+	return presentIndex(k.ix) && (k.ix != graphstore.IdxKind || k.term == graphstore.TermComponent)
 }
 
 func newPresent() *present {
@@ -169,10 +179,10 @@ func (p *present) usable(ts int64) bool { return ts != 0 && p.ver.Load() == ts }
 // set returns the set of a term as of ts, ok false when the index cannot
 // answer for ts (or does not hold the index).
 func (p *present) set(ts int64, ix graphstore.Index, term string) (pset, bool) {
-	if !presentIndex(ix) || !p.usable(ts) {
+	k := termKey{ix, term}
+	if !presentTerm(k) || !p.usable(ts) {
 		return pset{}, false
 	}
-	k := termKey{ix, term}
 	sh := p.shard(k)
 	sh.mu.RLock()
 	s := sh.sets[k]
@@ -236,7 +246,7 @@ func (p *present) apply(changes termChanges, ts int64, prev int64) {
 		switch {
 		case k.isAdjacency():
 			p.applyAdjacency(k, chs)
-		case presentIndex(k.ix):
+		case presentTerm(k):
 			sh := p.shard(k)
 			sh.mu.Lock()
 			if s := sh.sets[k].withChanges(chs); s.card() > 0 {
@@ -296,18 +306,24 @@ func (p *present) build(r pebble.Reader, ts int64) error {
 	defer it.Close()
 	fresh := newPresent()
 	b := &presentBuilder{p: fresh, adj: map[graphstore.ID]*adjEntry{}}
-	for valid := it.First(); valid; valid = it.Next() {
+	for valid := it.First(); valid; {
+		k := it.Key()
+		if skip := skipTo(k); skip != nil {
+			valid = it.SeekGE(skip) // a whole term or index the index does not hold
+			continue
+		}
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return err
 		}
-		if err := b.add(it.Key(), v); err != nil {
+		if err := b.add(k, v); err != nil {
 			return err
 		}
 		if b.broken {
 			p.broken = true
 			return nil
 		}
+		valid = it.Next()
 	}
 	if err := it.Error(); err != nil {
 		return err
@@ -324,6 +340,28 @@ func (p *present) build(r pebble.Reader, ts int64) error {
 	p.adj.Store(fresh.adj.Load())
 	p.broken = false
 	p.ver.Store(ts)
+	return nil
+}
+
+// skipTo returns where the build should seek to pass over the key's term
+// or index when the present graph does not hold it, nil when it does.
+func skipTo(k []byte) []byte {
+	if len(k) < 2 {
+		return nil
+	}
+	ix := graphstore.Index(k[1])
+	switch {
+	case ix == graphstore.IdxOut || ix == graphstore.IdxIn:
+		return nil
+	case !presentIndex(ix):
+		return []byte{tagPosting, byte(ix) + 1}
+	case ix == graphstore.IdxKind:
+		if n := termEnd(k); n > 0 && string(k[2:n]) != string(appendEscaped(nil, graphstore.TermComponent)) {
+			end := append([]byte(nil), k[:n]...)
+			end[n-1]++ // past every posting of this term
+			return end
+		}
+	}
 	return nil
 }
 
@@ -370,7 +408,7 @@ func (b *presentBuilder) add(k, v []byte) error {
 		}
 		sd := side(b.key.ix)
 		e.side[sd] = append(e.side[sd], graphstore.Adjacency{Relation: graphstore.ID(id), Other: graphstore.ID(u64(v[8:]))})
-	case presentIndex(b.key.ix):
+	case presentTerm(b.key):
 		b.ids = append(b.ids, uint32(id))
 	}
 	return nil
