@@ -28,8 +28,9 @@ for size in $sizes; do
       lock go test -run '^$' -bench 'BroadLabel' -benchtime 30x)
     if [ "${TETRA_BENCH_POSTGRES:-}" = 1 ]; then
       n=100000; [ "$size" = 1m ] && n=1000000
+      dir="$shape-$n"; [ -n "${TETRA_BENCH_HOURS:-}" ] && [ "$TETRA_BENCH_HOURS" != 720 ] && dir="$dir-h$TETRA_BENCH_HOURS"
       echo "== postgres $shape $size"
-      lock bench/postgres/run.sh "$TETRA_BENCH_DATA/$shape-$n/csv" 30
+      lock bench/postgres/run.sh "$TETRA_BENCH_DATA/$dir/csv" 30
     fi
   done
 done

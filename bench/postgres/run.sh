@@ -13,10 +13,10 @@ set -euo pipefail
 csv=${1:?usage: run.sh CSV_DIR [SECONDS]}
 secs=${2:-30}
 csv=$(cd "$csv" && pwd)
-graph=$(basename "$(dirname "$csv")")        # e.g. uniform-1000000
-shape=${graph%%-*}
-n=${graph##*-}
-db="tetra_${shape}_${n}"
+graph=$(basename "$(dirname "$csv")")        # e.g. uniform-1000000 or uniform-1000000-h0
+shape=$(echo "$graph" | cut -d- -f1)
+n=$(echo "$graph" | cut -d- -f2)
+db="tetra_$(echo "$graph" | tr - _)"
 prefix="c-"; [ "$shape" = uniform ] && prefix="c"
 
 if ! command -v pg_ctlcluster >/dev/null || ! ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1; then

@@ -40,7 +40,11 @@ func graphDir() (string, int, string, error) {
 	if shape == "" {
 		shape = "local"
 	}
-	return filepath.Join(root, fmt.Sprintf("%s-%d", shape, n), "csv"), n, shape, nil
+	name := fmt.Sprintf("%s-%d", shape, n)
+	if h := os.Getenv("TETRA_BENCH_HOURS"); h != "" && h != "720" {
+		name += "-h" + h
+	}
+	return filepath.Join(root, name, "csv"), n, shape, nil
 }
 
 var (
