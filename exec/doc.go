@@ -5,9 +5,12 @@
 // that confines every result). A topology statement is planned by the
 // planner against a catalog of estimates (a snapshot of the latest commit),
 // then built into operators through planner.Factory: index scans, glob
-// scans, id lookups, full scans, filters evaluated on loaded components,
-// unions, intersections (leapfrogging), differences and neighbourhood
-// expansions. Operators stream sorted component ids (Next/SeekGE/At/Err/
+// scans, id lookups, full scans, filters, unions, intersections
+// (leapfrogging), differences and neighbourhood expansions (reading
+// adjacency a page at a time, so a hub stops at the element limit). Where
+// the snapshot hands out postings as bitmaps (graphstore.SetReader: the
+// Pebble store at the current time), scans iterate the bitmaps and filters
+// test membership; otherwise filters load each component (sets.go). Operators stream sorted component ids (Next/SeekGE/At/Err/
 // Close) over one graphstore.Snapshot opened at the query's time; the
 // result is the selected components and the relations among them. CHANGES
 // runs the plan at both ends of its range and compares what it selects.
