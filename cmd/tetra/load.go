@@ -53,7 +53,7 @@ func runLoad(e *env, args []string) int {
 	}
 	ap := ingest.NewApplier(target)
 	for i, f := range files {
-		if err := loadFile(e, ap, f, *source, stamp); err != nil {
+		if err := loadFile(e, ap, target, f, *source, stamp); err != nil {
 			printLoadError(e.stderr, f, err)
 			if err := finish(); err != nil {
 				fmt.Fprintf(e.stderr, "tetra load: writing the files before %s failed too: %v\n", f, err)
@@ -134,7 +134,8 @@ func printLoadError(w io.Writer, name string, err error) {
 }
 
 // loadFile decodes one file and applies it as one batch.
-func loadFile(e *env, ap *ingest.Applier, name, source string, at time.Time) error {
+// target is what ap writes to (the store or its bulk loader).
+func loadFile(e *env, ap *ingest.Applier, target graphstore.Store, name, source string, at time.Time) error {
 	r, closeFn, err := openInput(e, name)
 	if err != nil {
 		return err
@@ -151,6 +152,13 @@ func loadFile(e *env, ap *ingest.Applier, name, source string, at time.Time) err
 	sum, err := ap.Apply(context.Background(), topos, at)
 	if err != nil {
 		return err
+	}
+	// The bulk loader writes what it gathered when told to: a file's line
+	// is printed once the file is durable, as with Apply.
+	if l, ok := target.(interface{ Flush(context.Context) error }); ok {
+		if err := l.Flush(context.Background()); err != nil {
+			return err
+		}
 	}
 	printLoadSummary(e.stdout, name, sum)
 	return nil
