@@ -29,7 +29,11 @@ func TestDifferential(t *testing.T) {
 		"no-present-index": {NoPresentIndex: true},
 	}
 	for name, opts := range configs {
-		for seed := range uint64(4) {
+		seeds := uint64(4)
+		if raceEnabled {
+			seeds = 1
+		}
+		for seed := range seeds {
 			t.Run(fmt.Sprintf("%s/%d", name, seed), func(t *testing.T) { differential(t, seed, opts) })
 		}
 	}

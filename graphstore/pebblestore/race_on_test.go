@@ -1,0 +1,7 @@
+//go:build race
+
+package pebblestore_test
+
+// raceEnabled scales the heaviest tests down under the race detector, which
+// runs them several times slower: they check concurrency there, not volume.
+const raceEnabled = true
