@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bufio"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -223,7 +224,10 @@ func among(db *sql.DB, ids []int64) (int, error) {
 // component and direction, then the rows and the relations among them.
 func neighbours(db *sql.DB, name string, levels int) (int, error) {
 	var seed int64
-	if err := db.QueryRow(`SELECT id FROM components WHERE name = ?`, name).Scan(&seed); err != nil {
+	switch err := db.QueryRow(`SELECT id FROM components WHERE name = ?`, name).Scan(&seed); {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, nil // removed by the churn: an empty answer, as Tetra's
+	case err != nil:
 		return 0, err
 	}
 	visited := map[int64]bool{seed: true}
