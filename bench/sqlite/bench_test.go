@@ -195,28 +195,32 @@ func result(db *sql.DB, rows *sql.Rows, err error) (int, error) {
 	return len(comps), nil
 }
 
-// among returns the relations from a component of ids to another.
+// among returns the relations from a component of ids to another, in one
+// query (SQLite answers it from the source and target indexes).
 func among(db *sql.DB, ids []int64) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = strconv.FormatInt(id, 10)
+	}
+	in := "(" + strings.Join(list, ",") + ")"
+	rs, err := db.Query(`SELECT id, source, target, type FROM relations WHERE source IN ` + in + ` AND target IN ` + in)
+	if err != nil {
+		return 0, err
+	}
+	defer rs.Close()
 	n := 0
-	for _, id := range ids {
-		rs, err := db.Query(`SELECT id, target, type FROM relations WHERE source = ?`, id)
-		if err != nil {
+	for rs.Next() {
+		var id, source, target int64
+		var typ string
+		if err := rs.Scan(&id, &source, &target, &typ); err != nil {
 			return 0, err
 		}
-		for rs.Next() {
-			var rid, target int64
-			var typ string
-			if err := rs.Scan(&rid, &target, &typ); err != nil {
-				rs.Close()
-				return 0, err
-			}
-			if _, ok := slices.BinarySearch(ids, target); ok {
-				n++
-			}
-		}
-		rs.Close()
+		n++
 	}
-	return n, nil
+	return n, rs.Err()
 }
 
 // neighbours is withNeighborsOf levels 2 both: the seed named name and
