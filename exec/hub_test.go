@@ -32,7 +32,7 @@ func TestHubStopsEarly(t *testing.T) {
 			}
 			defer st.Close()
 			loadHub(t, st, spokes)
-			g := &countingGraph{Graph: st}
+			g := &pagedGraph{Graph: st}
 			eng := exec.New(g, exec.Options{Now: graphtest.Clock, MaxElements: 1000})
 			_, err = eng.Query(context.Background(), `withNeighborsOf(components = (name = "hub"), direction = "up")`)
 			var le *exec.LimitError
@@ -74,33 +74,33 @@ func loadHub(t *testing.T, st *pebblestore.Store, n int) {
 	}
 }
 
-// countingGraph counts the adjacency entries its snapshots hand out.
-type countingGraph struct {
+// pagedGraph counts the adjacency entries its snapshots hand out.
+type pagedGraph struct {
 	exec.Graph
 	read atomic.Int64
 }
 
-func (g *countingGraph) Snapshot(t time.Time) (graphstore.Snapshot, error) {
+func (g *pagedGraph) Snapshot(t time.Time) (graphstore.Snapshot, error) {
 	sn, err := g.Graph.Snapshot(t)
 	if err != nil {
 		return nil, err
 	}
-	return &countingSnapshot{Snapshot: sn, g: g}, nil
+	return &pagedSnapshot{Snapshot: sn, g: g}, nil
 }
 
-type countingSnapshot struct {
+type pagedSnapshot struct {
 	graphstore.Snapshot
-	g *countingGraph
+	g *pagedGraph
 }
 
-func (s *countingSnapshot) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphstore.Adjacency) ([]graphstore.Adjacency, error) {
+func (s *pagedSnapshot) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphstore.Adjacency) ([]graphstore.Adjacency, error) {
 	n := len(dst)
 	dst, err := s.Snapshot.Adjacent(id, ix, dst)
 	s.g.read.Add(int64(len(dst) - n))
 	return dst, err
 }
 
-func (s *countingSnapshot) AdjacentPage(id graphstore.ID, ix graphstore.Index, after graphstore.ID, max int, dst []graphstore.Adjacency) ([]graphstore.Adjacency, error) {
+func (s *pagedSnapshot) AdjacentPage(id graphstore.ID, ix graphstore.Index, after graphstore.ID, max int, dst []graphstore.Adjacency) ([]graphstore.Adjacency, error) {
 	n := len(dst)
 	dst, err := s.Snapshot.AdjacentPage(id, ix, after, max, dst)
 	s.g.read.Add(int64(len(dst) - n))

@@ -108,3 +108,76 @@ func KeyValues(k topokeys.Key, c *Component) []string {
 	slices.Sort(out) // folding may create duplicates ("Prod" and "prod")
 	return slices.Compact(out)
 }
+
+// Posting is one term of one element in one index. Aux carries the other
+// endpoint for adjacency postings and is 0 elsewhere.
+type Posting struct {
+	Index Index
+	Term  string
+	Aux   ID
+}
+
+// Postings lists every posting of an element version, in a deterministic
+// order: the terms the Pebble store indexes the version under (and what
+// a change of the version adds or removes, for live subscriptions).
+func Postings(e *Element) []Posting {
+	if e == nil {
+		return nil
+	}
+	if c := e.Component(); c != nil {
+		return componentPostings(c)
+	}
+	return relationPostings(e)
+}
+
+func componentPostings(c *Component) []Posting {
+	n := 8 + len(c.Environments) + len(c.Labels) + len(c.Identifiers) + len(c.Sources)
+	out := make([]Posting, 0, n)
+	add := func(ix Index, term string) { out = append(out, Posting{Index: ix, Term: term}) }
+	add(IdxKind, TermComponent)
+	for _, k := range topokeys.All() {
+		if ix, ok := KeyIndex(k); ok {
+			for _, v := range KeyValues(k, c) {
+				add(ix, v)
+			}
+		}
+	}
+	for _, s := range uniqueSources(c.Sources) {
+		add(IdxSource, s)
+	}
+	return out
+}
+
+func relationPostings(e *Element) []Posting {
+	r := e.Relation()
+	out := make([]Posting, 0, 6+len(r.Identifiers)+len(r.Sources))
+	add := func(ix Index, term string, aux ID) {
+		out = append(out, Posting{Index: ix, Term: term, Aux: aux})
+	}
+	add(IdxKind, TermRelation, 0)
+	for _, s := range r.Identifiers {
+		add(IdxRelIdentifier, s, 0)
+	}
+	for _, s := range uniqueSources(r.Sources) {
+		add(IdxSource, s, 0)
+	}
+	add(IdxRelRef, r.SourceRef, 0)
+	if r.TargetRef != r.SourceRef {
+		add(IdxRelRef, r.TargetRef, 0)
+	}
+	if e.Traversable() {
+		add(IdxOut, IDTerm(e.SourceID), e.TargetID)
+		add(IdxIn, IDTerm(e.TargetID), e.SourceID)
+	}
+	return out
+}
+
+func uniqueSources(refs []SourceRef) []string {
+	out := make([]string, 0, len(refs))
+	for i, r := range refs {
+		if i == 0 || refs[i-1].Source != r.Source { // refs are sorted by source
+			out = append(out, r.Source)
+		}
+	}
+	return out
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/tetrahq/tetra/graphstore"
 )
 
@@ -169,6 +170,26 @@ func (r *recorder) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphst
 	r.rs.terms[termKey{ix, graphstore.IDTerm(id)}] = struct{}{}
 	return r.s.Adjacent(id, ix, dst)
 }
+
+// AdjacentPage reads part of the same term as Adjacent; recording the whole
+// term is conservative and right.
+func (r *recorder) AdjacentPage(id graphstore.ID, ix graphstore.Index, after graphstore.ID, max int, dst []graphstore.Adjacency) ([]graphstore.Adjacency, error) {
+	r.rs.terms[termKey{ix, graphstore.IDTerm(id)}] = struct{}{}
+	return r.s.AdjacentPage(id, ix, after, max, dst)
+}
+
+// PostingSet is Postings as a bitmap (graphstore.SetReader), when the
+// snapshot it wraps hands them out.
+func (r *recorder) PostingSet(ix graphstore.Index, term string) (*roaring.Bitmap, bool, error) {
+	sr, ok := r.s.(graphstore.SetReader)
+	if !ok {
+		return nil, false, nil
+	}
+	r.rs.terms[termKey{ix, term}] = struct{}{}
+	return sr.PostingSet(ix, term)
+}
+
+var _ graphstore.SetReader = (*recorder)(nil)
 
 // LookupExternal is not used by query evaluation; were it, the external-id
 // index is not among the postings a change lists, so its reads are not

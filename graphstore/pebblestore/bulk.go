@@ -91,7 +91,7 @@ type kvEntry struct {
 }
 
 type openPosting struct {
-	p    base.Posting
+	p    graphstore.Posting
 	from int64
 }
 
@@ -212,17 +212,17 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64) error {
 // later in the run needs no read.
 func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64) error {
 	r := l.run
-	before, after := base.Postings(w.Before), base.Postings(w.After)
+	before, after := graphstore.Postings(w.Before), graphstore.Postings(w.After)
 	open := r.open[w.ID]
-	same := func(a, b base.Posting) bool { return a.Index == b.Index && a.Term == b.Term && a.Aux == b.Aux }
-	fromOf := func(p base.Posting) int64 { // when an open posting began, -1 if the run does not know
+	same := func(a, b graphstore.Posting) bool { return a.Index == b.Index && a.Term == b.Term && a.Aux == b.Aux }
+	fromOf := func(p graphstore.Posting) int64 { // when an open posting began, -1 if the run does not know
 		if i := slices.IndexFunc(open, func(o openPosting) bool { return same(o.p, p) }); i >= 0 {
 			return open[i].from
 		}
 		return -1
 	}
 	for _, p := range before {
-		if !slices.ContainsFunc(after, func(q base.Posting) bool { return same(p, q) }) {
+		if !slices.ContainsFunc(after, func(q graphstore.Posting) bool { return same(p, q) }) {
 			if err := l.closePosting(v, p, w.ID, ts, fromOf(p)); err != nil {
 				return err
 			}
@@ -230,7 +230,7 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64) error {
 	}
 	next := make([]openPosting, 0, len(after))
 	for _, p := range after {
-		if !slices.ContainsFunc(before, func(q base.Posting) bool { return same(p, q) }) {
+		if !slices.ContainsFunc(before, func(q graphstore.Posting) bool { return same(p, q) }) {
 			l.openPosting(p, w.ID, ts)
 			next = append(next, openPosting{p, ts})
 			continue
@@ -241,7 +241,7 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64) error {
 	return nil
 }
 
-func (l *Loader) openPosting(p base.Posting, id graphstore.ID, ts int64) {
+func (l *Loader) openPosting(p graphstore.Posting, id graphstore.ID, ts int64) {
 	r := l.run
 	key := r.claim(appendPostingKey(r.free(), p.Index, p.Term, id))
 	val := appendU64(r.free(), uint64(ts))
@@ -254,7 +254,7 @@ func (l *Loader) openPosting(p base.Posting, id graphstore.ID, ts int64) {
 
 // closePosting ends a posting at ts; from is when it began, or -1 when the
 // run does not know (it began before the run: Pebble has it).
-func (l *Loader) closePosting(v *view, p base.Posting, id graphstore.ID, ts, from int64) error {
+func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, ts, from int64) error {
 	r := l.run
 	key := r.claim(appendPostingKey(r.free(), p.Index, p.Term, id))
 	if from < 0 {

@@ -112,8 +112,8 @@ type postingID struct {
 // not (moving them to the history table with their validity interval) and
 // opens the ones the new version adds.
 func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts int64, changes termChanges) error {
-	before := base.Postings(w.Before)
-	after := base.Postings(w.After)
+	before := graphstore.Postings(w.Before)
+	after := graphstore.Postings(w.After)
 	kept := make(map[postingID]bool, len(before))
 	for _, p := range after {
 		kept[postingID{p.Index, p.Term, p.Aux}] = true
@@ -150,7 +150,7 @@ func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts in
 
 // closePosting ends a posting at ts: the current entry is deleted and a
 // history entry [from, ts) takes its place.
-func (s *Store) closePosting(batch *pebble.Batch, vw *view, p base.Posting, id graphstore.ID, ts int64) error {
+func (s *Store) closePosting(batch *pebble.Batch, vw *view, p graphstore.Posting, id graphstore.ID, ts int64) error {
 	key := postingKey(p.Index, p.Term, id)
 	from, err := s.postingStart(vw, p, id, key)
 	if err != nil {
@@ -168,7 +168,7 @@ func (s *Store) closePosting(batch *pebble.Batch, vw *view, p base.Posting, id g
 
 // postingStart returns when an open posting began: from the posting cache
 // when the term is cached, else from the current table.
-func (s *Store) postingStart(vw *view, p base.Posting, id graphstore.ID, key []byte) (int64, error) {
+func (s *Store) postingStart(vw *view, p graphstore.Posting, id graphstore.ID, key []byte) (int64, error) {
 	if l, ok := s.cachedIntervals(termKey{p.Index, p.Term}); ok {
 		for _, iv := range l.of(id) {
 			if iv.to == openEnd && iv.aux == p.Aux {

@@ -86,6 +86,12 @@ var (
 // Source is the source every generated element comes from.
 const Source = "topogen"
 
+// Component returns the data of component i of the local shape at a
+// version, drawing its random fields from r.
+func Component(i, version int, r *rand.Rand) graphstore.ComponentData {
+	return (&Generator{r: r}).Component(i, version)
+}
+
 // Component returns the data of component i at a version.
 func (g *Generator) Component(i, version int) graphstore.ComponentData {
 	k := g.scatter(i)
