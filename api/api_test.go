@@ -16,9 +16,11 @@ import (
 
 	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/api/live"
+	"github.com/tetrahq/tetra/api/scriptapi"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
+	"github.com/tetrahq/tetra/scriptrt"
 )
 
 // clock is the time the test servers think it is: just after the webshop
@@ -95,6 +97,14 @@ func newFixture(t *testing.T, limits api.Limits, keys ...keySpec) *fixture {
 	}
 	hub.Mount(f.srv)
 	t.Cleanup(func() { hub.Close(context.Background()) }) // before the store closes
+	// Scripts mount as tetra serve mounts them.
+	rt, err := scriptrt.New(scriptrt.Config{Engine: f.eng, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scriptapi.Mount(f.srv, scriptapi.Config{Runtime: rt, Timeout: 2 * time.Second, MaxTimeout: 5 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
 	f.hs = httptest.NewServer(f.srv.Handler())
 	t.Cleanup(f.hs.Close)
 	return f

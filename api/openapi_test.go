@@ -74,7 +74,8 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, api.Limits{MaxElements: 8, MaxBodyBytes: 4096}, keySpec{name: "reader", role: api.RoleRead}, keySpec{name: "agent", role: api.RoleIngest})
+	f := newFixture(t, api.Limits{MaxElements: 8, MaxBodyBytes: 4096}, keySpec{name: "reader", role: api.RoleRead}, keySpec{name: "agent", role: api.RoleIngest},
+		keySpec{name: "scripter", role: api.RoleScript})
 	snapReq := func(q string, extra string) string {
 		return `{"_type":"ViewSnapshotRequest","query":` + quote(q) + `,"queryVersion":"0.0.1","metadata":{"_type":"QueryMetadata","groupingEnabled":false,"queryTime":null` + extra + `}}`
 	}
@@ -101,6 +102,15 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"GET", "/api/subscribe", "reader", "", 400}, // not a WebSocket handshake
 		{"GET", "/api/subscribe", "", "", 401},
 		{"GET", "/api/subscribe", "agent", "", 403},
+		{"POST", "/api/script/execute", "scripter", `{"script":"Topology.query('type = \\\"service\\\"').components().length"}`, 200},
+		{"POST", "/api/script/execute", "scripter", `{"script":"x +* 1"}`, 400},
+		{"POST", "/api/script/execute", "scripter", `{"script":"Topology.query('typ = 1').components()"}`, 400},
+		{"POST", "/api/script/execute", "scripter", `{"script":"while (true) {}","timeoutMs":200}`, 408},
+		{"POST", "/api/script/execute", "scripter", `{"script":"n","argumentsScript":"({n: 2})"}`, 200},
+		{"POST", "/api/script/execute", "scripter", `{"script":"1","timeoutMs":600000}`, 400},
+		{"POST", "/api/script/execute", "scripter", `{"scrip":"1"}`, 400},
+		{"POST", "/api/script/execute", "reader", `{"script":"1"}`, 403},
+		{"POST", "/api/script/execute", "", `{"script":"1"}`, 401},
 		{"GET", "/api/whoami", "reader", "", 200},
 		{"GET", "/api/values?key=type&limit=2", "reader", "", 200},
 		{"GET", "/api/values?key=nope", "reader", "", 400},

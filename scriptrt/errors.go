@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tetrahq/tetra/exec"
@@ -76,6 +77,7 @@ const (
 	LimitElements   Limit = "elements"       // components all queries of one run load together
 	LimitCalls      Limit = "API calls"      // queries and HTTP requests of one run
 	LimitHTTPBody   Limit = "HTTP body size" // bytes of one HTTP request or response body
+	LimitWrites     Limit = "writes"         // health states and events one run writes
 )
 
 // LimitError says a run went over a limit of the sandbox. The run is
@@ -163,7 +165,74 @@ type ErrorDoc struct {
 	Reason     string         `json:"reason,omitempty"`      // ExecuteScriptExecutionError
 	TimeoutMs  int64          `json:"timeoutMs,omitempty"`   // ExecuteScriptTimeoutError
 	Nested     *ErrorDoc      `json:"error,omitempty"`       // ExecuteScriptArgumentsScriptError
-	QueryError []*lang.Error  `json:"queryErrors,omitempty"` // positioned errors in the query an API call ran (a Tetra addition)
+	Name       string         `json:"name,omitempty"`        // the exception's name (ExecuteScriptExceptionError; a Tetra addition)
+	Query      string         `json:"query,omitempty"`       // the TQL an API call ran, when the error is about it (a Tetra addition)
+	QueryError []QueryProblem `json:"queryErrors,omitempty"` // positioned errors in Query (a Tetra addition)
+	Limit      string         `json:"limit,omitempty"`       // the limit a LimitError names (a Tetra addition)
+	Max        int64          `json:"max,omitempty"`         // that limit's value
+}
+
+// QueryProblem is one positioned error in the query an API call ran: the
+// fields lang.Render needs to draw the caret (1-based line and column in
+// characters, byte offset and length of the span).
+type QueryProblem struct {
+	Message string `json:"message"`
+	Line    int    `json:"line"`
+	Col     int    `json:"col"`
+	Offset  int    `json:"offset"`
+	Length  int    `json:"length"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+// Error makes a document received from a server an error: its message.
+func (d *ErrorDoc) Error() string { return d.Message }
+
+// Unwrap turns a document received from a server back into the typed
+// error it was made from, so that errors.As finds *SyntaxError,
+// *TimeoutError, *ScriptError (with its Query and the lang errors in it),
+// … as for a run in this process; ErrorBody of a document is the document.
+func (d *ErrorDoc) Unwrap() error {
+	switch d.Type {
+	case TypeSyntaxErrors:
+		e := &SyntaxError{}
+		for _, p := range d.Errors {
+			e.Errors = append(e.Errors, Problem{Message: p.Message, Line: p.Location.Line, Column: p.Location.Column})
+		}
+		return e
+	case TypeTimeoutError:
+		return &TimeoutError{Timeout: time.Duration(d.TimeoutMs) * time.Millisecond}
+	case TypeSecurityError:
+		return &SecurityError{Msg: strings.TrimPrefix(d.Message, "scriptrt: ")}
+	case TypeArgumentsError:
+		if d.Nested != nil {
+			return &ArgumentsError{Err: d.Nested}
+		}
+	case TypeExceptionError, TypeExecutionError:
+		if d.Limit != "" {
+			return &LimitError{Limit: Limit(d.Limit), Max: d.Max}
+		}
+		if d.Type == TypeExceptionError || d.Query != "" {
+			return d.scriptError()
+		}
+	}
+	return nil
+}
+
+// scriptError rebuilds a ScriptError from its document.
+func (d *ErrorDoc) scriptError() *ScriptError {
+	se := &ScriptError{Message: d.Message, Name: d.Name, Query: d.Query}
+	if d.Location != nil {
+		se.Line, se.Column = d.Location.Line, d.Location.Column
+	}
+	if len(d.QueryError) > 0 {
+		l := make(lang.ErrorList, len(d.QueryError))
+		for i, p := range d.QueryError {
+			l[i] = &lang.Error{Span: lang.Span{Start: p.Offset, End: p.Offset + p.Length}, Line: p.Line, Col: p.Col,
+				Offset: p.Offset, Message: p.Message, Hint: p.Hint}
+		}
+		se.Err = l
+	}
+	return se
 }
 
 // SyntaxDocErr is one entry of ExecuteScriptSyntaxErrors.
@@ -205,7 +274,10 @@ func ErrorBody(err error) *ErrorDoc {
 		qlim *exec.LimitError
 		qto  *exec.TimeoutError
 	)
+	var doc *ErrorDoc
 	switch {
+	case errors.As(err, &doc):
+		return doc
 	case errors.As(err, &args):
 		return &ErrorDoc{Type: TypeArgumentsError, Message: err.Error(), Nested: ErrorBody(args.Err)}
 	case errors.As(err, &syn):
@@ -217,16 +289,16 @@ func ErrorBody(err error) *ErrorDoc {
 	case errors.As(err, &to):
 		return &ErrorDoc{Type: TypeTimeoutError, Message: err.Error(), TimeoutMs: to.Timeout.Milliseconds()}
 	case errors.As(err, &lim):
-		return &ErrorDoc{Type: TypeExecutionError, Message: err.Error(), Reason: "limit: " + string(lim.Limit)}
+		return &ErrorDoc{Type: TypeExecutionError, Message: err.Error(), Reason: "limit: " + string(lim.Limit), Limit: string(lim.Limit), Max: lim.Max}
 	case errors.As(err, &sec):
 		return &ErrorDoc{Type: TypeSecurityError, Message: err.Error()}
 	case errors.As(err, &se):
-		d := &ErrorDoc{Type: TypeExceptionError, Message: err.Error()}
+		d := &ErrorDoc{Type: TypeExceptionError, Message: err.Error(), Name: se.Name, Query: se.Query}
 		if se.Line > 0 {
 			d.Location = &Location{se.Line, se.Column}
 		}
 		if se.Query != "" {
-			d.QueryError = lang.Locate(se.Query, se.Err)
+			d.QueryError = queryProblems(lang.Locate(se.Query, se.Err))
 		}
 		switch {
 		case errors.As(err, &qlim):
@@ -239,4 +311,13 @@ func ErrorBody(err error) *ErrorDoc {
 		return &ErrorDoc{Type: TypeExecutionError, Message: err.Error(), Reason: "canceled"}
 	}
 	return &ErrorDoc{Type: TypeExecutionError, Message: err.Error(), Reason: "internal"}
+}
+
+func queryProblems(errs []*lang.Error) []QueryProblem {
+	out := make([]QueryProblem, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, QueryProblem{Message: e.Message, Line: e.Line, Col: e.Col, Offset: e.Offset,
+			Length: e.Span.End - e.Span.Start, Hint: e.Hint})
+	}
+	return out
 }

@@ -57,6 +57,9 @@ type Limits struct {
 	MaxNesting int
 	// MaxCallDepth bounds nested function calls.
 	MaxCallDepth int
+	// MaxWrites bounds the health states and events one run writes
+	// (DefaultMaxWrites).
+	MaxWrites int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -78,6 +81,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxArrayLength, DefaultMaxArrayLength)
 	def(&l.MaxNesting, DefaultMaxNesting)
 	def(&l.MaxCallDepth, DefaultMaxCallDepth)
+	def(&l.MaxWrites, DefaultMaxWrites)
 	return l
 }
 
@@ -153,6 +157,16 @@ type Request struct {
 	// Now is the time the run starts at: relative times in queries count
 	// from it (the runtime's clock when zero).
 	Now time.Time
+	// Sink, when not nil, receives what the script writes with Health.set
+	// and Events.emit, once the run ends without error; without one those
+	// APIs throw a SecurityError.
+	Sink Sink
+	// Source names the writer: the source of its events and the suffix of
+	// its health stream (urn:tetra:script:<Source>).
+	Source string
+	// Limits, when not nil, replaces the runtime's limits for this run
+	// (zero fields take the defaults): an automation's own budget.
+	Limits *Limits
 }
 
 // Run runs one script and returns its result, serialised. The run stops
@@ -162,9 +176,13 @@ func (rt *Runtime) Run(ctx context.Context, req Request) (res *Result, err error
 	if req.Name == "" {
 		req.Name = "script"
 	}
+	lim := rt.lim
+	if req.Limits != nil {
+		lim = req.Limits.withDefaults()
+	}
 	timeout := req.Timeout
 	if timeout <= 0 {
-		timeout = rt.lim.Timeout
+		timeout = lim.Timeout
 	}
 	prg, err := rt.cache.compile(req.Name, req.Script)
 	if err != nil {
@@ -178,7 +196,7 @@ func (rt *Runtime) Run(ctx context.Context, req Request) (res *Result, err error
 	}
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	s := rt.newSession(runCtx, req)
+	s := rt.newSession(runCtx, req, lim)
 	defer s.close()
 	defer func() {
 		if r := recover(); r != nil {
@@ -200,13 +218,21 @@ func (rt *Runtime) Run(ctx context.Context, req Request) (res *Result, err error
 	return s.finish(v)
 }
 
-// finish resolves the script's completion value and serialises it.
+// finish resolves the script's completion value, serialises it, and
+// hands the run's writes to the sink.
 func (s *session) finish(v goja.Value) (*Result, error) {
 	v, err := s.settle(v)
 	if err != nil {
 		return nil, err
 	}
-	return s.encodeResult(v)
+	res, err := s.encodeResult(v)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.flush(); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // bindArguments runs the arguments script and makes the properties of its

@@ -42,8 +42,9 @@ type session struct {
 	// lists maps lists of components and relations to their Go side.
 	lists map[*goja.Object]*lazyList
 
-	elements int // components loaded by all queries so far
-	calls    int // queries and HTTP requests so far
+	elements int    // components loaded by all queries so far
+	calls    int    // queries and HTTP requests so far
+	writes   writes // health states and events to write when the run ends
 
 	jsonParse goja.Callable // the original JSON.parse, kept before the script can replace it
 	promise   *goja.Object  // the original Promise constructor
@@ -59,20 +60,20 @@ type apiError struct {
 	col   int
 }
 
-func (rt *Runtime) newSession(ctx context.Context, req Request) *session {
+func (rt *Runtime) newSession(ctx context.Context, req Request, lim Limits) *session {
 	now := req.Now
 	if now.IsZero() {
 		now = rt.cfg.Now()
 	}
 	vm := goja.New()
-	vm.SetMaxCallStackSize(rt.lim.MaxCallDepth)
+	vm.SetMaxCallStackSize(lim.MaxCallDepth)
 	s := &session{
-		rt: rt, lim: rt.lim, ctx: ctx, req: req, now: now, vm: vm,
+		rt: rt, lim: lim, ctx: ctx, req: req, now: now, vm: vm,
 		errs: map[*goja.Object]*apiError{}, thenables: map[*goja.Object]thenable{}, types: map[*goja.Object]string{},
 		elems: map[*goja.Object]*element{}, lists: map[*goja.Object]*lazyList{},
 	}
 	s.stop = context.AfterFunc(ctx, func() { vm.Interrupt(errStopped) })
-	s.mem = rt.mem.watch(vm, rt.lim.MaxMemory)
+	s.mem = rt.mem.watch(vm, lim.MaxMemory)
 	s.install()
 	return s
 }

@@ -25,7 +25,8 @@ func (s *session) installAPIs() {
 	s.define(g, "Topology", map[string]func(goja.FunctionCall) goja.Value{"query": s.topologyQuery})
 	s.define(g, "Component", map[string]func(goja.FunctionCall) goja.Value{"withId": s.componentWithID})
 	s.define(g, "Telemetry", map[string]func(goja.FunctionCall) goja.Value{"query": s.telemetryQuery})
-	s.define(g, "Events", map[string]func(goja.FunctionCall) goja.Value{"query": s.eventsQuery})
+	s.define(g, "Events", map[string]func(goja.FunctionCall) goja.Value{"query": s.eventsQuery, "emit": s.eventsEmit})
+	s.define(g, "Health", map[string]func(goja.FunctionCall) goja.Value{"set": s.healthSet})
 	s.define(g, "Traces", map[string]func(goja.FunctionCall) goja.Value{"query": s.tracesQuery})
 	s.define(g, "Async", map[string]func(goja.FunctionCall) goja.Value{"sequence": s.sequence})
 	s.define(g, "Time", map[string]func(goja.FunctionCall) goja.Value{

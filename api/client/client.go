@@ -125,17 +125,26 @@ func getJSON[T any](ctx context.Context, c *Client, path string) (*T, error) {
 // do sends a request and returns the body of a 2xx answer; any other
 // answer becomes an error (an *api.Error when the server sent one).
 func (c *Client) do(ctx context.Context, method, path string, in any) ([]byte, error) {
+	status, body, err := c.send(ctx, method, path, in)
+	if err != nil || status/100 == 2 {
+		return body, err
+	}
+	return nil, decodeError(status, body)
+}
+
+// send sends a request and returns the answer's status and body.
+func (c *Client) send(ctx context.Context, method, path string, in any) (int, []byte, error) {
 	var rd io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, rd)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -145,25 +154,22 @@ func (c *Client) do(ctx context.Context, method, path string, in any) ([]byte, e
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, &ConnError{URL: c.base.String(), Err: err}
+		return 0, nil, &ConnError{URL: c.base.String(), Err: err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.MaxResponseBytes+1))
 	if err != nil {
-		return nil, &ConnError{URL: c.base.String(), Err: err}
+		return 0, nil, &ConnError{URL: c.base.String(), Err: err}
 	}
 	if int64(len(body)) > c.MaxResponseBytes {
-		return nil, fmt.Errorf("client: the answer is larger than %d bytes", c.MaxResponseBytes)
+		return 0, nil, fmt.Errorf("client: the answer is larger than %d bytes", c.MaxResponseBytes)
 	}
-	if resp.StatusCode/100 == 2 {
-		return body, nil
-	}
-	return nil, decodeError(resp, body)
+	return resp.StatusCode, body, nil
 }
 
 // decodeError turns an error answer into an *api.Error: the server's own
 // when it sent one, else one built from the status.
-func decodeError(resp *http.Response, body []byte) error {
+func decodeError(status int, body []byte) error {
 	var doc struct {
 		Error *api.Error `json:"error"`
 	}
@@ -178,7 +184,7 @@ func decodeError(resp *http.Response, body []byte) error {
 	if len(msg) > 200 {
 		msg = msg[:200] + "…"
 	}
-	return &api.Error{Class: api.ClassInternal, Message: fmt.Sprintf("the server answered %s: %s", resp.Status, msg)}
+	return &api.Error{Class: api.ClassInternal, Message: fmt.Sprintf("the server answered %d %s: %s", status, http.StatusText(status), msg)}
 }
 
 // ConnError is a request that got no answer: the server is down, the

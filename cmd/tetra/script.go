@@ -4,17 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/tetrahq/tetra/api/client"
+	"github.com/tetrahq/tetra/api/scriptapi"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/lang"
 	"github.com/tetrahq/tetra/scriptrt"
 )
 
-const scriptSynopsis = "run [--data DIR] (-f FILE | --script S) [--timeout D] [--allow-host HOST]… [--json]"
+const scriptSynopsis = "run [--data DIR | --server URL [--key K]] (-f FILE | --script S) [--timeout D] [--allow-host HOST]… [--json]"
 
 // maxScriptFile bounds a script read from a file or stdin.
 const maxScriptFile = 4 << 20
@@ -32,6 +35,8 @@ func runScript(e *env, args []string) int {
 	}
 	fs := newFlags(e, "script run", strings.TrimPrefix(scriptSynopsis, "run "))
 	data := dataFlag(fs)
+	server := fs.String("server", e.getenv("TETRA_SERVER"), "run the script on the tetra server at `URL` instead of reading --data (default $TETRA_SERVER)")
+	key := fs.String("key", e.getenv("TETRA_API_KEY"), "API `KEY` for --server, of role script (default $TETRA_API_KEY)")
 	file := fs.String("f", "", "run the script in `FILE` (- reads stdin)")
 	src := fs.String("script", "", "run the script `S`")
 	timeout := fs.Duration("timeout", scriptrt.DefaultTimeout, "stop a script that runs longer than `D`")
@@ -42,6 +47,8 @@ func runScript(e *env, args []string) int {
 		return nil
 	})
 	pos, err := parseFlags(fs, args[1:])
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
 	case err != nil:
 		return flagStatus(err)
@@ -51,6 +58,12 @@ func runScript(e *env, args []string) int {
 		return misuse(e, fs, "give the script with either --script S or -f FILE")
 	case *timeout <= 0:
 		return misuse(e, fs, "--timeout must be positive, as in --timeout 10s")
+	case *server != "" && set["data"]:
+		return misuse(e, fs, "--data reads a data directory, --server asks a server: give one")
+	case *server != "" && len(hosts) > 0:
+		return misuse(e, fs, "--allow-host is for a local run; a server's script Http allow-list is its configuration (scripts.allowHosts)")
+	case *key != "" && *server == "" && set["key"]:
+		return misuse(e, fs, "--key goes with --server")
 	}
 	name, text := "script", *src
 	if *file != "" {
@@ -58,7 +71,36 @@ func runScript(e *env, args []string) int {
 			return userError(e, "script", err)
 		}
 	}
+	if *server != "" {
+		req := scriptapi.ExecuteRequest{Script: text}
+		if set["timeout"] {
+			req.TimeoutMs = timeout.Milliseconds()
+		}
+		return runScriptServer(e, *server, *key, req, *timeout, *asJSON)
+	}
 	return runScriptText(e, *data, name, text, *timeout, hosts, *asJSON)
+}
+
+// runScriptServer runs a script on a server (POST /api/script/execute)
+// and prints what a local run prints: the value, the typed result with
+// --json, the same errors and exit status.
+func runScriptServer(e *env, server, key string, req scriptapi.ExecuteRequest, timeout time.Duration, asJSON bool) int {
+	c, err := client.New(server, client.Options{Key: key})
+	if err != nil {
+		return userError(e, "script", err)
+	}
+	// The server bounds the run; this bounds the wait for its answer.
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+10*time.Second)
+	defer cancel()
+	res, err := c.ExecuteScript(ctx, req)
+	if err != nil {
+		var doc *scriptrt.ErrorDoc
+		if !errors.As(err, &doc) {
+			return userError(e, "script", err) // refused before it ran: no typed document
+		}
+		return scriptError(e, err, asJSON)
+	}
+	return printScriptResult(e, res, asJSON)
 }
 
 // readScript reads a script file (or stdin for -), refusing a huge one.
@@ -99,6 +141,12 @@ func runScriptText(e *env, data, name, text string, timeout time.Duration, hosts
 	if err != nil {
 		return scriptError(e, err, asJSON)
 	}
+	return printScriptResult(e, res, asJSON)
+}
+
+// printScriptResult prints a script's value as indented JSON, or with
+// --json StackState's typed response.
+func printScriptResult(e *env, res *scriptrt.Result, asJSON bool) int {
 	out := any(res.Value)
 	if asJSON {
 		out = scriptrt.Response{Result: res}

@@ -16,8 +16,10 @@ import (
 
 	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/api/live"
+	"github.com/tetrahq/tetra/api/scriptapi"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/scriptrt"
 	"github.com/tetrahq/tetra/web"
 )
 
@@ -40,7 +42,21 @@ type serveConfig struct {
 		Format string `yaml:"format"` // text or json
 		Level  string `yaml:"level"`  // debug, info, warn, error
 	} `yaml:"log"`
-	Limits api.Limits `yaml:"limits"`
+	Limits  api.Limits   `yaml:"limits"`
+	Scripts scriptConfig `yaml:"scripts"`
+}
+
+// scriptConfig is the scripts section of tetra serve's configuration:
+// POST /api/script/execute and the automations (docs/automations.md).
+type scriptConfig struct {
+	// Timeout is a script's timeout when a request names none.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxTimeout is the most a request's timeoutMs may ask for.
+	MaxTimeout time.Duration `yaml:"maxTimeout"`
+	// MaxConcurrent bounds the request scripts running at once.
+	MaxConcurrent int `yaml:"maxConcurrent"`
+	// AllowHosts are the hosts scripts' Http calls may reach.
+	AllowHosts []string `yaml:"allowHosts"`
 }
 
 // runServe implements tetra serve: the store, the engine and the API on
@@ -152,6 +168,9 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 	if _, err := mount(srv, eng, st, logger); err != nil {
 		return userError(e, "serve", err)
 	}
+	if err := mountScripts(srv, eng, cfg.Scripts, e.now); err != nil {
+		return userError(e, "serve", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return userError(e, "serve", err)
@@ -246,4 +265,15 @@ func (s storeInfo) Stats() api.StoreStats {
 	return api.StoreStats{DiskBytes: p.DiskBytes, Compactions: p.Compactions, CompactionDebt: p.CompactionDebt,
 		BlockCacheHits: p.BlockCacheHits, BlockCacheMisses: p.BlockCacheMisses, BlockCacheBytes: p.BlockCacheBytes,
 		MemtableBytes: p.MemtableBytes, ReadAmp: p.ReadAmp, LastCommit: s.st.LastCommit(), Horizon: s.st.Horizon()}
+}
+
+// mountScripts mounts the script endpoint with a runtime over the engine.
+func mountScripts(srv *api.Server, eng *exec.Engine, cfg scriptConfig, now func() time.Time) error {
+	rt, err := scriptrt.New(scriptrt.Config{Engine: eng, Now: now, HTTP: scriptrt.HTTPConfig{AllowHosts: cfg.AllowHosts},
+		Limits: scriptrt.Limits{Timeout: cfg.Timeout}})
+	if err != nil {
+		return err
+	}
+	return scriptapi.Mount(srv, scriptapi.Config{Runtime: rt, Timeout: cfg.Timeout, MaxTimeout: cfg.MaxTimeout,
+		MaxConcurrent: cfg.MaxConcurrent})
 }
