@@ -117,3 +117,11 @@ func syntaxError(err error) error {
 	}
 	return &SyntaxError{Errors: []Problem{{Message: strings.TrimSpace(err.Error())}}}
 }
+
+// Check compiles a script without running it: nil, or a *SyntaxError with
+// every error's position. Automations check their scripts when they are
+// stored.
+func Check(src string) error {
+	_, err := compileScript("script", src)
+	return err
+}

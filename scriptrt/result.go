@@ -20,6 +20,10 @@ import (
 type Result struct {
 	Type  string          `json:"_type"`
 	Value json.RawMessage `json:"value"`
+	// HealthStates and Events count what the run wrote (not part of the
+	// document).
+	HealthStates int `json:"-"`
+	Events       int `json:"-"`
 }
 
 // Response is the body StackState's script endpoint answers with.

@@ -157,10 +157,20 @@ type Request struct {
 	// Now is the time the run starts at: relative times in queries count
 	// from it (the runtime's clock when zero).
 	Now time.Time
+	// Arguments, when set, is a JSON object whose properties become global
+	// variables of Script (after those of ArgumentsScript): how an
+	// automation hands its trigger (the event, the health change) to its
+	// script.
+	Arguments []byte
 	// Sink, when not nil, receives what the script writes with Health.set
 	// and Events.emit, once the run ends without error; without one those
 	// APIs throw a SecurityError.
 	Sink Sink
+	// Monitor, when set, makes the run a monitor's: the script's value is
+	// the health states it reports (an array of {component, state,
+	// message, name, checkId}, or one such object), and they replace
+	// every state of the health stream Monitor names. Needs a Sink.
+	Monitor string
 	// Source names the writer: the source of its events and the suffix of
 	// its health stream (urn:tetra:script:<Source>).
 	Source string
@@ -211,11 +221,26 @@ func (rt *Runtime) Run(ctx context.Context, req Request) (res *Result, err error
 			return nil, &ArgumentsError{Err: s.classify(ctx, runCtx, timeout, err)}
 		}
 	}
+	if len(req.Arguments) > 0 {
+		if err := s.bindJSON(req.Arguments); err != nil {
+			return nil, &ArgumentsError{Err: err}
+		}
+	}
 	v, err := s.vm.RunProgram(prg)
 	if err != nil {
 		return nil, err
 	}
 	return s.finish(v)
+}
+
+// bindJSON makes the properties of a JSON object global variables, parsed
+// by the original JSON.parse so no Go value reaches the script.
+func (s *session) bindJSON(doc []byte) error {
+	v, err := s.jsonParse(goja.Undefined(), s.vm.ToValue(string(doc)))
+	if err != nil {
+		return err
+	}
+	return s.bindObject(v)
 }
 
 // finish resolves the script's completion value, serialises it, and
@@ -229,9 +254,15 @@ func (s *session) finish(v goja.Value) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.req.Monitor != "" {
+		if err := s.monitorStates(res); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.flush(); err != nil {
 		return nil, err
 	}
+	res.HealthStates, res.Events = len(s.writes.health), len(s.writes.events)
 	return res, nil
 }
 
@@ -245,6 +276,11 @@ func (s *session) bindArguments(prg *goja.Program) error {
 	if v, err = s.settle(v); err != nil {
 		return err
 	}
+	return s.bindObject(v)
+}
+
+// bindObject makes the properties of an object global variables.
+func (s *session) bindObject(v goja.Value) error {
 	obj, ok := v.(*goja.Object)
 	if !ok || goja.IsNull(v) {
 		return &ScriptError{Name: "TypeError", Message: "the arguments script must return an object whose properties become variables"}

@@ -1,7 +1,9 @@
 package scriptrt
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -75,8 +77,9 @@ const maxWriteText = 16 << 10
 
 // writes are a run's pending writes.
 type writes struct {
-	health []HealthState
-	events []Event
+	health   []HealthState
+	events   []Event
+	snapshot bool // the health states replace the stream's (a monitor's run)
 }
 
 func (w *writes) n() int { return len(w.health) + len(w.events) }
@@ -237,18 +240,61 @@ func checkEvent(ev Event) error {
 	return nil
 }
 
+// monitorStates reads a monitor's value as the health states it reports.
+func (s *session) monitorStates(res *Result) error {
+	if s.req.Sink == nil {
+		return &InternalError{Msg: "a monitor run without a sink"}
+	}
+	var states []HealthState
+	v := bytes.TrimSpace(res.Value)
+	var err error
+	switch {
+	case len(v) > 0 && v[0] == '{':
+		states = make([]HealthState, 1)
+		err = strictUnmarshal(v, &states[0])
+	case len(v) > 0 && v[0] == '[':
+		err = strictUnmarshal(v, &states)
+	default:
+		err = fmt.Errorf("it returned %s", res.Type)
+	}
+	if err != nil {
+		return &ScriptError{Name: "TypeError", Message: "a monitor returns its health states: an array of " +
+			"{component: \"urn:…\", state: \"CRITICAL\", message: \"…\"} (or one of them); " + err.Error()}
+	}
+	if len(states)+s.writes.n() > s.lim.MaxWrites {
+		return &LimitError{Limit: LimitWrites, Max: int64(s.lim.MaxWrites), Detail: "a monitor reported more health states"}
+	}
+	for i := range states {
+		st, err := CheckHealthState(states[i])
+		if err != nil {
+			return &ScriptError{Name: "TypeError", Message: fmt.Sprintf("health state %d of the monitor: %v", i, err)}
+		}
+		states[i] = st
+	}
+	s.writes.health = append(s.writes.health, states...)
+	s.writes.snapshot = true
+	return nil
+}
+
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
 // flush hands a run's writes to the sink, after checking that a scoped
 // caller writes only about components its scope holds.
 func (s *session) flush() error {
-	if s.writes.n() == 0 {
+	if s.writes.n() == 0 && !s.writes.snapshot {
 		return nil
 	}
 	if err := s.checkWriteScope(); err != nil {
 		return err
 	}
 	sink, ctx := s.req.Sink, s.ctx
-	if len(s.writes.health) > 0 {
-		if err := sink.SetHealth(ctx, HealthWrite{Stream: s.stream(), States: s.writes.health}); err != nil {
+	if len(s.writes.health) > 0 || s.writes.snapshot {
+		w := HealthWrite{Stream: s.stream(), States: s.writes.health, Snapshot: s.writes.snapshot}
+		if err := sink.SetHealth(ctx, w); err != nil {
 			return fmt.Errorf("scriptrt: writing the run's health states: %w", err)
 		}
 	}
@@ -262,6 +308,9 @@ func (s *session) flush() error {
 
 // stream is the health stream a run's Health.set calls write to.
 func (s *session) stream() string {
+	if s.req.Monitor != "" {
+		return s.req.Monitor
+	}
 	if s.req.Source == "" {
 		return "urn:tetra:script"
 	}
