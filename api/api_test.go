@@ -21,6 +21,7 @@ import (
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
 	"github.com/tetrahq/tetra/scriptrt"
+	"github.com/tetrahq/tetra/scriptrt/automation"
 )
 
 // clock is the time the test servers think it is: just after the webshop
@@ -102,7 +103,16 @@ func newFixture(t *testing.T, limits api.Limits, keys ...keySpec) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := scriptapi.Mount(f.srv, scriptapi.Config{Runtime: rt, Timeout: 2 * time.Second, MaxTimeout: 5 * time.Second}); err != nil {
+	autos, err := automation.OpenStore(filepath.Join(f.dir, "automations"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := automation.NewManager(automation.Config{Store: autos, Runtime: rt, Engine: f.eng, Now: clock, Logger: f.srv.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mgr.Close(); autos.Close() })
+	if err := scriptapi.Mount(f.srv, scriptapi.Config{Runtime: rt, Timeout: 2 * time.Second, MaxTimeout: 5 * time.Second, Automations: mgr}); err != nil {
 		t.Fatal(err)
 	}
 	f.hs = httptest.NewServer(f.srv.Handler())

@@ -115,6 +115,10 @@ func getJSON[T any](ctx context.Context, c *Client, path string) (*T, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeJSON[T](body, path)
+}
+
+func decodeJSON[T any](body []byte, path string) (*T, error) {
 	var out T
 	if err := json.Unmarshal(body, &out); err != nil {
 		return nil, fmt.Errorf("client: reading %s: %w", path, err)

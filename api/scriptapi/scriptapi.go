@@ -7,6 +7,7 @@ import (
 
 	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/scriptrt"
+	"github.com/tetrahq/tetra/scriptrt/automation"
 )
 
 // Config configures the script routes.
@@ -25,6 +26,9 @@ type Config struct {
 	// Sink receives what scripts write back (Health.set, Events.emit); nil
 	// leaves those APIs refusing.
 	Sink scriptrt.Sink
+	// Automations, when not nil, mounts the /api/automations routes over
+	// it.
+	Automations *automation.Manager
 }
 
 // DefaultMaxTimeout is the longest timeout a request may ask for unless
@@ -41,7 +45,8 @@ type handler struct {
 	slots chan struct{}
 }
 
-// Mount mounts POST /api/script/execute (role script) on srv.
+// Mount mounts POST /api/script/execute and, with Config.Automations, the
+// /api/automations routes (role script) on srv.
 func Mount(srv *api.Server, cfg Config) error {
 	if cfg.Runtime == nil {
 		return errors.New("scriptapi: Config.Runtime is required")
@@ -58,5 +63,8 @@ func Mount(srv *api.Server, cfg Config) error {
 	}
 	h := &handler{srv: srv, cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent)}
 	srv.HandleFunc("POST /api/script/execute", api.RoleScript, h.handleExecute)
+	if cfg.Automations != nil {
+		h.mountAutomations()
+	}
 	return nil
 }

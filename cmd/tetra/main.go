@@ -64,13 +64,14 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"parse":  {"print the canonical form of a query, or its positioned error", runParse},
-		"load":   {"load topology files into a data directory, one version per file", runLoad},
-		"query":  {"run a TQL statement against a data directory or a server", runQuery},
-		"serve":  {"run the server: the REST API on one address", runServe},
-		"key":    {"create, list and revoke API keys", runKey},
-		"repl":   {"an interactive shell: run statements, complete, keep history", runRepl},
-		"script": {"run a JavaScript script with StackState's script APIs", runScript},
+		"parse":      {"print the canonical form of a query, or its positioned error", runParse},
+		"load":       {"load topology files into a data directory, one version per file", runLoad},
+		"query":      {"run a TQL statement against a data directory or a server", runQuery},
+		"serve":      {"run the server: the REST API on one address", runServe},
+		"key":        {"create, list and revoke API keys", runKey},
+		"repl":       {"an interactive shell: run statements, complete, keep history", runRepl},
+		"script":     {"run a JavaScript script with StackState's script APIs", runScript},
+		"automation": {"apply, list, run and delete monitors, handlers and scheduled scripts", runAutomation},
 	}
 }
 

@@ -26,9 +26,17 @@ func scriptServer(t *testing.T, dir string, keys *api.KeyRing) *httptest.Server 
 	t.Cleanup(func() { st.Close() })
 	eng := tetraexec.New(st, tetraexec.Options{Now: testClock})
 	srv := api.New(api.Config{Engine: eng, Keys: keys, Now: testClock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := mountScripts(srv, eng, scriptConfig{MaxTimeout: time.Minute}, testClock); err != nil {
+	autos, err := openAutomationStore(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { autos.Close() })
+	mgr, err := mountScripts(srv, st, eng, autos, scriptConfig{MaxTimeout: time.Minute}, testClock, srv.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr.Start()
+	t.Cleanup(mgr.Close)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return hs

@@ -18,8 +18,10 @@ import (
 	"github.com/tetrahq/tetra/api/live"
 	"github.com/tetrahq/tetra/api/scriptapi"
 	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/scriptrt"
+	"github.com/tetrahq/tetra/scriptrt/automation"
 	"github.com/tetrahq/tetra/web"
 )
 
@@ -168,9 +170,17 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 	if _, err := mount(srv, eng, st, logger); err != nil {
 		return userError(e, "serve", err)
 	}
-	if err := mountScripts(srv, eng, cfg.Scripts, e.now); err != nil {
+	autos, err := openAutomationStore(cfg.Data)
+	if err != nil {
 		return userError(e, "serve", err)
 	}
+	defer autos.Close()
+	mgr, err := mountScripts(srv, st, eng, autos, cfg.Scripts, e.now, logger)
+	if err != nil {
+		return userError(e, "serve", err)
+	}
+	mgr.Start()
+	defer mgr.Close() // after the drain, before the stores close
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return userError(e, "serve", err)
@@ -267,13 +277,22 @@ func (s storeInfo) Stats() api.StoreStats {
 		MemtableBytes: p.MemtableBytes, ReadAmp: p.ReadAmp, LastCommit: s.st.LastCommit(), Horizon: s.st.Horizon()}
 }
 
-// mountScripts mounts the script endpoint with a runtime over the engine.
-func mountScripts(srv *api.Server, eng *exec.Engine, cfg scriptConfig, now func() time.Time) error {
+// mountScripts mounts the script endpoint and the automation routes, with
+// a runtime over the engine, and returns the automation manager (not yet
+// started).
+func mountScripts(srv *api.Server, graph *pebblestore.Store, eng *exec.Engine, autos *automation.Store, cfg scriptConfig,
+	now func() time.Time, logger *slog.Logger) (*automation.Manager, error) {
 	rt, err := scriptrt.New(scriptrt.Config{Engine: eng, Now: now, HTTP: scriptrt.HTTPConfig{AllowHosts: cfg.AllowHosts},
 		Limits: scriptrt.Limits{Timeout: cfg.Timeout}})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return scriptapi.Mount(srv, scriptapi.Config{Runtime: rt, Timeout: cfg.Timeout, MaxTimeout: cfg.MaxTimeout,
-		MaxConcurrent: cfg.MaxConcurrent})
+	sink := graphSink{graph}
+	mgr, err := automation.NewManager(automation.Config{Store: autos, Runtime: rt, Engine: eng, Sink: sink, Logger: logger, Now: now,
+		Timeout: cfg.Timeout, Feed: func() (graphstore.Feed, error) { return graph.Subscribe(graph.LastCommit()) }})
+	if err != nil {
+		return nil, err
+	}
+	return mgr, scriptapi.Mount(srv, scriptapi.Config{Runtime: rt, Timeout: cfg.Timeout, MaxTimeout: cfg.MaxTimeout,
+		MaxConcurrent: cfg.MaxConcurrent, Sink: sink, Automations: mgr})
 }
