@@ -88,7 +88,7 @@ func (h *handler) named(w http.ResponseWriter, r *http.Request) *automation.Stat
 	name := r.PathValue("name")
 	st := h.cfg.Automations.Get(name, scopeOf(r))
 	if st == nil {
-		h.srv.WriteError(w, r, api.Errorf(api.ClassNotFound, "no automation %q (GET /api/automations lists them)", name))
+		h.srv.WriteError(w, r, api.Errorf(api.ClassNotFound, "%v", &automation.NotFoundError{Name: name}))
 	}
 	return st
 }

@@ -294,15 +294,19 @@ func remoteAutomations(server, key string) (automations, error) {
 func (r remote) Apply(ctx context.Context, d *automation.Definition) (*automation.Status, error) {
 	return r.c.ApplyAutomation(ctx, d)
 }
-func (r remote) List(ctx context.Context) ([]automation.Status, error) { return r.c.ListAutomations(ctx) }
+func (r remote) List(ctx context.Context) ([]automation.Status, error) {
+	return r.c.ListAutomations(ctx)
+}
 func (r remote) Run(ctx context.Context, name string, event []byte) (*automation.Run, error) {
 	return r.c.RunAutomation(ctx, name, event)
 }
 func (r remote) Runs(ctx context.Context, name string, limit int) ([]*automation.Run, error) {
 	return r.c.AutomationRuns(ctx, name, limit)
 }
-func (r remote) Delete(ctx context.Context, name string) error { return r.c.DeleteAutomation(ctx, name) }
-func (r remote) Close() error                                  { return nil }
+func (r remote) Delete(ctx context.Context, name string) error {
+	return r.c.DeleteAutomation(ctx, name)
+}
+func (r remote) Close() error { return nil }
 
 // local manages the automations of a data directory, with the manager a
 // server runs (not started: nothing runs on its own here).
@@ -350,14 +354,14 @@ func (l *local) Run(ctx context.Context, name string, event []byte) (*automation
 }
 func (l *local) Runs(_ context.Context, name string, limit int) ([]*automation.Run, error) {
 	if l.m.Get(name, "") == nil {
-		return nil, fmt.Errorf("no automation %q", name)
+		return nil, &automation.NotFoundError{Name: name}
 	}
 	return l.m.Runs(name, limit)
 }
 func (l *local) Delete(_ context.Context, name string) error {
 	ok, err := l.m.Delete(name)
 	if err == nil && !ok {
-		err = fmt.Errorf("no automation %q", name)
+		err = &automation.NotFoundError{Name: name}
 	}
 	return err
 }

@@ -142,9 +142,37 @@ func NewManager(cfg Config) (*Manager, error) {
 			m.log.Error("automation not loaded", "automation", d.Name, "err", err)
 			continue
 		}
+		a.restore(cfg.Store)
 		m.autos[d.Name] = a
 	}
 	return m, nil
+}
+
+// NotFoundError says there is no automation of that name.
+type NotFoundError struct{ Name string }
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("no automation %q", e.Name) }
+
+// restore takes an automation's last run, last success and failures in a
+// row from its run records, so its status survives a restart.
+func (a *auto) restore(st *Store) {
+	runs, err := st.Runs(a.def.Name, 20)
+	if err != nil || len(runs) == 0 {
+		return
+	}
+	a.last = runs[0]
+	counting := true
+	for _, r := range runs {
+		switch {
+		case r.Outcome == "ok":
+			a.lastOK, counting = r.Started, false
+		case counting && r.Trigger != "manual":
+			a.failures++
+		}
+		if !a.lastOK.IsZero() {
+			break
+		}
+	}
 }
 
 func (c *Config) fill() {
@@ -355,7 +383,7 @@ func (m *Manager) RunNow(ctx context.Context, name string, event []byte) (*Run, 
 	a := m.autos[name]
 	if a == nil {
 		m.mu.Unlock()
-		return nil, fmt.Errorf("automation: no automation %q", name)
+		return nil, &NotFoundError{Name: name}
 	}
 	m.enqueueLocked(a, trigger{kind: "manual", cause: event, done: done}, true)
 	m.mu.Unlock()

@@ -255,8 +255,8 @@ type Run struct {
 	Started    time.Time       `json:"started"`
 	DurationMs int64           `json:"durationMs"`
 	// Outcome is ok or error.
-	Outcome string            `json:"outcome"`
-	Result  *scriptrt.Result  `json:"result,omitempty"`
+	Outcome string             `json:"outcome"`
+	Result  *scriptrt.Result   `json:"result,omitempty"`
 	Error   *scriptrt.ErrorDoc `json:"error,omitempty"`
 	// ResultBytes is the size of a result too large to keep in the
 	// record (then Result is left out).
