@@ -72,6 +72,7 @@ func commands() map[string]command {
 		"repl":       {"an interactive shell: run statements, complete, keep history", runRepl},
 		"script":     {"run a JavaScript script with StackState's script APIs", runScript},
 		"automation": {"apply, list, run and delete monitors, handlers and scheduled scripts", runAutomation},
+		"mcp":        {"serve the MCP tools to a local AI assistant over stdio", runMCP},
 	}
 }
 

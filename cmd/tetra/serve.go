@@ -20,6 +20,7 @@ import (
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/mcpserver"
 	"github.com/tetrahq/tetra/scriptrt"
 	"github.com/tetrahq/tetra/scriptrt/automation"
 	"github.com/tetrahq/tetra/web"
@@ -293,6 +294,7 @@ func mountScripts(srv *api.Server, graph *pebblestore.Store, eng *exec.Engine, a
 	if err != nil {
 		return nil, err
 	}
+	srv.Handle("POST /mcp", api.RoleRead, mcpserver.Handler(mcpserver.Config{Engine: eng, Runtime: rt, Now: now, Version: version}))
 	return mgr, scriptapi.Mount(srv, scriptapi.Config{Runtime: rt, Timeout: cfg.Timeout, MaxTimeout: cfg.MaxTimeout,
 		MaxConcurrent: cfg.MaxConcurrent, Sink: sink, Automations: mgr})
 }
