@@ -20,6 +20,7 @@ import (
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
+	"github.com/tetrahq/tetra/mcpserver"
 	"github.com/tetrahq/tetra/scriptrt"
 	"github.com/tetrahq/tetra/scriptrt/automation"
 )
@@ -115,6 +116,8 @@ func newFixture(t *testing.T, limits api.Limits, keys ...keySpec) *fixture {
 	if err := scriptapi.Mount(f.srv, scriptapi.Config{Runtime: rt, Timeout: 2 * time.Second, MaxTimeout: 5 * time.Second, Automations: mgr}); err != nil {
 		t.Fatal(err)
 	}
+	// MCP mounts as tetra serve mounts it.
+	f.srv.Handle("POST /mcp", api.RoleRead, mcpserver.Handler(mcpserver.Config{Engine: f.eng, Runtime: rt, Now: clock}))
 	f.hs = httptest.NewServer(f.srv.Handler())
 	t.Cleanup(f.hs.Close)
 	return f

@@ -123,6 +123,9 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"GET", "/api/automations/none", "scripter", "", 404},
 		{"DELETE", "/api/automations/svc-count", "scripter", "", 200},
 		{"DELETE", "/api/automations/svc-count", "scripter", "", 404},
+		{"POST", "/mcp", "reader", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`, 200},
+		{"POST", "/mcp", "", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, 401},
+		{"POST", "/mcp", "agent", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, 403},
 		{"GET", "/api/whoami", "reader", "", 200},
 		{"GET", "/api/values?key=type&limit=2", "reader", "", 200},
 		{"GET", "/api/values?key=nope", "reader", "", 400},
@@ -151,6 +154,9 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		}
 		if tc.key != "" {
 			req.Header.Set("X-API-Key", f.token[tc.key])
+		}
+		if tc.path == "/mcp" {
+			req.Header.Set("Accept", "application/json, text/event-stream") // as MCP clients send it
 		}
 		r := f.send(req)
 		name := tc.method + " " + tc.path

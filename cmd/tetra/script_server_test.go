@@ -31,7 +31,7 @@ func scriptServer(t *testing.T, dir string, keys *api.KeyRing) *httptest.Server 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { autos.Close() })
-	mgr, err := mountScripts(srv, st, eng, autos, scriptConfig{MaxTimeout: time.Minute}, testClock, srv.Logger())
+	mgr, err := mountServices(srv, st, eng, autos, scriptConfig{MaxTimeout: time.Minute}, testClock, srv.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}

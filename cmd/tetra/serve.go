@@ -176,7 +176,7 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 		return userError(e, "serve", err)
 	}
 	defer autos.Close()
-	mgr, err := mountScripts(srv, st, eng, autos, cfg.Scripts, e.now, logger)
+	mgr, err := mountServices(srv, st, eng, autos, cfg.Scripts, e.now, logger)
 	if err != nil {
 		return userError(e, "serve", err)
 	}
@@ -278,10 +278,10 @@ func (s storeInfo) Stats() api.StoreStats {
 		MemtableBytes: p.MemtableBytes, ReadAmp: p.ReadAmp, LastCommit: s.st.LastCommit(), Horizon: s.st.Horizon()}
 }
 
-// mountScripts mounts the script endpoint and the automation routes, with
+// mountServices mounts the script endpoint, the automation routes and MCP, with
 // a runtime over the engine, and returns the automation manager (not yet
 // started).
-func mountScripts(srv *api.Server, graph *pebblestore.Store, eng *exec.Engine, autos *automation.Store, cfg scriptConfig,
+func mountServices(srv *api.Server, graph *pebblestore.Store, eng *exec.Engine, autos *automation.Store, cfg scriptConfig,
 	now func() time.Time, logger *slog.Logger) (*automation.Manager, error) {
 	rt, err := scriptrt.New(scriptrt.Config{Engine: eng, Now: now, HTTP: scriptrt.HTTPConfig{AllowHosts: cfg.AllowHosts},
 		Limits: scriptrt.Limits{Timeout: cfg.Timeout}})

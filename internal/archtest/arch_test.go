@@ -203,6 +203,14 @@ func TestImportDirection(t *testing.T) {
 			if strings.HasPrefix(imp, "github.com/dop251/goja") && !under(pkg, "scriptrt") {
 				t.Errorf("%s imports %s: only scriptrt may import the JavaScript engine", pkg, imp)
 			}
+			// The MCP server is one package; the binary wires its transports.
+			if strings.HasPrefix(imp, "github.com/modelcontextprotocol/go-sdk") && !under(pkg, "mcpserver") && !under(pkg, "cmd") {
+				t.Errorf("%s imports %s: only mcpserver (and cmd, for its transports) may import the MCP SDK", pkg, imp)
+			}
+			// Schedules are the automations' business.
+			if strings.HasPrefix(imp, "github.com/robfig/cron") && !under(pkg, "scriptrt/automation") {
+				t.Errorf("%s imports %s: only scriptrt/automation may import the cron parser", pkg, imp)
+			}
 			// Nothing imports the binary.
 			if dep := projectPkg(imp); dep != "" && under(dep, "cmd") {
 				t.Errorf("%s imports %s: nothing may import cmd", pkg, imp)
