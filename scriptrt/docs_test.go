@@ -75,7 +75,8 @@ func TestDocExamples(t *testing.T) {
 	}
 	for _, ex := range exs {
 		src := strings.ReplaceAll(ex.src, "http://hooks.example.internal", srv.URL)
-		res, err := rt.Run(context.Background(), scriptrt.Request{Script: src})
+		// A sink, so that the examples of Health.set and Events.emit run.
+		res, err := rt.Run(context.Background(), scriptrt.Request{Script: src, Sink: discardSink{}})
 		switch {
 		case ex.kind == "tql" && errors.Is(err, exec.ErrUnsupported):
 			var se *scriptrt.ScriptError
@@ -128,3 +129,9 @@ func TestLanguageDocExamples(t *testing.T) {
 		t.Errorf("ran %d examples, want 7", ran)
 	}
 }
+
+// discardSink accepts every write.
+type discardSink struct{}
+
+func (discardSink) SetHealth(context.Context, scriptrt.HealthWrite) error { return nil }
+func (discardSink) EmitEvents(context.Context, []scriptrt.Event) error    { return nil }
