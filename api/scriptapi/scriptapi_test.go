@@ -53,7 +53,7 @@ type fixture struct {
 }
 
 // newFixture serves the web shop with the script endpoint over real HTTP.
-func newFixture(t *testing.T, cfg scriptapi.Config) *fixture {
+func newFixture(t *testing.T, cfg scriptapi.Config, allowHosts ...string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := pebblestore.Open(dir, pebblestore.Options{Now: clock})
@@ -94,7 +94,7 @@ func newFixture(t *testing.T, cfg scriptapi.Config) *fixture {
 	}
 	eng := exec.New(st, exec.Options{Now: clock})
 	srv := api.New(api.Config{Engine: eng, Keys: ring, Now: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	rt, err := scriptrt.New(scriptrt.Config{Engine: eng, Now: clock})
+	rt, err := scriptrt.New(scriptrt.Config{Engine: eng, Now: clock, HTTP: scriptrt.HTTPConfig{AllowHosts: allowHosts}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,26 +201,28 @@ func TestExecuteScopeAndWrites(t *testing.T) {
 // TestExecuteConcurrencyLimit: past the server's script slots a request is
 // refused with 429 at once, not queued behind a slow script.
 func TestExecuteConcurrencyLimit(t *testing.T) {
-	f := newFixture(t, scriptapi.Config{MaxConcurrent: 1, Timeout: 3 * time.Second})
+	// The slow script waits in an Http call that answers when released, so
+	// the test knows the one slot is taken.
+	entered, release := make(chan struct{}), make(chan struct{})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		w.Write([]byte("{}"))
+	}))
+	defer hook.Close()
+	f := newFixture(t, scriptapi.Config{MaxConcurrent: 1, Timeout: 10 * time.Second}, strings.TrimPrefix(hook.URL, "http://"))
 	done := make(chan int)
 	go func() {
-		status, _ := f.execute(t, "ops", map[string]any{"script": "while (true) {}", "timeoutMs": 1500})
+		status, _ := f.execute(t, "ops", map[string]any{"script": `Http.get("` + hook.URL + `").jsonBody()`})
 		done <- status
 	}()
-	deadline := time.Now().Add(time.Second)
-	for {
-		status, out := f.execute(t, "ops", map[string]any{"script": "1"})
-		if status == 429 {
-			if !strings.Contains(js(out), "scripts at once") {
-				t.Errorf("429 without its reason: %s", js(out))
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no 429 while the one slot was taken")
-		}
+	<-entered
+	status, out := f.execute(t, "ops", map[string]any{"script": "1"})
+	if status != 429 || !strings.Contains(js(out), "scripts at once") {
+		t.Errorf("while the one slot was taken: %d %s", status, js(out))
 	}
-	if status := <-done; status != 408 {
+	close(release)
+	if status := <-done; status != 200 {
 		t.Errorf("the slow script: %d", status)
 	}
 	if status, _ := f.execute(t, "ops", map[string]any{"script": "1"}); status != 200 {
