@@ -168,20 +168,17 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 	limits := cfg.Limits
 	eng := exec.New(st, exec.Options{MaxElements: limits.MaxElements, Timeout: limits.QueryTimeout})
 	srv := api.New(api.Config{Engine: eng, Keys: keys, Store: storeInfo{st}, Limits: limits, Logger: logger, Version: version, Now: e.now})
-	if _, err := mount(srv, eng, st, logger); err != nil {
-		return userError(e, "serve", err)
-	}
 	autos, err := openAutomationStore(cfg.Data)
 	if err != nil {
 		return userError(e, "serve", err)
 	}
 	defer autos.Close()
-	mgr, err := mountServices(srv, st, eng, autos, cfg.Scripts, e.now, logger)
+	m, err := mount(srv, mountDeps{eng: eng, graph: st, autos: autos, scripts: cfg.Scripts, now: e.now, logger: logger})
 	if err != nil {
 		return userError(e, "serve", err)
 	}
-	mgr.Start()
-	defer mgr.Close() // after the drain, before the stores close
+	m.automations.Start()
+	defer m.automations.Close() // after the drain, before the stores close
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return userError(e, "serve", err)
@@ -210,12 +207,35 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 // subscriptions (GET /api/subscribe, closed with the drain, before the
 // store) and the web view's page and assets. A test checks that every API
 // route mounted here is documented.
-func mount(srv *api.Server, eng *exec.Engine, st *pebblestore.Store, logger *slog.Logger) (*live.Hub, error) {
-	hub, err := live.New(live.Config{Engine: eng, Store: st, Logger: logger, Registerer: srv.Registry()})
+// mountDeps is what the components tetra serve mounts need.
+type mountDeps struct {
+	eng     *exec.Engine
+	graph   *pebblestore.Store
+	autos   *automation.Store
+	scripts scriptConfig
+	now     func() time.Time
+	logger  *slog.Logger
+}
+
+// mounted are the mounted components that need closing.
+type mounted struct {
+	hub         *live.Hub
+	automations *automation.Manager // not started: the caller starts it
+}
+
+// mount mounts what other packages serve on the API server: live
+// subscriptions, the script endpoint, the automation routes, MCP and the
+// web view.
+func mount(srv *api.Server, d mountDeps) (*mounted, error) {
+	hub, err := live.New(live.Config{Engine: d.eng, Store: d.graph, Logger: d.logger, Registerer: srv.Registry()})
 	if err != nil {
 		return nil, err
 	}
 	hub.Mount(srv)
+	mgr, err := mountServices(srv, d.graph, d.eng, d.autos, d.scripts, d.now, d.logger)
+	if err != nil {
+		return nil, err
+	}
 	view, err := web.New()
 	if err != nil {
 		return nil, err
@@ -223,7 +243,7 @@ func mount(srv *api.Server, eng *exec.Engine, st *pebblestore.Store, logger *slo
 	for _, p := range view.Routes() {
 		srv.HandlePage(p, view)
 	}
-	return hub, nil
+	return &mounted{hub: hub, automations: mgr}, nil
 }
 
 // printListening says what listens where, on stdout, once at start.

@@ -252,19 +252,26 @@ func readBaseURL(t *testing.T, r io.Reader) string {
 // of other packages included, is in openapi.json; what is not there are
 // the web view's pages, which are not API.
 func TestServedRoutesAreDocumented(t *testing.T) {
-	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{})
+	dir := t.TempDir()
+	st, err := pebblestore.Open(dir, pebblestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	eng := tetraexec.New(st, tetraexec.Options{})
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := api.New(api.Config{Engine: eng, Logger: log})
-	hub, err := mount(srv, eng, st, log)
+	autos, err := openAutomationStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer hub.Close(context.Background())
+	defer autos.Close()
+	eng := tetraexec.New(st, tetraexec.Options{})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := api.New(api.Config{Engine: eng, Logger: log})
+	m, err := mount(srv, mountDeps{eng: eng, graph: st, autos: autos, now: time.Now, logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.automations.Close()
+	defer m.hub.Close(context.Background())
 	var doc struct {
 		Paths map[string]map[string]any `json:"paths"`
 	}
