@@ -24,6 +24,28 @@ var errEnough = errors.New("enough values")
 // key is a canonical topology key (lang.Words().TopologyKeys) other than
 // id, which has no values to list.
 func (e *Engine) Values(parent context.Context, key, prefix string, limit int, o QueryOptions) ([]string, error) {
+	counts, err := e.ValueCounts(parent, key, prefix, limit, o)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(counts))
+	for i, c := range counts {
+		out[i] = c.Value
+	}
+	return out, nil
+}
+
+// ValueCount is a value of a topology key and how many components carry
+// it.
+type ValueCount struct {
+	Value      string `json:"value"`
+	Components int    `json:"components"`
+}
+
+// ValueCounts is Values with how many components carry each value (within
+// the scope, when there is one): what tetra values and the shell's
+// :values list.
+func (e *Engine) ValueCounts(parent context.Context, key, prefix string, limit int, o QueryOptions) ([]ValueCount, error) {
 	f, ok := planner.FieldOf(key)
 	ix, indexed := graphstore.KeyIndex(f)
 	if !ok || !indexed {
@@ -63,10 +85,11 @@ func (e *Engine) scopeIDs(r *run, o QueryOptions) ([]graphstore.ID, error) {
 }
 
 // termsCarried lists up to limit terms of ix under prefix that some live
-// element carries (one in scope, when scoped). Terms may list a term whose
-// postings are empty at the snapshot's time; those are skipped.
-func termsCarried(r *run, ix graphstore.Index, prefix string, limit int, scope []graphstore.ID, scoped bool) ([]string, error) {
-	var out []string
+// element carries (one in scope, when scoped), with how many carry each.
+// Terms may list a term whose postings are empty at the snapshot's time;
+// those are skipped.
+func termsCarried(r *run, ix graphstore.Index, prefix string, limit int, scope []graphstore.ID, scoped bool) ([]ValueCount, error) {
+	var out []ValueCount
 	err := r.snap.Terms(ix, prefix, func(term string) error {
 		if err := r.ctx.Err(); err != nil {
 			return err
@@ -75,10 +98,14 @@ func termsCarried(r *run, ix graphstore.Index, prefix string, limit int, scope [
 		if err != nil {
 			return err
 		}
-		if len(ids) == 0 || (scoped && !intersects(ids, scope)) {
+		n := len(ids)
+		if scoped {
+			n = countCommon(ids, scope)
+		}
+		if n == 0 {
 			return nil
 		}
-		out = append(out, term)
+		out = append(out, ValueCount{Value: term, Components: n})
 		if len(out) >= limit {
 			return errEnough
 		}
@@ -93,16 +120,17 @@ func termsCarried(r *run, ix graphstore.Index, prefix string, limit int, scope [
 	return out, nil
 }
 
-// intersects reports whether two ascending id lists share an id, searching
-// the longer for each of the shorter.
-func intersects(a, b []graphstore.ID) bool {
+// countCommon counts the ids two ascending lists share, searching the
+// longer for each of the shorter.
+func countCommon(a, b []graphstore.ID) int {
 	if len(a) > len(b) {
 		a, b = b, a
 	}
+	n := 0
 	for _, id := range a {
 		if _, ok := slices.BinarySearch(b, id); ok {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
