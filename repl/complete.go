@@ -276,9 +276,10 @@ func fieldNames(fields []lang.Field) []string {
 
 // setPending records the lines of the statement typed before the current
 // one, the context of a completion on the current line.
-func (c *completer) setPending(text string) {
+// In a :script (JavaScript), nothing is completed.
+func (c *completer) setPending(text string, script bool) {
 	c.pending.mu.Lock()
-	c.pending.text = text
+	c.pending.text, c.pending.script = text, script
 	c.pending.mu.Unlock()
 }
 
@@ -286,8 +287,11 @@ func (c *completer) setPending(text string) {
 // pending before it.
 func (c *completer) completeAt(line string) ([]string, string) {
 	c.pending.mu.Lock()
-	pending := c.pending.text
+	pending, script := c.pending.text, c.pending.script
 	c.pending.mu.Unlock()
+	if script {
+		return nil, ""
+	}
 	if pending != "" {
 		line = pending + "\n" + line
 	}

@@ -34,7 +34,7 @@ func TestComplete(t *testing.T) {
 			if i := strings.LastIndexByte(text, '\n'); i >= 0 {
 				pending, line = text[:i], text[i+1:]
 			}
-			c.setPending(pending)
+			c.setPending(pending, false)
 			cands, typed := c.completeAt(line)
 			var out strings.Builder
 			fmt.Fprintf(&out, "typed %q\n", typed)

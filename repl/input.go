@@ -2,58 +2,157 @@ package repl
 
 import (
 	"strings"
-
-	"github.com/tetrahq/tetra/lang"
 )
 
-// statementBuffer gathers the lines of one statement. A statement ends:
-//   - at a line that ends with ";" (the ";" is not part of it);
-//   - at a blank line;
-//   - at the end of a line when the text so far is a whole statement (it
-//     parses, or fails somewhere other than at its end), so a one-line
-//     query runs on Enter and an unfinished one (an open parenthesis, a
-//     trailing AND) asks for more;
-//   - at once for a meta command (":help") and for quit, exit and help
-//     alone on a line, whose query argument (":explain Q") follows the
-//     rules above.
-type statementBuffer struct {
-	lines []string
+// The rules for where input ends, as the issue and docs/repl.md state
+// them:
+//
+//   - a statement ends at a ";" outside a string (text after it on the
+//     line starts the next statement) or at a blank line: Enter alone
+//     never runs a statement, so one whose first line parses by itself
+//     (type = "service", then AND layer = "apps") can go on;
+//   - a meta command (a line starting with ":") runs when its line ends,
+//     even while a statement is pending, which it leaves pending; so do
+//     quit, exit, help and \q typed as a statement's first line;
+//   - :explain and :watch alone take the next statement as their query;
+//     :script alone takes the lines up to one that reads :end as
+//     JavaScript;
+//   - a ";" or a blank line with nothing pending does nothing.
+
+// unit is one thing the shell runs: a statement, or a meta command line.
+type unit struct {
+	text string
+	meta bool
 }
 
-// empty reports whether no line is pending.
-func (b *statementBuffer) empty() bool { return len(b.lines) == 0 }
+// statementBuffer gathers lines into units.
+type statementBuffer struct {
+	lines []string
+	// script is set while the lines of a :script are gathered.
+	script bool
+	// awaiting is the meta command (":explain", ":watch") whose query is
+	// the statement being gathered, or "".
+	awaiting string
+}
 
-// text is the pending text: the lines so far, as typed.
+// empty reports whether nothing is pending: the next line starts afresh.
+func (b *statementBuffer) empty() bool { return len(b.lines) == 0 && !b.script && b.awaiting == "" }
+
+// text is the pending statement's text: the lines so far, as typed.
 func (b *statementBuffer) text() string { return strings.Join(b.lines, "\n") }
 
-// reset drops the pending lines.
-func (b *statementBuffer) reset() { b.lines = b.lines[:0] }
+// reset drops everything pending.
+func (b *statementBuffer) reset() {
+	b.lines, b.script, b.awaiting = b.lines[:0], false, ""
+}
 
-// add takes one line. When it ends a statement, add returns the statement
-// and true, and the buffer is empty again; a blank line with nothing
-// pending returns "" and true.
-func (b *statementBuffer) add(line string) (string, bool) {
+// add takes one line and returns the units it completes, in order.
+func (b *statementBuffer) add(line string) []unit {
 	trimmed := strings.TrimSpace(line)
+	if b.script {
+		return b.addScript(line, trimmed)
+	}
+	if strings.HasPrefix(trimmed, ":") || (len(b.lines) == 0 && b.awaiting == "" && isBareCommand(trimmed)) {
+		return b.addMeta(trimmed)
+	}
 	if trimmed == "" {
-		stmt := strings.TrimSpace(b.text())
-		b.reset()
-		return stmt, true
+		return b.finish()
 	}
-	b.lines = append(b.lines, line)
-	text := strings.TrimSpace(b.text())
-	if strings.HasSuffix(trimmed, ";") {
-		b.reset()
-		return strings.TrimSpace(strings.TrimSuffix(text, ";")), true
+	var out []unit
+	for {
+		i := semicolon(line)
+		if i < 0 {
+			b.lines = append(b.lines, line)
+			return out
+		}
+		if head := line[:i]; strings.TrimSpace(head) != "" {
+			b.lines = append(b.lines, head)
+		}
+		out = append(out, b.finish()...)
+		line = line[i+1:]
+		if strings.TrimSpace(line) == "" {
+			return out
+		}
 	}
-	if len(b.lines) == 1 && isBareCommand(trimmed) {
-		b.reset()
-		return text, true
+}
+
+// addMeta takes a meta command line. :explain and :watch without a query,
+// and :script without a script, wait for what follows.
+func (b *statementBuffer) addMeta(trimmed string) []unit {
+	name, arg, _ := strings.Cut(trimmed, " ")
+	name = canonicalMeta(name)
+	if strings.TrimSpace(arg) == "" {
+		switch {
+		case name == ":script":
+			b.script = true
+			b.lines = b.lines[:0]
+			return nil
+		case metaCommands[name].query:
+			b.awaiting = name
+			return nil
+		}
 	}
-	if complete(queryPart(text)) {
-		b.reset()
-		return text, true
+	return []unit{{text: trimmed, meta: true}}
+}
+
+// addScript takes a line of a :script: JavaScript as it is, up to :end.
+func (b *statementBuffer) addScript(line, trimmed string) []unit {
+	if trimmed != ":end" {
+		b.lines = append(b.lines, line)
+		return nil
 	}
-	return "", false
+	src := b.text()
+	b.reset()
+	return []unit{{text: ":script\n" + src, meta: true}}
+}
+
+// finish ends the pending statement: a unit for it (the argument of the
+// meta command awaiting one, if any), or none when nothing is pending.
+func (b *statementBuffer) finish() []unit {
+	stmt := strings.TrimSpace(b.text())
+	awaiting := b.awaiting
+	b.reset()
+	if stmt == "" {
+		if awaiting != "" {
+			return []unit{{text: awaiting, meta: true}} // its usage error
+		}
+		return nil
+	}
+	if awaiting != "" {
+		return []unit{{text: awaiting + " " + stmt, meta: true}}
+	}
+	return []unit{{text: stmt}}
+}
+
+// end ends the input: what is pending is the last unit. A :script
+// without its :end is not run.
+func (b *statementBuffer) end() ([]unit, bool) {
+	if b.script {
+		b.reset()
+		return nil, false
+	}
+	return b.finish(), true
+}
+
+// semicolon returns the index of the first ";" of line outside a quoted
+// string, or -1. Strings are TQL's: "…" or '…' with backslash escapes.
+func semicolon(line string) int {
+	var quote byte
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote != 0 && c == '\\':
+			i++
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+		case c == '"' || c == '\'':
+			quote = c
+		case c == ';':
+			return i
+		}
+	}
+	return -1
 }
 
 // isBareCommand reports whether a line is one of the words that psql users
@@ -66,35 +165,11 @@ func isBareCommand(s string) bool {
 	return false
 }
 
-// queryPart returns the query of a text: the argument of a meta command
-// that takes one (":explain Q"), the text itself otherwise. A meta command
-// without a query argument returns "", which is complete.
-func queryPart(text string) string {
-	if !strings.HasPrefix(text, ":") {
-		return text
+// canonicalMeta returns a meta command's name with aliases resolved.
+func canonicalMeta(name string) string {
+	name = strings.ToLower(name)
+	if canon, ok := metaAliases[name]; ok {
+		return canon
 	}
-	name, arg, _ := strings.Cut(text, " ")
-	if c, ok := metaCommands[strings.ToLower(name)]; ok && c.query {
-		return strings.TrimSpace(arg)
-	}
-	return ""
-}
-
-// complete reports whether text is a whole statement: it parses, or it
-// fails at a point before its end (an error to show now, not text to wait
-// for). An empty text is complete.
-func complete(text string) bool {
-	if strings.TrimSpace(text) == "" {
-		return true
-	}
-	_, err := lang.Parse(text)
-	errs := lang.Errors(err)
-	if len(errs) == 0 {
-		return true
-	}
-	// An unfinished query fails with an empty span at its end ("unexpected
-	// end of query"); any other error is about text already typed.
-	end := len(strings.TrimRight(text, " \t\r\n"))
-	first := errs[0]
-	return first.Span.Start < end || first.Span.End != first.Span.Start
+	return name
 }

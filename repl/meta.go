@@ -3,8 +3,10 @@ package repl
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/tetrahq/tetra/lang"
 )
@@ -21,6 +23,11 @@ type metaCommand struct {
 var metaCommands = map[string]metaCommand{
 	":help":    {usage: ":help", summary: "this help"},
 	":explain": {usage: ":explain QUERY", summary: "print the plan of a query instead of running it", query: true},
+	":watch": {usage: ":watch QUERY", summary: "follow a topology query live: its answer, then every change to it, until Ctrl-C",
+		query: true},
+	":script": {usage: ":script [JS]", summary: "run JavaScript with the script APIs: on the line, or the lines up to :end"},
+	":values": {usage: ":values [KEY [PREFIX]]", summary: "list the values of a key with their counts (the keys without KEY)",
+		args: valueKeys()},
 	":at": {usage: ":at [TIME|now]", summary: "run queries at TIME (a past moment) until :at now",
 		args: []string{"now", "-15m", "-1h", "-24h", "-7d"}},
 	":format": {usage: ":format [table|json]", summary: "print results as tables or as JSON",
@@ -30,26 +37,45 @@ var metaCommands = map[string]metaCommand{
 }
 
 // metaOrder lists the meta commands as help and completion show them.
-var metaOrder = []string{":help", ":explain", ":at", ":format", ":timing", ":quit"}
+var metaOrder = []string{":help", ":explain", ":watch", ":script", ":values", ":at", ":format", ":timing", ":quit"}
 
 // metaAliases are other spellings of meta commands.
 var metaAliases = map[string]string{":q": ":quit", ":exit": ":quit", ":h": ":help", ":?": ":help",
-	"quit": ":quit", "exit": ":quit", `\q`: ":quit", "help": ":help"}
+	"quit": ":quit", "exit": ":quit", `\q`: ":quit", "help": ":help", ":d": ":values", ":w": ":watch"}
+
+// valueKeys are the topology keys that have values to list.
+func valueKeys() []string {
+	return slices.DeleteFunc(lang.Words().TopologyKeys, func(k string) bool { return k == "id" })
+}
 
 // meta runs a meta command line. It returns true when the shell should
 // leave.
 func (s *shell) meta(ctx context.Context, line string) bool {
-	name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
-	name = strings.ToLower(name)
-	if canon, ok := metaAliases[name]; ok {
-		name = canon
+	line = strings.TrimSpace(line)
+	i := strings.IndexFunc(line, unicode.IsSpace)
+	if i < 0 {
+		i = len(line)
 	}
-	arg = strings.TrimSpace(arg)
+	name, arg := canonicalMeta(line[:i]), line[i:]
+	switch {
+	case name != ":script":
+		arg = strings.TrimSpace(arg)
+	case strings.HasPrefix(arg, "\n"): // the lines up to :end: positions count from the first
+		arg = arg[1:]
+	default:
+		arg = strings.TrimLeft(arg, " \t")
+	}
 	switch name {
 	case ":help":
 		s.help()
 	case ":explain":
 		s.explain(ctx, arg)
+	case ":watch":
+		s.watch(ctx, arg)
+	case ":script":
+		s.script(ctx, arg)
+	case ":values":
+		s.listValues(ctx, arg)
 	case ":at":
 		s.setAt(arg)
 	case ":format":
@@ -66,20 +92,23 @@ func (s *shell) meta(ctx context.Context, line string) bool {
 
 func (s *shell) help() {
 	var b strings.Builder
-	b.WriteString("Type a TQL statement; it runs when it is whole at the end of a line, at a line\n" +
-		"that ends with ;, or at a blank line. Unfinished input (an open parenthesis, a\n" +
-		"trailing AND) continues on the next line.\n\nCommands:\n")
+	b.WriteString("Type a TQL statement; it runs at a ; or at a blank line, so it may span lines.\n" +
+		"A line that starts with : is a command, and runs when you press Enter.\n\nCommands:\n")
 	for _, name := range metaOrder {
 		c := metaCommands[name]
-		fmt.Fprintf(&b, "  %-22s %s\n", c.usage, c.summary)
+		fmt.Fprintf(&b, "  %-24s %s\n", c.usage, c.summary)
 	}
+	b.WriteString("\n:explain and :watch alone take the next statement; :script alone takes\n" +
+		"JavaScript up to a line that reads :end.\n")
 	b.WriteString("\nKeys: Tab completes keywords, keys, functions and known values (inside quotes\n" +
 		"too); Up/Down and Ctrl-R search the history; Ctrl-C cancels a running statement\n" +
-		"or clears the input; Ctrl-D leaves.\n")
+		"or watch, or clears the input; Ctrl-D leaves.\n")
 	fmt.Fprintf(&b, "\nTopology keys: %s\nExamples:\n", strings.Join(lang.Words().TopologyKeys, ", "))
-	b.WriteString("  type = \"service\" AND label = \"team:shop\"\n" +
-		"  withNeighborsOf(components = (name = \"checkout\"), levels = \"2\", direction = \"both\")\n" +
-		"  name = \"*\" CHANGES FROM \"-1h\"\n")
+	b.WriteString("  type = \"service\" AND label = \"team:shop\";\n" +
+		"  withNeighborsOf(components = (name = \"checkout\"), levels = \"2\", direction = \"both\");\n" +
+		"  name = \"*\" CHANGES FROM \"-1h\";\n" +
+		"  :watch healthstate = \"CRITICAL\"\n" +
+		"  :values type\n")
 	fmt.Fprint(s.out, b.String())
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/chzyer/readline"
 
 	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/graphstore"
 )
 
 // Options say how a result is rendered.
@@ -20,6 +21,14 @@ type Options struct {
 	// fitted to it. Zero prints everything whole, for output that is not a
 	// terminal (a pipe, a file).
 	Width int
+	// Format is the output format (FormatTable when empty). A renderer
+	// writes its tables with o.table and its title lines with line, which
+	// follow it.
+	Format Format
+	// NoHeaders leaves out the header rows of tables.
+	NoHeaders bool
+
+	printed *printed // set by Render
 }
 
 // WriteResult renders a result as text for w: fitted to the terminal when
@@ -32,11 +41,17 @@ func WriteResult(w io.Writer, res *exec.Result) error {
 // prints. A new result kind gets its renderer in a file of its own, called
 // from here, and fills a Table.
 func Render(w io.Writer, res *exec.Result, o Options) error {
+	if o.printed == nil {
+		o.printed = &printed{}
+	}
 	switch {
 	case res.Topology != nil:
 		return writeTopology(w, res.Topology, o)
 	case res.Changes != nil:
 		return writeChanges(w, res.Changes, o)
+	}
+	if !o.forPeople() {
+		return nil
 	}
 	_, err := fmt.Fprintln(w, "(no result)")
 	return err
@@ -66,8 +81,12 @@ func plural(n int, noun string) string {
 }
 
 // line prints one line of text, escaped and, on a terminal, cut to its
-// width: a line is never wrapped.
+// width: a line is never wrapped. Formats for programs (TSV, names) print
+// no such lines.
 func line(w io.Writer, o Options, format string, args ...any) {
+	if !o.forPeople() {
+		return
+	}
 	s := Escape(fmt.Sprintf(format, args...))
 	if o.Width > 0 {
 		s = elide(s, o.Width, false)
@@ -78,19 +97,26 @@ func line(w io.Writer, o Options, format string, args ...any) {
 var (
 	componentColumns = []Column{
 		{Header: "ID", Fixed: true, Keep: 4},
-		{Header: "NAME", Keep: 4, Min: 12, ElideMiddle: true},
+		{Header: "NAME", Keep: 4, Min: 12, ElideMiddle: true, Name: true},
 		{Header: "TYPE", Keep: 2},
 		{Header: "LAYER", Keep: 2},
 		{Header: "DOMAIN", Keep: 2},
 		{Header: "ENVIRONMENTS", Keep: 1},
 		{Header: "HEALTH", Fixed: true, Keep: 3},
 		{Header: "LABELS", Keep: 0, Min: 12},
+		{Header: "IDENTIFIERS", Wide: true},
+		{Header: "SOURCES", Wide: true},
+		{Header: "UPDATED", Wide: true},
 	}
 	relationColumns = []Column{
 		{Header: "ID", Fixed: true, Keep: 3},
 		{Header: "TYPE", Keep: 1},
 		{Header: "SOURCE", Keep: 2, Min: 12, ElideMiddle: true},
 		{Header: "TARGET", Keep: 2, Min: 12, ElideMiddle: true},
+		{Header: "DEPENDENCY", Wide: true},
+		{Header: "LABELS", Wide: true},
+		{Header: "IDENTIFIERS", Wide: true},
+		{Header: "SOURCES", Wide: true},
 	}
 )
 
@@ -103,25 +129,46 @@ func writeTopology(w io.Writer, r *exec.TopologyResult, o Options) error {
 		for _, c := range r.Components {
 			names[c.ID] = c.Name
 			t.Rows = append(t.Rows, []string{strconv.FormatUint(c.ID, 10), c.Name, c.Type, c.Layer,
-				c.Domain, strings.Join(c.Environments, ","), c.HealthState, strings.Join(c.Labels, ",")})
+				c.Domain, strings.Join(c.Environments, ","), c.HealthState, strings.Join(c.Labels, ","),
+				strings.Join(c.Identifiers, ","), sourceNames(c.Sources), millis(c.LastUpdateTimestamp)})
 		}
-		if err := t.Write(bw, o.Width); err != nil {
+		if err := o.table(bw, t); err != nil {
 			return err
 		}
 	}
 	if len(r.Relations) > 0 {
-		fmt.Fprintln(bw)
+		if o.forPeople() {
+			fmt.Fprintln(bw)
+		}
 		line(bw, o, "%s", plural(len(r.Relations), "relation"))
 		t := Table{Columns: relationColumns}
 		for _, rel := range r.Relations {
 			t.Rows = append(t.Rows, []string{strconv.FormatUint(rel.ID, 10), rel.Type,
-				endpoint(rel.Source, names), endpoint(rel.Target, names)})
+				endpoint(rel.Source, names), endpoint(rel.Target, names), rel.DependencyDirection,
+				strings.Join(rel.Labels, ","), strings.Join(rel.Identifiers, ","), sourceNames(rel.Sources)})
 		}
-		if err := t.Write(bw, o.Width); err != nil {
+		if err := o.table(bw, t); err != nil {
 			return err
 		}
 	}
 	return bw.Flush()
+}
+
+// sourceNames lists the sources that report an element.
+func sourceNames(refs []graphstore.SourceRef) string {
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.Source
+	}
+	return strings.Join(names, ",")
+}
+
+// millis shows epoch milliseconds as an RFC 3339 time ("" for none).
+func millis(ms int64) string {
+	if ms == 0 {
+		return ""
+	}
+	return stamp(time.UnixMilli(ms))
 }
 
 // endpoint shows a relation's end as its id and, when the result holds
@@ -132,32 +179,6 @@ func endpoint(id uint64, names map[uint64]string) string {
 		s += " " + n
 	}
 	return s
-}
-
-func writeChanges(w io.Writer, r *exec.ChangesResult, o Options) error {
-	bw := bufio.NewWriter(w)
-	line(bw, o, "changes from %s to %s: %d added, %d removed, %d changed", stamp(r.From), stamp(r.To),
-		len(r.Added.Components)+len(r.Added.Relations), len(r.Removed.Components)+len(r.Removed.Relations),
-		len(r.Changed.Components)+len(r.Changed.Relations))
-	for _, c := range r.Added.Components {
-		line(bw, o, "+ component %d %s (%s)", c.ID, c.Name, c.Type)
-	}
-	for _, c := range r.Removed.Components {
-		line(bw, o, "- component %d %s (%s)", c.ID, c.Name, c.Type)
-	}
-	for _, c := range r.Changed.Components {
-		line(bw, o, "~ component %d %s (%s): %s", c.After.ID, c.After.Name, c.After.Type, strings.Join(c.Fields, ", "))
-	}
-	for _, rel := range r.Added.Relations {
-		line(bw, o, "+ relation %d %s %d → %d", rel.ID, rel.Type, rel.Source, rel.Target)
-	}
-	for _, rel := range r.Removed.Relations {
-		line(bw, o, "- relation %d %s %d → %d", rel.ID, rel.Type, rel.Source, rel.Target)
-	}
-	for _, rel := range r.Changed.Relations {
-		line(bw, o, "~ relation %d %s: %s", rel.After.ID, rel.After.Type, strings.Join(rel.Fields, ", "))
-	}
-	return bw.Flush()
 }
 
 // Terminal returns the terminal a command talks to when both its input and

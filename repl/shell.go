@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/internal/usermsg"
 	"github.com/tetrahq/tetra/lang"
 )
 
@@ -71,6 +72,10 @@ type shell struct {
 	values   *valueCache
 	comp     *completer
 
+	buf   statementBuffer // the lines of what is being typed
+	queue []unit          // units completed and not yet run
+	eof   bool            // a script's input has ended
+
 	at     time.Time // :at; zero is now
 	format string    // "table" or "json"
 	timing bool
@@ -107,12 +112,16 @@ func Run(ctx context.Context, cfg Config) error {
 
 func (s *shell) loop(ctx context.Context) {
 	for ctx.Err() == nil {
-		text, err := s.read()
+		u, err := s.next()
 		var long errLineTooLong
 		switch {
 		case errors.Is(err, errInterrupt):
+			s.buf.reset() // Ctrl-C at the prompt drops what is pending
 			continue
 		case errors.As(err, &long):
+			// The statement it was part of is dropped with it: run
+			// without one of its lines, it could mean something else.
+			s.buf.reset()
 			s.failf("%v", long)
 			continue
 		case errors.Is(err, io.EOF): // Ctrl-D or the end of a script
@@ -120,54 +129,70 @@ func (s *shell) loop(ctx context.Context) {
 		case err != nil:
 			s.failf("reading the input: %v", err)
 			return
-		case text == "":
-			continue
 		}
-		s.in.Remember(text)
-		if s.execute(ctx, text) {
+		switch {
+		case strings.HasPrefix(u.text, ":script\n"): // JavaScript of several lines does not fit on one
+		case u.meta:
+			s.in.Remember(u.text)
+		default:
+			s.in.Remember(u.text + ";") // recalled, it runs on Enter
+		}
+		if s.execute(ctx, u) {
 			return
 		}
 	}
 }
 
-// read reads lines until they make a statement. At the end of the input,
-// the lines pending make the last statement.
-func (s *shell) read() (string, error) {
-	var buf statementBuffer
-	for {
-		s.comp.setPending(buf.text())
-		line, err := s.in.ReadLine(s.prompt(buf.empty()))
-		if errors.Is(err, io.EOF) && !buf.empty() && s.cfg.Terminal == nil {
-			return strings.TrimSpace(buf.text()), nil
+// next returns the next unit to run: a statement or a meta command line,
+// reading lines until one is complete (input.go says when). At the end of
+// a script, what is pending is the last unit.
+func (s *shell) next() (unit, error) {
+	for len(s.queue) == 0 {
+		if s.eof {
+			return unit{}, io.EOF
+		}
+		s.comp.setPending(s.buf.text(), s.buf.script)
+		line, err := s.in.ReadLine(s.prompt())
+		if errors.Is(err, io.EOF) && s.cfg.Terminal == nil {
+			units, ok := s.buf.end()
+			if !ok {
+				s.failf(":script without :end at the end of the input; it was not run")
+			}
+			s.queue, s.eof = units, true
+			continue
 		}
 		if err != nil {
-			return "", err
+			return unit{}, err
 		}
-		if text, done := buf.add(line); done {
-			return text, nil
-		}
+		s.queue = s.buf.add(line)
 	}
+	u := s.queue[0]
+	s.queue = s.queue[1:]
+	return u, nil
 }
 
-// prompt is "tetra> ", with the :at time when one is set, or a
-// continuation prompt as wide.
-func (s *shell) prompt(first bool) string {
+// prompt is "tetra> ", with the :at time when one is set; a continuation
+// prompt as wide while a statement is pending, and "js> " in a :script.
+func (s *shell) prompt() string {
 	p := "tetra> "
 	if !s.at.IsZero() {
 		p = "tetra @" + stamp(s.at) + "> "
 	}
-	if first {
+	switch {
+	case s.buf.script:
+		return strings.Repeat(" ", len(p)-4) + "js> "
+	case s.buf.empty():
 		return p
 	}
 	return strings.Repeat(" ", len(p)-5) + "...> "
 }
 
 // execute runs one statement or meta command; it returns true to leave.
-func (s *shell) execute(ctx context.Context, text string) bool {
-	if strings.HasPrefix(text, ":") || isBareCommand(text) {
-		return s.meta(ctx, text)
+func (s *shell) execute(ctx context.Context, u unit) bool {
+	if u.meta {
+		return s.meta(ctx, u.text)
 	}
-	s.query(ctx, text)
+	s.query(ctx, u.text)
 	return false
 }
 
@@ -189,7 +214,7 @@ func (s *shell) query(ctx context.Context, src string) {
 	}
 	start := s.now()
 	var res *exec.Result
-	err := s.cancellable(ctx, func(ctx context.Context) (err error) {
+	err := s.cancellable(ctx, true, func(ctx context.Context) (err error) {
 		res, err = s.backend.Run(ctx, src, s.runOptions())
 		return err
 	})
@@ -251,22 +276,23 @@ func (s *shell) width() int {
 }
 
 // cancellable runs f, cancelling its context when the user presses Ctrl-C,
-// and says how to cancel once it has run for a while.
-func (s *shell) cancellable(ctx context.Context, f func(context.Context) error) error {
+// and, with note, says how to cancel once it has run for a while (a watch,
+// which prints as it goes, does not).
+func (s *shell) cancellable(ctx context.Context, note bool, f func(context.Context) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	drain(s.cfg.Interrupt) // a Ctrl-C pressed before this statement is not for it
 	done := make(chan error, 1)
 	go func() { done <- f(ctx) }()
-	var note <-chan time.Time
-	if s.cfg.Terminal != nil && s.cfg.Interrupt != nil {
+	var noteC <-chan time.Time
+	if note && s.cfg.Terminal != nil && s.cfg.Interrupt != nil {
 		d := s.cfg.RunningNote
 		if d <= 0 {
 			d = DefaultRunningNote
 		}
 		t := time.NewTimer(d)
 		defer t.Stop()
-		note = t.C
+		noteC = t.C
 	}
 	noted := false
 	for {
@@ -278,7 +304,7 @@ func (s *shell) cancellable(ctx context.Context, f func(context.Context) error) 
 			return err
 		case <-s.cfg.Interrupt:
 			cancel()
-		case <-note:
+		case <-noteC:
 			fmt.Fprint(s.out, "running… (Ctrl-C cancels)")
 			noted = true
 		}
@@ -299,7 +325,7 @@ func drain(ch <-chan os.Signal) {
 // of the query it is about and the hint, or the message.
 func (s *shell) queryError(src string, err error) {
 	s.failed = true
-	fmt.Fprint(s.err, escapeLines(lang.Render(src, err)))
+	fmt.Fprint(s.err, escapeLines(usermsg.Render(src, err)))
 }
 
 // failf prints an error of the shell itself.

@@ -3,6 +3,8 @@ package repl
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,10 +12,12 @@ import (
 	"time"
 
 	"github.com/cockroachdb/datadriven"
+	"github.com/tetrahq/tetra/api/live"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/memstore"
 	"github.com/tetrahq/tetra/ingest"
+	"github.com/tetrahq/tetra/scriptrt"
 )
 
 // The sample web shop is loaded at these times, and the tests' clock reads
@@ -78,14 +82,14 @@ func steppingClock(step time.Duration) func() time.Time {
 func TestShellScripts(t *testing.T) {
 	datadriven.Walk(t, filepath.Join("testdata", "shell"), func(t *testing.T, path string) {
 		st := webshop(t)
-		eng := exec.New(st, exec.Options{Now: func() time.Time { return testNow }})
+		backend := embeddedBackend(t, st)
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			if d.Cmd != "shell" {
 				d.Fatalf(t, "unknown directive %q", d.Cmd)
 			}
 			var out strings.Builder
 			err := Run(context.Background(), Config{
-				Backend: NewEmbedded(eng),
+				Backend: backend,
 				In:      strings.NewReader(d.Input),
 				Out:     &out,
 				Err:     &out,
@@ -99,15 +103,35 @@ func TestShellScripts(t *testing.T) {
 	})
 }
 
+// embeddedBackend is the backend tetra repl --data makes: the engine, live
+// subscriptions and scripts over the store.
+func embeddedBackend(t testing.TB, st graphstore.Store) *Embedded {
+	t.Helper()
+	now := func() time.Time { return testNow }
+	eng := exec.New(st, exec.Options{Now: now})
+	b := NewEmbedded(eng)
+	hub, err := live.New(live.Config{Engine: eng, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Close(context.Background()) })
+	rt, err := scriptrt.New(scriptrt.Config{Engine: eng, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Hub, b.Scripts = hub, rt
+	return b
+}
+
 // TestShellLongLine checks that a line too long to be a query is reported
 // and skipped, and the script goes on.
 func TestShellLongLine(t *testing.T) {
 	eng := exec.New(webshop(t), exec.Options{Now: func() time.Time { return testNow }})
-	in := "name = \"catalog\"\n" + `name = "` + strings.Repeat("x", maxLine+10) + "\"\n" + "name = \"frontend\"\n"
+	in := "name = \"catalog\";\n" + `name = "` + strings.Repeat("x", maxLine+10) + "\"\n" + "name = \"frontend\"\n"
 	var out strings.Builder
 	err := Run(context.Background(), Config{Backend: NewEmbedded(eng), In: strings.NewReader(in), Out: &out, Err: &out})
 	got := out.String()
-	if !errors.Is(err, ErrFailed) || !strings.Contains(got, "error: line 2 is longer than 1048576 bytes; it was skipped\n") ||
+	if !errors.Is(err, ErrFailed) || !strings.Contains(got, "error: line 2 is longer than 1048576 bytes; it was skipped, with the statement it was part of\n") ||
 		!strings.Contains(got, "7   catalog") || !strings.Contains(got, "5   frontend") {
 		t.Errorf("Run = %v, output:\n%s", err, got)
 	}

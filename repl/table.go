@@ -16,6 +16,13 @@ import (
 type Table struct {
 	Columns []Column
 	Rows    [][]string // each row has one cell per column
+	// Cont marks rows that continue the row above (more fields of one
+	// changed element): printed as a table, their leading cells that
+	// repeat the row above are left blank. Nil means none; formats for
+	// machines (TSV) print every cell.
+	Cont []bool
+	// NoHeader leaves the header row out.
+	NoHeader bool
 }
 
 // Column describes one column and how it gives up width.
@@ -36,6 +43,14 @@ type Column struct {
 	// ElideMiddle cuts values in the middle instead of at the end, for
 	// values whose ends tell them apart (pod names).
 	ElideMiddle bool
+	// Wide columns are shown only by the wide and TSV formats (-o wide):
+	// detail a terminal table leaves out.
+	Wide bool
+	// Name marks the column -o name prints.
+	Name bool
+	// Blank columns show an empty cell as nothing rather than "-" (a field
+	// that an added element's row does not have).
+	Blank bool
 }
 
 // DefaultMin is the narrowest a column is cut to unless it says otherwise.
@@ -62,7 +77,9 @@ func (t *Table) Write(w io.Writer, width int) error {
 		widths, shown = t.fit(natural, width)
 	}
 	bw := bufio.NewWriter(w)
-	t.writeRow(bw, header, widths, shown)
+	if !t.NoHeader {
+		t.writeRow(bw, header, widths, shown)
+	}
 	for _, r := range rows {
 		t.writeRow(bw, r, widths, shown)
 	}
@@ -73,8 +90,13 @@ func (t *Table) Write(w io.Writer, width int) error {
 	return bw.Flush()
 }
 
+// blank is the cell a continuation row leaves blank: Escape writes a NUL
+// as text, so no escaped cell is ever this.
+const blank = "\x00"
+
 // escaped returns the header and the rows with every cell escaped; a row
-// shorter than the header is padded with empty cells.
+// shorter than the header is padded with empty cells. The leading cells
+// of a continuation row that repeat the row above are blank.
 func (t *Table) escaped() ([]string, [][]string) {
 	header := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
@@ -87,6 +109,17 @@ func (t *Table) escaped() ([]string, [][]string) {
 			if j < len(r) {
 				rows[i][j] = Escape(r[j])
 			}
+			if rows[i][j] == "" && t.Columns[j].Blank {
+				rows[i][j] = blank
+			}
+		}
+	}
+	for i := len(rows) - 1; i > 0; i-- {
+		if i >= len(t.Cont) || !t.Cont[i] {
+			continue
+		}
+		for j := 0; j < len(rows[i]) && rows[i][j] == rows[i-1][j]; j++ {
+			rows[i][j] = blank
 		}
 	}
 	return header, rows
@@ -94,8 +127,11 @@ func (t *Table) escaped() ([]string, [][]string) {
 
 // cellWidth is a cell's width; an empty cell shows as "-".
 func cellWidth(s string) int {
-	if s == "" {
+	switch s {
+	case "":
 		return 1
+	case blank:
+		return 0
 	}
 	return width(s)
 }
@@ -109,30 +145,28 @@ func allShown(n int) []bool {
 }
 
 func (t *Table) writeRow(w *bufio.Writer, cells []string, widths []int, shown []bool) {
-	last := -1
-	for i, s := range shown {
-		if s {
-			last = i
-		}
-	}
+	var b strings.Builder
 	first := true
 	for i, s := range cells {
 		if !shown[i] {
 			continue
 		}
-		if s == "" {
+		switch s {
+		case "":
 			s = "-"
+		case blank:
+			s = ""
 		}
 		s = elide(s, widths[i], t.Columns[i].ElideMiddle)
 		if !first {
-			w.WriteString(strings.Repeat(" ", gap))
+			b.WriteString(strings.Repeat(" ", gap))
 		}
 		first = false
-		w.WriteString(s)
-		if i != last { // no trailing blanks after the last column
-			w.WriteString(strings.Repeat(" ", widths[i]-width(s)))
-		}
+		b.WriteString(s)
+		b.WriteString(strings.Repeat(" ", widths[i]-width(s)))
 	}
+	// No trailing blanks: after the last column, or blank cells at the end.
+	w.WriteString(strings.TrimRight(b.String(), " "))
 	w.WriteByte('\n')
 }
 

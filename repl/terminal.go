@@ -147,7 +147,7 @@ const maxLine = 1 << 20
 type errLineTooLong struct{ line int }
 
 func (e errLineTooLong) Error() string {
-	return fmt.Sprintf("line %d is longer than %d bytes; it was skipped", e.line, maxLine)
+	return fmt.Sprintf("line %d is longer than %d bytes; it was skipped, with the statement it was part of", e.line, maxLine)
 }
 
 func newPlainReader(in io.Reader) *plainReader {
@@ -188,6 +188,7 @@ func (p *plainReader) Close() error    { return nil }
 // on the next line needs for its context. The shell sets it before each
 // line; readline's goroutine reads it while completing.
 type pendingText struct {
-	mu   sync.Mutex
-	text string
+	mu     sync.Mutex
+	text   string
+	script bool // the lines are a :script's
 }

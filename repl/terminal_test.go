@@ -3,20 +3,25 @@ package repl
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tetrahq/tetra/api/live"
 	tetraexec "github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/internal/ptytest"
 	"github.com/tetrahq/tetra/internal/topogen"
+	"github.com/tetrahq/tetra/scriptrt"
 )
 
 // The terminal tests run the shell in a child process (this test binary,
@@ -47,8 +52,13 @@ func childShell(mode string) int {
 	interrupt := make(chan os.Signal, 1)
 	signal.Notify(interrupt, os.Interrupt)
 	limit, _ := strconv.Atoi(os.Getenv(childLimitEnv))
+	backend, err := childBackend(g)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 	err = Run(context.Background(), Config{
-		Backend:      NewEmbedded(tetraexec.New(g, tetraexec.Options{Now: func() time.Time { return testNow }})),
+		Backend:      backend,
 		In:           os.Stdin,
 		Out:          os.Stdout,
 		Err:          os.Stderr,
@@ -65,10 +75,36 @@ func childShell(mode string) int {
 	return 0
 }
 
+// childBackend is what tetra repl --data makes: the engine, and over a
+// store, live subscriptions and scripts.
+func childBackend(g tetraexec.Graph) (*Embedded, error) {
+	now := func() time.Time { return testNow }
+	eng := tetraexec.New(g, tetraexec.Options{Now: now})
+	b := NewEmbedded(eng)
+	rt, err := scriptrt.New(scriptrt.Config{Engine: eng, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	b.Scripts = rt
+	if st, ok := g.(graphstore.Store); ok {
+		if b.Hub, err = live.New(live.Config{Engine: eng, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
 func childGraph(mode string) (tetraexec.Graph, error) {
 	switch mode {
 	case "webshop":
 		return loadWebshop()
+	case "watch":
+		st, err := loadWebshop()
+		if err != nil {
+			return nil, err
+		}
+		go commitOnSignal(st)
+		return st, nil
 	case "hostile":
 		st, err := loadWebshop()
 		if err != nil {
@@ -82,6 +118,32 @@ func childGraph(mode string) (tetraexec.Graph, error) {
 		return slowGraph(os.Getenv(childDataEnv), 5*time.Millisecond)
 	}
 	return nil, fmt.Errorf("unknown child mode %q", mode)
+}
+
+// commitOnSignal commits a change to the web shop at each SIGUSR1: a
+// payments service, then a label of it, then its removal, as an agent
+// would report them while someone watches.
+func commitOnSignal(st graphstore.Store) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	for n := 0; ; n++ {
+		<-sig
+		b := &graphstore.Batch{}
+		switch n % 3 {
+		case 0, 1:
+			labels := []string{"app:payments"}
+			if n%3 == 1 {
+				labels = append(labels, "tier:gold")
+			}
+			b.PutComponent("agent:payments", "payments", graphstore.ComponentData{Name: "payments", Type: "service",
+				Layer: "Services", Labels: labels})
+		case 2:
+			b.DeleteComponent("agent:payments", "payments")
+		}
+		if _, err := st.Apply(context.Background(), b); err != nil {
+			fmt.Fprintln(os.Stderr, "commit:", err)
+		}
+	}
 }
 
 // slowGraph is a generated graph of 5,000 components whose reads of
@@ -160,10 +222,10 @@ func checkFitsScreen(t *testing.T, s *ptytest.Screen) {
 
 func TestTerminalQuery(t *testing.T) {
 	tm := startShell(t, "webshop")
-	tm.Type(`type = "service"` + "\r")
+	tm.Type(`type = "service";` + "\r")
 	tm.WaitText("time: ")
 	want := []string{
-		`tetra> type = "service"`,
+		`tetra> type = "service";`,
 		"3 components at 2026-11-01T12:00:00Z",
 		"ID  NAME      TYPE     LAYER     DOMAIN   ENVIRONMENTS  HEALTH   LABELS",
 		"5   frontend  service  Services  Webshop  Production    UNKNOWN  app:frontend,c…",
@@ -174,7 +236,7 @@ func TestTerminalQuery(t *testing.T) {
 	}
 	tm.WaitCursorLine("tetra>")
 	// Everything on an 80-column terminal: rows are cut, never wrapped.
-	tm.Type(`name = "*"` + "\r")
+	tm.Type(`name = "*";` + "\r")
 	tm.WaitText("21 relations")
 	tm.WaitCursorLine("tetra>")
 	checkFitsScreen(t, tm.Screen())
@@ -203,7 +265,7 @@ func TestTerminalComplete(t *testing.T) {
 		tm.Type(s.keys)
 		tm.WaitCursorLine(s.line)
 	}
-	tm.Type(")\r")
+	tm.Type(");\r")
 	tm.WaitText("3 components at 2026-11-01T12:00:00Z") // checkout, its caller and its namespace
 	tm.WaitText("5   frontend  service")
 	tm.WaitCursorLine("tetra>")
@@ -232,12 +294,16 @@ func TestTerminalComplete(t *testing.T) {
 
 func TestTerminalMultiLine(t *testing.T) {
 	tm := startShell(t, "webshop")
-	tm.Type("type = \"pod\" AND\r")
+	// A first line that is a whole query does not run on Enter: the
+	// statement goes on until ";" or a blank line.
+	tm.Type("type = \"pod\"\r")
 	tm.WaitCursorLine("  ...>")
 	// Completion knows the line before: a key follows AND.
-	tm.Type("lab\t")
-	tm.WaitCursorLine("  ...> label ")
+	tm.Type("AND lab\t")
+	tm.WaitCursorLine("  ...> AND label ")
 	tm.Type("= \"app:checkout\"\r")
+	tm.WaitCursorLine("  ...>")
+	tm.Type("\r") // a blank line ends it
 	tm.WaitText("1 component at")
 	tm.WaitCursorLine("tetra>")
 	// Ctrl-C drops an unfinished statement, earlier lines and all.
@@ -246,7 +312,7 @@ func TestTerminalMultiLine(t *testing.T) {
 	tm.WaitCursorLine("  ...>")
 	tm.Type("\x03")
 	tm.WaitCursorLine("tetra>")
-	tm.Type(`name = "frontend"` + "\r")
+	tm.Type(`name = "frontend";` + "\r")
 	tm.WaitText("5   frontend  service")
 	quit(t, tm)
 }
@@ -254,7 +320,7 @@ func TestTerminalMultiLine(t *testing.T) {
 func TestTerminalCancel(t *testing.T) {
 	tm := startShell(t, "slow", childDataEnv+"="+t.TempDir())
 	start := time.Now()
-	tm.Type(`name = "c-*"` + "\r")
+	tm.Type(`name = "c-*";` + "\r")
 	tm.WaitText("running… (Ctrl-C cancels)")
 	tm.Type("\x03")
 	tm.WaitText("error: cancelled after")
@@ -281,27 +347,28 @@ func TestTerminalHistory(t *testing.T) {
 	hist := filepath.Join(dir, "state", "tetra", "history")
 	env := []string{childHistoryEnv + "=" + hist}
 	tm := startShell(t, "webshop", env...)
-	tm.Type(`name = "catalog"` + "\r")
+	tm.Type(`name = "catalog";` + "\r")
 	tm.WaitText("1 component at")
 	tm.Type("type = \"pod\" AND\r")
 	tm.WaitCursorLine("  ...>")
-	tm.Type("label = \"app:checkout\"\r")
+	tm.Type("label = \"app:checkout\";\r")
 	tm.WaitText("checkout-5c6b7d8e9-h4j5k")
 	quit(t, tm)
 
-	// A new session recalls both, the one of two lines as one.
+	// A new session recalls both, the one of two lines as one, with the
+	// ";" that runs it.
 	tm = startShell(t, "webshop", env...)
 	tm.Type("\x1b[A")
-	tm.WaitCursorLine(`tetra> type = "pod" AND label = "app:checkout"`)
+	tm.WaitCursorLine(`tetra> type = "pod" AND label = "app:checkout";`)
 	tm.Type("\x1b[A")
-	tm.WaitCursorLine(`tetra> name = "catalog"`)
+	tm.WaitCursorLine(`tetra> name = "catalog";`)
 	tm.Type("\x03")
 	tm.WaitCursorLine("tetra>")
 	// Ctrl-R searches it.
 	tm.Type("\x12cata")
 	tm.WaitText("bck-i-search: cata")
 	tm.Type("\r")
-	tm.WaitCursorLine(`tetra> name = "catalog"`)
+	tm.WaitCursorLine(`tetra> name = "catalog";`)
 	tm.Type("\r")
 	tm.Wait("the query recalled to run", func(s *ptytest.Screen) bool { return s.Count("1 component at") == 1 })
 	quit(t, tm)
@@ -341,7 +408,7 @@ func TestTerminalAtExplainErrors(t *testing.T) {
 	tm := startShell(t, "webshop")
 	tm.Type(":at 2026-11-01T10:30:00Z\r")
 	tm.WaitCursorLine("tetra @2026-11-01T10:30:00Z>")
-	tm.Type(`type = "node"` + "\r")
+	tm.Type(`type = "node";` + "\r")
 	tm.WaitText("2 components at 2026-11-01T10:30:00Z")
 	tm.WaitCursorLine("tetra @2026-11-01T10:30:00Z>")
 	tm.Type(":at now\r")
@@ -351,7 +418,7 @@ func TestTerminalAtExplainErrors(t *testing.T) {
 	tm.WaitText(`└── scan label = "app:frontend"`)
 	tm.WaitCursorLine("tetra>")
 
-	tm.Type(`naem = "x"` + "\r")
+	tm.Type(`naem = "x";` + "\r")
 	tm.WaitText(`hint: did you mean "name"?`)
 	text := tm.Screen().Text()
 	if !strings.Contains(text, "error: unknown key \"naem\"\n  1 | naem = \"x\"\n    | ^^^^\nhint: did you mean \"name\"?") {
@@ -359,22 +426,72 @@ func TestTerminalAtExplainErrors(t *testing.T) {
 	}
 	tm.Type(":format json\r")
 	tm.WaitText("format json")
-	tm.Type(`name = "catalog"` + "\r")
+	tm.Type(`name = "catalog";` + "\r")
 	tm.WaitText(`  "schemaVersion": 1,`) // indented for reading on a terminal
 	tm.WaitCursorLine("tetra>")
 	tm.Type(":nope\r")
-	tm.WaitText("error: unknown command :nope; try :help :explain :at :format :timing :quit")
+	tm.WaitText("error: unknown command :nope; try :help :explain")
 	quit(t, tm)
 }
 
 func TestTerminalEscapes(t *testing.T) {
 	tm := startShell(t, "hostile")
-	tm.Type(`type = "evil*"` + "\r")
+	tm.Type(`type = "evil*";` + "\r")
 	tm.WaitText(`\x1b[2J\x1b[Hgotcha\x07`)
 	text := tm.Screen().Text()
 	// The screen was not cleared: the query is still above its result.
-	if !strings.Contains(text, `tetra> type = "evil*"`) || !strings.Contains(text, `evil\x1b[31m`) {
+	if !strings.Contains(text, `tetra> type = "evil*";`) || !strings.Contains(text, `evil\x1b[31m`) {
 		t.Errorf("the screen:\n%s", text)
 	}
+	quit(t, tm)
+}
+
+// TestTerminalWatch watches a query while the store takes commits: the
+// answer, then each change as it commits (a component added, its health
+// changed before → after, removed), until Ctrl-C, which returns to the
+// prompt.
+func TestTerminalWatch(t *testing.T) {
+	tm := startShell(t, "watch")
+	tm.Type(`:watch type = "service"` + "\r")
+	tm.WaitText("watching; Ctrl-C stops")
+	tm.WaitText("3 components at 2026-11-01T11:00:01Z") // the last commit
+	commit := func() {
+		t.Helper()
+		if err := tm.Signal(syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit()
+	tm.WaitText("1 component: 1 added, 0 removed, 0 changed")
+	tm.WaitText("payments  service")
+	commit()
+	tm.WaitText("+tier:gold")
+	commit()
+	tm.WaitText("1 component: 0 added, 1 removed, 0 changed")
+	checkFitsScreen(t, tm.Screen())
+	tm.Type("\x03")
+	tm.WaitText("watch stopped after 3 changes")
+	tm.WaitCursorLine("tetra>")
+	// The shell goes on.
+	tm.Type(`name = "checkout";` + "\r")
+	tm.WaitText("1 component at")
+	quit(t, tm)
+}
+
+// TestTerminalScript types a script of several lines up to :end, with no
+// completion inside it, and a one-line one.
+func TestTerminalScript(t *testing.T) {
+	tm := startShell(t, "webshop")
+	tm.Type(":script\r")
+	tm.WaitCursorLine("   js>")
+	tm.Type("Topology.query('type = \"service\"')\r")
+	tm.Type("  .components()\t\r") // Tab inserts nothing in JavaScript
+	tm.Type("  .thenCollect(c => c.name)\r")
+	tm.WaitCursorLine("   js>")
+	tm.Type(":end\r")
+	tm.WaitText(`"checkout",`)
+	tm.WaitCursorLine("tetra>")
+	tm.Type(":script Component.withId(6).get().then(c => c.name)\r")
+	tm.Wait("the one-line script's value", func(s *ptytest.Screen) bool { return s.Count(`"checkout"`) == 2 })
 	quit(t, tm)
 }

@@ -69,6 +69,10 @@ func (tm *Term) Type(keys string) {
 	}
 }
 
+// Signal sends the program a signal (a test's hook into it: a child that
+// commits a change on SIGUSR1, say).
+func (tm *Term) Signal(sig os.Signal) error { return tm.cmd.Process.Signal(sig) }
+
 // Screen is what the terminal shows.
 func (tm *Term) Screen() *Screen { return tm.screen }
 
