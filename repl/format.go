@@ -31,7 +31,9 @@ const (
 var Formats = []string{string(FormatTable), string(FormatWide), "json", string(FormatTSV), string(FormatName)}
 
 // forPeople reports whether the format is one of the tables with titles.
-func (o Options) forPeople() bool { return o.Format == "" || o.Format == FormatTable || o.Format == FormatWide }
+func (o Options) forPeople() bool {
+	return o.Format == "" || o.Format == FormatTable || o.Format == FormatWide
+}
 
 // printed counts the tables one Render wrote, so TSV can separate them.
 type printed struct{ tables int }

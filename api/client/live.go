@@ -36,7 +36,9 @@ type Seq int64
 // Time is the commit time the seq stands for.
 func (s Seq) Time() time.Time { return time.Unix(0, int64(s)) }
 
-func (s Seq) MarshalJSON() ([]byte, error) { return strconv.AppendQuote(nil, strconv.FormatInt(int64(s), 10)), nil }
+func (s Seq) MarshalJSON() ([]byte, error) {
+	return strconv.AppendQuote(nil, strconv.FormatInt(int64(s), 10)), nil
+}
 
 func (s *Seq) UnmarshalJSON(b []byte) error {
 	str := string(b)
