@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/lang"
 )
 
@@ -15,19 +14,24 @@ import (
 // what the web view's query bar completes and its time slider spans.
 
 // maxValues bounds the values one GET /api/values answers.
-const maxValues = 500
+const maxValues = 1000
 
 // Values is the answer of GET /api/values.
 type Values struct {
 	Key    string   `json:"key"`
 	Values []string `json:"values"`
+	// Counts holds, with counts=true, how many components carry each
+	// value (in the key's scope), in the order of Values: what tetra
+	// values lists.
+	Counts []int `json:"counts,omitempty"`
 	// More is true when the limit stopped the listing.
 	More bool `json:"more"`
 }
 
-// handleValues serves GET /api/values?key=K&prefix=P&limit=N&at=T: the
-// values of a topology key that components carry (in the key's scope),
-// for completion. Keys that compare case-insensitively list lower case.
+// handleValues serves GET /api/values?key=K&prefix=P&limit=N&at=T&counts=true:
+// the values of a topology key that components carry (in the key's scope),
+// for completion and listings. Keys that compare case-insensitively list
+// lower case.
 func (s *Server) handleValues(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	key := lang.Words().KeyAliases[strings.ToLower(q.Get("key"))]
@@ -44,27 +48,24 @@ func (s *Server) handleValues(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	opts := exec.QueryOptions{Timeout: s.cfg.QueryTimeout, MaxElements: s.cfg.MaxElements}
-	if p := PrincipalFrom(r.Context()); p != nil {
-		opts.Scope = p.Scope
-	}
-	if at := q.Get("at"); at != "" {
-		t, err := lang.ResolveTime(at, s.cfg.Now())
-		if err != nil {
-			s.writeError(w, r, atError(at, err))
-			return
-		}
-		opts.Now = t
-	}
-	// One more than asked tells whether there are more.
-	vals, err := s.cfg.Engine.Values(r.Context(), key, q.Get("prefix"), limit+1, opts)
+	opts, err := s.readOptions(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	out := Values{Key: key, Values: vals[:min(len(vals), limit)], More: len(vals) > limit}
-	if out.Values == nil {
-		out.Values = []string{}
+	// One more than asked tells whether there are more.
+	vals, err := s.cfg.Engine.ValueCounts(r.Context(), key, q.Get("prefix"), limit+1, opts)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := Values{Key: key, Values: []string{}, More: len(vals) > limit}
+	counts := q.Get("counts") == "true"
+	for _, v := range vals[:min(len(vals), limit)] {
+		out.Values = append(out.Values, v.Value)
+		if counts {
+			out.Counts = append(out.Counts, v.Components)
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/internal/usermsg"
 	"github.com/tetrahq/tetra/lang"
 )
 
@@ -139,7 +140,9 @@ func (c Class) CloseCode() int {
 }
 
 // Classify turns any error into the API's *Error: the one place that maps
-// the engine's, the language's and the store's error classes.
+// the engine's, the language's and the store's error classes. Messages are
+// what a user reads (usermsg: no package prefixes); the request log keeps
+// the error as it was.
 func Classify(err error) *Error {
 	var ae *Error
 	if errors.As(err, &ae) {
@@ -154,27 +157,27 @@ func Classify(err error) *Error {
 	var ie *exec.InternalError
 	switch {
 	case errors.As(err, &le):
-		return &Error{Class: ClassLimit, Message: err.Error(), Limit: int64(le.Limit), LimitKind: "elements"}
+		return &Error{Class: ClassLimit, Message: usermsg.Message(err), Limit: int64(le.Limit), LimitKind: "elements"}
 	case errors.As(err, &re):
-		return &Error{Class: ClassLimit, Message: err.Error(), Limit: re.Limit, LimitKind: "bytes"}
+		return &Error{Class: ClassLimit, Message: usermsg.Message(err), Limit: re.Limit, LimitKind: "bytes"}
 	case errors.As(err, &te):
-		return &Error{Class: ClassTimeout, Message: err.Error(), TimeoutMs: te.Timeout.Milliseconds()}
+		return &Error{Class: ClassTimeout, Message: usermsg.Message(err), TimeoutMs: te.Timeout.Milliseconds()}
 	case errors.Is(err, exec.ErrUnsupported):
-		return errorf(ClassUnsupported, err.Error())
+		return errorf(ClassUnsupported, usermsg.Message(err))
 	case errors.Is(err, graphstore.ErrBeforeRetention):
-		return errorf(ClassRetention, err.Error())
+		return errorf(ClassRetention, usermsg.Message(err))
 	case errors.Is(err, graphstore.ErrCorrupt):
-		return errorf(ClassCorrupt, err.Error())
+		return errorf(ClassCorrupt, usermsg.Message(err))
 	case errors.Is(err, graphstore.ErrClosed):
-		return errorf(ClassUnavailable, err.Error())
+		return errorf(ClassUnavailable, usermsg.Message(err))
 	case errors.Is(err, context.Canceled):
 		return errorf(ClassCanceled, "the request was cancelled")
 	case errors.Is(err, context.DeadlineExceeded):
 		return errorf(ClassTimeout, "the request ran out of time")
 	case errors.As(err, &ie):
-		return errorf(ClassInternal, err.Error())
+		return errorf(ClassInternal, usermsg.Message(err))
 	}
-	return errorf(ClassStore, err.Error())
+	return errorf(ClassStore, usermsg.Message(err))
 }
 
 // positioned builds a query error from language errors, which the caller

@@ -181,9 +181,10 @@ func (s *Server) principalOf(k *loadedKey) *Principal {
 // requestInfo is what the outer middleware learns about a request from the
 // inner layers, for its log line and metrics.
 type requestInfo struct {
-	id  string
-	key string
-	err *Error
+	id    string
+	key   string
+	err   *Error
+	cause error // err as the handler had it, package prefixes and all
 }
 
 type requestInfoKey struct{}
@@ -282,7 +283,11 @@ func (s *Server) finish(r *http.Request, sw *statusWriter, info *requestInfo, d 
 	}
 	level := slog.LevelInfo
 	if info.err != nil {
-		attrs = append(attrs, slog.String("error_class", string(info.err.Class)), slog.String("error", info.err.Message))
+		msg := info.err.Message
+		if info.cause != nil {
+			msg = info.cause.Error()
+		}
+		attrs = append(attrs, slog.String("error_class", string(info.err.Class)), slog.String("error", msg))
 		if status >= 500 {
 			level = slog.LevelError
 		}
@@ -293,9 +298,10 @@ func (s *Server) finish(r *http.Request, sw *statusWriter, info *requestInfo, d 
 // writeError answers with {"error": {...}} and the class's status. A
 // corrupt store is remembered for /readyz.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	err = s.withOldest(err)
 	e := Classify(err)
 	if info := requestInfoFrom(r.Context()); info != nil {
-		info.err = e
+		info.err, info.cause = e, err
 	}
 	if e.Class == ClassCorrupt {
 		msg := e.Message

@@ -174,7 +174,7 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 
 // writeQueryError answers with a query's error, positioned in its source.
 func (s *Server) writeQueryError(w http.ResponseWriter, r *http.Request, src string, err error) {
-	s.writeError(w, r, ClassifyQuery(src, err))
+	s.writeError(w, r, ClassifyQuery(src, s.withOldest(err)))
 }
 
 // decodeBody reads a JSON request body into v: at most MaxBodyBytes

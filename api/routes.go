@@ -29,6 +29,7 @@ func (s *Server) routesOwn() {
 	s.HandleFunc("GET /api/values", RoleRead, s.handleValues)
 	s.HandleFunc("GET /api/vocabulary", RoleRead, s.handleVocabulary)
 	s.HandleFunc("GET /api/timeline", RoleRead, s.handleTimeline)
+	s.HandleFunc("GET /api/info", RoleRead, s.handleInfo)
 }
 
 // handleHealthz answers 200 while the process serves HTTP at all.

@@ -136,6 +136,10 @@ type StoreStats struct {
 	ReadAmp          int
 	LastCommit       time.Time
 	Horizon          time.Time
+	// HeldSince is the oldest time with data (GET /api/info); Retention
+	// how long history is kept.
+	HeldSince time.Time
+	Retention time.Duration
 }
 
 // Server is Tetra's HTTP server: the routes of this package plus what

@@ -50,6 +50,7 @@ func (s *Server) serverInfo() ServerInfo {
 		v = "dev"
 	}
 	return ServerInfo{
+		// StackStateAPIVersion, 6.0.0.
 		Version:        ServerVersion{Major: 6, Minor: 0, Patch: 0, Diff: "", Commit: "tetra-" + v, IsDev: v == "dev"},
 		DeploymentMode: "SelfHosted", PlatformVersion: "0.0.0+tetra." + v, ApplicationDomains: []string{"Observability"},
 	}

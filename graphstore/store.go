@@ -28,11 +28,20 @@ var (
 // BeforeRetentionError says which horizon a read fell before.
 type BeforeRetentionError struct {
 	At, Horizon time.Time
+	// Oldest, when set, is the oldest time with data, which whoever
+	// reports the error to a user may know (the store's first commit,
+	// when the data began after the horizon): the message then names it.
+	Oldest time.Time
 }
 
 func (e *BeforeRetentionError) Error() string {
-	return fmt.Sprintf("graphstore: %s is before the retention horizon %s; older history has been compacted away",
-		e.At.UTC().Format(time.RFC3339Nano), e.Horizon.UTC().Format(time.RFC3339Nano))
+	at := e.At.UTC().Format(time.RFC3339Nano)
+	if e.Oldest.After(e.Horizon) {
+		return fmt.Sprintf("graphstore: no history before %s, when the data held begins (%s was asked for)",
+			e.Oldest.UTC().Format(time.RFC3339Nano), at)
+	}
+	return fmt.Sprintf("graphstore: no history before %s, the retention horizon: older history is not kept (%s was asked for)",
+		e.Horizon.UTC().Format(time.RFC3339Nano), at)
 }
 
 func (e *BeforeRetentionError) Is(target error) bool { return target == ErrBeforeRetention }

@@ -150,3 +150,7 @@ func ParseFormat(s string) (Format, error) {
 	}
 	return "", fmt.Errorf("unknown output format %q: use one of %s", s, strings.Join(Formats, ", "))
 }
+
+// WriteTable writes one table in the options' format: a listing of a
+// command's own (keys, values) printed as results are.
+func WriteTable(w io.Writer, t Table, o Options) error { return o.table(w, t) }

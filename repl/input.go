@@ -23,10 +23,13 @@ import (
 type unit struct {
 	text string
 	meta bool
+	line int // the line it starts on, counting from 1
 }
 
 // statementBuffer gathers lines into units.
 type statementBuffer struct {
+	n     int // lines taken
+	start int // the line the pending statement starts on
 	lines []string
 	// script is set while the lines of a :script are gathered.
 	script bool
@@ -48,6 +51,7 @@ func (b *statementBuffer) reset() {
 
 // add takes one line and returns the units it completes, in order.
 func (b *statementBuffer) add(line string) []unit {
+	b.n++
 	trimmed := strings.TrimSpace(line)
 	if b.script {
 		return b.addScript(line, trimmed)
@@ -62,11 +66,11 @@ func (b *statementBuffer) add(line string) []unit {
 	for {
 		i := semicolon(line)
 		if i < 0 {
-			b.lines = append(b.lines, line)
+			b.push(line)
 			return out
 		}
 		if head := line[:i]; strings.TrimSpace(head) != "" {
-			b.lines = append(b.lines, head)
+			b.push(head)
 		}
 		out = append(out, b.finish()...)
 		line = line[i+1:]
@@ -74,6 +78,14 @@ func (b *statementBuffer) add(line string) []unit {
 			return out
 		}
 	}
+}
+
+// push adds a line of the pending statement.
+func (b *statementBuffer) push(line string) {
+	if len(b.lines) == 0 {
+		b.start = b.n
+	}
+	b.lines = append(b.lines, line)
 }
 
 // addMeta takes a meta command line. :explain and :watch without a query,
@@ -85,14 +97,14 @@ func (b *statementBuffer) addMeta(trimmed string) []unit {
 		switch {
 		case name == ":script":
 			b.script = true
-			b.lines = b.lines[:0]
+			b.lines, b.start = b.lines[:0], b.n
 			return nil
 		case metaCommands[name].query:
 			b.awaiting = name
 			return nil
 		}
 	}
-	return []unit{{text: trimmed, meta: true}}
+	return []unit{{text: trimmed, meta: true, line: b.n}}
 }
 
 // addScript takes a line of a :script: JavaScript as it is, up to :end.
@@ -101,27 +113,27 @@ func (b *statementBuffer) addScript(line, trimmed string) []unit {
 		b.lines = append(b.lines, line)
 		return nil
 	}
-	src := b.text()
+	src, start := b.text(), b.start
 	b.reset()
-	return []unit{{text: ":script\n" + src, meta: true}}
+	return []unit{{text: ":script\n" + src, meta: true, line: start}}
 }
 
 // finish ends the pending statement: a unit for it (the argument of the
 // meta command awaiting one, if any), or none when nothing is pending.
 func (b *statementBuffer) finish() []unit {
 	stmt := strings.TrimSpace(b.text())
-	awaiting := b.awaiting
+	awaiting, start := b.awaiting, b.start
 	b.reset()
 	if stmt == "" {
 		if awaiting != "" {
-			return []unit{{text: awaiting, meta: true}} // its usage error
+			return []unit{{text: awaiting, meta: true, line: b.n}} // its usage error
 		}
 		return nil
 	}
 	if awaiting != "" {
-		return []unit{{text: awaiting + " " + stmt, meta: true}}
+		return []unit{{text: awaiting + " " + stmt, meta: true, line: start}}
 	}
-	return []unit{{text: stmt}}
+	return []unit{{text: stmt, line: start}}
 }
 
 // end ends the input: what is pending is the last unit. A :script
@@ -132,6 +144,39 @@ func (b *statementBuffer) end() ([]unit, bool) {
 		return nil, false
 	}
 	return b.finish(), true
+}
+
+// Statement is one statement of a text: a TQL statement, or a line that is
+// a shell command (Meta, starting with ":"), and the line it starts on.
+type Statement struct {
+	Text string
+	Meta bool
+	Line int
+}
+
+// SplitStatements splits a text into statements by the shell's rules: a
+// statement ends at a ";" outside a string, at a blank line, or at the
+// end of the text. Lines that start with "#" are comments, left out.
+// (tetra query -f runs files split so.)
+func SplitStatements(text string) []Statement {
+	var b statementBuffer
+	var out []Statement
+	take := func(units []unit) {
+		for _, u := range units {
+			out = append(out, Statement{Text: u.text, Meta: u.meta, Line: u.line})
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if strings.HasPrefix(strings.TrimSpace(line), "#") && !b.script {
+			b.n++
+			continue
+		}
+		take(b.add(line))
+	}
+	units, _ := b.end()
+	take(units)
+	return out
 }
 
 // semicolon returns the index of the first ";" of line outside a quoted

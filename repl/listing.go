@@ -18,7 +18,7 @@ import (
 // tetra values).
 
 // MaxValueList is how many values one listing shows.
-const MaxValueList = 1000
+const MaxValueList = 500
 
 // ValueKey resolves a key as typed (any accepted spelling) to its
 // canonical name, or says which keys have values.
@@ -113,3 +113,6 @@ func (s *shell) listValues(ctx context.Context, arg string) {
 	}
 	s.gap()
 }
+
+// ValueKeys are the keys tetra values and :values list the values of.
+func ValueKeys() []string { return valueKeys() }

@@ -26,6 +26,7 @@ var metaCommands = map[string]metaCommand{
 	":watch": {usage: ":watch QUERY", summary: "follow a topology query live: its answer, then every change to it, until Ctrl-C",
 		query: true},
 	":script": {usage: ":script [JS]", summary: "run JavaScript with the script APIs: on the line, or the lines up to :end"},
+	":describe": {usage: ":describe ID|NAME|IDENTIFIER", summary: "one component: its fields, sources, properties and neighbours"},
 	":values": {usage: ":values [KEY [PREFIX]]", summary: "list the values of a key with their counts (the keys without KEY)",
 		args: valueKeys()},
 	":at": {usage: ":at [TIME|now]", summary: "run queries at TIME (a past moment) until :at now",
@@ -37,7 +38,7 @@ var metaCommands = map[string]metaCommand{
 }
 
 // metaOrder lists the meta commands as help and completion show them.
-var metaOrder = []string{":help", ":explain", ":watch", ":script", ":values", ":at", ":format", ":timing", ":quit"}
+var metaOrder = []string{":help", ":explain", ":watch", ":script", ":describe", ":values", ":at", ":format", ":timing", ":quit"}
 
 // metaAliases are other spellings of meta commands.
 var metaAliases = map[string]string{":q": ":quit", ":exit": ":quit", ":h": ":help", ":?": ":help",
@@ -76,6 +77,8 @@ func (s *shell) meta(ctx context.Context, line string) bool {
 		s.script(ctx, arg)
 	case ":values":
 		s.listValues(ctx, arg)
+	case ":describe":
+		s.describe(ctx, arg)
 	case ":at":
 		s.setAt(arg)
 	case ":format":

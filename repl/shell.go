@@ -328,6 +328,9 @@ func (s *shell) queryError(src string, err error) {
 	fmt.Fprint(s.err, escapeLines(usermsg.Render(src, err)))
 }
 
+// errorText is an error's message as a user reads it.
+func errorText(err error) string { return usermsg.Message(err) }
+
 // failf prints an error of the shell itself.
 func (s *shell) failf(format string, args ...any) {
 	s.failed = true

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,9 +19,6 @@ import (
 	"github.com/tetrahq/tetra/scriptrt"
 	"github.com/tetrahq/tetra/scriptrt/automation"
 )
-
-const automationSynopsis = `apply -f FILE | list | run NAME [--event JSON] | runs NAME [--limit N] | delete NAME
-  each with [--data DIR | --server URL [--key K]] [--json]`
 
 // automations is what tetra automation does, against a data directory or
 // a server: both print the same.
@@ -41,32 +37,37 @@ func runAutomation(e *env, args []string) int {
 	if len(args) > 0 {
 		sub, args = args[0], args[1:]
 	}
-	fs := newFlags(e, "automation "+sub, automationSynopsis)
+	if subcommandHelp(e, "automation", append([]string{sub}, args...)) {
+		return exitOK
+	}
+	fs := newFlags(e, "automation "+sub)
 	data := dataFlag(fs)
 	server := fs.String("server", e.getenv("TETRA_SERVER"), "manage the automations of the tetra server at `URL` (default $TETRA_SERVER)")
 	key := fs.String("key", e.getenv("TETRA_API_KEY"), "API `KEY` for --server, of role script or admin (default $TETRA_API_KEY)")
-	file := fs.String("f", "", "apply the definitions in `FILE` (YAML or JSON; - reads stdin)")
-	event := fs.String("event", "", "run with this `JSON` as the script's event")
-	limit := fs.Int("limit", 20, "show the newest `N` runs")
+	// Each subcommand has only its own flags, so its help lists only them.
+	file, event, limit := new(string), new(string), new(int)
+	*limit = 20
+	switch sub {
+	case "apply":
+		fs.StringVar(file, "f", "", "apply the definitions in `FILE` (YAML or JSON; - reads stdin)")
+	case "run":
+		fs.StringVar(event, "event", "", "run with this `JSON` as the script's event")
+	case "runs":
+		fs.IntVar(limit, "limit", 20, "show the newest `N` runs")
+	}
 	asJSON := fs.Bool("json", false, "print JSON")
 	switch sub {
 	case "apply", "list", "run", "runs", "delete":
-	case "-h", "--help", "":
-		fs.Usage()
-		if sub == "" {
-			return exitMisuse
-		}
-		return exitOK
+	case "":
+		return misuse(e, newFlags(e, "automation"), "give a subcommand: apply, list, run, runs or delete")
 	default:
-		return misuse(e, fs, "unknown subcommand %q: apply, list, run, runs or delete", sub)
+		return misuse(e, newFlags(e, "automation"), "unknown subcommand %q: apply, list, run, runs or delete", sub)
 	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return flagStatus(err)
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if code := checkAutomationArgs(e, fs, sub, pos, set, *server != ""); code != exitOK {
+	if code := checkAutomationArgs(e, fs, sub, pos, fs.given(), *server != ""); code != exitOK {
 		return code
 	}
 	var defs []*automation.Definition
@@ -94,7 +95,7 @@ func runAutomation(e *env, args []string) int {
 }
 
 // checkAutomationArgs checks the flags and arguments of a subcommand.
-func checkAutomationArgs(e *env, fs *flag.FlagSet, sub string, pos []string, set map[string]bool, remote bool) int {
+func checkAutomationArgs(e *env, fs *flags, sub string, pos []string, set map[string]bool, remote bool) int {
 	needsName := sub == "run" || sub == "runs" || sub == "delete"
 	switch {
 	case needsName && len(pos) != 1:
@@ -308,9 +309,9 @@ func (r remote) Delete(ctx context.Context, name string) error {
 }
 func (r remote) Close() error { return nil }
 
-// local manages the automations of a data directory, with the manager a
+// localAutos manages the automations of a data directory, with the manager a
 // server runs (not started: nothing runs on its own here).
-type local struct {
+type localAutos struct {
 	m     *automation.Manager
 	store *automation.Store
 	graph *pebblestore.Store
@@ -338,34 +339,34 @@ func localAutomations(e *env, dir string, write bool) (automations, error) {
 		graph.Close()
 		return nil, err
 	}
-	return &local{m: m, store: st, graph: graph}, nil
+	return &localAutos{m: m, store: st, graph: graph}, nil
 }
 
-func (l *local) Apply(_ context.Context, d *automation.Definition) (*automation.Status, error) {
+func (l *localAutos) Apply(_ context.Context, d *automation.Definition) (*automation.Status, error) {
 	d.Owner, d.Scope = "local", ""
 	if _, err := l.m.Apply(d); err != nil {
 		return nil, err
 	}
 	return l.m.Get(d.Name, ""), nil
 }
-func (l *local) List(context.Context) ([]automation.Status, error) { return l.m.List(""), nil }
-func (l *local) Run(ctx context.Context, name string, event []byte) (*automation.Run, error) {
+func (l *localAutos) List(context.Context) ([]automation.Status, error) { return l.m.List(""), nil }
+func (l *localAutos) Run(ctx context.Context, name string, event []byte) (*automation.Run, error) {
 	return l.m.RunNow(ctx, name, event)
 }
-func (l *local) Runs(_ context.Context, name string, limit int) ([]*automation.Run, error) {
+func (l *localAutos) Runs(_ context.Context, name string, limit int) ([]*automation.Run, error) {
 	if l.m.Get(name, "") == nil {
 		return nil, &automation.NotFoundError{Name: name}
 	}
 	return l.m.Runs(name, limit)
 }
-func (l *local) Delete(_ context.Context, name string) error {
+func (l *localAutos) Delete(_ context.Context, name string) error {
 	ok, err := l.m.Delete(name)
 	if err == nil && !ok {
 		err = &automation.NotFoundError{Name: name}
 	}
 	return err
 }
-func (l *local) Close() error {
+func (l *localAutos) Close() error {
 	l.m.Close()
 	return errors.Join(l.store.Close(), l.graph.Close())
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"time"
 
 	"github.com/tetrahq/tetra/exec"
@@ -14,10 +13,10 @@ type limitFlags struct {
 	timeout     *time.Duration
 }
 
-func addLimitFlags(fs *flag.FlagSet) limitFlags {
+func addLimitFlags(fs *flags) limitFlags {
 	return limitFlags{
 		maxElements: fs.Int("max-elements", exec.DefaultMaxElements, "fail a query that holds more than `N` components"),
-		timeout:     fs.Duration("timeout", exec.DefaultTimeout, "fail a query that runs longer than `D`"),
+		timeout:     durationFlag(fs, "timeout", exec.DefaultTimeout, "fail a query that runs longer than `D` (as 500ms, 10s, 2m)"),
 	}
 }
 

@@ -12,16 +12,15 @@ import (
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
+	"github.com/tetrahq/tetra/internal/usermsg"
 	"github.com/tetrahq/tetra/lang"
 )
-
-const loadSynopsis = "[--data DIR] [--time T] [--source NAME] FILE…"
 
 // runLoad implements tetra load: each file (StackState intake JSON, the
 // check topology form, or a list of either) becomes one version of the
 // graph, applied as the receiver applies it.
 func runLoad(e *env, args []string) int {
-	fs := newFlags(e, "load", loadSynopsis)
+	fs := newFlags(e, "load")
 	data := dataFlag(fs)
 	at := fs.String("time", "", "stamp every file's version at `T` (now, -1h, 2026-11-20T10:00:00Z, epoch ms); default: when it is loaded")
 	source := fs.String("source", "", "source `NAME` for topologies without an instance (default: the file's name)")
@@ -51,9 +50,19 @@ func runLoad(e *env, args []string) int {
 	if err != nil {
 		return userError(e, "load", err)
 	}
+	// Ctrl-C stops the load: the batch being applied is not committed
+	// (a batch commits whole or not at all), the files before it stay.
+	ctx, interrupted, release := e.stopOnInterrupt()
+	defer release()
 	ap := ingest.NewApplier(target)
 	for i, f := range files {
-		if err := loadFile(e, ap, target, f, *source, stamp); err != nil {
+		if err := loadFile(ctx, e, ap, target, f, *source, stamp); err != nil {
+			if interrupted() {
+				if ferr := finish(); ferr != nil {
+					fmt.Fprintf(e.stderr, "tetra load: writing the files before %s failed too: %v\n", f, ferr)
+				}
+				return interruptedExit(e, "load", fmt.Sprintf(": %d of %d files were loaded; nothing of %s was", i, len(files), f))
+			}
 			printLoadError(e.stderr, f, err)
 			if err := finish(); err != nil {
 				fmt.Fprintf(e.stderr, "tetra load: writing the files before %s failed too: %v\n", f, err)
@@ -79,7 +88,7 @@ func runLoad(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "tetra load: warning: snapshots still open at the end (no stop_snapshot): %v; "+
 			"a snapshot spans the files of one tetra load, so these are forgotten and a later stop_snapshot for them fails\n", open)
 	}
-	stats, err := compactIfDue(context.Background(), st, e.now())
+	stats, err := compactIfDue(ctx, st, e.now())
 	if err != nil {
 		// Everything is committed: the load succeeded, the clean-up did not.
 		fmt.Fprintf(e.stderr, "tetra load: warning: all %d files loaded, but compacting expired history failed (the next load retries): %v\n", len(files), err)
@@ -122,11 +131,11 @@ func loadTarget(st *pebblestore.Store, files []string) (graphstore.Store, func()
 func printLoadError(w io.Writer, name string, err error) {
 	var list *ingest.ErrorList
 	if !errors.As(err, &list) {
-		fmt.Fprintf(w, "tetra load: %s: %v\n", name, err)
+		fmt.Fprintf(w, "tetra load: %s: %s\n", name, usermsg.Message(err))
 		return
 	}
 	for _, e := range list.Errs {
-		fmt.Fprintf(w, "tetra load: %s: %v\n", name, e)
+		fmt.Fprintf(w, "tetra load: %s: %s\n", name, usermsg.Message(e))
 	}
 	if list.Dropped > 0 {
 		fmt.Fprintf(w, "tetra load: %s: and %d more errors\n", name, list.Dropped)
@@ -135,12 +144,13 @@ func printLoadError(w io.Writer, name string, err error) {
 
 // loadFile decodes one file and applies it as one batch.
 // target is what ap writes to (the store or its bulk loader).
-func loadFile(e *env, ap *ingest.Applier, target graphstore.Store, name, source string, at time.Time) error {
+func loadFile(ctx context.Context, e *env, ap *ingest.Applier, target graphstore.Store, name, source string, at time.Time) error {
 	r, closeFn, err := openInput(e, name)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
+	r = ctxReader{ctx, r} // a large file's decoding stops at Ctrl-C too
 	if source == "" {
 		source = "file:" + filepath.Base(name)
 	}
@@ -149,7 +159,7 @@ func loadFile(e *env, ap *ingest.Applier, target graphstore.Store, name, source 
 	if err != nil {
 		return err
 	}
-	sum, err := ap.Apply(context.Background(), topos, at)
+	sum, err := ap.Apply(ctx, topos, at)
 	if err != nil {
 		return err
 	}
@@ -175,4 +185,17 @@ func printLoadSummary(w io.Writer, name string, sum *ingest.Summary) {
 	for _, s := range sum.Sources {
 		fmt.Fprintf(w, "  %s\n", s)
 	}
+}
+
+// ctxReader is a reader that fails once its context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -12,12 +11,10 @@ import (
 	"github.com/tetrahq/tetra/scriptrt"
 )
 
-const mcpSynopsis = "[--data DIR | --server URL [--key K]]"
-
 // runMCP implements tetra mcp: the MCP server over stdio for a local
 // assistant, reading a data directory or forwarding to a server.
 func runMCP(e *env, args []string) int {
-	fs := newFlags(e, "mcp", mcpSynopsis)
+	fs := newFlags(e, "mcp")
 	data := dataFlag(fs)
 	server := fs.String("server", e.getenv("TETRA_SERVER"), "forward to the MCP endpoint of the tetra server at `URL` (default $TETRA_SERVER)")
 	key := fs.String("key", e.getenv("TETRA_API_KEY"), "API `KEY` for --server: its role and scope decide the tools and what they see (default $TETRA_API_KEY)")
@@ -25,8 +22,7 @@ func runMCP(e *env, args []string) int {
 	if err != nil {
 		return flagStatus(err)
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := fs.given()
 	switch {
 	case len(pos) > 0:
 		return misuse(e, fs, "unexpected argument %q", pos[0])
@@ -35,17 +31,9 @@ func runMCP(e *env, args []string) int {
 	case *key != "" && *server == "" && set["key"]:
 		return misuse(e, fs, "--key goes with --server")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if e.signals != nil {
-		go func() {
-			select {
-			case <-e.signals:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-	}
+	// SIGINT or SIGTERM ends the session cleanly.
+	ctx, _, release := e.stopOnInterrupt()
+	defer release()
 	stdio := &mcp.IOTransport{Reader: io.NopCloser(e.stdin), Writer: nopWriteCloser{e.stdout}}
 	if *server != "" {
 		return mcpRemote(ctx, e, *server, *key, stdio)

@@ -11,12 +11,10 @@ import (
 	"github.com/tetrahq/tetra/lang"
 )
 
-const parseSynopsis = "'QUERY' | -f FILE"
-
 // runParse implements tetra parse: the canonical form of one query, or its
 // positioned error; with -f, a check of a file of queries, one a line.
 func runParse(e *env, args []string) int {
-	fs := newFlags(e, "parse", parseSynopsis)
+	fs := newFlags(e, "parse")
 	var file string
 	var fromFile bool
 	fs.Func("f", "check every query in `FILE`, one a line (- reads stdin); "+

@@ -53,7 +53,7 @@ func TestReplTerminal(t *testing.T) {
 	tm.WaitCursorLine("tetra>")
 	tm.Type(`name = "check` + "\t")
 	tm.WaitCursorLine(`tetra> name = "checkout`)
-	tm.Type(`"` + "\r")
+	tm.Type(`";` + "\r")
 	tm.WaitText("1 component at")
 	tm.WaitText("time: ")
 	tm.WaitCursorLine("tetra>")
@@ -70,7 +70,7 @@ func TestReplTerminal(t *testing.T) {
 		t.Fatalf("tetra repl exited with %v:\n%s", err, tm.Screen().Text())
 	}
 	b, err := os.ReadFile(filepath.Join(state, "tetra", "history"))
-	if err != nil || string(b) != "name = \"checkout\"\n" {
+	if err != nil || string(b) != "name = \"checkout\";\n" {
 		t.Errorf("history file: %q, %v", b, err)
 	}
 }

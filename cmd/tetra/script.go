@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/tetrahq/tetra/api/client"
@@ -17,29 +15,25 @@ import (
 	"github.com/tetrahq/tetra/scriptrt"
 )
 
-const scriptSynopsis = "run [--data DIR | --server URL [--key K]] (-f FILE | --script S) [--timeout D] [--allow-host HOST]… [--json]"
-
 // maxScriptFile bounds a script read from a file or stdin.
 const maxScriptFile = 4 << 20
 
 // runScript implements tetra script run: run one JavaScript script against
 // a data directory with StackState's script APIs and print its result.
 func runScript(e *env, args []string) int {
-	if len(args) == 0 || args[0] != "run" {
-		fs := newFlags(e, "script", scriptSynopsis)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fs.Usage()
-			return exitOK
-		}
-		return misuse(e, fs, "the one subcommand is run, as in tetra script run --script '1 + 1'")
+	if subcommandHelp(e, "script", args) {
+		return exitOK
 	}
-	fs := newFlags(e, "script run", strings.TrimPrefix(scriptSynopsis, "run "))
+	if len(args) == 0 || args[0] != "run" {
+		return misuse(e, newFlags(e, "script"), "the one subcommand is run, as in tetra script run --script '1 + 1'")
+	}
+	fs := newFlags(e, "script run")
 	data := dataFlag(fs)
 	server := fs.String("server", e.getenv("TETRA_SERVER"), "run the script on the tetra server at `URL` instead of reading --data (default $TETRA_SERVER)")
 	key := fs.String("key", e.getenv("TETRA_API_KEY"), "API `KEY` for --server, of role script (default $TETRA_API_KEY)")
 	file := fs.String("f", "", "run the script in `FILE` (- reads stdin)")
 	src := fs.String("script", "", "run the script `S`")
-	timeout := fs.Duration("timeout", scriptrt.DefaultTimeout, "stop a script that runs longer than `D`")
+	timeout := durationFlag(fs, "timeout", scriptrt.DefaultTimeout, "stop a script that runs longer than `D`")
 	asJSON := fs.Bool("json", false, `print StackState's typed result, {"result": {"_type": …, "value": …}}`)
 	var hosts []string
 	fs.Func("allow-host", "let the script's Http calls reach `HOST` (host or host:port; repeat for more)", func(h string) error {
@@ -47,8 +41,7 @@ func runScript(e *env, args []string) int {
 		return nil
 	})
 	pos, err := parseFlags(fs, args[1:])
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := fs.given()
 	switch {
 	case err != nil:
 		return flagStatus(err)
@@ -173,5 +166,5 @@ func scriptError(e *env, err error, asJSON bool) int {
 		fmt.Fprintf(e.stderr, "tetra script: %d:%d: this query of the script failed:\n%s", se.Line, se.Column, lang.Render(se.Query, se.Err))
 		return exitUser
 	}
-	return userError(e, "script", errors.New(strings.TrimPrefix(err.Error(), "scriptrt: ")))
+	return userError(e, "script", err)
 }

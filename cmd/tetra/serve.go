@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,11 +24,6 @@ import (
 	"github.com/tetrahq/tetra/scriptrt/automation"
 	"github.com/tetrahq/tetra/web"
 )
-
-const serveSynopsis = "[--data DIR] [--listen ADDR] [--config FILE] [--tls-cert FILE --tls-key FILE] [--log-format text|json] [--log-level L]"
-
-// version is the build's version, set with -ldflags "-X main.version=…".
-var version = "dev"
 
 // serveConfig is the configuration of tetra serve: the YAML file that
 // --config names, with the flags' names (docs/api.md shows one). A flag
@@ -65,11 +59,11 @@ type scriptConfig struct {
 // runServe implements tetra serve: the store, the engine and the API on
 // one address until SIGINT or SIGTERM, then a drain and a clean close.
 func runServe(e *env, args []string) int {
-	fs := newFlags(e, "serve", serveSynopsis)
+	fs := newFlags(e, "serve")
 	cfg := serveConfig{Data: defaultDataDir, Listen: "127.0.0.1:7070"}
 	cfg.Log.Format, cfg.Log.Level = "text", "info"
 	configFile := fs.String("config", "", "read settings from the YAML `FILE` (flags win over it)")
-	data := fs.String("data", cfg.Data, "data directory")
+	data := dataFlag(fs)
 	listen := fs.String("listen", cfg.Listen, "listen on `ADDR` (host:port; a port of 0 picks a free one)")
 	cert := fs.String("tls-cert", "", "serve HTTPS with the certificate in `FILE` (PEM)")
 	key := fs.String("tls-key", "", "the private key of --tls-cert, in `FILE` (PEM)")
@@ -87,8 +81,7 @@ func runServe(e *env, args []string) int {
 			return userError(e, "serve", err)
 		}
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := fs.given()
 	override(set, "data", &cfg.Data, *data)
 	override(set, "listen", &cfg.Listen, *listen)
 	override(set, "tls-cert", &cfg.TLS.Cert, *cert)
@@ -167,7 +160,7 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 	}()
 	limits := cfg.Limits
 	eng := exec.New(st, exec.Options{MaxElements: limits.MaxElements, Timeout: limits.QueryTimeout})
-	srv := api.New(api.Config{Engine: eng, Keys: keys, Store: storeInfo{st}, Limits: limits, Logger: logger, Version: version, Now: e.now})
+	srv := api.New(api.Config{Engine: eng, Keys: keys, Store: storeInfo{st}, Limits: limits, Logger: logger, Version: buildVersion(), Now: e.now})
 	autos, err := openAutomationStore(cfg.Data)
 	if err != nil {
 		return userError(e, "serve", err)
@@ -186,16 +179,19 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 	printListening(e.stdout, srv, ln.Addr(), cfg, keys.Len())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		if e.signals != nil {
+	if e.interrupt != nil {
+		// The server stops gracefully on the first SIGINT or SIGTERM.
+		stop, release := e.interrupt()
+		defer release()
+		go func() {
 			select {
-			case <-e.signals:
+			case <-stop:
 				logger.Info("stop signal received")
 				cancel()
 			case <-ctx.Done():
 			}
-		}
-	}()
+		}()
+	}
 	go compactEvery(ctx, st, e.now, logger)
 	if err := srv.Serve(ctx, ln, cfg.TLS.Cert, cfg.TLS.Key); err != nil {
 		return userError(e, "serve", err)
@@ -295,7 +291,8 @@ func (s storeInfo) Stats() api.StoreStats {
 	p := s.st.Stats()
 	return api.StoreStats{DiskBytes: p.DiskBytes, Compactions: p.Compactions, CompactionDebt: p.CompactionDebt,
 		BlockCacheHits: p.BlockCacheHits, BlockCacheMisses: p.BlockCacheMisses, BlockCacheBytes: p.BlockCacheBytes,
-		MemtableBytes: p.MemtableBytes, ReadAmp: p.ReadAmp, LastCommit: s.st.LastCommit(), Horizon: s.st.Horizon()}
+		MemtableBytes: p.MemtableBytes, ReadAmp: p.ReadAmp, LastCommit: s.st.LastCommit(), Horizon: s.st.Horizon(),
+		HeldSince: heldSince(s.st), Retention: s.st.Retention()}
 }
 
 // mountServices mounts the script endpoint, the automation routes and MCP, with

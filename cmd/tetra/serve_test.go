@@ -52,7 +52,7 @@ func TestQueryServerPrintsTheSame(t *testing.T) {
 	}
 	defer st.Close()
 	eng := tetraexec.New(st, tetraexec.Options{Now: testClock})
-	srv := api.New(api.Config{Engine: eng, Now: testClock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := api.New(api.Config{Engine: eng, Now: testClock, Store: storeInfo{st}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 	for _, args := range [][]string{

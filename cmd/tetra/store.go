@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -15,11 +14,6 @@ import (
 // defaultDataDir is where the commands keep data unless --data says
 // otherwise.
 const defaultDataDir = "tetra-data"
-
-// dataFlag adds --data to a command's flags.
-func dataFlag(fs *flag.FlagSet) *string {
-	return fs.String("data", defaultDataDir, "data directory")
-}
 
 // storeMode says how a command opens the store.
 type storeMode int
@@ -112,4 +106,60 @@ func compactIfDue(ctx context.Context, st *pebblestore.Store, now time.Time) (*g
 		return nil, nil
 	}
 	return st.Compact(ctx, now)
+}
+
+// heldSince is the oldest time the store has data for: the retention
+// horizon when the graph then held something (older history was dropped),
+// else the first commit after it (the data began later than the horizon,
+// which compaction moves to now minus the retention period regardless).
+// Zero for an empty store.
+func heldSince(st *pebblestore.Store) time.Time {
+	h := st.Horizon()
+	if h.UnixNano() > 0 && graphHolds(st, h) {
+		return h
+	}
+	return firstCommit(st)
+}
+
+// graphHolds reports whether any component existed at t.
+func graphHolds(st *pebblestore.Store, t time.Time) bool {
+	snap, err := st.Snapshot(t)
+	if err != nil {
+		return false
+	}
+	defer snap.Close()
+	ids, err := snap.Postings(graphstore.IdxKind, graphstore.TermComponent)
+	return err == nil && len(ids) > 0
+}
+
+// firstCommit returns the time of the oldest commit in the change log, or
+// zero.
+func firstCommit(st *pebblestore.Store) time.Time {
+	feed, err := st.Subscribe(time.Time{})
+	if err != nil {
+		return time.Time{}
+	}
+	defer feed.Close()
+	// A cancelled context makes Next return at once when no commit is
+	// there, instead of waiting for one.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ev, err := feed.Next(ctx)
+	if err != nil || ev == nil {
+		return time.Time{}
+	}
+	return ev.Time
+}
+
+// withOldest names when the data begins in an error about a time before
+// the retention horizon (see api.Server's, which does the same for a
+// server's answers).
+func withOldest(err error, st *pebblestore.Store) error {
+	var bre *graphstore.BeforeRetentionError
+	if !errors.As(err, &bre) || !bre.Oldest.IsZero() {
+		return err
+	}
+	c := *bre
+	c.Oldest = heldSince(st)
+	return &c
 }
