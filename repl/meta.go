@@ -25,7 +25,7 @@ var metaCommands = map[string]metaCommand{
 	":explain": {usage: ":explain QUERY", summary: "print the plan of a query instead of running it", query: true},
 	":watch": {usage: ":watch QUERY", summary: "follow a topology query live: its answer, then every change to it, until Ctrl-C",
 		query: true},
-	":script": {usage: ":script [JS]", summary: "run JavaScript with the script APIs: on the line, or the lines up to :end"},
+	":script":   {usage: ":script [JS]", summary: "run JavaScript with the script APIs: on the line, or the lines up to :end"},
 	":describe": {usage: ":describe ID|NAME|IDENTIFIER", summary: "one component: its fields, sources, properties and neighbours"},
 	":values": {usage: ":values [KEY [PREFIX]]", summary: "list the values of a key with their counts (the keys without KEY)",
 		args: valueKeys()},
