@@ -39,12 +39,13 @@ type Neighbour struct {
 
 // AmbiguousError is a name that several components have.
 type AmbiguousError struct {
-	Name    string
-	Matches []exec.Component
+	Name string
+	// Matches is the answer of the name's query: the components so named.
+	Matches *exec.TopologyResult
 }
 
 func (e *AmbiguousError) Error() string {
-	return fmt.Sprintf("%d components are named %q; describe one by its id", len(e.Matches), e.Name)
+	return fmt.Sprintf("%d components are named %q; describe one by its id", len(e.Matches.Components), e.Name)
 }
 
 // NotFoundError is an id, name or identifier no component has.
@@ -110,7 +111,7 @@ func findComponent(ctx context.Context, b Backend, what string, o RunOptions) (*
 		case len(comps) == 1:
 			return &comps[0], res.Topology.EvaluatedAt, nil
 		case len(comps) > 1 && strings.HasPrefix(queries[i], "name"):
-			return nil, time.Time{}, &AmbiguousError{Name: what, Matches: comps}
+			return nil, time.Time{}, &AmbiguousError{Name: what, Matches: res.Topology}
 		}
 	}
 	return nil, time.Time{}, &NotFoundError{What: what}
@@ -118,7 +119,7 @@ func findComponent(ctx context.Context, b Backend, what string, o RunOptions) (*
 
 // WriteAmbiguous lists the components an ambiguous name has, to pick one.
 func WriteAmbiguous(w io.Writer, e *AmbiguousError, o Options) error {
-	return writeTopology(w, &exec.TopologyResult{Components: e.Matches}, Options{Width: o.Width})
+	return writeTopology(w, e.Matches, Options{Width: o.Width})
 }
 
 // WriteDescription prints a description: the component's fields, its

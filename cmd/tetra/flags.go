@@ -103,7 +103,11 @@ func flagProblem(fs *flags, err error) string {
 	if m := reUndefined.FindStringSubmatch(msg); m != nil {
 		var names []string
 		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-		return "unknown flag --" + m[1] + didYouMean(m[1], names, "--")
+		hint := ""
+		if best := closest(m[1], names); best != "" {
+			hint = " (did you mean " + flagLabel(best) + "?)"
+		}
+		return "unknown flag " + flagLabel(m[1]) + hint
 	}
 	if m := reNeedsArg.FindStringSubmatch(msg); m != nil {
 		arg := "a value"
@@ -112,18 +116,26 @@ func flagProblem(fs *flags, err error) string {
 				arg = name
 			}
 		}
-		return fmt.Sprintf("--%s needs %s after it", m[1], arg)
+		return fmt.Sprintf("%s needs %s after it", flagLabel(m[1]), arg)
 	}
 	if m := reBadValue.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("--%s %s: %s", m[2], m[1], valueProblem(m[3]))
+		return fmt.Sprintf("%s %s: %s", flagLabel(m[2]), m[1], valueProblem(m[3]))
 	}
 	if m := reBadBool.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("--%s takes no value (it is on when given), not %q", m[2], m[1])
+		return fmt.Sprintf("%s takes no value (it is on when given), not %q", flagLabel(m[2]), m[1])
 	}
 	if m := reBadSyntax.FindStringSubmatch(msg); m != nil {
 		return "bad flag " + m[1]
 	}
 	return msg
+}
+
+// flagLabel writes a flag as the help shows it: -o, --output.
+func flagLabel(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }
 
 // valueProblem words the error of a flag's value: the standard
@@ -138,20 +150,29 @@ func valueProblem(msg string) string {
 	return msg
 }
 
-// didYouMean returns ` (did you mean "x"?)` for the candidate closest to
-// word, when one is close enough to be a likely typo; prefix is put
-// before the candidate ("--" for flags).
-func didYouMean(word string, candidates []string, prefix ...string) string {
-	best, bestDist := "", len(word)/2+1
+// didYouMean returns " (did you mean x?)" for the candidate closest to
+// word, when one is close enough to be a likely typo.
+func didYouMean(word string, candidates []string) string {
+	if best := closest(word, candidates); best != "" {
+		return " (did you mean " + best + "?)"
+	}
+	return ""
+}
+
+// closest returns the candidate a typo of word most likely meant, or "":
+// a letter or two off, at most a third of the word, and never for words
+// of one or two letters, which any other short word is as close to.
+func closest(word string, candidates []string) string {
+	if len(word) < 3 {
+		return ""
+	}
+	best, bestDist := "", max(1, len(word)/3)+1
 	for _, c := range candidates {
-		if d := editDistance(word, c); d < bestDist || (d == bestDist && best == "" && strings.HasPrefix(c, word)) {
+		if d := editDistance(word, c); d < bestDist {
 			best, bestDist = c, d
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %s%s?)", strings.Join(prefix, ""), best)
+	return best
 }
 
 // editDistance is the Levenshtein distance of two words.

@@ -18,8 +18,15 @@ func testClock() time.Time { return time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
 // streams.
 func runTetra(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
+	return runTetraEnv(t, stdin, nil, args...)
+}
+
+// runTetraEnv runs the command with environment variables.
+func runTetraEnv(t *testing.T, stdin string, vars map[string]string, args ...string) (int, string, string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(args, &env{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, now: testClock})
+	code := run(args, &env{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, now: testClock,
+		lookupEnv: func(k string) string { return vars[k] }})
 	return code, stdout.String(), stderr.String()
 }
 
@@ -63,7 +70,7 @@ func TestParseMisuse(t *testing.T) {
 		{[]string{"parse", "-f", file, `name = "a"`}, exitMisuse, "not both"},
 		{[]string{"parse", `name = "a"`, "-f", file}, exitMisuse, "not both"},
 		{[]string{"parse", "name", "=", "a"}, exitMisuse, "one query at a time"},
-		{[]string{"parse", "-x", `name = "a"`}, exitMisuse, "unknown flag --x"},
+		{[]string{"parse", "-x", `name = "a"`}, exitMisuse, "unknown flag -x\n"},
 		{[]string{"parse", "-f"}, exitMisuse, "-f needs FILE after it"},
 	} {
 		code, out, errOut := runTetra(t, "", tc.args...)
