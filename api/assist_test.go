@@ -43,7 +43,7 @@ func TestValues(t *testing.T) {
 	if v := values("reader", "key=name&prefix=db&at=2026-11-01T10:00:30Z"); len(v.Values) != 0 {
 		t.Errorf("db names before the agent: %+v", v)
 	}
-	for _, q := range []string{"key=nope", "key=", "key=type&limit=0", "key=type&limit=501", "key=type&limit=x", "key=type&at=+15000w", "key=id"} {
+	for _, q := range []string{"key=nope", "key=", "key=type&limit=0", "key=type&limit=1001", "key=type&limit=x", "key=type&at=+15000w", "key=id"} {
 		r := f.do("GET", "/api/values?"+q, "reader", nil)
 		if r.status != 400 && r.status != 501 {
 			t.Errorf("%s: %d %s", q, r.status, r.body)
