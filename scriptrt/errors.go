@@ -23,6 +23,8 @@ import (
 //     errors.As finds;
 //   - *ArgumentsError: the arguments script failed (it wraps one of the
 //     above);
+//   - *WriteError: the run succeeded but its Sink failed to keep what it
+//     wrote (Health.set, Events.emit, a monitor's states);
 //   - context.Canceled or context.DeadlineExceeded: the caller's context
 //     ended the run;
 //   - *InternalError: a bug.
@@ -149,6 +151,19 @@ func (e *ArgumentsError) Error() string {
 
 func (e *ArgumentsError) Unwrap() error { return e.Err }
 
+// WriteError says the Sink failed to keep a run's writes: the store's
+// fault, not the script's. It wraps the sink's error.
+type WriteError struct {
+	What string // "health states" or "events"
+	Err  error
+}
+
+func (e *WriteError) Error() string {
+	return fmt.Sprintf("scriptrt: writing the run's %s: %v", e.What, e.Err)
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
+
 // InternalError is a bug: a state the runtime should never reach.
 type InternalError struct{ Msg string }
 
@@ -273,6 +288,7 @@ func ErrorBody(err error) *ErrorDoc {
 		args *ArgumentsError
 		qlim *exec.LimitError
 		qto  *exec.TimeoutError
+		wr   *WriteError
 	)
 	var doc *ErrorDoc
 	switch {
@@ -307,6 +323,8 @@ func ErrorBody(err error) *ErrorDoc {
 			d.Type, d.Reason = TypeExecutionError, "limit: query timeout"
 		}
 		return d
+	case errors.As(err, &wr):
+		return &ErrorDoc{Type: TypeExecutionError, Message: err.Error(), Reason: "write"}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return &ErrorDoc{Type: TypeExecutionError, Message: err.Error(), Reason: "canceled"}
 	}

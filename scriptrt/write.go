@@ -295,12 +295,12 @@ func (s *session) flush() error {
 	if len(s.writes.health) > 0 || s.writes.snapshot {
 		w := HealthWrite{Stream: s.stream(), States: s.writes.health, Snapshot: s.writes.snapshot}
 		if err := sink.SetHealth(ctx, w); err != nil {
-			return fmt.Errorf("scriptrt: writing the run's health states: %w", err)
+			return &WriteError{What: "health states", Err: err}
 		}
 	}
 	if len(s.writes.events) > 0 {
 		if err := sink.EmitEvents(ctx, s.writes.events); err != nil {
-			return fmt.Errorf("scriptrt: writing the run's events: %w", err)
+			return &WriteError{What: "events", Err: err}
 		}
 	}
 	return nil

@@ -89,7 +89,8 @@ func (h *handler) acquire() (func(), error) {
 // writeScriptError answers with StackState's typed error document and the
 // status its spec gives: 408 for a timeout, 400 for what the script did
 // (syntax, exceptions, limits, a refused host), 500 or 503 when a query of
-// the script met a store or internal error, 499 when the client left.
+// the script met a store or internal error or the store did not keep its
+// writes, 499 when the client left.
 func (h *handler) writeScriptError(w http.ResponseWriter, r *http.Request, err error) {
 	status := Status(err)
 	h.srv.NoteError(r, statusError(status, err))
@@ -103,6 +104,7 @@ func Status(err error) int {
 		ie   *scriptrt.InternalError
 		se   *scriptrt.ScriptError
 		args *scriptrt.ArgumentsError
+		wr   *scriptrt.WriteError
 	)
 	switch {
 	case errors.As(err, &args):
@@ -112,6 +114,12 @@ func Status(err error) int {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return api.ClassCanceled.Status()
 	case errors.As(err, &ie):
+		return http.StatusInternalServerError
+	case errors.As(err, &wr):
+		// The store did not keep what the script wrote.
+		if errors.Is(wr.Err, graphstore.ErrClosed) {
+			return http.StatusServiceUnavailable
+		}
 		return http.StatusInternalServerError
 	case errors.As(err, &se) && se.Err != nil:
 		// A query of the script that failed for the server's reasons

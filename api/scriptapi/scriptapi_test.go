@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/api/scriptapi"
 	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
 	"github.com/tetrahq/tetra/scriptrt"
@@ -30,11 +33,15 @@ type recorder struct {
 	mu     sync.Mutex
 	health []scriptrt.HealthWrite
 	events []scriptrt.Event
+	fail   error // what SetHealth answers, when set
 }
 
 func (r *recorder) SetHealth(_ context.Context, w scriptrt.HealthWrite) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
 	r.health = append(r.health, w)
 	return nil
 }
@@ -195,6 +202,20 @@ func TestExecuteScopeAndWrites(t *testing.T) {
 	status, out = f.execute(t, "ops", map[string]any{"script": `Health.set("urn:x", "ON FIRE")`})
 	if status != 400 || !strings.Contains(js(out), "is not a health state") {
 		t.Errorf("a bad state: %d %s", status, js(out))
+	}
+	// A store that fails to keep the writes is the server's fault, not
+	// the script's; a closed one is unavailable.
+	for _, tc := range []struct {
+		fail   error
+		status int
+	}{{errors.New("disk on fire"), 500}, {fmt.Errorf("applying: %w", graphstore.ErrClosed), 503}} {
+		f.sink.mu.Lock()
+		f.sink.fail = tc.fail
+		f.sink.mu.Unlock()
+		status, out = f.execute(t, "ops", map[string]any{"script": `Health.set("urn:service:/checkout", "CLEAR"); 1`})
+		if status != tc.status || out["reason"] != "write" || !strings.Contains(js(out), "writing the run's health states") {
+			t.Errorf("a failing sink (%v): %d %s", tc.fail, status, js(out))
+		}
 	}
 }
 
