@@ -46,7 +46,8 @@ type HealthState struct {
 	State string `json:"state"`
 	// Message says why, for the people who read it.
 	Message string `json:"message,omitempty"`
-	// Name names the check (the writer's name when empty).
+	// Name names the check (the run's Request.Name when empty: the
+	// monitor's or automation's name, or "script").
 	Name string `json:"name,omitempty"`
 	// CheckID identifies the check state within the stream (the
 	// component's identifier when empty).
@@ -292,6 +293,11 @@ func (s *session) flush() error {
 		return err
 	}
 	sink, ctx := s.req.Sink, s.ctx
+	for i := range s.writes.health {
+		if s.writes.health[i].Name == "" {
+			s.writes.health[i].Name = s.req.Name // the monitor's or script's name
+		}
+	}
 	if len(s.writes.health) > 0 || s.writes.snapshot {
 		w := HealthWrite{Stream: s.stream(), States: s.writes.health, Snapshot: s.writes.snapshot}
 		if err := sink.SetHealth(ctx, w); err != nil {

@@ -185,7 +185,7 @@ func TestExecuteScopeAndWrites(t *testing.T) {
 	}
 	status, out := f.execute(t, "shop", map[string]any{"script": `Health.set("urn:service:/checkout", "CRITICAL", "p99 over 2s"); "ok"`})
 	if status != 200 || len(f.sink.health) != 1 || f.sink.health[0].Stream != "urn:tetra:script:key:shop" ||
-		f.sink.health[0].States[0].State != "CRITICAL" {
+		f.sink.health[0].States[0].State != "CRITICAL" || f.sink.health[0].States[0].Name != "script" {
 		t.Fatalf("a write in scope: %d %s %+v", status, js(out), f.sink.health)
 	}
 	// A pod is outside the shop key's scope: nothing is written.

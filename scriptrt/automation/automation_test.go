@@ -165,7 +165,7 @@ func TestMonitorRunsAndRecords(t *testing.T) {
 	waitFor(t, "the first run", func() bool { return len(f.sink.writes()) == 1 })
 	w := f.sink.writes()[0]
 	if w.Stream != "urn:tetra:monitor:orders-latency" || !w.Snapshot || len(w.States) != 1 ||
-		w.States[0] != (scriptrt.HealthState{Component: "urn:db:/orders", State: "CRITICAL", Message: "orders-db answers slowly", CheckID: "urn:db:/orders"}) {
+		w.States[0] != (scriptrt.HealthState{Component: "urn:db:/orders", State: "CRITICAL", Message: "orders-db answers slowly", Name: "orders-latency", CheckID: "urn:db:/orders"}) {
 		t.Errorf("monitor write: %+v", w)
 	}
 	for range 4 {
