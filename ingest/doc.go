@@ -127,5 +127,6 @@
 // before that was not seen is deleted, in the batch that carries the stop. A
 // start and stop in one topology therefore replace the source's elements
 // exactly. A stop_snapshot with no open snapshot is an error. The open
-// snapshots live in memory in the Applier; see Applier.
+// snapshots are kept by the Applier, durably in the store's writer state
+// when it is made with OpenApplier (the receiver's); see Applier.
 package ingest

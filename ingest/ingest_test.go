@@ -51,6 +51,8 @@ var stores = []struct {
 //	graph [at=S] [short]                              every live element (short:
 //	    without component properties)
 //	snapshots                                         sources with an open snapshot
+//	restart                                           a new Applier over the same store,
+//	    which reads the open snapshots from the store's writer state
 func TestIngest(t *testing.T) {
 	// The files directly under testdata; testdata/fuzz holds the fuzzer's
 	// inputs.
@@ -67,7 +69,11 @@ func TestIngest(t *testing.T) {
 				t.Run(e.Name(), func(t *testing.T) {
 					st := s.open(t)
 					defer st.Close()
-					h := &harness{st: st, ap: ingest.NewApplier(st)}
+					ap, err := ingest.OpenApplier(st)
+					if err != nil {
+						t.Fatal(err)
+					}
+					h := &harness{st: st, ap: ap}
 					datadriven.RunTest(t, filepath.Join("testdata", e.Name()), h.exec)
 				})
 			}
@@ -108,6 +114,13 @@ func (h *harness) exec(t *testing.T, d *datadriven.TestData) string {
 			out = dropProps(out)
 		}
 		return out
+	case "restart":
+		ap, err := ingest.OpenApplier(h.st)
+		if err != nil {
+			return formatError(err)
+		}
+		h.ap = ap
+		return ""
 	case "snapshots":
 		open := h.ap.OpenSnapshots()
 		if len(open) == 0 {
