@@ -104,12 +104,22 @@
 // Python agent sends {} for values it does not have (the recorded Agent 2.9
 // request has "domain": {} on every SAP component). Empty strings in lists
 // are dropped. Invalid UTF-8 inside a string becomes U+FFFD, as encoding/json
-// decodes it everywhere. Any other value of the wrong JSON type is an error naming its
+// decodes it everywhere (and is reported, see Warnings). Any other value of the wrong JSON type is an error naming its
 // path, e.g. topologies[0].components[3].data.identifiers: want a list of
 // strings, got a number. Uninterpreted keys of data are not checked. The
 // store's limits (graphstore.MaxStringBytes per string, MaxListLen distinct
 // values per list, MaxPropertiesBytes of compact properties, MaxPropertiesDepth of nesting) are checked
 // while decoding so that the error carries the path.
+//
+// # Warnings
+//
+// What a payload has that is accepted but odd is reported, never silently
+// rewritten (Decoder.DecodeChecked returns it as Warnings, each with its
+// path): a key given twice in an object the decoder reads (the last value
+// is used, as encoding/json does), a string with invalid UTF-8 (each bad
+// byte becomes U+FFFD), and an external id put twice for one source in one
+// payload (the store keeps the last description; the summary counts it
+// once, see SourceSummary.Duplicates).
 //
 // # Applying
 //

@@ -51,6 +51,8 @@ var stores = []struct {
 //	graph [at=S] [short]                              every live element (short:
 //	    without component properties)
 //	snapshots                                         sources with an open snapshot
+//	warnings                                          what decoding the input accepts
+//	    but reports (duplicate keys and external ids, invalid UTF-8)
 //	restart                                           a new Applier over the same store,
 //	    which reads the open snapshots from the store's writer state
 func TestIngest(t *testing.T) {
@@ -114,6 +116,23 @@ func (h *harness) exec(t *testing.T, d *datadriven.TestData) string {
 			out = dropProps(out)
 		}
 		return out
+	case "warnings":
+		var dc ingest.Decoder
+		_, ws, err := dc.DecodeChecked([]byte(d.Input))
+		if err != nil {
+			return formatError(err)
+		}
+		if ws.Len() == 0 {
+			return "(none)\n"
+		}
+		var b strings.Builder
+		for _, w := range ws.List {
+			b.WriteString("warning: " + w.Error() + "\n")
+		}
+		if ws.Dropped > 0 {
+			fmt.Fprintf(&b, "(and %d more warnings)\n", ws.Dropped)
+		}
+		return b.String()
 	case "restart":
 		ap, err := ingest.OpenApplier(h.st)
 		if err != nil {

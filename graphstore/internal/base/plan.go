@@ -48,7 +48,7 @@ type Plan struct {
 	Time     int64 // commit time (ns)
 	Writes   []Write
 	Mappings []ExternalMapping
-	NextID   graphstore.ID // the id allocator's next value after this batch
+	NextID   graphstore.ID        // the id allocator's next value after this batch
 	State    []graphstore.StateOp // the batch's writer state, written as is
 }
 
