@@ -272,6 +272,7 @@ func TestServedRoutesAreDocumented(t *testing.T) {
 	}
 	defer m.automations.Close()
 	defer m.hub.Close(context.Background())
+	defer m.pipe.Close()
 	var doc struct {
 		Paths map[string]map[string]any `json:"paths"`
 	}
