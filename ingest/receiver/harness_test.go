@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore"
@@ -50,6 +51,8 @@ type server struct {
 }
 
 type serverOpts struct {
+	fs       vfs.FS // the store's file system (the OS's when nil); the store lives in /db on it
+	sync     bool   // sync commits (the product's setting; off by default to spare the shared disk)
 	store    func(*pebblestore.Store) graphstore.Store // wraps the store the processor writes to
 	pipeline ingest.PipelineOptions
 	rc       receiver.Config
@@ -77,7 +80,11 @@ func newServer(t *testing.T, o serverOpts) *server {
 // restart of the process.
 func (s *server) start() {
 	t := s.t
-	st, err := pebblestore.Open(s.dir, pebblestore.Options{Now: func() time.Time { return base }, NoSync: true})
+	dir := s.dir
+	if s.opts.fs != nil {
+		dir = "/db"
+	}
+	st, err := pebblestore.Open(dir, pebblestore.Options{Now: func() time.Time { return base }, NoSync: !s.opts.sync, FS: s.opts.fs})
 	if err != nil {
 		t.Fatal(err)
 	}

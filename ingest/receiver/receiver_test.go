@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -107,6 +108,9 @@ func (s *server) replay(t *testing.T, d *datadriven.TestData) string {
 	return out.String()
 }
 
+// keyID matches a key id in a message (ids are random).
+var keyID = regexp.MustCompile(`key [0-9a-f]{16}`)
+
 // formatResponse prints a status, the Retry-After header when set, and
 // the answer's JSON indented.
 func formatResponse(r response) string {
@@ -116,8 +120,9 @@ func formatResponse(r response) string {
 		fmt.Fprintf(&b, "Retry-After: %s\n", ra)
 	}
 	var buf bytes.Buffer
-	if err := json.Indent(&buf, r.body, "", "  "); err != nil {
-		b.Write(r.body)
+	body := keyID.ReplaceAll(r.body, []byte("key <id>"))
+	if err := json.Indent(&buf, body, "", "  "); err != nil {
+		b.Write(body)
 	} else {
 		b.Write(buf.Bytes())
 	}
