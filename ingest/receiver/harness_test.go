@@ -51,8 +51,8 @@ type server struct {
 }
 
 type serverOpts struct {
-	fs       vfs.FS // the store's file system (the OS's when nil); the store lives in /db on it
-	sync     bool   // sync commits (the product's setting; off by default to spare the shared disk)
+	fs       vfs.FS                                    // the store's file system (the OS's when nil); the store lives in /db on it
+	sync     bool                                      // sync commits (the product's setting; off by default to spare the shared disk)
 	store    func(*pebblestore.Store) graphstore.Store // wraps the store the processor writes to
 	pipeline ingest.PipelineOptions
 	rc       receiver.Config
