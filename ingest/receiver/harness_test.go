@@ -22,6 +22,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/tetrahq/tetra/api"
+	"github.com/tetrahq/tetra/api/live"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
@@ -46,6 +47,7 @@ type server struct {
 	pipe  *ingest.Pipeline
 	srv   *api.Server
 	hs    *httptest.Server
+	hub   *live.Hub
 	token map[string]string // key name → token
 	opts  serverOpts
 }
@@ -53,6 +55,7 @@ type server struct {
 type serverOpts struct {
 	fs       vfs.FS                                    // the store's file system (the OS's when nil); the store lives in /db on it
 	sync     bool                                      // sync commits (the product's setting; off by default to spare the shared disk)
+	live     bool                                      // mount live subscriptions (GET /api/subscribe) as tetra serve does
 	store    func(*pebblestore.Store) graphstore.Store // wraps the store the processor writes to
 	pipeline ingest.PipelineOptions
 	rc       receiver.Config
@@ -114,12 +117,23 @@ func (s *server) start() {
 	if err := rc.Mount(s.srv); err != nil {
 		t.Fatal(err)
 	}
+	if s.opts.live {
+		hub, err := live.New(live.Config{Engine: eng, Store: st, Logger: s.srv.Logger(), Registerer: s.srv.Registry()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hub.Mount(s.srv)
+		s.hub = hub
+	}
 	s.hs = httptest.NewServer(s.srv.Handler())
 }
 
 func (s *server) stop() {
 	if s.hs == nil {
 		return
+	}
+	if s.hub != nil {
+		s.hub.Close(context.Background())
 	}
 	s.hs.Close()
 	s.pipe.Close()
@@ -338,5 +352,3 @@ func dumpGraph(t *testing.T, st graphstore.Store) string {
 	}
 	return strings.Join(out, "\n")
 }
-
-var _ = context.Background
