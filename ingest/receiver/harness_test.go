@@ -14,7 +14,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -322,33 +321,4 @@ func readFixture(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// dumpState is every key and value of the store's graph, for checking that
-// a refused request changed nothing.
-func dumpGraph(t *testing.T, st graphstore.Store) string {
-	t.Helper()
-	sn, err := st.Snapshot(time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sn.Close()
-	ids, err := sn.Postings(graphstore.IdxKind, "component")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rels, err := sn.Postings(graphstore.IdxKind, "relation")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, id := range slices.Concat(ids, rels) {
-		e, err := sn.Element(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := json.Marshal(e)
-		out = append(out, string(b))
-	}
-	return strings.Join(out, "\n")
 }

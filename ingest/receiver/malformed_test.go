@@ -74,7 +74,7 @@ func TestMalformed(t *testing.T) {
 		{name: "decompression bomb", body: bytes.Repeat([]byte(" "), 4<<20), encoding: "gzip", status: 413, msg: "decompressed body is larger than 524288 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before, last := dumpGraph(t, s.st), s.st.LastCommit()
+			before, last := dumpFull(t, s.st), s.st.LastCommit()
 			rq := request{key: "agent", body: tc.body, encoding: tc.encoding}
 			switch tc.encoding {
 			case "raw-gzip": // already compressed: send as is
@@ -106,7 +106,7 @@ func TestMalformed(t *testing.T) {
 			if tc.path != "" && (len(e.Error.Problems) == 0 || e.Error.Problems[0].Path != tc.path) {
 				t.Errorf("problems %+v, want the first at %s", e.Error.Problems, tc.path)
 			}
-			if got := dumpGraph(t, s.st); got != before || !s.st.LastCommit().Equal(last) {
+			if got := dumpFull(t, s.st); got != before || !s.st.LastCommit().Equal(last) {
 				t.Errorf("the store changed")
 			}
 		})

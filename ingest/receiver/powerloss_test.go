@@ -14,6 +14,7 @@ import (
 	"github.com/tetrahq/tetra/graphstore/memstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
+	"github.com/tetrahq/tetra/internal/crashtest"
 )
 
 // TestPowerLoss cuts the power under the embedded path: an agent posts
@@ -40,49 +41,19 @@ func powerLoss(t *testing.T, seed uint64) {
 	reqs := agentRequests(r, 48)
 	fs := vfs.NewCrashableMem()
 	s := newServer(t, serverOpts{fs: fs, sync: true})
-	acked := make(chan int, len(reqs))
-	done := make(chan error, 1)
-	go func() {
+	images := crashtest.Run(t, r, seed, fs, 4*time.Millisecond, func(ack func(int)) error {
 		for i, body := range reqs {
 			if rs := s.post(request{key: "agent", body: body}); rs.status != 202 {
-				done <- fmt.Errorf("request %d: %d %s", i, rs.status, rs.body)
-				return
+				return fmt.Errorf("request %d: %d %s", i, rs.status, rs.body)
 			}
-			acked <- i
+			ack(i)
 		}
-		done <- nil
-	}()
-	type image struct {
-		acked int
-		fs    *vfs.MemFS
-	}
-	var images []image
-	last := -1
-	for finished := false; !finished; {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-			finished = true
-		case <-time.After(time.Duration(r.IntN(4000)) * time.Microsecond):
-		}
-		for drained := false; !drained; {
-			select {
-			case i := <-acked:
-				last = i
-			default:
-				drained = true
-			}
-		}
-		images = append(images, image{acked: last, fs: fs.CrashClone(vfs.CrashCloneCfg{
-			UnsyncedDataPercent: r.IntN(101), RNG: rand.New(rand.NewPCG(seed, uint64(len(images)))),
-		})})
-	}
+		return nil
+	})
 	s.stop()
 	refs := referenceStates(t, reqs)
 	for _, img := range images {
-		checkPowerLossImage(t, img.fs, img.acked, reqs, refs)
+		checkPowerLossImage(t, img.FS, img.Acked, reqs, refs)
 	}
 	t.Logf("%d power cuts over %d requests", len(images), len(reqs))
 }
@@ -137,6 +108,7 @@ func applyPayload(t *testing.T, ap *ingest.Applier, body []byte) {
 	}
 }
 
+// dumpFull prints every live element of a store's latest version.
 func dumpFull(t *testing.T, st graphstore.Store) string {
 	t.Helper()
 	sn, err := st.Snapshot(time.Time{})
