@@ -3,6 +3,7 @@ package receiver_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -132,5 +133,39 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("timed out waiting")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestSelfMetrics: what the receiver did shows in /metrics.
+func TestSelfMetrics(t *testing.T) {
+	s := newServer(t, serverOpts{})
+	ok := `{"topologies":[{"instance":{"type":"a","url":"b"},"components":[{"externalId":"x","type":{"name":"t"}},{"externalId":"x","type":{"name":"t"}}],
+		"relations":[{"externalId":"r","type":{"name":"t"},"sourceId":"x","targetId":"x"}],"delete_ids":["gone"]}]}`
+	for _, body := range []string{ok, ok, `{"topologies": 1}`} {
+		s.post(request{key: "agent", body: []byte(body), encoding: "gzip"})
+	}
+	req, _ := http.NewRequest("GET", s.hs.URL+"/metrics", nil)
+	req.Header.Set("X-API-Key", s.token["reader"])
+	r := s.do(req)
+	if r.status != 200 {
+		t.Fatalf("GET /metrics: %d", r.status)
+	}
+	for _, want := range []string{
+		`tetra_ingest_requests_total{outcome="accepted"} 2`,
+		`tetra_ingest_requests_total{outcome="bad_request"} 1`,
+		`tetra_ingest_elements_total{kind="component"} 4`,
+		`tetra_ingest_elements_total{kind="relation"} 2`,
+		`tetra_ingest_elements_total{kind="delete"} 2`,
+		`tetra_ingest_warnings_total 2`,
+		`tetra_ingest_records_total{outcome="committed"} 2`,
+		`tetra_ingest_queue_depth 0`,
+		`tetra_ingest_append_seconds_count 2`,
+	} {
+		if !strings.Contains(string(r.body), want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if !strings.Contains(string(r.body), "tetra_ingest_group_commits_total ") || !strings.Contains(string(r.body), "tetra_ingest_body_bytes_total ") {
+		t.Error("/metrics lacks the group commits or body bytes")
 	}
 }

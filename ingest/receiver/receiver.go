@@ -5,7 +5,6 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -104,8 +103,8 @@ type AcceptedSource struct {
 	Relations  int    `json:"relations"`
 	DeleteIDs  int    `json:"deleteIds"`
 	Duplicates int    `json:"duplicates,omitempty"`
-	// Snapshot is "started", "stopped", "started, stopped", "open" … as
-	// ingest.SourceSummary prints it (empty: no snapshot).
+	// The snapshot's events in this payload and its state after it, and
+	// the elements its stop deleted.
 	SnapshotStarted bool `json:"snapshotStarted,omitempty"`
 	SnapshotStopped bool `json:"snapshotStopped,omitempty"`
 	SnapshotOpen    bool `json:"snapshotOpen,omitempty"`
@@ -281,8 +280,6 @@ func classify(err error) *api.Error {
 		e := api.Errorf(api.ClassBadRequest, "%s", "the payload was refused, nothing of it was applied: "+strings.TrimPrefix(ie.Error(), "ingest: "))
 		e.Problems = []api.Problem{{Path: ie.Path, Message: ie.Msg}}
 		return e
-	case errors.Is(err, context.Canceled):
-		return api.Classify(err)
 	}
 	return api.Classify(err)
 }
