@@ -20,6 +20,7 @@ import (
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
+	"github.com/tetrahq/tetra/ingest/receiver"
 	"github.com/tetrahq/tetra/mcpserver"
 	"github.com/tetrahq/tetra/scriptrt"
 	"github.com/tetrahq/tetra/scriptrt/automation"
@@ -118,6 +119,20 @@ func newFixture(t *testing.T, limits api.Limits, keys ...keySpec) *fixture {
 	}
 	// MCP mounts as tetra serve mounts it.
 	f.srv.Handle("POST /mcp", api.RoleRead, mcpserver.Handler(mcpserver.Config{Engine: f.eng, Runtime: rt, Now: clock}))
+	// The receiver mounts as tetra serve mounts it.
+	proc, err := ingest.NewTopologyProcessor(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe := ingest.NewPipeline(proc, ingest.PipelineOptions{})
+	t.Cleanup(func() { pipe.Close() })
+	rc, err := receiver.New(receiver.Config{Log: pipe, Logger: f.srv.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Mount(f.srv); err != nil {
+		t.Fatal(err)
+	}
 	f.hs = httptest.NewServer(f.srv.Handler())
 	t.Cleanup(f.hs.Close)
 	return f

@@ -59,6 +59,22 @@ type Error struct {
 	LimitKind string `json:"limitKind,omitempty"`
 	// TimeoutMs is the timeout a ClassTimeout error hit.
 	TimeoutMs int64 `json:"timeoutMs,omitempty"`
+	// Problems lists every problem of a rejected payload, each with the
+	// JSON path of the field (a receiver's 400); ProblemsDropped counts
+	// those found beyond the list.
+	Problems        []Problem `json:"problems,omitempty"`
+	ProblemsDropped int       `json:"problemsDropped,omitempty"`
+	// RetryAfter is set on ClassTooMany and ClassUnavailable errors after
+	// which the client should retry; WriteError sends it as Retry-After.
+	RetryAfter time.Duration `json:"-"`
+}
+
+// Problem is one thing wrong with a payload: where (a JSON path such as
+// topologies[0].components[3].externalId, empty for the whole body) and
+// what.
+type Problem struct {
+	Path    string `json:"path"`
+	Message string `json:"message"`
 }
 
 // Position is one positioned language error.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -99,6 +100,13 @@ func token(r *http.Request, role Role) string {
 		return t
 	}
 	if role == RoleIngest {
+		// StackState agents: sts-api-key (the transactional client),
+		// DD-Api-Key (the classic forwarder), ?api_key=.
+		for _, h := range []string{"sts-api-key", "DD-Api-Key"} {
+			if t := r.Header.Get(h); t != "" {
+				return t
+			}
+		}
 		return r.URL.Query().Get("api_key")
 	}
 	return ""
@@ -153,7 +161,11 @@ func (s *Server) authenticate(r *http.Request, need Role) (*Principal, error) {
 		if need == RolePublic {
 			return &Principal{Role: RolePublic, MaxConcurrent: s.cfg.MaxConcurrentPerKey, usage: openUsage}, nil
 		}
-		return nil, errorf(ClassUnauthorized, "this route needs an API key: send it as X-API-Key, X-API-Token or Authorization: ApiKey …")
+		how := "X-API-Key, X-API-Token or Authorization: ApiKey …"
+		if need == RoleIngest {
+			how = "?api_key=, sts-api-key, DD-Api-Key or " + how
+		}
+		return nil, errorf(ClassUnauthorized, "this route needs an API key: send it as "+how)
 	}
 	k := s.cfg.Keys.lookup(t)
 	if k == nil {
@@ -309,6 +321,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if e.Class == ClassUnauthorized {
 		w.Header().Set("WWW-Authenticate", `ApiKey realm="tetra"`)
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
 	writeJSON(w, e.Class.Status(), struct {
 		Error *Error `json:"error"`

@@ -23,6 +23,15 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	s.writeError(w, r, err)
 }
 
+// Authenticate finds the principal of a request as the server's routes
+// do (its key, the role it needs), for components that take requests on
+// another transport (the OTLP/gRPC receiver builds an *http.Request of its
+// call's metadata). The error is an *Error of class unauthorized or
+// forbidden.
+func (s *Server) Authenticate(r *http.Request, need Role) (*Principal, error) {
+	return s.authenticate(r, need)
+}
+
 // NoteError records an error the handler answered in a shape of its own
 // (StackState's typed documents), so that the request's log line and
 // metrics name its class as they do for WriteError.

@@ -150,6 +150,12 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"GET", "/api/components/6?topologyTime=1793534400000", "reader", "", 200},
 		{"GET", "/api/components/urn:none", "reader", "", 404},
 		{"GET", "/api/components/6?topologyTime=x", "reader", "", 400},
+		{"POST", "/stsAgent/intake", "agent", `{"topologies":[{"instance":{"type":"t","url":"u"},"components":[{"externalId":"x","type":{"name":"t"}}]}]}`, 202},
+		{"POST", "/stsAgent/intake/", "agent", `{"internalHostname":"h","topologies":[],"metrics":[]}`, 202},
+		{"POST", "/receiver/stsAgent/intake", "agent", `{"topologies":[{"components":[{"type":{"name":"t"}}]}]}`, 400},
+		{"POST", "/receiver/stsAgent/intake/", "agent", `{"topologies":[{"instance":{"type":"t","url":"v"},"stop_snapshot":true}]}`, 400},
+		{"POST", "/stsAgent/intake", "", `{}`, 401},
+		{"POST", "/stsAgent/intake", "reader", `{}`, 403},
 	} {
 		var body io.Reader
 		if tc.body != "" {

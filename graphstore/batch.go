@@ -34,6 +34,37 @@ type Batch struct {
 	// the same time) is moved on to one nanosecond after it.
 	Time time.Time
 	Ops  []Op
+	// State is writer state committed in the same atomic batch as Ops
+	// (see StateStore): a receiver's open snapshots, a consumer's log
+	// offsets. It is not versioned: the latest commit's state is all
+	// there is.
+	State []StateOp
+}
+
+// StateOp is one write to a store's writer state, applied in batch order
+// after the batch's elements.
+type StateOp struct {
+	Key   string
+	Value []byte
+	// Delete removes Key; with Prefix, every key that starts with Key.
+	Delete bool
+	Prefix bool
+}
+
+// SetState appends a write of writer state key.
+func (b *Batch) SetState(key string, value []byte) {
+	b.State = append(b.State, StateOp{Key: key, Value: value})
+}
+
+// DeleteState appends the removal of writer state key.
+func (b *Batch) DeleteState(key string) {
+	b.State = append(b.State, StateOp{Key: key, Delete: true})
+}
+
+// DeleteStatePrefix appends the removal of every writer state key that
+// starts with prefix (which must not be empty).
+func (b *Batch) DeleteStatePrefix(prefix string) {
+	b.State = append(b.State, StateOp{Key: prefix, Delete: true, Prefix: true})
 }
 
 // PutComponent appends an operation that sets source's description of the
@@ -67,6 +98,8 @@ const (
 	MaxListLen         = 1 << 10  // identifiers, labels, environments of one element
 	MaxPropertiesBytes = 64 << 10 // the properties object of one contribution
 	MaxPropertiesDepth = 64       // objects and lists nested in properties (Kubernetes objects need about 15)
+	MaxStateKeyBytes   = 8 << 10  // a writer state key
+	MaxStateValueBytes = 1 << 20  // a writer state value
 )
 
 // PropertiesDepth returns how deeply objects and lists nest in compact
@@ -120,4 +153,32 @@ func (k OpKind) String() string {
 		return "delete relation"
 	}
 	return fmt.Sprintf("op(%d)", uint8(k))
+}
+
+// StateError reports an invalid writer state operation of a batch; nothing
+// of the batch is committed.
+type StateError struct {
+	Index int // position of the operation in Batch.State
+	Msg   string
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("graphstore: state operation %d: %s", e.Index, e.Msg)
+}
+
+// CheckState validates a batch's writer state operations.
+func CheckState(b *Batch) error {
+	for i, op := range b.State {
+		switch {
+		case op.Key == "":
+			return &StateError{Index: i, Msg: "empty key"}
+		case len(op.Key) > MaxStateKeyBytes:
+			return &StateError{Index: i, Msg: fmt.Sprintf("key is %d bytes long; the limit is %d", len(op.Key), MaxStateKeyBytes)}
+		case len(op.Value) > MaxStateValueBytes:
+			return &StateError{Index: i, Msg: fmt.Sprintf("value is %d bytes long; the limit is %d", len(op.Value), MaxStateValueBytes)}
+		case op.Prefix && !op.Delete:
+			return &StateError{Index: i, Msg: "a prefix operation must be a delete"}
+		}
+	}
+	return nil
 }

@@ -95,6 +95,19 @@ type Store interface {
 	Close() error
 }
 
+// StateStore is implemented by stores that keep writer state beside the
+// graph: small records a writer commits in the same atomic batch as the
+// elements they describe (Batch.State), so that what it remembers and what
+// it wrote can never disagree after a crash. The ingest processors keep an
+// instance's open snapshot there, and a Kafka consumer its offsets.
+// Safe for concurrent use.
+type StateStore interface {
+	// ReadState calls fn for every state key that starts with prefix, as
+	// of the latest commit, in key order. value is valid only during the
+	// call.
+	ReadState(prefix string, fn func(key string, value []byte) error) error
+}
+
 // Commit describes a committed batch.
 type Commit struct {
 	Time    time.Time

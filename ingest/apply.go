@@ -3,6 +3,7 @@ package ingest
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,21 +15,27 @@ import (
 
 // Applier writes decoded topologies to a graph store with the receiver's
 // semantics: puts, delete_ids, and snapshots that replace a source's
-// elements. One Apply is one batch, committed as one version.
+// elements. One Apply is one batch, committed as one version; ApplyGroup
+// commits several payloads as one batch (group commit) and still applies
+// each whole or not at all.
 //
 // Snapshot state: a start_snapshot opens a snapshot for its source, and
 // every element of that source put from then on (in the same or later
 // Apply calls) is seen; the stop_snapshot deletes every element the source
 // had contributed that the snapshot did not see. Which snapshots are open,
-// and what each has seen, is kept in memory in the Applier: it is lost on
-// restart, after which a stop_snapshot fails until the source starts a new
-// snapshot (the agent does so on its next check run). The elements a source
-// has are read from the store when its snapshot stops, so the Applier must be
-// the only writer of the sources it handles.
+// and what each has seen, is kept in memory, and by an Applier made with
+// OpenApplier also in the store's writer state (graphstore.StateStore,
+// under ingest/snap/), written in the same atomic batch as the elements:
+// a snapshot then spans requests and restarts, and after a crash the state
+// and the graph agree. With NewApplier it is lost when the process ends,
+// after which a stop_snapshot fails until the source starts a new snapshot.
+// The elements a source has are read from the store when its snapshot
+// stops, so the Applier must be the only writer of the sources it handles.
 //
 // An Applier is safe for concurrent use; Apply calls are serialised.
 type Applier struct {
-	store graphstore.Store
+	store   graphstore.Store
+	durable graphstore.StateStore // nil: snapshot state in memory only
 
 	mu sync.Mutex
 	// open maps a source with an open snapshot to the elements it has seen
@@ -36,9 +43,25 @@ type Applier struct {
 	open map[string]map[elemKey]struct{}
 }
 
-// NewApplier returns an Applier writing to st.
+// NewApplier returns an Applier writing to st that keeps snapshot state in
+// memory only (tetra load, whose bulk loader keeps no writer state).
 func NewApplier(st graphstore.Store) *Applier {
 	return &Applier{store: st, open: map[string]map[elemKey]struct{}{}}
+}
+
+// OpenApplier returns an Applier writing to st that keeps snapshot state
+// durably in st's writer state, and loads the snapshots open there.
+func OpenApplier(st graphstore.Store) (*Applier, error) {
+	ss, ok := st.(graphstore.StateStore)
+	if !ok {
+		return nil, fmt.Errorf("ingest: %T keeps no writer state, so snapshots could not survive a restart", st)
+	}
+	a := NewApplier(st)
+	a.durable = ss
+	if err := a.loadSnapshots(); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // elemKey names one element of a source.
@@ -53,8 +76,10 @@ func compareKeys(a, b elemKey) int {
 
 // Summary is what one Apply did.
 type Summary struct {
-	// Commit is the store's commit, nil when the topologies carried no
-	// operation (nothing is committed then; snapshot state still changes).
+	// Commit is the store's commit, nil when nothing was committed (the
+	// topologies carried no operation and no snapshot state changed). In a
+	// group commit, every payload of the group shares the commit, and its
+	// counts are the group's.
 	Commit  *graphstore.Commit
 	Sources []SourceSummary // sorted by source
 }
@@ -62,18 +87,26 @@ type Summary struct {
 // SourceSummary is what one Apply did for one source.
 type SourceSummary struct {
 	Source     string
-	Components int // components put
-	Relations  int // relations put
+	Components int // distinct components put
+	Relations  int // distinct relations put
 	DeleteIDs  int // delete_ids entries
+	// Duplicates counts puts of an external id the same payload had put
+	// already for this source (the last one wins).
+	Duplicates int
 	// Snapshot events in this Apply and the state after it.
 	SnapshotStarted, SnapshotStopped, SnapshotOpen bool
 	// Elements deleted because a snapshot stopped without seeing them.
 	SnapshotDeletedComponents, SnapshotDeletedRelations int
+
+	puts map[elemKey]struct{} // what the payload put, for the distinct counts
 }
 
 func (s SourceSummary) String() string {
 	out := fmt.Sprintf("%s: put %s, %s; delete_ids %d",
 		s.Source, plural(s.Components, "component"), plural(s.Relations, "relation"), s.DeleteIDs)
+	if s.Duplicates > 0 {
+		out += fmt.Sprintf("; %s of an external id put earlier in the payload", plural(s.Duplicates, "duplicate"))
+	}
 	var snap []string
 	if s.SnapshotStarted {
 		snap = append(snap, "started")
@@ -114,33 +147,135 @@ func (a *Applier) OpenSnapshots() []string {
 // An error (a stop_snapshot with no open snapshot, a store error) commits
 // nothing and leaves the snapshot state as it was.
 func (a *Applier) Apply(ctx context.Context, topos []Topology, at time.Time) (*Summary, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	r := &run{a: a, batch: &graphstore.Batch{Time: at}, states: map[string]*srcState{}, sums: map[string]*SourceSummary{}}
-	err := r.build(topos)
-	if r.snap != nil {
-		r.snap.Close() // the read is done; close it before writing
-	}
-	if err != nil {
+	g := &Group{Time: at, Items: []GroupItem{{Topologies: topos}}}
+	if err := a.ApplyGroup(ctx, g); err != nil {
 		return nil, err
 	}
-	sum := r.summary()
-	if len(r.batch.Ops) > 0 {
-		if sum.Commit, err = a.store.Apply(ctx, r.batch); err != nil {
-			return nil, err
-		}
-	}
-	r.commitState()
-	return sum, nil
+	it := &g.Items[0]
+	return it.Summary, it.Err
 }
 
-// run is the work of one Apply.
+// Group is several payloads committed as one batch: the group commit of a
+// single writer serving many senders, and a log consumer's batch of
+// records with its offsets.
+type Group struct {
+	Time  time.Time // the version's time (zero: the commit time)
+	Items []GroupItem
+	// State is written in the same atomic batch as the items (a log
+	// consumer's offsets), even when an item is refused.
+	State []graphstore.StateOp
+}
+
+// GroupItem is one payload of a group. ApplyGroup sets Summary when it
+// committed, Err when it refused the item; the other items still commit.
+type GroupItem struct {
+	Topologies []Topology
+	Summary    *Summary
+	Err        error
+}
+
+// ApplyGroup commits the items of a group in order as one batch, each whole
+// or not at all: an item with an error (a stop_snapshot with no open
+// snapshot) gets its Err and the others commit. The returned error is one
+// every item shares (a store error): then nothing committed. When the store
+// refuses the combined batch for one operation (*graphstore.OpError), the
+// items are committed one by one so that only the bad one fails, with the
+// group's State after them.
+func (a *Applier) ApplyGroup(ctx context.Context, g *Group) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.newRun(g.Time)
+	for i := range g.Items {
+		it := &g.Items[i]
+		if it.Err = r.precheck(it.Topologies); it.Err != nil {
+			continue
+		}
+		if err := r.item(it); err != nil {
+			r.close()
+			return err
+		}
+	}
+	r.close()
+	r.batch.State = append(r.stateOps(), g.State...)
+	err := r.commit(ctx)
+	var oe *graphstore.OpError
+	if errors.As(err, &oe) && r.items > 1 {
+		return a.applyEach(ctx, g)
+	}
+	if err != nil {
+		return err
+	}
+	for i := range g.Items {
+		if it := &g.Items[i]; it.Err == nil {
+			it.Summary.Commit = r.commitInfo
+		}
+	}
+	return nil
+}
+
+// applyEach commits a group's items one batch each (Applier.mu held), then
+// the group's state.
+func (a *Applier) applyEach(ctx context.Context, g *Group) error {
+	for i := range g.Items {
+		it := &g.Items[i]
+		if it.Err != nil {
+			continue
+		}
+		r := a.newRun(g.Time)
+		if it.Err = r.precheck(it.Topologies); it.Err == nil {
+			it.Err = r.item(it)
+		}
+		r.close()
+		if it.Err != nil {
+			continue
+		}
+		r.batch.State = r.stateOps()
+		if it.Err = r.commit(ctx); it.Err == nil {
+			it.Summary.Commit = r.commitInfo
+		}
+	}
+	if len(g.State) == 0 {
+		return nil
+	}
+	_, err := a.store.Apply(ctx, &graphstore.Batch{Time: g.Time, State: g.State})
+	return err
+}
+
+// run is the work of one batch.
 type run struct {
-	a      *Applier
-	batch  *graphstore.Batch
-	states map[string]*srcState
-	sums   map[string]*SourceSummary
-	snap   graphstore.Snapshot // opened on the first stop_snapshot
+	a          *Applier
+	batch      *graphstore.Batch
+	states     map[string]*srcState
+	snap       graphstore.Snapshot // opened on the first stop_snapshot
+	sums       map[string]*SourceSummary
+	items      int // items built into the batch
+	commitInfo *graphstore.Commit
+}
+
+func (a *Applier) newRun(at time.Time) *run {
+	return &run{a: a, batch: &graphstore.Batch{Time: at}, states: map[string]*srcState{}}
+}
+
+// close ends the run's read of the store; close it before writing.
+func (r *run) close() {
+	if r.snap != nil {
+		r.snap.Close()
+		r.snap = nil
+	}
+}
+
+// commit writes the batch when it carries anything, then makes the run's
+// snapshot state the Applier's.
+func (r *run) commit(ctx context.Context) error {
+	if len(r.batch.Ops) > 0 || len(r.batch.State) > 0 {
+		c, err := r.a.store.Apply(ctx, r.batch)
+		if err != nil {
+			return err
+		}
+		r.commitInfo = c
+	}
+	r.commitState()
+	return nil
 }
 
 // srcState is a source's snapshot state during a run, over the Applier's
@@ -174,17 +309,55 @@ func (r *run) state(src string) (*srcState, *SourceSummary) {
 		base := r.a.open[src]
 		st = &srcState{open: base != nil, base: base, seen: map[elemKey]bool{}, present: map[elemKey]bool{}}
 		r.states[src] = st
-		r.sums[src] = &SourceSummary{Source: src}
 	}
-	return st, r.sums[src]
+	sum, ok := r.sums[src]
+	if !ok {
+		sum = &SourceSummary{Source: src, puts: map[elemKey]struct{}{}}
+		r.sums[src] = sum
+	}
+	return st, sum
 }
 
-func (r *run) build(topos []Topology) error {
+// precheck finds the error an item would meet, before any of it is built
+// into the batch: a stop_snapshot for a source with no open snapshot,
+// given what the batch's earlier items did.
+func (r *run) precheck(topos []Topology) error {
+	open := map[string]bool{}
+	isOpen := func(src string) bool {
+		if v, ok := open[src]; ok {
+			return v
+		}
+		if st, ok := r.states[src]; ok {
+			return st.open
+		}
+		return r.a.open[src] != nil
+	}
 	for i := range topos {
-		if err := r.topology(&topos[i]); err != nil {
+		t := &topos[i]
+		if t.StartSnapshot {
+			open[t.Source] = true
+		}
+		if t.StopSnapshot {
+			if !isOpen(t.Source) {
+				return &Error{Path: t.Path, Msg: fmt.Sprintf(
+					"stop_snapshot without a start_snapshot: no snapshot is open for source %q", t.Source)}
+			}
+			open[t.Source] = false
+		}
+	}
+	return nil
+}
+
+// item builds one item into the batch; an error is a store error.
+func (r *run) item(it *GroupItem) error {
+	r.sums = map[string]*SourceSummary{}
+	for i := range it.Topologies {
+		if err := r.topology(&it.Topologies[i]); err != nil {
 			return err
 		}
 	}
+	it.Summary = r.summary()
+	r.items++
 	return nil
 }
 
@@ -200,11 +373,11 @@ func (r *run) topology(t *Topology) error {
 	}
 	for _, c := range t.Components {
 		r.batch.PutComponent(src, c.ExternalID, c.Data)
-		st.mark(elemKey{graphstore.KindComponent, c.ExternalID}, true)
+		r.put(st, sum, elemKey{graphstore.KindComponent, c.ExternalID})
 	}
 	for _, rel := range t.Relations {
 		r.batch.PutRelation(src, rel.ExternalID, rel.Data)
-		st.mark(elemKey{graphstore.KindRelation, rel.ExternalID}, true)
+		r.put(st, sum, elemKey{graphstore.KindRelation, rel.ExternalID})
 	}
 	for _, id := range t.DeleteIDs {
 		r.batch.DeleteComponent(src, id)
@@ -212,17 +385,26 @@ func (r *run) topology(t *Topology) error {
 		st.mark(elemKey{graphstore.KindComponent, id}, false)
 		st.mark(elemKey{graphstore.KindRelation, id}, false)
 	}
-	sum.Components += len(t.Components)
-	sum.Relations += len(t.Relations)
 	sum.DeleteIDs += len(t.DeleteIDs)
 	if !t.StopSnapshot {
 		return nil
 	}
-	if !st.open {
-		return &Error{Path: t.Path, Msg: fmt.Sprintf(
-			"stop_snapshot without a start_snapshot: no snapshot is open for source %q", src)}
-	}
 	return r.stop(src, st, sum)
+}
+
+// put records a put for the snapshot state and the distinct counts.
+func (r *run) put(st *srcState, sum *SourceSummary, k elemKey) {
+	st.mark(k, true)
+	if _, dup := sum.puts[k]; dup {
+		sum.Duplicates++
+		return
+	}
+	sum.puts[k] = struct{}{}
+	if k.kind == graphstore.KindComponent {
+		sum.Components++
+	} else {
+		sum.Relations++
+	}
 }
 
 // stop ends a source's snapshot: every element the source has, in the store
@@ -289,6 +471,8 @@ func (r *run) elementsOf(src string) ([]elemKey, error) {
 	return out, nil
 }
 
+// summary is the current item's summary, with each source's snapshot state
+// after it.
 func (r *run) summary() *Summary {
 	s := &Summary{}
 	for src, sum := range r.sums {

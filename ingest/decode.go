@@ -81,6 +81,25 @@ func (dc Decoder) Decode(r io.Reader) ([]Topology, error) {
 // problem found with its JSON path; on any error no topology is returned, so
 // a caller cannot apply half a payload.
 func (dc Decoder) DecodeBytes(b []byte) ([]Topology, error) {
+	w, err := dc.walk(b)
+	if err != nil {
+		return nil, err
+	}
+	return w.out, nil
+}
+
+// DecodeChecked is DecodeBytes that also returns the payload's warnings:
+// what it accepted but found odd (see Warnings).
+func (dc Decoder) DecodeChecked(b []byte) ([]Topology, *Warnings, error) {
+	w, err := dc.walk(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w.out, &w.warns, nil
+}
+
+// walk decodes a whole document; on error it returns only the errors.
+func (dc Decoder) walk(b []byte) (*walker, error) {
 	if limit := dc.maxBytes(); int64(len(b)) > limit {
 		return nil, &TooLargeError{Limit: limit}
 	}
@@ -100,7 +119,7 @@ func (dc Decoder) DecodeBytes(b []byte) ([]Topology, error) {
 	if err := d.errs.err(); err != nil {
 		return nil, err
 	}
-	return w.out, nil
+	return w, nil
 }
 
 // syntaxMessage renders a JSON syntax error with its line and column.
@@ -138,6 +157,7 @@ type walker struct {
 	*dec
 	defaultSource string
 	out           []Topology
+	firstPut      map[putKey]string // where each element was first put
 }
 
 // document decodes the top level: one object, or a list of objects.
@@ -279,8 +299,37 @@ func (w *walker) topology(p *path, o object, f topologyForm) {
 	}
 	t.DeleteIDs, _ = w.optStrings(p.field("delete_ids"), o["delete_ids"])
 	if len(w.errs.Errs)+w.errs.Dropped == before {
+		w.checkDuplicates(cp, rp, &t)
 		w.out = append(w.out, t)
 	}
+}
+
+// checkDuplicates warns about an external id that the payload puts again
+// for the same source: the store keeps the last description.
+func (w *walker) checkDuplicates(cp, rp *path, t *Topology) {
+	if w.firstPut == nil {
+		w.firstPut = map[putKey]string{}
+	}
+	note := func(p *path, k putKey) {
+		if first, ok := w.firstPut[k]; ok {
+			w.warnf(p, "external id %q was put already for source %q at %s; the last one is kept", k.ext, k.src, first)
+			return
+		}
+		w.firstPut[k] = p.String()
+	}
+	for i, c := range t.Components {
+		note(cp.at(i), putKey{t.Source, graphstore.KindComponent, c.ExternalID})
+	}
+	for i, r := range t.Relations {
+		note(rp.at(i), putKey{t.Source, graphstore.KindRelation, r.ExternalID})
+	}
+}
+
+// putKey is one element of one source.
+type putKey struct {
+	src  string
+	kind graphstore.Kind
+	ext  string
 }
 
 // source names the source of a topology from its {type, url} instance.

@@ -3,8 +3,43 @@
 // validates them, and applies topology with the receiver's semantics
 // (instance snapshots replace an instance's elements, delete_ids delete).
 //
-// Receivers, the Kafka log (the only place kafka-go is imported) and the
-// telemetry processors join this package as their issues land.
+// The HTTP receivers are in ingest/receiver; the Kafka log (the only place
+// kafka-go is imported) and the telemetry processors join this package as
+// their issues land.
+//
+// # The log and the processors
+//
+// A receiver validates a payload whole (a Decoder), wraps it in a Record
+// (one kind of data, keyed by its source instance) and appends it to a Log.
+// Log.Append returns only once the record is durable, and only then does
+// the receiver answer 202. Two modes implement the seam:
+//
+//   - Embedded (Pipeline, the default): Append queues the record for one
+//     writer goroutine per store, which takes every record waiting (up to
+//     PipelineOptions.MaxGroupElements) and applies them through the
+//     TopologyProcessor as one group commit: one synced Pebble batch for
+//     many small requests, each record still whole or not at all. Append
+//     returns when that batch is committed. The queue is bounded: a full
+//     queue makes Append wait (AdmitWait), then fail with *BusyError (429
+//     with Retry-After); nothing queued is ever dropped, and Close writes
+//     what is queued before it returns.
+//   - Kafka (to come): Append produces the record (Record.MarshalBinary) to
+//     the topic of its kind, keyed by Record.Key so that one instance stays
+//     in order, and returns when the broker acknowledged it. Each node
+//     consumes the topology topic's partitions and calls
+//     TopologyProcessor.Process with the records and their Positions; the
+//     processor writes the highest offset of each partition in the same
+//     atomic store batch as the data (writer state under ingest/offset/),
+//     skips records at or before the committed offset, and
+//     TopologyProcessor.Committed tells the consumer where to resume. A
+//     crash between the store commit and anything else therefore never
+//     loses a record or applies one twice.
+//
+// Processors apply records idempotently: topology puts and deletes are
+// absolute, and a replayed record is skipped by its position. The state a
+// processor keeps between records (open snapshots, offsets) is in the
+// store's writer state (graphstore.StateStore), committed in the same batch
+// as the elements, so it can never disagree with the graph after a crash.
 //
 // # Data flow
 //
@@ -104,12 +139,22 @@
 // Python agent sends {} for values it does not have (the recorded Agent 2.9
 // request has "domain": {} on every SAP component). Empty strings in lists
 // are dropped. Invalid UTF-8 inside a string becomes U+FFFD, as encoding/json
-// decodes it everywhere. Any other value of the wrong JSON type is an error naming its
+// decodes it everywhere (and is reported, see Warnings). Any other value of the wrong JSON type is an error naming its
 // path, e.g. topologies[0].components[3].data.identifiers: want a list of
 // strings, got a number. Uninterpreted keys of data are not checked. The
 // store's limits (graphstore.MaxStringBytes per string, MaxListLen distinct
 // values per list, MaxPropertiesBytes of compact properties, MaxPropertiesDepth of nesting) are checked
 // while decoding so that the error carries the path.
+//
+// # Warnings
+//
+// What a payload has that is accepted but odd is reported, never silently
+// rewritten (Decoder.DecodeChecked returns it as Warnings, each with its
+// path): a key given twice in an object the decoder reads (the last value
+// is used, as encoding/json does), a string with invalid UTF-8 (each bad
+// byte becomes U+FFFD), and an external id put twice for one source in one
+// payload (the store keeps the last description; the summary counts it
+// once, see SourceSummary.Duplicates).
 //
 // # Applying
 //
@@ -127,5 +172,6 @@
 // before that was not seen is deleted, in the batch that carries the stop. A
 // start and stop in one topology therefore replace the source's elements
 // exactly. A stop_snapshot with no open snapshot is an error. The open
-// snapshots live in memory in the Applier; see Applier.
+// snapshots are kept by the Applier, durably in the store's writer state
+// when it is made with OpenApplier (the receiver's); see Applier.
 package ingest

@@ -77,6 +77,27 @@ func (l *ErrorList) Unwrap() []error {
 	return out
 }
 
+// Warnings are what a payload has that is accepted but odd: a key given
+// twice in one object (the last value is used), invalid UTF-8 in a string
+// (each bad byte becomes U+FFFD), an external id put twice for one source
+// (the last one wins). They are reported to the sender, never silently
+// rewritten; up to maxErrors are kept, the rest counted.
+type Warnings struct {
+	List    []*Error
+	Dropped int
+}
+
+func (w *Warnings) add(e *Error) {
+	if len(w.List) < maxErrors {
+		w.List = append(w.List, e)
+		return
+	}
+	w.Dropped++
+}
+
+// Len is the number of warnings, kept or counted.
+func (w *Warnings) Len() int { return len(w.List) + w.Dropped }
+
 // err returns the list as an error, or nil when it is empty.
 func (l *ErrorList) err() error {
 	if len(l.Errs) == 0 {

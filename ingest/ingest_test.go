@@ -51,6 +51,10 @@ var stores = []struct {
 //	graph [at=S] [short]                              every live element (short:
 //	    without component properties)
 //	snapshots                                         sources with an open snapshot
+//	warnings                                          what decoding the input accepts
+//	    but reports (duplicate keys and external ids, invalid UTF-8)
+//	restart                                           a new Applier over the same store,
+//	    which reads the open snapshots from the store's writer state
 func TestIngest(t *testing.T) {
 	// The files directly under testdata; testdata/fuzz holds the fuzzer's
 	// inputs.
@@ -67,7 +71,11 @@ func TestIngest(t *testing.T) {
 				t.Run(e.Name(), func(t *testing.T) {
 					st := s.open(t)
 					defer st.Close()
-					h := &harness{st: st, ap: ingest.NewApplier(st)}
+					ap, err := ingest.OpenApplier(st)
+					if err != nil {
+						t.Fatal(err)
+					}
+					h := &harness{st: st, ap: ap}
 					datadriven.RunTest(t, filepath.Join("testdata", e.Name()), h.exec)
 				})
 			}
@@ -108,6 +116,30 @@ func (h *harness) exec(t *testing.T, d *datadriven.TestData) string {
 			out = dropProps(out)
 		}
 		return out
+	case "warnings":
+		var dc ingest.Decoder
+		_, ws, err := dc.DecodeChecked([]byte(d.Input))
+		if err != nil {
+			return formatError(err)
+		}
+		if ws.Len() == 0 {
+			return "(none)\n"
+		}
+		var b strings.Builder
+		for _, w := range ws.List {
+			b.WriteString("warning: " + w.Error() + "\n")
+		}
+		if ws.Dropped > 0 {
+			fmt.Fprintf(&b, "(and %d more warnings)\n", ws.Dropped)
+		}
+		return b.String()
+	case "restart":
+		ap, err := ingest.OpenApplier(h.st)
+		if err != nil {
+			return formatError(err)
+		}
+		h.ap = ap
+		return ""
 	case "snapshots":
 		open := h.ap.OpenSnapshots()
 		if len(open) == 0 {

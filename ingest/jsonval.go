@@ -20,9 +20,15 @@ import (
 // The raw values it returns are slices of the payload; nothing decoded keeps
 // them (strings are copied, properties compacted into a new buffer).
 
-// dec collects the errors of one payload.
+// dec collects the errors and warnings of one payload.
 type dec struct {
-	errs ErrorList
+	errs  ErrorList
+	warns Warnings
+}
+
+// warnf records something accepted but odd.
+func (d *dec) warnf(p *path, format string, args ...any) {
+	d.warns.add(&Error{Path: p.String(), Msg: fmt.Sprintf(format, args...)})
 }
 
 func (d *dec) failf(p *path, format string, args ...any) {
@@ -94,7 +100,10 @@ func (d *dec) object(p *path, raw json.RawMessage) (object, bool) {
 		d.wrongType(p, "an object", raw)
 		return nil, false
 	}
-	return splitObject(raw), true
+	o := splitObjectFunc(raw, func(key string) {
+		d.warnf(p.field(key), "duplicate key: the last value is used, the earlier ones are ignored")
+	})
+	return o, true
 }
 
 // optObject decodes an object that may be missing or null (nil, true).
@@ -158,6 +167,9 @@ func (d *dec) str(p *path, raw json.RawMessage) (string, bool) {
 		d.wrongType(p, "a string", raw)
 		return "", false
 	}
+	if !utf8.Valid(raw) {
+		d.warnf(p, "invalid UTF-8: each invalid byte was replaced by U+FFFD")
+	}
 	s := unquote(raw)
 	return s, d.checkString(p, s)
 }
@@ -205,7 +217,11 @@ func (d *dec) checkString(p *path, s string) bool {
 
 // splitObject returns the members of a valid JSON object. A key given twice
 // keeps its last value, as encoding/json does.
-func splitObject(raw []byte) object {
+func splitObject(raw []byte) object { return splitObjectFunc(raw, nil) }
+
+// splitObjectFunc is splitObject calling dup (when not nil) for each key
+// given again.
+func splitObjectFunc(raw []byte, dup func(key string)) object {
 	o := object{}
 	i := skipSpace(raw, 1)
 	for i < len(raw) && raw[i] != '}' {
@@ -214,6 +230,9 @@ func splitObject(raw []byte) object {
 		i = skipSpace(raw, i+n)
 		i = skipSpace(raw, i+1) // the colon
 		n = skipValue(raw[i:])
+		if _, ok := o[key]; ok && dup != nil {
+			dup(key)
+		}
 		o[key] = raw[i : i+n : i+n]
 		i = skipSpace(raw, i+n)
 		if i < len(raw) && raw[i] == ',' {

@@ -19,6 +19,8 @@ import (
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/ingest"
+	"github.com/tetrahq/tetra/ingest/receiver"
 	"github.com/tetrahq/tetra/mcpserver"
 	"github.com/tetrahq/tetra/scriptrt"
 	"github.com/tetrahq/tetra/scriptrt/automation"
@@ -172,6 +174,9 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 	}
 	m.automations.Start()
 	defer m.automations.Close() // after the drain, before the stores close
+	// The embedded writer stops after the server has drained (every
+	// request it answered is committed) and before the store closes.
+	defer m.pipe.Close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return userError(e, "serve", err)
@@ -199,10 +204,6 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 	return exitOK
 }
 
-// mount mounts what tetra serve serves beside the API's own routes: live
-// subscriptions (GET /api/subscribe, closed with the drain, before the
-// store) and the web view's page and assets. A test checks that every API
-// route mounted here is documented.
 // mountDeps is what the components tetra serve mounts need.
 type mountDeps struct {
 	eng     *exec.Engine
@@ -217,29 +218,58 @@ type mountDeps struct {
 type mounted struct {
 	hub         *live.Hub
 	automations *automation.Manager // not started: the caller starts it
+	pipe        *ingest.Pipeline    // the embedded writer: close after the drain
 }
 
 // mount mounts what other packages serve on the API server: live
-// subscriptions, the script endpoint, the automation routes, MCP and the
-// web view.
+// subscriptions, the receiver (POST /stsAgent/intake, writing through the
+// embedded log: one writer with group commit), the script endpoint, the
+// automation routes, MCP and the web view. A test checks that every API
+// route mounted here is documented.
 func mount(srv *api.Server, d mountDeps) (*mounted, error) {
 	hub, err := live.New(live.Config{Engine: d.eng, Store: d.graph, Logger: d.logger, Registerer: srv.Registry()})
 	if err != nil {
 		return nil, err
 	}
 	hub.Mount(srv)
+	pipe, err := mountReceiver(srv, d.graph, d.logger)
+	if err != nil {
+		return nil, err
+	}
 	mgr, err := mountServices(srv, d.graph, d.eng, d.autos, d.scripts, d.now, d.logger)
 	if err != nil {
+		pipe.Close()
 		return nil, err
 	}
 	view, err := web.New()
 	if err != nil {
+		pipe.Close()
+		mgr.Close()
 		return nil, err
 	}
 	for _, p := range view.Routes() {
 		srv.HandlePage(p, view)
 	}
-	return &mounted{hub: hub, automations: mgr}, nil
+	return &mounted{hub: hub, automations: mgr, pipe: pipe}, nil
+}
+
+// mountReceiver mounts the receiver over the embedded log: the graph
+// store's one writer, started here; the caller closes it.
+func mountReceiver(srv *api.Server, graph *pebblestore.Store, logger *slog.Logger) (*ingest.Pipeline, error) {
+	proc, err := ingest.NewTopologyProcessor(graph)
+	if err != nil {
+		return nil, err
+	}
+	pipe := ingest.NewPipeline(proc, ingest.PipelineOptions{})
+	rc, err := receiver.New(receiver.Config{Log: pipe, Logger: logger})
+	if err == nil {
+		err = rc.Mount(srv)
+	}
+	if err != nil {
+		pipe.Close()
+		return nil, err
+	}
+	return pipe, nil
 }
 
 // printListening says what listens where, on stdout, once at start.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -172,6 +174,21 @@ func TestServeProcess(t *testing.T) {
 		t.Fatalf("query: %v %v", res, err)
 	}
 	ws := subscribeServices(t, base)
+	// The receiver writes into the running server: a gzip intake payload
+	// as an agent sends it is committed before the 202, reaches the live
+	// subscription as a diff and the next query.
+	postIntake(t, base, `{"internalHostname":"h","topologies":[{"instance":{"type":"agent","url":"integrations"},
+		"components":[{"externalId":"urn:service:/ledger","type":{"name":"service"},"data":{"name":"ledger"}}]}]}`)
+	var diff struct {
+		Type  string
+		Added struct{ Components []struct{ Name string } }
+	}
+	if err := ws.ReadJSON(&diff); err != nil || diff.Type != "diff" || len(diff.Added.Components) != 1 || diff.Added.Components[0].Name != "ledger" {
+		t.Errorf("the subscription after the intake: %v %+v", err, diff)
+	}
+	if res, err := c.Query(ctx, api.QueryRequest{Query: `name = "ledger"`}); err != nil || len(res.Topology.Components) != 1 {
+		t.Errorf("query after the intake: %v %v", res, err)
+	}
 	// The web view is served at / by the real process, with its policy.
 	resp, err := http.Get(base + "/")
 	if err != nil {
@@ -213,6 +230,28 @@ func TestServeProcess(t *testing.T) {
 		t.Fatalf("the store after the server: %v", err)
 	}
 	st.Close()
+}
+
+// postIntake posts an intake payload gzip-compressed to the receiver, as
+// the agent does (?api_key=, which a server without keys ignores).
+func postIntake(t *testing.T, base, body string) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(body))
+	zw.Close()
+	req, _ := http.NewRequest("POST", base+"/stsAgent/intake/?api_key=any", &buf)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /stsAgent/intake/: %d %s", resp.StatusCode, b)
+	}
 }
 
 // subscribeServices subscribes to the services over the server's
@@ -272,6 +311,7 @@ func TestServedRoutesAreDocumented(t *testing.T) {
 	}
 	defer m.automations.Close()
 	defer m.hub.Close(context.Background())
+	defer m.pipe.Close()
 	var doc struct {
 		Paths map[string]map[string]any `json:"paths"`
 	}

@@ -58,6 +58,7 @@ type Store struct {
 	retention time.Duration
 	maxSkew   time.Duration
 	readers   map[int64]int // read times of open snapshots: compaction never passes them
+	state     map[string][]byte
 }
 
 // Options configure a reference store.
@@ -89,6 +90,7 @@ func New(o Options) *Store {
 		retention: o.Retention,
 		maxSkew:   o.MaxFutureSkew,
 		readers:   map[int64]int{},
+		state:     map[string][]byte{},
 	}
 }
 
@@ -124,6 +126,7 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Com
 		s.history[ch.ID] = append(s.history[ch.ID], version{ts: ts, e: ch.After})
 	}
 	s.external, s.nextID, s.last, s.asked = w.external, w.nextID, ts, asked
+	s.applyState(b.State)
 	s.log = append(s.log, commit{ts: ts, changes: changes})
 	close(s.notify)
 	s.notify = make(chan struct{})
@@ -139,6 +142,49 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Com
 		}
 	}
 	return c, nil
+}
+
+// applyState applies writer state operations in order.
+func (s *Store) applyState(ops []graphstore.StateOp) {
+	for _, op := range ops {
+		switch {
+		case op.Prefix:
+			for k := range s.state {
+				if strings.HasPrefix(k, op.Key) {
+					delete(s.state, k)
+				}
+			}
+		case op.Delete:
+			delete(s.state, op.Key)
+		default:
+			s.state[op.Key] = slices.Clone(op.Value)
+		}
+	}
+}
+
+// ReadState implements graphstore.StateStore.
+func (s *Store) ReadState(prefix string, fn func(key string, value []byte) error) error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return graphstore.ErrClosed
+	}
+	var keys []string
+	vals := map[string][]byte{}
+	for k, v := range s.state {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+			vals[k] = v
+		}
+	}
+	s.mu.RUnlock()
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := fn(k, vals[k]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // at returns the version of id live at ts, or nil.

@@ -14,3 +14,9 @@ func TestConformance(t *testing.T) {
 		return memstore.New(memstore.Options{Now: now, Retention: retention})
 	})
 }
+
+func TestState(t *testing.T) {
+	graphtest.RunState(t, func(t *testing.T, now func() time.Time, retention time.Duration) graphstore.Store {
+		return memstore.New(memstore.Options{Now: now, Retention: retention})
+	})
+}

@@ -143,6 +143,11 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	if err := l.usable(ctx); err != nil {
 		return nil, err
 	}
+	if len(b.State) > 0 {
+		// The loader writes sorted tables, not a batch: writer state could
+		// not commit atomically with the elements.
+		return nil, &graphstore.StateError{Msg: "the bulk loader keeps no writer state; apply through the store"}
+	}
 	ts, asked, err := base.StampTime(b.Time, l.s.opts.Now(), l.last, l.asked, l.s.opts.MaxFutureSkew)
 	if err != nil {
 		return nil, err

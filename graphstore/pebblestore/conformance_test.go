@@ -21,3 +21,7 @@ func openTemp(t *testing.T, now func() time.Time, retention time.Duration) graph
 func TestConformance(t *testing.T) {
 	graphtest.Run(t, "../graphtest/testdata", openTemp)
 }
+
+func TestState(t *testing.T) {
+	graphtest.RunState(t, openTemp)
+}

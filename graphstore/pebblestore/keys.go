@@ -21,6 +21,7 @@ const (
 	tagPosting  byte = 0x04 // 0x04 index:1 esc(term) id:8                   → from:8 [aux:8]
 	tagHistory  byte = 0x05 // 0x05 index:1 esc(term) to:8 id:8 from:8       → [aux:8]
 	tagLog      byte = 0x06 // 0x06 ts:8                                     → change list
+	tagState    byte = 0x07 // 0x07 key                                      → writer state value
 )
 
 // Meta keys.
@@ -250,6 +251,8 @@ func decodeKey(k []byte) (decodedKey, error) {
 			return decodedKey{}, errCorrupt
 		}
 		return decodedKey{"log", []string{fmt.Sprintf("ts=%d", u64(rest))}}, nil
+	case tagState:
+		return decodedKey{"state", []string{fmt.Sprintf("%q", rest)}}, nil
 	}
 	return decodedKey{}, errCorrupt
 }
@@ -300,3 +303,6 @@ func showTerm(ix graphstore.Index, term string) string {
 	}
 	return fmt.Sprintf("%q", term)
 }
+
+// stateKey is the key of a writer state record.
+func stateKey(k string) []byte { return append([]byte{tagState}, k...) }

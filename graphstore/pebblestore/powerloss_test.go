@@ -13,6 +13,7 @@ import (
 	"github.com/tetrahq/tetra/graphstore/graphtest"
 	"github.com/tetrahq/tetra/graphstore/memstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/internal/crashtest"
 )
 
 // TestPowerLoss cuts the power under a writer: Pebble's crash-simulating
@@ -48,42 +49,15 @@ func powerLoss(t *testing.T, seed uint64) {
 	}
 	// The writer applies every batch and reports each one acknowledged; the
 	// test cuts the power at random moments while it runs.
-	acked := make(chan int, len(batches))
-	done := make(chan error, 1)
-	go func() {
+	images := crashtest.Run(t, r, seed, fs, 3*time.Millisecond, func(ack func(int)) error {
 		for i, b := range batches {
 			if _, err := st.Apply(context.Background(), b); err != nil {
-				done <- err
-				return
+				return err
 			}
-			acked <- i
+			ack(i)
 		}
-		done <- nil
-	}()
-	var images []crashImage
-	last := -1
-	for finished := false; !finished; {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-			finished = true
-		case <-time.After(time.Duration(r.IntN(3000)) * time.Microsecond):
-		}
-		for drained := false; !drained; {
-			select {
-			case i := <-acked:
-				last = i
-			default:
-				drained = true
-			}
-		}
-		// Every batch acknowledged before the cut must survive it.
-		images = append(images, crashImage{acked: last, fs: fs.CrashClone(vfs.CrashCloneCfg{
-			UnsyncedDataPercent: r.IntN(101), RNG: rand.New(rand.NewPCG(seed, uint64(len(images)))),
-		})})
-	}
+		return nil
+	})
 	st.Close()
 	for _, img := range images {
 		checkImage(t, img, batches, opts)
@@ -91,29 +65,24 @@ func powerLoss(t *testing.T, seed uint64) {
 	t.Logf("%d power cuts", len(images))
 }
 
-type crashImage struct {
-	acked int // the last batch whose Apply had returned before the cut
-	fs    *vfs.MemFS
-}
-
 // checkImage recovers a store from a crash image and compares it with a
 // reference store holding the same prefix of the batches: every batch
 // acknowledged before the cut, and any that completed after (the writer
 // runs on while the image is taken), each whole.
-func checkImage(t *testing.T, img crashImage, batches []*graphstore.Batch, opts pebblestore.Options) {
+func checkImage(t *testing.T, img crashtest.Image, batches []*graphstore.Batch, opts pebblestore.Options) {
 	t.Helper()
-	opts.FS = img.fs
+	opts.FS = img.FS
 	st, err := pebblestore.Open("/db", opts)
 	if err != nil {
-		t.Fatalf("recovering after batch %d: %v", img.acked, err)
+		t.Fatalf("recovering after batch %d: %v", img.Acked, err)
 	}
 	defer st.Close()
 	n := 0 // batch i commits at 10(i+1) seconds
 	if last := st.LastCommit(); !last.IsZero() {
 		n = int(last.Sub(graphtest.Base) / (10 * time.Second))
 	}
-	if n < img.acked+1 {
-		t.Fatalf("after a power cut with batch %d acknowledged, the recovered store holds only %d batches", img.acked, n)
+	if n < img.Acked+1 {
+		t.Fatalf("after a power cut with batch %d acknowledged, the recovered store holds only %d batches", img.Acked, n)
 	}
 	ref := memstore.New(memstore.Options{Now: graphtest.Clock, Retention: graphtest.Retention})
 	for _, b := range batches[:n] {

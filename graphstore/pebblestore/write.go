@@ -92,6 +92,9 @@ func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 			return nil, err
 		}
 	}
+	if err := writeStateOps(batch, plan.State); err != nil {
+		return nil, err
+	}
 	wo := pebble.Sync
 	if s.opts.NoSync {
 		wo = pebble.NoSync
@@ -100,6 +103,55 @@ func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 		return nil, fmt.Errorf("pebblestore: commit: %w", err)
 	}
 	return changes, nil
+}
+
+// writeStateOps adds a batch's writer state operations, in order (a later
+// write of a key wins over an earlier range delete: Pebble orders a batch's
+// operations by sequence number).
+func writeStateOps(batch *pebble.Batch, ops []graphstore.StateOp) error {
+	for _, op := range ops {
+		k := stateKey(op.Key)
+		var err error
+		switch {
+		case op.Prefix:
+			end := prefixEnd(k)
+			err = batch.DeleteRange(k, end, nil)
+		case op.Delete:
+			err = batch.Delete(k, nil)
+		default:
+			err = batch.Set(k, op.Value, nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadState implements graphstore.StateStore.
+func (s *Store) ReadState(prefix string, fn func(key string, value []byte) error) error {
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return graphstore.ErrClosed
+	}
+	lo := stateKey(prefix)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return err
+	}
+	for valid := it.First(); valid; valid = it.Next() {
+		if err := fn(string(it.Key()[1:]), it.Value()); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return err
+	}
+	return it.Close()
 }
 
 type postingID struct {

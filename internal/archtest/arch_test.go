@@ -216,9 +216,10 @@ func TestImportDirection(t *testing.T) {
 				t.Errorf("%s imports %s: nothing may import cmd", pkg, imp)
 			}
 		}
-		// The pseudo-terminal harness is for tests only.
+		// The pseudo-terminal harness and the power-cut harness are for
+		// tests only.
 		for imp := range ip.code {
-			if projectPkg(imp) == "internal/ptytest" {
+			if dep := projectPkg(imp); dep == "internal/ptytest" || dep == "internal/crashtest" {
 				t.Errorf("%s imports %s outside its tests: it is test machinery", pkg, imp)
 			}
 		}

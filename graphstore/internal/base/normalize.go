@@ -15,6 +15,9 @@ import (
 // canonical form; an invalid one fails the whole batch with a
 // *graphstore.OpError.
 func Normalize(b *graphstore.Batch) ([]graphstore.Op, error) {
+	if err := graphstore.CheckState(b); err != nil {
+		return nil, err
+	}
 	ops := make([]graphstore.Op, len(b.Ops))
 	for i := range b.Ops {
 		op, err := normalize(i, &b.Ops[i])

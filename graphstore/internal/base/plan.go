@@ -48,7 +48,8 @@ type Plan struct {
 	Time     int64 // commit time (ns)
 	Writes   []Write
 	Mappings []ExternalMapping
-	NextID   graphstore.ID // the id allocator's next value after this batch
+	NextID   graphstore.ID        // the id allocator's next value after this batch
+	State    []graphstore.StateOp // the batch's writer state, written as is
 }
 
 // PlanBatch computes the Plan of a batch committed at time ts, given the
@@ -82,7 +83,9 @@ func PlanBatch(st State, b *graphstore.Batch, ts int64, nextID graphstore.ID) (*
 	if err := a.resolveRelations(); err != nil {
 		return nil, err
 	}
-	return a.plan(), nil
+	p := a.plan()
+	p.State = b.State
+	return p, nil
 }
 
 type extKey struct {

@@ -1,0 +1,324 @@
+package receiver_test
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/tetrahq/tetra/api"
+	"github.com/tetrahq/tetra/api/live"
+	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/ingest"
+	"github.com/tetrahq/tetra/ingest/receiver"
+)
+
+// fixtures is the repository's shared test data.
+const fixtures = "../../testdata"
+
+// base is the store's clock: versions are stamped from it, so answers are
+// stable.
+var base = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+// server is tetra serve's stack in-process: a Pebble store, the engine, the
+// API server with keys, and the receiver writing through the embedded
+// pipeline, behind a real HTTP listener.
+type server struct {
+	t     *testing.T
+	dir   string
+	st    *pebblestore.Store
+	pipe  *ingest.Pipeline
+	srv   *api.Server
+	hs    *httptest.Server
+	hub   *live.Hub
+	token map[string]string // key name → token
+	opts  serverOpts
+}
+
+type serverOpts struct {
+	fs       vfs.FS                                    // the store's file system (the OS's when nil); the store lives in /db on it
+	sync     bool                                      // sync commits (the product's setting; off by default to spare the shared disk)
+	live     bool                                      // mount live subscriptions (GET /api/subscribe) as tetra serve does
+	store    func(*pebblestore.Store) graphstore.Store // wraps the store the processor writes to
+	pipeline ingest.PipelineOptions
+	rc       receiver.Config
+}
+
+// newServer starts a server over a new data directory with two keys:
+// "agent" (role ingest) and "reader" (role read).
+func newServer(t *testing.T, o serverOpts) *server {
+	t.Helper()
+	s := &server{t: t, dir: t.TempDir(), token: map[string]string{}, opts: o}
+	kf := api.NewKeyFile(s.dir)
+	for name, role := range map[string]api.Role{"agent": api.RoleIngest, "reader": api.RoleRead} {
+		_, tok, err := kf.Create(api.NewKey{Name: name, Role: role}, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.token[name] = tok
+	}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+// start opens the store and serves; stop undoes it. Together they are a
+// restart of the process.
+func (s *server) start() {
+	t := s.t
+	dir := s.dir
+	if s.opts.fs != nil {
+		dir = "/db"
+	}
+	st, err := pebblestore.Open(dir, pebblestore.Options{Now: func() time.Time { return base }, NoSync: !s.opts.sync, FS: s.opts.fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.st = st
+	var target graphstore.Store = st
+	if s.opts.store != nil {
+		target = s.opts.store(st)
+	}
+	proc, err := ingest.NewTopologyProcessor(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.pipe = ingest.NewPipeline(proc, s.opts.pipeline)
+	ring, err := api.NewKeyRing(api.NewKeyFile(s.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := exec.New(st, exec.Options{Now: func() time.Time { return base.Add(time.Hour) }})
+	s.srv = api.New(api.Config{Engine: eng, Keys: ring, Now: func() time.Time { return base },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := s.opts.rc
+	cfg.Log = s.pipe
+	rc, err := receiver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Mount(s.srv); err != nil {
+		t.Fatal(err)
+	}
+	if s.opts.live {
+		hub, err := live.New(live.Config{Engine: eng, Store: st, Logger: s.srv.Logger(), Registerer: s.srv.Registry()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hub.Mount(s.srv)
+		s.hub = hub
+	}
+	s.hs = httptest.NewServer(s.srv.Handler())
+}
+
+func (s *server) stop() {
+	if s.hs == nil {
+		return
+	}
+	if s.hub != nil {
+		s.hub.Close(context.Background())
+	}
+	s.hs.Close()
+	s.pipe.Close()
+	if err := s.st.Close(); err != nil {
+		s.t.Error(err)
+	}
+	s.hs = nil
+}
+
+func (s *server) restart() {
+	s.stop()
+	s.start()
+}
+
+// request is one POST to the receiver.
+type request struct {
+	path     string // default /stsAgent/intake
+	body     []byte
+	encoding string // gzip, deflate (zlib), rawdeflate, or a Content-Encoding sent as is
+	key      string // key name; "" none, "bad" an unknown key
+	keyVia   string // header (X-API-Key, default), query (?api_key=), sts (sts-api-key), dd (DD-Api-Key)
+	headers  map[string]string
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (s *server) post(rq request) response {
+	s.t.Helper()
+	path := rq.path
+	if path == "" {
+		path = "/stsAgent/intake"
+	}
+	body := encode(s.t, rq.body, rq.encoding)
+	tok := s.token[rq.key]
+	if rq.key == "bad" {
+		tok = "tetra_nosuchkey"
+	}
+	if rq.keyVia == "query" && tok != "" {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		path += sep + "api_key=" + tok
+	}
+	req, err := http.NewRequest("POST", s.hs.URL+path, bytes.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range rq.headers {
+		req.Header.Set(k, v)
+	}
+	if tok != "" {
+		switch rq.keyVia {
+		case "", "header":
+			req.Header.Set("X-API-Key", tok)
+		case "sts":
+			req.Header.Set("sts-api-key", tok)
+		case "dd":
+			req.Header.Set("DD-Api-Key", tok)
+		}
+	}
+	switch rq.encoding {
+	case "":
+	case "rawdeflate":
+		req.Header.Set("Content-Encoding", "deflate")
+	default:
+		req.Header.Set("Content-Encoding", rq.encoding)
+	}
+	return s.do(req)
+}
+
+func (s *server) do(req *http.Request) response {
+	s.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// encode compresses a body as a client would.
+func encode(t *testing.T, b []byte, enc string) []byte {
+	var buf bytes.Buffer
+	var w io.WriteCloser
+	switch enc {
+	case "gzip":
+		w = gzip.NewWriter(&buf)
+	case "deflate":
+		w = zlib.NewWriter(&buf)
+	case "rawdeflate":
+		w, _ = flate.NewWriter(&buf, flate.DefaultCompression)
+	default:
+		return b
+	}
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// query runs a TQL statement through POST /api/query with the reader key
+// and renders its topology compactly: one line per component (name, type,
+// layer, domain, environments, identifiers, labels, sources) and per
+// relation (type, endpoints by name, sources), sorted.
+func (s *server) query(q string) string {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]string{"query": q})
+	req, _ := http.NewRequest("POST", s.hs.URL+"/api/query", bytes.NewReader(body))
+	req.Header.Set("X-API-Key", s.token["reader"])
+	req.Header.Set("Content-Type", "application/json")
+	r := s.do(req)
+	if r.status != 200 {
+		return fmt.Sprintf("status %d: %s", r.status, r.body)
+	}
+	var res struct {
+		Topology struct {
+			Components []struct {
+				ID           uint64
+				Name, Type   string
+				Layer        string
+				Domain       string
+				Environments []string
+				Identifiers  []string
+				Labels       []string
+				Sources      []struct{ Source, ExternalID string }
+			}
+			Relations []struct {
+				Type           string
+				Source, Target uint64
+				Sources        []struct{ Source, ExternalID string }
+			}
+		}
+	}
+	if err := json.Unmarshal(r.body, &res); err != nil {
+		s.t.Fatalf("%v: %s", err, r.body)
+	}
+	names := map[uint64]string{}
+	var lines []string
+	srcs := func(l []struct{ Source, ExternalID string }) string {
+		var out []string
+		for _, x := range l {
+			out = append(out, x.Source+"/"+x.ExternalID)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range res.Topology.Components {
+		names[c.ID] = c.Name
+		lines = append(lines, fmt.Sprintf("component %q type=%q layer=%q domain=%q env=%q ids=%q labels=%q sources=%s",
+			c.Name, c.Type, c.Layer, c.Domain, c.Environments, c.Identifiers, c.Labels, srcs(c.Sources)))
+	}
+	for _, r := range res.Topology.Relations {
+		lines = append(lines, fmt.Sprintf("relation %q %q -> %q sources=%s", r.Type, nameOr(names, r.Source), nameOr(names, r.Target), srcs(r.Sources)))
+	}
+	sort.Strings(lines)
+	if len(lines) == 0 {
+		return "(empty)\n"
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func nameOr(names map[uint64]string, id uint64) string {
+	if n, ok := names[id]; ok {
+		return n
+	}
+	return fmt.Sprintf("#%d", id)
+}
+
+// readFixture reads a file of the repository's testdata.
+func readFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
