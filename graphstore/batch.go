@@ -13,16 +13,31 @@ const (
 	OpDeleteComponent                   // withdraw one source's description of a component
 	OpPutRelation                       // create or replace one source's description of a relation
 	OpDeleteRelation                    // withdraw one source's description of a relation
+	OpPutCheck                          // create or replace a check state of a health stream
+	OpDeleteCheck                       // delete a check state of a health stream
 )
 
+// ElementKind returns the kind of element an operation writes.
+func (k OpKind) ElementKind() Kind {
+	switch k {
+	case OpPutRelation, OpDeleteRelation:
+		return KindRelation
+	case OpPutCheck, OpDeleteCheck:
+		return KindCheck
+	}
+	return KindComponent
+}
+
 // Op is one operation of a batch. Every operation names the source that
-// speaks and the element's external id within that source.
+// speaks and the element's external id within that source; for a check
+// state, the health stream and the check state's id within it.
 type Op struct {
 	Kind       OpKind
 	Source     string
 	ExternalID string
 	Component  *ComponentData // for OpPutComponent
 	Relation   *RelationData  // for OpPutRelation
+	Check      *CheckData     // for OpPutCheck
 }
 
 // Batch is a set of operations committed atomically as one version of the
@@ -60,6 +75,21 @@ func (b *Batch) DeleteRelation(source, ext string) {
 	b.Ops = append(b.Ops, Op{Kind: OpDeleteRelation, Source: source, ExternalID: ext})
 }
 
+// PutCheck appends an operation that sets the check state with id checkID
+// of a health stream (StackState's stream urn, with its sub stream when it
+// has one). The state counts for the component holding d.Identifier, now
+// or whenever one does.
+func (b *Batch) PutCheck(stream, checkID string, d CheckData) {
+	b.Ops = append(b.Ops, Op{Kind: OpPutCheck, Source: stream, ExternalID: checkID, Check: &d})
+}
+
+// DeleteCheck appends an operation that deletes the check state with id
+// checkID of a health stream. Deleting one that does not exist does
+// nothing.
+func (b *Batch) DeleteCheck(stream, checkID string) {
+	b.Ops = append(b.Ops, Op{Kind: OpDeleteCheck, Source: stream, ExternalID: checkID})
+}
+
 // Limits on what one element may carry. They keep a hostile payload from
 // making records or index keys unbounded.
 const (
@@ -67,6 +97,7 @@ const (
 	MaxListLen         = 1 << 10  // identifiers, labels, environments of one element
 	MaxPropertiesBytes = 64 << 10 // the properties object of one contribution
 	MaxPropertiesDepth = 64       // objects and lists nested in properties (Kubernetes objects need about 15)
+	MaxMessageBytes    = 16 << 10 // the message of a check state
 )
 
 // PropertiesDepth returns how deeply objects and lists nest in compact
@@ -104,8 +135,12 @@ type OpError struct {
 }
 
 func (e *OpError) Error() string {
-	return fmt.Sprintf("graphstore: operation %d (%s %q from source %q): %s",
-		e.Index, e.Op.Kind, e.Op.ExternalID, e.Op.Source, e.Msg)
+	from := "source"
+	if e.Op.Kind.ElementKind() == KindCheck {
+		from = "stream"
+	}
+	return fmt.Sprintf("graphstore: operation %d (%s %q from %s %q): %s",
+		e.Index, e.Op.Kind, e.Op.ExternalID, from, e.Op.Source, e.Msg)
 }
 
 func (k OpKind) String() string {
@@ -118,6 +153,10 @@ func (k OpKind) String() string {
 		return "put relation"
 	case OpDeleteRelation:
 		return "delete relation"
+	case OpPutCheck:
+		return "put check"
+	case OpDeleteCheck:
+		return "delete check"
 	}
 	return fmt.Sprintf("op(%d)", uint8(k))
 }

@@ -58,6 +58,7 @@ type Store struct {
 	retention time.Duration
 	maxSkew   time.Duration
 	readers   map[int64]int // read times of open snapshots: compaction never passes them
+	terms     sync.Map      // *graphstore.Element → its terms (termsOf): versions are immutable
 }
 
 // Options configure a reference store.
@@ -118,7 +119,8 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Com
 	for i := range ops {
 		w.apply(&ops[i])
 	}
-	w.resolveRelations()
+	w.resolveRefs()
+	w.health()
 	changes := w.changes(ts)
 	for _, ch := range changes {
 		s.history[ch.ID] = append(s.history[ch.ID], version{ts: ts, e: ch.After})
@@ -169,7 +171,7 @@ func (s *Store) liveAt(ts int64) []*graphstore.Element {
 func (s *Store) holders(ix graphstore.Index, term string, ts int64) []graphstore.ID {
 	var out []graphstore.ID
 	for _, e := range s.liveAt(ts) {
-		if slices.Contains(termsOf(e)[ix], term) {
+		if slices.Contains(s.termsOf(e)[ix], term) {
 			out = append(out, e.ID)
 		}
 	}
@@ -256,6 +258,7 @@ func (s *Store) Compact(ctx context.Context, now time.Time) (*graphstore.Compact
 	stats.Commits = i
 	s.log = s.log[i:]
 	s.horizon = h
+	s.terms.Clear() // forget dropped versions; the rest are recomputed
 	return stats, nil
 }
 
@@ -289,7 +292,7 @@ func (sn *snapshot) Terms(ix graphstore.Index, prefix string, fn func(string) er
 	sn.s.mu.RLock()
 	var terms []string
 	for _, e := range sn.s.liveAt(sn.ts) {
-		for _, t := range termsOf(e)[ix] {
+		for _, t := range sn.s.termsOf(e)[ix] {
 			if strings.HasPrefix(t, prefix) {
 				terms = append(terms, t)
 			}

@@ -32,8 +32,9 @@ var (
 	metaHorizon = []byte{tagMeta, 'h', 'o', 'r', 'i', 'z', 'o', 'n'}
 )
 
-// schemaVersion is written on creation and checked on open.
-const schemaVersion = 1
+// schemaVersion is written on creation and checked on open. Version 2 added
+// check states and the materialized health of components.
+const schemaVersion = 2
 
 // errCorrupt is a key or value that does not decode.
 var errCorrupt = fmt.Errorf("pebblestore: corrupt key or value: %w", graphstore.ErrCorrupt)
@@ -293,9 +294,10 @@ func decodePostingKey(tag byte, rest []byte) (decodedKey, error) {
 		fmt.Sprintf("to=%d", u64(rest)), fmt.Sprintf("id=%d", u64(rest[8:])), fmt.Sprintf("from=%d", u64(rest[16:])))}, nil
 }
 
-// showTerm prints adjacency terms (component ids) as numbers.
+// showTerm prints component id terms (adjacency, bound check states) as
+// numbers.
 func showTerm(ix graphstore.Index, term string) string {
-	if (ix == graphstore.IdxOut || ix == graphstore.IdxIn) && len(term) == 8 {
+	if ix.IDTermIndex() && len(term) == 8 {
 		return fmt.Sprintf("%d", u64([]byte(term)))
 	}
 	return fmt.Sprintf("%q", term)

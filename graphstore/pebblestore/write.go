@@ -248,11 +248,7 @@ func (st *writeState) prefetchExternal(b *graphstore.Batch) error {
 	keys := make([]string, 0, len(b.Ops))
 	for i := range b.Ops {
 		op := &b.Ops[i]
-		kind := graphstore.KindComponent
-		if op.Kind == graphstore.OpPutRelation || op.Kind == graphstore.OpDeleteRelation {
-			kind = graphstore.KindRelation
-		}
-		keys = append(keys, string(externalKey(kind, op.Source, op.ExternalID)))
+		keys = append(keys, string(externalKey(op.Kind.ElementKind(), op.Source, op.ExternalID)))
 	}
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
@@ -294,8 +290,8 @@ func (st writeState) LookupExternal(kind graphstore.Kind, source, ext string) (g
 }
 
 // prefetchHolders reads the current holders of every identifier the batch's
-// components carry or its relations refer to (who holds it, and which
-// relations wait for it), unless the posting cache has the term.
+// components carry or its relations and check states refer to, unless the
+// posting cache has the term.
 func (st *writeState) prefetchHolders(b *graphstore.Batch) error {
 	var keys []termKey
 	add := func(ixs []graphstore.Index, terms ...string) {
@@ -308,15 +304,19 @@ func (st *writeState) prefetchHolders(b *graphstore.Batch) error {
 			}
 		}
 	}
-	both := []graphstore.Index{graphstore.IdxIdentifier, graphstore.IdxRelRef}
+	// Who holds an identifier, and which relations and check states wait
+	// for it.
+	all := []graphstore.Index{graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef}
 	for i := range b.Ops {
 		op := &b.Ops[i]
 		switch {
 		case op.Kind == graphstore.OpPutComponent && op.Component != nil:
-			add(both, op.Component.Identifiers...)
-			add(both, op.ExternalID)
+			add(all, op.Component.Identifiers...)
+			add(all, op.ExternalID)
 		case op.Kind == graphstore.OpPutRelation && op.Relation != nil:
-			add(both[:1], op.Relation.SourceRef, op.Relation.TargetRef)
+			add(all[:1], op.Relation.SourceRef, op.Relation.TargetRef)
+		case op.Kind == graphstore.OpPutCheck && op.Check != nil:
+			add(all[:1], op.Check.Identifier)
 		}
 	}
 	slices.SortFunc(keys, func(a, b termKey) int {

@@ -30,6 +30,8 @@ func sameData(x, y *graphstore.Contribution) bool {
 		return a.Type == b.Type && a.SourceRef == b.SourceRef && a.TargetRef == b.TargetRef &&
 			slices.Equal(a.Identifiers, b.Identifiers) && a.Dependency == b.Dependency &&
 			slices.Equal(a.Labels, b.Labels) && bytes.Equal(a.Properties, b.Properties)
+	case x.Check != nil && y.Check != nil:
+		return *x.Check == *y.Check
 	}
 	return false
 }

@@ -61,7 +61,13 @@ type Plan struct {
 // described, else the lowest id. A relation's endpoints are resolved to the
 // components holding its source and target references; a relation whose
 // endpoint does not exist is kept but not traversable, and is re-resolved in
-// any later batch that changes who holds those references.
+// any later batch that changes who holds those references. A check state
+// is bound to the component holding its identifier the same way.
+//
+// Health: the own state of every component the batch touches (its sources,
+// the check states bound to it) and the propagated state of every component
+// whose dependencies changed are recomputed (health.go), and a component
+// whose state changed gets a new version in the same plan.
 func PlanBatch(st State, b *graphstore.Batch, ts int64, nextID graphstore.ID) (*Plan, error) {
 	ops, err := Normalize(b)
 	if err != nil {
@@ -79,7 +85,10 @@ func PlanBatch(st State, b *graphstore.Batch, ts int64, nextID graphstore.ID) (*
 			return nil, err
 		}
 	}
-	if err := a.resolveRelations(); err != nil {
+	if err := a.resolveRefs(); err != nil {
+		return nil, err
+	}
+	if err := a.health(); err != nil {
 		return nil, err
 	}
 	return a.plan(), nil
@@ -93,10 +102,14 @@ type extKey struct {
 // working is the in-batch state of one element.
 type working struct {
 	kind     graphstore.Kind
-	before   *graphstore.Element       // committed version, nil when absent
-	contribs []graphstore.Contribution // current contributions; empty means deleted
-	src, dst graphstore.ID             // relation endpoints as resolved so far
-	idents   []string                  // identifiers a component holds as of its last change, sorted
+	before   *graphstore.Element            // committed version, nil when absent
+	contribs []graphstore.Contribution      // current contributions; empty means deleted
+	src, dst graphstore.ID                  // relation endpoints (a check's component) as resolved so far
+	dep      graphstore.DependencyDirection // a relation's merged dependency direction, once resolved
+	idents   []string                       // identifiers a component holds as of its last change, sorted
+	// A component's derived health (graphstore.Element.CheckState and
+	// Propagated), as committed until health() recomputes it.
+	checkState, propagated graphstore.HealthState
 }
 
 type applier struct {
@@ -121,6 +134,10 @@ func (a *applier) apply(op *graphstore.Op) error {
 		return a.putRelation(op)
 	case graphstore.OpDeleteRelation:
 		return a.withdraw(graphstore.KindRelation, op)
+	case graphstore.OpPutCheck:
+		return a.putCheck(op)
+	case graphstore.OpDeleteCheck:
+		return a.withdraw(graphstore.KindCheck, op)
 	}
 	return fmt.Errorf("graphstore: unknown operation kind %d", op.Kind)
 }
@@ -140,6 +157,7 @@ func (a *applier) get(id graphstore.ID, kind graphstore.Kind) (*working, error) 
 		w.kind = e.Kind
 		w.contribs = slices.Clone(e.Contribs)
 		w.src, w.dst = e.SourceID, e.TargetID
+		w.checkState, w.propagated = e.CheckState, e.Propagated
 		if c := e.Component(); c != nil {
 			w.idents = c.Identifiers
 		}
@@ -349,19 +367,32 @@ func identifiersOf(cs []graphstore.Contribution) []string {
 }
 
 func (a *applier) putRelation(op *graphstore.Op) error {
-	id, err := a.lookupExternal(graphstore.KindRelation, op.Source, op.ExternalID)
+	return a.putReferrer(op, graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Relation: op.Relation})
+}
+
+// putCheck sets a check state: the stream's one contribution to it.
+func (a *applier) putCheck(op *graphstore.Op) error {
+	return a.putReferrer(op, graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Check: op.Check})
+}
+
+// putReferrer sets a source's contribution to an element that refers to
+// components by identifier (a relation or a check state) and marks it for
+// resolution.
+func (a *applier) putReferrer(op *graphstore.Op, c graphstore.Contribution) error {
+	kind := op.Kind.ElementKind()
+	id, err := a.lookupExternal(kind, op.Source, op.ExternalID)
 	if err != nil {
 		return err
 	}
 	if id == 0 {
 		id = a.allocate()
 	}
-	w, err := a.get(id, graphstore.KindRelation)
+	w, err := a.get(id, kind)
 	if err != nil {
 		return err
 	}
-	a.upsert(w, graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Relation: op.Relation})
-	a.mapExternal(graphstore.KindRelation, op.Source, op.ExternalID, id)
+	a.upsert(w, c)
+	a.mapExternal(kind, op.Source, op.ExternalID, id)
 	a.resolve[id] = true
 	return nil
 }
@@ -391,37 +422,57 @@ func (a *applier) withdraw(kind graphstore.Kind, op *graphstore.Op) error {
 	return nil
 }
 
-// resolveRelations resolves the endpoints of every relation put in this
-// batch and of every committed relation that refers to an identifier whose
-// holder changed.
-func (a *applier) resolveRelations() error {
+// refIndexes are the indexes of the references relations and check states
+// hold to components' identifiers.
+var refIndexes = [...]graphstore.Index{graphstore.IdxRelRef, graphstore.IdxCheckRef}
+
+// resolveRefs resolves the endpoints of every relation and the component of
+// every check state put or withdrawn in this batch, and of every committed
+// one that refers to an identifier whose holder changed.
+func (a *applier) resolveRefs() error {
 	for _, ident := range a.changed {
-		ids, err := a.st.Holders(graphstore.IdxRelRef, ident)
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			a.resolve[id] = true
+		for _, ix := range refIndexes {
+			ids, err := a.st.Holders(ix, ident)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				a.resolve[id] = true
+			}
 		}
 	}
 	for id := range a.resolve {
+		// Every id here is pending or committed and live, so get loads it
+		// as what it is; the kind passed is never used.
 		w, err := a.get(id, graphstore.KindRelation)
 		if err != nil {
 			return err
 		}
-		if len(w.contribs) == 0 {
-			w.src, w.dst = 0, 0
-			continue
-		}
-		view := graphstore.NewElement(id, graphstore.KindRelation, a.ts, w.contribs, 0, 0).Relation()
-		if w.src, err = a.holderOf(view.SourceRef); err != nil {
-			return err
-		}
-		if w.dst, err = a.holderOf(view.TargetRef); err != nil {
+		if err := a.resolveOne(id, w); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// resolveOne points a relation at the components holding its references,
+// and a check state at the component holding its identifier (0: none).
+func (a *applier) resolveOne(id graphstore.ID, w *working) error {
+	var err error
+	w.src, w.dst = 0, 0
+	switch {
+	case len(w.contribs) == 0:
+	case w.kind == graphstore.KindCheck:
+		w.src, err = a.holderOf(w.contribs[0].Check.Identifier)
+	default:
+		view := graphstore.NewElement(id, graphstore.KindRelation, a.ts, w.contribs, 0, 0).Relation()
+		w.dep = view.Dependency
+		if w.src, err = a.holderOf(view.SourceRef); err != nil {
+			return err
+		}
+		w.dst, err = a.holderOf(view.TargetRef)
+	}
+	return err
 }
 
 // plan turns the working state into element writes, dropping elements whose
@@ -436,10 +487,16 @@ func (a *applier) plan() *Plan {
 			continue
 		}
 		if w.before != nil && w.before.SourceID == w.src && w.before.TargetID == w.dst &&
+			w.before.CheckState == w.checkState && w.before.Propagated == w.propagated &&
 			equalContribs(w.before.Contribs, w.contribs) {
 			continue
 		}
-		after := graphstore.NewElement(id, w.kind, a.ts, w.contribs, w.src, w.dst)
+		var after *graphstore.Element
+		if w.kind == graphstore.KindComponent {
+			after = graphstore.NewComponentElement(id, a.ts, w.contribs, w.checkState, w.propagated)
+		} else {
+			after = graphstore.NewElement(id, w.kind, a.ts, w.contribs, w.src, w.dst)
+		}
 		p.Writes = append(p.Writes, Write{ID: id, Kind: w.kind, Before: w.before, After: after})
 	}
 	slices.SortFunc(p.Writes, func(x, y Write) int { return cmp.Compare(x.ID, y.ID) })
