@@ -77,6 +77,7 @@ type loadRun struct {
 	open  map[graphstore.ID][]openPosting       // per element written in the run: its open postings and since when
 	ext   map[string]graphstore.ID              // external-id mappings made in the run, by key
 	delta map[termKey]*holderDelta              // changes to the holders of identifier and reference terms
+	sup   map[graphstore.ID]graphstore.ID       // supports recorded in the run (0: forgotten)
 	bytes int
 	ts    int64  // time of the run's last batch
 	chunk []byte // where keys and small values are built: a few large allocations instead of millions
@@ -102,7 +103,8 @@ type holderDelta struct {
 
 func newLoadRun(budget int) *loadRun {
 	return &loadRun{elems: map[graphstore.ID]*graphstore.Element{}, open: map[graphstore.ID][]openPosting{},
-		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{}, kv: make([]kvEntry, 0, budget/128)}
+		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{}, sup: map[graphstore.ID]graphstore.ID{},
+		kv: make([]kvEntry, 0, budget/128)}
 }
 
 const runChunk = 4 << 20
@@ -197,6 +199,14 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64) error {
 		k := externalKey(m.Kind, m.Source, m.ExternalID)
 		r.set(k, appendU64(nil, uint64(m.ID)))
 		r.ext[string(k)] = m.ID
+	}
+	for _, sp := range plan.Supports {
+		if sp.Via == 0 {
+			r.del(supportKey(sp.ID))
+		} else {
+			r.set(supportKey(sp.ID), appendU64(nil, uint64(sp.Via)))
+		}
+		r.sup[sp.ID] = sp.Via
 	}
 	r.set(logKey(plan.Time), encodeLog(plan.Writes))
 	r.set(metaLast, appendU64(nil, uint64(plan.Time)))
@@ -314,6 +324,13 @@ func (st *loadState) LookupExternal(kind graphstore.Kind, source, ext string) (g
 		return id, nil
 	}
 	return st.w.LookupExternal(kind, source, ext)
+}
+
+func (st *loadState) Support(id graphstore.ID) (graphstore.ID, error) {
+	if via, ok := st.run.sup[id]; ok {
+		return via, nil
+	}
+	return st.w.Support(id)
 }
 
 func (st *loadState) Holders(ix graphstore.Index, term string) ([]graphstore.ID, error) {

@@ -70,6 +70,9 @@ func differential(t *testing.T, seed uint64, sparse bool, opts pebblestore.Optio
 		if merr == nil && *mc != *pc {
 			t.Fatalf("batch %d: reference commit %+v, pebble commit %+v", i, mc, pc)
 		}
+		if err := ps.CheckSupports(); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
 		times = append(times, sec)
 		switch r.IntN(20) {
 		case 0: // reopen: caches start cold, everything must come from disk

@@ -21,6 +21,7 @@ const (
 	tagPosting  byte = 0x04 // 0x04 index:1 esc(term) id:8                   → from:8 [aux:8]
 	tagHistory  byte = 0x05 // 0x05 index:1 esc(term) to:8 id:8 from:8       → [aux:8]
 	tagLog      byte = 0x06 // 0x06 ts:8                                     → change list
+	tagSupport  byte = 0x07 // 0x07 id:8                                     → via:8 (what a component's propagated health rests on)
 )
 
 // Meta keys.
@@ -138,6 +139,8 @@ func appendHistoryKey(b []byte, ix graphstore.Index, term string, to int64, id g
 
 func logKey(ts int64) []byte { return appendU64([]byte{tagLog}, uint64(ts)) }
 
+func supportKey(id graphstore.ID) []byte { return appendU64([]byte{tagSupport}, uint64(id)) }
+
 // comparer orders keys bytewise, like Pebble's default, and splits them
 // into a prefix and a suffix so that Pebble builds its bloom filters on
 // prefixes and SeekPrefixGE can skip every sstable that lacks one: the
@@ -251,6 +254,11 @@ func decodeKey(k []byte) (decodedKey, error) {
 			return decodedKey{}, errCorrupt
 		}
 		return decodedKey{"log", []string{fmt.Sprintf("ts=%d", u64(rest))}}, nil
+	case tagSupport:
+		if len(rest) != 8 {
+			return decodedKey{}, errCorrupt
+		}
+		return decodedKey{"support", []string{fmt.Sprintf("id=%d", u64(rest))}}, nil
 	}
 	return decodedKey{}, errCorrupt
 }

@@ -81,6 +81,17 @@ func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 			return nil, err
 		}
 	}
+	for _, sp := range plan.Supports {
+		var err error
+		if sp.Via == 0 {
+			err = batch.Delete(supportKey(sp.ID), nil)
+		} else {
+			err = batch.Set(supportKey(sp.ID), appendU64(nil, uint64(sp.Via)), nil)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	sets := []struct{ k, v []byte }{
 		{logKey(plan.Time), encodeLog(plan.Writes)},
 		{metaLast, appendU64(nil, uint64(plan.Time))},
@@ -371,6 +382,23 @@ func (st writeState) Holders(ix graphstore.Index, term string) ([]graphstore.ID,
 		}
 	}
 	return out, nil
+}
+
+// Support implements base.State from the support table, which holds only
+// the latest state: it is read under the writer lock, never by readers.
+func (st writeState) Support(id graphstore.ID) (graphstore.ID, error) {
+	v, closer, err := st.v.reader().Get(supportKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("pebblestore: support of component %d: %w", id, errCorrupt)
+	}
+	return graphstore.ID(u64(v)), nil
 }
 
 // reader is what Pebble's DB and Snapshot have in common for point reads.

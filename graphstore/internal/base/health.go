@@ -21,31 +21,39 @@ import (
 // A batch changes own states (sources, check states) and dependencies
 // (relations put, withdrawn, re-resolved). Recomputing P for the whole graph
 // would make every batch cost the size of the graph, so the planner updates
-// it the way incremental view maintenance deletes and re-derives (DRed):
+// it the way incremental view maintenance deletes and re-derives (DRed),
+// with a support pointer per component to keep the deletion small:
 //
-//  1. Over-delete: a component whose own state fell, or that lost a
-//     dependency, may have lost the severity it passed on. Starting there,
-//     walk up to the components that depend on it and had the same
-//     propagated state (a dependent with a worse state did not get it from
-//     here), and reset all of them (the set D) to their own state plus what
-//     their dependencies outside D give.
+//   - Support. Every component with a severe P records what it rests on:
+//     nothing (its own state gives P) or one dependency d with P(d) = P(x).
+//     Pointers are set when a state rises, so following them always ends at
+//     a component whose own state gives the value (the chain is as old as
+//     the rises that built it: no cycles). They are kept outside the
+//     versions (the store's support table): history needs the states, only
+//     the writer needs what they rest on.
+//  1. Over-delete: a component whose own state fell while P rested on it,
+//     or that lost the dependency P rested on, may lose its state; so may
+//     every component whose support chain runs through one of those. That
+//     set D is reset to its own state plus what its dependencies outside D
+//     give (their chains are intact, so their states stand).
 //  2. Re-derive and raise: every component in D, every component whose own
 //     state rose or that is new, and every component that gained a
-//     dependency passes its severe state on to its dependents, which pass a
-//     rise on in turn, until nothing rises.
+//     dependency passes its severe state on to its dependents, which take
+//     a rise (and the riser as their support) and pass it on, until nothing
+//     rises.
 //
-// A component outside D keeps at least its old state (every path that gave
-// it is intact), so the raise pass reaches exactly the new least fixed
-// point. Only components whose state could change are read: a hub turning
-// CRITICAL visits its upward closure once, not the graph. The reference
-// store (memstore) recomputes everything from scratch instead; the
-// differential tests compare the two.
+// A component outside D keeps at least its old state (its support chain is
+// intact), so the raise pass reaches exactly the new least fixed point.
+// Only components whose state could change are read: a hub turning CRITICAL
+// visits its upward closure once; a component recovering visits the
+// components whose state rested on it, not every component that also
+// happens to be CRITICAL. The reference store (memstore) recomputes
+// everything from scratch instead; the differential tests compare the two.
 
 // hnode is what propagation knows of one component.
 type hnode struct {
 	alive      bool
 	own        graphstore.HealthState // own state after the batch
-	ownOld     graphstore.HealthState // own state before (UNKNOWN when new)
 	old        graphstore.HealthState // propagated state before (UNKNOWN when new)
 	cur        graphstore.HealthState // propagated state as computed so far
 	notified   graphstore.HealthState // the severe state its dependents have taken into account
@@ -53,6 +61,12 @@ type hnode struct {
 	edges      bool            // deps and dependents loaded
 	deps       []graphstore.ID // the components it depends on
 	dependents []graphstore.ID
+	// The support P rests on (0: its own state): as committed once
+	// loaded, then as set by this pass.
+	support       graphstore.ID
+	supportLoaded bool
+	oldSupport    graphstore.ID // as committed, when loaded
+	supportSet    bool          // this pass set support
 }
 
 // propagation is the state of one batch's health pass.
@@ -179,10 +193,14 @@ func dependencies(src, dst graphstore.ID, dir graphstore.DependencyDirection) []
 	return out
 }
 
+// lowered is a component that may have lost what its state rests on: its
+// own state, when via is 0, or its dependency on via.
+type lowered struct{ id, via graphstore.ID }
+
 // seeds returns the components that may have lost severity (own state
 // fell, a dependency went away) and those that may gain it (own state rose,
 // new, a dependency came), and indexes the batch's relations by endpoint.
-func (p *propagation) seeds() (lower, raise []graphstore.ID) {
+func (p *propagation) seeds() (lower []lowered, raise []graphstore.ID) {
 	for id, w := range p.a.pending {
 		switch w.kind {
 		case graphstore.KindComponent:
@@ -194,7 +212,7 @@ func (p *propagation) seeds() (lower, raise []graphstore.ID) {
 			case w.before == nil || own > w.before.Component().Health:
 				raise = append(raise, id)
 			case own < w.before.Component().Health:
-				lower = append(lower, id)
+				lower = append(lower, lowered{id: id})
 			}
 		case graphstore.KindRelation:
 			var was []dependency
@@ -213,7 +231,7 @@ func (p *propagation) seeds() (lower, raise []graphstore.ID) {
 			}
 			for _, d := range was {
 				if !containsDep(is, d) {
-					lower = append(lower, d.from)
+					lower = append(lower, lowered{id: d.from, via: d.to})
 				}
 			}
 			for _, d := range is {
@@ -245,6 +263,8 @@ func (p *propagation) node(id graphstore.ID) (*hnode, error) {
 	if w, ok := p.a.pending[id]; ok {
 		if b := w.before; b != nil && b.Kind == graphstore.KindComponent {
 			n.old = b.Propagated
+		} else {
+			n.supportLoaded = true // new: no support recorded
 		}
 		if w.kind == graphstore.KindComponent && len(w.contribs) > 0 {
 			n.alive, n.own = true, ownState(w.contribs, w.checkState)
@@ -260,10 +280,53 @@ func (p *propagation) node(id graphstore.ID) (*hnode, error) {
 		}
 	}
 	// Outside D a component keeps at least its old state; its dependents
-	// have taken that into account.
+	// have taken that into account. An own state above it rests on itself.
 	n.cur, n.notified = max(n.old, n.own), severe(n.old)
+	if n.own > n.old {
+		p.setSupport(n, 0)
+	}
 	p.nodes[id] = n
 	return n, nil
+}
+
+// supportOf returns what a component's state rests on: as this pass set
+// it, else as committed.
+func (p *propagation) supportOf(id graphstore.ID, n *hnode) (graphstore.ID, error) {
+	if err := p.loadSupport(id, n); err != nil {
+		return 0, err
+	}
+	return n.support, nil
+}
+
+// loadSupport reads what a component's committed state rests on, once.
+func (p *propagation) loadSupport(id graphstore.ID, n *hnode) error {
+	if n.supportLoaded {
+		return nil
+	}
+	via, err := p.a.st.Support(id)
+	if err != nil {
+		return err
+	}
+	n.oldSupport, n.supportLoaded = via, true
+	if !n.supportSet {
+		n.support = via
+	}
+	return nil
+}
+
+func (p *propagation) setSupport(n *hnode, via graphstore.ID) {
+	n.support, n.supportSet = via, true
+}
+
+// raiseTo raises a component's state to what a dependency passes on, and
+// makes that dependency its support; it reports whether it rose.
+func (p *propagation) raiseTo(n *hnode, dep graphstore.ID, s graphstore.HealthState) bool {
+	if s <= n.cur {
+		return false
+	}
+	n.cur = s
+	p.setSupport(n, dep)
+	return true
 }
 
 // loadEdges fills a live component's dependencies and dependents as they
@@ -311,25 +374,37 @@ func (p *propagation) loadEdges(id graphstore.ID, n *hnode) error {
 	return nil
 }
 
-// overDelete resets the components that may have lost the severity they
-// had (the set D, see the top of this file): each lower seed, and upwards
-// every dependent whose old propagated state equals the severe state lost.
-func (p *propagation) overDelete(lower []graphstore.ID) error {
-	queue := lower
-	for len(queue) > 0 {
-		id := queue[len(queue)-1]
-		queue = queue[:len(queue)-1]
-		n, err := p.node(id)
+// overDelete finds the components that may have lost the state they had
+// (the set D, see the top of this file): each lowered component whose state
+// rested on what it lost, and upwards every component whose support is in D.
+func (p *propagation) overDelete(lower []lowered) error {
+	var queue []graphstore.ID
+	for _, l := range lower {
+		n, err := p.node(l.id)
 		if err != nil {
 			return err
 		}
-		if n.inD || !n.alive {
+		if !n.alive {
+			continue
+		}
+		via, err := p.supportOf(l.id, n)
+		if err != nil {
+			return err
+		}
+		if via == l.via {
+			queue = append(queue, l.id)
+		}
+	}
+	for len(queue) > 0 {
+		id := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		n := p.nodes[id]
+		if n.inD {
 			continue
 		}
 		n.inD = true
-		lost := severe(n.old)
-		if lost == graphstore.HealthUnknown {
-			continue
+		if !n.old.Severe() {
+			continue // it passed nothing on
 		}
 		if err := p.loadEdges(id, n); err != nil {
 			return err
@@ -339,7 +414,14 @@ func (p *propagation) overDelete(lower []graphstore.ID) error {
 			if err != nil {
 				return err
 			}
-			if !un.inD && un.old == lost {
+			if un.inD {
+				continue
+			}
+			via, err := p.supportOf(up, un)
+			if err != nil {
+				return err
+			}
+			if via == id {
 				queue = append(queue, up)
 			}
 		}
@@ -360,6 +442,7 @@ func (p *propagation) rederive(raise []graphstore.ID) error {
 	for _, id := range inD {
 		n := p.nodes[id]
 		n.cur, n.notified = n.own, graphstore.HealthUnknown
+		p.setSupport(n, 0)
 		if err := p.loadEdges(id, n); err != nil {
 			return err
 		}
@@ -369,7 +452,7 @@ func (p *propagation) rederive(raise []graphstore.ID) error {
 				return err
 			}
 			if !dn.inD { // a dependency in D passes its state on when it has it
-				n.cur = max(n.cur, severe(dn.cur))
+				p.raiseTo(n, d, severe(dn.cur))
 			}
 		}
 	}
@@ -392,7 +475,7 @@ func (p *propagation) rederive(raise []graphstore.ID) error {
 			if err != nil {
 				return err
 			}
-			n.cur = max(n.cur, severe(dn.cur))
+			p.raiseTo(n, d, severe(dn.cur))
 		}
 		p.notify(id)
 	}
@@ -424,8 +507,7 @@ func (p *propagation) drain() error {
 			if err != nil {
 				return err
 			}
-			if s > un.cur {
-				un.cur = s
+			if p.raiseTo(un, id, s) {
 				p.notify(up)
 			}
 		}
@@ -434,11 +516,27 @@ func (p *propagation) drain() error {
 }
 
 // record puts every live component whose propagated state changed into the
-// plan.
+// plan, and every support that changed; a deleted component's support goes.
 func (p *propagation) record() error {
+	for id, w := range p.a.pending {
+		if w.kind == graphstore.KindComponent && len(w.contribs) == 0 && w.before != nil {
+			p.a.supports = append(p.a.supports, Support{ID: id})
+		}
+	}
 	for id, n := range p.nodes {
 		if !n.alive {
 			continue
+		}
+		if n.supportSet {
+			if err := p.loadSupport(id, n); err != nil {
+				return err
+			}
+			if !n.cur.Severe() {
+				n.support = 0 // nothing passed on rests on anything
+			}
+			if n.support != n.oldSupport {
+				p.a.supports = append(p.a.supports, Support{ID: id, Via: n.support})
+			}
 		}
 		w, pending := p.a.pending[id]
 		if !pending && n.cur == n.old {

@@ -22,6 +22,10 @@ type State interface {
 	LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error)
 	// Holders returns the live elements holding a term now, ascending.
 	Holders(ix graphstore.Index, term string) ([]graphstore.ID, error)
+	// Support returns the dependency a live component's propagated state
+	// rests on, as the last plan recorded it (Plan.Supports), or 0: it
+	// rests on its own state, or is not severe.
+	Support(id graphstore.ID) (graphstore.ID, error)
 }
 
 // Write is one element changed by a batch: its committed version (Before,
@@ -41,13 +45,21 @@ type ExternalMapping struct {
 	ID         graphstore.ID
 }
 
+// Support records what a component's propagated state rests on now (see
+// health.go): the dependency Via, or its own state when Via is 0 (the
+// store then forgets the component's entry, as for a deleted component).
+type Support struct {
+	ID, Via graphstore.ID
+}
+
 // Plan is what a batch does to the graph, computed before anything is
-// written: the element versions to write and the external-id mappings to
-// record. A store persists a Plan atomically.
+// written: the element versions to write, the external-id mappings and the
+// supports to record. A store persists a Plan atomically.
 type Plan struct {
 	Time     int64 // commit time (ns)
 	Writes   []Write
 	Mappings []ExternalMapping
+	Supports []Support
 	NextID   graphstore.ID // the id allocator's next value after this batch
 }
 
@@ -122,6 +134,7 @@ type applier struct {
 	external map[extKey]graphstore.ID // external-id mappings made in this batch
 	mappings []ExternalMapping
 	resolve  map[graphstore.ID]bool // relations to (re-)resolve at the end
+	supports []Support              // support changes from health()
 }
 
 func (a *applier) apply(op *graphstore.Op) error {
@@ -478,7 +491,7 @@ func (a *applier) resolveOne(id graphstore.ID, w *working) error {
 // plan turns the working state into element writes, dropping elements whose
 // new version equals the committed one.
 func (a *applier) plan() *Plan {
-	p := &Plan{Time: a.ts, Mappings: a.mappings, NextID: a.nextID}
+	p := &Plan{Time: a.ts, Mappings: a.mappings, Supports: a.supports, NextID: a.nextID}
 	for id, w := range a.pending {
 		if len(w.contribs) == 0 {
 			if w.before != nil {
@@ -500,5 +513,6 @@ func (a *applier) plan() *Plan {
 		p.Writes = append(p.Writes, Write{ID: id, Kind: w.kind, Before: w.before, After: after})
 	}
 	slices.SortFunc(p.Writes, func(x, y Write) int { return cmp.Compare(x.ID, y.ID) })
+	slices.SortFunc(p.Supports, func(x, y Support) int { return cmp.Compare(x.ID, y.ID) })
 	return p
 }
