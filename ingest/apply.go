@@ -57,6 +57,7 @@ type Summary struct {
 	// operation (nothing is committed then; snapshot state still changes).
 	Commit  *graphstore.Commit
 	Sources []SourceSummary // sorted by source
+	Streams []StreamSummary // health streams whose check states changed, sorted
 }
 
 // SourceSummary is what one Apply did for one source.
@@ -116,7 +117,8 @@ func (a *Applier) OpenSnapshots() []string {
 func (a *Applier) Apply(ctx context.Context, topos []Topology, at time.Time) (*Summary, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	r := &run{a: a, batch: &graphstore.Batch{Time: at}, states: map[string]*srcState{}, sums: map[string]*SourceSummary{}}
+	r := &run{a: a, batch: &graphstore.Batch{Time: at}, states: map[string]*srcState{}, sums: map[string]*SourceSummary{},
+		streams: map[string]*StreamSummary{}}
 	err := r.build(topos)
 	if r.snap != nil {
 		r.snap.Close() // the read is done; close it before writing
@@ -136,11 +138,12 @@ func (a *Applier) Apply(ctx context.Context, topos []Topology, at time.Time) (*S
 
 // run is the work of one Apply.
 type run struct {
-	a      *Applier
-	batch  *graphstore.Batch
-	states map[string]*srcState
-	sums   map[string]*SourceSummary
-	snap   graphstore.Snapshot // opened on the first stop_snapshot
+	a       *Applier
+	batch   *graphstore.Batch
+	states  map[string]*srcState
+	sums    map[string]*SourceSummary
+	streams map[string]*StreamSummary
+	snap    graphstore.Snapshot // opened on the first stop_snapshot
 }
 
 // srcState is a source's snapshot state during a run, over the Applier's
@@ -192,6 +195,10 @@ func (r *run) build(topos []Topology) error {
 // puts, the deletes, then the end of the snapshot. Deletes follow puts, so
 // an element both put and listed in delete_ids is deleted.
 func (r *run) topology(t *Topology) error {
+	if t.CheckStates != nil {
+		r.checkStates(t) // the check states form: nothing else
+		return nil
+	}
 	src := t.Source
 	st, sum := r.state(src)
 	if t.StartSnapshot {
@@ -296,6 +303,10 @@ func (r *run) summary() *Summary {
 		s.Sources = append(s.Sources, *sum)
 	}
 	slices.SortFunc(s.Sources, func(a, b SourceSummary) int { return strings.Compare(a.Source, b.Source) })
+	for _, sum := range r.streams {
+		s.Streams = append(s.Streams, *sum)
+	}
+	slices.SortFunc(s.Streams, compareStreams)
 	return s
 }
 
