@@ -6,9 +6,12 @@
 //
 // It applies batches with its own implementation of the identity rules
 // (world.go: merging components that share identifiers, resolving relation
-// endpoints, by brute force over every element) and derives the terms an
-// element carries on its own (terms.go), so that a bug in the Pebble
-// store's planner or postings cannot hide in both. It shares with the
+// endpoints and check states, by brute force over every element), computes
+// every component's health from scratch after every batch (its check state,
+// and its propagated state by a walk of everything it reaches through
+// dependencies), and derives the terms an element carries on its own
+// (terms.go), so that a bug in the Pebble store's planner, incremental
+// health or postings cannot hide in both. It shares with the
 // Pebble store only the validation of a batch, the stamping of commit
 // times, the change feed, and the merged view of an element
 // (graphstore.NewElement).
