@@ -126,7 +126,9 @@ func differential(t *testing.T, seed uint64) {
 		}
 	}
 	t.Logf("%d of the queries fit a limit of %d unrewritten", fitted, small)
-	compareHealth(t, r, engines["pebble"], engines["memstore"], times)
+	for _, name := range []string{"pebble", "pebble/no-present"} {
+		compareHealth(t, r, engines[name], engines["memstore"], times)
+	}
 }
 
 // compareHealth asks both stores' engines for the health of every id at

@@ -285,9 +285,14 @@ func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, t
 }
 
 // holders records a change of a term's holders, for the terms planning
-// asks about.
+// asks about: who holds an identifier, which relations and check states
+// refer to it, and (for health) the relations at a component and the check
+// states bound to it.
 func (r *loadRun) holders(ix graphstore.Index, term string, id graphstore.ID, add bool) {
-	if ix != graphstore.IdxIdentifier && ix != graphstore.IdxRelRef {
+	switch ix {
+	case graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef,
+		graphstore.IdxOut, graphstore.IdxIn, graphstore.IdxBound:
+	default:
 		return
 	}
 	k := termKey{ix, term}
@@ -295,7 +300,9 @@ func (r *loadRun) holders(ix graphstore.Index, term string, id graphstore.ID, ad
 	if d == nil {
 		d = &holderDelta{added: map[graphstore.ID]bool{}, removed: map[graphstore.ID]bool{}}
 		r.delta[k] = d
+		r.bytes += 256 // the delta's maps count against the run's memory too
 	}
+	r.bytes += 48
 	if add {
 		delete(d.removed, id)
 		d.added[id] = true

@@ -2,6 +2,8 @@ package base
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/tetrahq/tetra/graphstore"
 )
@@ -200,8 +202,14 @@ type lowered struct{ id, via graphstore.ID }
 // seeds returns the components that may have lost severity (own state
 // fell, a dependency went away) and those that may gain it (own state rose,
 // new, a dependency came), and indexes the batch's relations by endpoint.
+//
+// Everything here runs in id order: which dependency a state comes to rest
+// on depends on the order of the rises, and two stores applying the same
+// batches (Apply and the bulk loader, replicas of one log) must write the
+// same bytes.
 func (p *propagation) seeds() (lower []lowered, raise []graphstore.ID) {
-	for id, w := range p.a.pending {
+	for _, id := range sortedKeys(p.a.pending) {
+		w := p.a.pending[id]
 		switch w.kind {
 		case graphstore.KindComponent:
 			if len(w.contribs) == 0 {
@@ -439,6 +447,7 @@ func (p *propagation) rederive(raise []graphstore.ID) error {
 			inD = append(inD, id)
 		}
 	}
+	slices.Sort(inD)
 	for _, id := range inD {
 		n := p.nodes[id]
 		n.cur, n.notified = n.own, graphstore.HealthUnknown
@@ -557,4 +566,9 @@ func (p *propagation) record() error {
 // a damaged store, never bad input.
 func internalErrorf(format string, args ...any) error {
 	return fmt.Errorf("graphstore: inconsistent graph: "+format, args...)
+}
+
+// sortedKeys returns a map's ids in order.
+func sortedKeys[V any](m map[graphstore.ID]V) []graphstore.ID {
+	return slices.Sorted(maps.Keys(m))
 }
