@@ -167,3 +167,9 @@ func (s *Store) dependsOn(sn graphstore.Snapshot, id graphstore.ID) ([]graphstor
 	}
 	return out, nil
 }
+
+// SetSchema overwrites the store's schema version, to test what opening a
+// store of another format does.
+func (s *Store) SetSchema(v uint64) error {
+	return s.db.Set(metaSchema, appendU64(nil, v), pebble.Sync)
+}
