@@ -110,13 +110,9 @@ func runValues(t *testing.T, st graphstore.Store, d *datadriven.TestData) string
 	d.MaybeScanArgs(t, "key", &key)
 	d.MaybeScanArgs(t, "prefix", &prefix)
 	d.MaybeScanArgs(t, "limit", &limit)
-	var qo exec.QueryOptions
-	if rest, ok := strings.CutPrefix(strings.TrimSpace(d.Input), "scope:"); ok {
-		expr, err := lang.ParseFilter(strings.TrimSpace(rest))
-		if err != nil {
-			return "scope: " + lang.Render(rest, err)
-		}
-		qo.Scope = expr
+	qo, bad := scopeInput(d)
+	if bad != "" {
+		return bad
 	}
 	vals, err := exec.New(st, engineOptions(d)).Values(context.Background(), key, prefix, limit, qo)
 	if err != nil {
@@ -209,13 +205,9 @@ func formatComponent(c exec.Component) string {
 // runHealth runs Engine.Health and prints the component, its check states
 // and its degraded dependencies.
 func runHealth(t *testing.T, st graphstore.Store, d *datadriven.TestData) string {
-	var qo exec.QueryOptions
-	if rest, ok := strings.CutPrefix(strings.TrimSpace(d.Input), "scope:"); ok {
-		expr, err := lang.ParseFilter(strings.TrimSpace(rest))
-		if err != nil {
-			return "scope: " + lang.Render(rest, err)
-		}
-		qo.Scope = expr
+	qo, bad := scopeInput(d)
+	if bad != "" {
+		return bad
 	}
 	var id uint64
 	d.ScanArgs(t, "id", &id)
@@ -239,4 +231,18 @@ func runHealth(t *testing.T, st graphstore.Store, d *datadriven.TestData) string
 		fmt.Fprintf(&b, "  depends via relation %d on%s", dep.Relation, formatComponent(dep.Component))
 	}
 	return b.String()
+}
+
+// scopeInput reads a command's input that is empty or a "scope: EXPR" line
+// into query options; bad is the rendered error of a scope that does not
+// parse.
+func scopeInput(d *datadriven.TestData) (qo exec.QueryOptions, bad string) {
+	if rest, ok := strings.CutPrefix(strings.TrimSpace(d.Input), "scope:"); ok {
+		expr, err := lang.ParseFilter(strings.TrimSpace(rest))
+		if err != nil {
+			return qo, "scope: " + lang.Render(rest, err)
+		}
+		qo.Scope = expr
+	}
+	return qo, ""
 }

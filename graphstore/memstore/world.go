@@ -153,26 +153,26 @@ func (w *world) putComponent(op *graphstore.Op) {
 }
 
 func (w *world) putRelation(op *graphstore.Op) {
-	key := extKey{graphstore.KindRelation, op.Source, op.ExternalID}
-	id := w.external[key]
-	if id == 0 {
-		id = w.nextID
-		w.nextID++
-	}
-	upsert(w.elem(id, graphstore.KindRelation), graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Relation: op.Relation}, 1)
-	w.external[key] = id
+	w.putReferrer(op, graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Relation: op.Relation})
 }
 
 // putCheck sets a stream's check state: like a relation, an element of its
 // own, named by (stream, check state id).
 func (w *world) putCheck(op *graphstore.Op) {
-	key := extKey{graphstore.KindCheck, op.Source, op.ExternalID}
+	w.putReferrer(op, graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Check: op.Check})
+}
+
+// putReferrer sets the contribution of an element that refers to
+// components (a relation, a check state) under its external id.
+func (w *world) putReferrer(op *graphstore.Op, c graphstore.Contribution) {
+	kind := op.Kind.ElementKind()
+	key := extKey{kind, op.Source, op.ExternalID}
 	id := w.external[key]
 	if id == 0 {
 		id = w.nextID
 		w.nextID++
 	}
-	upsert(w.elem(id, graphstore.KindCheck), graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Check: op.Check}, 1)
+	upsert(w.elem(id, kind), c, 1)
 	w.external[key] = id
 }
 

@@ -387,18 +387,7 @@ func (st writeState) Holders(ix graphstore.Index, term string) ([]graphstore.ID,
 // Support implements base.State from the support table, which holds only
 // the latest state: it is read under the writer lock, never by readers.
 func (st writeState) Support(id graphstore.ID) (graphstore.ID, error) {
-	v, closer, err := st.v.reader().Get(supportKey(id))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer closer.Close()
-	if len(v) != 8 {
-		return 0, fmt.Errorf("pebblestore: support of component %d: %w", id, errCorrupt)
-	}
-	return graphstore.ID(u64(v)), nil
+	return getID(st.v.reader(), supportKey(id))
 }
 
 // reader is what Pebble's DB and Snapshot have in common for point reads.
@@ -407,7 +396,12 @@ type reader interface {
 }
 
 func lookupExternal(r reader, kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
-	v, closer, err := r.Get(externalKey(kind, source, ext))
+	return getID(r, externalKey(kind, source, ext))
+}
+
+// getID reads a key whose value is an element id, 0 when it is absent.
+func getID(r reader, key []byte) (graphstore.ID, error) {
+	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, nil
 	}
