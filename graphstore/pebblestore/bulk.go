@@ -221,6 +221,9 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64) error {
 // written element's open postings (with when each began), so closing one
 // later in the run needs no read.
 func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64) error {
+	if base.SamePostings(w.Before, w.After) {
+		return nil // a change of health alone: the open postings stand
+	}
 	r := l.run
 	before, after := graphstore.Postings(w.Before), graphstore.Postings(w.After)
 	open := r.open[w.ID]

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -33,7 +35,7 @@ func BenchmarkHealthClosure(b *testing.B) {
 	st := healthBenchStore(b, true, false)
 	defer st.Close()
 	r := rand.New(rand.NewPCG(3, 3))
-	flips(b, st, func() string { return fmt.Sprintf("urn:c:%d", r.IntN(100_000)) })
+	flips(b, st, func() string { return fmt.Sprintf("urn:c:%d", r.IntN(benchComponents())) })
 }
 
 func BenchmarkHealthHub(b *testing.B) {
@@ -46,7 +48,16 @@ func BenchmarkHealthChurn(b *testing.B) {
 	st := healthBenchStore(b, false, false)
 	defer st.Close()
 	r := rand.New(rand.NewPCG(5, 5))
-	flips(b, st, func() string { return fmt.Sprintf("urn:c:%d", r.IntN(100_000)) })
+	flips(b, st, func() string { return fmt.Sprintf("urn:c:%d", r.IntN(benchComponents())) })
+}
+
+// benchComponents is the size of the generated graph: 100,000, or
+// TETRA_HEALTH_BENCH_COMPONENTS.
+func benchComponents() int {
+	if n, err := strconv.Atoi(os.Getenv("TETRA_HEALTH_BENCH_COMPONENTS")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
 }
 
 // flips runs b.N iterations of a check state on the component target()
@@ -103,6 +114,7 @@ func healthBenchStore(b *testing.B, healthy, hub bool) *pebblestore.Store {
 	start := time.Now().Add(-time.Hour)
 	cfg := topogen.Default(start)
 	cfg.Hours, cfg.Healthy = 0, healthy
+	cfg.Components = benchComponents()
 	t0 := time.Now()
 	if _, err := topogen.New(cfg).Load(context.Background(), st); err != nil {
 		b.Fatal(err)

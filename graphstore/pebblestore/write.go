@@ -123,6 +123,9 @@ type postingID struct {
 // not (moving them to the history table with their validity interval) and
 // opens the ones the new version adds.
 func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts int64, changes termChanges) error {
+	if base.SamePostings(w.Before, w.After) {
+		return nil // a change of health alone
+	}
 	before := graphstore.Postings(w.Before)
 	after := graphstore.Postings(w.After)
 	kept := make(map[postingID]bool, len(before))

@@ -71,10 +71,17 @@ type hnode struct {
 	supportSet    bool          // this pass set support
 }
 
+// relEnds is what propagation needs of a committed relation.
+type relEnds struct {
+	src, dst graphstore.ID
+	dir      graphstore.DependencyDirection
+}
+
 // propagation is the state of one batch's health pass.
 type propagation struct {
 	a         *applier
 	nodes     map[graphstore.ID]*hnode
+	rels      map[graphstore.ID]relEnds         // committed relations read so far: each is met from both ends
 	pendingAt map[graphstore.ID][]graphstore.ID // component → relations of the batch traversable at it after the batch
 	stack     []graphstore.ID                   // components whose rise their dependents have not seen yet
 }
@@ -95,7 +102,8 @@ func (a *applier) health() error {
 	if err := a.checkStates(); err != nil {
 		return err
 	}
-	p := &propagation{a: a, nodes: map[graphstore.ID]*hnode{}, pendingAt: map[graphstore.ID][]graphstore.ID{}}
+	p := &propagation{a: a, nodes: map[graphstore.ID]*hnode{}, rels: map[graphstore.ID]relEnds{},
+		pendingAt: map[graphstore.ID][]graphstore.ID{}}
 	lower, raise := p.seeds()
 	if err := p.overDelete(lower); err != nil {
 		return err
@@ -365,14 +373,11 @@ func (p *propagation) loadEdges(id graphstore.ID, n *hnode) error {
 			if _, ok := p.a.pending[rel]; ok {
 				continue // as the batch leaves it: below
 			}
-			e, err := p.a.st.Current(rel)
+			r, err := p.relation(rel, id)
 			if err != nil {
 				return err
 			}
-			if e == nil || e.Relation() == nil {
-				return internalErrorf("relation %d is adjacent to component %d but not live", rel, id)
-			}
-			add(e.SourceID, e.TargetID, e.Relation().Dependency)
+			add(r.src, r.dst, r.dir)
 		}
 	}
 	for _, rel := range p.pendingAt[id] {
@@ -380,6 +385,24 @@ func (p *propagation) loadEdges(id graphstore.ID, n *hnode) error {
 		add(w.src, w.dst, w.dep)
 	}
 	return nil
+}
+
+// relation returns the ends and direction of a committed relation at a
+// component, read once per batch.
+func (p *propagation) relation(rel, at graphstore.ID) (relEnds, error) {
+	if r, ok := p.rels[rel]; ok {
+		return r, nil
+	}
+	e, err := p.a.st.Current(rel)
+	if err != nil {
+		return relEnds{}, err
+	}
+	if e == nil || e.Relation() == nil {
+		return relEnds{}, internalErrorf("relation %d is adjacent to component %d but not live", rel, at)
+	}
+	r := relEnds{e.SourceID, e.TargetID, e.Relation().Dependency}
+	p.rels[rel] = r
+	return r, nil
 }
 
 // overDelete finds the components that may have lost the state they had
