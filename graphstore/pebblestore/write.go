@@ -371,10 +371,20 @@ func seekHolders(it *pebble.Iterator, k termKey) ([]graphstore.ID, error) {
 }
 
 func (st writeState) Holders(ix graphstore.Index, term string) ([]graphstore.ID, error) {
-	if ids, ok := st.holders[termKey{ix, term}]; ok {
+	k := termKey{ix, term}
+	if ids, ok := st.holders[k]; ok {
 		return ids, nil
 	}
-	l, err := st.s.intervals(st.v, termKey{ix, term}, st.v.seen, true)
+	if k.isAdjacency() && st.s.now != nil { // health planning walks adjacency: the present graph has it in memory
+		if adj, ok := st.s.now.adjacent(st.v.seen, k.component(), side(ix)); ok {
+			ids := make([]graphstore.ID, len(adj))
+			for i, a := range adj {
+				ids[i] = a.Relation
+			}
+			return ids, nil
+		}
+	}
+	l, err := st.s.intervals(st.v, k, st.v.seen, true)
 	if err != nil {
 		return nil, err
 	}
