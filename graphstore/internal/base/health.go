@@ -63,6 +63,7 @@ type hnode struct {
 	edges      bool            // deps and dependents loaded
 	deps       []graphstore.ID // the components it depends on
 	dependents []graphstore.ID
+	elem       *graphstore.Element // the committed version, for a component the batch left alone so far
 	// The support P rests on (0: its own state): as committed once
 	// loaded, then as set by this pass.
 	support       graphstore.ID
@@ -292,7 +293,7 @@ func (p *propagation) node(id graphstore.ID) (*hnode, error) {
 		}
 		if e != nil && e.Component() != nil {
 			c := e.Component()
-			n.alive, n.own, n.old = true, c.Health, c.Propagated
+			n.alive, n.own, n.old, n.elem = true, c.Health, c.Propagated, e
 		}
 	}
 	// Outside D a component keeps at least its old state; its dependents
@@ -575,10 +576,7 @@ func (p *propagation) record() error {
 			continue
 		}
 		if !pending {
-			var err error
-			if w, err = p.a.get(id, graphstore.KindComponent); err != nil {
-				return err
-			}
+			w = p.a.adopt(id, graphstore.KindComponent, n.elem) // read once, in node
 		}
 		w.propagated = n.cur
 	}

@@ -165,6 +165,11 @@ func (a *applier) get(id graphstore.ID, kind graphstore.Kind) (*working, error) 
 	if err != nil {
 		return nil, err
 	}
+	return a.adopt(id, kind, e), nil
+}
+
+// adopt makes the committed version e (nil: absent) of an element pending.
+func (a *applier) adopt(id graphstore.ID, kind graphstore.Kind, e *graphstore.Element) *working {
 	w := &working{kind: kind, before: e}
 	if e != nil {
 		w.kind = e.Kind
@@ -176,7 +181,7 @@ func (a *applier) get(id graphstore.ID, kind graphstore.Kind) (*working, error) 
 		}
 	}
 	a.pending[id] = w
-	return w, nil
+	return w
 }
 
 func (a *applier) alive(id graphstore.ID) (bool, error) {
