@@ -15,6 +15,7 @@ const (
 	OpDeleteRelation                    // withdraw one source's description of a relation
 	OpPutCheck                          // create or replace a check state of a health stream
 	OpDeleteCheck                       // delete a check state of a health stream
+	OpReplaceStream                     // delete the check states of a stream the rest of the batch does not put
 )
 
 // ElementKind returns the kind of element an operation writes.
@@ -22,7 +23,7 @@ func (k OpKind) ElementKind() Kind {
 	switch k {
 	case OpPutRelation, OpDeleteRelation:
 		return KindRelation
-	case OpPutCheck, OpDeleteCheck:
+	case OpPutCheck, OpDeleteCheck, OpReplaceStream:
 		return KindCheck
 	}
 	return KindComponent
@@ -30,7 +31,8 @@ func (k OpKind) ElementKind() Kind {
 
 // Op is one operation of a batch. Every operation names the source that
 // speaks and the element's external id within that source; for a check
-// state, the health stream and the check state's id within it.
+// state, the health stream and the check state's id within it (an
+// OpReplaceStream names only the stream; its ExternalID is empty).
 type Op struct {
 	Kind       OpKind
 	Source     string
@@ -90,6 +92,26 @@ func (b *Batch) DeleteCheck(stream, checkID string) {
 	b.Ops = append(b.Ops, Op{Kind: OpDeleteCheck, Source: stream, ExternalID: checkID})
 }
 
+// ReplaceStream appends an operation that makes the check states of a
+// health stream exactly the ones the rest of the batch puts for it: every
+// check state the stream has when the operation is reached (committed, or
+// put earlier in the batch) that no later PutCheck of the batch sets again
+// is deleted, in the same version. A state put again unchanged keeps its
+// version: nothing is written for it, and its components' health does not
+// move. A ReplaceStream followed by no PutCheck of its stream empties the
+// stream.
+//
+// It is StackState's REPEAT_SNAPSHOTS consistency model: a complete
+// snapshot of a stream (start_snapshot, its check states, stop_snapshot)
+// is one batch of a ReplaceStream and a PutCheck per state, so a reader
+// never sees half a snapshot, and a state the snapshot no longer holds
+// goes. TRANSACTIONAL_INCREMENTS are PutCheck and DeleteCheck as given;
+// REPEAT_STATES are PutCheck, with the receiver deleting the states not
+// repeated within their expiry.
+func (b *Batch) ReplaceStream(stream string) {
+	b.Ops = append(b.Ops, Op{Kind: OpReplaceStream, Source: stream})
+}
+
 // Limits on what one element may carry. They keep a hostile payload from
 // making records or index keys unbounded.
 const (
@@ -135,6 +157,9 @@ type OpError struct {
 }
 
 func (e *OpError) Error() string {
+	if e.Op.Kind == OpReplaceStream {
+		return fmt.Sprintf("graphstore: operation %d (replace stream %q): %s", e.Index, e.Op.Source, e.Msg)
+	}
 	from := "source"
 	if e.Op.Kind.ElementKind() == KindCheck {
 		from = "stream"
@@ -157,6 +182,8 @@ func (k OpKind) String() string {
 		return "put check"
 	case OpDeleteCheck:
 		return "delete check"
+	case OpReplaceStream:
+		return "replace stream"
 	}
 	return fmt.Sprintf("op(%d)", uint8(k))
 }

@@ -29,10 +29,8 @@
 //     markdown message, and the identifier of the component it is about.
 //     It is bound to the component holding that identifier, re-resolved
 //     when identifiers appear, merge or go, exactly as relation endpoints
-//     are; unbound, it is kept and counts for nothing. Batch.PutCheck and
-//     DeleteCheck write them; StreamChecks lists a stream's (for snapshot
-//     semantics and expiry, which receivers implement on top), ChecksOf a
-//     component's.
+//     are; unbound, it is kept and counts for nothing.
+//   - Writing health is writing a batch; see "Writing health" below.
 //   - A component's own state (Component.Health, what STQL's healthstate
 //     matches) is the most severe of its sources' ComponentData.Health and
 //     of its bound check states. Its propagated state (Component.Propagated)
@@ -46,4 +44,28 @@
 //     the components whose states change, in the same commit. The Pebble
 //     store computes this incrementally (internal/base/health.go); the
 //     reference store recomputes every state from scratch after each batch.
+//
+// # Writing health
+//
+// Receivers (StackState's health synchronisation) and automations
+// (monitors) write check states through Batch, in the same atomic,
+// versioned commits as topology, with one writer per store (Apply
+// serializes batches):
+//
+//   - Batch.PutCheck(stream, checkStateID, CheckData{Name, State, Message,
+//     Identifier}) sets a check state; Batch.DeleteCheck(stream,
+//     checkStateID) deletes one (deleting what is not there does nothing).
+//     This is TRANSACTIONAL_INCREMENTS, and the puts of REPEAT_STATES.
+//   - Batch.ReplaceStream(stream), followed in the same batch by a PutCheck
+//     for each state of a complete snapshot, makes the stream hold exactly
+//     those states: REPEAT_SNAPSHOTS (and, with no puts, a stream that
+//     expired). States repeated unchanged write nothing.
+//   - StreamChecks(snapshot, stream) lists a stream's states at a time (what
+//     REPEAT_STATES expiry compares with); ChecksOf(snapshot, component) the
+//     states bound to a component.
+//
+// A stream is a string that names one source of check states: a
+// StackState stream urn (with its sub stream, when it has one), or a
+// monitor's own stream; check state ids are unique within it. Invalid
+// operations fail the whole batch with an *OpError.
 package graphstore

@@ -11,6 +11,7 @@
 //	delete-relation SOURCE EXT
 //	put-check STREAM ID IDENTIFIER [name=…] [state=…] [message=…]
 //	delete-check STREAM ID
+//	replace-stream STREAM
 //	----
 //	commit at S: added=N changed=N removed=N     (or the error)
 //
@@ -277,7 +278,7 @@ func ParseOp(b *graphstore.Batch, line string) error {
 	}
 	pos, kv := splitArgs(fields)
 	need := map[string]int{"put-component": 2, "delete-component": 2, "put-relation": 4, "delete-relation": 2,
-		"put-check": 3, "delete-check": 2}
+		"put-check": 3, "delete-check": 2, "replace-stream": 1}
 	if len(pos) == 0 || need[pos[0]] == 0 {
 		return fmt.Errorf("unknown operation in %q", line)
 	}
@@ -309,6 +310,8 @@ func ParseOp(b *graphstore.Batch, line string) error {
 		b.PutCheck(pos[1], pos[2], graphstore.CheckData{Name: kv["name"], State: state, Message: kv["message"], Identifier: pos[3]})
 	case "delete-check":
 		b.DeleteCheck(pos[1], pos[2])
+	case "replace-stream":
+		b.ReplaceStream(pos[1])
 	}
 	return nil
 }

@@ -128,6 +128,9 @@ func (g *RandomHistory) Batch(maxOps int) *graphstore.Batch {
 				Name: g.pick([]string{"cpu", "disk", "errors"}), State: g.health(), Identifier: g.ref(),
 				Message: g.pick([]string{"", "all good", "**slow**"}),
 			})
+		case g.R.IntN(4) == 0:
+			// A snapshot of a stream: the rest of the batch puts its states.
+			b.ReplaceStream(g.pick(randStreams))
 		default:
 			b.DeleteCheck(g.pick(randStreams), "c"+ext)
 		}

@@ -18,6 +18,10 @@ type world struct {
 	before   map[graphstore.ID]*graphstore.Element // committed versions (nil: absent or deleted)
 	external map[extKey]graphstore.ID
 	nextID   graphstore.ID
+	// replaced holds, by stream replaced in the batch, the check states it
+	// had then, by id: each is withdrawn, and one put again with the same
+	// data gets its contribution back as it was (its update time too).
+	replaced map[string]map[string]graphstore.Contribution
 }
 
 type welem struct {
@@ -66,6 +70,29 @@ func (w *world) apply(op *graphstore.Op) {
 		w.putCheck(op)
 	case graphstore.OpDeleteCheck:
 		w.withdraw(graphstore.KindCheck, op)
+	case graphstore.OpReplaceStream:
+		w.replaceStream(op.Source)
+	}
+}
+
+// replaceStream withdraws every live check state of the stream, keeping
+// what each said so that a put of the same data later in the batch leaves
+// it as it was.
+func (w *world) replaceStream(stream string) {
+	if w.replaced == nil {
+		w.replaced = map[string]map[string]graphstore.Contribution{}
+	}
+	if w.replaced[stream] == nil {
+		w.replaced[stream] = map[string]graphstore.Contribution{}
+	}
+	for _, e := range w.elems {
+		if e.kind == graphstore.KindCheck && len(e.contribs) == 1 && e.contribs[0].Source == stream {
+			c := e.contribs[0]
+			if _, seen := w.replaced[stream][c.ExternalID]; !seen || c.Updated != -1 {
+				w.replaced[stream][c.ExternalID] = c
+			}
+			e.contribs = nil
+		}
 	}
 }
 
@@ -159,7 +186,14 @@ func (w *world) putRelation(op *graphstore.Op) {
 // putCheck sets a stream's check state: like a relation, an element of its
 // own, named by (stream, check state id).
 func (w *world) putCheck(op *graphstore.Op) {
-	w.putReferrer(op, graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Check: op.Check})
+	c := graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Check: op.Check}
+	if old, ok := w.replaced[op.Source][op.ExternalID]; ok && old.Updated != -1 && sameData(&old, &c) {
+		c = old // put again unchanged since its commit: as it was
+		id := w.external[extKey{graphstore.KindCheck, op.Source, op.ExternalID}]
+		w.elem(id, graphstore.KindCheck).contribs = []graphstore.Contribution{c}
+		return
+	}
+	w.putReferrer(op, c)
 }
 
 // putReferrer sets the contribution of an element that refers to

@@ -289,12 +289,12 @@ func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, t
 
 // holders records a change of a term's holders, for the terms planning
 // asks about: who holds an identifier, which relations and check states
-// refer to it, and (for health) the relations at a component and the check
-// states bound to it.
+// refer to it, (for health) the relations at a component and the check
+// states bound to it, and (for a replaced stream) a stream's check states.
 func (r *loadRun) holders(ix graphstore.Index, term string, id graphstore.ID, add bool) {
 	switch ix {
 	case graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef,
-		graphstore.IdxOut, graphstore.IdxIn, graphstore.IdxBound:
+		graphstore.IdxOut, graphstore.IdxIn, graphstore.IdxBound, graphstore.IdxStream:
 	default:
 		return
 	}

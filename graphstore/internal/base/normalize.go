@@ -39,7 +39,11 @@ func normalize(i int, op *graphstore.Op) (graphstore.Op, error) {
 	if err := checkString(source, op.Source, true); err != nil {
 		return fail("%v", err)
 	}
-	if err := checkString("external id", op.ExternalID, true); err != nil {
+	if op.Kind == graphstore.OpReplaceStream {
+		if op.ExternalID != "" {
+			return fail("replacing a stream names no check state")
+		}
+	} else if err := checkString("external id", op.ExternalID, true); err != nil {
 		return fail("%v", err)
 	}
 	out := graphstore.Op{Kind: op.Kind, Source: op.Source, ExternalID: op.ExternalID}
@@ -60,7 +64,7 @@ func normalize(i int, op *graphstore.Op) (graphstore.Op, error) {
 			return fail("no check state data")
 		}
 		out.Check, err = normalizeCheck(op.Check)
-	case graphstore.OpDeleteComponent, graphstore.OpDeleteRelation, graphstore.OpDeleteCheck:
+	case graphstore.OpDeleteComponent, graphstore.OpDeleteRelation, graphstore.OpDeleteCheck, graphstore.OpReplaceStream:
 	default:
 		return fail("unknown operation kind %d", op.Kind)
 	}

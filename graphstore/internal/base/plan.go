@@ -3,6 +3,7 @@ package base
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -97,6 +98,9 @@ func PlanBatch(st State, b *graphstore.Batch, ts int64, nextID graphstore.ID) (*
 			return nil, err
 		}
 	}
+	if err := a.endReplacements(); err != nil {
+		return nil, err
+	}
 	if err := a.resolveRefs(); err != nil {
 		return nil, err
 	}
@@ -135,6 +139,12 @@ type applier struct {
 	mappings []ExternalMapping
 	resolve  map[graphstore.ID]bool // relations to (re-)resolve at the end
 	supports []Support              // support changes from health()
+	// doomed lists, by stream replaced in this batch, the check state ids
+	// to delete at its end: those the stream had at the replacement that
+	// no later put set again.
+	doomed map[string]map[string]bool
+	// putChecks lists, by stream, the check states put in this batch.
+	putChecks map[string][]graphstore.ID
 }
 
 func (a *applier) apply(op *graphstore.Op) error {
@@ -148,9 +158,14 @@ func (a *applier) apply(op *graphstore.Op) error {
 	case graphstore.OpDeleteRelation:
 		return a.withdraw(graphstore.KindRelation, op)
 	case graphstore.OpPutCheck:
+		if d := a.doomed[op.Source]; d != nil {
+			delete(d, op.ExternalID)
+		}
 		return a.putCheck(op)
 	case graphstore.OpDeleteCheck:
 		return a.withdraw(graphstore.KindCheck, op)
+	case graphstore.OpReplaceStream:
+		return a.replaceStream(op.Source)
 	}
 	return fmt.Errorf("graphstore: unknown operation kind %d", op.Kind)
 }
@@ -390,7 +405,15 @@ func (a *applier) putRelation(op *graphstore.Op) error {
 
 // putCheck sets a check state: the stream's one contribution to it.
 func (a *applier) putCheck(op *graphstore.Op) error {
-	return a.putReferrer(op, graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Check: op.Check})
+	if err := a.putReferrer(op, graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Check: op.Check}); err != nil {
+		return err
+	}
+	if a.putChecks == nil {
+		a.putChecks = map[string][]graphstore.ID{}
+	}
+	id, err := a.lookupExternal(graphstore.KindCheck, op.Source, op.ExternalID)
+	a.putChecks[op.Source] = append(a.putChecks[op.Source], id)
+	return err
 }
 
 // putReferrer sets a source's contribution to an element that refers to
@@ -437,6 +460,49 @@ func (a *applier) withdraw(kind graphstore.Kind, op *graphstore.Op) error {
 		return a.componentChanged(id, w)
 	}
 	a.resolve[id] = true
+	return nil
+}
+
+// replaceStream dooms every check state the stream has now: committed,
+// or put earlier in this batch. Deleting them is left to the batch's end
+// (endReplacements), so that a state put again after the replacement is
+// never withdrawn and re-added: unchanged, it keeps its version.
+func (a *applier) replaceStream(stream string) error {
+	if a.doomed == nil {
+		a.doomed = map[string]map[string]bool{}
+	}
+	d := a.doomed[stream]
+	if d == nil {
+		d = map[string]bool{}
+		a.doomed[stream] = d
+	}
+	committed, err := a.st.Holders(graphstore.IdxStream, stream)
+	if err != nil {
+		return err
+	}
+	for _, id := range append(committed, a.putChecks[stream]...) {
+		w, err := a.get(id, graphstore.KindCheck) // as it is now in the batch
+		if err != nil {
+			return err
+		}
+		if len(w.contribs) > 0 {
+			d[w.contribs[0].ExternalID] = true
+		}
+	}
+	return nil
+}
+
+// endReplacements deletes the check states the batch's replacements
+// doomed, in a fixed order.
+func (a *applier) endReplacements() error {
+	for _, stream := range slices.Sorted(maps.Keys(a.doomed)) {
+		for _, id := range slices.Sorted(maps.Keys(a.doomed[stream])) {
+			op := graphstore.Op{Kind: graphstore.OpDeleteCheck, Source: stream, ExternalID: id}
+			if err := a.withdraw(graphstore.KindCheck, &op); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
