@@ -18,12 +18,20 @@ type CheckState struct {
 
 // StreamSummary is what one Apply did to one health stream.
 type StreamSummary struct {
-	Stream  string
-	Put     int // check states put
-	Deleted int // check states deleted
+	Stream   string
+	Replaced bool // the stream's states were replaced by the ones put
+	Put      int  // check states put
+	Deleted  int  // check states deleted
 }
 
 func (s StreamSummary) String() string {
+	if s.Replaced { // what the replacement deleted, the commit line counts
+		out := fmt.Sprintf("%s: replaced by %s", s.Stream, plural(s.Put, "check state"))
+		if s.Deleted > 0 {
+			out += fmt.Sprintf("; deleted %d more", s.Deleted)
+		}
+		return out
+	}
 	return fmt.Sprintf("%s: put %s; deleted %d", s.Stream, plural(s.Put, "check state"), s.Deleted)
 }
 
@@ -32,10 +40,12 @@ func (s StreamSummary) String() string {
 // receiver.
 var healthEntryKeys = []string{"consistency_model", "stream", "start_snapshot", "stop_snapshot", "expiry", "increment"}
 
-// checkStates decodes the check states form: {"check_states": [{stream,
-// checkStateId, name, health, topologyElementIdentifier, message} or
-// {stream, checkStateId, delete: true}]}. It becomes one Topology with no
-// source that carries only check states.
+// checkStates decodes the check states form: {"replace_streams": [stream,
+// …], "check_states": [{stream, checkStateId, name, health,
+// topologyElementIdentifier, message} or {stream, checkStateId, delete:
+// true}]}, both optional. It becomes one Topology with no source that
+// carries only check states. A replaced stream holds exactly the states the
+// document puts for it afterwards (graphstore.Batch.ReplaceStream).
 func (w *walker) checkStates(p *path, o object) {
 	if hasAny(o, healthEntryKeys) {
 		w.failf(p, `looks like one entry of an intake payload's health list (%s); its consistency models are the receiver's: `+
@@ -45,6 +55,13 @@ func (w *walker) checkStates(p *path, o object) {
 	}
 	before := len(w.errs.Errs) + w.errs.Dropped
 	t := Topology{Path: p.String(), CheckStates: []CheckState{}}
+	rp := p.field("replace_streams")
+	streams, _ := w.optList(rp, o["replace_streams"])
+	for i, raw := range streams {
+		if s, ok := w.reqString(rp.at(i), raw); ok {
+			t.ReplaceStreams = append(t.ReplaceStreams, s)
+		}
+	}
 	lp := p.field("check_states")
 	l, _ := w.optList(lp, o["check_states"])
 	for i, raw := range l {
@@ -99,14 +116,23 @@ func (w *walker) message(p *path, raw []byte) string {
 	return s
 }
 
-// checkStates adds a topology's check states to the batch.
+// checkStates adds a topology's check states to the batch: the
+// replacements first, then the puts and deletes.
 func (r *run) checkStates(t *Topology) {
-	for _, c := range t.CheckStates {
-		sum, ok := r.streams[c.Stream]
+	summary := func(stream string) *StreamSummary {
+		sum, ok := r.streams[stream]
 		if !ok {
-			sum = &StreamSummary{Stream: c.Stream}
-			r.streams[c.Stream] = sum
+			sum = &StreamSummary{Stream: stream}
+			r.streams[stream] = sum
 		}
+		return sum
+	}
+	for _, s := range t.ReplaceStreams {
+		r.batch.ReplaceStream(s)
+		summary(s).Replaced = true
+	}
+	for _, c := range t.CheckStates {
+		sum := summary(c.Stream)
 		if c.Delete {
 			r.batch.DeleteCheck(c.Stream, c.ID)
 			sum.Deleted++

@@ -34,6 +34,10 @@ type Topology struct {
 	// Only the check states form has them, in a Topology of their own with
 	// no source and no elements.
 	CheckStates []CheckState
+	// ReplaceStreams are the health streams whose check states are
+	// replaced by the ones CheckStates puts for them (the check states
+	// form's replace_streams).
+	ReplaceStreams []string
 }
 
 // Component is one component of a topology.
@@ -128,7 +132,7 @@ var (
 	stubKeys     = []string{"components", "relations", "instance_key", "start_snapshot", "stop_snapshot", "delete_ids"}
 	requestKeys  = []string{"method", "uri_path", "headers"}
 	requestBody  = []string{"payload", "body"}
-	checksKeys   = []string{"check_states"}
+	checksKeys   = []string{"check_states", "replace_streams"}
 	expectedForm = `want an intake payload (an object with "topologies"), a check topology ` +
 		`(an object with "components", "relations", "instance_key", …), a recorded request ` +
 		`(an object with "payload" and "uri_path"), check states (an object with "check_states"), or a list of these`
@@ -173,7 +177,7 @@ func (w *walker) form(p *path, raw json.RawMessage) {
 	env, stub := hasAny(o, envelopeKeys), hasAny(o, stubKeys)
 	switch {
 	case hasAny(o, checksKeys) && (env || stub):
-		w.failf(p, `mixes check states ("check_states") with the keys of a topology payload (%s); send them as two payloads`,
+		w.failf(p, `mixes check states (%s) with the keys of a topology payload (%s); send them as two payloads`, keysOf(o, checksKeys),
 			keysOf(o, append(slices.Clone(envelopeKeys), stubKeys...)))
 	case hasAny(o, requestBody) && hasAny(o, requestKeys) && !env && !stub:
 		w.request(p, o)

@@ -229,6 +229,9 @@ func formatTopologies(topos []ingest.Topology, props bool) string {
 		for _, id := range tp.DeleteIDs {
 			fmt.Fprintf(&b, "  delete %q\n", id)
 		}
+		for _, s := range tp.ReplaceStreams {
+			fmt.Fprintf(&b, "  replace stream %s\n", s)
+		}
 		for _, c := range tp.CheckStates {
 			if c.Delete {
 				fmt.Fprintf(&b, "  delete check %s/%s\n", c.Stream, c.ID)
