@@ -341,7 +341,7 @@ func viewSnapshotOf(t *exec.TopologyResult) *viewSnapshot {
 			Layer:             addNamed(&m.Layers, "layer", "Layer", c.Layer, true),
 			Domain:            addNamed(&m.Domains, "domain", "Domain", c.Domain, true),
 			Environments:      []int64{},
-			State:             elementState{"StackElementState", c.ID, c.HealthState, c.HealthState},
+			State:             elementState{"StackElementState", c.ID, c.HealthState, c.PropagatedHealthState},
 			RunState:          runState{"StackElementRunState", c.ID, "UNKNOWN"},
 			OutgoingRelations: nonNilIDs(out[c.ID]), IncomingRelations: nonNilIDs(in[c.ID]),
 			Synchronized: true, FailingChecks: []any{}, Identifiers: c.Identifiers, Tags: c.Labels,

@@ -39,6 +39,7 @@ var stores = map[string]func(t *testing.T) graphstore.Store{
 //	explain [now=S] [disable=rule,…]
 //	values key=K [prefix=P] [limit=N] [now=S]   the values of a key; the
 //	                                          input is empty or "scope: EXPR"
+//	health id=N [now=S]    Engine.Health; the input is empty or a "scope: EXPR" line
 //	load-sample            the bundled web shop (see sampleLoads)
 func TestQueries(t *testing.T) {
 	for name, open := range stores {
@@ -84,6 +85,8 @@ func runCommand(t *testing.T, st graphstore.Store, d *datadriven.TestData) strin
 			return lang.Render(src, err) // positioned when the error has a span
 		}
 		return formatResult(res)
+	case "health":
+		return runHealth(t, st, d)
 	case "load-sample":
 		out, err := loadSample(st)
 		if err != nil {
@@ -107,13 +110,9 @@ func runValues(t *testing.T, st graphstore.Store, d *datadriven.TestData) string
 	d.MaybeScanArgs(t, "key", &key)
 	d.MaybeScanArgs(t, "prefix", &prefix)
 	d.MaybeScanArgs(t, "limit", &limit)
-	var qo exec.QueryOptions
-	if rest, ok := strings.CutPrefix(strings.TrimSpace(d.Input), "scope:"); ok {
-		expr, err := lang.ParseFilter(strings.TrimSpace(rest))
-		if err != nil {
-			return "scope: " + lang.Render(rest, err)
-		}
-		qo.Scope = expr
+	qo, bad := scopeInput(d)
+	if bad != "" {
+		return bad
 	}
 	vals, err := exec.New(st, engineOptions(d)).Values(context.Background(), key, prefix, limit, qo)
 	if err != nil {
@@ -196,5 +195,54 @@ func formatComponent(c exec.Component) string {
 	if len(c.Labels) > 0 {
 		s += fmt.Sprintf(" labels=%v", c.Labels)
 	}
-	return s + " health=" + c.HealthState + "\n"
+	s += " health=" + c.HealthState
+	if c.PropagatedHealthState != c.HealthState {
+		s += " propagated=" + c.PropagatedHealthState
+	}
+	return s + "\n"
+}
+
+// runHealth runs Engine.Health and prints the component, its check states
+// and its degraded dependencies.
+func runHealth(t *testing.T, st graphstore.Store, d *datadriven.TestData) string {
+	qo, bad := scopeInput(d)
+	if bad != "" {
+		return bad
+	}
+	var id uint64
+	d.ScanArgs(t, "id", &id)
+	h, err := exec.New(st, engineOptions(d)).Health(context.Background(), id, qo)
+	if err != nil {
+		return "error: " + err.Error() + "\n"
+	}
+	if h == nil {
+		return "no such component\n"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "at %s:%s", graphtest.Sec(h.At), formatComponent(h.Component))
+	for _, c := range h.Checks {
+		fmt.Fprintf(&b, "  check %s/%s %q %s on=%q", c.Stream, c.CheckStateID, c.Name, c.Health, c.TopologyElementIdentifier)
+		if c.Message != "" {
+			fmt.Fprintf(&b, " message=%q", c.Message)
+		}
+		b.WriteByte('\n')
+	}
+	for _, dep := range h.Dependencies {
+		fmt.Fprintf(&b, "  depends via relation %d on%s", dep.Relation, formatComponent(dep.Component))
+	}
+	return b.String()
+}
+
+// scopeInput reads a command's input that is empty or a "scope: EXPR" line
+// into query options; bad is the rendered error of a scope that does not
+// parse.
+func scopeInput(d *datadriven.TestData) (qo exec.QueryOptions, bad string) {
+	if rest, ok := strings.CutPrefix(strings.TrimSpace(d.Input), "scope:"); ok {
+		expr, err := lang.ParseFilter(strings.TrimSpace(rest))
+		if err != nil {
+			return qo, "scope: " + lang.Render(rest, err)
+		}
+		qo.Scope = expr
+	}
+	return qo, ""
 }

@@ -53,7 +53,9 @@ func differential(t *testing.T, seed uint64) {
 		t.Fatal(err)
 	}
 	defer pn.Close()
-	gen := &graphtest.RandomHistory{R: r, Sources: 3, Exts: 25, Idents: 30}
+	// Odd seeds keep components apart, so that dependencies chain and
+	// health propagates; even ones merge often.
+	gen := &graphtest.RandomHistory{R: r, Sources: 3, Exts: 25, Idents: 30, Sparse: seed%2 == 1}
 	var times []time.Time
 	for i := range 40 {
 		b := gen.Batch(10)
@@ -124,11 +126,34 @@ func differential(t *testing.T, seed uint64) {
 		}
 	}
 	t.Logf("%d of the queries fit a limit of %d unrewritten", fitted, small)
+	for _, name := range []string{"pebble", "pebble/no-present"} {
+		compareHealth(t, r, engines[name], engines["memstore"], times)
+	}
 }
 
-// summary prints a result as ids: the components and relations of a
-// topology result; what CHANGES added, removed and changed (with the
-// fields).
+// compareHealth asks both stores' engines for the health of every id at
+// random times: the component, its check states and degraded dependencies
+// must agree.
+func compareHealth(t *testing.T, r *rand.Rand, pe, me *exec.Engine, times []time.Time) {
+	for range 5 {
+		at := times[r.IntN(len(times))].Add(-time.Duration(r.Int64N(2)) * time.Second)
+		for id := range uint64(120) {
+			o := exec.QueryOptions{Now: at}
+			ph, perr := pe.Health(context.Background(), id, o)
+			mh, merr := me.Health(context.Background(), id, o)
+			if perr != nil || merr != nil {
+				t.Fatalf("health of %d at %v: pebble %v, reference %v", id, at, perr, merr)
+			}
+			if got, want := fmt.Sprintf("%+v", ph), fmt.Sprintf("%+v", mh); got != want {
+				t.Fatalf("health of %d at %v:\npebble    %s\nreference %s", id, at, got, want)
+			}
+		}
+	}
+}
+
+// summary prints a result as ids: the components (with their own and
+// propagated health) and relations of a topology result; what CHANGES
+// added, removed and changed (with the fields).
 func summary(res *exec.Result) string {
 	if c := res.Changes; c != nil {
 		var cs, rs []string
@@ -148,7 +173,11 @@ func summary(res *exec.Result) string {
 func elementIDs(comps []exec.Component, rels []exec.Relation) string {
 	var cs, rs []string
 	for _, c := range comps {
-		cs = append(cs, strconv.FormatUint(c.ID, 10))
+		id := strconv.FormatUint(c.ID, 10)
+		if c.HealthState != "" {
+			id += ":" + c.HealthState + "/" + c.PropagatedHealthState
+		}
+		cs = append(cs, id)
 	}
 	for _, rel := range rels {
 		rs = append(rs, strconv.FormatUint(rel.ID, 10))
@@ -184,7 +213,8 @@ func reference(t *testing.T, st graphstore.Store, stmt *lang.TopologyStmt) strin
 	var comps []exec.Component
 	var rels []exec.Relation
 	for _, id := range sortedIDs(set) {
-		comps = append(comps, exec.Component{ID: uint64(id)})
+		c := g.comps[id]
+		comps = append(comps, exec.Component{ID: uint64(id), HealthState: c.Health.String(), PropagatedHealthState: c.Propagated.String()})
 	}
 	for _, rel := range g.among(set) {
 		rels = append(rels, exec.Relation{ID: uint64(rel.ID)})
@@ -248,14 +278,20 @@ func referenceChanges(t *testing.T, st graphstore.Store, q lang.Expr, t1, t2 tim
 	for id := range g2.eval(q) {
 		all[id] = true
 	}
-	var added, removed [2][]uint64
-	var changed [2][]string
+	var added, removed, changed [2][]string
+	// shown prints an element as summary does: a component with its health.
+	shown := func(e *graphstore.Element) string {
+		if c := e.Component(); c != nil {
+			return fmt.Sprintf("%d:%s/%s", c.ID, c.Health, c.Propagated)
+		}
+		return strconv.FormatUint(uint64(e.ID), 10)
+	}
 	diff := func(kind int, id graphstore.ID, before, after *graphstore.Element) {
 		switch {
 		case before == nil && after != nil:
-			added[kind] = append(added[kind], uint64(id))
+			added[kind] = append(added[kind], shown(after))
 		case before != nil && after == nil:
-			removed[kind] = append(removed[kind], uint64(id))
+			removed[kind] = append(removed[kind], shown(before))
 		case before != nil:
 			if f := graphstore.ChangedFields(before, after); len(f) > 0 {
 				changed[kind] = append(changed[kind], fmt.Sprintf("%d%v", id, f))
@@ -274,13 +310,7 @@ func referenceChanges(t *testing.T, st graphstore.Store, q lang.Expr, t1, t2 tim
 	for _, id := range sortedIDs(relIDs) {
 		diff(1, id, g1.relationAmong(id, all), g2.relationAmong(id, all))
 	}
-	list := func(ids []uint64) string {
-		s := make([]string, len(ids))
-		for i, id := range ids {
-			s[i] = strconv.FormatUint(id, 10)
-		}
-		return "[" + strings.Join(s, " ") + "]"
-	}
+	list := func(l []string) string { return "[" + strings.Join(l, " ") + "]" }
 	return "added components " + list(added[0]) + " relations " + list(added[1]) +
 		" removed components " + list(removed[0]) + " relations " + list(removed[1]) +
 		" changed components [" + strings.Join(changed[0], " ") + "] relations [" + strings.Join(changed[1], " ") + "]"

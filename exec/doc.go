@@ -14,6 +14,9 @@
 // Close) over one graphstore.Snapshot opened at the query's time; the
 // result is the selected components and the relations among them. CHANGES
 // runs the plan at both ends of its range and compares what it selects.
+// Health answers what a component's health rests on at a time (its check
+// states and degraded dependencies), under the same options and scope, for
+// the surfaces that show "the checks behind it".
 //
 // exec reads storage only through the Graph interface it defines (a store
 // that opens snapshots) and graphstore.Snapshot; it never sees a concrete

@@ -277,6 +277,7 @@ func (e *encoder) component(c *Component) error {
 	b = append(b, `,"identifiers":`...)
 	b = appendStrings(b, c.Identifiers)
 	b = appendField(b, "healthState", c.HealthState)
+	b = appendField(b, "propagatedHealthState", c.PropagatedHealthState)
 	b, err := appendProperties(b, c.Properties)
 	if err != nil {
 		return fmt.Errorf("exec: component %d: %w", c.ID, err)

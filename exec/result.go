@@ -66,18 +66,22 @@ type RelationChange struct {
 
 // Component is a component as results show it.
 type Component struct {
-	ID                  uint64                 `json:"id"`
-	Name                string                 `json:"name"`
-	Type                string                 `json:"type"`
-	Layer               string                 `json:"layer"`
-	Domain              string                 `json:"domain"`
-	Environments        []string               `json:"environments"`
-	Labels              []string               `json:"labels"`
-	Identifiers         []string               `json:"identifiers"`
-	HealthState         string                 `json:"healthState"`
-	Properties          json.RawMessage        `json:"properties,omitempty"`
-	Sources             []graphstore.SourceRef `json:"sources"`
-	LastUpdateTimestamp int64                  `json:"lastUpdateTimestamp"` // epoch milliseconds
+	ID           uint64   `json:"id"`
+	Name         string   `json:"name"`
+	Type         string   `json:"type"`
+	Layer        string   `json:"layer"`
+	Domain       string   `json:"domain"`
+	Environments []string `json:"environments"`
+	Labels       []string `json:"labels"`
+	Identifiers  []string `json:"identifiers"`
+	// HealthState is the component's own state (STQL's healthstate);
+	// PropagatedHealthState adds the DEVIATING or CRITICAL states of what
+	// it depends on.
+	HealthState           string                 `json:"healthState"`
+	PropagatedHealthState string                 `json:"propagatedHealthState"`
+	Properties            json.RawMessage        `json:"properties,omitempty"`
+	Sources               []graphstore.SourceRef `json:"sources"`
+	LastUpdateTimestamp   int64                  `json:"lastUpdateTimestamp"` // epoch milliseconds
 }
 
 // Relation is a relation as results show it.
@@ -105,7 +109,8 @@ func componentOf(c *graphstore.Component) Component {
 	return Component{
 		ID: uint64(c.ID), Name: c.Name, Type: c.Type, Layer: c.Layer, Domain: c.Domain,
 		Environments: nonNil(c.Environments), Labels: nonNil(c.Labels), Identifiers: nonNil(c.Identifiers),
-		HealthState: c.Health.String(), Properties: c.Properties, Sources: c.Sources,
+		HealthState: c.Health.String(), PropagatedHealthState: c.Propagated.String(),
+		Properties: c.Properties, Sources: c.Sources,
 		LastUpdateTimestamp: c.Updated / int64(time.Millisecond),
 	}
 }

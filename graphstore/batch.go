@@ -13,16 +13,33 @@ const (
 	OpDeleteComponent                   // withdraw one source's description of a component
 	OpPutRelation                       // create or replace one source's description of a relation
 	OpDeleteRelation                    // withdraw one source's description of a relation
+	OpPutCheck                          // create or replace a check state of a health stream
+	OpDeleteCheck                       // delete a check state of a health stream
+	OpReplaceStream                     // delete the check states of a stream the rest of the batch does not put
 )
 
+// ElementKind returns the kind of element an operation writes.
+func (k OpKind) ElementKind() Kind {
+	switch k {
+	case OpPutRelation, OpDeleteRelation:
+		return KindRelation
+	case OpPutCheck, OpDeleteCheck, OpReplaceStream:
+		return KindCheck
+	}
+	return KindComponent
+}
+
 // Op is one operation of a batch. Every operation names the source that
-// speaks and the element's external id within that source.
+// speaks and the element's external id within that source; for a check
+// state, the health stream and the check state's id within it (an
+// OpReplaceStream names only the stream; its ExternalID is empty).
 type Op struct {
 	Kind       OpKind
 	Source     string
 	ExternalID string
 	Component  *ComponentData // for OpPutComponent
 	Relation   *RelationData  // for OpPutRelation
+	Check      *CheckData     // for OpPutCheck
 }
 
 // Batch is a set of operations committed atomically as one version of the
@@ -91,6 +108,41 @@ func (b *Batch) DeleteRelation(source, ext string) {
 	b.Ops = append(b.Ops, Op{Kind: OpDeleteRelation, Source: source, ExternalID: ext})
 }
 
+// PutCheck appends an operation that sets the check state with id checkID
+// of a health stream (StackState's stream urn, with its sub stream when it
+// has one). The state counts for the component holding d.Identifier, now
+// or whenever one does.
+func (b *Batch) PutCheck(stream, checkID string, d CheckData) {
+	b.Ops = append(b.Ops, Op{Kind: OpPutCheck, Source: stream, ExternalID: checkID, Check: &d})
+}
+
+// DeleteCheck appends an operation that deletes the check state with id
+// checkID of a health stream. Deleting one that does not exist does
+// nothing.
+func (b *Batch) DeleteCheck(stream, checkID string) {
+	b.Ops = append(b.Ops, Op{Kind: OpDeleteCheck, Source: stream, ExternalID: checkID})
+}
+
+// ReplaceStream appends an operation that makes the check states of a
+// health stream exactly the ones the rest of the batch puts for it: every
+// check state the stream has when the operation is reached (committed, or
+// put earlier in the batch) that no later PutCheck of the batch sets again
+// is deleted, in the same version. A state put again unchanged keeps its
+// version: nothing is written for it, and its components' health does not
+// move. A ReplaceStream followed by no PutCheck of its stream empties the
+// stream.
+//
+// It is StackState's REPEAT_SNAPSHOTS consistency model: a complete
+// snapshot of a stream (start_snapshot, its check states, stop_snapshot)
+// is one batch of a ReplaceStream and a PutCheck per state, so a reader
+// never sees half a snapshot, and a state the snapshot no longer holds
+// goes. TRANSACTIONAL_INCREMENTS are PutCheck and DeleteCheck as given;
+// REPEAT_STATES are PutCheck, with the receiver deleting the states not
+// repeated within their expiry.
+func (b *Batch) ReplaceStream(stream string) {
+	b.Ops = append(b.Ops, Op{Kind: OpReplaceStream, Source: stream})
+}
+
 // Limits on what one element may carry. They keep a hostile payload from
 // making records or index keys unbounded.
 const (
@@ -100,6 +152,7 @@ const (
 	MaxPropertiesDepth = 64       // objects and lists nested in properties (Kubernetes objects need about 15)
 	MaxStateKeyBytes   = 8 << 10  // a writer state key
 	MaxStateValueBytes = 1 << 20  // a writer state value
+	MaxMessageBytes    = 16 << 10 // the message of a check state
 )
 
 // PropertiesDepth returns how deeply objects and lists nest in compact
@@ -137,8 +190,15 @@ type OpError struct {
 }
 
 func (e *OpError) Error() string {
-	return fmt.Sprintf("graphstore: operation %d (%s %q from source %q): %s",
-		e.Index, e.Op.Kind, e.Op.ExternalID, e.Op.Source, e.Msg)
+	if e.Op.Kind == OpReplaceStream {
+		return fmt.Sprintf("graphstore: operation %d (replace stream %q): %s", e.Index, e.Op.Source, e.Msg)
+	}
+	from := "source"
+	if e.Op.Kind.ElementKind() == KindCheck {
+		from = "stream"
+	}
+	return fmt.Sprintf("graphstore: operation %d (%s %q from %s %q): %s",
+		e.Index, e.Op.Kind, e.Op.ExternalID, from, e.Op.Source, e.Msg)
 }
 
 func (k OpKind) String() string {
@@ -151,6 +211,12 @@ func (k OpKind) String() string {
 		return "put relation"
 	case OpDeleteRelation:
 		return "delete relation"
+	case OpPutCheck:
+		return "put check"
+	case OpDeleteCheck:
+		return "delete check"
+	case OpReplaceStream:
+		return "replace stream"
 	}
 	return fmt.Sprintf("op(%d)", uint8(k))
 }

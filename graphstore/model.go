@@ -8,17 +8,20 @@ import (
 	"strings"
 )
 
-// ID identifies a component or a relation. Components and relations share
-// one id space; ids are assigned by the store from 1 upwards and never
-// reused for another element.
+// ID identifies a component, a relation or a check state. They share one
+// id space; ids are assigned by the store from 1 upwards and never reused
+// for another element.
 type ID uint64
 
-// Kind says whether an element is a component or a relation.
+// Kind says what an element is.
 type Kind uint8
 
 const (
 	KindComponent Kind = 1
 	KindRelation  Kind = 2
+	// KindCheck is a check state: one health source's verdict about one
+	// component, bound to it by an identifier (see CheckData).
+	KindCheck Kind = 3
 )
 
 func (k Kind) String() string {
@@ -27,6 +30,8 @@ func (k Kind) String() string {
 		return "component"
 	case KindRelation:
 		return "relation"
+	case KindCheck:
+		return "check"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -78,6 +83,18 @@ const (
 
 var dependencyNames = [...]string{"ONE_WAY", "BOTH", "NONE"}
 
+// SourceDepends reports whether a relation of this direction makes its
+// source depend on its target (ONE_WAY, BOTH), and TargetDepends whether
+// it makes its target depend on its source (BOTH). A dependency carries
+// health against the relation's arrow: from what is depended on to what
+// depends on it.
+func (d DependencyDirection) SourceDepends() bool {
+	return d == DependencyOneWay || d == DependencyBoth
+}
+
+// TargetDepends: see SourceDepends.
+func (d DependencyDirection) TargetDepends() bool { return d == DependencyBoth }
+
 func (d DependencyDirection) String() string {
 	if int(d) < len(dependencyNames) {
 		return dependencyNames[d]
@@ -99,6 +116,10 @@ func ParseDependencyDirection(s string) (DependencyDirection, error) {
 	}
 	return DependencyOneWay, fmt.Errorf("graphstore: unknown dependency direction %q (want ONE_WAY, BOTH or NONE)", s)
 }
+
+// Severe reports whether a state propagates to the components that depend
+// on its holder: DEVIATING and CRITICAL do, CLEAR and UNKNOWN do not.
+func (h HealthState) Severe() bool { return h >= HealthDeviating }
 
 // ComponentData is what one source says about a component.
 type ComponentData struct {
@@ -124,15 +145,31 @@ type RelationData struct {
 	Properties  json.RawMessage
 }
 
+// CheckData is a check state: what a health stream says about one
+// component (StackState's CheckState). Source and external id of its
+// operation are the stream and the check state's id within it.
+type CheckData struct {
+	Name    string      // what is checked ("Disk Usage"); required
+	State   HealthState // UNKNOWN is allowed: the check knows nothing (yet)
+	Message string      // markdown, at most MaxMessageBytes
+	// Identifier names the component the state is about, by one of its
+	// identifiers or external ids (StackState's topologyElementIdentifier).
+	// A check whose identifier no component holds is kept unbound and
+	// counts for nothing until one does; required.
+	Identifier string
+}
+
 // Contribution is one source's description of an element. An element is the
 // merge of its contributions; keeping them is how the store knows which
-// source said what.
+// source said what. A check state has exactly one contribution: its
+// stream's.
 type Contribution struct {
 	Source     string
 	ExternalID string
 	Updated    int64 // commit time (ns) at which this contribution last changed
 	Component  *ComponentData
 	Relation   *RelationData
+	Check      *CheckData
 }
 
 // SourceRef names one contribution of an element.
@@ -141,20 +178,29 @@ type SourceRef struct {
 	ExternalID string `json:"externalId"`
 }
 
-// Element is one version of a component or relation as stored: its
-// contributions and, for relations, the component ids its endpoints resolved
-// to when the version was written. Elements are immutable once built; the
-// merged view (Component or Relation) is computed once at construction.
+// Element is one version of a component, relation or check state as
+// stored: its contributions and what the store derived for it from the rest
+// of the graph when the version was written. Elements are immutable once
+// built; the merged view (Component, Relation or Check) is computed once at
+// construction.
 type Element struct {
 	ID       ID
 	Kind     Kind
 	Version  int64          // commit time (ns) of this version
 	Contribs []Contribution // sorted by (Source, ExternalID); never empty
 	// Resolved endpoints of a relation; 0 while the endpoint does not exist.
+	// A check state's SourceID is the component it is bound to (0 while
+	// unbound); its TargetID is 0.
 	SourceID, TargetID ID
+	// A component's health beyond what its sources say, materialized by the
+	// store in every version: CheckState is the worst state of the check
+	// states bound to it (UNKNOWN when none), Propagated its propagated
+	// state (see Component). Both are UNKNOWN for relations and checks.
+	CheckState, Propagated HealthState
 
-	comp *Component
-	rel  *Relation
+	comp  *Component
+	rel   *Relation
+	check *Check
 }
 
 // Component is the merged view of a component version.
@@ -167,10 +213,16 @@ type Component struct {
 	Identifiers  []string // sorted; includes each contribution's external id
 	Environments []string // sorted
 	Labels       []string // sorted, lower-cased
-	Health       HealthState
-	Properties   json.RawMessage
-	Sources      []SourceRef
-	Updated      int64 // commit time (ns) of this version
+	// Health is the component's own state: the most severe of what its
+	// sources say and of the check states bound to it (STQL's healthstate).
+	Health HealthState
+	// Propagated is the most severe of its own state and of the propagated
+	// states of the components it depends on, counting only DEVIATING and
+	// CRITICAL from them (see docs/query-language.md, "Health").
+	Propagated HealthState
+	Properties json.RawMessage
+	Sources    []SourceRef
+	Updated    int64 // commit time (ns) of this version
 }
 
 // Relation is the merged view of a relation version.
@@ -189,13 +241,29 @@ type Relation struct {
 	Updated     int64
 }
 
-// Component returns the merged view of a component element (nil for a
-// relation).
+// Check is the view of a check state version.
+type Check struct {
+	ID         ID
+	Stream     string // the health stream that reports it
+	CheckID    string // its id within the stream (checkStateId)
+	Name       string
+	State      HealthState
+	Message    string
+	Identifier string // the identifier it is bound by
+	Component  ID     // the component holding Identifier; 0 while none does
+	Updated    int64  // commit time (ns) of this version
+}
+
+// Component returns the merged view of a component element (nil for
+// other kinds).
 func (e *Element) Component() *Component { return e.comp }
 
-// Relation returns the merged view of a relation element (nil for a
-// component).
+// Relation returns the merged view of a relation element (nil for other
+// kinds).
 func (e *Element) Relation() *Relation { return e.rel }
+
+// Check returns the view of a check state element (nil for other kinds).
+func (e *Element) Check() *Check { return e.check }
 
 // Traversable reports whether a relation has both endpoints and so takes
 // part in traversals.
@@ -205,14 +273,34 @@ func (e *Element) Traversable() bool {
 
 // NewElement builds an element version and computes its merged view. It
 // takes ownership of contribs, which must be sorted by (Source, ExternalID).
+// A component built here has no check states bound and depends on nothing
+// severe (its propagated state is its own); stores build component versions
+// with NewComponentElement.
 func NewElement(id ID, kind Kind, version int64, contribs []Contribution, src, dst ID) *Element {
+	if kind == KindComponent {
+		e := &Element{ID: id, Kind: kind, Version: version, Contribs: contribs}
+		e.comp = mergeComponent(e)
+		e.Propagated = e.comp.Health
+		e.comp.Propagated = e.Propagated
+		return e
+	}
 	e := &Element{ID: id, Kind: kind, Version: version, Contribs: contribs, SourceID: src, TargetID: dst}
 	switch kind {
-	case KindComponent:
-		e.comp = mergeComponent(e)
 	case KindRelation:
 		e.rel = mergeRelation(e)
+	case KindCheck:
+		e.check = checkView(e)
 	}
+	return e
+}
+
+// NewComponentElement builds a component version with the health the store
+// derived for it: the worst state of the check states bound to it and its
+// propagated state. It takes ownership of contribs, as NewElement does.
+func NewComponentElement(id ID, version int64, contribs []Contribution, checkState, propagated HealthState) *Element {
+	e := &Element{ID: id, Kind: KindComponent, Version: version, Contribs: contribs,
+		CheckState: checkState, Propagated: propagated}
+	e.comp = mergeComponent(e)
 	return e
 }
 
@@ -279,6 +367,8 @@ func mergeComponent(e *Element) *Component {
 		c.Health = max(c.Health, d.Health)
 		props = append(props, d.Properties)
 	}
+	c.Health = max(c.Health, e.CheckState)
+	c.Propagated = e.Propagated
 	c.Identifiers = union(ids...)
 	c.Environments = union(envs...)
 	c.Labels = union(labels...)
@@ -308,6 +398,13 @@ func mergeRelation(e *Element) *Relation {
 	r.Properties = mergeProperties(props)
 	r.Sources = sourceRefs(e.Contribs)
 	return r
+}
+
+func checkView(e *Element) *Check {
+	c := &e.Contribs[0] // a check state has exactly one contribution
+	d := c.Check
+	return &Check{ID: e.ID, Stream: c.Source, CheckID: c.ExternalID, Name: d.Name, State: d.State,
+		Message: d.Message, Identifier: d.Identifier, Component: e.SourceID, Updated: e.Version}
 }
 
 func sourceRefs(cs []Contribution) []SourceRef {
@@ -373,7 +470,8 @@ func mergeProperties(objs []json.RawMessage) json.RawMessage {
 
 // ChangedFields lists the fields whose merged values differ between two
 // versions of the same element, in a fixed order. It is what CHANGES
-// reports for a changed component.
+// reports for a changed component (healthState is the own state,
+// propagatedHealthState the propagated one).
 func ChangedFields(before, after *Element) []string {
 	var out []string
 	add := func(name string, differ bool) {
@@ -390,6 +488,7 @@ func ChangedFields(before, after *Element) []string {
 		add("environments", !slices.Equal(a.Environments, b.Environments))
 		add("labels", !slices.Equal(a.Labels, b.Labels))
 		add("healthState", a.Health != b.Health)
+		add("propagatedHealthState", a.Propagated != b.Propagated)
 		add("properties", !bytes.Equal(a.Properties, b.Properties))
 		add("sources", !slices.Equal(a.Sources, b.Sources))
 	}
@@ -402,6 +501,13 @@ func ChangedFields(before, after *Element) []string {
 		add("labels", !slices.Equal(a.Labels, b.Labels))
 		add("properties", !bytes.Equal(a.Properties, b.Properties))
 		add("sources", !slices.Equal(a.Sources, b.Sources))
+	}
+	if a, b := before.Check(), after.Check(); a != nil && b != nil {
+		add("name", a.Name != b.Name)
+		add("state", a.State != b.State)
+		add("message", a.Message != b.Message)
+		add("identifier", a.Identifier != b.Identifier)
+		add("component", a.Component != b.Component)
 	}
 	return out
 }

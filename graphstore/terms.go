@@ -15,7 +15,7 @@ import (
 type Index uint8
 
 const (
-	IdxKind          Index = 1  // "component" / "relation": every live element
+	IdxKind          Index = 1  // "component" / "relation" / "check": every live element
 	IdxName          Index = 2  // component name (the indexes 2–9 serve topology keys; see keyTable)
 	IdxType          Index = 3  // component type
 	IdxLayer         Index = 4  // component layer
@@ -29,15 +29,32 @@ const (
 	IdxRelRef        Index = 12 // each endpoint reference of a relation (to re-resolve it)
 	IdxOut           Index = 13 // adjacency: term = source component id, aux = target id
 	IdxIn            Index = 14 // adjacency: term = target component id, aux = source id
-	maxIndex         Index = 14
+	IdxCheckRef      Index = 15 // the identifier a check state is bound by (to re-resolve it)
+	IdxBound         Index = 16 // term = component id: the check states bound to it
+	IdxStream        Index = 17 // the health stream of a check state
+	maxIndex         Index = 17
 )
 
 var indexNames = map[Index]string{
 	IdxKind: "kind", IdxName: "name", IdxType: "type", IdxLayer: "layer", IdxDomain: "domain",
 	IdxEnvironment: "environment", IdxLabel: "label", IdxHealth: "healthstate", IdxIdentifier: "identifier",
 	IdxSource: "source", IdxRelIdentifier: "relation-identifier", IdxRelRef: "relation-ref",
-	IdxOut: "out", IdxIn: "in",
+	IdxOut: "out", IdxIn: "in", IdxCheckRef: "check-ref", IdxBound: "bound",
+	IdxStream: "stream",
 }
+
+// Indexes lists every index, in order.
+func Indexes() []Index {
+	out := make([]Index, 0, maxIndex)
+	for ix := IdxKind; ix <= maxIndex; ix++ {
+		out = append(out, ix)
+	}
+	return out
+}
+
+// IDTermIndex reports whether an index files elements under component ids
+// (IDTerm) rather than strings.
+func (ix Index) IDTermIndex() bool { return ix == IdxOut || ix == IdxIn || ix == IdxBound }
 
 func (ix Index) String() string {
 	if n, ok := indexNames[ix]; ok {
@@ -50,10 +67,11 @@ func (ix Index) String() string {
 const (
 	TermComponent = "component"
 	TermRelation  = "relation"
+	TermCheck     = "check"
 )
 
-// IDTerm is the term under which the adjacency indexes (IdxOut, IdxIn) file
-// a component id: its 8 bytes, big-endian.
+// IDTerm is the term under which the adjacency indexes (IdxOut, IdxIn) and
+// IdxBound file a component id: its 8 bytes, big-endian.
 func IDTerm(id ID) string {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(id))
@@ -124,10 +142,28 @@ func Postings(e *Element) []Posting {
 	if e == nil {
 		return nil
 	}
-	if c := e.Component(); c != nil {
-		return componentPostings(c)
+	switch e.Kind {
+	case KindComponent:
+		return componentPostings(e.Component())
+	case KindCheck:
+		return checkPostings(e)
 	}
 	return relationPostings(e)
+}
+
+// checkPostings: a check state is found by its stream, re-resolved through
+// the identifier it is bound by, and found from its component while bound.
+func checkPostings(e *Element) []Posting {
+	c := e.Check()
+	out := []Posting{
+		{Index: IdxKind, Term: TermCheck},
+		{Index: IdxStream, Term: c.Stream},
+		{Index: IdxCheckRef, Term: c.Identifier},
+	}
+	if c.Component != 0 {
+		out = append(out, Posting{Index: IdxBound, Term: IDTerm(c.Component)})
+	}
+	return out
 }
 
 func componentPostings(c *Component) []Posting {

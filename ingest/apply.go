@@ -82,6 +82,7 @@ type Summary struct {
 	// counts are the group's.
 	Commit  *graphstore.Commit
 	Sources []SourceSummary // sorted by source
+	Streams []StreamSummary // health streams whose check states changed, sorted
 }
 
 // SourceSummary is what one Apply did for one source.
@@ -248,7 +249,8 @@ type run struct {
 	states     map[string]*srcState
 	snap       graphstore.Snapshot // opened on the first stop_snapshot
 	sums       map[string]*SourceSummary
-	items      int // items built into the batch
+	streams    map[string]*StreamSummary // health streams the current item changed
+	items      int                       // items built into the batch
 	commitInfo *graphstore.Commit
 }
 
@@ -350,7 +352,7 @@ func (r *run) precheck(topos []Topology) error {
 
 // item builds one item into the batch; an error is a store error.
 func (r *run) item(it *GroupItem) error {
-	r.sums = map[string]*SourceSummary{}
+	r.sums, r.streams = map[string]*SourceSummary{}, map[string]*StreamSummary{}
 	for i := range it.Topologies {
 		if err := r.topology(&it.Topologies[i]); err != nil {
 			return err
@@ -365,6 +367,10 @@ func (r *run) item(it *GroupItem) error {
 // puts, the deletes, then the end of the snapshot. Deletes follow puts, so
 // an element both put and listed in delete_ids is deleted.
 func (r *run) topology(t *Topology) error {
+	if t.CheckStates != nil {
+		r.checkStates(t) // the check states form: nothing else
+		return nil
+	}
 	src := t.Source
 	st, sum := r.state(src)
 	if t.StartSnapshot {
@@ -480,6 +486,10 @@ func (r *run) summary() *Summary {
 		s.Sources = append(s.Sources, *sum)
 	}
 	slices.SortFunc(s.Sources, func(a, b SourceSummary) int { return strings.Compare(a.Source, b.Source) })
+	for _, sum := range r.streams {
+		s.Streams = append(s.Streams, *sum)
+	}
+	slices.SortFunc(s.Streams, compareStreams)
 	return s
 }
 

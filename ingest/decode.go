@@ -30,6 +30,14 @@ type Topology struct {
 	// DeleteIDs are external ids of the source's components or relations
 	// to delete.
 	DeleteIDs []string
+	// CheckStates are check states of health streams to put or delete.
+	// Only the check states form has them, in a Topology of their own with
+	// no source and no elements.
+	CheckStates []CheckState
+	// ReplaceStreams are the health streams whose check states are
+	// replaced by the ones CheckStates puts for them (the check states
+	// form's replace_streams).
+	ReplaceStreams []string
 }
 
 // Component is one component of a topology.
@@ -143,9 +151,10 @@ var (
 	stubKeys     = []string{"components", "relations", "instance_key", "start_snapshot", "stop_snapshot", "delete_ids"}
 	requestKeys  = []string{"method", "uri_path", "headers"}
 	requestBody  = []string{"payload", "body"}
+	checksKeys   = []string{"check_states", "replace_streams"}
 	expectedForm = `want an intake payload (an object with "topologies"), a check topology ` +
 		`(an object with "components", "relations", "instance_key", …), a recorded request ` +
-		`(an object with "payload" and "uri_path"), or a list of these`
+		`(an object with "payload" and "uri_path"), check states (an object with "check_states"), or a list of these`
 )
 
 func hasAny(o object, keys []string) bool {
@@ -187,6 +196,9 @@ func (w *walker) form(p *path, raw json.RawMessage) {
 	}
 	env, stub := hasAny(o, envelopeKeys), hasAny(o, stubKeys)
 	switch {
+	case hasAny(o, checksKeys) && (env || stub):
+		w.failf(p, `mixes check states (%s) with the keys of a topology payload (%s); send them as two payloads`, keysOf(o, checksKeys),
+			keysOf(o, append(slices.Clone(envelopeKeys), stubKeys...)))
 	case hasAny(o, requestBody) && hasAny(o, requestKeys) && !env && !stub:
 		w.request(p, o)
 	case env && stub:
@@ -194,6 +206,8 @@ func (w *walker) form(p *path, raw json.RawMessage) {
 			keysOf(o, envelopeKeys), keysOf(o, stubKeys))
 	case env || len(o) == 0:
 		w.envelope(p, o)
+	case hasAny(o, checksKeys):
+		w.checkStates(p, o)
 	case o.has("instance") && !o.has("instance_key"):
 		w.failf(p, `looks like one entry of an intake payload's topologies list; send it as {"topologies": [ … ]}`)
 	case stub:

@@ -1,7 +1,8 @@
 // Package ingest turns what agents and users send into write batches for the
-// stores: it decodes StackState intake payloads and check topology files,
-// validates them, and applies topology with the receiver's semantics
-// (instance snapshots replace an instance's elements, delete_ids delete).
+// stores: it decodes StackState intake payloads, check topology files and
+// check state files, validates them, and applies topology with the
+// receiver's semantics (instance snapshots replace an instance's elements,
+// delete_ids delete) and check states as given.
 //
 // The HTTP receivers are in ingest/receiver; the Kafka log (the only place
 // kafka-go is imported) and the telemetry processors join this package as
@@ -72,6 +73,19 @@
 //     stackpack simulation recordings; "body" is accepted for "payload"):
 //     its payload is an intake payload. A request whose uri_path is not the
 //     intake endpoint is skipped.
+//   - Check states, Tetra's form for loading health without a receiver:
+//     {"check_states": [{stream, checkStateId, name, health,
+//     topologyElementIdentifier, message}]} with StackState's CheckState
+//     fields and the health stream each belongs to ("urn:health:…"); an
+//     entry {stream, checkStateId, delete: true} deletes one. They are put
+//     and deleted exactly as given, in one version: none of the
+//     consistency models of an intake payload's health list (repeat
+//     snapshots, repeat states, transactional increments, expiry), which
+//     are the receiver's. health is CLEAR, DEVIATING, CRITICAL or UNKNOWN
+//     in any case; name, health and topologyElementIdentifier are required
+//     for a put; message is markdown of at most graphstore.MaxMessageBytes.
+//     An object that mixes check_states with topology keys is an error, and
+//     so is one entry of an intake health list sent as a document.
 //   - A JSON list of any of these, decoded in order.
 //
 // An object with keys of no form, or of both the intake and check forms, is
@@ -115,7 +129,8 @@
 //     when neither data.environment nor data.environments is present.
 //   - Properties: sourceProperties when present and not null, else the whole
 //     data object, interpreted keys included; compacted.
-//   - Health is not set here: it comes from health synchronisation.
+//   - Health is not set here: it comes from check states (the check states
+//     form; later health synchronisation and monitors).
 //
 // # Mapping a relation
 //

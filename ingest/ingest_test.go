@@ -177,6 +177,9 @@ func (h *harness) load(t *testing.T, d *datadriven.TestData) string {
 	for _, s := range sum.Sources {
 		b.WriteString(s.String() + "\n")
 	}
+	for _, s := range sum.Streams {
+		b.WriteString(s.String() + "\n")
+	}
 	return b.String()
 }
 
@@ -257,6 +260,17 @@ func formatTopologies(topos []ingest.Topology, props bool) string {
 		}
 		for _, id := range tp.DeleteIDs {
 			fmt.Fprintf(&b, "  delete %q\n", id)
+		}
+		for _, s := range tp.ReplaceStreams {
+			fmt.Fprintf(&b, "  replace stream %s\n", s)
+		}
+		for _, c := range tp.CheckStates {
+			if c.Delete {
+				fmt.Fprintf(&b, "  delete check %s/%s\n", c.Stream, c.ID)
+				continue
+			}
+			fmt.Fprintf(&b, "  check %s/%s name=%q state=%s on=%q message=%q\n",
+				c.Stream, c.ID, c.Data.Name, c.Data.State, c.Data.Identifier, c.Data.Message)
 		}
 	}
 	return b.String()

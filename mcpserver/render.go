@@ -169,6 +169,8 @@ func fieldChanges(x exec.ComponentChange) string {
 		switch f {
 		case "healthState":
 			out = append(out, fmt.Sprintf("healthState %s → %s", x.Before.HealthState, x.After.HealthState))
+		case "propagatedHealthState":
+			out = append(out, fmt.Sprintf("propagatedHealthState %s → %s", x.Before.PropagatedHealthState, x.After.PropagatedHealthState))
 		case "name":
 			out = append(out, fmt.Sprintf("name %s → %s", x.Before.Name, x.After.Name))
 		default:

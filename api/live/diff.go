@@ -153,6 +153,8 @@ var componentFields = []field[exec.Component]{
 		func(x *exec.Component) any { return x.Identifiers }},
 	{"healthState", func(x, y *exec.Component) bool { return x.HealthState == y.HealthState },
 		func(x *exec.Component) any { return x.HealthState }},
+	{"propagatedHealthState", func(x, y *exec.Component) bool { return x.PropagatedHealthState == y.PropagatedHealthState },
+		func(x *exec.Component) any { return x.PropagatedHealthState }},
 	{"properties", func(x, y *exec.Component) bool { return bytes.Equal(x.Properties, y.Properties) },
 		func(x *exec.Component) any { return rawOrNull(x.Properties) }},
 	{"sources", func(x, y *exec.Component) bool { return slices.Equal(x.Sources, y.Sources) },

@@ -38,7 +38,7 @@ func TestDocExample(t *testing.T) {
 	url := serve(t, h, Session{})
 	c := dial(t, url)
 	steps := map[string]func(){
-		"00:00:20: the agent reports payments CRITICAL": func() {
+		"00:00:20: the agent reports payments CRITICAL; checkout, which calls it, takes CRITICAL as its propagated state": func() {
 			b := &graphstore.Batch{Time: graphtest.At(20)}
 			b.PutComponent("agent", "payments", graphstore.ComponentData{Name: "payments", Type: "service", Health: graphstore.HealthCritical})
 			apply(t, st, b)
@@ -49,7 +49,7 @@ func TestDocExample(t *testing.T) {
 			apply(t, st, b)
 			syncHub(t, h)
 		},
-		"the connection drops; at 00:00:30 checkout stops calling payments": func() {
+		"the connection drops; at 00:00:30 checkout stops calling payments, and so no longer depends on its state": func() {
 			c.ws.Close()
 			<-c.closed
 			b := &graphstore.Batch{Time: graphtest.At(30)}

@@ -66,7 +66,9 @@ func TestUnrelatedChangesSendNothing(t *testing.T) {
 			c.apply(c.must())
 			c.apply(c.must())
 			evals := h.changeEvaluations()
-			health(t, st, 20, "payments", "service", "pay", graphstore.HealthCritical)
+			// CLEAR, which does not propagate: the components depending
+			// on payments keep their propagated state.
+			health(t, st, 20, "payments", "service", "pay", graphstore.HealthClear)
 			syncHub(t, h)
 			if got := c.barrier(); len(got) != 0 {
 				t.Fatalf("a change of payments, in neither answer, sent %d messages: %s", len(got), got[0].raw)
@@ -74,12 +76,19 @@ func TestUnrelatedChangesSendNothing(t *testing.T) {
 			if n := h.changeEvaluations() - evals; n != 0 {
 				t.Fatalf("the change was evaluated %d times; neither query read payments", n)
 			}
-			// The same barrier does see a related change.
+			// The same barrier does see related changes: db's own, and, as
+			// web and checkout depend on db through payments, their
+			// propagated state in nb.
 			health(t, st, 30, "db", "database", "shop", graphstore.HealthCritical)
 			syncHub(t, h)
 			got := c.barrier()
-			if len(got) != 1 || got[0].ID != "db" || got[0].Type != "diff" {
-				t.Fatalf("a change of db should send one diff to db; got %d messages", len(got))
+			if len(got) != 2 || got[0].Type != "diff" || got[1].Type != "diff" || got[0].ID == got[1].ID {
+				t.Fatalf("a change of db should send one diff to db and one to nb; got %d messages", len(got))
+			}
+			for _, cid := range []string{"1", "2"} {
+				if p := c.answers["nb"].comps[cid]["propagatedHealthState"]; p != "CRITICAL" {
+					t.Fatalf("nb: component %s depends on db; its propagated state is %v, want CRITICAL", cid, p)
+				}
 			}
 		})
 	}
@@ -156,8 +165,27 @@ func TestScopedSessionCannotSeeOutside(t *testing.T) {
 	b.PutRelation("agent", "r9", graphstore.RelationData{Type: "calls", SourceRef: "checkout", TargetRef: "ledger"})
 	apply(t, st, b)
 	syncHub(t, h)
-	if got := c.barrier(); len(got) != 0 {
-		t.Fatalf("changes outside the scope sent %s", got[0].raw)
+	// Web and checkout depend on payments: its CRITICAL is their
+	// propagated state, a field of theirs that diffs carry. Nothing else
+	// of the changes outside reaches the client.
+	for _, m := range c.barrier() {
+		if m.Type != "diff" || len(m.Added.Components)+len(m.Added.Relations)+len(m.Removed.Components)+len(m.Removed.Relations) > 0 {
+			t.Fatalf("changes outside the scope sent %s", m.raw)
+		}
+		for _, ch := range m.Changed.Components {
+			for _, f := range ch.Fields {
+				if (ch.ID != "1" && ch.ID != "2") || (f != "propagatedHealthState" && f != "lastUpdateTimestamp") {
+					t.Fatalf("changes outside the scope changed %s of component %s: %s", f, ch.ID, m.raw)
+				}
+			}
+		}
+	}
+	for _, id := range []string{"all", "nb"} {
+		for _, cid := range []string{"1", "2"} {
+			if got := c.answers[id].comps[cid]["propagatedHealthState"]; got != "CRITICAL" {
+				t.Fatalf("%s: component %s depends on payments, CRITICAL; its propagated state is %v", id, cid, got)
+			}
+		}
 	}
 	outside("after changes outside")
 	// payments enters the scope: now it shows.

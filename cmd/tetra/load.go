@@ -185,6 +185,9 @@ func printLoadSummary(w io.Writer, name string, sum *ingest.Summary) {
 	for _, s := range sum.Sources {
 		fmt.Fprintf(w, "  %s\n", s)
 	}
+	for _, s := range sum.Streams {
+		fmt.Fprintf(w, "  %s\n", s)
+	}
 }
 
 // ctxReader is a reader that fails once its context is done.

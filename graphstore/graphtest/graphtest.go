@@ -9,11 +9,18 @@
 //	delete-component SOURCE EXT
 //	put-relation SOURCE EXT FROM TO [type=…] [ids=a,b] [labels=a,b] [dep=…]
 //	delete-relation SOURCE EXT
+//	put-check STREAM ID IDENTIFIER [name=…] [state=…] [message=…]
+//	delete-check STREAM ID
+//	replace-stream STREAM
 //	----
 //	commit at S: added=N changed=N removed=N     (or the error)
 //
-//	graph [at=S]                  every live element, one per line
-//	postings index=I term=T [at=S]
+//	graph [at=S]                  every live element, one per line (a
+//	                              component's propagated health shows when
+//	                              it differs from its own)
+//	checks component=N [at=S]     the check states bound to a component
+//	stream name=STREAM [at=S]     the check states of a health stream
+//	postings index=I term=T [at=S]   (T is a component id for out, in, bound)
 //	terms index=I [prefix=P] [at=S]
 //	adjacent id=N dir=out|in [at=S]
 //	lookup kind=component|relation source=S ext=E
@@ -64,6 +71,34 @@ func Run(t *testing.T, dir string, open Opener) {
 	})
 	t.Run("open-snapshot-holds-compaction", func(t *testing.T) { snapshotHoldsCompaction(t, open) })
 	t.Run("future-skew", func(t *testing.T) { futureSkew(t, open) })
+	t.Run("check-message-limit", func(t *testing.T) { checkMessageLimit(t, open) })
+}
+
+// checkMessageLimit: a check state's message may be MaxMessageBytes long,
+// not longer; a refused batch writes nothing.
+func checkMessageLimit(t *testing.T, open Opener) {
+	st := open(t, Clock, Retention)
+	defer st.Close()
+	for _, n := range []int{graphstore.MaxMessageBytes + 1, graphstore.MaxMessageBytes} {
+		b := &graphstore.Batch{Time: At(10)}
+		b.PutComponent("s", "c", graphstore.ComponentData{Name: "c"})
+		b.PutCheck("urn:health:s", "big", graphstore.CheckData{Name: "big", State: graphstore.HealthCritical,
+			Identifier: "c", Message: strings.Repeat("x", n)})
+		_, err := st.Apply(context.Background(), b)
+		var oe *graphstore.OpError
+		if (n > graphstore.MaxMessageBytes) != errors.As(err, &oe) {
+			t.Fatalf("a message of %d bytes: err = %v", n, err)
+		}
+		sn, err := st.Snapshot(time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := graphstore.StreamChecks(sn, "urn:health:s")
+		sn.Close()
+		if err != nil || len(got) != map[bool]int{true: 0, false: 1}[n > graphstore.MaxMessageBytes] {
+			t.Fatalf("after a message of %d bytes the stream holds %d check states (%v)", n, len(got), err)
+		}
+	}
 }
 
 // snapshotHoldsCompaction: a compaction never drops what an open snapshot
@@ -151,6 +186,15 @@ func Exec(st graphstore.Store, d *datadriven.TestData) (string, error) {
 		return withSnapshot(st, d, func(sn graphstore.Snapshot) (string, error) { return adjacent(sn, d) })
 	case "lookup":
 		return withSnapshot(st, d, func(sn graphstore.Snapshot) (string, error) { return lookup(sn, d) })
+	case "checks":
+		return withSnapshot(st, d, func(sn graphstore.Snapshot) (string, error) {
+			id, _ := argInt(d, "component")
+			return formatChecks(graphstore.ChecksOf(sn, graphstore.ID(id)))
+		})
+	case "stream":
+		return withSnapshot(st, d, func(sn graphstore.Snapshot) (string, error) {
+			return formatChecks(graphstore.StreamChecks(sn, argStr(d, "name")))
+		})
 	case "feed":
 		return feed(st, d)
 	case "compact":
@@ -233,7 +277,8 @@ func ParseOp(b *graphstore.Batch, line string) error {
 		return err
 	}
 	pos, kv := splitArgs(fields)
-	need := map[string]int{"put-component": 2, "delete-component": 2, "put-relation": 4, "delete-relation": 2}
+	need := map[string]int{"put-component": 2, "delete-component": 2, "put-relation": 4, "delete-relation": 2,
+		"put-check": 3, "delete-check": 2, "replace-stream": 1}
 	if len(pos) == 0 || need[pos[0]] == 0 {
 		return fmt.Errorf("unknown operation in %q", line)
 	}
@@ -257,6 +302,16 @@ func ParseOp(b *graphstore.Batch, line string) error {
 		b.PutRelation(pos[1], pos[2], r)
 	case "delete-relation":
 		b.DeleteRelation(pos[1], pos[2])
+	case "put-check":
+		state, err := graphstore.ParseHealthState(kv["state"])
+		if err != nil {
+			return err
+		}
+		b.PutCheck(pos[1], pos[2], graphstore.CheckData{Name: kv["name"], State: state, Message: kv["message"], Identifier: pos[3]})
+	case "delete-check":
+		b.DeleteCheck(pos[1], pos[2])
+	case "replace-stream":
+		b.ReplaceStream(pos[1])
 	}
 	return nil
 }
@@ -332,10 +387,11 @@ func unquote(s string) string {
 	return s
 }
 
-// DumpGraph prints every element live in a snapshot, components first.
+// DumpGraph prints every element live in a snapshot: components, then
+// relations, then check states.
 func DumpGraph(sn graphstore.Snapshot) (string, error) {
 	var b strings.Builder
-	for _, kind := range []string{graphstore.TermComponent, graphstore.TermRelation} {
+	for _, kind := range []string{graphstore.TermComponent, graphstore.TermRelation, graphstore.TermCheck} {
 		ids, err := sn.Postings(graphstore.IdxKind, kind)
 		if err != nil {
 			return "", err
@@ -406,16 +462,48 @@ func FormatElement(e *graphstore.Element) string {
 		return "<none>"
 	}
 	if c := e.Component(); c != nil {
+		health := c.Health.String()
+		if c.Propagated != c.Health {
+			health += " propagated=" + c.Propagated.String()
+		}
 		s := fmt.Sprintf("component %d %q type=%q layer=%q domain=%q env=%v labels=%v ids=%v health=%s sources=%s v=%s",
-			c.ID, c.Name, c.Type, c.Layer, c.Domain, c.Environments, c.Labels, c.Identifiers, c.Health, refs(c.Sources), SecNs(c.Updated))
+			c.ID, c.Name, c.Type, c.Layer, c.Domain, c.Environments, c.Labels, c.Identifiers, health, refs(c.Sources), SecNs(c.Updated))
 		if len(c.Properties) > 0 {
 			s += " props=" + string(c.Properties)
 		}
 		return s
 	}
+	if c := e.Check(); c != nil {
+		return FormatCheck(c)
+	}
 	r := e.Relation()
 	return fmt.Sprintf("relation %d %q %d->%d refs=%s->%s dep=%s ids=%v sources=%s v=%s",
 		r.ID, r.Type, r.Source, r.Target, r.SourceRef, r.TargetRef, r.Dependency, r.Identifiers, refs(r.Sources), SecNs(r.Updated))
+}
+
+// FormatCheck prints a check state version on one line.
+func FormatCheck(c *graphstore.Check) string {
+	s := fmt.Sprintf("check %d %s/%s %q %s on=%q ->%d v=%s", c.ID, c.Stream, c.CheckID, c.Name, c.State,
+		c.Identifier, c.Component, SecNs(c.Updated))
+	if c.Message != "" {
+		s += fmt.Sprintf(" message=%q", c.Message)
+	}
+	return s
+}
+
+func formatChecks(checks []*graphstore.Check, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	if len(checks) == 0 {
+		return "(none)\n", nil
+	}
+	var b strings.Builder
+	for _, c := range checks {
+		b.WriteString(FormatCheck(c))
+		b.WriteByte('\n')
+	}
+	return b.String(), nil
 }
 
 func refs(rs []graphstore.SourceRef) string {
@@ -428,7 +516,7 @@ func refs(rs []graphstore.SourceRef) string {
 
 // ParseIndex finds an index by the name it prints as.
 func ParseIndex(name string) (graphstore.Index, error) {
-	for ix := graphstore.Index(1); ix <= graphstore.IdxIn; ix++ {
+	for _, ix := range graphstore.Indexes() {
 		if ix.String() == name {
 			return ix, nil
 		}
@@ -441,7 +529,15 @@ func postings(sn graphstore.Snapshot, d *datadriven.TestData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ids, err := sn.Postings(ix, argStr(d, "term"))
+	term := argStr(d, "term")
+	if ix.IDTermIndex() { // written as the component's id
+		n, err := strconv.ParseUint(term, 10, 64)
+		if err != nil {
+			return "", fmt.Errorf("index %s takes a component id, not %q", ix, term)
+		}
+		term = graphstore.IDTerm(graphstore.ID(n))
+	}
+	ids, err := sn.Postings(ix, term)
 	return fmt.Sprintf("%v\n", ids), err
 }
 

@@ -6,9 +6,12 @@
 //
 // It applies batches with its own implementation of the identity rules
 // (world.go: merging components that share identifiers, resolving relation
-// endpoints, by brute force over every element) and derives the terms an
-// element carries on its own (terms.go), so that a bug in the Pebble
-// store's planner or postings cannot hide in both. It shares with the
+// endpoints and check states, by brute force over every element), computes
+// every component's health from scratch after every batch (its check state,
+// and its propagated state by a walk of everything it reaches through
+// dependencies), and derives the terms an element carries on its own
+// (terms.go), so that a bug in the Pebble store's planner, incremental
+// health or postings cannot hide in both. It shares with the
 // Pebble store only the validation of a batch, the stamping of commit
 // times, the change feed, and the merged view of an element
 // (graphstore.NewElement).
@@ -59,6 +62,7 @@ type Store struct {
 	maxSkew   time.Duration
 	readers   map[int64]int // read times of open snapshots: compaction never passes them
 	state     map[string][]byte
+	terms     sync.Map // *graphstore.Element → its terms (termsOf): versions are immutable
 }
 
 // Options configure a reference store.
@@ -120,7 +124,8 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Com
 	for i := range ops {
 		w.apply(&ops[i])
 	}
-	w.resolveRelations()
+	w.resolveRefs()
+	w.health()
 	changes := w.changes(ts)
 	for _, ch := range changes {
 		s.history[ch.ID] = append(s.history[ch.ID], version{ts: ts, e: ch.After})
@@ -215,7 +220,7 @@ func (s *Store) liveAt(ts int64) []*graphstore.Element {
 func (s *Store) holders(ix graphstore.Index, term string, ts int64) []graphstore.ID {
 	var out []graphstore.ID
 	for _, e := range s.liveAt(ts) {
-		if slices.Contains(termsOf(e)[ix], term) {
+		if slices.Contains(s.termsOf(e)[ix], term) {
 			out = append(out, e.ID)
 		}
 	}
@@ -302,6 +307,7 @@ func (s *Store) Compact(ctx context.Context, now time.Time) (*graphstore.Compact
 	stats.Commits = i
 	s.log = s.log[i:]
 	s.horizon = h
+	s.terms.Clear() // forget dropped versions; the rest are recomputed
 	return stats, nil
 }
 
@@ -335,7 +341,7 @@ func (sn *snapshot) Terms(ix graphstore.Index, prefix string, fn func(string) er
 	sn.s.mu.RLock()
 	var terms []string
 	for _, e := range sn.s.liveAt(sn.ts) {
-		for _, t := range termsOf(e)[ix] {
+		for _, t := range sn.s.termsOf(e)[ix] {
 			if strings.HasPrefix(t, prefix) {
 				terms = append(terms, t)
 			}

@@ -5,6 +5,17 @@ import (
 	"github.com/tetrahq/tetra/internal/topokeys"
 )
 
+// termsOf returns the terms of an element version, computed once: a version
+// never changes, and every read scans every version.
+func (s *Store) termsOf(e *graphstore.Element) map[graphstore.Index][]string {
+	if t, ok := s.terms.Load(e); ok {
+		return t.(map[graphstore.Index][]string)
+	}
+	t := termsOf(e)
+	s.terms.Store(e, t)
+	return t
+}
+
 // termsOf returns the terms an element version carries, by index, read off
 // its merged view as the index descriptions in graphstore say, without the
 // Pebble store's posting code.
@@ -20,6 +31,15 @@ func termsOf(e *graphstore.Element) map[graphstore.Index][]string {
 		}
 		for _, s := range c.Sources {
 			add(graphstore.IdxSource, s.Source)
+		}
+		return out
+	}
+	if c := e.Check(); c != nil {
+		add(graphstore.IdxKind, graphstore.TermCheck)
+		add(graphstore.IdxStream, c.Stream)
+		add(graphstore.IdxCheckRef, c.Identifier)
+		if c.Component != 0 {
+			add(graphstore.IdxBound, graphstore.IDTerm(c.Component))
 		}
 		return out
 	}

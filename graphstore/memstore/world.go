@@ -18,12 +18,18 @@ type world struct {
 	before   map[graphstore.ID]*graphstore.Element // committed versions (nil: absent or deleted)
 	external map[extKey]graphstore.ID
 	nextID   graphstore.ID
+	// replaced holds, by stream replaced in the batch, the check states it
+	// had then, by id: each is withdrawn, and one put again with the same
+	// data gets its contribution back as it was (its update time too).
+	replaced map[string]map[string]graphstore.Contribution
 }
 
 type welem struct {
 	kind     graphstore.Kind
 	contribs []graphstore.Contribution
-	src, dst graphstore.ID
+	src, dst graphstore.ID // a relation's endpoints; a check state's component in src
+	// A component's derived health, recomputed from scratch by health().
+	checkState, propagated graphstore.HealthState
 }
 
 func (s *Store) world() *world {
@@ -35,6 +41,7 @@ func (s *Store) world() *world {
 		we := &welem{}
 		if e != nil {
 			we.kind, we.contribs, we.src, we.dst = e.Kind, slices.Clone(e.Contribs), e.SourceID, e.TargetID
+			we.checkState, we.propagated = e.CheckState, e.Propagated
 		}
 		w.elems[id] = we
 	}
@@ -59,6 +66,33 @@ func (w *world) apply(op *graphstore.Op) {
 		w.putRelation(op)
 	case graphstore.OpDeleteRelation:
 		w.withdraw(graphstore.KindRelation, op)
+	case graphstore.OpPutCheck:
+		w.putCheck(op)
+	case graphstore.OpDeleteCheck:
+		w.withdraw(graphstore.KindCheck, op)
+	case graphstore.OpReplaceStream:
+		w.replaceStream(op.Source)
+	}
+}
+
+// replaceStream withdraws every live check state of the stream, keeping
+// what each said so that a put of the same data later in the batch leaves
+// it as it was.
+func (w *world) replaceStream(stream string) {
+	if w.replaced == nil {
+		w.replaced = map[string]map[string]graphstore.Contribution{}
+	}
+	if w.replaced[stream] == nil {
+		w.replaced[stream] = map[string]graphstore.Contribution{}
+	}
+	for _, e := range w.elems {
+		if e.kind == graphstore.KindCheck && len(e.contribs) == 1 && e.contribs[0].Source == stream {
+			c := e.contribs[0]
+			if _, seen := w.replaced[stream][c.ExternalID]; !seen || c.Updated != -1 {
+				w.replaced[stream][c.ExternalID] = c
+			}
+			e.contribs = nil
+		}
 	}
 }
 
@@ -146,13 +180,33 @@ func (w *world) putComponent(op *graphstore.Op) {
 }
 
 func (w *world) putRelation(op *graphstore.Op) {
-	key := extKey{graphstore.KindRelation, op.Source, op.ExternalID}
+	w.putReferrer(op, graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Relation: op.Relation})
+}
+
+// putCheck sets a stream's check state: like a relation, an element of its
+// own, named by (stream, check state id).
+func (w *world) putCheck(op *graphstore.Op) {
+	c := graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Check: op.Check}
+	if old, ok := w.replaced[op.Source][op.ExternalID]; ok && old.Updated != -1 && sameData(&old, &c) {
+		c = old // put again unchanged since its commit: as it was
+		id := w.external[extKey{graphstore.KindCheck, op.Source, op.ExternalID}]
+		w.elem(id, graphstore.KindCheck).contribs = []graphstore.Contribution{c}
+		return
+	}
+	w.putReferrer(op, c)
+}
+
+// putReferrer sets the contribution of an element that refers to
+// components (a relation, a check state) under its external id.
+func (w *world) putReferrer(op *graphstore.Op, c graphstore.Contribution) {
+	kind := op.Kind.ElementKind()
+	key := extKey{kind, op.Source, op.ExternalID}
 	id := w.external[key]
 	if id == 0 {
 		id = w.nextID
 		w.nextID++
 	}
-	upsert(w.elem(id, graphstore.KindRelation), graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Relation: op.Relation}, 1)
+	upsert(w.elem(id, kind), c, 1)
 	w.external[key] = id
 }
 
@@ -193,20 +247,83 @@ func upsert(e *welem, c graphstore.Contribution, stamp int64) {
 	})
 }
 
-// resolveRelations points every live relation at the live components
-// holding its source and target references now (0: none).
-func (w *world) resolveRelations() {
+// resolveRefs points every live relation at the live components holding
+// its source and target references now, and every live check state at the
+// one holding its identifier (0: none).
+func (w *world) resolveRefs() {
 	for id, e := range w.elems {
-		if e.kind != graphstore.KindRelation {
-			continue
-		}
-		if len(e.contribs) == 0 {
+		switch {
+		case len(e.contribs) == 0:
 			e.src, e.dst = 0, 0
+		case e.kind == graphstore.KindRelation:
+			view := graphstore.NewElement(id, graphstore.KindRelation, 0, e.contribs, 0, 0).Relation()
+			e.src, e.dst = w.holderOf(view.SourceRef), w.holderOf(view.TargetRef)
+		case e.kind == graphstore.KindCheck:
+			e.src = w.holderOf(e.contribs[0].Check.Identifier)
+		}
+	}
+}
+
+// health recomputes every live component's derived health from scratch, as
+// docs/query-language.md defines it: the check state is the worst state of
+// the live check states bound to it; the propagated state is the worst of
+// its own state and of the DEVIATING or CRITICAL own states of every
+// component it reaches by following dependencies (a least fixed point of
+// "the worst of its own and of what it depends on passes on" is exactly
+// that, cycles included).
+func (w *world) health() {
+	own := map[graphstore.ID]graphstore.HealthState{}
+	for id, e := range w.elems {
+		if e.kind != graphstore.KindComponent || len(e.contribs) == 0 {
 			continue
 		}
-		view := graphstore.NewElement(id, graphstore.KindRelation, 0, e.contribs, 0, 0).Relation()
-		e.src, e.dst = w.holderOf(view.SourceRef), w.holderOf(view.TargetRef)
+		e.checkState = graphstore.HealthUnknown
+		for _, c := range w.elems {
+			if c.kind == graphstore.KindCheck && len(c.contribs) > 0 && c.src == id {
+				e.checkState = max(e.checkState, c.contribs[0].Check.State)
+			}
+		}
+		own[id] = graphstore.NewComponentElement(id, 0, e.contribs, e.checkState, 0).Component().Health
 	}
+	dependsOn := map[graphstore.ID][]graphstore.ID{}
+	for id, e := range w.elems {
+		if e.kind != graphstore.KindRelation || len(e.contribs) == 0 || e.src == 0 || e.dst == 0 {
+			continue
+		}
+		dir := graphstore.NewElement(id, graphstore.KindRelation, 0, e.contribs, 0, 0).Relation().Dependency
+		if dir.SourceDepends() {
+			dependsOn[e.src] = append(dependsOn[e.src], e.dst)
+		}
+		if dir.TargetDepends() {
+			dependsOn[e.dst] = append(dependsOn[e.dst], e.src)
+		}
+	}
+	for id, h := range own {
+		p := h
+		for reached := range reach(id, dependsOn) {
+			if o := own[reached]; o.Severe() {
+				p = max(p, o)
+			}
+		}
+		w.elems[id].propagated = p
+	}
+}
+
+// reach returns every component reachable from id through dependencies.
+func reach(id graphstore.ID, dependsOn map[graphstore.ID][]graphstore.ID) map[graphstore.ID]bool {
+	seen := map[graphstore.ID]bool{}
+	stack := []graphstore.ID{id}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, d := range dependsOn[x] {
+			if !seen[d] {
+				seen[d] = true
+				stack = append(stack, d)
+			}
+		}
+	}
+	return seen
 }
 
 func (w *world) holderOf(ref string) graphstore.ID {
@@ -229,10 +346,15 @@ func (w *world) changes(ts int64) []graphstore.Change {
 		before := w.before[id]
 		var after *graphstore.Element
 		if len(e.contribs) > 0 {
-			if before != nil && before.SourceID == e.src && before.TargetID == e.dst && sameContribs(before.Contribs, e.contribs) {
+			if before != nil && before.SourceID == e.src && before.TargetID == e.dst &&
+				before.CheckState == e.checkState && before.Propagated == e.propagated && sameContribs(before.Contribs, e.contribs) {
 				continue
 			}
-			after = graphstore.NewElement(id, e.kind, ts, e.contribs, e.src, e.dst)
+			if e.kind == graphstore.KindComponent {
+				after = graphstore.NewComponentElement(id, ts, e.contribs, e.checkState, e.propagated)
+			} else {
+				after = graphstore.NewElement(id, e.kind, ts, e.contribs, e.src, e.dst)
+			}
 		}
 		switch {
 		case before == nil && after != nil:
@@ -264,5 +386,6 @@ func sameContribs(a, b []graphstore.Contribution) bool {
 // sameData compares what two contributions say, field by field through
 // reflection: nothing forgotten.
 func sameData(a, b *graphstore.Contribution) bool {
-	return reflect.DeepEqual(a.Component, b.Component) && reflect.DeepEqual(a.Relation, b.Relation)
+	return reflect.DeepEqual(a.Component, b.Component) && reflect.DeepEqual(a.Relation, b.Relation) &&
+		reflect.DeepEqual(a.Check, b.Check)
 }

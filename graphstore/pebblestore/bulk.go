@@ -77,6 +77,7 @@ type loadRun struct {
 	open  map[graphstore.ID][]openPosting       // per element written in the run: its open postings and since when
 	ext   map[string]graphstore.ID              // external-id mappings made in the run, by key
 	delta map[termKey]*holderDelta              // changes to the holders of identifier and reference terms
+	sup   map[graphstore.ID]graphstore.ID       // supports recorded in the run (0: forgotten)
 	bytes int
 	ts    int64  // time of the run's last batch
 	chunk []byte // where keys and small values are built: a few large allocations instead of millions
@@ -102,7 +103,8 @@ type holderDelta struct {
 
 func newLoadRun(budget int) *loadRun {
 	return &loadRun{elems: map[graphstore.ID]*graphstore.Element{}, open: map[graphstore.ID][]openPosting{},
-		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{}, kv: make([]kvEntry, 0, budget/128)}
+		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{}, sup: map[graphstore.ID]graphstore.ID{},
+		kv: make([]kvEntry, 0, budget/128)}
 }
 
 const runChunk = 4 << 20
@@ -203,6 +205,14 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64) error {
 		r.set(k, appendU64(nil, uint64(m.ID)))
 		r.ext[string(k)] = m.ID
 	}
+	for _, sp := range plan.Supports {
+		if sp.Via == 0 {
+			r.del(supportKey(sp.ID))
+		} else {
+			r.set(supportKey(sp.ID), appendU64(nil, uint64(sp.Via)))
+		}
+		r.sup[sp.ID] = sp.Via
+	}
 	r.set(logKey(plan.Time), encodeLog(plan.Writes))
 	r.set(metaLast, appendU64(nil, uint64(plan.Time)))
 	r.set(metaAsked, appendU64(nil, uint64(asked)))
@@ -216,6 +226,9 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64) error {
 // written element's open postings (with when each began), so closing one
 // later in the run needs no read.
 func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64) error {
+	if base.SamePostings(w.Before, w.After) {
+		return nil // a change of health alone: the open postings stand
+	}
 	r := l.run
 	before, after := graphstore.Postings(w.Before), graphstore.Postings(w.After)
 	open := r.open[w.ID]
@@ -280,9 +293,14 @@ func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, t
 }
 
 // holders records a change of a term's holders, for the terms planning
-// asks about.
+// asks about: who holds an identifier, which relations and check states
+// refer to it, (for health) the relations at a component and the check
+// states bound to it, and (for a replaced stream) a stream's check states.
 func (r *loadRun) holders(ix graphstore.Index, term string, id graphstore.ID, add bool) {
-	if ix != graphstore.IdxIdentifier && ix != graphstore.IdxRelRef {
+	switch ix {
+	case graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef,
+		graphstore.IdxOut, graphstore.IdxIn, graphstore.IdxBound, graphstore.IdxStream:
+	default:
 		return
 	}
 	k := termKey{ix, term}
@@ -290,7 +308,9 @@ func (r *loadRun) holders(ix graphstore.Index, term string, id graphstore.ID, ad
 	if d == nil {
 		d = &holderDelta{added: map[graphstore.ID]bool{}, removed: map[graphstore.ID]bool{}}
 		r.delta[k] = d
+		r.bytes += 256 // the delta's maps count against the run's memory too
 	}
+	r.bytes += 48
 	if add {
 		delete(d.removed, id)
 		d.added[id] = true
@@ -319,6 +339,13 @@ func (st *loadState) LookupExternal(kind graphstore.Kind, source, ext string) (g
 		return id, nil
 	}
 	return st.w.LookupExternal(kind, source, ext)
+}
+
+func (st *loadState) Support(id graphstore.ID) (graphstore.ID, error) {
+	if via, ok := st.run.sup[id]; ok {
+		return via, nil
+	}
+	return st.w.Support(id)
 }
 
 func (st *loadState) Holders(ix graphstore.Index, term string) ([]graphstore.ID, error) {

@@ -305,6 +305,9 @@ func elementBytes(e *graphstore.Element) int64 {
 			n += int64(len(d.Type)+len(d.SourceRef)+len(d.TargetRef)+len(d.Properties)) +
 				listBytes(d.Identifiers) + listBytes(d.Labels)
 		}
+		if d := c.Check; d != nil {
+			n += int64(len(d.Name) + len(d.Message) + len(d.Identifier))
+		}
 	}
 	return n * 2 // the merged view holds about as much again
 }

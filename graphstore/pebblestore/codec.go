@@ -10,16 +10,19 @@ import (
 
 // Element records (the values of version keys) are a compact binary form:
 //
-//	format:1 kind:1 sourceID:uvarint targetID:uvarint ncontribs:uvarint contrib…
+//	format:1 kind:1 sourceID:uvarint targetID:uvarint ncontribs:uvarint contrib… [derived]
 //	contrib   = str(source) str(ext) updated:varint body
 //	component = str(name) str(type) str(layer) str(domain) strs(identifiers)
 //	            strs(environments) strs(labels) health:1 bytes(properties)
 //	relation  = str(type) str(sourceRef) str(targetRef) strs(identifiers)
 //	            dependency:1 strs(labels) bytes(properties)
+//	check     = str(name) state:1 str(message) str(identifier)
+//	derived   = checkState:1 propagated:1   (components only)
 //	str       = len:uvarint bytes;  strs = n:uvarint str…
 //
-// A deleted version has an empty value.
-const recordFormat = 1
+// A check state's sourceID is the component it is bound to. A deleted
+// version has an empty value.
+const recordFormat = 2
 
 type encoder struct{ b []byte }
 
@@ -61,11 +64,18 @@ func encodeElement(el *graphstore.Element) []byte {
 		e.str(c.Source)
 		e.str(c.ExternalID)
 		e.varint(c.Updated)
-		if el.Kind == graphstore.KindComponent {
+		switch el.Kind {
+		case graphstore.KindComponent:
 			encodeComponent(e, c.Component)
-		} else {
+		case graphstore.KindRelation:
 			encodeRelation(e, c.Relation)
+		case graphstore.KindCheck:
+			encodeCheck(e, c.Check)
 		}
+	}
+	if el.Kind == graphstore.KindComponent {
+		e.byte(byte(el.CheckState))
+		e.byte(byte(el.Propagated))
 	}
 	return e.b
 }
@@ -90,6 +100,13 @@ func encodeRelation(e *encoder, d *graphstore.RelationData) {
 	e.byte(byte(d.Dependency))
 	e.strs(d.Labels)
 	e.bytes(d.Properties)
+}
+
+func encodeCheck(e *encoder, d *graphstore.CheckData) {
+	e.str(d.Name)
+	e.byte(byte(d.State))
+	e.str(d.Message)
+	e.str(d.Identifier)
 }
 
 // decoder reads what encoder wrote; the first error sticks.
@@ -189,21 +206,49 @@ func decodeElement(id graphstore.ID, ts int64, v []byte) (*graphstore.Element, e
 			c.Component = decodeComponent(d)
 		case graphstore.KindRelation:
 			c.Relation = decodeRelation(d)
+		case graphstore.KindCheck:
+			c.Check = decodeCheck(d)
 		default:
 			d.fail()
 		}
 	}
+	if kind == graphstore.KindCheck && n != 1 {
+		d.fail()
+	}
+	var checkState, propagated graphstore.HealthState
+	if kind == graphstore.KindComponent {
+		checkState, propagated = decodeHealth(d), decodeHealth(d)
+	}
 	if d.err != nil || len(d.b) != 0 {
 		return nil, fmt.Errorf("pebblestore: element %d@%d: %w", id, ts, errCorrupt)
 	}
+	if kind == graphstore.KindComponent {
+		return graphstore.NewComponentElement(id, ts, contribs, checkState, propagated), nil
+	}
 	return graphstore.NewElement(id, kind, ts, contribs, src, dst), nil
+}
+
+// decodeHealth reads a health state byte, refusing values no state has.
+func decodeHealth(d *decoder) graphstore.HealthState {
+	h := graphstore.HealthState(d.byte())
+	if h > graphstore.HealthCritical {
+		d.fail()
+	}
+	return h
 }
 
 func decodeComponent(d *decoder) *graphstore.ComponentData {
 	c := &graphstore.ComponentData{Name: d.str(), Type: d.str(), Layer: d.str(), Domain: d.str()}
 	c.Identifiers, c.Environments, c.Labels = d.strs(), d.strs(), d.strs()
-	c.Health = graphstore.HealthState(d.byte())
+	c.Health = decodeHealth(d)
 	c.Properties = nilIfEmpty(d.raw())
+	return c
+}
+
+func decodeCheck(d *decoder) *graphstore.CheckData {
+	c := &graphstore.CheckData{Name: d.str()}
+	c.State = decodeHealth(d)
+	c.Message, c.Identifier = d.str(), d.str()
 	return c
 }
 

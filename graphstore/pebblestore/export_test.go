@@ -1,8 +1,14 @@
 package pebblestore
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/tetrahq/tetra/graphstore"
 )
 
 // DumpKeys prints every key of the store decoded, with a short form of its
@@ -71,4 +77,99 @@ func (s *Store) RawKVs() ([]string, error) {
 		out = append(out, fmt.Sprintf("%x=%x", it.Key(), it.Value()))
 	}
 	return out, it.Error()
+}
+
+// CheckSupports verifies the support table against the latest graph: every
+// live component with a severe propagated state rests on its own state
+// (no entry, own = propagated) or on a dependency with the same propagated
+// state, through a chain that ends at an own state; no other component has
+// an entry.
+func (s *Store) CheckSupports() error {
+	sn, err := s.Snapshot(time.Time{})
+	if err != nil {
+		return err
+	}
+	defer sn.Close()
+	supports := map[graphstore.ID]graphstore.ID{}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tagSupport}, UpperBound: []byte{tagSupport + 1}})
+	if err != nil {
+		return err
+	}
+	for valid := it.First(); valid; valid = it.Next() {
+		supports[graphstore.ID(u64(it.Key()[1:]))] = graphstore.ID(u64(it.Value()))
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	comps, err := sn.Postings(graphstore.IdxKind, graphstore.TermComponent)
+	if err != nil {
+		return err
+	}
+	live := map[graphstore.ID]*graphstore.Component{}
+	for _, id := range comps {
+		e, err := sn.Element(id)
+		if err != nil {
+			return err
+		}
+		live[id] = e.Component()
+	}
+	for id, via := range supports {
+		c := live[id]
+		switch {
+		case c == nil:
+			return fmt.Errorf("component %d is not live but has a support (%d)", id, via)
+		case !c.Propagated.Severe():
+			return fmt.Errorf("component %d is %s yet rests on %d", id, c.Propagated, via)
+		case live[via] == nil || live[via].Propagated != c.Propagated:
+			return fmt.Errorf("component %d (%s) rests on %d, which is not live with that state", id, c.Propagated, via)
+		}
+		deps, err := s.dependsOn(sn, id)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(deps, via) {
+			return fmt.Errorf("component %d rests on %d, which it does not depend on", id, via)
+		}
+	}
+	for id, c := range live {
+		if _, ok := supports[id]; !ok && c.Propagated.Severe() && c.Health != c.Propagated {
+			return fmt.Errorf("component %d is %s (own %s) and rests on nothing", id, c.Propagated, c.Health)
+		}
+		seen := map[graphstore.ID]bool{}
+		for x := id; supports[x] != 0; x = supports[x] {
+			if seen[x] {
+				return fmt.Errorf("the support chain of component %d runs in a cycle through %d", id, x)
+			}
+			seen[x] = true
+		}
+	}
+	return nil
+}
+
+// dependsOn lists the components a component depends on at a snapshot.
+func (s *Store) dependsOn(sn graphstore.Snapshot, id graphstore.ID) ([]graphstore.ID, error) {
+	var out []graphstore.ID
+	for _, ix := range []graphstore.Index{graphstore.IdxOut, graphstore.IdxIn} {
+		adj, err := sn.Adjacent(id, ix, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range adj {
+			e, err := sn.Element(a.Relation)
+			if err != nil {
+				return nil, err
+			}
+			dir := e.Relation().Dependency
+			if (ix == graphstore.IdxOut && dir.SourceDepends()) || (ix == graphstore.IdxIn && dir.TargetDepends()) {
+				out = append(out, a.Other)
+			}
+		}
+	}
+	return out, nil
+}
+
+// SetSchema overwrites the store's schema version, to test what opening a
+// store of another format does.
+func (s *Store) SetSchema(v uint64) error {
+	return s.db.Set(metaSchema, appendU64(nil, v), pebble.Sync)
 }

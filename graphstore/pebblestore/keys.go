@@ -21,7 +21,8 @@ const (
 	tagPosting  byte = 0x04 // 0x04 index:1 esc(term) id:8                   → from:8 [aux:8]
 	tagHistory  byte = 0x05 // 0x05 index:1 esc(term) to:8 id:8 from:8       → [aux:8]
 	tagLog      byte = 0x06 // 0x06 ts:8                                     → change list
-	tagState    byte = 0x07 // 0x07 key                                      → writer state value
+	tagSupport  byte = 0x07 // 0x07 id:8                                     → via:8 (what a component's propagated health rests on)
+	tagState    byte = 0x08 // 0x08 key                                      → writer state value
 )
 
 // Meta keys.
@@ -33,8 +34,9 @@ var (
 	metaHorizon = []byte{tagMeta, 'h', 'o', 'r', 'i', 'z', 'o', 'n'}
 )
 
-// schemaVersion is written on creation and checked on open.
-const schemaVersion = 1
+// schemaVersion is written on creation and checked on open. Version 2 added
+// check states and the materialized health of components.
+const schemaVersion = 2
 
 // errCorrupt is a key or value that does not decode.
 var errCorrupt = fmt.Errorf("pebblestore: corrupt key or value: %w", graphstore.ErrCorrupt)
@@ -137,6 +139,8 @@ func appendHistoryKey(b []byte, ix graphstore.Index, term string, to int64, id g
 }
 
 func logKey(ts int64) []byte { return appendU64([]byte{tagLog}, uint64(ts)) }
+
+func supportKey(id graphstore.ID) []byte { return appendU64([]byte{tagSupport}, uint64(id)) }
 
 // comparer orders keys bytewise, like Pebble's default, and splits them
 // into a prefix and a suffix so that Pebble builds its bloom filters on
@@ -253,6 +257,11 @@ func decodeKey(k []byte) (decodedKey, error) {
 		return decodedKey{"log", []string{fmt.Sprintf("ts=%d", u64(rest))}}, nil
 	case tagState:
 		return decodedKey{"state", []string{fmt.Sprintf("%q", rest)}}, nil
+	case tagSupport:
+		if len(rest) != 8 {
+			return decodedKey{}, errCorrupt
+		}
+		return decodedKey{"support", []string{fmt.Sprintf("id=%d", u64(rest))}}, nil
 	}
 	return decodedKey{}, errCorrupt
 }
@@ -296,9 +305,10 @@ func decodePostingKey(tag byte, rest []byte) (decodedKey, error) {
 		fmt.Sprintf("to=%d", u64(rest)), fmt.Sprintf("id=%d", u64(rest[8:])), fmt.Sprintf("from=%d", u64(rest[16:])))}, nil
 }
 
-// showTerm prints adjacency terms (component ids) as numbers.
+// showTerm prints component id terms (adjacency, bound check states) as
+// numbers.
 func showTerm(ix graphstore.Index, term string) string {
-	if (ix == graphstore.IdxOut || ix == graphstore.IdxIn) && len(term) == 8 {
+	if ix.IDTermIndex() && len(term) == 8 {
 		return fmt.Sprintf("%d", u64([]byte(term)))
 	}
 	return fmt.Sprintf("%q", term)

@@ -82,6 +82,9 @@ var (
 	// ErrInUse: another process has the store open in a way that excludes
 	// this open (a writer excludes everyone; readers exclude a writer).
 	ErrInUse = errors.New("pebblestore: the store is in use by another process")
+	// ErrSchema: the directory holds a store in a format this build does
+	// not read (written by an older or newer build).
+	ErrSchema = errors.New("pebblestore: the store's format is not this build's")
 )
 
 func (o *Options) fill() {
@@ -317,7 +320,7 @@ func (s *Store) loadMeta() error {
 		return err
 	}
 	if v != schemaVersion {
-		return fmt.Errorf("pebblestore: data directory has schema version %d; this build reads version %d", v, schemaVersion)
+		return fmt.Errorf("%w: the data directory has schema version %d; this build reads version %d", ErrSchema, v, schemaVersion)
 	}
 	last, err := s.getU64Or(metaLast, 0)
 	if err != nil {

@@ -81,6 +81,17 @@ func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 			return nil, err
 		}
 	}
+	for _, sp := range plan.Supports {
+		var err error
+		if sp.Via == 0 {
+			err = batch.Delete(supportKey(sp.ID), nil)
+		} else {
+			err = batch.Set(supportKey(sp.ID), appendU64(nil, uint64(sp.Via)), nil)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	sets := []struct{ k, v []byte }{
 		{logKey(plan.Time), encodeLog(plan.Writes)},
 		{metaLast, appendU64(nil, uint64(plan.Time))},
@@ -164,6 +175,9 @@ type postingID struct {
 // not (moving them to the history table with their validity interval) and
 // opens the ones the new version adds.
 func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts int64, changes termChanges) error {
+	if base.SamePostings(w.Before, w.After) {
+		return nil // a change of health alone
+	}
 	before := graphstore.Postings(w.Before)
 	after := graphstore.Postings(w.After)
 	kept := make(map[postingID]bool, len(before))
@@ -300,11 +314,7 @@ func (st *writeState) prefetchExternal(b *graphstore.Batch) error {
 	keys := make([]string, 0, len(b.Ops))
 	for i := range b.Ops {
 		op := &b.Ops[i]
-		kind := graphstore.KindComponent
-		if op.Kind == graphstore.OpPutRelation || op.Kind == graphstore.OpDeleteRelation {
-			kind = graphstore.KindRelation
-		}
-		keys = append(keys, string(externalKey(kind, op.Source, op.ExternalID)))
+		keys = append(keys, string(externalKey(op.Kind.ElementKind(), op.Source, op.ExternalID)))
 	}
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
@@ -346,8 +356,8 @@ func (st writeState) LookupExternal(kind graphstore.Kind, source, ext string) (g
 }
 
 // prefetchHolders reads the current holders of every identifier the batch's
-// components carry or its relations refer to (who holds it, and which
-// relations wait for it), unless the posting cache has the term.
+// components carry or its relations and check states refer to, unless the
+// posting cache has the term.
 func (st *writeState) prefetchHolders(b *graphstore.Batch) error {
 	var keys []termKey
 	add := func(ixs []graphstore.Index, terms ...string) {
@@ -360,15 +370,19 @@ func (st *writeState) prefetchHolders(b *graphstore.Batch) error {
 			}
 		}
 	}
-	both := []graphstore.Index{graphstore.IdxIdentifier, graphstore.IdxRelRef}
+	// Who holds an identifier, and which relations and check states wait
+	// for it.
+	all := []graphstore.Index{graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef}
 	for i := range b.Ops {
 		op := &b.Ops[i]
 		switch {
 		case op.Kind == graphstore.OpPutComponent && op.Component != nil:
-			add(both, op.Component.Identifiers...)
-			add(both, op.ExternalID)
+			add(all, op.Component.Identifiers...)
+			add(all, op.ExternalID)
 		case op.Kind == graphstore.OpPutRelation && op.Relation != nil:
-			add(both[:1], op.Relation.SourceRef, op.Relation.TargetRef)
+			add(all[:1], op.Relation.SourceRef, op.Relation.TargetRef)
+		case op.Kind == graphstore.OpPutCheck && op.Check != nil:
+			add(all[:1], op.Check.Identifier)
 		}
 	}
 	slices.SortFunc(keys, func(a, b termKey) int {
@@ -409,10 +423,20 @@ func seekHolders(it *pebble.Iterator, k termKey) ([]graphstore.ID, error) {
 }
 
 func (st writeState) Holders(ix graphstore.Index, term string) ([]graphstore.ID, error) {
-	if ids, ok := st.holders[termKey{ix, term}]; ok {
+	k := termKey{ix, term}
+	if ids, ok := st.holders[k]; ok {
 		return ids, nil
 	}
-	l, err := st.s.intervals(st.v, termKey{ix, term}, st.v.seen, true)
+	if k.isAdjacency() && st.s.now != nil { // health planning walks adjacency: the present graph has it in memory
+		if adj, ok := st.s.now.adjacent(st.v.seen, k.component(), side(ix)); ok {
+			ids := make([]graphstore.ID, len(adj))
+			for i, a := range adj {
+				ids[i] = a.Relation
+			}
+			return ids, nil
+		}
+	}
+	l, err := st.s.intervals(st.v, k, st.v.seen, true)
 	if err != nil {
 		return nil, err
 	}
@@ -425,13 +449,24 @@ func (st writeState) Holders(ix graphstore.Index, term string) ([]graphstore.ID,
 	return out, nil
 }
 
+// Support implements base.State from the support table, which holds only
+// the latest state: it is read under the writer lock, never by readers.
+func (st writeState) Support(id graphstore.ID) (graphstore.ID, error) {
+	return getID(st.v.reader(), supportKey(id))
+}
+
 // reader is what Pebble's DB and Snapshot have in common for point reads.
 type reader interface {
 	Get(key []byte) ([]byte, io.Closer, error)
 }
 
 func lookupExternal(r reader, kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
-	v, closer, err := r.Get(externalKey(kind, source, ext))
+	return getID(r, externalKey(kind, source, ext))
+}
+
+// getID reads a key whose value is an element id, 0 when it is absent.
+func getID(r reader, key []byte) (graphstore.ID, error) {
+	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, nil
 	}

@@ -9,6 +9,7 @@ package benchgraph
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -107,8 +108,10 @@ func Open(root string, cfg topogen.Config) (*Graph, error) {
 	if raw, err := os.ReadFile(marker); err == nil && json.Unmarshal(raw, &g.Meta) == nil && sameConfig(g.Meta.Config, cfg) {
 		t0 := time.Now()
 		st, err := pebblestore.Open(g.Dir, Options())
-		g.OpenTime, g.Store = time.Since(t0), st
-		return g, err
+		if !errors.Is(err, pebblestore.ErrSchema) { // a store of an older format is generated anew
+			g.OpenTime, g.Store = time.Since(t0), st
+			return g, err
+		}
 	}
 	return g, g.generate(marker)
 }

@@ -40,6 +40,9 @@ type Config struct {
 	Seed         uint64
 	End          time.Time // time of the last churn batch; the initial load is Hours+1 hours before
 	Shape        Shape
+	// Healthy makes every component CLEAR instead of a random state (a
+	// sixth of them CRITICAL): a graph where a change of health spreads.
+	Healthy bool
 }
 
 // Shape says how relations and labels are laid over the id space.
@@ -100,6 +103,10 @@ func (g *Generator) Component(i, version int) graphstore.ComponentData {
 		labels = append(labels, "x")
 	}
 	r := g.r
+	health := healths[r.IntN(len(healths))]
+	if g.cfg.Healthy {
+		health = graphstore.HealthClear // drawn all the same, so the rest of the graph is as without
+	}
 	return graphstore.ComponentData{
 		Name:         g.Name(i),
 		Type:         types[g.scatter(i)%len(types)],
@@ -108,7 +115,7 @@ func (g *Generator) Component(i, version int) graphstore.ComponentData {
 		Environments: []string{envs[i%len(envs)]},
 		Labels:       labels,
 		Identifiers:  []string{fmt.Sprintf("urn:c:%d", i)},
-		Health:       healths[r.IntN(len(healths))],
+		Health:       health,
 		Properties:   []byte(fmt.Sprintf(`{"version":%d,"replicas":%d}`, version, r.IntN(8))),
 	}
 }

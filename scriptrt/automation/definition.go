@@ -69,8 +69,8 @@ type Trigger struct {
 }
 
 // HealthTrigger fires when the health state of a component that matches
-// Filter changes: its own state (healthState) or, when the store keeps
-// one, its propagated state.
+// Filter changes: its own state (healthState) or its propagated state
+// (propagatedHealthState, which a dependency's change moves).
 type HealthTrigger struct {
 	// Filter is an STQL filter of components ("" for every component).
 	Filter string `json:"filter,omitempty" yaml:"filter,omitempty"`

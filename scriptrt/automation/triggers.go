@@ -135,20 +135,25 @@ func (m *Manager) drainFeed(feed graphstore.Feed) error {
 }
 
 // healthChanges returns the components of a commit whose health changed,
-// by id.
+// by id: the own state when it changed (the cause), else the propagated
+// state (a dependency's).
 func healthChanges(ev *graphstore.CommitEvent) map[graphstore.ID]HealthChange {
 	out := map[graphstore.ID]HealthChange{}
 	for _, ch := range ev.Changes {
 		if ch.Kind != graphstore.KindComponent || ch.After == nil {
 			continue
 		}
-		before := graphstore.HealthUnknown
+		var before graphstore.Component // UNKNOWN and UNKNOWN for a new component
 		if ch.Before != nil {
-			before = ch.Before.Component().Health
+			before = *ch.Before.Component()
 		}
-		after := ch.After.Component().Health
-		if before != after {
-			out[ch.ID] = HealthChange{Field: "healthState", Before: before.String(), After: after.String(), Time: ev.Time}
+		after := ch.After.Component()
+		switch {
+		case before.Health != after.Health:
+			out[ch.ID] = HealthChange{Field: "healthState", Before: before.Health.String(), After: after.Health.String(), Time: ev.Time}
+		case before.Propagated != after.Propagated:
+			out[ch.ID] = HealthChange{Field: "propagatedHealthState", Before: before.Propagated.String(),
+				After: after.Propagated.String(), Time: ev.Time}
 		}
 	}
 	return out

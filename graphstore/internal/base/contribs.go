@@ -30,6 +30,22 @@ func sameData(x, y *graphstore.Contribution) bool {
 		return a.Type == b.Type && a.SourceRef == b.SourceRef && a.TargetRef == b.TargetRef &&
 			slices.Equal(a.Identifiers, b.Identifiers) && a.Dependency == b.Dependency &&
 			slices.Equal(a.Labels, b.Labels) && bytes.Equal(a.Properties, b.Properties)
+	case x.Check != nil && y.Check != nil:
+		return *x.Check == *y.Check
 	}
 	return false
+}
+
+// SamePostings reports, without computing them, whether two versions of a
+// component carry the same postings: they do when their contributions and
+// own state are equal, for every term is read off the merged view, which
+// only those determine. A version that a change of health elsewhere wrote
+// (a new propagated state, a check state that leaves the own state as it
+// was) is such a version, and a batch that turns a large closure CRITICAL
+// writes thousands of them: stores skip their posting work.
+func SamePostings(before, after *graphstore.Element) bool {
+	if before == nil || after == nil || before.Kind != graphstore.KindComponent || after.Kind != graphstore.KindComponent {
+		return false
+	}
+	return before.Component().Health == after.Component().Health && equalContribs(before.Contribs, after.Contribs)
 }

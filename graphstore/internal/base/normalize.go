@@ -35,10 +35,18 @@ func normalize(i int, op *graphstore.Op) (graphstore.Op, error) {
 	fail := func(format string, args ...any) (graphstore.Op, error) {
 		return graphstore.Op{}, &graphstore.OpError{Index: i, Op: op, Msg: fmt.Sprintf(format, args...)}
 	}
-	if err := checkString("source", op.Source, true); err != nil {
+	source := "source"
+	if op.Kind.ElementKind() == graphstore.KindCheck {
+		source = "stream"
+	}
+	if err := checkString(source, op.Source, true); err != nil {
 		return fail("%v", err)
 	}
-	if err := checkString("external id", op.ExternalID, true); err != nil {
+	if op.Kind == graphstore.OpReplaceStream {
+		if op.ExternalID != "" {
+			return fail("replacing a stream names no check state")
+		}
+	} else if err := checkString("external id", op.ExternalID, true); err != nil {
 		return fail("%v", err)
 	}
 	out := graphstore.Op{Kind: op.Kind, Source: op.Source, ExternalID: op.ExternalID}
@@ -54,7 +62,12 @@ func normalize(i int, op *graphstore.Op) (graphstore.Op, error) {
 			return fail("no relation data")
 		}
 		out.Relation, err = normalizeRelation(op.Relation)
-	case graphstore.OpDeleteComponent, graphstore.OpDeleteRelation:
+	case graphstore.OpPutCheck:
+		if op.Check == nil {
+			return fail("no check state data")
+		}
+		out.Check, err = normalizeCheck(op.Check)
+	case graphstore.OpDeleteComponent, graphstore.OpDeleteRelation, graphstore.OpDeleteCheck, graphstore.OpReplaceStream:
 	default:
 		return fail("unknown operation kind %d", op.Kind)
 	}
@@ -114,6 +127,26 @@ func normalizeRelation(d *graphstore.RelationData) (*graphstore.RelationData, er
 		return nil, err
 	}
 	return &r, nil
+}
+
+func normalizeCheck(d *graphstore.CheckData) (*graphstore.CheckData, error) {
+	c := *d
+	if err := checkString("name", c.Name, true); err != nil {
+		return nil, err
+	}
+	if err := checkString("identifier", c.Identifier, true); err != nil {
+		return nil, err
+	}
+	if c.State > graphstore.HealthCritical {
+		return nil, fmt.Errorf("invalid health state %d", c.State)
+	}
+	switch {
+	case len(c.Message) > graphstore.MaxMessageBytes:
+		return nil, fmt.Errorf("message is %d bytes long; the limit is %d", len(c.Message), graphstore.MaxMessageBytes)
+	case !utf8.ValidString(c.Message):
+		return nil, fmt.Errorf("message is not valid UTF-8")
+	}
+	return &c, nil
 }
 
 func checkString(what, s string, required bool) error {

@@ -3,6 +3,7 @@ package base
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -22,6 +23,10 @@ type State interface {
 	LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error)
 	// Holders returns the live elements holding a term now, ascending.
 	Holders(ix graphstore.Index, term string) ([]graphstore.ID, error)
+	// Support returns the dependency a live component's propagated state
+	// rests on, as the last plan recorded it (Plan.Supports), or 0: it
+	// rests on its own state, or is not severe.
+	Support(id graphstore.ID) (graphstore.ID, error)
 }
 
 // Write is one element changed by a batch: its committed version (Before,
@@ -41,13 +46,21 @@ type ExternalMapping struct {
 	ID         graphstore.ID
 }
 
+// Support records what a component's propagated state rests on now (see
+// health.go): the dependency Via, or its own state when Via is 0 (the
+// store then forgets the component's entry, as for a deleted component).
+type Support struct {
+	ID, Via graphstore.ID
+}
+
 // Plan is what a batch does to the graph, computed before anything is
-// written: the element versions to write and the external-id mappings to
-// record. A store persists a Plan atomically.
+// written: the element versions to write, the external-id mappings and the
+// supports to record. A store persists a Plan atomically.
 type Plan struct {
 	Time     int64 // commit time (ns)
 	Writes   []Write
 	Mappings []ExternalMapping
+	Supports []Support
 	NextID   graphstore.ID        // the id allocator's next value after this batch
 	State    []graphstore.StateOp // the batch's writer state, written as is
 }
@@ -62,7 +75,13 @@ type Plan struct {
 // described, else the lowest id. A relation's endpoints are resolved to the
 // components holding its source and target references; a relation whose
 // endpoint does not exist is kept but not traversable, and is re-resolved in
-// any later batch that changes who holds those references.
+// any later batch that changes who holds those references. A check state
+// is bound to the component holding its identifier the same way.
+//
+// Health: the own state of every component the batch touches (its sources,
+// the check states bound to it) and the propagated state of every component
+// whose dependencies changed are recomputed (health.go), and a component
+// whose state changed gets a new version in the same plan.
 func PlanBatch(st State, b *graphstore.Batch, ts int64, nextID graphstore.ID) (*Plan, error) {
 	ops, err := Normalize(b)
 	if err != nil {
@@ -80,7 +99,13 @@ func PlanBatch(st State, b *graphstore.Batch, ts int64, nextID graphstore.ID) (*
 			return nil, err
 		}
 	}
-	if err := a.resolveRelations(); err != nil {
+	if err := a.endReplacements(); err != nil {
+		return nil, err
+	}
+	if err := a.resolveRefs(); err != nil {
+		return nil, err
+	}
+	if err := a.health(); err != nil {
 		return nil, err
 	}
 	p := a.plan()
@@ -96,10 +121,14 @@ type extKey struct {
 // working is the in-batch state of one element.
 type working struct {
 	kind     graphstore.Kind
-	before   *graphstore.Element       // committed version, nil when absent
-	contribs []graphstore.Contribution // current contributions; empty means deleted
-	src, dst graphstore.ID             // relation endpoints as resolved so far
-	idents   []string                  // identifiers a component holds as of its last change, sorted
+	before   *graphstore.Element            // committed version, nil when absent
+	contribs []graphstore.Contribution      // current contributions; empty means deleted
+	src, dst graphstore.ID                  // relation endpoints (a check's component) as resolved so far
+	dep      graphstore.DependencyDirection // a relation's merged dependency direction, once resolved
+	idents   []string                       // identifiers a component holds as of its last change, sorted
+	// A component's derived health (graphstore.Element.CheckState and
+	// Propagated), as committed until health() recomputes it.
+	checkState, propagated graphstore.HealthState
 }
 
 type applier struct {
@@ -112,6 +141,13 @@ type applier struct {
 	external map[extKey]graphstore.ID // external-id mappings made in this batch
 	mappings []ExternalMapping
 	resolve  map[graphstore.ID]bool // relations to (re-)resolve at the end
+	supports []Support              // support changes from health()
+	// doomed lists, by stream replaced in this batch, the check state ids
+	// to delete at its end: those the stream had at the replacement that
+	// no later put set again.
+	doomed map[string]map[string]bool
+	// putChecks lists, by stream, the check states put in this batch.
+	putChecks map[string][]graphstore.ID
 }
 
 func (a *applier) apply(op *graphstore.Op) error {
@@ -124,6 +160,15 @@ func (a *applier) apply(op *graphstore.Op) error {
 		return a.putRelation(op)
 	case graphstore.OpDeleteRelation:
 		return a.withdraw(graphstore.KindRelation, op)
+	case graphstore.OpPutCheck:
+		if d := a.doomed[op.Source]; d != nil {
+			delete(d, op.ExternalID)
+		}
+		return a.putCheck(op)
+	case graphstore.OpDeleteCheck:
+		return a.withdraw(graphstore.KindCheck, op)
+	case graphstore.OpReplaceStream:
+		return a.replaceStream(op.Source)
 	}
 	return fmt.Errorf("graphstore: unknown operation kind %d", op.Kind)
 }
@@ -138,17 +183,23 @@ func (a *applier) get(id graphstore.ID, kind graphstore.Kind) (*working, error) 
 	if err != nil {
 		return nil, err
 	}
+	return a.adopt(id, kind, e), nil
+}
+
+// adopt makes the committed version e (nil: absent) of an element pending.
+func (a *applier) adopt(id graphstore.ID, kind graphstore.Kind, e *graphstore.Element) *working {
 	w := &working{kind: kind, before: e}
 	if e != nil {
 		w.kind = e.Kind
 		w.contribs = slices.Clone(e.Contribs)
 		w.src, w.dst = e.SourceID, e.TargetID
+		w.checkState, w.propagated = e.CheckState, e.Propagated
 		if c := e.Component(); c != nil {
 			w.idents = c.Identifiers
 		}
 	}
 	a.pending[id] = w
-	return w, nil
+	return w
 }
 
 func (a *applier) alive(id graphstore.ID) (bool, error) {
@@ -352,19 +403,40 @@ func identifiersOf(cs []graphstore.Contribution) []string {
 }
 
 func (a *applier) putRelation(op *graphstore.Op) error {
-	id, err := a.lookupExternal(graphstore.KindRelation, op.Source, op.ExternalID)
+	return a.putReferrer(op, graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Relation: op.Relation})
+}
+
+// putCheck sets a check state: the stream's one contribution to it.
+func (a *applier) putCheck(op *graphstore.Op) error {
+	if err := a.putReferrer(op, graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Check: op.Check}); err != nil {
+		return err
+	}
+	if a.putChecks == nil {
+		a.putChecks = map[string][]graphstore.ID{}
+	}
+	id, err := a.lookupExternal(graphstore.KindCheck, op.Source, op.ExternalID)
+	a.putChecks[op.Source] = append(a.putChecks[op.Source], id)
+	return err
+}
+
+// putReferrer sets a source's contribution to an element that refers to
+// components by identifier (a relation or a check state) and marks it for
+// resolution.
+func (a *applier) putReferrer(op *graphstore.Op, c graphstore.Contribution) error {
+	kind := op.Kind.ElementKind()
+	id, err := a.lookupExternal(kind, op.Source, op.ExternalID)
 	if err != nil {
 		return err
 	}
 	if id == 0 {
 		id = a.allocate()
 	}
-	w, err := a.get(id, graphstore.KindRelation)
+	w, err := a.get(id, kind)
 	if err != nil {
 		return err
 	}
-	a.upsert(w, graphstore.Contribution{Source: op.Source, ExternalID: op.ExternalID, Relation: op.Relation})
-	a.mapExternal(graphstore.KindRelation, op.Source, op.ExternalID, id)
+	a.upsert(w, c)
+	a.mapExternal(kind, op.Source, op.ExternalID, id)
 	a.resolve[id] = true
 	return nil
 }
@@ -394,43 +466,106 @@ func (a *applier) withdraw(kind graphstore.Kind, op *graphstore.Op) error {
 	return nil
 }
 
-// resolveRelations resolves the endpoints of every relation put in this
-// batch and of every committed relation that refers to an identifier whose
-// holder changed.
-func (a *applier) resolveRelations() error {
-	for _, ident := range a.changed {
-		ids, err := a.st.Holders(graphstore.IdxRelRef, ident)
+// replaceStream dooms every check state the stream has now: committed,
+// or put earlier in this batch. Deleting them is left to the batch's end
+// (endReplacements), so that a state put again after the replacement is
+// never withdrawn and re-added: unchanged, it keeps its version.
+func (a *applier) replaceStream(stream string) error {
+	if a.doomed == nil {
+		a.doomed = map[string]map[string]bool{}
+	}
+	d := a.doomed[stream]
+	if d == nil {
+		d = map[string]bool{}
+		a.doomed[stream] = d
+	}
+	committed, err := a.st.Holders(graphstore.IdxStream, stream)
+	if err != nil {
+		return err
+	}
+	for _, id := range append(committed, a.putChecks[stream]...) {
+		w, err := a.get(id, graphstore.KindCheck) // as it is now in the batch
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			a.resolve[id] = true
+		if len(w.contribs) > 0 {
+			d[w.contribs[0].ExternalID] = true
+		}
+	}
+	return nil
+}
+
+// endReplacements deletes the check states the batch's replacements
+// doomed, in a fixed order.
+func (a *applier) endReplacements() error {
+	for _, stream := range slices.Sorted(maps.Keys(a.doomed)) {
+		for _, id := range slices.Sorted(maps.Keys(a.doomed[stream])) {
+			op := graphstore.Op{Kind: graphstore.OpDeleteCheck, Source: stream, ExternalID: id}
+			if err := a.withdraw(graphstore.KindCheck, &op); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// refIndexes are the indexes of the references relations and check states
+// hold to components' identifiers.
+var refIndexes = [...]graphstore.Index{graphstore.IdxRelRef, graphstore.IdxCheckRef}
+
+// resolveRefs resolves the endpoints of every relation and the component of
+// every check state put or withdrawn in this batch, and of every committed
+// one that refers to an identifier whose holder changed.
+func (a *applier) resolveRefs() error {
+	for _, ident := range a.changed {
+		for _, ix := range refIndexes {
+			ids, err := a.st.Holders(ix, ident)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				a.resolve[id] = true
+			}
 		}
 	}
 	for id := range a.resolve {
+		// Every id here is pending or committed and live, so get loads it
+		// as what it is; the kind passed is never used.
 		w, err := a.get(id, graphstore.KindRelation)
 		if err != nil {
 			return err
 		}
-		if len(w.contribs) == 0 {
-			w.src, w.dst = 0, 0
-			continue
-		}
-		view := graphstore.NewElement(id, graphstore.KindRelation, a.ts, w.contribs, 0, 0).Relation()
-		if w.src, err = a.holderOf(view.SourceRef); err != nil {
-			return err
-		}
-		if w.dst, err = a.holderOf(view.TargetRef); err != nil {
+		if err := a.resolveOne(id, w); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// resolveOne points a relation at the components holding its references,
+// and a check state at the component holding its identifier (0: none).
+func (a *applier) resolveOne(id graphstore.ID, w *working) error {
+	var err error
+	w.src, w.dst = 0, 0
+	switch {
+	case len(w.contribs) == 0:
+	case w.kind == graphstore.KindCheck:
+		w.src, err = a.holderOf(w.contribs[0].Check.Identifier)
+	default:
+		view := graphstore.NewElement(id, graphstore.KindRelation, a.ts, w.contribs, 0, 0).Relation()
+		w.dep = view.Dependency
+		if w.src, err = a.holderOf(view.SourceRef); err != nil {
+			return err
+		}
+		w.dst, err = a.holderOf(view.TargetRef)
+	}
+	return err
+}
+
 // plan turns the working state into element writes, dropping elements whose
 // new version equals the committed one.
 func (a *applier) plan() *Plan {
-	p := &Plan{Time: a.ts, Mappings: a.mappings, NextID: a.nextID}
+	p := &Plan{Time: a.ts, Mappings: a.mappings, Supports: a.supports, NextID: a.nextID}
 	for id, w := range a.pending {
 		if len(w.contribs) == 0 {
 			if w.before != nil {
@@ -439,12 +574,19 @@ func (a *applier) plan() *Plan {
 			continue
 		}
 		if w.before != nil && w.before.SourceID == w.src && w.before.TargetID == w.dst &&
+			w.before.CheckState == w.checkState && w.before.Propagated == w.propagated &&
 			equalContribs(w.before.Contribs, w.contribs) {
 			continue
 		}
-		after := graphstore.NewElement(id, w.kind, a.ts, w.contribs, w.src, w.dst)
+		var after *graphstore.Element
+		if w.kind == graphstore.KindComponent {
+			after = graphstore.NewComponentElement(id, a.ts, w.contribs, w.checkState, w.propagated)
+		} else {
+			after = graphstore.NewElement(id, w.kind, a.ts, w.contribs, w.src, w.dst)
+		}
 		p.Writes = append(p.Writes, Write{ID: id, Kind: w.kind, Before: w.before, After: after})
 	}
 	slices.SortFunc(p.Writes, func(x, y Write) int { return cmp.Compare(x.ID, y.ID) })
+	slices.SortFunc(p.Supports, func(x, y Support) int { return cmp.Compare(x.ID, y.ID) })
 	return p
 }

@@ -1,0 +1,146 @@
+package ingest
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tetrahq/tetra/graphstore"
+)
+
+// CheckState is one check state of a health stream, as the check states
+// form gives it: to put, or (Delete) to delete.
+type CheckState struct {
+	Stream string
+	ID     string // checkStateId
+	Delete bool
+	Data   graphstore.CheckData // for a put
+}
+
+// StreamSummary is what one Apply did to one health stream.
+type StreamSummary struct {
+	Stream   string
+	Replaced bool // the stream's states were replaced by the ones put
+	Put      int  // check states put
+	Deleted  int  // check states deleted
+}
+
+func (s StreamSummary) String() string {
+	if s.Replaced { // what the replacement deleted, the commit line counts
+		out := fmt.Sprintf("%s: replaced by %s", s.Stream, plural(s.Put, "check state"))
+		if s.Deleted > 0 {
+			out += fmt.Sprintf("; deleted %d more", s.Deleted)
+		}
+		return out
+	}
+	return fmt.Sprintf("%s: put %s; deleted %d", s.Stream, plural(s.Put, "check state"), s.Deleted)
+}
+
+// healthEntryKeys mark a single entry of an intake payload's health list,
+// which is not the check states form: its consistency models belong to the
+// receiver.
+var healthEntryKeys = []string{"consistency_model", "stream", "start_snapshot", "stop_snapshot", "expiry", "increment"}
+
+// checkStates decodes the check states form: {"replace_streams": [stream,
+// …], "check_states": [{stream, checkStateId, name, health,
+// topologyElementIdentifier, message} or {stream, checkStateId, delete:
+// true}]}, both optional. It becomes one Topology with no source that
+// carries only check states. A replaced stream holds exactly the states the
+// document puts for it afterwards (graphstore.Batch.ReplaceStream).
+func (w *walker) checkStates(p *path, o object) {
+	if hasAny(o, healthEntryKeys) {
+		w.failf(p, `looks like one entry of an intake payload's health list (%s); its consistency models are the receiver's: `+
+			`send it to the receiver, or load the check states themselves as {"check_states": [{"stream": …, "checkStateId": …, …}]}`,
+			keysOf(o, healthEntryKeys))
+		return
+	}
+	before := len(w.errs.Errs) + w.errs.Dropped
+	t := Topology{Path: p.String(), CheckStates: []CheckState{}}
+	rp := p.field("replace_streams")
+	streams, _ := w.optList(rp, o["replace_streams"])
+	for i, raw := range streams {
+		if s, ok := w.reqString(rp.at(i), raw); ok {
+			t.ReplaceStreams = append(t.ReplaceStreams, s)
+		}
+	}
+	lp := p.field("check_states")
+	l, _ := w.optList(lp, o["check_states"])
+	for i, raw := range l {
+		if co, ok := w.object(lp.at(i), raw); ok {
+			t.CheckStates = append(t.CheckStates, w.checkState(lp.at(i), co))
+		}
+	}
+	if len(w.errs.Errs)+w.errs.Dropped == before {
+		w.out = append(w.out, t)
+	}
+}
+
+// checkState decodes one check state, with StackState's field names. A
+// deletion needs only its stream and id ("delete wins over other fields",
+// as in StackState's transactional increments).
+func (w *walker) checkState(p *path, o object) CheckState {
+	var c CheckState
+	c.Stream, _ = w.reqString(p.field("stream"), o["stream"])
+	c.ID, _ = w.reqString(p.field("checkStateId"), o["checkStateId"])
+	if c.Delete = w.optBool(p.field("delete"), o["delete"]); c.Delete {
+		return c
+	}
+	c.Data.Name, _ = w.reqString(p.field("name"), o["name"])
+	c.Data.Identifier, _ = w.reqString(p.field("topologyElementIdentifier"), o["topologyElementIdentifier"])
+	hp := p.field("health")
+	if h, ok := w.reqString(hp, o["health"]); ok {
+		state, err := graphstore.ParseHealthState(h)
+		if err != nil {
+			w.failf(hp, "%q is not a health state; want CLEAR, DEVIATING, CRITICAL or UNKNOWN, in any case", h)
+		}
+		c.Data.State = state
+	}
+	c.Data.Message = w.message(p.field("message"), o["message"])
+	return c
+}
+
+// message decodes a check state's optional markdown message, bounded by
+// graphstore.MaxMessageBytes.
+func (w *walker) message(p *path, raw []byte) string {
+	if absent(raw) {
+		return ""
+	}
+	if kindOf(raw) != '"' {
+		w.wrongType(p, "a string", raw)
+		return ""
+	}
+	s := unquote(raw)
+	if len(s) > graphstore.MaxMessageBytes {
+		w.failf(p, "message is %d bytes long; the limit is %d", len(s), graphstore.MaxMessageBytes)
+		return ""
+	}
+	return s
+}
+
+// checkStates adds a topology's check states to the batch: the
+// replacements first, then the puts and deletes.
+func (r *run) checkStates(t *Topology) {
+	summary := func(stream string) *StreamSummary {
+		sum, ok := r.streams[stream]
+		if !ok {
+			sum = &StreamSummary{Stream: stream}
+			r.streams[stream] = sum
+		}
+		return sum
+	}
+	for _, s := range t.ReplaceStreams {
+		r.batch.ReplaceStream(s)
+		summary(s).Replaced = true
+	}
+	for _, c := range t.CheckStates {
+		sum := summary(c.Stream)
+		if c.Delete {
+			r.batch.DeleteCheck(c.Stream, c.ID)
+			sum.Deleted++
+			continue
+		}
+		r.batch.PutCheck(c.Stream, c.ID, c.Data)
+		sum.Put++
+	}
+}
+
+func compareStreams(a, b StreamSummary) int { return strings.Compare(a.Stream, b.Stream) }
