@@ -284,7 +284,9 @@ func (sr *search) consider(r ref) error {
 func (sr *search) result() []traces.Trace {
 	out := make([]traces.Trace, 0, len(sr.found))
 	for _, t := range sr.found {
-		slices.SortFunc(t.Matched, func(a, b traces.Span) int { return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.SpanID, b.SpanID)) })
+		slices.SortFunc(t.Matched, func(a, b traces.Span) int {
+			return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.SpanID, b.SpanID))
+		})
 		out = append(out, *t)
 	}
 	slices.SortFunc(out, func(a, b traces.Trace) int { return sr.order.Compare(&a, &b) })

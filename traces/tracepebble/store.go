@@ -272,7 +272,8 @@ func traceSpans(it *pebble.Iterator, tid string, start, end int64) ([]traces.Spa
 			return nil, err
 		}
 	}
-	slices.SortFunc(out, func(a, b traces.Span) int { return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.SpanID, b.SpanID)) })
+	slices.SortFunc(out, func(a, b traces.Span) int {
+		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.SpanID, b.SpanID))
+	})
 	return out, nil
 }
-
