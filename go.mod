@@ -71,4 +71,5 @@ require (
 	golang.org/x/text v0.28.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 	google.golang.org/protobuf v1.36.8 // indirect
+	go.opentelemetry.io/proto/otlp v1.11.1 // indirect
 )

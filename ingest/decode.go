@@ -81,6 +81,15 @@ func (dc Decoder) Decode(r io.Reader) ([]Topology, error) {
 // problem found with its JSON path; on any error no topology is returned, so
 // a caller cannot apply half a payload.
 func (dc Decoder) DecodeBytes(b []byte) ([]Topology, error) {
+	w, err := dc.walk(b)
+	if err != nil {
+		return nil, err
+	}
+	return w.out, nil
+}
+
+// walk decodes a whole document; on error it returns only the errors.
+func (dc Decoder) walk(b []byte) (*walker, error) {
 	if limit := dc.maxBytes(); int64(len(b)) > limit {
 		return nil, &TooLargeError{Limit: limit}
 	}
@@ -100,7 +109,7 @@ func (dc Decoder) DecodeBytes(b []byte) ([]Topology, error) {
 	if err := d.errs.err(); err != nil {
 		return nil, err
 	}
-	return w.out, nil
+	return w, nil
 }
 
 // syntaxMessage renders a JSON syntax error with its line and column.
@@ -120,13 +129,14 @@ func syntaxMessage(b []byte, err error) string {
 // keys it has; every key is optional, and keys of no form are ignored.
 var (
 	envelopeKeys = []string{"topologies", "metrics", "events", "health", "service_checks",
-		"internalHostname", "collection_timestamp", "apiKey"}
+		"internalHostname", "collection_timestamp", "apiKey", "series"}
 	stubKeys     = []string{"components", "relations", "instance_key", "start_snapshot", "stop_snapshot", "delete_ids"}
 	requestKeys  = []string{"method", "uri_path", "headers"}
 	requestBody  = []string{"payload", "body"}
-	expectedForm = `want an intake payload (an object with "topologies"), a check topology ` +
+	expectedForm = `want an intake payload (an object with "topologies", "metrics", "events" or "series"), a check topology ` +
 		`(an object with "components", "relations", "instance_key", …), a recorded request ` +
-		`(an object with "payload" and "uri_path"), or a list of these`
+		`(an object with "payload" and "uri_path"), an OTLP/JSON document ("resourceSpans", "resourceMetrics", ` +
+		`"resourceLogs"), a trace-agent span ({"trace_id", "span_id", "start", …}), or a list of these`
 )
 
 func hasAny(o object, keys []string) bool {
@@ -138,6 +148,7 @@ type walker struct {
 	*dec
 	defaultSource string
 	out           []Topology
+	tel           telemetryOut
 }
 
 // document decodes the top level: one object, or a list of objects.
@@ -146,11 +157,14 @@ func (w *walker) document(p *path, raw json.RawMessage) {
 	case '[':
 		l, _ := w.optList(p, raw)
 		for i, e := range l {
-			if kindOf(e) != '{' {
+			switch kindOf(e) {
+			case '{':
+				w.form(p.at(i), e)
+			case '[':
+				w.agentTrace(p.at(i), e) // a trace: a list of spans
+			default:
 				w.wrongType(p.at(i), "an object", e)
-				continue
 			}
-			w.form(p.at(i), e)
 		}
 	case '{':
 		w.form(p, raw)
@@ -167,6 +181,10 @@ func (w *walker) form(p *path, raw json.RawMessage) {
 	}
 	env, stub := hasAny(o, envelopeKeys), hasAny(o, stubKeys)
 	switch {
+	case hasAny(o, otlpKeys) && !env && !stub:
+		w.otlp(p, raw)
+	case isAgentSpan(o): // its "metrics" member is the span's, not an intake list
+		w.agentSpan(p, o)
 	case hasAny(o, requestBody) && hasAny(o, requestKeys) && !env && !stub:
 		w.request(p, o)
 	case env && stub:
@@ -232,7 +250,8 @@ func isIntakePath(uri string) bool {
 	return strings.HasSuffix(strings.TrimSuffix(u, "/"), "/intake")
 }
 
-// envelope decodes an intake payload; only its topologies are read.
+// envelope decodes an intake payload: its topologies, metrics, series and
+// events (health and service checks are not read yet).
 func (w *walker) envelope(p *path, o object) {
 	tp := p.field("topologies")
 	l, _ := w.optList(tp, o["topologies"])
@@ -241,6 +260,7 @@ func (w *walker) envelope(p *path, o object) {
 			w.topology(tp.at(i), t, intakeForm)
 		}
 	}
+	w.intakeTelemetry(p, o)
 }
 
 // topologyForm is what differs between the intake and check stub forms.

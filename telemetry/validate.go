@@ -12,7 +12,8 @@ import (
 // error names the field's JSON path.
 const (
 	MaxNameBytes    = 1024            // a metric name, an event name, a span name
-	MaxTagBytes     = 4096            // a tag key or value, an identifier
+	MaxTagBytes     = 4096            // a tag key, an identifier
+	MaxValueBytes   = 64 << 10        // a tag value (span attributes carry stack traces)
 	MaxTags         = 256             // tags (or attributes) of one record
 	MaxMessageBytes = 64 << 10        // an event message, an event's data
 	MaxTime         = 253402300799999 // 9999-12-31T23:59:59.999Z in epoch ms
@@ -49,7 +50,7 @@ func CheckTags(tags Tags) error {
 		if err := CheckString("tag key", t.Key, MaxTagBytes); err != nil {
 			return err
 		}
-		if err := CheckString("tag "+strconv.Quote(t.Key), t.Value, MaxTagBytes); err != nil {
+		if err := CheckString("tag "+strconv.Quote(t.Key), t.Value, MaxValueBytes); err != nil {
 			return err
 		}
 	}
