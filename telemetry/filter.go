@@ -182,7 +182,7 @@ func String(e Expr) string {
 		}
 		return e.Field + " IN (" + strings.Join(vals, ", ") + ")"
 	case *Compare:
-		return fmt.Sprintf("%s %s %s", e.Field, e.Op, strconv.FormatFloat(e.Value, 'g', -1, 64))
+		return fmt.Sprintf("%s %s %s", e.Field, e.Op, strconv.FormatFloat(e.Value, 'f', -1, 64))
 	}
 	return fmt.Sprintf("%T", e)
 }

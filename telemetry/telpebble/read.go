@@ -444,7 +444,7 @@ func describeAgg(a *telemetry.Aggregation) string {
 	}
 	switch {
 	case a.Components != nil:
-		return fmt.Sprintf("aggregate %s in %s, grouped by %d components\n", m, by, len(a.Components))
+		return fmt.Sprintf("aggregate %s in %s, grouped by component\n", m, by)
 	case len(a.GroupBy) > 0:
 		return fmt.Sprintf("aggregate %s in %s, grouped by %s\n", m, by, strings.Join(a.GroupBy, ", "))
 	}

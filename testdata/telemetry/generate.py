@@ -2,13 +2,13 @@
 """Writes the web shop's telemetry fixtures (run from this directory).
 
 The data belongs to the web shop of ../topology/webshop-*.json: its hosts,
-services and orders database, one hour from 2026-11-20T10:00:00Z. The
+services and orders database, one hour from 2026-11-01T10:00:00Z. The
 pseudo-random numbers are seeded, so the output is the same on every run.
 """
 import json
 import random
 
-BASE = 1795168800  # 2026-11-20T10:00:00Z, epoch seconds
+BASE = 1793527200  # 2026-11-01T10:00:00Z, epoch seconds
 rnd = random.Random(42)
 
 def metrics():
