@@ -292,4 +292,3 @@ func (w *walker) otlpLog(p *path, r *logspb.LogRecord, res telemetry.Tags, servi
 		w.tel.events = append(w.tel.events, e)
 	}
 }
-

@@ -217,19 +217,24 @@ type TraceIterator interface {
 	Close() error
 }
 
+// Searcher is what the query engine needs of a span store.
+type Searcher interface {
+	// SearchTraces opens a search.
+	SearchTraces(ctx context.Context, q TraceQuery) (TraceIterator, error)
+	// ExplainTraces describes how the store would answer q.
+	ExplainTraces(q TraceQuery) string
+}
+
 // Store keeps spans. Implementations are safe for concurrent use, and a
 // search sees each append whole or not at all.
 type Store interface {
+	Searcher
 	// AppendSpans writes spans; a span with the trace and span id of a
 	// stored one (and in the same day) replaces it. The batch is not kept.
 	AppendSpans(ctx context.Context, batch []Span) error
-	// SearchTraces opens a search.
-	SearchTraces(ctx context.Context, q TraceQuery) (TraceIterator, error)
 	// Spans returns the spans of a trace that start within [start, end]
 	// (epoch ns), by start time.
 	Spans(ctx context.Context, traceID string, start, end int64) ([]Span, error)
-	// ExplainTraces describes how the store would answer q.
-	ExplainTraces(q TraceQuery) string
 	// Compact drops spans older than the retention before now.
 	Compact(ctx context.Context, now time.Time) error
 	Close() error
