@@ -311,4 +311,3 @@ func naiveValue(a *telemetry.Aggregation, v []float64, last float64) float64 {
 	}
 	return s[lo] + (h-float64(lo))*(s[lo+1]-s[lo])
 }
-
