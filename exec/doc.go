@@ -10,16 +10,24 @@
 // adjacency a page at a time, so a hub stops at the element limit). Where
 // the snapshot hands out postings as bitmaps (graphstore.SetReader: the
 // Pebble store at the current time), scans iterate the bitmaps and filters
-// test membership; otherwise filters load each component (sets.go). Operators stream sorted component ids (Next/SeekGE/At/Err/
-// Close) over one graphstore.Snapshot opened at the query's time; the
-// result is the selected components and the relations among them. CHANGES
-// runs the plan at both ends of its range and compares what it selects.
+// test membership; otherwise filters load each component (sets.go).
+// Operators stream sorted component ids (Next/SeekGE/At/Err/Close) over one
+// graphstore.Snapshot opened at the query's time; the result is the
+// selected components and the relations among them. CHANGES runs the plan
+// at both ends of its range and compares what it selects.
 //
 // exec reads storage only through the Graph interface it defines (a store
 // that opens snapshots) and graphstore.Snapshot; it never sees a concrete
 // store. Every query honours context cancellation and its timeout, and
 // counts the components it holds (results and expanded neighbourhoods)
 // against the element limit, failing with a *LimitError instead of cutting
-// a result. METRICS, EVENTS and TRACES statements return ErrUnsupported.
-// Errors come in the classes errors.go lists.
+// a result. Errors come in the classes errors.go lists.
+//
+// METRICS, EVENTS and TRACES (data.go, metrics.go, events.go,
+// tracesexec.go) read the data stores of Options.Data through the
+// telemetry and traces interfaces: the WHERE filter is translated into the
+// stores' filter (datafilter.go), a FOR clause (or an API key's scope) is
+// evaluated as a topology query at the range's end and joins through the
+// components' identifiers, and aggregations are pushed down to the store.
+// Results count against the element limit and are never cut silently.
 package exec

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/tetrahq/tetra/telemetry"
 	"github.com/tetrahq/tetra/traces"
@@ -164,4 +165,22 @@ func trimClass(err error) string {
 func sortedTags(t telemetry.Tags) telemetry.Tags {
 	t = slices.DeleteFunc(t, func(x telemetry.Tag) bool { return x.Key == "" })
 	return telemetry.NewTags(t)
+}
+
+// Shift moves every metric sample, event and span by d (topology has no
+// times of its own: its versions are stamped when applied). It is for
+// replaying recorded data as if it were recent.
+func (p *Payload) Shift(d time.Duration) {
+	ms := d.Milliseconds()
+	for i := range p.Metrics {
+		for j := range p.Metrics[i].Samples {
+			p.Metrics[i].Samples[j].T += ms
+		}
+	}
+	for i := range p.Events {
+		p.Events[i].Time += ms
+	}
+	for i := range p.Spans {
+		p.Spans[i].Start += d.Nanoseconds()
+	}
 }
