@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/tetrahq/tetra/internal/tsz"
@@ -47,9 +49,9 @@ func (s *Store) AppendMetrics(ctx context.Context, batch []telemetry.SeriesSampl
 			last.add(ids[i], x)
 		}
 	}
-	for w, r := range recs {
+	for _, w := range slices.Sorted(maps.Keys(recs)) { // sequence numbers in window order
 		s.walSeq++
-		b.Set(walKey(w, s.walSeq), r.bytes(), nil)
+		b.Set(walKey(w, s.walSeq), recs[w].bytes(), nil)
 	}
 	if len(fresh) > 0 {
 		setMeta(b, "next_series", s.nextID)
@@ -150,8 +152,8 @@ func (s *Store) seal(w int64) error {
 	var buf []byte
 	var bumped []*seriesMeta
 	dirty := false
-	for id, c := range hw.chunks {
-		samples := c.sealed()
+	for _, id := range slices.Sorted(maps.Keys(hw.chunks)) { // sequence numbers in id order
+		samples := hw.chunks[id].sealed()
 		if len(samples) == 0 {
 			continue
 		}
