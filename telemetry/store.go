@@ -1,8 +1,11 @@
 package telemetry
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -36,7 +39,7 @@ func (m Method) String() string {
 // point carries its start time and aggregates the samples of the query's
 // range within it. Without a Step the whole range is one bucket whose
 // point carries the range's start. NaN samples are no value: every method
-// skips them. Sum and Count give 0 for a bucket of the range without
+// skips them, and a group with no value in the range is not in the result. Sum and Count give 0 for a bucket of the range without
 // samples, so a group's series is dense from the range's first bucket to
 // its last; SumNoZeros and CountNoZeros leave such buckets out, as every
 // other method does. Percentile interpolates linearly between the closest
@@ -94,6 +97,13 @@ type ResultSeries struct {
 	// Identifiers are a stored series' identifiers (nil for groups).
 	Identifiers []string
 	Points      []Point
+}
+
+// CompareSeries orders result series as a SeriesSet yields them: by
+// component, then name, then tags.
+func CompareSeries(a, b ResultSeries) int {
+	return cmp.Or(strings.Compare(a.Component, b.Component), strings.Compare(a.Name, b.Name),
+		slices.CompareFunc(a.Tags, b.Tags, compareTag))
 }
 
 // SeriesSet iterates the series of a result. Series come ordered by

@@ -26,7 +26,6 @@ type Agg struct {
 	first      int64 // index of the range's first bucket
 	buckets    []acc
 	vals       [][]float64 // percentile: the values of each bucket
-	touched    bool
 }
 
 // New returns an aggregator of a over [start, end] (both included).
@@ -65,7 +64,6 @@ func (g *Agg) Reset() {
 	for i := range g.vals {
 		g.vals[i] = g.vals[i][:0]
 	}
-	g.touched = false
 }
 
 func floorDiv(a, b int64) int64 {
@@ -116,7 +114,6 @@ func (g *Agg) AddUnsorted(s []telemetry.Sample) {
 
 // addRun adds samples of one bucket.
 func (g *Agg) addRun(b int, s []telemetry.Sample) {
-	g.touched = true
 	a := &g.buckets[b]
 	switch g.a.Method {
 	case telemetry.Mean, telemetry.Sum, telemetry.SumNoZeros:
@@ -163,9 +160,16 @@ func (g *Agg) addRun(b int, s []telemetry.Sample) {
 	}
 }
 
-// Empty reports whether no sample in the range was added (the group then
-// has no series in the result).
-func (g *Agg) Empty() bool { return !g.touched }
+// Empty reports whether no value in the range was added (NaN samples are
+// no value): the group then has no series in the result.
+func (g *Agg) Empty() bool {
+	for i := range g.buckets {
+		if g.buckets[i].n > 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // Points appends the group's points to dst.
 func (g *Agg) Points(dst []telemetry.Point) []telemetry.Point {

@@ -215,6 +215,9 @@ func naive(truth []*naiveSeries, q telemetry.MetricQuery) map[string][]telemetry
 	}
 	out := map[string][]telemetry.Point{}
 	for g, samples := range groups {
+		if !slices.ContainsFunc(samples, func(s sample) bool { return !math.IsNaN(s.v) }) {
+			continue // a group with no value in range is not in the result
+		}
 		out[g] = naivePoints(samples, a, q.Start, q.End)
 	}
 	return out

@@ -238,9 +238,10 @@ func (ss *seriesSet) Next() bool {
 		}
 		ss.agg.Reset()
 		ss.agg.Add(samples)
-		if ss.cur.Points = ss.agg.Points(ss.cur.Points); len(ss.cur.Points) == 0 && ss.agg.Empty() {
-			continue
+		if ss.agg.Empty() {
+			continue // only NaN: no value in range
 		}
+		ss.cur.Points = ss.agg.Points(ss.cur.Points)
 		return true
 	}
 	ss.done = true
@@ -296,19 +297,14 @@ func aggregateGroups(r *reader, sel []selected, a *telemetry.Aggregation) ([]tel
 	}
 	out := make([]telemetry.ResultSeries, 0, len(groups))
 	for _, g := range groups {
+		if g.agg.Empty() {
+			continue // only NaN: no value in range
+		}
 		g.res.Points = g.agg.Points(nil)
 		out = append(out, g.res)
 	}
-	slices.SortFunc(out, CompareResults)
+	slices.SortFunc(out, telemetry.CompareSeries)
 	return out, nil
-}
-
-// CompareResults orders result series by component, name, then tags.
-func CompareResults(a, b telemetry.ResultSeries) int {
-	return cmp.Or(strings.Compare(a.Component, b.Component), strings.Compare(a.Name, b.Name),
-		slices.CompareFunc(a.Tags, b.Tags, func(x, y telemetry.Tag) int {
-			return cmp.Or(strings.Compare(x.Key, y.Key), strings.Compare(x.Value, y.Value))
-		}))
 }
 
 type groupKey struct {

@@ -156,6 +156,13 @@ func identifiers(a map[string]string) []string {
 	return strings.Split(v, "|")
 }
 
+// MetricQuery reads a select-metrics command's query (for stores' own
+// tests of their query translation).
+func MetricQuery(d *datadriven.TestData) (telemetry.MetricQuery, error) { return metricQuery(d) }
+
+// EventQuery reads a select-events command's query.
+func EventQuery(d *datadriven.TestData) (telemetry.EventQuery, error) { return eventQuery(d) }
+
 func metricQuery(d *datadriven.TestData) (telemetry.MetricQuery, error) {
 	a := args(d)
 	var q telemetry.MetricQuery
