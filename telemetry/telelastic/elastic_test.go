@@ -5,16 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/datadriven"
 	"github.com/tetrahq/tetra/internal/esutil"
+	"github.com/tetrahq/tetra/internal/esutil/estest"
 	"github.com/tetrahq/tetra/telemetry"
 	"github.com/tetrahq/tetra/telemetry/teltest"
 )
@@ -85,49 +83,14 @@ func TestDSL(t *testing.T) {
 	})
 }
 
-// fakeES is an httptest server that answers requests with recorded
-// Elasticsearch answers, in order, and keeps the requests.
-type fakeES struct {
-	t        *testing.T
-	mu       sync.Mutex
-	answers  []answer
-	requests []string
-}
+type answer = estest.Answer
 
-type answer struct {
-	status int
-	body   string
-}
-
-func (f *fakeES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	body, _ := io.ReadAll(r.Body)
-	f.requests = append(f.requests, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery+"\n"+string(body))
-	if len(f.answers) == 0 {
-		f.t.Errorf("unexpected request %s %s", r.Method, r.URL)
-		w.WriteHeader(http.StatusInternalServerError)
-		return
-	}
-	a := f.answers[0]
-	f.answers = f.answers[1:]
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Elastic-Product", "Elasticsearch")
-	w.WriteHeader(a.status)
-	io.WriteString(w, a.body)
-}
+func ans(status int, body string) answer { return answer{Status: status, Body: body} }
 
 // fakeStore returns a store talking to a fake Elasticsearch that gives the
-// answers, with retries at once.
-func fakeStore(t *testing.T, answers ...answer) (*Store, *fakeES) {
-	f := &fakeES{t: t, answers: answers}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	c, err := esutil.New(esutil.Options{URL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Backoff = func(int) time.Duration { return 0 }
+// answers.
+func fakeStore(t *testing.T, answers ...answer) (*Store, *estest.Server) {
+	c, f := estest.New(t, answers...)
 	return &Store{c: c, o: Options{MetricRetention: telemetry.DefaultMetricRetention, EventRetention: telemetry.DefaultEventRetention}}, f
 }
 
