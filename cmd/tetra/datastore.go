@@ -3,25 +3,41 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"time"
 
 	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/internal/esutil"
+	"github.com/tetrahq/tetra/telemetry"
+	"github.com/tetrahq/tetra/telemetry/telelastic"
 	"github.com/tetrahq/tetra/telemetry/telpebble"
+	"github.com/tetrahq/tetra/traces"
+	"github.com/tetrahq/tetra/traces/traceelastic"
 	"github.com/tetrahq/tetra/traces/tracepebble"
 )
 
-// dataStores are the metric/event store and the span store of a data
-// directory: each its own Pebble instance beside the graph's, in the
-// telemetry/ and traces/ subdirectories (docs/storage-format.md).
+// dataStores are the metric/event store and the span store: by default
+// each its own Pebble instance beside the graph's, in the telemetry/ and
+// traces/ subdirectories of the data directory (docs/storage-format.md);
+// with --elasticsearch, indices of that cluster (docs/telemetry.md).
 type dataStores struct {
-	tel    *telpebble.Store
-	traces *tracepebble.Store
+	tel    telemetry.Store
+	traces traces.Store
 }
 
-// openData opens (creating if needed) the data stores of dir.
-func openData(dir string, now func() time.Time) (*dataStores, error) {
+// elasticFlag adds --elasticsearch to a command's flags.
+func elasticFlag(fs *flag.FlagSet) *string {
+	return fs.String("elasticsearch", "", "keep metrics, events and spans in the Elasticsearch cluster at `URL` (http://user:password@host:9200) instead of the data directory")
+}
+
+// openData opens the data stores: Elasticsearch at esURL when given, else
+// (creating if needed) those of dir.
+func openData(dir, esURL string, now func() time.Time) (*dataStores, error) {
+	if esURL != "" {
+		return openElastic(esURL)
+	}
 	tel, err := telpebble.Open(filepath.Join(dir, "telemetry"), telpebble.Options{Now: now})
 	if err != nil {
 		return nil, inUse(dir, err)
@@ -47,6 +63,26 @@ func (d *dataStores) compact(ctx context.Context, now time.Time) error {
 
 func (d *dataStores) Close() error {
 	return errors.Join(d.tel.Close(), d.traces.Close())
+}
+
+// openElastic connects to an Elasticsearch cluster and installs the index
+// templates.
+func openElastic(url string) (*dataStores, error) {
+	c, err := esutil.New(esutil.Options{URL: url})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tel, err := telelastic.Open(ctx, c, telelastic.Options{})
+	if err != nil {
+		return nil, err
+	}
+	tr, err := traceelastic.Open(ctx, c, traceelastic.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &dataStores{tel: tel, traces: tr}, nil
 }
 
 // inUse explains a locked data directory.
