@@ -25,7 +25,7 @@ var (
 		{Header: "MEAN", Fixed: true, Keep: 3},
 		{Header: "MAX", Fixed: true, Keep: 3},
 		{Header: "LAST", Fixed: true, Keep: 3},
-		{Header: "", Keep: 1, Min: 8},
+		{Header: "TREND", Keep: 1, Min: 8},
 	}
 	valueColumns = []Column{
 		{Header: "SERIES", Keep: 2, Min: 16, ElideMiddle: true},
@@ -62,7 +62,8 @@ func writeMetrics(w io.Writer, r *exec.MetricsResult, o Options) error {
 	// "series" is its own plural.
 	line(bw, o, "%d series from %s to %s (%s)%s", len(r.Series), stamp(r.From), stamp(r.To), what, truncated(r.Truncated))
 	if len(r.Series) > 0 {
-		if err := seriesTable(r.Series).Write(bw, o.Width); err != nil {
+		t := seriesTable(r.Series)
+		if err := t.Write(bw, o.Width); err != nil {
 			return err
 		}
 	}

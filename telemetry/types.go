@@ -3,6 +3,7 @@ package telemetry
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -93,6 +94,32 @@ func (ts Tags) MarshalJSON() ([]byte, error) {
 	return json.Marshal(m)
 }
 
+// UnmarshalJSON reads what MarshalJSON writes: an object of strings or
+// lists of strings.
+func (ts *Tags) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	out := make(Tags, 0, len(m))
+	for k, raw := range m {
+		var one string
+		if err := json.Unmarshal(raw, &one); err == nil {
+			out = append(out, Tag{Key: k, Value: one})
+			continue
+		}
+		var many []string
+		if err := json.Unmarshal(raw, &many); err != nil {
+			return fmt.Errorf("telemetry: tag %q: want a string or a list of strings", k)
+		}
+		for _, v := range many {
+			out = append(out, Tag{Key: k, Value: v})
+		}
+	}
+	*ts = NewTags(out)
+	return nil
+}
+
 // Sample is one value of a series at a time in epoch milliseconds.
 type Sample struct {
 	T int64
@@ -155,6 +182,19 @@ func (p Point) MarshalJSON() ([]byte, error) {
 		b = strconv.AppendFloat(b, p.V, 'g', -1, 64)
 	}
 	return append(b, ']'), nil
+}
+
+// UnmarshalJSON reads [epochMs, value], null as NaN.
+func (p *Point) UnmarshalJSON(b []byte) error {
+	var pair [2]*float64
+	if err := json.Unmarshal(b, &pair); err != nil || pair[0] == nil {
+		return fmt.Errorf("telemetry: a point is [epochMs, value], got %s", b)
+	}
+	p.T, p.V = int64(*pair[0]), math.NaN()
+	if pair[1] != nil {
+		p.V = *pair[1]
+	}
+	return nil
 }
 
 // Event is one event: something that happened at a time, tied to

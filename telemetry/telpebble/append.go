@@ -28,7 +28,7 @@ func (s *Store) AppendMetrics(ctx context.Context, batch []telemetry.SeriesSampl
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.checkOpen(); err != nil {
+	if err := s.checkWritable(); err != nil {
 		return err
 	}
 	b := s.db.NewBatch()

@@ -24,7 +24,7 @@ import (
 func (s *Store) Compact(ctx context.Context, now time.Time) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.checkOpen(); err != nil {
+	if err := s.checkWritable(); err != nil {
 		return err
 	}
 	if err := s.expire(now); err != nil {

@@ -27,7 +27,7 @@ func (s *Store) AppendEvents(ctx context.Context, batch []telemetry.Event) error
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.checkOpen(); err != nil {
+	if err := s.checkWritable(); err != nil {
 		return err
 	}
 	b := s.db.NewIndexedBatch()

@@ -12,6 +12,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/tetrahq/tetra/internal/pebblefs"
 	"github.com/tetrahq/tetra/internal/tsz"
 	"github.com/tetrahq/tetra/telemetry"
 )
@@ -35,6 +37,11 @@ type Options struct {
 	// NoSync commits without waiting for the disk: for benchmarks and
 	// throwaway stores. A crash may lose recent appends, never half of one.
 	NoSync bool
+	// ReadOnly opens an existing store for reading only, sharing it with
+	// other read-only opens (tetra query) and excluding writers: nothing is
+	// written, appended samples not yet sealed are read from the log into
+	// memory, and every write fails with ErrReadOnly.
+	ReadOnly bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// ErrorLog receives Pebble's error messages (os.Stderr when nil).
@@ -108,6 +115,10 @@ func Open(dir string, o Options) (*Store, error) {
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
+	if o.ReadOnly {
+		po.ReadOnly, po.ErrorIfNotExists = true, true
+		po.FS = pebblefs.SharedLockFS{FS: vfs.Default}
+	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("telpebble: open %s: %w", dir, err)
@@ -142,6 +153,8 @@ func (s *Store) load() error {
 		return err
 	} else if ok && v != schemaVersion {
 		return fmt.Errorf("data format version %d, this build reads version %d", v, schemaVersion)
+	} else if !ok && s.o.ReadOnly {
+		return fmt.Errorf("not a telemetry store (no schema)")
 	} else if !ok {
 		if err := s.db.Set(metaKey("schema"), binary.BigEndian.AppendUint64(nil, schemaVersion), pebble.Sync); err != nil {
 			return err
@@ -253,7 +266,10 @@ func (s *Store) Close() error {
 	}
 	windows := s.head.all()
 	s.hmu.Unlock()
-	err := s.sealLocked(windows)
+	var err error
+	if !s.o.ReadOnly {
+		err = s.sealLocked(windows)
+	}
 	s.hmu.Lock()
 	s.closed = true
 	s.hmu.Unlock()
@@ -269,12 +285,23 @@ func (s *Store) checkOpen() error {
 	return nil
 }
 
+// ErrReadOnly is a write to a store opened ReadOnly.
+var ErrReadOnly = errors.New("telpebble: the store is open read-only")
+
+// checkWritable is checkOpen for writers.
+func (s *Store) checkWritable() error {
+	if s.o.ReadOnly {
+		return ErrReadOnly
+	}
+	return s.checkOpen()
+}
+
 // Flush seals every window in the head into chunks (tests and benchmarks
 // use it to measure the chunks alone).
 func (s *Store) Flush() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.checkOpen(); err != nil {
+	if err := s.checkWritable(); err != nil {
 		return err
 	}
 	s.hmu.RLock()

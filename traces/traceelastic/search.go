@@ -46,7 +46,9 @@ func (s *Store) SearchTraces(ctx context.Context, q traces.TraceQuery) (traces.T
 	}
 	out := make([]traces.Trace, 0, len(found))
 	for _, t := range found {
-		slices.SortFunc(t.Matched, func(a, b traces.Span) int { return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.SpanID, b.SpanID)) })
+		slices.SortFunc(t.Matched, func(a, b traces.Span) int {
+			return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.SpanID, b.SpanID))
+		})
 		out = append(out, *t)
 	}
 	slices.SortFunc(out, func(a, b traces.Trace) int { return order.Compare(&a, &b) })

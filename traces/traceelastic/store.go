@@ -247,7 +247,9 @@ func (s *Store) readTraces(ctx context.Context, ids []string, from, to int64) (m
 		}
 	}
 	for _, spans := range out {
-		slices.SortFunc(spans, func(a, b traces.Span) int { return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.SpanID, b.SpanID)) })
+		slices.SortFunc(spans, func(a, b traces.Span) int {
+			return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.SpanID, b.SpanID))
+		})
 	}
 	return out, nil
 }

@@ -20,6 +20,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/tetrahq/tetra/internal/pebblefs"
 	"github.com/tetrahq/tetra/telemetry"
 	"github.com/tetrahq/tetra/traces"
 )
@@ -33,6 +35,10 @@ type Options struct {
 	BlockCacheBytes int64
 	// NoSync commits without waiting for the disk (benchmarks, tests).
 	NoSync bool
+	// ReadOnly opens an existing store for reading only, sharing it with
+	// other read-only opens and excluding writers; writes fail with
+	// ErrReadOnly.
+	ReadOnly bool
 	// ErrorLog receives Pebble's error messages (os.Stderr when nil).
 	ErrorLog io.Writer
 }
@@ -75,6 +81,10 @@ func Open(dir string, o Options) (*Store, error) {
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
+	if o.ReadOnly {
+		po.ReadOnly, po.ErrorIfNotExists = true, true
+		po.FS = pebblefs.SharedLockFS{FS: vfs.Default}
+	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("tracepebble: open %s: %w", dir, err)
@@ -102,6 +112,9 @@ const schemaVersion = 1
 func (s *Store) checkSchema() error {
 	key := []byte{tagMeta, 's'}
 	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) && s.o.ReadOnly {
+		return fmt.Errorf("not a trace store (no schema)")
+	}
 	if errors.Is(err, pebble.ErrNotFound) {
 		return s.db.Set(key, binary.BigEndian.AppendUint64(nil, schemaVersion), pebble.Sync)
 	}
@@ -120,6 +133,16 @@ func (s *Store) writeOpts() *pebble.WriteOptions {
 		return pebble.NoSync
 	}
 	return pebble.Sync
+}
+
+// ErrReadOnly is a write to a store opened ReadOnly.
+var ErrReadOnly = errors.New("tracepebble: the store is open read-only")
+
+func (s *Store) checkWritable() error {
+	if s.o.ReadOnly {
+		return ErrReadOnly
+	}
+	return s.checkOpen()
 }
 
 func (s *Store) checkOpen() error {
@@ -158,7 +181,7 @@ func (s *Store) AppendSpans(ctx context.Context, batch []traces.Span) error {
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.checkOpen(); err != nil {
+	if err := s.checkWritable(); err != nil {
 		return err
 	}
 	b := s.db.NewIndexedBatch()
@@ -222,7 +245,7 @@ func deleteOld(b *pebble.Batch, key []byte) error {
 func (s *Store) Compact(ctx context.Context, now time.Time) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.checkOpen(); err != nil {
+	if err := s.checkWritable(); err != nil {
 		return err
 	}
 	horizon := dayOf(now.Add(-s.o.Retention).UnixNano())
