@@ -191,3 +191,32 @@ const (
 	DefaultMetricRetention = 30 * 24 * time.Hour
 	DefaultEventRetention  = 30 * 24 * time.Hour
 )
+
+// SliceSeries returns a SeriesSet over computed series (for stores that
+// compute a result before it is read).
+func SliceSeries(series []ResultSeries) SeriesSet { return NewSliceIter(series) }
+
+// SliceEvents returns an EventIterator over computed events.
+func SliceEvents(events []Event) EventIterator { return NewSliceIter(events) }
+
+// SliceIter iterates a slice with the stores' iterator shape
+// (Next/At/Err/Close); At points into the slice.
+type SliceIter[T any] struct {
+	items []T
+	i     int
+}
+
+// NewSliceIter returns an iterator over items.
+func NewSliceIter[T any](items []T) *SliceIter[T] { return &SliceIter[T]{items: items, i: -1} }
+
+func (s *SliceIter[T]) Next() bool {
+	if s.i+1 >= len(s.items) {
+		s.i = len(s.items)
+		return false
+	}
+	s.i++
+	return true
+}
+func (s *SliceIter[T]) At() *T       { return &s.items[s.i] }
+func (s *SliceIter[T]) Err() error   { return nil }
+func (s *SliceIter[T]) Close() error { return nil }

@@ -135,3 +135,38 @@ func TagsTemplates(names ...string) []any {
 
 // Keyword is a keyword field's mapping.
 var Keyword = map[string]any{"type": "keyword", "ignore_above": 8191}
+
+// TagObject turns tags into a document object; a key with several values
+// holds a list.
+func TagObject(tags telemetry.Tags) map[string]any {
+	m := make(map[string]any, len(tags))
+	for _, t := range tags {
+		switch v := m[t.Key].(type) {
+		case nil:
+			m[t.Key] = t.Value
+		case string:
+			m[t.Key] = []string{v, t.Value}
+		case []string:
+			m[t.Key] = append(v, t.Value)
+		}
+	}
+	return m
+}
+
+// TagsOf reads a document object written by TagObject back into tags.
+func TagsOf(m map[string]any) telemetry.Tags {
+	var out telemetry.Tags
+	for k, v := range m {
+		switch v := v.(type) {
+		case string:
+			out = append(out, telemetry.Tag{Key: k, Value: v})
+		case []any:
+			for _, x := range v {
+				if s, ok := x.(string); ok {
+					out = append(out, telemetry.Tag{Key: k, Value: s})
+				}
+			}
+		}
+	}
+	return telemetry.NewTags(out)
+}

@@ -36,7 +36,7 @@ func (s *Store) AppendEvents(ctx context.Context, batch []telemetry.Event) error
 		}
 		tags := telemetry.NewTags(append(telemetry.Tags(nil), e.Tags...))
 		d := eventDoc{Timestamp: e.Time, ID: e.ID, Name: e.Name, Category: telemetry.CanonicalCategory(e.Category),
-			Type: e.Type, Source: e.Source, Message: e.Message, Tags: tagObject(tags),
+			Type: e.Type, Source: e.Source, Message: e.Message, Tags: esutil.TagObject(tags),
 			Identifiers: telemetry.Identifiers(tags, e.Identifiers), Data: e.Data, Links: e.Links}
 		docs = append(docs, esutil.Doc{Index: s.c.DayIndex(kindEvents, e.Time), ID: hashID(e.ID) + ":" + strconv.FormatInt(e.Time, 10), Source: d})
 	}
@@ -91,7 +91,7 @@ func (s *Store) SelectEvents(ctx context.Context, q telemetry.EventQuery) (telem
 			after = h.Sort
 		}
 		if len(ans.Hits.Hits) < size || (q.Limit > 0 && len(out) >= q.Limit) {
-			return &eventIter{events: out, i: -1}, nil
+			return telemetry.SliceEvents(out), nil
 		}
 	}
 }
@@ -99,19 +99,7 @@ func (s *Store) SelectEvents(ctx context.Context, q telemetry.EventQuery) (telem
 func (d *eventDoc) event() telemetry.Event {
 	e := telemetry.Event{ID: d.ID, Time: d.Timestamp, Name: d.Name, Category: d.Category, Type: d.Type, Source: d.Source,
 		Message: d.Message, Identifiers: d.Identifiers, Data: d.Data, Links: d.Links}
-	for k, v := range d.Tags {
-		switch v := v.(type) {
-		case string:
-			e.Tags = append(e.Tags, telemetry.Tag{Key: k, Value: v})
-		case []any:
-			for _, x := range v {
-				if s, ok := x.(string); ok {
-					e.Tags = append(e.Tags, telemetry.Tag{Key: k, Value: s})
-				}
-			}
-		}
-	}
-	e.Tags = telemetry.NewTags(e.Tags)
+	e.Tags = esutil.TagsOf(d.Tags)
 	return e
 }
 
@@ -124,20 +112,3 @@ func (s *Store) ExplainEvents(q telemetry.EventQuery) string {
 	b, _ := json.MarshalIndent(eventSearch(&q, size, nil), "", "  ")
 	return "elasticsearch search of " + s.c.Indices(kindEvents, q.Start, q.End) + ":\n" + string(b) + "\n"
 }
-
-type eventIter struct {
-	events []telemetry.Event
-	i      int
-}
-
-func (it *eventIter) Next() bool {
-	if it.i+1 >= len(it.events) {
-		it.i = len(it.events)
-		return false
-	}
-	it.i++
-	return true
-}
-func (it *eventIter) At() *telemetry.Event { return &it.events[it.i] }
-func (it *eventIter) Err() error           { return nil }
-func (it *eventIter) Close() error         { return nil }

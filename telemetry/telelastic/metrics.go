@@ -233,7 +233,7 @@ func (s *Store) SelectMetrics(ctx context.Context, q telemetry.MetricQuery) (tel
 		return nil, fmt.Errorf("telelastic: %w", err)
 	}
 	slices.SortFunc(out, telemetry.CompareSeries)
-	return &sliceSet{series: out, i: -1}, nil
+	return telemetry.SliceSeries(out), nil
 }
 
 func checkQuery(q *telemetry.MetricQuery) error {
@@ -405,21 +405,3 @@ func (s *Store) ExplainMetrics(q telemetry.MetricQuery) string {
 	b, _ := json.MarshalIndent(body, "", "  ")
 	return "elasticsearch search of " + s.c.Indices(kindMetrics, q.Start, q.End) + ":\n" + string(b) + "\n"
 }
-
-// sliceSet iterates computed series.
-type sliceSet struct {
-	series []telemetry.ResultSeries
-	i      int
-}
-
-func (s *sliceSet) Next() bool {
-	if s.i+1 >= len(s.series) {
-		s.i = len(s.series)
-		return false
-	}
-	s.i++
-	return true
-}
-func (s *sliceSet) At() *telemetry.ResultSeries { return &s.series[s.i] }
-func (s *sliceSet) Err() error                  { return nil }
-func (s *sliceSet) Close() error                { return nil }

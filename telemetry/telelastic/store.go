@@ -137,23 +137,6 @@ func parseSeriesKey(k string) (string, telemetry.Tags, error) {
 	return parts[0], tags, nil
 }
 
-// tagObject turns tags into a document object; a key with several values
-// holds a list.
-func tagObject(tags telemetry.Tags) map[string]any {
-	m := make(map[string]any, len(tags))
-	for _, t := range tags {
-		switch v := m[t.Key].(type) {
-		case nil:
-			m[t.Key] = t.Value
-		case string:
-			m[t.Key] = []string{v, t.Value}
-		case []string:
-			m[t.Key] = append(v, t.Value)
-		}
-	}
-	return m
-}
-
 func hashID(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:12])
@@ -194,7 +177,7 @@ func (s *Store) AppendMetrics(ctx context.Context, batch []telemetry.SeriesSampl
 		key := seriesKey(&ser)
 		sid := hashID(key)
 		ids := telemetry.Identifiers(ser.Tags, ser.Identifiers)
-		tags := tagObject(ser.Tags)
+		tags := esutil.TagObject(ser.Tags)
 		for _, x := range batch[i].Samples {
 			d := sampleDoc{Timestamp: x.T, Name: ser.Name, Series: key, Tags: tags, Identifiers: ids}
 			if sp := special(x.V); sp != "" {

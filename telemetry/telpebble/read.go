@@ -200,7 +200,7 @@ func (s *Store) SelectMetrics(ctx context.Context, q telemetry.MetricQuery) (tel
 	if err != nil {
 		return nil, err
 	}
-	return &sliceSet{series: groups, i: -1}, nil
+	return telemetry.SliceSeries(groups), nil
 }
 
 // seriesSet iterates selected series one by one.
@@ -360,24 +360,6 @@ func groupsOf(m *seriesMeta, a *telemetry.Aggregation, member map[string][]strin
 	res.Tags = telemetry.NewTags(res.Tags)
 	return []groupKey{{key: b.String(), res: res}}
 }
-
-// sliceSet iterates computed series.
-type sliceSet struct {
-	series []telemetry.ResultSeries
-	i      int
-}
-
-func (s *sliceSet) Next() bool {
-	if s.i+1 >= len(s.series) {
-		s.i = len(s.series)
-		return false
-	}
-	s.i++
-	return true
-}
-func (s *sliceSet) At() *telemetry.ResultSeries { return &s.series[s.i] }
-func (s *sliceSet) Err() error                  { return nil }
-func (s *sliceSet) Close() error                { return nil }
 
 // MetricIdentifiers returns the identifiers of the series with samples in
 // the range.

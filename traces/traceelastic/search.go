@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tetrahq/tetra/telemetry"
 	"github.com/tetrahq/tetra/traces"
 )
 
@@ -55,7 +56,7 @@ func (s *Store) SearchTraces(ctx context.Context, q traces.TraceQuery) (traces.T
 	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[:q.Limit]
 	}
-	return &sliceIter{traces: out, i: -1}, nil
+	return telemetry.NewSliceIter(out), nil
 }
 
 // addMatches adds a page of matching spans (newest first) to their
@@ -105,20 +106,3 @@ func kth(found map[string]*traces.Trace, k int) int64 {
 	slices.SortFunc(starts, func(a, b int64) int { return cmp.Compare(b, a) })
 	return starts[k-1]
 }
-
-type sliceIter struct {
-	traces []traces.Trace
-	i      int
-}
-
-func (s *sliceIter) Next() bool {
-	if s.i+1 >= len(s.traces) {
-		s.i = len(s.traces)
-		return false
-	}
-	s.i++
-	return true
-}
-func (s *sliceIter) At() *traces.Trace { return &s.traces[s.i] }
-func (s *sliceIter) Err() error        { return nil }
-func (s *sliceIter) Close() error      { return nil }

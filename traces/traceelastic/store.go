@@ -103,7 +103,7 @@ func (s *Store) AppendSpans(ctx context.Context, batch []traces.Span) error {
 		sp.Resource = telemetry.NewTags(slices.Clone(sp.Resource))
 		d := spanDoc{TraceID: sp.TraceID, SpanID: sp.SpanID, ParentID: sp.ParentID, Service: sp.Service, Name: sp.Name,
 			Kind: sp.Kind, Status: sp.Status, StatusMessage: sp.StatusMessage, Start: sp.Start / int64(time.Millisecond),
-			StartNs: sp.Start, Duration: sp.Duration, Attributes: tagObject(sp.Attributes), Resource: tagObject(sp.Resource),
+			StartNs: sp.Start, Duration: sp.Duration, Attributes: esutil.TagObject(sp.Attributes), Resource: esutil.TagObject(sp.Resource),
 			Identifiers: traces.SpanIdentifiers(&sp)}
 		docs = append(docs, esutil.Doc{Index: s.c.DayIndex(kind, d.Start), ID: sp.TraceID + ":" + sp.SpanID, Source: d})
 	}
@@ -116,42 +116,10 @@ func (s *Store) AppendSpans(ctx context.Context, batch []traces.Span) error {
 	return nil
 }
 
-func tagObject(tags telemetry.Tags) map[string]any {
-	m := make(map[string]any, len(tags))
-	for _, t := range tags {
-		switch v := m[t.Key].(type) {
-		case nil:
-			m[t.Key] = t.Value
-		case string:
-			m[t.Key] = []string{v, t.Value}
-		case []string:
-			m[t.Key] = append(v, t.Value)
-		}
-	}
-	return m
-}
-
-func tagsOf(m map[string]any) telemetry.Tags {
-	var out telemetry.Tags
-	for k, v := range m {
-		switch v := v.(type) {
-		case string:
-			out = append(out, telemetry.Tag{Key: k, Value: v})
-		case []any:
-			for _, x := range v {
-				if s, ok := x.(string); ok {
-					out = append(out, telemetry.Tag{Key: k, Value: s})
-				}
-			}
-		}
-	}
-	return telemetry.NewTags(out)
-}
-
 func (d *spanDoc) span() traces.Span {
 	return traces.Span{TraceID: d.TraceID, SpanID: d.SpanID, ParentID: d.ParentID, Service: d.Service, Name: d.Name,
 		Kind: d.Kind, Status: d.Status, StatusMessage: d.StatusMessage, Start: d.StartNs, Duration: d.Duration,
-		Attributes: tagsOf(d.Attributes), Resource: tagsOf(d.Resource), Identifiers: d.Identifiers}
+		Attributes: esutil.TagsOf(d.Attributes), Resource: esutil.TagsOf(d.Resource), Identifiers: d.Identifiers}
 }
 
 // spanField maps a filter field to its document field.

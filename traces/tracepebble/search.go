@@ -172,7 +172,7 @@ func (s *Store) SearchTraces(ctx context.Context, q traces.TraceQuery) (traces.T
 	if err := sr.run(); err != nil {
 		return nil, err
 	}
-	return &sliceIter{traces: sr.result(), i: -1}, nil
+	return telemetry.NewSliceIter(sr.result()), nil
 }
 
 // search is the state of one search.
@@ -463,21 +463,3 @@ func (s *sliceSource) next() (ref, bool, error) {
 }
 
 func (s *sliceSource) close() error { return nil }
-
-// sliceIter iterates computed traces.
-type sliceIter struct {
-	traces []traces.Trace
-	i      int
-}
-
-func (s *sliceIter) Next() bool {
-	if s.i+1 >= len(s.traces) {
-		s.i = len(s.traces)
-		return false
-	}
-	s.i++
-	return true
-}
-func (s *sliceIter) At() *traces.Trace { return &s.traces[s.i] }
-func (s *sliceIter) Err() error        { return nil }
-func (s *sliceIter) Close() error      { return nil }

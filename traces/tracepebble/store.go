@@ -71,7 +71,7 @@ func Open(dir string, o Options) (*Store, error) {
 	po := &pebble.Options{
 		Cache:                       cache,
 		FormatMajorVersion:          pebble.FormatNewest,
-		Logger:                      logger{o.ErrorLog},
+		Logger:                      pebblefs.Logger{W: o.ErrorLog, Prefix: "tracepebble: "},
 		MemTableSize:                32 << 20,
 		MemTableStopWritesThreshold: 4,
 		L0CompactionThreshold:       4,
@@ -95,16 +95,6 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("tracepebble: open %s: %w", dir, err)
 	}
 	return s, nil
-}
-
-type logger struct{ w io.Writer }
-
-func (l logger) Infof(string, ...any) {}
-func (l logger) Errorf(format string, args ...any) {
-	fmt.Fprintf(l.w, "tracepebble: "+format+"\n", args...)
-}
-func (l logger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("tracepebble: "+format, args...)) // never exit the process
 }
 
 const schemaVersion = 1
