@@ -96,23 +96,35 @@ func (r *reader) close() error {
 // slice is reused by the next call.
 func (r *reader) samples(m selected) ([]telemetry.Sample, error) {
 	r.out = r.out[:0]
+	err := r.windows(m, func(win []telemetry.Sample) {
+		for _, x := range win {
+			if x.T >= r.start && x.T <= r.end {
+				r.out = append(r.out, x)
+			}
+		}
+	})
+	return r.out, err
+}
+
+// windows calls fn with a series' samples of each window of the range, in
+// time order (fn must filter to the range, and must not keep the slice).
+// Aggregations take the windows as they come, without a copy.
+func (r *reader) windows(m selected, fn func([]telemetry.Sample)) error {
 	w0, w1 := windowOf(r.start), windowOf(r.end)
 	for w := w0; w <= w1; w++ {
 		hc, inHead := r.head.get(w, m.id)
 		if w > m.lastWindow && !inHead {
 			continue // nothing sealed there, nothing in the head
 		}
-		win, err := r.window(w, m.id, hc, inHead && w <= w1, w <= m.lastWindow)
+		win, err := r.window(w, m.id, hc, inHead, w <= m.lastWindow)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		for _, x := range win {
-			if x.T >= r.start && x.T <= r.end {
-				r.out = append(r.out, x)
-			}
+		if len(win) > 0 {
+			fn(win)
 		}
 	}
-	return r.out, nil
+	return nil
 }
 
 // window returns one window's samples of a series: its chunks, oldest
@@ -221,23 +233,26 @@ func (ss *seriesSet) Next() bool {
 			ss.err = err
 			break
 		}
-		samples, err := ss.r.samples(m)
-		if err != nil {
-			ss.err = err
-			break
-		}
-		if len(samples) == 0 {
-			continue
-		}
 		ss.cur = telemetry.ResultSeries{Name: m.series.Name, Tags: m.series.Tags, Identifiers: m.series.Identifiers, Points: ss.cur.Points[:0]}
 		if ss.agg == nil {
+			samples, err := ss.r.samples(m)
+			if err != nil {
+				ss.err = err
+				break
+			}
+			if len(samples) == 0 {
+				continue
+			}
 			for _, x := range samples {
 				ss.cur.Points = append(ss.cur.Points, telemetry.Point(x))
 			}
 			return true
 		}
 		ss.agg.Reset()
-		ss.agg.Add(samples)
+		if err := ss.r.windows(m, ss.agg.Add); err != nil {
+			ss.err = err
+			break
+		}
 		if ss.agg.Empty() {
 			continue // only NaN: no value in range
 		}
@@ -279,20 +294,22 @@ func aggregateGroups(r *reader, sel []selected, a *telemetry.Aggregation) ([]tel
 		if len(keys) == 0 {
 			continue
 		}
-		samples, err := r.samples(m)
-		if err != nil {
-			return nil, err
-		}
-		if len(samples) == 0 {
-			continue
-		}
-		for _, k := range keys {
+		aggs := make([]*tsagg.Agg, len(keys))
+		for i, k := range keys {
 			g := groups[k.key]
 			if g == nil {
 				g = &group{res: k.res, agg: tsagg.New(*a, r.start, r.end)}
 				groups[k.key] = g
 			}
-			g.agg.Add(samples)
+			aggs[i] = g.agg
+		}
+		err := r.windows(m, func(win []telemetry.Sample) {
+			for _, g := range aggs {
+				g.Add(win)
+			}
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	out := make([]telemetry.ResultSeries, 0, len(groups))
