@@ -155,7 +155,7 @@ func (n noData) SelectMetrics(context.Context, telemetry.MetricQuery) (telemetry
 func (n noData) MetricIdentifiers(context.Context, telemetry.MetricQuery) ([]string, error) {
 	return nil, n.err()
 }
-func (n noData) ExplainMetrics(telemetry.MetricQuery) string        { return n.err().Error() + "\n" }
+func (n noData) ExplainMetrics(telemetry.MetricQuery) string           { return n.err().Error() + "\n" }
 func (n noData) AppendEvents(context.Context, []telemetry.Event) error { return n.err() }
 func (n noData) SelectEvents(context.Context, telemetry.EventQuery) (telemetry.EventIterator, error) {
 	return nil, n.err()
