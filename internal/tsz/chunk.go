@@ -469,11 +469,55 @@ func encodeDelta(s []telemetry.Sample) []byte {
 }
 
 func decodeDelta(out []telemetry.Sample, b []byte) bool {
-	wr := widthReader{r: newBitReader(b)}
+	// The hot loop of every query: widthReader.next with the reader's
+	// state in locals, topped up to at least 57 bits before each value so
+	// that the common case reads code and payload without a refill.
+	r := newBitReader(b)
+	var prev uint64
+	var ref uint
 	for i := range out {
-		out[i].V = unordered(wr.next())
+		if r.nbuf < 57 {
+			r.refill()
+		}
+		c := widthDecode[r.buf>>60]
+		if c.len > r.nbuf {
+			return false
+		}
+		r.buf <<= c.len
+		r.nbuf -= c.len
+		var n uint
+		switch c.kind {
+		case 0:
+			n = uint(int(ref) + c.delta)
+		case 1:
+			n = uint(r.read(6)) + 1
+			ref = n
+		default:
+			out[i].V = unordered(prev)
+			continue
+		}
+		if n == 0 || n > 64 {
+			return false
+		}
+		var z uint64
+		if k := n - 1; k <= r.nbuf && k > 0 {
+			z = r.buf >> (64 - k)
+			r.buf <<= k
+			r.nbuf -= k
+		} else {
+			z = r.read(k)
+		}
+		z |= 1 << (n - 1)
+		prev += uint64(int64(z>>1) ^ -int64(z&1))
+		switch {
+		case n > ref:
+			ref++
+		case n < ref:
+			ref--
+		}
+		out[i].V = unordered(prev)
 	}
-	return !wr.r.overrun
+	return !r.overrun
 }
 
 // pow10 are the exact powers of ten a decimal chunk may scale by.
