@@ -174,14 +174,21 @@ func (s *Store) AppendSpans(ctx context.Context, batch []traces.Span) error {
 	if err := s.checkWritable(); err != nil {
 		return err
 	}
-	b := s.db.NewIndexedBatch()
+	// A plain batch: a span stored before is looked up in the database
+	// (its bloom filters make the usual miss cheap), one written earlier
+	// in this batch in the map; either's index entries are deleted.
+	b := s.db.NewBatch()
 	defer b.Close()
+	inBatch := make(map[string]*traces.Span, len(batch))
 	for i := range batch {
 		sp := canonical(&batch[i])
 		key := spanKey(dayOf(sp.Start), sp.TraceID, sp.SpanID)
-		if err := deleteOld(b, key); err != nil {
+		if prev := inBatch[string(key)]; prev != nil {
+			deleteIndex(b, prev)
+		} else if err := s.deleteStored(b, key); err != nil {
 			return err
 		}
+		inBatch[string(key)] = &sp
 		b.Set(key, encodeSpan(&sp), nil)
 		writeIndex(b, &sp)
 	}
@@ -209,9 +216,10 @@ func writeIndex(b *pebble.Batch, sp *traces.Span) {
 	b.Set(svcDurKey(sp), nil, nil)
 }
 
-// deleteOld removes a stored span's index entries before it is replaced.
-func deleteOld(b *pebble.Batch, key []byte) error {
-	v, closer, err := b.Get(key)
+// deleteStored removes the index entries of a span stored under key
+// before it is replaced.
+func (s *Store) deleteStored(b *pebble.Batch, key []byte) error {
+	v, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil
 	}
@@ -223,12 +231,17 @@ func deleteOld(b *pebble.Batch, key []byte) error {
 	if err != nil {
 		return fmt.Errorf("tracepebble: span record %x: %w", key, err)
 	}
-	b.Delete(timeKey(&old), nil)
-	for _, t := range spanTerms(&old) {
-		b.Delete(termKey(t, &old), nil)
-	}
-	b.Delete(svcDurKey(&old), nil)
+	deleteIndex(b, &old)
 	return nil
+}
+
+// deleteIndex deletes a span's index entries.
+func deleteIndex(b *pebble.Batch, sp *traces.Span) {
+	b.Delete(timeKey(sp), nil)
+	for _, t := range spanTerms(sp) {
+		b.Delete(termKey(t, sp), nil)
+	}
+	b.Delete(svcDurKey(sp), nil)
 }
 
 // Compact drops the days that ended before now − Retention.
