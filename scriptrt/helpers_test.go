@@ -102,7 +102,7 @@ func webshopData(t testing.TB) exec.DataStores {
 func newRuntime(t testing.TB, cfg scriptrt.Config) *scriptrt.Runtime {
 	t.Helper()
 	if cfg.Engine == nil {
-		cfg.Engine = webshop(t)
+		cfg.Engine = webshopTopologyOnly(t)
 	}
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return now }
