@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -35,7 +34,7 @@ type dataStores struct {
 }
 
 // elasticFlag adds --elasticsearch to a command's flags.
-func elasticFlag(fs *flag.FlagSet) *string {
+func elasticFlag(fs *flags) *string {
 	return fs.String("elasticsearch", "", "keep metrics, events and spans in the Elasticsearch cluster at `URL` (http://user:password@host:9200) instead of the data directory")
 }
 
