@@ -23,6 +23,13 @@
 // store. Every query honours context cancellation and its timeout, and
 // counts the components it holds (results and expanded neighbourhoods)
 // against the element limit, failing with a *LimitError instead of cutting
-// a result. METRICS, EVENTS and TRACES statements return ErrUnsupported.
-// Errors come in the classes errors.go lists.
+// a result. Errors come in the classes errors.go lists.
+//
+// METRICS, EVENTS and TRACES (data.go, metrics.go, events.go,
+// tracesexec.go) read the data stores of Options.Data through the
+// telemetry and traces interfaces: the WHERE filter is translated into the
+// stores' filter (datafilter.go), a FOR clause (or an API key's scope) is
+// evaluated as a topology query at the range's end and joins through the
+// components' identifiers, and aggregations are pushed down to the store.
+// Results count against the element limit and are never cut silently.
 package exec

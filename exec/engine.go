@@ -29,6 +29,8 @@ type Options struct {
 	Disabled map[string]bool
 	// Now is the clock queries start by (time.Now when nil).
 	Now func() time.Time
+	// Data are the stores of METRICS, EVENTS and TRACES.
+	Data DataStores
 }
 
 // Engine runs TQL statements against a graph. It is safe for concurrent
@@ -126,6 +128,9 @@ func (e *Engine) Explain(stmt lang.Statement) (string, error) {
 // estimates: they count components of the whole graph, which a scoped
 // caller must not learn.
 func (e *Engine) ExplainWith(stmt lang.Statement, o QueryOptions) (string, error) {
+	if isData(stmt) {
+		return e.explainData(stmt, e.with(o))
+	}
 	q, cat, err := e.plan(stmt, e.with(o))
 	if err != nil {
 		return "", err
@@ -145,6 +150,9 @@ func (e *Engine) Run(parent context.Context, stmt lang.Statement) (*Result, erro
 // RunWith runs one statement with per-query options.
 func (e *Engine) RunWith(parent context.Context, stmt lang.Statement, o QueryOptions) (*Result, error) {
 	o = e.with(o)
+	if isData(stmt) {
+		return e.runData(parent, stmt, o)
+	}
 	ctx, cancel := context.WithTimeout(parent, o.Timeout) // planning counts too
 	defer cancel()
 	q, cat, err := e.plan(stmt, o)
@@ -190,7 +198,7 @@ func unsupported(stmt lang.Statement) error {
 	case *lang.TracesStmt:
 		kind = "TRACES"
 	}
-	return fmt.Errorf("%w: %s statements need the telemetry and trace stores, which this build does not have yet", ErrUnsupported, kind)
+	return fmt.Errorf("%w: %s statements need a store for their data, and this engine has none", ErrUnsupported, kind)
 }
 
 // evaluate runs a plan against one snapshot and returns the selected ids.

@@ -18,13 +18,21 @@ const DefaultMaxElements = 10_000
 // DefaultTimeout bounds a query's running time.
 const DefaultTimeout = 30 * time.Second
 
-// LimitError says a query loaded more components than allowed. The result
-// is never cut silently.
+// LimitError says a query loaded more components than allowed, or a data
+// statement would return more series, events, traces or points than
+// allowed. The result is never cut silently.
 type LimitError struct {
 	Limit int
+	// What is counted: "" for components; "series", "events", "traces" or
+	// "points" for data statements.
+	What string
 }
 
 func (e *LimitError) Error() string {
+	if e.What != "" {
+		return fmt.Sprintf("exec: the query returns more than %d %s (the element limit); "+
+			"narrow it with a filter, FOR or a shorter range, or add LIMIT", e.Limit, e.What)
+	}
 	return fmt.Sprintf("exec: the query holds more than %d components (the element limit); "+
 		"narrow it, for example with a type, label or layer filter, or raise the limit", e.Limit)
 }

@@ -11,6 +11,9 @@ import (
 type Result struct {
 	Topology *TopologyResult `json:"topology,omitempty"`
 	Changes  *ChangesResult  `json:"changes,omitempty"`
+	Metrics  *MetricsResult  `json:"metrics,omitempty"`
+	Events   *EventsResult   `json:"events,omitempty"`
+	Traces   *TracesResult   `json:"traces,omitempty"`
 }
 
 // TopologyResult is the components a topology query selects and the

@@ -147,14 +147,15 @@ func syntaxMessage(b []byte, err error) string {
 // keys it has; every key is optional, and keys of no form are ignored.
 var (
 	envelopeKeys = []string{"topologies", "metrics", "events", "health", "service_checks",
-		"internalHostname", "collection_timestamp", "apiKey"}
+		"internalHostname", "collection_timestamp", "apiKey", "series"}
 	stubKeys     = []string{"components", "relations", "instance_key", "start_snapshot", "stop_snapshot", "delete_ids"}
 	requestKeys  = []string{"method", "uri_path", "headers"}
 	requestBody  = []string{"payload", "body"}
 	checksKeys   = []string{"check_states", "replace_streams"}
-	expectedForm = `want an intake payload (an object with "topologies"), a check topology ` +
+	expectedForm = `want an intake payload (an object with "topologies", "metrics", "events" or "series"), a check topology ` +
 		`(an object with "components", "relations", "instance_key", …), a recorded request ` +
-		`(an object with "payload" and "uri_path"), check states (an object with "check_states"), or a list of these`
+		`(an object with "payload" and "uri_path"), check states (an object with "check_states"), an OTLP/JSON document ` +
+		`("resourceSpans", "resourceMetrics", "resourceLogs"), a trace-agent span ({"trace_id", "span_id", "start", …}), or a list of these`
 )
 
 func hasAny(o object, keys []string) bool {
@@ -167,6 +168,7 @@ type walker struct {
 	defaultSource string
 	out           []Topology
 	firstPut      map[putKey]string // where each element was first put
+	tel           telemetryOut
 }
 
 // document decodes the top level: one object, or a list of objects.
@@ -175,11 +177,14 @@ func (w *walker) document(p *path, raw json.RawMessage) {
 	case '[':
 		l, _ := w.optList(p, raw)
 		for i, e := range l {
-			if kindOf(e) != '{' {
+			switch kindOf(e) {
+			case '{':
+				w.form(p.at(i), e)
+			case '[':
+				w.agentTrace(p.at(i), e) // a trace: a list of spans
+			default:
 				w.wrongType(p.at(i), "an object", e)
-				continue
 			}
-			w.form(p.at(i), e)
 		}
 	case '{':
 		w.form(p, raw)
@@ -199,6 +204,10 @@ func (w *walker) form(p *path, raw json.RawMessage) {
 	case hasAny(o, checksKeys) && (env || stub):
 		w.failf(p, `mixes check states (%s) with the keys of a topology payload (%s); send them as two payloads`, keysOf(o, checksKeys),
 			keysOf(o, append(slices.Clone(envelopeKeys), stubKeys...)))
+	case hasAny(o, otlpKeys) && !env && !stub:
+		w.otlp(p, raw)
+	case isAgentSpan(o): // its "metrics" member is the span's, not an intake list
+		w.agentSpan(p, o)
 	case hasAny(o, requestBody) && hasAny(o, requestKeys) && !env && !stub:
 		w.request(p, o)
 	case env && stub:
@@ -266,7 +275,8 @@ func isIntakePath(uri string) bool {
 	return strings.HasSuffix(strings.TrimSuffix(u, "/"), "/intake")
 }
 
-// envelope decodes an intake payload; only its topologies are read.
+// envelope decodes an intake payload: its topologies, metrics, series and
+// events (health and service checks are not read yet).
 func (w *walker) envelope(p *path, o object) {
 	tp := p.field("topologies")
 	l, _ := w.optList(tp, o["topologies"])
@@ -275,6 +285,7 @@ func (w *walker) envelope(p *path, o object) {
 			w.topology(tp.at(i), t, intakeForm)
 		}
 	}
+	w.intakeTelemetry(p, o)
 }
 
 // topologyForm is what differs between the intake and check stub forms.

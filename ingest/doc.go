@@ -2,7 +2,11 @@
 // stores: it decodes StackState intake payloads, check topology files and
 // check state files, validates them, and applies topology with the
 // receiver's semantics (instance snapshots replace an instance's elements,
-// delete_ids delete) and check states as given.
+// delete_ids delete) and check states as given. It also decodes metrics,
+// events and spans (Decoder.DecodePayload): intake metrics[] and events{},
+// /api/v1/series bodies, trace-agent span JSON and OTLP/JSON traces, metrics
+// and logs; intake.go, spans.go and otlp.go say how each field maps, and
+// docs/telemetry.md how the data is tied to components.
 //
 // The HTTP receivers are in ingest/receiver; the Kafka log (the only place
 // kafka-go is imported) and the telemetry processors join this package as
@@ -58,8 +62,8 @@
 //
 //   - An intake payload, as POSTed to /stsAgent/intake:
 //     {"topologies": [...], "metrics", "events", "health", ...}. Every key is
-//     optional and only topologies is read here; an empty object is an empty
-//     intake payload. Each topology is {start_snapshot, stop_snapshot,
+//     optional; topologies, metrics, events and series are read (health and
+//     service_checks not yet); an empty object is an empty intake payload. Each topology is {start_snapshot, stop_snapshot,
 //     instance: {type, url}, components: [{externalId, type: {name}, data,
 //     sourceProperties}], relations: [{externalId, type: {name}, sourceId,
 //     targetId, data}], delete_ids}, every key optional.
@@ -86,7 +90,11 @@
 //     for a put; message is markdown of at most graphstore.MaxMessageBytes.
 //     An object that mixes check_states with topology keys is an error, and
 //     so is one entry of an intake health list sent as a document.
-//   - A JSON list of any of these, decoded in order.
+//   - An OTLP/JSON document ({"resourceSpans"}, {"resourceMetrics"},
+//     {"resourceLogs"}), or a trace-agent span ({trace_id, span_id, start,
+//     …}).
+//   - A JSON list of any of these, decoded in order; an element that is a
+//     list is a trace-agent trace (a list of spans).
 //
 // An object with keys of no form, or of both the intake and check forms, is
 // an error saying what was expected. Keys of no form inside a recognised

@@ -197,6 +197,8 @@ func (c *checker) dataCompare(kind *dataKind, e *CompareExpr) {
 			c.enumValue(v, canon, f.values)
 		case f.kind == fieldDuration:
 			c.durationValue(v, canon)
+		case f.kind == fieldTime:
+			c.timeValue(v, canon)
 		case isOrdering(e.Op):
 			c.orderable(v, e.Op)
 		}
@@ -210,7 +212,7 @@ func traceFieldHint(name string) string {
 		}
 		return suggest(prefix+".", attributePrefixes, "span attributes are attributes.<key> and resource.<key>")
 	}
-	return suggest(name, traceFieldNames, "the span fields are service, name, kind, status, duration, trace_id, span_id, parent_id, attributes.<key> and resource.<key>")
+	return suggest(name, traceFieldNames, "the span fields are service, name, kind, status, duration, start, trace_id, span_id, parent_id, attributes.<key> and resource.<key>")
 }
 
 // durationValue checks a value of a duration field. A quoted duration
@@ -229,6 +231,17 @@ func (c *checker) durationValue(v *Value, key string) {
 		return
 	}
 	c.errorf(v.Src, fmt.Sprintf("%s compares with durations such as 500ms; %s", key, durationHint), "%q is not a duration", v.Text)
+}
+
+// timeValue checks a value of a time field: a time as a query writes one
+// ("-1h", "2026-11-20T10:00:00Z", epoch milliseconds).
+func (c *checker) timeValue(v *Value, key string) {
+	if !v.IsGlob() && (v.Kind == ValString || v.Kind == ValNumber) {
+		if _, err := parseTime(v.Text); err == nil {
+			return
+		}
+	}
+	c.errorf(v.Src, fmt.Sprintf(`%s compares with times, e.g. %s > "-15m"`, key, key), "%q is not a time", v.Text)
 }
 
 // orderable checks the value of <, <=, >, >= on a tag: a number, a

@@ -18,6 +18,7 @@ const (
 	fieldString   fieldKind = iota // compared with =, !=, IN, NOT IN
 	fieldEnum                      // a string from a closed set
 	fieldDuration                  // a duration, compared with any operator
+	fieldTime                      // a time, compared with any operator
 	fieldFree                      // a tag or attribute: any value, any operator
 )
 
@@ -40,6 +41,7 @@ var (
 		field{name: "service"}, field{name: "name"}, field{name: "kind"},
 		field{name: "status", kind: fieldEnum, values: []string{"ok", "error", "unset"}},
 		field{name: "duration", kind: fieldDuration},
+		field{name: "start", kind: fieldTime},
 		field{name: "trace_id"}, field{name: "span_id"}, field{name: "parent_id"},
 	)}
 )
@@ -53,7 +55,7 @@ func fields(fs ...field) map[string]field {
 }
 
 // traceFieldNames is for "did you mean" on an unknown TRACES field.
-var traceFieldNames = []string{"service", "name", "kind", "status", "duration", "trace_id", "span_id", "parent_id", "attributes.", "resource."}
+var traceFieldNames = []string{"service", "name", "kind", "status", "duration", "start", "trace_id", "span_id", "parent_id", "attributes.", "resource."}
 
 // attributePrefixes are the TRACES key prefixes that open a free namespace.
 var attributePrefixes = []string{"attributes.", "resource."}

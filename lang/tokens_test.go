@@ -104,8 +104,11 @@ func TestWords(t *testing.T) {
 			if len(f.Values) > 0 {
 				val = Quote(f.Values[0])
 			}
-			if key == "duration" {
+			switch key {
+			case "duration":
 				val = "5ms"
+			case "start":
+				val = `"-5m"`
 			}
 			mustParse(t, stmt+" WHERE "+key+" = "+val)
 		}

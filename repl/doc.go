@@ -3,7 +3,8 @@
 // `tetra repl`.
 //
 // Rendering: every kind of result fills a Table (render.go for topology and
-// CHANGES; a new result kind gets a file of its own), and Table.Write
+// CHANGES; data.go for METRICS, with min, mean, max and a sparkline per
+// series, EVENTS and TRACES), and Table.Write
 // escapes every cell (Escape: control characters, bidirectional overrides
 // and invalid UTF-8 never reach a terminal raw) and fits the table to a
 // width, cutting and then leaving out columns in the order their Keep says.

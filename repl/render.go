@@ -49,6 +49,12 @@ func Render(w io.Writer, res *exec.Result, o Options) error {
 		return writeTopology(w, res.Topology, o)
 	case res.Changes != nil:
 		return writeChanges(w, res.Changes, o)
+	case res.Metrics != nil:
+		return writeMetrics(w, res.Metrics, o)
+	case res.Events != nil:
+		return writeEvents(w, res.Events, o)
+	case res.Traces != nil:
+		return writeTraces(w, res.Traces, o)
 	}
 	if !o.forPeople() {
 		return nil

@@ -22,9 +22,10 @@ import (
 
 // TestScripts runs the scripts under testdata/scripts through the runtime
 // against the web shop. A `run` directive is one script (args: scope=…,
-// max-elements=…,
-// timeout=…; args, whose input is the arguments script, a line %%, and the script); its expected output is the result's _type and value, or the
-// error's StackState type, message and the TQL it ran. $HTTP is the base
+// max-elements=…, timeout=…; nodata, an engine without data stores; args,
+// whose input is the arguments script, a line %%, and the script); its
+// expected output is the result's _type and value, or the error's
+// StackState type, message and the TQL it ran. $HTTP is the base
 // URL of a local test server on the allow-list, $OFFLIST one that is not.
 func TestScripts(t *testing.T) {
 	offList := httptest.NewServer(testHandler())
@@ -32,7 +33,7 @@ func TestScripts(t *testing.T) {
 	allowed := httptest.NewServer(testHandler(offList.URL))
 	defer allowed.Close()
 	httpCfg := scriptrt.HTTPConfig{AllowHosts: []string{strings.TrimPrefix(allowed.URL, "http://")}, MaxBodyBytes: 1 << 10}
-	eng := webshop(t)
+	eng, topoOnly := webshop(t), webshopTopologyOnly(t)
 	rt := newRuntime(t, scriptrt.Config{Engine: eng, HTTP: httpCfg})
 	datadriven.Walk(t, "testdata/scripts", func(t *testing.T, path string) {
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
@@ -50,6 +51,10 @@ func TestScripts(t *testing.T) {
 						t.Fatal(err)
 					}
 					rt = newRuntime(t, scriptrt.Config{Engine: eng, HTTP: httpCfg, Limits: scriptrt.Limits{MaxElements: n}})
+				case "nodata":
+					// No data stores: a data statement fails, and the
+					// error shows the statement the builder made.
+					rt = newRuntime(t, scriptrt.Config{Engine: topoOnly, HTTP: httpCfg})
 				case "scope":
 					scope, err := lang.ParseFilter(a.Vals[0])
 					if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +25,8 @@ import (
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
+	"github.com/tetrahq/tetra/telemetry/telpebble"
+	"github.com/tetrahq/tetra/traces/tracepebble"
 	"github.com/tetrahq/tetra/web"
 )
 
@@ -243,10 +246,12 @@ func (b *browser) measures() map[string]float64 {
 // server is the API server with the web view, as tetra serve mounts it,
 // on a loopback listener, over a Pebble store.
 type server struct {
-	url   string
-	st    *pebblestore.Store
-	keys  map[string]string
-	start time.Time // when the first topology was loaded
+	url    string
+	st     *pebblestore.Store
+	tel    *telpebble.Store   // metrics and events, empty until a test appends
+	traces *tracepebble.Store // spans, likewise
+	keys   map[string]string
+	start  time.Time // when the first topology was loaded
 }
 
 // newServer opens a store in a temporary directory, fills it with fill,
@@ -260,6 +265,12 @@ func newServer(t *testing.T, fill func(st graphstore.Store), keyNames ...string)
 		t.Fatal(err)
 	}
 	s := &server{st: st, keys: map[string]string{}}
+	if s.tel, err = telpebble.Open(filepath.Join(dir, "telemetry"), telpebble.Options{NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	if s.traces, err = tracepebble.Open(filepath.Join(dir, "traces"), tracepebble.Options{NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
 	fill(st)
 	kf := api.NewKeyFile(dir)
 	for _, name := range keyNames {
@@ -273,7 +284,7 @@ func newServer(t *testing.T, fill func(st graphstore.Store), keyNames ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := tetraexec.New(st, tetraexec.Options{})
+	eng := tetraexec.New(st, tetraexec.Options{Data: tetraexec.DataStores{Metrics: s.tel, Events: s.tel, Traces: s.traces}})
 	srv := api.New(api.Config{Engine: eng, Keys: ring, Store: storeInfo{st}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	view, err := web.New()
 	if err != nil {
@@ -296,6 +307,8 @@ func newServer(t *testing.T, fill func(st graphstore.Store), keyNames ...string)
 			t.Errorf("serve: %v", err)
 		}
 		st.Close()
+		s.tel.Close()
+		s.traces.Close()
 	})
 	s.url = "http://" + ln.Addr().String()
 	return s
@@ -333,6 +346,29 @@ func loadWebshop(t *testing.T, st graphstore.Store, now time.Time) {
 		"urn:service:/checkout": graphstore.HealthCritical, "urn:service:/frontend": graphstore.HealthDeviating,
 		"urn:service:/catalog": graphstore.HealthClear, "urn:database:/postgresql/orders": graphstore.HealthClear,
 	})
+}
+
+// loadWebshopData appends the web shop's metrics, events and spans, which
+// were recorded over the hour to 2026-11-01T11:00:00Z, moved so that the
+// hour ends at now (as tetra load --shift-from does).
+func loadWebshopData(t *testing.T, srv *server, now time.Time) {
+	t.Helper()
+	shift := now.Sub(time.Date(2026, 11, 1, 11, 0, 0, 0, time.UTC))
+	ctx := context.Background()
+	for _, f := range []string{"webshop-metrics.json", "webshop-events.json", "webshop-spans.otlp.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "testdata", "telemetry", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := ingest.Decoder{DefaultSource: "file:" + f}.DecodePayloadBytes(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Shift(shift)
+		if err := errors.Join(srv.tel.AppendMetrics(ctx, p.Metrics), srv.tel.AppendEvents(ctx, p.Events), srv.traces.AppendSpans(ctx, p.Spans)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // setHealth commits health states as a health source would: a

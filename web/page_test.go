@@ -74,6 +74,7 @@ func TestWebView(t *testing.T) {
 	b := newBrowser(t)
 	now := time.Now()
 	srv := newServer(t, func(st graphstore.Store) { loadWebshop(t, st, now) })
+	loadWebshopData(t, srv, now)
 	// The page shows the API's error answers itself (a wrong query, a
 	// statement this server cannot run); the browser logs them too.
 	b.allow = append(b.allow, "/api/query")
@@ -141,7 +142,21 @@ func TestWebView(t *testing.T) {
 			t.Errorf("details lack %q:\n%s", s, panel)
 		}
 	}
+	// Its data, from EVENTS, METRICS and TRACES FOR it: the rollout, a
+	// chart per metric with its values, its slowest traces.
+	b.wait("checkout's events", `document.querySelector("#details-events ul")?.textContent.includes("checkout 2.4.1 rolled out")`)
+	b.wait("checkout's metrics", `document.querySelectorAll("#details-metrics svg.spark path").length === 2`)
+	b.wait("checkout's traces", `document.querySelectorAll("#details-traces li").length === 10`)
+	panel = eval[string](b, `document.getElementById("details").innerText`)
+	for _, s := range []string{"http.server.duration", "http.server.requests", "service:checkout", "low ", "high ", "frontend: ", " ms · 4 spans"} {
+		if !strings.Contains(panel, s) {
+			t.Errorf("details lack %q:\n%s", s, panel)
+		}
+	}
 	b.shot("03-details")
+	eval[bool](b, `(document.getElementById("details-events").scrollIntoView(), true)`)
+	b.shot("03b-details-data")
+	eval[bool](b, `(document.getElementById("details").scrollTop = 0, true)`)
 
 	// 5. Completion: a key, then the values components carry.
 	eval[bool](b, `(document.getElementById("query").select(), true)`)
@@ -192,6 +207,8 @@ func TestWebView(t *testing.T) {
 	}
 	// The open details follow the time.
 	b.wait("checkout's details in the past", `document.querySelector("#details .health")?.textContent === "UNKNOWN"`)
+	// So does its data: the hour before then has none.
+	b.wait("no metrics in the past", `document.getElementById("details-metrics").textContent.includes("none in the last hour")`)
 	at := eval[string](b, `document.getElementById("time-at").value`)
 	if at == "" {
 		t.Error("the date field does not show the slider's time")

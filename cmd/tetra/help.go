@@ -17,7 +17,7 @@ type cmdHelp struct {
 // helps holds every command's help, by the name newFlags is given.
 var helps = map[string]cmdHelp{
 	"query": {
-		usage: []string{"[--data DIR | --server URL [--key K]] [flags] 'QUERY'…", "[flags] -f FILE"},
+		usage: []string{"[--data DIR [--elasticsearch URL] | --server URL [--key K]] [flags] 'QUERY'…", "[flags] -f FILE"},
 		about: `Runs TQL statements and prints their results: tables fitted to the terminal
 (whole when piped), or the format -o names. Reads a data directory (--data,
 $TETRA_DATA, ./tetra-data) or asks a server (--server, $TETRA_SERVER); both print
@@ -40,7 +40,7 @@ tetra query -o tsv --no-headers 'layer = "Services"' | cut -f2
 tetra query --server https://tetra.example:7070 --key "$KEY" -f checks.tql`,
 	},
 	"repl": {
-		usage: []string{"[--data DIR | --server URL [--key K]] [--history FILE | --no-history] [flags]"},
+		usage: []string{"[--data DIR [--elasticsearch URL] | --server URL [--key K]] [--history FILE | --no-history] [flags]"},
 		about: `An interactive shell for TQL: completion of keywords, keys and the values the
 data holds, history, multi-line statements (a statement ends at ";" or a blank
 line), :at to travel in time, :watch for live changes, :script for JavaScript,
@@ -85,13 +85,18 @@ result JSON and of the StackState API it speaks.`,
 tetra info --server localhost:7070 -o json`,
 	},
 	"load": {
-		usage: []string{"[--data DIR] [--time T] [--source NAME] FILE…"},
+		usage: []string{"[--data DIR] [--elasticsearch URL] [--time T] [--source NAME] [--shift-from T] FILE…"},
 		about: `Loads topology files (StackState intake JSON, the agent check form, or lists of
 either) into a data directory, each file one version of the graph, applied as
-the receiver applies it. A file with an error commits nothing. Ctrl-C stops
+the receiver applies it; and metrics, events and spans (intake metrics and
+events, /api/v1/series, trace-agent spans, OTLP/JSON) into the data directory's
+telemetry and trace stores, or Elasticsearch's with --elasticsearch.
+--shift-from T moves the data by now − T, replaying a recording as recent. A
+file with an error commits nothing. Ctrl-C stops
 between and within files; what was not committed is not written.`,
 		examples: `tetra load --data shop testdata/topology/webshop-kubernetes.json
 tetra load --data shop --time -1h agent.json traces.json
+tetra load --data shop --shift-from 2026-11-01T11:00:00Z testdata/telemetry/webshop-metrics.json
 curl -s https://example/topology.json | tetra load --data shop -`,
 	},
 	"parse": {
@@ -162,7 +167,7 @@ tetra mcp --server https://tetra.example:7070 --key "$KEY"`,
 		about: "Deletes an automation and the records of its runs.",
 	},
 	"serve": {
-		usage: []string{"[--data DIR] [--listen ADDR] [--config FILE] [--tls-cert FILE --tls-key FILE] [--log-format text|json] [--log-level L]"},
+		usage: []string{"[--data DIR] [--elasticsearch URL] [--listen ADDR] [--config FILE] [--tls-cert FILE --tls-key FILE] [--log-format text|json] [--log-level L]"},
 		about: `Runs the server: the REST API, live subscriptions over WebSocket, metrics, on one
 address. Without API keys it listens on loopback only. SIGINT or SIGTERM drains
 it and closes the store. docs/api.md describes the API and the configuration

@@ -16,14 +16,18 @@ import (
 	"github.com/tetrahq/tetra/lang"
 )
 
-// runLoad implements tetra load: each file (StackState intake JSON, the
-// check topology form, or a list of either) becomes one version of the
-// graph, applied as the receiver applies it.
+// runLoad implements tetra load: each file's topology (StackState intake
+// JSON, the check topology form, or a list of either) becomes one version of
+// the graph, applied as the receiver applies it; its metrics, events and
+// spans (intake metrics and events, /api/v1/series, trace-agent spans,
+// OTLP/JSON) are appended to the data stores.
 func runLoad(e *env, args []string) int {
 	fs := newFlags(e, "load")
 	data := dataFlag(fs)
+	esURL := elasticFlag(fs)
 	at := fs.String("time", "", "stamp every file's version at `T` (now, -1h, 2026-11-20T10:00:00Z, epoch ms); default: when it is loaded")
 	source := fs.String("source", "", "source `NAME` for topologies without an instance (default: the file's name)")
+	shiftFrom := fs.String("shift-from", "", "move the files' metrics, events and spans by now − `T`, as if T were now (replays recorded data)")
 	files, err := parseFlags(fs, args)
 	if err != nil {
 		return flagStatus(err)
@@ -40,12 +44,26 @@ func runLoad(e *env, args []string) int {
 		}
 		stamp = tv.Resolve(e.now())
 	}
+	var shift time.Duration
+	if *shiftFrom != "" {
+		tv, err := lang.ParseTime(*shiftFrom)
+		if err != nil {
+			fmt.Fprint(e.stderr, "tetra load: --shift-from: ", lang.Render(*shiftFrom, err))
+			return exitMisuse
+		}
+		shift = e.now().Sub(tv.Resolve(e.now()))
+	}
 	fresh := noteStoreDir(*data)
 	st, err := openStore(*data, readWrite, e.now)
 	if err != nil {
 		return userError(e, "load", err)
 	}
 	defer st.Close()
+	ds, err := openData(*data, *esURL, readWrite, e.now)
+	if err != nil {
+		return userError(e, "load", err)
+	}
+	defer ds.Close()
 	target, finish, err := loadTarget(st, files)
 	if err != nil {
 		return userError(e, "load", err)
@@ -56,7 +74,7 @@ func runLoad(e *env, args []string) int {
 	defer release()
 	ap := ingest.NewApplier(target)
 	for i, f := range files {
-		if err := loadFile(ctx, e, ap, target, f, *source, stamp); err != nil {
+		if err := loadFile(ctx, e, ap, target, ds, f, *source, stamp, shift); err != nil {
 			if interrupted() {
 				if ferr := finish(); ferr != nil {
 					fmt.Fprintf(e.stderr, "tetra load: writing the files before %s failed too: %v\n", f, ferr)
@@ -87,6 +105,9 @@ func runLoad(e *env, args []string) int {
 	if open := ap.OpenSnapshots(); len(open) > 0 {
 		fmt.Fprintf(e.stderr, "tetra load: warning: snapshots still open at the end (no stop_snapshot): %v; "+
 			"a snapshot spans the files of one tetra load, so these are forgotten and a later stop_snapshot for them fails\n", open)
+	}
+	if err := ds.compact(ctx, e.now()); err != nil {
+		fmt.Fprintf(e.stderr, "tetra load: warning: all %d files loaded, but dropping telemetry past retention failed (the next load retries): %v\n", len(files), err)
 	}
 	stats, err := compactIfDue(ctx, st, e.now())
 	if err != nil {
@@ -142,9 +163,12 @@ func printLoadError(w io.Writer, name string, err error) {
 	}
 }
 
-// loadFile decodes one file and applies it as one batch.
-// target is what ap writes to (the store or its bulk loader).
-func loadFile(ctx context.Context, e *env, ap *ingest.Applier, target graphstore.Store, name, source string, at time.Time) error {
+// loadFile decodes one file, applies its topology as one batch and appends
+// its metrics, events and spans. Nothing is written unless the whole file
+// decodes; the topology and the data stores are written one after the
+// other, not atomically together. target is what ap writes to (the store
+// or its bulk loader).
+func loadFile(ctx context.Context, e *env, ap *ingest.Applier, target graphstore.Store, ds *dataStores, name, source string, at time.Time, shift time.Duration) error {
 	r, closeFn, err := openInput(e, name)
 	if err != nil {
 		return err
@@ -155,22 +179,43 @@ func loadFile(ctx context.Context, e *env, ap *ingest.Applier, target graphstore
 		source = "file:" + filepath.Base(name)
 	}
 	dec := ingest.Decoder{DefaultSource: source}
-	topos, err := dec.Decode(r)
+	p, err := dec.DecodePayload(r)
 	if err != nil {
 		return err
 	}
-	sum, err := ap.Apply(ctx, topos, at)
-	if err != nil {
-		return err
-	}
-	// The bulk loader writes what it gathered when told to: a file's line
-	// is printed once the file is durable, as with Apply.
-	if l, ok := target.(interface{ Flush(context.Context) error }); ok {
-		if err := l.Flush(context.Background()); err != nil {
+	p.Shift(shift)
+	if len(p.Topologies) > 0 || p.Empty() {
+		sum, err := ap.Apply(ctx, p.Topologies, at)
+		if err != nil {
 			return err
 		}
+		// The bulk loader writes what it gathered when told to: a file's
+		// line is printed once the file is durable, as with Apply.
+		if l, ok := target.(interface{ Flush(context.Context) error }); ok {
+			if err := l.Flush(ctx); err != nil {
+				return err
+			}
+		}
+		printLoadSummary(e.stdout, name, sum)
 	}
-	printLoadSummary(e.stdout, name, sum)
+	if len(p.Metrics) > 0 {
+		if err := ds.tel.AppendMetrics(ctx, p.Metrics); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s: %d samples of %d series\n", name, p.Samples(), len(p.Metrics))
+	}
+	if len(p.Events) > 0 {
+		if err := ds.tel.AppendEvents(ctx, p.Events); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s: %d events\n", name, len(p.Events))
+	}
+	if len(p.Spans) > 0 {
+		if err := ds.traces.AppendSpans(ctx, p.Spans); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s: %d spans\n", name, len(p.Spans))
+	}
 	return nil
 }
 

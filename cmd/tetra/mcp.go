@@ -49,7 +49,12 @@ func mcpLocal(ctx context.Context, e *env, dir string, t mcp.Transport) int {
 		return userError(e, "mcp", err)
 	}
 	defer st.Close()
-	eng := exec.New(st, exec.Options{Now: e.now})
+	ds, err := openData(dir, "", readOnly, e.now)
+	if err != nil {
+		return userError(e, "mcp", err)
+	}
+	defer ds.Close()
+	eng := exec.New(st, exec.Options{Now: e.now, Data: ds.engineStores()})
 	rt, err := scriptrt.New(scriptrt.Config{Engine: eng, Now: e.now})
 	if err != nil {
 		return userError(e, "mcp", err)

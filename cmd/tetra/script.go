@@ -122,8 +122,14 @@ func runScriptText(e *env, data, name, text string, timeout time.Duration, hosts
 		return userError(e, "script", err)
 	}
 	defer st.Close()
+	// The data stores, so Telemetry, Events and Traces queries run.
+	ds, err := openData(data, "", readOnly, e.now)
+	if err != nil {
+		return userError(e, "script", err)
+	}
+	defer ds.Close()
 	rt, err := scriptrt.New(scriptrt.Config{
-		Engine: exec.New(st, exec.Options{Now: e.now}),
+		Engine: exec.New(st, exec.Options{Now: e.now, Data: ds.engineStores()}),
 		Now:    e.now,
 		HTTP:   scriptrt.HTTPConfig{AllowHosts: hosts},
 	})

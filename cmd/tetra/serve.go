@@ -31,9 +31,12 @@ import (
 // --config names, with the flags' names (docs/api.md shows one). A flag
 // given on the command line wins over the file.
 type serveConfig struct {
-	Data   string `yaml:"data"`
-	Listen string `yaml:"listen"`
-	TLS    struct {
+	Data string `yaml:"data"`
+	// Elasticsearch, when set, keeps metrics, events and spans in that
+	// cluster instead of the data directory.
+	Elasticsearch string `yaml:"elasticsearch"`
+	Listen        string `yaml:"listen"`
+	TLS           struct {
 		Cert string `yaml:"cert"`
 		Key  string `yaml:"key"`
 	} `yaml:"tls"`
@@ -66,6 +69,7 @@ func runServe(e *env, args []string) int {
 	cfg.Log.Format, cfg.Log.Level = "text", "info"
 	configFile := fs.String("config", "", "read settings from the YAML `FILE` (flags win over it)")
 	data := dataFlag(fs)
+	esURL := elasticFlag(fs)
 	listen := fs.String("listen", cfg.Listen, "listen on `ADDR` (host:port; a port of 0 picks a free one)")
 	cert := fs.String("tls-cert", "", "serve HTTPS with the certificate in `FILE` (PEM)")
 	key := fs.String("tls-key", "", "the private key of --tls-cert, in `FILE` (PEM)")
@@ -85,6 +89,7 @@ func runServe(e *env, args []string) int {
 	}
 	set := fs.given()
 	override(set, "data", &cfg.Data, *data)
+	override(set, "elasticsearch", &cfg.Elasticsearch, *esURL)
 	override(set, "listen", &cfg.Listen, *listen)
 	override(set, "tls-cert", &cfg.TLS.Cert, *cert)
 	override(set, "tls-key", &cfg.TLS.Key, *key)
@@ -160,8 +165,17 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 		}
 		logger.Info("store closed", "data", cfg.Data)
 	}()
+	ds, err := openData(cfg.Data, cfg.Elasticsearch, readWrite, e.now)
+	if err != nil {
+		return userError(e, "serve", err)
+	}
+	defer func() {
+		if err := ds.Close(); err != nil {
+			logger.Error("closing the data stores", "err", err)
+		}
+	}()
 	limits := cfg.Limits
-	eng := exec.New(st, exec.Options{MaxElements: limits.MaxElements, Timeout: limits.QueryTimeout})
+	eng := exec.New(st, exec.Options{MaxElements: limits.MaxElements, Timeout: limits.QueryTimeout, Data: ds.engineStores()})
 	srv := api.New(api.Config{Engine: eng, Keys: keys, Store: storeInfo{st}, Limits: limits, Logger: logger, Version: buildVersion(), Now: e.now})
 	autos, err := openAutomationStore(cfg.Data)
 	if err != nil {
@@ -198,6 +212,7 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 		}()
 	}
 	go compactEvery(ctx, st, e.now, logger)
+	go compactDataEvery(ctx, ds, e.now, logger)
 	if err := srv.Serve(ctx, ln, cfg.TLS.Cert, cfg.TLS.Key); err != nil {
 		return userError(e, "serve", err)
 	}
@@ -289,6 +304,23 @@ func printListening(w io.Writer, srv *api.Server, addr net.Addr, cfg serveConfig
 		fmt.Fprintf(w, "tetra serve: no API keys, so no key checks; serving on loopback only (tetra key create adds one)\n")
 	} else {
 		fmt.Fprintf(w, "tetra serve: %d API keys; requests need one (X-API-Key)\n", keys)
+	}
+}
+
+// compactDataEvery drops telemetry and spans past retention once an hour
+// while the server runs.
+func compactDataEvery(ctx context.Context, ds *dataStores, now func() time.Time, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := ds.compact(ctx, now()); err != nil {
+				logger.Error("compacting telemetry and traces", "err", err)
+			}
+		}
 	}
 }
 

@@ -40,6 +40,11 @@ func loadWebshop(t *testing.T, dir string) {
 	if code != exitOK {
 		t.Fatal(errOut)
 	}
+	code, _, errOut = runTetra(t, "", "load", "--data", dir, "../../testdata/telemetry/webshop-metrics.json",
+		"../../testdata/telemetry/webshop-events.json", "../../testdata/telemetry/webshop-spans.otlp.json")
+	if code != exitOK {
+		t.Fatal(errOut)
+	}
 }
 
 // TestQueryServerPrintsTheSame: tetra query --server prints exactly what
@@ -53,7 +58,12 @@ func TestQueryServerPrintsTheSame(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	eng := tetraexec.New(st, tetraexec.Options{Now: testClock})
+	ds, err := openData(dir, "", readWrite, testClock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	eng := tetraexec.New(st, tetraexec.Options{Now: testClock, Data: ds.engineStores()})
 	srv := api.New(api.Config{Engine: eng, Now: testClock, Store: storeInfo{st}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
@@ -70,6 +80,13 @@ func TestQueryServerPrintsTheSame(t *testing.T) {
 		{"--at", "+15000w", `name = "x"`},
 		{"--max-elements", "3", `name = "*"`},
 		{`METRICS WHERE name = "cpu"`},
+		{"--at", "2026-11-01T11:00:00Z", `METRICS WHERE name = "http.server.duration" FOR (type = "service") AGGREGATE percentile(99) BY 10m GROUP BY component`},
+		{"--at", "2026-11-01T11:00:00Z", "--json", `METRICS WHERE name = "system.cpu.user" FROM "-5m"`},
+		{"--at", "2026-11-01T11:00:00Z", `EVENTS FOR (withNeighborsOf(components = (name = "checkout"), levels = "2"))`},
+		{"--at", "2026-11-01T11:00:00Z", "--json", `EVENTS LIMIT 2`},
+		{"--at", "2026-11-01T11:00:00Z", `TRACES WHERE service = "checkout" AND duration > 500ms ORDER BY duration DESC LIMIT 3`},
+		{"--at", "2026-11-01T11:00:00Z", "--json", `TRACES WHERE status = "error" LIMIT 1`},
+		{"--at", "2026-11-01T11:00:00Z", "--explain", `TRACES WHERE status = "error" FOR (name = "checkout") LIMIT 1`},
 		{`name = "*" AT "2026-10-01T00:00:00Z"`},
 	} {
 		c1, o1, e1 := runTetra(t, "", append([]string{"query", "--data", dir}, args...)...)

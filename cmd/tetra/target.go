@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -34,12 +35,13 @@ func dataFlag(fs *flags) *string {
 // (--data, opened read-only) or a server (--server).
 type target struct {
 	data, server, key *string
+	elastic           *string // --elasticsearch: the data stores of --data
 	fs                *flags
 }
 
 // targetFlags adds --data, --server and --key.
 func targetFlags(fs *flags) *target {
-	t := &target{fs: fs, data: dataFlag(fs)}
+	t := &target{fs: fs, data: dataFlag(fs), elastic: elasticFlag(fs)}
 	t.server = fs.String("server", fs.e.getenv(envServer), "ask the tetra server at `URL` instead of reading --data (default $TETRA_SERVER)")
 	t.key = fs.String("key", fs.e.getenv(envKey), "API `KEY` for --server (default $TETRA_API_KEY)")
 	return t
@@ -61,6 +63,8 @@ func (t *target) problem() string {
 		return "--data reads a data directory, --server asks a server: give one"
 	case set["key"] && !t.remote():
 		return "--key goes with --server"
+	case set["elasticsearch"] && t.remote():
+		return "--elasticsearch goes with --data: a server has its own stores"
 	}
 	return ""
 }
@@ -70,26 +74,34 @@ func (t *target) client() (*client.Client, error) {
 	return client.New(*t.server, client.Options{Key: *t.key})
 }
 
-// local is a data directory opened read-only, with an engine over it.
+// local is a data directory opened read-only, with its data stores (or
+// Elasticsearch's) and an engine over them.
 type local struct {
 	st  *pebblestore.Store
+	ds  *dataStores
 	eng *exec.Engine
 }
 
-// openLocal opens the data directory read-only with an engine of the given
-// options.
+// openLocal opens the data directory and its data stores read-only with an
+// engine of the given options.
 func (t *target) openLocal(e *env, o exec.Options) (*local, error) {
 	st, err := openStore(*t.data, readOnly, e.now)
 	if err != nil {
 		return nil, err
 	}
+	ds, err := openData(*t.data, *t.elastic, readOnly, e.now)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	if o.Now == nil {
 		o.Now = e.now
 	}
-	return &local{st: st, eng: exec.New(st, o)}, nil
+	o.Data = ds.engineStores()
+	return &local{st: st, ds: ds, eng: exec.New(st, o)}, nil
 }
 
-func (l *local) Close() error { return l.st.Close() }
+func (l *local) Close() error { return errors.Join(l.ds.Close(), l.st.Close()) }
 
 // backend returns the repl.Backend of the target: the engine over the data
 // directory, or the server's API. The closer releases it.

@@ -27,6 +27,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/internal/pebblefs"
 )
 
 // Options configure a store. The zero value is usable.
@@ -198,7 +199,7 @@ func Open(dir string, o Options) (*Store, error) {
 		if fs == nil {
 			fs = vfs.Default
 		}
-		po.FS = sharedLockFS{fs}
+		po.FS = pebblefs.SharedLockFS{FS: fs}
 	}
 	po.EnsureDefaults() // the bulk loader writes tables with the options Pebble runs with
 	db, err := pebble.Open(dir, po)

@@ -87,6 +87,14 @@ func projectPkg(imp string) string {
 
 func under(pkg, dir string) bool { return pkg == dir || strings.HasPrefix(pkg, dir+"/") }
 
+// concreteStores are the store implementations only cmd wires.
+var concreteStores = []string{"graphstore/pebblestore", "graphstore/memstore", "telemetry/telpebble",
+	"telemetry/telelastic", "traces/tracepebble", "traces/traceelastic"}
+
+func isConcreteStore(dep string) bool {
+	return slices.ContainsFunc(concreteStores, func(s string) bool { return under(dep, s) })
+}
+
 // closure returns every project package reachable from pkg through non-test
 // imports.
 func closure(pkgs map[string]*pkgImports, pkg string) []string {
@@ -122,7 +130,7 @@ func TestImportDirection(t *testing.T) {
 		t.Fatalf("module root not found at %s: %v", root, err)
 	}
 	pkgs := loadImports(t, root)
-	for _, must := range []string{"lang", "planner", "exec", "graphstore", "ingest", "scriptrt", "api", "repl", "cmd/tetra", vocabulary} {
+	for _, must := range []string{"lang", "planner", "exec", "graphstore", "telemetry", "traces", "ingest", "scriptrt", "api", "repl", "cmd/tetra", vocabulary} {
 		if _, ok := pkgs[must]; !ok {
 			t.Errorf("package %s is missing from the layout", must)
 		}
@@ -182,10 +190,10 @@ func TestImportDirection(t *testing.T) {
 			}
 		}
 		// Stores know nothing of the query engine above them.
-		if under(pkg, "graphstore") {
+		if under(pkg, "graphstore") || under(pkg, "telemetry") || under(pkg, "traces") {
 			for _, dep := range deps {
-				if under(dep, "lang") || under(dep, "planner") || under(dep, "exec") {
-					t.Errorf("%s depends on %s: stores must not import the query engine", pkg, dep)
+				if under(dep, "lang") || under(dep, "planner") || under(dep, "exec") || under(dep, "ingest") {
+					t.Errorf("%s depends on %s: stores must not import the query engine or ingestion", pkg, dep)
 				}
 			}
 		}
@@ -241,12 +249,18 @@ func TestImportDirection(t *testing.T) {
 		}
 		// Only cmd wires concrete stores; other packages see interfaces
 		// (their tests may use the implementations).
-		if !under(pkg, "cmd") && !under(pkg, "graphstore") && !under(pkg, benchGraphs) {
+		if !under(pkg, "cmd") && !under(pkg, "graphstore") && !under(pkg, "telemetry") && !under(pkg, "traces") && !under(pkg, benchGraphs) {
 			for imp := range ip.code {
-				dep := projectPkg(imp)
-				if under(dep, "graphstore/pebblestore") || under(dep, "graphstore/memstore") {
+				if dep := projectPkg(imp); isConcreteStore(dep) {
 					t.Errorf("%s imports %s: only cmd may wire a concrete store", pkg, imp)
 				}
+			}
+		}
+		// The Elasticsearch client belongs to the Elasticsearch stores.
+		for imp := range ip.code {
+			if strings.HasPrefix(imp, "github.com/elastic/go-elasticsearch") && !under(pkg, "telemetry/telelastic") &&
+				!under(pkg, "traces/traceelastic") && !under(pkg, "internal/esutil") {
+				t.Errorf("%s imports %s: only the Elasticsearch stores may", pkg, imp)
 			}
 		}
 	}

@@ -1,9 +1,11 @@
 // The side panel of one component: what the answer holds of it
 // (properties, identifiers, labels, sources, health), its neighbours at the
-// view's time (a withNeighborsOf query), and, where this server runs them,
-// its recent events, a small chart of its metrics and its traces. A
-// statement the server cannot run yet (unsupported) gives a quiet note,
-// never a broken panel.
+// view's time (a withNeighborsOf query), and its data up to the view's
+// time: recent events (EVENTS FOR), its metrics as small charts with their
+// last, lowest and highest values (METRICS FOR, means by the minute) and
+// its slowest traces (TRACES FOR). A server without data stores answers
+// those statements "unsupported", which gives a quiet note, never a broken
+// panel.
 
 import { h } from "./table.js";
 
@@ -125,7 +127,38 @@ function events(r) {
 function metrics(r) {
   const series = r?.series || [];
   if (!series.length) return quiet("none in the last hour");
-  return series.slice(0, 4).map((s) => h("div", {}, h("div", { class: "quiet" }, tagsText(s.labels)), spark(s.points || [])));
+  const out = series.map((s) => {
+    const m = seriesSummary(s);
+    return h("div", { class: "series" },
+      h("div", {}, h("strong", {}, m.name), m.last === null ? null : ` ${short(m.last)}`,
+        m.last === null ? null : h("span", { class: "quiet" }, ` (low ${short(m.min)}, high ${short(m.max)})`)),
+      m.tags ? h("div", { class: "quiet" }, m.tags) : null, spark(s.points || []));
+  });
+  if (r.truncated) out.push(quiet("more series: METRICS FOR (id = …) lists them all"));
+  return out;
+}
+
+/**
+ * seriesSummary describes a series of a METRICS result: its metric's name,
+ * its other labels as text, and its last, lowest and highest values
+ * (missing values, null in the JSON, are skipped; null when none is left).
+ */
+export function seriesSummary(s) {
+  const labels = { ...(s.labels || {}) };
+  const name = labels.name || "(unnamed)";
+  delete labels.name;
+  const vs = (s.points || []).map((p) => p[1]).filter((v) => v !== null);
+  if (!vs.length) return { name, tags: tagsText(labels), last: null, min: null, max: null };
+  return { name, tags: tagsText(labels), last: vs[vs.length - 1], min: Math.min(...vs), max: Math.max(...vs) };
+}
+
+/** short writes a number in three significant digits, with k, M, G, T for large ones. */
+export function short(v) {
+  const a = Math.abs(v);
+  for (const [n, unit] of [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]]) {
+    if (a >= n) return Number((v / n).toPrecision(3)) + unit;
+  }
+  return String(Number(v.toPrecision(3)));
 }
 
 function traces(r) {

@@ -12,6 +12,7 @@ const { toLocal, fromLocal } = await import(base + "js/timebar.js");
 const { Live, protocol, keyProtocol } = await import(base + "js/live.js");
 const { GraphView } = await import(base + "js/graph.js");
 const { healthColour } = await import(base + "js/health.js");
+const { seriesSummary, short, spark } = await import(base + "js/details.js");
 
 const tests = [];
 const test = (name, f) => tests.push({ name, f });
@@ -272,6 +273,26 @@ test("live: a lost connection reconnects and resumes from seq; a refused key doe
   eq(FakeSocket.all.length, 2, "sockets after a refused key");
   l.stop();
 }));
+
+// ---- the details' data
+
+test("details: a series' name, tags and values, missing values skipped", () => {
+  const s = { labels: { name: "http.server.duration", host: "node-2", service: "checkout" }, points: [[1, 80.5], [2, null], [3, 240], [4, 79.25], [5, null]] };
+  eq(seriesSummary(s), { name: "http.server.duration", tags: "host:node-2, service:checkout", last: 79.25, min: 79.25, max: 240 });
+  eq(seriesSummary({ labels: { name: "x" }, points: [[1, null]] }), { name: "x", tags: "", last: null, min: null, max: null });
+  eq(seriesSummary({ labels: { name: "y", env: ["a", "b"] }, points: [] }).tags, "env:a,b");
+});
+
+test("details: numbers in three digits, large ones with a unit", () => {
+  eq([0, 0.000123456, 3.14159, 79.25, 999, 1000, 41234, 4013427546, -2500000, 7.2e13].map(short),
+    ["0", "0.000123", "3.14", "79.3", "999", "1k", "41.2k", "4.01G", "-2.5M", "72T"]);
+});
+
+test("details: a chart skips missing values and needs two points", () => {
+  eq(spark([[1, 5]]).querySelector("path"), null);
+  const d = spark([[0, 1], [5, null], [10, 3]]).querySelector("path").getAttribute("d");
+  eq(d, "M0.00,28.00L100.00,2.00");
+});
 
 // ---- run
 

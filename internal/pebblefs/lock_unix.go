@@ -1,4 +1,6 @@
-package pebblestore
+// Package pebblefs holds the Pebble file system of read-only opens, shared
+// by the Pebble stores (graph, telemetry, traces).
+package pebblefs
 
 import (
 	"io"
@@ -8,15 +10,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sharedLockFS is the file system of a read-only open: Pebble's own, but
+// SharedLockFS is the file system of a read-only open: Pebble's own, but
 // its directory lock is a shared (read) POSIX lock on the existing LOCK
 // file. Pebble's writer takes an exclusive one on the same file, so
 // read-only opens coexist with each other and exclude a writer, and a
 // writer excludes them. (Pebble locks the directory exclusively even when
 // read-only, which made parallel tetra query runs fail with "in use".)
-type sharedLockFS struct{ vfs.FS }
+type SharedLockFS struct{ vfs.FS }
 
-func (fs sharedLockFS) Lock(name string) (io.Closer, error) {
+func (fs SharedLockFS) Lock(name string) (io.Closer, error) {
 	f, err := os.Open(name) // never create: a read-only open writes nothing
 	if err != nil {
 		return nil, err

@@ -1,0 +1,574 @@
+package tsz
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+
+	"github.com/tetrahq/tetra/telemetry"
+)
+
+// Encoding names how a chunk's values are written.
+type Encoding byte
+
+const (
+	XOR     Encoding = 1
+	Delta   Encoding = 2
+	Decimal Encoding = 3
+)
+
+func (e Encoding) String() string {
+	switch e {
+	case XOR:
+		return "xor"
+	case Delta:
+		return "delta"
+	case Decimal:
+		return "decimal"
+	}
+	return fmt.Sprintf("encoding(%d)", byte(e))
+}
+
+// ErrCorrupt is a chunk that does not decode.
+var ErrCorrupt = errors.New("tsz: corrupt chunk")
+
+// Header is what a chunk says about itself without decoding its samples.
+type Header struct {
+	Encoding   Encoding
+	Count      int
+	MinT, MaxT int64
+}
+
+// Encode writes samples, which must have strictly increasing timestamps and
+// be at least one, into a chunk appended to dst, in the smallest encoding.
+// With only set, it uses that encoding (for tests and measurements;
+// Decimal falls back to Delta when the values are not decimals).
+func Encode(dst []byte, samples []telemetry.Sample, only Encoding) ([]byte, error) {
+	if len(samples) == 0 {
+		return nil, errors.New("tsz: no samples")
+	}
+	for i := 1; i < len(samples); i++ {
+		if samples[i].T <= samples[i-1].T {
+			return nil, fmt.Errorf("tsz: timestamps not increasing at sample %d", i)
+		}
+	}
+	ts := encodeTimes(samples)
+	var vals []byte
+	enc := only
+	switch only {
+	case XOR:
+		vals = encodeXOR(samples)
+	case Delta:
+		vals = encodeDelta(samples)
+	case Decimal:
+		if vals = encodeDecimal(samples); vals == nil {
+			enc, vals = Delta, encodeDelta(samples)
+		}
+	default:
+		enc, vals = XOR, encodeXOR(samples)
+		if d := encodeDelta(samples); len(d) < len(vals) {
+			enc, vals = Delta, d
+		}
+		if d := encodeDecimal(samples); d != nil && len(d) < len(vals) {
+			enc, vals = Decimal, d
+		}
+	}
+	dst = append(dst, byte(enc))
+	dst = binary.AppendUvarint(dst, uint64(len(samples)))
+	dst = binary.AppendVarint(dst, samples[0].T)
+	dst = binary.AppendUvarint(dst, uint64(samples[len(samples)-1].T-samples[0].T))
+	dst = binary.AppendUvarint(dst, uint64(len(ts)))
+	dst = append(dst, ts...)
+	return append(dst, vals...), nil
+}
+
+// ReadHeader decodes a chunk's header and returns the offset of its
+// timestamp stream.
+func ReadHeader(c []byte) (Header, int, error) {
+	if len(c) < 4 {
+		return Header{}, 0, ErrCorrupt
+	}
+	h := Header{Encoding: Encoding(c[0])}
+	off := 1
+	n, k := binary.Uvarint(c[off:])
+	// Every sample after the first takes at least one bit of each stream:
+	// a corrupt count cannot make Decode allocate beyond the chunk's size.
+	if k <= 0 || n == 0 || n > uint64(len(c))*8+1 {
+		return Header{}, 0, ErrCorrupt
+	}
+	off += k
+	h.Count = int(n)
+	minT, k := binary.Varint(c[off:])
+	if k <= 0 {
+		return Header{}, 0, ErrCorrupt
+	}
+	off += k
+	span, k := binary.Uvarint(c[off:])
+	if k <= 0 {
+		return Header{}, 0, ErrCorrupt
+	}
+	off += k
+	h.MinT, h.MaxT = minT, minT+int64(span)
+	return h, off, nil
+}
+
+// Decode appends a chunk's samples to dst.
+func Decode(dst []telemetry.Sample, c []byte) ([]telemetry.Sample, error) {
+	h, off, err := ReadHeader(c)
+	if err != nil {
+		return dst, err
+	}
+	tsLen, k := binary.Uvarint(c[off:])
+	if k <= 0 || uint64(len(c)-off-k) < tsLen {
+		return dst, ErrCorrupt
+	}
+	off += k
+	tsb, vb := c[off:off+int(tsLen)], c[off+int(tsLen):]
+	start := len(dst)
+	dst = grow(dst, h.Count)
+	out := dst[start:]
+	if !decodeTimes(out, h.MinT, tsb) {
+		return dst[:start], ErrCorrupt
+	}
+	var ok bool
+	switch h.Encoding {
+	case XOR:
+		ok = decodeXOR(out, vb)
+	case Delta:
+		ok = decodeDelta(out, vb)
+	case Decimal:
+		ok = decodeDecimal(out, vb)
+	}
+	if !ok || out[len(out)-1].T != h.MaxT {
+		return dst[:start], ErrCorrupt
+	}
+	return dst, nil
+}
+
+func grow(s []telemetry.Sample, n int) []telemetry.Sample {
+	if cap(s)-len(s) < n {
+		ns := make([]telemetry.Sample, len(s), len(s)+n+len(s)/4)
+		copy(ns, s)
+		s = ns
+	}
+	return s[:len(s)+n]
+}
+
+// ---- timestamps: delta-of-delta with prefix-coded widths ----
+
+// dodWidths are the signed widths of the delta-of-delta classes after the
+// zero class: prefix 10, 110, 1110, 1111.
+var dodWidths = [4]uint{8, 14, 20, 64}
+
+func encodeTimes(s []telemetry.Sample) []byte {
+	w := bitWriter{b: make([]byte, 0, len(s)/8+8)}
+	prevT, prevD := s[0].T, int64(0)
+	for _, x := range s[1:] {
+		d := x.T - prevT
+		dod := d - prevD
+		prevT, prevD = x.T, d
+		if dod == 0 {
+			w.bit(false)
+			continue
+		}
+		for i, width := range dodWidths {
+			if i == 3 || fitsSigned(dod, width) {
+				w.write(prefix(i), uint(i)+2-boolUint(i == 3))
+				w.write(uint64(dod), width)
+				break
+			}
+		}
+	}
+	return w.bytes()
+}
+
+// prefix returns the code of class i: 10, 110, 1110, 1111.
+func prefix(i int) uint64 {
+	return [4]uint64{0b10, 0b110, 0b1110, 0b1111}[i]
+}
+
+func boolUint(b bool) uint {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func fitsSigned(v int64, width uint) bool {
+	lim := int64(1) << (width - 1)
+	return v >= -lim && v < lim
+}
+
+func signExtend(v uint64, width uint) int64 {
+	if width == 64 {
+		return int64(v)
+	}
+	return int64(v<<(64-width)) >> (64 - width)
+}
+
+func decodeTimes(out []telemetry.Sample, first int64, b []byte) bool {
+	r := newBitReader(b)
+	out[0].T = first
+	prevT, prevD := first, int64(0)
+	for i := 1; i < len(out); i++ {
+		if c := r.ones(4); c > 0 {
+			width := dodWidths[c-1]
+			prevD += signExtend(r.read(width), width)
+		}
+		prevT += prevD
+		out[i].T = prevT
+	}
+	return !r.overrun
+}
+
+// ---- values: XOR ----
+
+func encodeXOR(s []telemetry.Sample) []byte {
+	w := bitWriter{b: make([]byte, 0, len(s)*4)}
+	prev := math.Float64bits(s[0].V)
+	w.write(prev, 64)
+	lead, trail := uint(0xff), uint(0)
+	for _, x := range s[1:] {
+		cur := math.Float64bits(x.V)
+		delta := cur ^ prev
+		prev = cur
+		if delta == 0 {
+			w.bit(false)
+			continue
+		}
+		l, t := uint(bits.LeadingZeros64(delta)), uint(bits.TrailingZeros64(delta))
+		l = min(l, 31)
+		if lead != 0xff && l >= lead && t >= trail {
+			w.write(0b10, 2)
+			w.write(delta>>trail, 64-lead-trail)
+			continue
+		}
+		lead, trail = l, t
+		sig := 64 - l - t
+		w.write(0b11, 2)
+		w.write(uint64(l), 5)
+		w.write(uint64(sig&63), 6) // 64 is written as 0
+		w.write(delta>>t, sig)
+	}
+	return w.bytes()
+}
+
+func decodeXOR(out []telemetry.Sample, b []byte) bool {
+	r := newBitReader(b)
+	prev := r.read(64)
+	out[0].V = math.Float64frombits(prev)
+	lead, trail := uint(0), uint(0)
+	for i := 1; i < len(out); i++ {
+		if r.bit() {
+			if r.bit() {
+				lead = uint(r.read(5))
+				sig := uint(r.read(6))
+				if sig == 0 {
+					sig = 64
+				}
+				if lead+sig > 64 {
+					return false
+				}
+				trail = 64 - lead - sig
+			}
+			prev ^= r.read(64-lead-trail) << trail
+		}
+		out[i].V = math.Float64frombits(prev)
+	}
+	return !r.overrun
+}
+
+// ---- values: adaptive-width deltas of integers (Delta and Decimal) ----
+
+// ordered maps a float's bits to an integer whose order is the floats'
+// numeric order (negative floats reversed below the positive ones).
+func ordered(v float64) uint64 {
+	b := math.Float64bits(v)
+	if b>>63 == 1 {
+		return ^b
+	}
+	return b | 1<<63
+}
+
+func unordered(u uint64) float64 {
+	if u>>63 == 1 {
+		return math.Float64frombits(u &^ (1 << 63))
+	}
+	return math.Float64frombits(^u)
+}
+
+// intWriter writes a sequence of integers as zig-zag deltas: 0 for an
+// unchanged value, 10 and the delta in the current width, or 11, a new
+// width (6 bits, minus one) and the delta in it. A new width is taken when
+// the delta does not fit the current one or when the current one wastes
+// more bits than announcing a narrower one costs.
+type intWriter struct {
+	w     bitWriter
+	prev  uint64
+	width uint
+}
+
+func (iw *intWriter) put(x uint64) {
+	d := int64(x - iw.prev)
+	iw.prev = x
+	z := uint64(d<<1) ^ uint64(d>>63)
+	if z == 0 {
+		iw.w.bit(false)
+		return
+	}
+	n := uint(bits.Len64(z))
+	if n <= iw.width && iw.width-n <= 6 {
+		iw.w.write(0b10, 2)
+		iw.w.write(z, iw.width)
+		return
+	}
+	iw.width = n
+	iw.w.write(0b11, 2)
+	iw.w.write(uint64(n-1), 6)
+	iw.w.write(z, n)
+}
+
+type intReader struct {
+	r     bitReader
+	prev  uint64
+	width uint
+}
+
+func (ir *intReader) next() uint64 {
+	if ir.r.bit() {
+		if ir.r.bit() {
+			ir.width = uint(ir.r.read(6)) + 1
+		}
+		z := ir.r.read(ir.width)
+		ir.prev += uint64(int64(z>>1) ^ -int64(z&1))
+	}
+	return ir.prev
+}
+
+// widthWriter writes a sequence of integers as zig-zag deltas whose bit
+// width n is coded against a reference width r that follows the median of
+// the widths seen (one step per value): full-precision noise has widths
+// spread over a few neighbours of its median, and consecutive widths are
+// independent, so coding n against r costs about three bits where a
+// window that must hold the widest recent delta wastes more. The delta's
+// top bit is implied by its width and not written.
+//
+//	00 n = r      01 n = r+1     100 n = r−1    101 n = r−2
+//	1100 n = r−3  1101 n = r+2   1110 n−1 in 6 bits (and r = n)   1111 delta 0
+type widthWriter struct {
+	w    bitWriter
+	prev uint64
+	ref  uint
+}
+
+// widthCodes maps n−r+3 (for −3 … +2) to the code and its length.
+var widthCodes = [6]struct {
+	code uint64
+	len  uint
+}{{0b1100, 4}, {0b101, 3}, {0b100, 3}, {0b00, 2}, {0b01, 2}, {0b1101, 4}}
+
+func (ww *widthWriter) put(x uint64) {
+	d := int64(x - ww.prev)
+	ww.prev = x
+	z := uint64(d<<1) ^ uint64(d>>63)
+	if z == 0 {
+		ww.w.write(0b1111, 4)
+		return
+	}
+	n := uint(bits.Len64(z))
+	if k := int(n) - int(ww.ref) + 3; k >= 0 && k < len(widthCodes) {
+		c := widthCodes[k]
+		ww.w.write(c.code, c.len)
+	} else {
+		ww.w.write(0b1110, 4)
+		ww.w.write(uint64(n-1), 6)
+		ww.ref = n // a jump: start tracking from here
+	}
+	ww.w.write(z, n-1) // without the top bit
+	switch {
+	case n > ww.ref:
+		ww.ref++
+	case n < ww.ref:
+		ww.ref--
+	}
+}
+
+type widthReader struct {
+	r    bitReader
+	prev uint64
+	ref  uint
+}
+
+// widthDecode maps the next four bits to the code they start with: its
+// length and the width it gives relative to r (escape and zero apart).
+var widthDecode = func() (t [16]struct {
+	len   uint
+	delta int
+	kind  byte // 0: relative width, 1: escape, 2: zero delta
+}) {
+	for p := range t {
+		switch {
+		case p < 4:
+			t[p].len, t[p].delta = 2, 0
+		case p < 8:
+			t[p].len, t[p].delta = 2, 1
+		case p < 10:
+			t[p].len, t[p].delta = 3, -1
+		case p < 12:
+			t[p].len, t[p].delta = 3, -2
+		case p == 12:
+			t[p].len, t[p].delta = 4, -3
+		case p == 13:
+			t[p].len, t[p].delta = 4, 2
+		case p == 14:
+			t[p].len, t[p].kind = 4, 1
+		default:
+			t[p].len, t[p].kind = 4, 2
+		}
+	}
+	return t
+}()
+
+func (wr *widthReader) next() uint64 {
+	r := &wr.r
+	c := widthDecode[r.peek4()]
+	r.skip(c.len)
+	var n uint
+	switch c.kind {
+	case 0:
+		n = uint(int(wr.ref) + c.delta)
+	case 1:
+		n = uint(r.read(6)) + 1
+		wr.ref = n
+	default:
+		return wr.prev // unchanged
+	}
+	if n == 0 || n > 64 {
+		r.overrun = true // a width the writer cannot have written
+		return wr.prev
+	}
+	z := 1<<(n-1) | r.read(n-1)
+	wr.prev += uint64(int64(z>>1) ^ -int64(z&1))
+	switch {
+	case n > wr.ref:
+		wr.ref++
+	case n < wr.ref:
+		wr.ref--
+	}
+	return wr.prev
+}
+
+func encodeDelta(s []telemetry.Sample) []byte {
+	ww := widthWriter{w: bitWriter{b: make([]byte, 0, len(s)*4)}}
+	for _, x := range s {
+		ww.put(ordered(x.V))
+	}
+	return ww.w.bytes()
+}
+
+func decodeDelta(out []telemetry.Sample, b []byte) bool {
+	// The hot loop of every query: widthReader.next with the reader's
+	// state in locals, topped up to at least 57 bits before each value so
+	// that the common case reads code and payload without a refill.
+	r := newBitReader(b)
+	var prev uint64
+	var ref uint
+	for i := range out {
+		if r.nbuf < 57 {
+			r.refill()
+		}
+		c := widthDecode[r.buf>>60]
+		if c.len > r.nbuf {
+			return false
+		}
+		r.buf <<= c.len
+		r.nbuf -= c.len
+		var n uint
+		switch c.kind {
+		case 0:
+			n = uint(int(ref) + c.delta)
+		case 1:
+			n = uint(r.read(6)) + 1
+			ref = n
+		default:
+			out[i].V = unordered(prev)
+			continue
+		}
+		if n == 0 || n > 64 {
+			return false
+		}
+		var z uint64
+		if k := n - 1; k <= r.nbuf && k > 0 {
+			z = r.buf >> (64 - k)
+			r.buf <<= k
+			r.nbuf -= k
+		} else {
+			z = r.read(k)
+		}
+		z |= 1 << (n - 1)
+		prev += uint64(int64(z>>1) ^ -int64(z&1))
+		switch {
+		case n > ref:
+			ref++
+		case n < ref:
+			ref--
+		}
+		out[i].V = unordered(prev)
+	}
+	return !r.overrun
+}
+
+// pow10 are the exact powers of ten a decimal chunk may scale by.
+var pow10 = [16]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// decimalExp returns the smallest exponent e such that every value is an
+// integer below 2^53 divided by 10^e, bit for bit; ok is false when there
+// is none.
+func decimalExp(s []telemetry.Sample) (int, bool) {
+	e := 0
+	for _, x := range s {
+		for !isDecimal(x.V, e) {
+			if e++; e == len(pow10) {
+				return 0, false
+			}
+		}
+	}
+	return e, true
+}
+
+func isDecimal(v float64, e int) bool {
+	m := v * pow10[e]
+	if !(math.Abs(m) < 1<<53) { // also false for NaN
+		return false
+	}
+	// Through int64, as decoding goes: -0 does not survive it.
+	r := float64(int64(math.Round(m)))
+	return math.Float64bits(r/pow10[e]) == math.Float64bits(v)
+}
+
+func encodeDecimal(s []telemetry.Sample) []byte {
+	e, ok := decimalExp(s)
+	if !ok {
+		return nil
+	}
+	iw := intWriter{w: bitWriter{b: make([]byte, 1, len(s)*2)}}
+	iw.w.b[0] = byte(e)
+	for _, x := range s {
+		iw.put(uint64(int64(math.Round(x.V * pow10[e]))))
+	}
+	return iw.w.bytes()
+}
+
+func decodeDecimal(out []telemetry.Sample, b []byte) bool {
+	if len(b) == 0 || int(b[0]) >= len(pow10) {
+		return false
+	}
+	p := pow10[b[0]]
+	ir := intReader{r: newBitReader(b[1:])}
+	for i := range out {
+		out[i].V = float64(int64(ir.next())) / p
+	}
+	return !ir.r.overrun
+}

@@ -1,0 +1,225 @@
+package telpebble
+
+import (
+	"encoding/binary"
+	"slices"
+
+	"github.com/tetrahq/tetra/internal/kv"
+	"github.com/tetrahq/tetra/telemetry"
+)
+
+// The head holds the samples not yet sealed into chunks, per window and
+// series, in memory; the write-ahead log (table 0x05) holds the same
+// samples durably until their window is sealed. Writers only ever append to
+// a head chunk's slices, and sealing drops a whole window from the map, so
+// a reader that copied a chunk's slice headers under the read lock may
+// read them after releasing it.
+
+// headChunk is one series' unsealed samples in one window.
+type headChunk struct {
+	run []telemetry.Sample // strictly increasing times
+	ooo []telemetry.Sample // samples at or before run's last time, in arrival order
+}
+
+func (c *headChunk) add(x telemetry.Sample) {
+	if n := len(c.run); n == 0 || x.T > c.run[n-1].T {
+		c.run = append(c.run, x)
+		return
+	}
+	c.ooo = append(c.ooo, x)
+}
+
+func (c *headChunk) len() int { return len(c.run) + len(c.ooo) }
+
+// headWindow is the unsealed samples of one window, by series id.
+type headWindow struct {
+	w       int64
+	chunks  map[uint64]*headChunk
+	samples int
+}
+
+type head struct {
+	windows map[int64]*headWindow
+	samples int
+	maxT    int64 // the latest sample time appended
+	last    *headWindow
+}
+
+func newHead() *head { return &head{windows: map[int64]*headWindow{}} }
+
+func (h *head) window(w int64) *headWindow {
+	if h.last != nil && h.last.w == w {
+		return h.last
+	}
+	hw := h.windows[w]
+	if hw == nil {
+		hw = &headWindow{w: w, chunks: map[uint64]*headChunk{}}
+		h.windows[w] = hw
+	}
+	h.last = hw
+	return hw
+}
+
+// add appends samples of one series, all in window w.
+func (h *head) add(w int64, id uint64, s []telemetry.Sample) {
+	hw := h.window(w)
+	c := hw.chunks[id]
+	if c == nil {
+		c = &headChunk{run: make([]telemetry.Sample, 0, 8)}
+		hw.chunks[id] = c
+	}
+	for _, x := range s {
+		c.add(x)
+		h.maxT = max(h.maxT, x.T)
+	}
+	hw.samples += len(s)
+	h.samples += len(s)
+}
+
+func (h *head) drop(w int64) {
+	if hw := h.windows[w]; hw != nil {
+		h.samples -= hw.samples
+		delete(h.windows, w)
+		if h.last == hw {
+			h.last = nil
+		}
+	}
+}
+
+// sealable returns the windows that ended more than grace before the
+// latest sample, oldest first.
+func (h *head) sealable(grace int64) []int64 {
+	var out []int64
+	for w := range h.windows {
+		if (w+1)*WindowMs+grace <= h.maxT {
+			out = append(out, w)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// all returns every window in the head, oldest first.
+func (h *head) all() []int64 {
+	out := make([]int64, 0, len(h.windows))
+	for w := range h.windows {
+		out = append(out, w)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// view is a reader's copy of the head chunks it needs.
+type view map[[2]uint64]headChunk
+
+func (v view) get(w int64, id uint64) (headChunk, bool) {
+	c, ok := v[[2]uint64{uint64(w), id}]
+	return c, ok
+}
+
+// viewOf copies the slice headers of the chunks of ids in windows w0..w1.
+// REQUIRES: Store.hmu held (read or write).
+func (h *head) viewOf(ids []*seriesMeta, w0, w1 int64) view {
+	v := view{}
+	for w, hw := range h.windows {
+		if w < w0 || w > w1 {
+			continue
+		}
+		for _, m := range ids {
+			if c := hw.chunks[m.id]; c != nil {
+				v[[2]uint64{uint64(w), m.id}] = headChunk{run: c.run[:len(c.run):len(c.run)], ooo: c.ooo[:len(c.ooo):len(c.ooo)]}
+			}
+		}
+	}
+	return v
+}
+
+// sealed returns a head chunk's samples sorted by time, later arrivals
+// winning at equal times.
+func (c *headChunk) sealed() []telemetry.Sample {
+	if len(c.ooo) == 0 {
+		return c.run
+	}
+	return mergeRuns([][]telemetry.Sample{c.run, c.ooo})
+}
+
+// mergeRuns merges runs of samples, each in arrival order, where a later
+// run was written after an earlier one: the result is sorted by time, and
+// at equal times the sample of the latest run (and, within a run, the
+// latest one) wins.
+func mergeRuns(runs [][]telemetry.Sample) []telemetry.Sample {
+	type ranked struct {
+		telemetry.Sample
+		rank int
+	}
+	n := 0
+	for _, r := range runs {
+		n += len(r)
+	}
+	all := make([]ranked, 0, n)
+	for _, r := range runs {
+		for _, x := range r {
+			all = append(all, ranked{x, len(all)})
+		}
+	}
+	slices.SortFunc(all, func(a, b ranked) int {
+		if a.T != b.T {
+			if a.T < b.T {
+				return -1
+			}
+			return 1
+		}
+		return a.rank - b.rank
+	})
+	out := make([]telemetry.Sample, 0, n)
+	for i, x := range all {
+		if i+1 < len(all) && all[i+1].T == x.T {
+			continue // a later sample for the same time wins
+		}
+		out = append(out, x.Sample)
+	}
+	return out
+}
+
+// ---- the write-ahead log ----
+
+// walRecord accumulates the samples of one append that fall in one window:
+// n, then per sample the series id, the time (delta to the previous
+// sample's) and the value.
+type walRecord struct {
+	b     []byte
+	n     int
+	prevT int64
+}
+
+func (r *walRecord) add(id uint64, x telemetry.Sample) {
+	r.b = binary.AppendUvarint(r.b, id)
+	r.b = binary.AppendVarint(r.b, x.T-r.prevT)
+	r.b = kv.AppendFloat(r.b, x.V)
+	r.prevT = x.T
+	r.n++
+}
+
+func (r *walRecord) bytes() []byte {
+	return append(binary.AppendUvarint(make([]byte, 0, len(r.b)+5), uint64(r.n)), r.b...)
+}
+
+// readWAL decodes a record and calls fn for each sample.
+func readWAL(v []byte, fn func(id uint64, x telemetry.Sample)) error {
+	r := kv.NewReader(v)
+	n := r.Uvarint()
+	if n > uint64(len(v)) {
+		return kv.ErrCorrupt
+	}
+	var t int64
+	for range n {
+		id := r.Uvarint()
+		t += r.Varint()
+		val := r.Float()
+		if r.Err() != nil {
+			return r.Err()
+		}
+		fn(id, telemetry.Sample{T: t, V: val})
+	}
+	return r.Done()
+}

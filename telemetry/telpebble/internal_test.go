@@ -1,0 +1,156 @@
+package telpebble
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/tetrahq/tetra/telemetry"
+	"github.com/tetrahq/tetra/telemetry/teltest"
+)
+
+func testOpen(t *testing.T, dir string, o Options) *Store {
+	t.Helper()
+	o.NoSync = true
+	s, err := Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func dump(t *testing.T, s *Store, q telemetry.MetricQuery) string {
+	t.Helper()
+	set, err := s.SelectMetrics(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := teltest.FormatSeries(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func series(name string, samples ...telemetry.Sample) telemetry.SeriesSamples {
+	return telemetry.SeriesSamples{Series: telemetry.Series{Name: name, Tags: telemetry.Tags{{Key: "host", Value: "a"}}}, Samples: samples}
+}
+
+const hour = int64(time.Hour / time.Millisecond)
+
+// TestReplay: samples appended but not sealed survive a crash (the
+// database closed without the seal Close does) through the log.
+func TestReplay(t *testing.T) {
+	dir := t.TempDir()
+	s := testOpen(t, dir, Options{})
+	ctx := context.Background()
+	if err := s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", telemetry.Sample{T: 0, V: 1}, telemetry.Sample{T: 5 * hour, V: 2})}); err != nil {
+		t.Fatal(err)
+	}
+	// The first window is sealed (5 h passed it); the third is in the head.
+	if err := s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", telemetry.Sample{T: 5*hour + 1, V: 3})}); err != nil {
+		t.Fatal(err)
+	}
+	q := telemetry.MetricQuery{Start: 0, End: 10 * hour}
+	want := dump(t, s, q)
+	if err := s.db.Close(); err != nil { // a crash: no seal
+		t.Fatal(err)
+	}
+	s = testOpen(t, dir, Options{})
+	if got := dump(t, s, q); got != want {
+		t.Fatalf("after replay:\n%s\nwant:\n%s", got, want)
+	}
+	if s.head.samples != 2 {
+		t.Fatalf("head holds %d samples after replay, want 2", s.head.samples)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = testOpen(t, dir, Options{})
+	defer s.Close()
+	if s.head.samples != 0 {
+		t.Fatalf("head holds %d samples after a clean close, want 0", s.head.samples)
+	}
+	if got := dump(t, s, q); got != want {
+		t.Fatalf("after reopen:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func countKeys(t *testing.T, s *Store, tag byte) int {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tag}, UpperBound: []byte{tag + 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		n++
+	}
+	return n
+}
+
+// TestCompactMergesAndExpires: late samples leave a window with several
+// chunks until compaction merges them; retention drops old windows, old
+// event days and series with nothing left.
+func TestCompactMergesAndExpires(t *testing.T) {
+	now := time.UnixMilli(100 * hour)
+	s := testOpen(t, t.TempDir(), Options{MetricRetention: 50 * time.Hour, EventRetention: 48 * time.Hour})
+	defer s.Close()
+	ctx := context.Background()
+	for _, b := range [][]telemetry.Sample{
+		{{T: 10 * hour, V: 1}, {T: 10*hour + 10, V: 2}},
+		{{T: 20 * hour, V: 3}},
+		{{T: 10*hour + 5, V: 1.5}}, // late: window 5 again
+		{{T: 90 * hour, V: 4}},
+	} {
+		if err := s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", b...)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("old", telemetry.Sample{T: 10 * hour, V: 9})}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendEvents(ctx, []telemetry.Event{{ID: "a", Time: 10 * hour, Name: "old"}, {ID: "b", Time: 90 * hour, Name: "new"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	q := telemetry.MetricQuery{Start: 0, End: 100 * hour}
+	before := dump(t, s, q)
+	if n := countKeys(t, s, tagChunk); n != 5 {
+		t.Fatalf("%d chunks before compaction, want 5 (window 5 twice)", n)
+	}
+	if err := s.Compact(ctx, time.UnixMilli(0)); err != nil { // nothing expires yet
+		t.Fatal(err)
+	}
+	if n := countKeys(t, s, tagChunk); n != 4 {
+		t.Fatalf("%d chunks after merging, want 4", n)
+	}
+	if got := dump(t, s, q); got != before {
+		t.Fatalf("merging changed the data:\n%s\nwant:\n%s", got, before)
+	}
+	if err := s.Compact(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	want := "m{host=\"a\"}: 324000=4\n"
+	if got := dump(t, s, q); got != want {
+		t.Fatalf("after retention:\n%s\nwant:\n%s", got, want)
+	}
+	if _, ok := s.idx.byKey[(&telemetry.Series{Name: "old", Tags: telemetry.Tags{{Key: "host", Value: "a"}}}).Key()]; ok {
+		t.Fatal("a series with no data left is still indexed")
+	}
+	it, err := s.SelectEvents(ctx, telemetry.EventQuery{Start: 0, End: 100 * hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var names []string
+	for it.Next() {
+		names = append(names, it.At().Name)
+	}
+	if len(names) != 1 || names[0] != "new" {
+		t.Fatalf("events after retention: %v", names)
+	}
+}

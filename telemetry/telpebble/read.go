@@ -1,0 +1,447 @@
+package telpebble
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/tetrahq/tetra/internal/tsagg"
+	"github.com/tetrahq/tetra/internal/tsz"
+	"github.com/tetrahq/tetra/telemetry"
+)
+
+// checkQuery refuses a query no store can answer.
+func checkQuery(q *telemetry.MetricQuery) error {
+	if q.End < q.Start {
+		return fmt.Errorf("telpebble: %w: the range ends before it starts", telemetry.ErrInvalid)
+	}
+	if a := q.Agg; a != nil {
+		if a.Method < telemetry.Mean || a.Method > telemetry.CountNoZeros {
+			return fmt.Errorf("telpebble: %w: unknown aggregation %d", telemetry.ErrInvalid, a.Method)
+		}
+		if a.Step < 0 || (a.Method == telemetry.Percentile && !(a.Percentile > 0 && a.Percentile <= 100)) {
+			return fmt.Errorf("telpebble: %w: bad aggregation %+v", telemetry.ErrInvalid, *a)
+		}
+		if a.Step > 0 && (q.End/a.Step-q.Start/a.Step) > maxBuckets {
+			return fmt.Errorf("telpebble: %w: %d buckets of %s; the limit is %d", telemetry.ErrInvalid,
+				(q.End-q.Start)/a.Step, time.Duration(a.Step)*time.Millisecond, maxBuckets)
+		}
+	}
+	return nil
+}
+
+// maxBuckets bounds the buckets of one aggregation (a year of minutes).
+const maxBuckets = 1 << 20
+
+// selected is a series a read will visit, with the newest window it had
+// sealed when the read began.
+type selected struct {
+	*seriesMeta
+	lastWindow int64
+}
+
+// reader reads the samples of selected series from one Pebble snapshot
+// and a copy of the head taken with it.
+type reader struct {
+	ctx        context.Context
+	snap       *pebble.Snapshot
+	it         *pebble.Iterator
+	head       view
+	start, end int64
+	buf        []telemetry.Sample // decoded samples of one window
+	out        []telemetry.Sample // samples of one series in range
+	runs       [][]telemetry.Sample
+	key        []byte
+}
+
+// open selects the series of q and opens a reader over them.
+func (s *Store) open(ctx context.Context, q *telemetry.MetricQuery) (*reader, []selected, error) {
+	if err := checkQuery(q); err != nil {
+		return nil, nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	s.hmu.RLock()
+	if s.closed {
+		s.hmu.RUnlock()
+		return nil, nil, telemetry.ErrClosed
+	}
+	metas := s.idx.selectSeries(q)
+	sel := make([]selected, len(metas))
+	for i, m := range metas {
+		sel[i] = selected{m, m.lastWindow}
+	}
+	snap := s.db.NewSnapshot()
+	hv := s.head.viewOf(metas, windowOf(q.Start), windowOf(q.End))
+	s.hmu.RUnlock()
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{tagChunk}, UpperBound: []byte{tagChunk + 1}})
+	if err != nil {
+		snap.Close()
+		return nil, nil, err
+	}
+	return &reader{ctx: ctx, snap: snap, it: it, head: hv, start: q.Start, end: q.End}, sel, nil
+}
+
+func (r *reader) close() error {
+	return cmp.Or(r.it.Close(), r.snap.Close())
+}
+
+// samples returns a series' samples in the range, sorted by time; the
+// slice is reused by the next call.
+func (r *reader) samples(m selected) ([]telemetry.Sample, error) {
+	r.out = r.out[:0]
+	err := r.windows(m, func(win []telemetry.Sample) {
+		for _, x := range win {
+			if x.T >= r.start && x.T <= r.end {
+				r.out = append(r.out, x)
+			}
+		}
+	})
+	return r.out, err
+}
+
+// windows calls fn with a series' samples of each window of the range, in
+// time order (fn must filter to the range, and must not keep the slice).
+// Aggregations take the windows as they come, without a copy.
+func (r *reader) windows(m selected, fn func([]telemetry.Sample)) error {
+	w0, w1 := windowOf(r.start), windowOf(r.end)
+	for w := w0; w <= w1; w++ {
+		hc, inHead := r.head.get(w, m.id)
+		if w > m.lastWindow && !inHead {
+			continue // nothing sealed there, nothing in the head
+		}
+		win, err := r.window(w, m.id, hc, inHead, w <= m.lastWindow)
+		if err != nil {
+			return err
+		}
+		if len(win) > 0 {
+			fn(win)
+		}
+	}
+	return nil
+}
+
+// window returns one window's samples of a series: its chunks, oldest
+// first, then the head's, merged so that later writes win at equal times.
+func (r *reader) window(w int64, id uint64, hc headChunk, inHead, sealed bool) ([]telemetry.Sample, error) {
+	r.buf = r.buf[:0]
+	r.runs = r.runs[:0]
+	if sealed {
+		r.key = chunkPrefix(r.key[:0], w, id)
+		for ok := r.it.SeekGE(r.key); ok && bytes.HasPrefix(r.it.Key(), r.key); ok = r.it.Next() {
+			v, err := r.it.ValueAndErr()
+			if err != nil {
+				return nil, err
+			}
+			h, _, err := tsz.ReadHeader(v)
+			if err != nil {
+				return nil, fmt.Errorf("telpebble: chunk %x: %w", r.it.Key(), err)
+			}
+			if h.MaxT < r.start || h.MinT > r.end {
+				continue
+			}
+			n := len(r.buf)
+			if r.buf, err = tsz.Decode(r.buf, v); err != nil {
+				return nil, fmt.Errorf("telpebble: chunk %x: %w", r.it.Key(), err)
+			}
+			r.runs = append(r.runs, r.buf[n:])
+		}
+		if err := r.it.Error(); err != nil {
+			return nil, err
+		}
+	}
+	if inHead {
+		r.runs = append(r.runs, hc.run)
+		if len(hc.ooo) > 0 {
+			r.runs = append(r.runs, hc.ooo)
+		}
+	}
+	switch {
+	case len(r.runs) == 0:
+		return nil, nil
+	case len(r.runs) == 1 && (!inHead || len(hc.ooo) == 0):
+		return r.runs[0], nil
+	case disjoint(r.runs, inHead && len(hc.ooo) > 0):
+		var out []telemetry.Sample
+		for _, run := range r.runs {
+			out = append(out, run...)
+		}
+		return out, nil
+	}
+	return mergeRuns(r.runs), nil
+}
+
+// disjoint reports whether sorted runs follow each other in time without
+// overlap (so concatenation is their merge). A run of out-of-order head
+// samples is never sorted.
+func disjoint(runs [][]telemetry.Sample, lastUnsorted bool) bool {
+	if lastUnsorted {
+		return false
+	}
+	for i := 1; i < len(runs); i++ {
+		if len(runs[i-1]) > 0 && len(runs[i]) > 0 && runs[i][0].T <= runs[i-1][len(runs[i-1])-1].T {
+			return false
+		}
+	}
+	return true
+}
+
+// SelectMetrics answers a query: raw samples or per-series aggregates are
+// computed series by series as the set is iterated; groups are computed
+// when the set is opened.
+func (s *Store) SelectMetrics(ctx context.Context, q telemetry.MetricQuery) (telemetry.SeriesSet, error) {
+	r, sel, err := s.open(ctx, &q)
+	if err != nil {
+		return nil, err
+	}
+	if q.Agg == nil || (len(q.Agg.GroupBy) == 0 && q.Agg.Components == nil) {
+		set := &seriesSet{r: r, sel: sel}
+		if q.Agg != nil {
+			set.agg = tsagg.New(*q.Agg, q.Start, q.End)
+		}
+		return set, nil
+	}
+	defer r.close()
+	groups, err := aggregateGroups(r, sel, q.Agg)
+	if err != nil {
+		return nil, err
+	}
+	return telemetry.SliceSeries(groups), nil
+}
+
+// seriesSet iterates selected series one by one.
+type seriesSet struct {
+	r    *reader
+	sel  []selected
+	agg  *tsagg.Agg // nil: raw samples
+	cur  telemetry.ResultSeries
+	err  error
+	done bool
+}
+
+func (ss *seriesSet) Next() bool {
+	for !ss.done && len(ss.sel) > 0 {
+		m := ss.sel[0]
+		ss.sel = ss.sel[1:]
+		if err := ss.r.ctx.Err(); err != nil {
+			ss.err = err
+			break
+		}
+		ss.cur = telemetry.ResultSeries{Name: m.series.Name, Tags: m.series.Tags, Identifiers: m.series.Identifiers, Points: ss.cur.Points[:0]}
+		if ss.agg == nil {
+			samples, err := ss.r.samples(m)
+			if err != nil {
+				ss.err = err
+				break
+			}
+			if len(samples) == 0 {
+				continue
+			}
+			for _, x := range samples {
+				ss.cur.Points = append(ss.cur.Points, telemetry.Point(x))
+			}
+			return true
+		}
+		ss.agg.Reset()
+		if err := ss.r.windows(m, ss.agg.Add); err != nil {
+			ss.err = err
+			break
+		}
+		if ss.agg.Empty() {
+			continue // only NaN: no value in range
+		}
+		ss.cur.Points = ss.agg.Points(ss.cur.Points)
+		return true
+	}
+	ss.done = true
+	return false
+}
+
+func (ss *seriesSet) At() *telemetry.ResultSeries { return &ss.cur }
+func (ss *seriesSet) Err() error                  { return ss.err }
+func (ss *seriesSet) Close() error {
+	ss.done = true
+	if ss.r == nil {
+		return nil
+	}
+	err := ss.r.close()
+	ss.r = nil
+	return err
+}
+
+// group is one group of an aggregation.
+type group struct {
+	res telemetry.ResultSeries
+	agg *tsagg.Agg
+}
+
+// aggregateGroups aggregates the selected series into groups, ordered by
+// component key, then name, then tags.
+func aggregateGroups(r *reader, sel []selected, a *telemetry.Aggregation) ([]telemetry.ResultSeries, error) {
+	groups := map[string]*group{}
+	member := componentIndex(a.Components)
+	for _, m := range sel {
+		if err := r.ctx.Err(); err != nil {
+			return nil, err
+		}
+		keys := groupsOf(m.seriesMeta, a, member)
+		if len(keys) == 0 {
+			continue
+		}
+		aggs := make([]*tsagg.Agg, len(keys))
+		for i, k := range keys {
+			g := groups[k.key]
+			if g == nil {
+				g = &group{res: k.res, agg: tsagg.New(*a, r.start, r.end)}
+				groups[k.key] = g
+			}
+			aggs[i] = g.agg
+		}
+		err := r.windows(m, func(win []telemetry.Sample) {
+			for _, g := range aggs {
+				g.Add(win)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]telemetry.ResultSeries, 0, len(groups))
+	for _, g := range groups {
+		if g.agg.Empty() {
+			continue // only NaN: no value in range
+		}
+		g.res.Points = g.agg.Points(nil)
+		out = append(out, g.res)
+	}
+	slices.SortFunc(out, telemetry.CompareSeries)
+	return out, nil
+}
+
+type groupKey struct {
+	key string
+	res telemetry.ResultSeries
+}
+
+// componentIndex maps each identifier to the component groups holding it.
+func componentIndex(cs []telemetry.ComponentGroup) map[string][]string {
+	if cs == nil {
+		return nil
+	}
+	m := map[string][]string{}
+	for _, c := range cs {
+		for _, id := range c.Identifiers {
+			m[id] = append(m[id], c.Key)
+		}
+	}
+	return m
+}
+
+// groupsOf returns the groups a series belongs to.
+func groupsOf(m *seriesMeta, a *telemetry.Aggregation, member map[string][]string) []groupKey {
+	if member != nil {
+		var keys []string
+		for _, id := range m.series.Identifiers {
+			keys = append(keys, member[id]...)
+		}
+		slices.Sort(keys)
+		keys = slices.Compact(keys)
+		out := make([]groupKey, len(keys))
+		for i, k := range keys {
+			out[i] = groupKey{key: k, res: telemetry.ResultSeries{Component: k}}
+		}
+		return out
+	}
+	var res telemetry.ResultSeries
+	var b strings.Builder
+	for _, k := range a.GroupBy {
+		v, ok := "", false
+		if k == "name" {
+			res.Name, v, ok = m.series.Name, m.series.Name, true
+		} else if v, ok = m.series.Tags.First(k); ok {
+			res.Tags = append(res.Tags, telemetry.Tag{Key: k, Value: v})
+		}
+		b.WriteString(k)
+		b.WriteByte(0)
+		if ok {
+			b.WriteString(v)
+		}
+		b.WriteByte(0)
+	}
+	res.Tags = telemetry.NewTags(res.Tags)
+	return []groupKey{{key: b.String(), res: res}}
+}
+
+// MetricIdentifiers returns the identifiers of the series with samples in
+// the range.
+func (s *Store) MetricIdentifiers(ctx context.Context, q telemetry.MetricQuery) ([]string, error) {
+	q.Agg = nil
+	r, sel, err := s.open(ctx, &q)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	var out []string
+	for _, m := range sel {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		samples, err := r.samples(m)
+		if err != nil {
+			return nil, err
+		}
+		if len(samples) > 0 {
+			out = append(out, m.series.Identifiers...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// ExplainMetrics says which index lookups select the series, how many
+// there are now, and what is read and computed.
+func (s *Store) ExplainMetrics(q telemetry.MetricQuery) string {
+	s.hmu.RLock()
+	ids, how := s.idx.candidates(&q)
+	n := len(ids)
+	s.hmu.RUnlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "pebble series index: %s  (%d candidate series)\n", strings.Join(how, " ∩ "), n)
+	if q.Filter != nil {
+		fmt.Fprintf(&b, "filter series: %s\n", telemetry.String(q.Filter))
+	}
+	if q.Identifiers != nil {
+		fmt.Fprintf(&b, "keep series of %d identifiers\n", len(q.Identifiers))
+	}
+	w0, w1 := windowOf(q.Start), windowOf(q.End)
+	fmt.Fprintf(&b, "read chunks of %d windows of 2h and the head\n", w1-w0+1)
+	b.WriteString(describeAgg(q.Agg))
+	return b.String()
+}
+
+func describeAgg(a *telemetry.Aggregation) string {
+	if a == nil {
+		return "raw samples, series by series\n"
+	}
+	m := a.Method.String()
+	if a.Method == telemetry.Percentile {
+		m = fmt.Sprintf("percentile(%g)", a.Percentile)
+	}
+	by := "the whole range"
+	if a.Step > 0 {
+		by = "buckets of " + (time.Duration(a.Step) * time.Millisecond).String()
+	}
+	switch {
+	case a.Components != nil:
+		return fmt.Sprintf("aggregate %s in %s, grouped by component\n", m, by)
+	case len(a.GroupBy) > 0:
+		return fmt.Sprintf("aggregate %s in %s, grouped by %s\n", m, by, strings.Join(a.GroupBy, ", "))
+	}
+	return fmt.Sprintf("aggregate %s in %s, series by series\n", m, by)
+}

@@ -1,0 +1,319 @@
+package telpebble
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/tetrahq/tetra/internal/pebblefs"
+	"github.com/tetrahq/tetra/internal/tsz"
+	"github.com/tetrahq/tetra/telemetry"
+)
+
+// Options configure a store. The zero value is usable.
+type Options struct {
+	// MetricRetention and EventRetention are how long each kind is kept
+	// (telemetry.DefaultMetricRetention / DefaultEventRetention when zero).
+	MetricRetention time.Duration
+	EventRetention  time.Duration
+	// MaxHeadSamples bounds the samples held in memory before their
+	// windows are sealed into chunks (8M, about 128 MiB, when zero): past
+	// it, every window is sealed at once.
+	MaxHeadSamples int
+	// SealGrace is how long after a window ends (by the latest sample
+	// time) it is sealed (10 minutes when zero); samples arriving later
+	// still land, as an extra chunk merged by compaction.
+	SealGrace time.Duration
+	// BlockCacheBytes sizes Pebble's block cache (256 MiB when zero): a
+	// day of 10,000 series at 10 s takes about 550 MiB of chunks.
+	BlockCacheBytes int64
+	// NoSync commits without waiting for the disk: for benchmarks and
+	// throwaway stores. A crash may lose recent appends, never half of one.
+	NoSync bool
+	// ReadOnly opens an existing store for reading only, sharing it with
+	// other read-only opens (tetra query) and excluding writers: nothing is
+	// written, appended samples not yet sealed are read from the log into
+	// memory, and every write fails with ErrReadOnly.
+	ReadOnly bool
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// ErrorLog receives Pebble's error messages (os.Stderr when nil).
+	ErrorLog io.Writer
+}
+
+func (o *Options) fill() {
+	if o.MetricRetention <= 0 {
+		o.MetricRetention = telemetry.DefaultMetricRetention
+	}
+	if o.EventRetention <= 0 {
+		o.EventRetention = telemetry.DefaultEventRetention
+	}
+	if o.MaxHeadSamples <= 0 {
+		o.MaxHeadSamples = 8 << 20
+	}
+	if o.SealGrace <= 0 {
+		o.SealGrace = 10 * time.Minute
+	}
+	if o.BlockCacheBytes <= 0 {
+		o.BlockCacheBytes = 256 << 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ErrorLog == nil {
+		o.ErrorLog = os.Stderr
+	}
+}
+
+// Store is the Pebble metric and event store. It is safe for concurrent
+// use: writers are serialised, reads run beside them.
+//
+// Lock order: wmu before hmu.
+type Store struct {
+	db *pebble.DB
+	o  Options
+
+	wmu      sync.Mutex // serialises appends, seals and compactions
+	nextID   uint64     // next series id; REQUIRES: wmu
+	walSeq   uint64     // last WAL record sequence; REQUIRES: wmu
+	chunkSeq uint64     // last chunk sequence; REQUIRES: wmu
+
+	hmu    sync.RWMutex // guards idx, head and closed
+	idx    *seriesIndex
+	head   *head
+	closed bool
+}
+
+var _ telemetry.Store = (*Store)(nil)
+
+const schemaVersion = 1
+
+// Open opens (creating if needed) a store in directory dir, replaying
+// samples that were appended but not yet sealed.
+func Open(dir string, o Options) (*Store, error) {
+	o.fill()
+	cache := pebble.NewCache(o.BlockCacheBytes + 2*memTableSize)
+	defer cache.Unref()
+	po := &pebble.Options{
+		Cache:                       cache,
+		FormatMajorVersion:          pebble.FormatNewest,
+		Logger:                      pebblefs.Logger{W: o.ErrorLog, Prefix: "telpebble: "},
+		MemTableSize:                memTableSize,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       24,
+		LBaseMaxBytes:               256 << 20,
+		CompactionConcurrencyRange:  func() (int, int) { return 1, 2 },
+	}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		// Chunks are compressed already (a block compressor gains a few
+		// percent on them and costs a decompression per block read), and
+		// a query reads them in long runs: big uncompressed blocks.
+		po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+		po.Levels[i].BlockSize = 32 << 10
+	}
+	if o.ReadOnly {
+		po.ReadOnly, po.ErrorIfNotExists = true, true
+		po.FS = pebblefs.SharedLockFS{FS: vfs.Default}
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("telpebble: open %s: %w", dir, err)
+	}
+	s := &Store{db: db, o: o, idx: newSeriesIndex(), head: newHead()}
+	if err := s.load(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("telpebble: open %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// memTableSize is the size of Pebble's memtables: an append of a hundred
+// thousand samples writes a few megabytes of log.
+const memTableSize = 32 << 20
+
+// load reads the meta table, the series and the write-ahead log.
+func (s *Store) load() error {
+	if v, ok, err := s.getMeta("schema"); err != nil {
+		return err
+	} else if ok && v != schemaVersion {
+		return fmt.Errorf("data format version %d, this build reads version %d", v, schemaVersion)
+	} else if !ok && s.o.ReadOnly {
+		return fmt.Errorf("not a telemetry store (no schema)")
+	} else if !ok {
+		if err := s.db.Set(metaKey("schema"), binary.BigEndian.AppendUint64(nil, schemaVersion), pebble.Sync); err != nil {
+			return err
+		}
+	}
+	var err error
+	if s.nextID, _, err = s.getMeta("next_series"); err != nil {
+		return err
+	}
+	if s.chunkSeq, _, err = s.getMeta("chunk_seq"); err != nil {
+		return err
+	}
+	s.nextID = max(s.nextID, 1)
+	if err := s.loadSeries(); err != nil {
+		return err
+	}
+	return s.replayWAL()
+}
+
+func (s *Store) getMeta(name string) (uint64, bool, error) {
+	v, closer, err := s.db.Get(metaKey(name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, false, fmt.Errorf("meta %s: %w", name, tsz.ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(v), true, nil
+}
+
+func setMeta(b *pebble.Batch, name string, v uint64) {
+	b.Set(metaKey(name), binary.BigEndian.AppendUint64(nil, v), nil)
+}
+
+func (s *Store) loadSeries() error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tagSeries}, UpperBound: []byte{tagSeries + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		ser, err := decodeSeries(it.Value())
+		if err != nil {
+			return fmt.Errorf("series record %x: %w", it.Key(), err)
+		}
+		id := binary.BigEndian.Uint64(it.Key()[1:])
+		s.idx.add(&seriesMeta{id: id, key: ser.Key(), series: ser, lastWindow: windowOf(0) - 1})
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	lw, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tagLastWindow}, UpperBound: []byte{tagLastWindow + 1}})
+	if err != nil {
+		return err
+	}
+	defer lw.Close()
+	for lw.First(); lw.Valid(); lw.Next() {
+		if m := s.idx.byID[binary.BigEndian.Uint64(lw.Key()[1:])]; m != nil && len(lw.Value()) == 8 {
+			m.lastWindow = int64(binary.BigEndian.Uint64(lw.Value()))
+		}
+	}
+	return lw.Error()
+}
+
+// replayWAL puts the logged samples back into the head.
+func (s *Store) replayWAL() error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tagWAL}, UpperBound: []byte{tagWAL + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != 17 {
+			return fmt.Errorf("wal key %x: %w", k, tsz.ErrCorrupt)
+		}
+		w := windowFromKey(k[1:9])
+		s.walSeq = max(s.walSeq, binary.BigEndian.Uint64(k[9:]))
+		err := readWAL(it.Value(), func(id uint64, x telemetry.Sample) {
+			s.head.add(w, id, []telemetry.Sample{x})
+		})
+		if err != nil {
+			return fmt.Errorf("wal record %x: %w", k, err)
+		}
+	}
+	return it.Error()
+}
+
+func (s *Store) writeOpts() *pebble.WriteOptions {
+	if s.o.NoSync {
+		return pebble.NoSync
+	}
+	return pebble.Sync
+}
+
+// Close seals the head into chunks, so that the next open has no log to
+// replay, and closes the database.
+func (s *Store) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.hmu.Lock()
+	if s.closed {
+		s.hmu.Unlock()
+		return nil
+	}
+	windows := s.head.all()
+	s.hmu.Unlock()
+	var err error
+	if !s.o.ReadOnly {
+		err = s.sealLocked(windows)
+	}
+	s.hmu.Lock()
+	s.closed = true
+	s.hmu.Unlock()
+	return errors.Join(err, s.db.Close())
+}
+
+func (s *Store) checkOpen() error {
+	s.hmu.RLock()
+	defer s.hmu.RUnlock()
+	if s.closed {
+		return telemetry.ErrClosed
+	}
+	return nil
+}
+
+// ErrReadOnly is a write to a store opened ReadOnly.
+var ErrReadOnly = errors.New("telpebble: the store is open read-only")
+
+// checkWritable is checkOpen for writers.
+func (s *Store) checkWritable() error {
+	if s.o.ReadOnly {
+		return ErrReadOnly
+	}
+	return s.checkOpen()
+}
+
+// Flush seals every window in the head into chunks (tests and benchmarks
+// use it to measure the chunks alone).
+func (s *Store) Flush() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.checkWritable(); err != nil {
+		return err
+	}
+	s.hmu.RLock()
+	windows := s.head.all()
+	s.hmu.RUnlock()
+	return s.sealLocked(windows)
+}
+
+// DiskUsage returns the bytes of the store's tables after flushing the
+// memtables and compacting (for measurements): what the data takes at
+// rest, without Pebble's write-ahead log files, which it recycles.
+func (s *Store) DiskUsage() (uint64, error) {
+	if err := s.db.Flush(); err != nil {
+		return 0, err
+	}
+	if err := s.db.Compact(context.Background(), []byte{0}, []byte{0xff}, false); err != nil {
+		return 0, err
+	}
+	return s.db.EstimateDiskUsage([]byte{0}, []byte{0xff})
+}
