@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -134,9 +135,29 @@ func backendURN(b *backendSpec) string {
 // how often it was asked before.
 func hash(seed uint64, parts ...any) uint64 {
 	h := fnv.New64a()
-	fmt.Fprint(h, seed)
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], seed)
+	h.Write(b[:])
 	for _, p := range parts {
-		fmt.Fprintf(h, "\x00%v", p)
+		h.Write([]byte{0})
+		switch v := p.(type) {
+		case string:
+			h.Write([]byte(v))
+		case int:
+			binary.LittleEndian.PutUint64(b[:], uint64(v))
+			h.Write(b[:])
+		case int64:
+			binary.LittleEndian.PutUint64(b[:], uint64(v))
+			h.Write(b[:])
+		case uint64:
+			binary.LittleEndian.PutUint64(b[:], v)
+			h.Write(b[:])
+		case float64:
+			binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+			h.Write(b[:])
+		default:
+			fmt.Fprint(h, v)
+		}
 	}
 	x := h.Sum64()
 	// FNV's low bits mix poorly; finish with splitmix64's finaliser.
