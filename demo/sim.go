@@ -43,7 +43,15 @@ type Sim struct {
 	// healthAt is when each health stream was last sent, healthSent what.
 	healthAt   map[string]time.Time
 	healthSent map[string][]byte
+	// tracing, when set, records each Step's requests as spans; last is
+	// the previous Step's time.
+	tracing *Tracing
+	last    time.Time
 }
+
+// Trace makes every Step record the requests served since the previous
+// one as spans through tr.
+func (s *Sim) Trace(tr *Tracing) { s.tracing = tr }
 
 // New returns a simulation whose scenario starts at start (wall time).
 func New(cfg Config, start time.Time) *Sim {
@@ -111,7 +119,14 @@ func (s *Sim) Step(now time.Time) []Report {
 			host.Intake.addEvent(e)
 		}
 	}
-	s.prev = cur
+	if s.tracing != nil {
+		tick := 2 * time.Second
+		if !s.last.IsZero() && now.After(s.last) {
+			tick = now.Sub(s.last)
+		}
+		s.tracing.Record(cur, now, tick)
+	}
+	s.prev, s.last = cur, now
 	var out []Report
 	for _, r := range []Report{host, otel, cluster} {
 		r.Intake.InternalHostname = r.Agent
