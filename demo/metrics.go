@@ -55,6 +55,7 @@ func serviceMetrics(seed uint64, s *state, t time.Time) []Metric {
 		tags := []string{"service:" + bk.name, "db:" + bk.kind}
 		lat := backendLatency(bk, s.level) * (1 + 0.1*wave(seed, bk.name, sec, 45))
 		if bk.typ == "queue" {
+			tags[1] = "messaging:" + bk.kind
 			out = append(out, Metric{Name: "queue.messages", Time: t, Value: math.Round(20 + 15*wave(seed, bk.name+"q", sec, 120)), Tags: tags},
 				Metric{Name: "queue.publish.duration", Time: t, Value: lat, Tags: tags})
 			continue

@@ -187,13 +187,13 @@ func agentTopology(seed uint64) Topology {
 	}
 	for i := range backends {
 		bk := &backends[i]
-		layer := "Databases"
+		layer, tag := "Databases", "db:"
 		if bk.typ == "queue" {
-			layer = "Messaging"
+			layer, tag = "Messaging", "messaging:"
 		}
 		b.component(backendURN(bk), bk.typ, map[string]any{"name": bk.name, "layer": layer, "version": bk.version,
 			"identifiers": []string{serviceURN(bk.name)},
-			"tags":        []string{"db:" + bk.kind, "integration-type:" + bk.kind, "integration-url:" + hostName(bk.host)}})
+			"tags":        []string{tag + bk.kind, "integration-type:" + bk.kind, "integration-url:" + hostName(bk.host)}})
 		b.relate(backendURN(bk), "is_hosted_on", hostURN(bk.host), false)
 	}
 	return b.t
