@@ -197,6 +197,8 @@ func (d *demoServer) command(args ...string) *exec.Cmd {
 func TestDemo(t *testing.T) {
 	bin := buildRelease(t)
 	t.Run("version", func(t *testing.T) { checkVersion(t, bin) })
+	t.Run("completion", func(t *testing.T) { checkCompletion(t, bin) })
+	t.Run("go install", checkInstall)
 	f, err := os.Open("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -229,6 +231,32 @@ func checkVersion(t *testing.T, bin string) {
 	out, err := exec.Command(bin, "--version").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "tetra "+releaseVersion) {
 		t.Fatalf("tetra --version: %v\n%s", err, out)
+	}
+}
+
+// checkCompletion: the completion scripts of the three shells.
+func checkCompletion(t *testing.T, bin string) {
+	for shell, want := range map[string]string{"bash": "complete ", "zsh": "compdef", "fish": "complete -c tetra"} {
+		out, err := exec.Command(bin, "completion", shell).Output()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Errorf("tetra completion %s: %v; want a script with %q:\n%.300s", shell, err, want, out)
+		}
+	}
+}
+
+// checkInstall: go install puts a tetra that runs in GOBIN, its version
+// from the build information (no stamp).
+func checkInstall(t *testing.T) {
+	gobin := t.TempDir()
+	cmd := exec.Command("go", "install", "./cmd/tetra")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "GOBIN="+gobin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go install ./cmd/tetra: %v\n%s", err, out)
+	}
+	out, err := exec.Command(filepath.Join(gobin, "tetra"), "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "tetra ") {
+		t.Fatalf("the installed tetra version: %v\n%s", err, out)
 	}
 }
 
