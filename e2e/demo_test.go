@@ -195,6 +195,9 @@ func (d *demoServer) command(args ...string) *exec.Cmd {
 // TestDemo builds the release binary, starts tetra serve --demo and runs
 // README.md's tour against it.
 func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the release binary and plays the demo for minutes; CI runs it (not -short)")
+	}
 	bin := buildRelease(t)
 	t.Run("version", func(t *testing.T) { checkVersion(t, bin) })
 	t.Run("completion", func(t *testing.T) { checkCompletion(t, bin) })
