@@ -92,9 +92,13 @@ func podName(seed uint64, svc string, revision, slot int, born float64) string {
 	return rsName(seed, svc, revision) + "-" + suffix(seed, 5, svc, revision, slot, math.Round(born*1000))
 }
 
-// nodeOf places a pod on a node.
-func nodeOf(seed uint64, name string) string {
-	return nodes[hash(seed, name, "node")%uint64(len(nodes))]
+// nodeOf places a pod on a node as a scheduler spreading a deployment's
+// replicas would: its slots on consecutive nodes from one drawn for the
+// service, each revision shifted, so that nodes carry about as many pods
+// each and a rollout moves pods between nodes.
+func nodeOf(seed uint64, svc string, revision, slot int) string {
+	n := uint64(len(nodes))
+	return nodes[(hash(seed, svc, "node")+uint64(slot)+3*uint64(revision))%n]
 }
 
 // stateAt computes the environment at scenario time t (≥ 0).
@@ -122,7 +126,7 @@ func deploymentAt(seed uint64, svc *serviceSpec, t float64) deployment {
 		for slot := svc.replicas; slot < scaling.to; slot++ {
 			name := podName(seed, svc.name, 1, slot, born)
 			d.pods = append(d.pods, pod{svc: svc, name: name, rs: rsName(seed, svc.name, 1), revision: 1,
-				node: nodeOf(seed, name), ready: u >= scaling.out+startDelay})
+				node: nodeOf(seed, svc.name, 1, slot), ready: u >= scaling.out+startDelay})
 		}
 	}
 	return d
@@ -159,7 +163,7 @@ func rollingAt(seed uint64, svc *serviceSpec, cycle int, u, at float64) deployme
 		if u-at >= float64(i)*rolloutStep {
 			name := podName(seed, svc.name, rev, i, born)
 			d.pods = append(d.pods, pod{svc: svc, name: name, rs: rsName(seed, svc.name, rev), revision: rev,
-				node: nodeOf(seed, name), ready: u-at >= float64(i)*rolloutStep+startDelay})
+				node: nodeOf(seed, svc.name, rev, i), ready: u-at >= float64(i)*rolloutStep+startDelay})
 		}
 	}
 	return d
@@ -171,7 +175,7 @@ func stablePods(seed uint64, svc *serviceSpec, rev, n int, birth func(slot int) 
 	pods := make([]pod, n)
 	for i := range pods {
 		name := podName(seed, svc.name, rev, i, birth(i))
-		pods[i] = pod{svc: svc, name: name, rs: rsName(seed, svc.name, rev), revision: rev, node: nodeOf(seed, name), ready: true}
+		pods[i] = pod{svc: svc, name: name, rs: rsName(seed, svc.name, rev), revision: rev, node: nodeOf(seed, svc.name, rev, i), ready: true}
 	}
 	return pods
 }
