@@ -386,6 +386,8 @@ func (d *demoServer) curl(w io.Writer, args []string) error {
 // session: lines after "tetra> " are typed, "^C" is Ctrl-C, and the
 // output block's lines (the step's own, after each command) must show.
 func (d *demoServer) runREPL(t *testing.T, st Step) {
+	// A diff to watch for may be a rollout away.
+	ptytest.Timeout = retryFor
 	tm := ptytest.Start(t, d.command("repl"), 160, 50)
 	tm.WaitText("tetra>")
 	var expect []string

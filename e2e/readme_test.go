@@ -115,7 +115,8 @@ func Match(patterns []string, out string) string {
 var spaces = regexp.MustCompile(`\s+`)
 
 // patternRE turns a pattern line into a regular expression matching a
-// whole output line.
+// whole output line. The spaces around an ellipsis are part of what it
+// stands for: "… pod" matches "checkout-x pod" and ",pod".
 func patternRE(p string) *regexp.Regexp {
 	var b strings.Builder
 	b.WriteString(`^\s*`)
@@ -123,8 +124,10 @@ func patternRE(p string) *regexp.Regexp {
 		if i > 0 {
 			b.WriteString(`.*`)
 		}
-		words := spaces.Split(part, -1)
-		for k, w := range words {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		for k, w := range spaces.Split(part, -1) {
 			if k > 0 {
 				b.WriteString(`\s+`)
 			}

@@ -32,6 +32,10 @@ func TestMatch(t *testing.T) {
 		{[]string{"checkout service", "orders-db …"}, "orders-db …"}, // order matters
 		{[]string{"orders-db"}, "orders-db"},                         // whole lines
 		{[]string{"… service"}, ""},
+		{[]string{"orders-db … x"}, ""}, // the ellipsis takes the spaces around it
+		{[]string{"NAME…TYPE"}, ""},     // and stands for them alone
+		{[]string{"… database x"}, ""},  // spaces between words are any spaces
+		{[]string{"… database  y"}, "… database  y"},
 	} {
 		if got := Match(c.patterns, out); got != c.missing {
 			t.Errorf("Match(%q) = %q, want %q", c.patterns, got, c.missing)
@@ -43,9 +47,9 @@ func TestWords(t *testing.T) {
 	env := func(k string) string { return map[string]string{"K": "k1"}[k] }
 	for line, want := range map[string][]string{
 		`tetra query 'type = "service"'`:        {"tetra", "query", `type = "service"`},
-		`curl -H "X-API-Key: $K" -d '{"a": 1}'`:  {"curl", "-H", "X-API-Key: k1", "-d", `{"a": 1}`},
+		`curl -H "X-API-Key: $K" -d '{"a": 1}'`: {"curl", "-H", "X-API-Key: k1", "-d", `{"a": 1}`},
 		`tetra query 'name = "x"' # a comment`:  {"tetra", "query", `name = "x"`},
-		`echo ${K}x \"q\"`:                       {"echo", "k1x", `"q"`},
+		`echo ${K}x \"q\"`:                      {"echo", "k1x", `"q"`},
 		`tetra script run --script "1 + \"a\""`: {"tetra", "script", "run", "--script", `1 + "a"`},
 	} {
 		got, err := Words(line, env)
