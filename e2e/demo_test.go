@@ -407,11 +407,15 @@ func (d *demoServer) runREPL(t *testing.T, st Step) {
 		case strings.TrimSpace(line) == "^C":
 			flush()
 			tm.Type("\x03")
+			// Keys typed before the shell is back at its prompt are
+			// not read by it.
+			tm.WaitCursorLine("tetra>")
 		default:
 			expect = append(expect, line)
 		}
 	}
 	flush()
+	tm.WaitCursorLine("tetra>")
 	tm.Type("\x04")
 	if err := tm.WaitExit(); err != nil {
 		t.Fatalf("tetra repl exited with %v:\n%s", err, tm.Screen().Text())
