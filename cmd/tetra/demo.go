@@ -113,9 +113,10 @@ Try, in another terminal (the key is an admin key, printed only now):
 
   export TETRA_SERVER=%s TETRA_API_KEY=%s
   tetra query 'type = "service"'
-  tetra query 'withNeighborsOf(components = (name = "orders-db"), levels = "2", direction = "up")'
-  tetra query 'type = "pod" AND label = "app:checkout" CHANGES FROM "-5m" TO "now"'
-  tetra repl
+  tetra describe node-3
+  tetra query 'withNeighborsOf(components = (name = "orders-db"), levels = "3", direction = "up", relationTypes = ("calls", "uses"))'
+  tetra query 'label = "app:checkout" CHANGES FROM "-3m" TO "now"'
+  tetra repl    (then :watch type = "pod" AND label = "app:checkout")
 
 or open %s/ in a browser (paste the key when asked). README.md has the tour.
 `, base, demo.IntakePath, demoAgentKey, base, demo.TracesPath, d.cfg.Seed, strconv.FormatFloat(d.cfg.Speed, 'g', -1, 64), where,
