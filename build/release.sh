@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-platforms="linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64"
+# No Windows: the keys file's lock (api/keys.go) uses flock(2).
+platforms="linux/amd64 linux/arm64 darwin/amd64 darwin/arm64"
 if [ "${1:-}" = "--host" ]; then
   platforms="host"
   shift
@@ -27,7 +28,6 @@ for p in $platforms; do
   else
     goos="${p%/*}" goarch="${p#*/}"
     bin="$out/tetra-$version-$goos-$goarch"
-    [ "$goos" = windows ] && bin="$bin.exe"
     env=(GOOS="$goos" GOARCH="$goarch")
   fi
   echo "building $bin"
