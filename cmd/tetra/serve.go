@@ -16,6 +16,7 @@ import (
 	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/api/live"
 	"github.com/tetrahq/tetra/api/scriptapi"
+	"github.com/tetrahq/tetra/demo"
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
@@ -46,6 +47,10 @@ type serveConfig struct {
 	} `yaml:"log"`
 	Limits  api.Limits   `yaml:"limits"`
 	Scripts scriptConfig `yaml:"scripts"`
+
+	// demo, when not nil, runs the demo environment against the server
+	// (--demo; not a setting of the file).
+	demo *demoSetup
 }
 
 // scriptConfig is the scripts section of tetra serve's configuration:
@@ -75,6 +80,10 @@ func runServe(e *env, args []string) int {
 	key := fs.String("tls-key", "", "the private key of --tls-cert, in `FILE` (PEM)")
 	logFormat := fs.String("log-format", cfg.Log.Format, "log lines as `text` or json")
 	logLevel := fs.String("log-level", cfg.Log.Level, "log from `LEVEL` up: debug, info, warn, error")
+	dc := demo.DefaultConfig()
+	demoOn := fs.Bool("demo", false, "run a simulated web shop whose agents report to this server (a temporary data directory unless --data is given)")
+	demoSpeed := fs.Float64("demo-speed", dc.Speed, "with --demo, play the scenario `N` times faster than real time")
+	demoSeed := fs.Uint64("demo-seed", dc.Seed, "with --demo, the seed of the simulated environment")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return flagStatus(err)
@@ -87,6 +96,7 @@ func runServe(e *env, args []string) int {
 			return userError(e, "serve", err)
 		}
 	}
+	fileData := cfg.Data != defaultDataDir // the configuration file named one
 	set := fs.given()
 	override(set, "data", &cfg.Data, *data)
 	override(set, "elasticsearch", &cfg.Elasticsearch, *esURL)
@@ -98,9 +108,32 @@ func runServe(e *env, args []string) int {
 	if (cfg.TLS.Cert == "") != (cfg.TLS.Key == "") {
 		return misuse(e, fs, "--tls-cert and --tls-key go together")
 	}
+	if *demoOn && !set["log-level"] {
+		// The simulated agents report every two seconds: a line per
+		// request would bury what the demo prints.
+		cfg.Log.Level = "warn"
+	}
 	logger, err := newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level)
 	if err != nil {
 		return misuse(e, fs, "%v", err)
+	}
+	if *demoOn {
+		if cfg.TLS.Cert != "" {
+			return misuse(e, fs, "--demo reports to the server over plain HTTP: leave out --tls-cert")
+		}
+		if *demoSpeed <= 0 {
+			return misuse(e, fs, "--demo-speed %v: want a positive factor (1 is real time)", *demoSpeed)
+		}
+		dc.Speed, dc.Seed = *demoSpeed, *demoSeed
+		// Only a directory named for this run is used: not $TETRA_DATA,
+		// which may hold data the demo should not write into.
+		named := set["data"] || fileData
+		if cfg.demo, err = prepareDemo(&cfg, named, dc, e.now()); err != nil {
+			return userError(e, "serve", err)
+		}
+		defer cfg.demo.cleanup()
+	} else if set["demo-speed"] || set["demo-seed"] {
+		return misuse(e, fs, "--demo-speed and --demo-seed go with --demo")
 	}
 	return serve(e, cfg, logger)
 }
@@ -198,6 +231,19 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 	printListening(e.stdout, srv, ln.Addr(), cfg, keys.Len())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	stopDemo := func() {}
+	if cfg.demo != nil {
+		dctx, dcancel := context.WithCancel(ctx)
+		wait, err := cfg.demo.start(dctx, ln.Addr(), logger)
+		if err != nil {
+			dcancel()
+			ln.Close()
+			return userError(e, "serve", err)
+		}
+		stopDemo = func() { dcancel(); wait() }
+		defer stopDemo()
+		cfg.demo.printTry(e.stdout, ln.Addr())
+	}
 	if e.interrupt != nil {
 		// The server stops gracefully on the first SIGINT or SIGTERM.
 		stop, release := e.interrupt()
@@ -206,6 +252,9 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 			select {
 			case <-stop:
 				logger.Info("stop signal received")
+				// The simulated agents stop first, so that the drain
+				// does not refuse their last reports.
+				stopDemo()
 				cancel()
 			case <-ctx.Done():
 			}

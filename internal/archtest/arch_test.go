@@ -189,6 +189,16 @@ func TestImportDirection(t *testing.T) {
 				}
 			}
 		}
+		// The demo reaches the server only as agents do, over HTTP: no
+		// side door into the stores, the engine or ingestion (its tests
+		// check its payloads with ingest's decoder).
+		if pkg == "demo" {
+			for imp := range ip.code {
+				if dep := projectPkg(imp); dep != "" {
+					t.Errorf("%s imports %s: the demo's agents reach the server over HTTP only", pkg, imp)
+				}
+			}
+		}
 		// Stores know nothing of the query engine above them.
 		if under(pkg, "graphstore") || under(pkg, "telemetry") || under(pkg, "traces") {
 			for _, dep := range deps {
@@ -212,8 +222,14 @@ func TestImportDirection(t *testing.T) {
 				t.Errorf("%s imports %s: only scriptrt may import the JavaScript engine", pkg, imp)
 			}
 			// The MCP server is one package; the binary wires its transports.
-			if strings.HasPrefix(imp, "github.com/modelcontextprotocol/go-sdk") && !under(pkg, "mcpserver") && !under(pkg, "cmd") {
+			// The end-to-end tests are an assistant's client from outside.
+			if strings.HasPrefix(imp, "github.com/modelcontextprotocol/go-sdk") && !under(pkg, "mcpserver") && !under(pkg, "cmd") && !under(pkg, "e2e") {
 				t.Errorf("%s imports %s: only mcpserver (and cmd, for its transports) may import the MCP SDK", pkg, imp)
+			}
+			// The OpenTelemetry SDK instruments the demo's simulated
+			// services; Tetra receives OTLP, it does not emit it.
+			if (strings.HasPrefix(imp, "go.opentelemetry.io/otel/sdk") || strings.HasPrefix(imp, "go.opentelemetry.io/otel/exporters")) && !under(pkg, "demo") {
+				t.Errorf("%s imports %s: only the demo (its simulated services) may import the OpenTelemetry SDK", pkg, imp)
 			}
 			// Schedules are the automations' business.
 			if strings.HasPrefix(imp, "github.com/robfig/cron") && !under(pkg, "scriptrt/automation") {
