@@ -106,6 +106,16 @@ func (dc Decoder) DecodeChecked(b []byte) ([]Topology, *Warnings, error) {
 	return w.out, &w.warns, nil
 }
 
+// DecodePayloadChecked is DecodePayloadBytes that also returns the
+// payload's warnings.
+func (dc Decoder) DecodePayloadChecked(b []byte) (*Payload, *Warnings, error) {
+	w, err := dc.walk(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w.payload(), &w.warns, nil
+}
+
 // walk decodes a whole document; on error it returns only the errors.
 func (dc Decoder) walk(b []byte) (*walker, error) {
 	if limit := dc.maxBytes(); int64(len(b)) > limit {

@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/ingest"
+	"github.com/tetrahq/tetra/telemetry"
+	"github.com/tetrahq/tetra/traces"
 )
 
 // Defaults of Config.
@@ -35,6 +38,17 @@ type Config struct {
 	MaxDecodedBytes int64
 	// Logger receives a line per refused payload (slog.Default() when nil).
 	Logger *slog.Logger
+	// Metrics, Events and Spans keep the data of accepted payloads. A nil
+	// store leaves its kind unstored: the answer's warnings name it.
+	Metrics telemetry.MetricStore
+	Events  telemetry.EventStore
+	Spans   SpanWriter
+}
+
+// SpanWriter is what the receiver needs of a span store (traces.Store
+// has it); safe for concurrent use.
+type SpanWriter interface {
+	AppendSpans(ctx context.Context, batch []traces.Span) error
 }
 
 // Receiver serves the intake routes. Create it with New, then Mount it.
@@ -62,7 +76,8 @@ func New(cfg Config) (*Receiver, error) {
 }
 
 // intakePaths are where agents POST the intake object.
-var intakePaths = []string{"/stsAgent/intake", "/stsAgent/intake/", "/receiver/stsAgent/intake", "/receiver/stsAgent/intake/"}
+var intakePaths = []string{"/stsAgent/intake", "/stsAgent/intake/", "/receiver/stsAgent/intake", "/receiver/stsAgent/intake/",
+	"/stsAgent/api/v1/series", "/receiver/stsAgent/api/v1/series"}
 
 // Mount mounts the receiver's routes on srv and registers its metrics in
 // srv's registry.
@@ -94,6 +109,10 @@ type Accepted struct {
 	// Warnings are what was accepted but odd, each with its path.
 	Warnings        []api.Problem `json:"warnings"`
 	WarningsDropped int           `json:"warningsDropped,omitempty"`
+	// Samples, Events and Spans count the data stored.
+	Samples int `json:"samples,omitempty"`
+	Events  int `json:"events,omitempty"`
+	Spans   int `json:"spans,omitempty"`
 }
 
 // AcceptedSource is what the payload did for one topology source.
@@ -119,7 +138,7 @@ func (rc *Receiver) handleIntake(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dc := ingest.Decoder{MaxBytes: rc.cfg.MaxDecodedBytes, DefaultSource: defaultSource(r)}
-	topos, warns, err := dc.DecodeChecked(body)
+	pl, warns, err := dc.DecodePayloadChecked(body)
 	if err != nil {
 		rc.fail(w, r, err)
 		return
@@ -129,8 +148,14 @@ func (rc *Receiver) handleIntake(w http.ResponseWriter, r *http.Request) {
 		ans.Warnings = append(ans.Warnings, api.Problem{Path: e.Path, Message: e.Msg})
 	}
 	ans.WarningsDropped = warns.Dropped
-	ans.Warnings = append(ans.Warnings, unstored(body)...)
-	if len(topos) > 0 {
+	ans.Warnings = append(ans.Warnings, rc.unstored(body, pl)...)
+	// The data goes first: its appends are idempotent, so a client that
+	// retries after a failure of either step stores everything once.
+	if err := rc.appendData(r.Context(), pl, ans); err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	if topos := pl.Topologies; len(topos) > 0 {
 		rec := ingest.NewTopologyRecord(topos)
 		ack, err := rc.cfg.Log.Append(r.Context(), rec)
 		if err != nil {
@@ -169,25 +194,58 @@ func (a *Accepted) fill(ack *ingest.Ack) {
 	}
 }
 
-// unstoredKeys are the parts of the intake object this build does not
-// store yet.
-var unstoredKeys = []string{"health", "metrics", "events", "service_checks"}
-
-// unstored names the non-empty parts of an intake object that this build
-// does not store, so that the sender is told rather than left to guess.
-func unstored(body []byte) []api.Problem {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(body, &top) != nil {
-		return nil // a list or another form: no intake parts at its top
-	}
-	var out []api.Problem
-	for _, k := range unstoredKeys {
-		v := bytes.TrimSpace(top[k])
-		if len(v) == 0 || string(v) == "null" || string(v) == "[]" || string(v) == "{}" {
-			continue
+// appendData appends the payload's metrics, events and spans to their
+// stores (those without a store were named in the warnings) and counts
+// them in the answer. Each append returns once its data is durable.
+func (rc *Receiver) appendData(ctx context.Context, pl *ingest.Payload, ans *Accepted) error {
+	if len(pl.Metrics) > 0 && rc.cfg.Metrics != nil {
+		if err := rc.cfg.Metrics.AppendMetrics(ctx, pl.Metrics); err != nil {
+			return fmt.Errorf("storing metrics: %w", err)
 		}
-		out = append(out, api.Problem{Path: k, Message: "not stored: this build's receiver keeps the topology of an intake payload only"})
+		ans.Samples = pl.Samples()
 	}
+	if len(pl.Events) > 0 && rc.cfg.Events != nil {
+		if err := rc.cfg.Events.AppendEvents(ctx, pl.Events); err != nil {
+			return fmt.Errorf("storing events: %w", err)
+		}
+		ans.Events = len(pl.Events)
+	}
+	if len(pl.Spans) > 0 && rc.cfg.Spans != nil {
+		if err := rc.cfg.Spans.AppendSpans(ctx, pl.Spans); err != nil {
+			return fmt.Errorf("storing spans: %w", err)
+		}
+		ans.Spans = len(pl.Spans)
+	}
+	return nil
+}
+
+// alwaysUnstored are the parts of the intake object this build never
+// stores.
+var alwaysUnstored = []string{"health", "service_checks"}
+
+// unstored names the non-empty parts of a payload that this receiver does
+// not store (never read, or of a kind it has no store for), so that the
+// sender is told rather than left to guess.
+func (rc *Receiver) unstored(body []byte, pl *ingest.Payload) []api.Problem {
+	var out []api.Problem
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) == nil { // else a list or another form: no intake parts at its top
+		for _, k := range alwaysUnstored {
+			v := bytes.TrimSpace(top[k])
+			if len(v) == 0 || string(v) == "null" || string(v) == "[]" || string(v) == "{}" {
+				continue
+			}
+			out = append(out, api.Problem{Path: k, Message: "not stored: this build's receiver does not read this part of an intake payload"})
+		}
+	}
+	noStore := func(n int, missing bool, what string) {
+		if n > 0 && missing {
+			out = append(out, api.Problem{Message: fmt.Sprintf("not stored: %d %s, and this server has no store for them", n, what)})
+		}
+	}
+	noStore(pl.Samples(), rc.cfg.Metrics == nil, "metric samples")
+	noStore(len(pl.Events), rc.cfg.Events == nil, "events")
+	noStore(len(pl.Spans), rc.cfg.Spans == nil, "spans")
 	return out
 }
 

@@ -131,3 +131,39 @@ func formatResponse(r response) string {
 	}
 	return b.String()
 }
+
+// TestNoDataStores checks that a receiver without metric, event and span
+// stores accepts an intake's topology and names every part it does not
+// store, with the count, rather than dropping it silently.
+func TestNoDataStores(t *testing.T) {
+	s := newServer(t, serverOpts{noData: true})
+	r := s.post(request{key: "agent", body: []byte(`{"metrics":[["cpu",1795168800,1.5]],
+		"events":{"e":[{"msg_title":"t","timestamp":1795168800}]},
+		"health":[{"stream":{"urn":"urn:health:a:b"}}],
+		"topologies":[{"instance":{"type":"agent","url":"x"},"components":[{"externalId":"c","type":{"name":"host"},"data":{"name":"c"}}]}]}`)})
+	if r.status != http.StatusAccepted {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	var ans struct {
+		Samples, Events int
+		Warnings        []struct{ Path, Message string }
+	}
+	if err := json.Unmarshal(r.body, &ans); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range ans.Warnings {
+		got = append(got, w.Path+": "+w.Message)
+	}
+	want := []string{
+		"health: not stored: this build's receiver does not read this part of an intake payload",
+		": not stored: 1 metric samples, and this server has no store for them",
+		": not stored: 1 events, and this server has no store for them",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || ans.Samples != 0 || ans.Events != 0 {
+		t.Errorf("warnings %q samples %d events %d; want %q and none stored", got, ans.Samples, ans.Events, want)
+	}
+	if q := s.query(`name = "c"`); !strings.Contains(q, `component "c"`) {
+		t.Errorf("the topology was not applied: %s", q)
+	}
+}
