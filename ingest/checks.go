@@ -66,7 +66,7 @@ func (w *walker) checkStates(p *path, o object) {
 	l, _ := w.optList(lp, o["check_states"])
 	for i, raw := range l {
 		if co, ok := w.object(lp.at(i), raw); ok {
-			t.CheckStates = append(t.CheckStates, w.checkState(lp.at(i), co))
+			t.CheckStates = append(t.CheckStates, w.checkStateOf(lp.at(i), co, nil))
 		}
 	}
 	if len(w.errs.Errs)+w.errs.Dropped == before {
@@ -74,12 +74,17 @@ func (w *walker) checkStates(p *path, o object) {
 	}
 }
 
-// checkState decodes one check state, with StackState's field names. A
-// deletion needs only its stream and id ("delete wins over other fields",
-// as in StackState's transactional increments).
-func (w *walker) checkState(p *path, o object) CheckState {
+// checkStateOf decodes one check state, with StackState's field names, of
+// stream (read from the state's own "stream" when nil). A deletion needs
+// only its stream and id ("delete wins over other fields", as in
+// StackState's transactional increments).
+func (w *walker) checkStateOf(p *path, o object, stream *string) CheckState {
 	var c CheckState
-	c.Stream, _ = w.reqString(p.field("stream"), o["stream"])
+	if stream != nil {
+		c.Stream = *stream
+	} else {
+		c.Stream, _ = w.reqString(p.field("stream"), o["stream"])
+	}
 	c.ID, _ = w.reqString(p.field("checkStateId"), o["checkStateId"])
 	if c.Delete = w.optBool(p.field("delete"), o["delete"]); c.Delete {
 		return c

@@ -308,6 +308,7 @@ func (s *server) query(q string) string {
 				Identifiers  []string
 				Labels       []string
 				Sources      []struct{ Source, ExternalID string }
+				HealthState  string
 			}
 			Relations []struct {
 				Type           string
@@ -333,8 +334,12 @@ func (s *server) query(q string) string {
 	}
 	for _, c := range res.Topology.Components {
 		names[c.ID] = c.Name
-		lines = append(lines, fmt.Sprintf("component %q type=%q layer=%q domain=%q env=%q ids=%q labels=%q sources=%s",
-			c.Name, c.Type, c.Layer, c.Domain, c.Environments, c.Identifiers, c.Labels, srcs(c.Sources)))
+		line := fmt.Sprintf("component %q type=%q layer=%q domain=%q env=%q ids=%q labels=%q sources=%s",
+			c.Name, c.Type, c.Layer, c.Domain, c.Environments, c.Identifiers, c.Labels, srcs(c.Sources))
+		if c.HealthState != "" && c.HealthState != "UNKNOWN" { // only components with check states
+			line += " health=" + c.HealthState
+		}
+		lines = append(lines, line)
 	}
 	for _, r := range res.Topology.Relations {
 		lines = append(lines, fmt.Sprintf("relation %q %q -> %q sources=%s", r.Type, nameOr(names, r.Source), nameOr(names, r.Target), srcs(r.Sources)))

@@ -106,6 +106,9 @@ type Accepted struct {
 	// in (absent when it carried none, or in the Kafka mode).
 	Version *time.Time       `json:"version,omitempty"`
 	Sources []AcceptedSource `json:"sources"`
+	// Streams are the health streams whose check states the payload
+	// changed.
+	Streams []AcceptedStream `json:"streams,omitempty"`
 	// Warnings are what was accepted but odd, each with its path.
 	Warnings        []api.Problem `json:"warnings"`
 	WarningsDropped int           `json:"warningsDropped,omitempty"`
@@ -128,6 +131,14 @@ type AcceptedSource struct {
 	SnapshotStopped bool `json:"snapshotStopped,omitempty"`
 	SnapshotOpen    bool `json:"snapshotOpen,omitempty"`
 	SnapshotDeleted int  `json:"snapshotDeleted,omitempty"`
+}
+
+// AcceptedStream is what the payload did to one health stream.
+type AcceptedStream struct {
+	Stream   string `json:"stream"`
+	Replaced bool   `json:"replaced,omitempty"` // its states were replaced by the snapshot's
+	Put      int    `json:"put"`
+	Deleted  int    `json:"deleted"`
 }
 
 func (rc *Receiver) handleIntake(w http.ResponseWriter, r *http.Request) {
@@ -192,6 +203,9 @@ func (a *Accepted) fill(ack *ingest.Ack) {
 			SnapshotStopped: s.SnapshotStopped, SnapshotOpen: s.SnapshotOpen,
 			SnapshotDeleted: s.SnapshotDeletedComponents + s.SnapshotDeletedRelations})
 	}
+	for _, s := range ack.Summary.Streams {
+		a.Streams = append(a.Streams, AcceptedStream{Stream: s.Stream, Replaced: s.Replaced, Put: s.Put, Deleted: s.Deleted})
+	}
 }
 
 // appendData appends the payload's metrics, events and spans to their
@@ -221,7 +235,7 @@ func (rc *Receiver) appendData(ctx context.Context, pl *ingest.Payload, ans *Acc
 
 // alwaysUnstored are the parts of the intake object this build never
 // stores.
-var alwaysUnstored = []string{"health", "service_checks"}
+var alwaysUnstored = []string{"service_checks"}
 
 // unstored names the non-empty parts of a payload that this receiver does
 // not store (never read, or of a kind it has no store for), so that the

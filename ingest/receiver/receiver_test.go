@@ -139,7 +139,7 @@ func TestNoDataStores(t *testing.T) {
 	s := newServer(t, serverOpts{noData: true})
 	r := s.post(request{key: "agent", body: []byte(`{"metrics":[["cpu",1795168800,1.5]],
 		"events":{"e":[{"msg_title":"t","timestamp":1795168800}]},
-		"health":[{"stream":{"urn":"urn:health:a:b"}}],
+		"service_checks":[{"check":"ntp","status":0}],
 		"topologies":[{"instance":{"type":"agent","url":"x"},"components":[{"externalId":"c","type":{"name":"host"},"data":{"name":"c"}}]}]}`)})
 	if r.status != http.StatusAccepted {
 		t.Fatalf("status %d: %s", r.status, r.body)
@@ -156,7 +156,7 @@ func TestNoDataStores(t *testing.T) {
 		got = append(got, w.Path+": "+w.Message)
 	}
 	want := []string{
-		"health: not stored: this build's receiver does not read this part of an intake payload",
+		"service_checks: not stored: this build's receiver does not read this part of an intake payload",
 		": not stored: 1 metric samples, and this server has no store for them",
 		": not stored: 1 events, and this server has no store for them",
 	}
