@@ -298,6 +298,7 @@ func (s *server) query(q string) string {
 	var res struct {
 		Metrics  *exec.MetricsResult
 		Events   *exec.EventsResult
+		Traces   *exec.TracesResult
 		Topology struct {
 			Components []struct {
 				ID           uint64
@@ -320,8 +321,8 @@ func (s *server) query(q string) string {
 	if err := json.Unmarshal(r.body, &res); err != nil {
 		s.t.Fatalf("%v: %s", err, r.body)
 	}
-	if res.Metrics != nil || res.Events != nil {
-		return dataLines(res.Metrics, res.Events)
+	if res.Metrics != nil || res.Events != nil || res.Traces != nil {
+		return dataLines(res.Metrics, res.Events, res.Traces)
 	}
 	names := map[uint64]string{}
 	var lines []string
@@ -351,9 +352,9 @@ func (s *server) query(q string) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-// dataLines renders a METRICS or EVENTS answer a line per series or event,
-// with the concrete values.
-func dataLines(m *exec.MetricsResult, e *exec.EventsResult) string {
+// dataLines renders a METRICS, EVENTS or TRACES answer a line per series,
+// event or span, with the concrete values.
+func dataLines(m *exec.MetricsResult, e *exec.EventsResult, tr *exec.TracesResult) string {
 	var b strings.Builder
 	if m != nil {
 		for _, x := range m.Series {
@@ -368,6 +369,15 @@ func dataLines(m *exec.MetricsResult, e *exec.EventsResult) string {
 		for _, x := range e.Events {
 			fmt.Fprintf(&b, "event %s %s name=%q category=%q type=%q source=%q message=%q tags=%s ids=%q\n", x.ID,
 				time.UnixMilli(x.Timestamp).UTC().Format(time.RFC3339), x.Name, x.Category, x.Type, x.Source, x.Message, tagText(x.Tags), x.Identifiers)
+		}
+	}
+	if tr != nil {
+		for _, x := range tr.Traces {
+			for _, sp := range x.Spans {
+				fmt.Fprintf(&b, "span %s/%s parent=%q service=%q name=%q kind=%q status=%q start=%s duration=%s attributes=%s\n",
+					sp.TraceID, sp.SpanID, sp.ParentID, sp.Service, sp.Name, sp.Kind, sp.Status,
+					time.Unix(0, sp.StartTimeUnixNano).UTC().Format(time.RFC3339Nano), time.Duration(sp.DurationNano), tagText(sp.Attributes))
+			}
 		}
 	}
 	if b.Len() == 0 {

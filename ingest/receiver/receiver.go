@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -97,6 +98,7 @@ func (rc *Receiver) Mount(srv *api.Server) error {
 			rc.handleIntake(w, r)
 		})
 	}
+	srv.HandleFunc("POST /v1/traces", api.RoleIngest, rc.handleOTLPTraces)
 	return nil
 }
 
@@ -178,6 +180,52 @@ func (rc *Receiver) handleIntake(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.m.accepted(len(ans.Warnings)+ans.WarningsDropped, time.Since(start))
 	api.WriteJSON(w, http.StatusAccepted, ans)
+}
+
+// handleOTLPTraces serves OTLP/HTTP's trace export in its JSON encoding:
+// the spans of an ExportTraceServiceRequest go to the span store, and the
+// answer is OTLP's success, 200 with an ExportTraceServiceResponse, once
+// they are durable.
+func (rc *Receiver) handleOTLPTraces(w http.ResponseWriter, r *http.Request) {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		rc.fail(w, r, api.Errorf(api.ClassMediaType, "%s", fmt.Sprintf("Content-Type %q is not supported: this receiver takes OTLP/HTTP "+
+			"in its JSON encoding (application/json); protobuf is not read yet", r.Header.Get("Content-Type"))))
+		return
+	}
+	if rc.cfg.Spans == nil {
+		rc.fail(w, r, api.Errorf(api.ClassUnavailable, "%s", "this server has no span store"))
+		return
+	}
+	body, err := rc.readBody(w, r)
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) == nil {
+		for k := range top {
+			if k != "resourceSpans" {
+				rc.fail(w, r, api.Errorf(api.ClassBadRequest, "%s", fmt.Sprintf(
+					"POST /v1/traces takes an OTLP ExportTraceServiceRequest ({\"resourceSpans\": […]}); got a key %q", k)))
+				return
+			}
+		}
+	}
+	pl, err := ingest.Decoder{MaxBytes: rc.cfg.MaxDecodedBytes}.DecodePayloadBytes(body)
+	if err == nil && (len(pl.Topologies) > 0 || len(pl.Metrics) > 0 || len(pl.Events) > 0) {
+		err = api.Errorf(api.ClassBadRequest, "%s", `POST /v1/traces takes an OTLP ExportTraceServiceRequest ({"resourceSpans": […]})`)
+	}
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	if len(pl.Spans) > 0 {
+		if err := rc.cfg.Spans.AppendSpans(r.Context(), pl.Spans); err != nil {
+			rc.fail(w, r, fmt.Errorf("storing spans: %w", err))
+			return
+		}
+	}
+	api.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // defaultSource names the source of topologies without an instance after

@@ -15,11 +15,12 @@ import (
 // TestReceiver runs the datadriven files under testdata against a server
 // with the receiver mounted, over real HTTP. Commands:
 //
-//	post [file=F] [path=P] [encoding=E] [key=K] [via=V]   POST the input (or
+//	post [file=F] [path=P] [encoding=E] [key=K] [via=V] [type=T]   POST the input (or
 //	    the repository's testdata file F) to P (default /stsAgent/intake),
 //	    compressed with E (gzip, deflate, rawdeflate, or sent as is), with
 //	    key K (default agent; none, bad, reader) sent via V (header, query,
-//	    sts, dd): the status and the answer
+//	    sts, dd), with Content-Type T (default application/json): the
+//	    status and the answer
 //	replay file=F                                          POST the payload
 //	    of a recorded agent request to its uri_path with its headers (the
 //	    recorded key replaced by the agent key)
@@ -69,6 +70,8 @@ func (s *server) postCmd(t *testing.T, d *datadriven.TestData) string {
 			}
 		case "via":
 			rq.keyVia = v
+		case "type":
+			rq.headers = map[string]string{"Content-Type": v}
 		default:
 			d.Fatalf(t, "unknown argument %s", a.Key)
 		}
