@@ -37,7 +37,7 @@ func (s StreamSummary) String() string {
 
 // healthEntryKeys mark a single entry of an intake payload's health list,
 // which is not the check states form: its consistency models belong to the
-// receiver.
+// intake payload's health list (health.go).
 var healthEntryKeys = []string{"consistency_model", "stream", "start_snapshot", "stop_snapshot", "expiry", "increment"}
 
 // checkStates decodes the check states form: {"replace_streams": [stream,
@@ -48,8 +48,8 @@ var healthEntryKeys = []string{"consistency_model", "stream", "start_snapshot", 
 // document puts for it afterwards (graphstore.Batch.ReplaceStream).
 func (w *walker) checkStates(p *path, o object) {
 	if hasAny(o, healthEntryKeys) {
-		w.failf(p, `looks like one entry of an intake payload's health list (%s); its consistency models are the receiver's: `+
-			`send it to the receiver, or load the check states themselves as {"check_states": [{"stream": …, "checkStateId": …, …}]}`,
+		w.failf(p, `looks like one entry of an intake payload's health list (%s); its consistency models apply inside an intake payload: `+
+			`send it as {"health": [ … ]}, or load the check states themselves as {"check_states": [{"stream": …, "checkStateId": …, …}]}`,
 			keysOf(o, healthEntryKeys))
 		return
 	}
