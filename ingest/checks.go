@@ -37,7 +37,7 @@ func (s StreamSummary) String() string {
 
 // healthEntryKeys mark a single entry of an intake payload's health list,
 // which is not the check states form: its consistency models belong to the
-// receiver.
+// intake payload's health list (health.go).
 var healthEntryKeys = []string{"consistency_model", "stream", "start_snapshot", "stop_snapshot", "expiry", "increment"}
 
 // checkStates decodes the check states form: {"replace_streams": [stream,
@@ -48,8 +48,8 @@ var healthEntryKeys = []string{"consistency_model", "stream", "start_snapshot", 
 // document puts for it afterwards (graphstore.Batch.ReplaceStream).
 func (w *walker) checkStates(p *path, o object) {
 	if hasAny(o, healthEntryKeys) {
-		w.failf(p, `looks like one entry of an intake payload's health list (%s); its consistency models are the receiver's: `+
-			`send it to the receiver, or load the check states themselves as {"check_states": [{"stream": …, "checkStateId": …, …}]}`,
+		w.failf(p, `looks like one entry of an intake payload's health list (%s); its consistency models apply inside an intake payload: `+
+			`send it as {"health": [ … ]}, or load the check states themselves as {"check_states": [{"stream": …, "checkStateId": …, …}]}`,
 			keysOf(o, healthEntryKeys))
 		return
 	}
@@ -66,7 +66,7 @@ func (w *walker) checkStates(p *path, o object) {
 	l, _ := w.optList(lp, o["check_states"])
 	for i, raw := range l {
 		if co, ok := w.object(lp.at(i), raw); ok {
-			t.CheckStates = append(t.CheckStates, w.checkState(lp.at(i), co))
+			t.CheckStates = append(t.CheckStates, w.checkStateOf(lp.at(i), co, nil))
 		}
 	}
 	if len(w.errs.Errs)+w.errs.Dropped == before {
@@ -74,12 +74,17 @@ func (w *walker) checkStates(p *path, o object) {
 	}
 }
 
-// checkState decodes one check state, with StackState's field names. A
-// deletion needs only its stream and id ("delete wins over other fields",
-// as in StackState's transactional increments).
-func (w *walker) checkState(p *path, o object) CheckState {
+// checkStateOf decodes one check state, with StackState's field names, of
+// stream (read from the state's own "stream" when nil). A deletion needs
+// only its stream and id ("delete wins over other fields", as in
+// StackState's transactional increments).
+func (w *walker) checkStateOf(p *path, o object, stream *string) CheckState {
 	var c CheckState
-	c.Stream, _ = w.reqString(p.field("stream"), o["stream"])
+	if stream != nil {
+		c.Stream = *stream
+	} else {
+		c.Stream, _ = w.reqString(p.field("stream"), o["stream"])
+	}
 	c.ID, _ = w.reqString(p.field("checkStateId"), o["checkStateId"])
 	if c.Delete = w.optBool(p.field("delete"), o["delete"]); c.Delete {
 		return c

@@ -31,8 +31,8 @@ type Topology struct {
 	// to delete.
 	DeleteIDs []string
 	// CheckStates are check states of health streams to put or delete.
-	// Only the check states form has them, in a Topology of their own with
-	// no source and no elements.
+	// Only the check states form and the intake's health entries have
+	// them, in a Topology of their own with no source and no elements.
 	CheckStates []CheckState
 	// ReplaceStreams are the health streams whose check states are
 	// replaced by the ones CheckStates puts for them (the check states
@@ -104,6 +104,16 @@ func (dc Decoder) DecodeChecked(b []byte) ([]Topology, *Warnings, error) {
 		return nil, nil, err
 	}
 	return w.out, &w.warns, nil
+}
+
+// DecodePayloadChecked is DecodePayloadBytes that also returns the
+// payload's warnings.
+func (dc Decoder) DecodePayloadChecked(b []byte) (*Payload, *Warnings, error) {
+	w, err := dc.walk(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w.payload(), &w.warns, nil
 }
 
 // walk decodes a whole document; on error it returns only the errors.
@@ -275,8 +285,8 @@ func isIntakePath(uri string) bool {
 	return strings.HasSuffix(strings.TrimSuffix(u, "/"), "/intake")
 }
 
-// envelope decodes an intake payload: its topologies, metrics, series and
-// events (health and service checks are not read yet).
+// envelope decodes an intake payload: its topologies, health, metrics,
+// series and events (service checks are not read yet).
 func (w *walker) envelope(p *path, o object) {
 	tp := p.field("topologies")
 	l, _ := w.optList(tp, o["topologies"])
@@ -285,6 +295,7 @@ func (w *walker) envelope(p *path, o object) {
 			w.topology(tp.at(i), t, intakeForm)
 		}
 	}
+	w.intakeHealth(p, o["health"])
 	w.intakeTelemetry(p, o)
 }
 

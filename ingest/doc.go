@@ -62,8 +62,10 @@
 //
 //   - An intake payload, as POSTed to /stsAgent/intake:
 //     {"topologies": [...], "metrics", "events", "health", ...}. Every key is
-//     optional; topologies, metrics, events and series are read (health and
-//     service_checks not yet); an empty object is an empty intake payload. Each topology is {start_snapshot, stop_snapshot,
+//     optional; topologies, health, metrics, events and series are read
+//     (service_checks not yet); an empty object is an empty intake payload.
+//     health entries become check states by their consistency model
+//     (health.go). Each topology is {start_snapshot, stop_snapshot,
 //     instance: {type, url}, components: [{externalId, type: {name}, data,
 //     sourceProperties}], relations: [{externalId, type: {name}, sourceId,
 //     targetId, data}], delete_ids}, every key optional.
@@ -84,8 +86,8 @@
 //     entry {stream, checkStateId, delete: true} deletes one. They are put
 //     and deleted exactly as given, in one version: none of the
 //     consistency models of an intake payload's health list (repeat
-//     snapshots, repeat states, transactional increments, expiry), which
-//     are the receiver's. health is CLEAR, DEVIATING, CRITICAL or UNKNOWN
+//     snapshots, repeat states, transactional increments), which belong
+//     to that list. health is CLEAR, DEVIATING, CRITICAL or UNKNOWN
 //     in any case; name, health and topologyElementIdentifier are required
 //     for a put; message is markdown of at most graphstore.MaxMessageBytes.
 //     An object that mixes check_states with topology keys is an error, and

@@ -57,7 +57,11 @@ func (dc Decoder) DecodePayloadBytes(b []byte) (*Payload, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Payload{Topologies: w.out, Metrics: w.tel.series(), Events: w.tel.events, Spans: w.tel.spans}, nil
+	return w.payload(), nil
+}
+
+func (w *walker) payload() *Payload {
+	return &Payload{Topologies: w.out, Metrics: w.tel.series(), Events: w.tel.events, Spans: w.tel.spans}
 }
 
 // telemetryOut collects the data of a document.

@@ -215,7 +215,7 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 		return userError(e, "serve", err)
 	}
 	defer autos.Close()
-	m, err := mount(srv, mountDeps{eng: eng, graph: st, autos: autos, scripts: cfg.Scripts, now: e.now, logger: logger})
+	m, err := mount(srv, mountDeps{eng: eng, graph: st, data: ds, autos: autos, scripts: cfg.Scripts, now: e.now, logger: logger})
 	if err != nil {
 		return userError(e, "serve", err)
 	}
@@ -272,6 +272,7 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 type mountDeps struct {
 	eng     *exec.Engine
 	graph   *pebblestore.Store
+	data    *dataStores // nil: the receiver stores topology only
 	autos   *automation.Store
 	scripts scriptConfig
 	now     func() time.Time
@@ -296,7 +297,7 @@ func mount(srv *api.Server, d mountDeps) (*mounted, error) {
 		return nil, err
 	}
 	hub.Mount(srv)
-	pipe, err := mountReceiver(srv, d.graph, d.logger)
+	pipe, err := mountReceiver(srv, d.graph, d.data, d.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -319,13 +320,20 @@ func mount(srv *api.Server, d mountDeps) (*mounted, error) {
 
 // mountReceiver mounts the receiver over the embedded log: the graph
 // store's one writer, started here; the caller closes it.
-func mountReceiver(srv *api.Server, graph *pebblestore.Store, logger *slog.Logger) (*ingest.Pipeline, error) {
+func mountReceiver(srv *api.Server, graph *pebblestore.Store, data *dataStores, logger *slog.Logger) (*ingest.Pipeline, error) {
 	proc, err := ingest.NewTopologyProcessor(graph)
 	if err != nil {
 		return nil, err
 	}
 	pipe := ingest.NewPipeline(proc, ingest.PipelineOptions{})
-	rc, err := receiver.New(receiver.Config{Log: pipe, Logger: logger})
+	cfg := receiver.Config{Log: pipe, Logger: logger}
+	if data != nil && data.tel != nil {
+		cfg.Metrics, cfg.Events = data.tel, data.tel
+	}
+	if data != nil && data.traces != nil {
+		cfg.Spans = data.traces
+	}
+	rc, err := receiver.New(cfg)
 	if err == nil {
 		err = rc.Mount(srv)
 	}

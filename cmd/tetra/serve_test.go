@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -194,8 +195,12 @@ func TestServeProcess(t *testing.T) {
 	// The receiver writes into the running server: a gzip intake payload
 	// as an agent sends it is committed before the 202, reaches the live
 	// subscription as a diff and the next query.
-	postIntake(t, base, `{"internalHostname":"h","topologies":[{"instance":{"type":"agent","url":"integrations"},
-		"components":[{"externalId":"urn:service:/ledger","type":{"name":"service"},"data":{"name":"ledger"}}]}]}`)
+	// Its health and metrics are stored too.
+	postIntake(t, base, fmt.Sprintf(`{"internalHostname":"h","topologies":[{"instance":{"type":"agent","url":"integrations"},
+		"components":[{"externalId":"urn:service:/ledger","type":{"name":"service"},"data":{"name":"ledger"}}]}],
+		"health":[{"start_snapshot":{},"stop_snapshot":{},"stream":{"urn":"urn:health:mon:ledger"},"check_states":[
+		  {"checkStateId":"c1","name":"errors","health":"CRITICAL","topologyElementIdentifier":"urn:service:/ledger"}]}],
+		"metrics":[["ledger.requests",%d,42.5,{"hostname":"h"}]]}`, time.Now().Unix()-60))
 	var diff struct {
 		Type  string
 		Added struct{ Components []struct{ Name string } }
@@ -205,6 +210,14 @@ func TestServeProcess(t *testing.T) {
 	}
 	if res, err := c.Query(ctx, api.QueryRequest{Query: `name = "ledger"`}); err != nil || len(res.Topology.Components) != 1 {
 		t.Errorf("query after the intake: %v %v", res, err)
+	}
+	if res, err := c.Query(ctx, api.QueryRequest{Query: `healthstate = "CRITICAL"`}); err != nil || len(res.Topology.Components) != 1 ||
+		res.Topology.Components[0].Name != "ledger" {
+		t.Errorf("health after the intake: %v %v", res, err)
+	}
+	if res, err := c.Query(ctx, api.QueryRequest{Query: `METRICS WHERE name = "ledger.requests" FROM "-1h"`}); err != nil || res.Metrics == nil ||
+		len(res.Metrics.Series) != 1 || len(res.Metrics.Series[0].Points) != 1 || res.Metrics.Series[0].Points[0].V != 42.5 {
+		t.Errorf("metrics after the intake: %+v %v", res, err)
 	}
 	// The web view is served at / by the real process, with its policy.
 	resp, err := http.Get(base + "/")

@@ -8,8 +8,15 @@
 //     trailing slash, as agents send it): the intake object
 //     {topologies, health, metrics, events, service_checks,
 //     internalHostname, collection_timestamp, …}, every key optional, or the
-//     other forms ingest.Decoder reads. Its topologies are applied as tetra
-//     load applies them, with open snapshots kept durably in the store.
+//     other forms ingest.Decoder reads. Its topologies and health are
+//     applied as tetra load applies them, in one commit, with open
+//     snapshots kept durably in the store; its metrics, events (and any
+//     spans) go to Config.Metrics, Events and Spans.
+//   - POST /stsAgent/api/v1/series and /receiver/stsAgent/api/v1/series:
+//     the agent forwarder's {"series": […]}, into Config.Metrics.
+//   - POST /v1/traces: OTLP/HTTP trace export, JSON encoding only (415 for
+//     another Content-Type), into Config.Spans; answered 200 {} as OTLP
+//     wants.
 //
 // A request goes through these steps, and is answered at the first that
 // fails:
@@ -20,7 +27,10 @@
 //     A body that does not decompress is a 400.
 //  2. ingest.Decoder validates the whole payload: every problem comes back
 //     in one 400 with the JSON path of its field (error.problems).
-//  3. The record is appended to the ingest.Log. In the embedded mode
+//  3. Metrics, events and spans are appended to their stores, each synced
+//     (a failure is a 5xx; the appends are idempotent, so a retry stores
+//     them once). Then the topology and health record is appended to the
+//     ingest.Log. In the embedded mode
 //     (ingest.Pipeline) Append returns once the record is committed to the
 //     store, in one group commit with whatever else was waiting, so a 202
 //     means durable. A record refused as a whole (a stop_snapshot with no
@@ -30,9 +40,10 @@
 //     Retry-After. Nothing that was answered 202 is ever dropped.
 //  4. 202 with what was applied per source, the version it is in, and the
 //     warnings: what was accepted but odd (duplicate keys, duplicate
-//     external ids, invalid UTF-8), each with its path. Parts of the
-//     intake this build does not store yet (health, metrics, events,
-//     service_checks) are named in the warnings, never dropped silently.
+//     external ids, invalid UTF-8, a health snapshot spread over
+//     payloads), each with its path. What is not stored (service_checks;
+//     data of a kind the receiver has no store for) is named in the
+//     warnings, never dropped silently.
 //
 // A topology with no instance gets the source "intake:<key name>"
 // ("intake:default" on a server without keys).

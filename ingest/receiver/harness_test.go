@@ -7,6 +7,7 @@ import (
 	"compress/zlib"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +28,9 @@ import (
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
 	"github.com/tetrahq/tetra/ingest/receiver"
+	"github.com/tetrahq/tetra/telemetry"
+	"github.com/tetrahq/tetra/telemetry/telpebble"
+	"github.com/tetrahq/tetra/traces/tracepebble"
 )
 
 // fixtures is the repository's shared test data.
@@ -47,6 +51,8 @@ type server struct {
 	srv   *api.Server
 	hs    *httptest.Server
 	hub   *live.Hub
+	tel   *telpebble.Store
+	spans *tracepebble.Store
 	token map[string]string // key name → token
 	opts  serverOpts
 }
@@ -58,6 +64,7 @@ type serverOpts struct {
 	store    func(*pebblestore.Store) graphstore.Store // wraps the store the processor writes to
 	pipeline ingest.PipelineOptions
 	rc       receiver.Config
+	noData   bool // open no metric, event or span store (the receiver keeps topology only)
 }
 
 // newServer starts a server over a new data directory with two keys:
@@ -104,11 +111,15 @@ func (s *server) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := exec.New(st, exec.Options{Now: func() time.Time { return base.Add(time.Hour) }})
+	data := s.openData()
+	eng := exec.New(st, exec.Options{Now: func() time.Time { return base.Add(time.Hour) }, Data: data})
 	s.srv = api.New(api.Config{Engine: eng, Keys: ring, Now: func() time.Time { return base },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	cfg := s.opts.rc
 	cfg.Log = s.pipe
+	if s.tel != nil {
+		cfg.Metrics, cfg.Events, cfg.Spans = s.tel, s.tel, s.spans
+	}
 	rc, err := receiver.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +150,31 @@ func (s *server) stop() {
 	if err := s.st.Close(); err != nil {
 		s.t.Error(err)
 	}
+	if s.tel != nil {
+		if err := errors.Join(s.tel.Close(), s.spans.Close()); err != nil {
+			s.t.Error(err)
+		}
+	}
 	s.hs = nil
+}
+
+// openData opens the metric/event and span stores as tetra serve does,
+// beside the graph store, unless the options say none.
+func (s *server) openData() exec.DataStores {
+	if s.opts.noData || s.opts.fs != nil {
+		s.tel, s.spans = nil, nil
+		return exec.DataStores{}
+	}
+	tel, err := telpebble.Open(filepath.Join(s.dir, "telemetry"), telpebble.Options{Now: func() time.Time { return base }, NoSync: !s.opts.sync})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	spans, err := tracepebble.Open(filepath.Join(s.dir, "traces"), tracepebble.Options{NoSync: !s.opts.sync})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.tel, s.spans = tel, spans
+	return exec.DataStores{Metrics: tel, Events: tel, Traces: spans}
 }
 
 func (s *server) restart() {
@@ -261,6 +296,9 @@ func (s *server) query(q string) string {
 		return fmt.Sprintf("status %d: %s", r.status, r.body)
 	}
 	var res struct {
+		Metrics  *exec.MetricsResult
+		Events   *exec.EventsResult
+		Traces   *exec.TracesResult
 		Topology struct {
 			Components []struct {
 				ID           uint64
@@ -271,6 +309,7 @@ func (s *server) query(q string) string {
 				Identifiers  []string
 				Labels       []string
 				Sources      []struct{ Source, ExternalID string }
+				HealthState  string
 			}
 			Relations []struct {
 				Type           string
@@ -281,6 +320,9 @@ func (s *server) query(q string) string {
 	}
 	if err := json.Unmarshal(r.body, &res); err != nil {
 		s.t.Fatalf("%v: %s", err, r.body)
+	}
+	if res.Metrics != nil || res.Events != nil || res.Traces != nil {
+		return dataLines(res.Metrics, res.Events, res.Traces)
 	}
 	names := map[uint64]string{}
 	var lines []string
@@ -293,8 +335,12 @@ func (s *server) query(q string) string {
 	}
 	for _, c := range res.Topology.Components {
 		names[c.ID] = c.Name
-		lines = append(lines, fmt.Sprintf("component %q type=%q layer=%q domain=%q env=%q ids=%q labels=%q sources=%s",
-			c.Name, c.Type, c.Layer, c.Domain, c.Environments, c.Identifiers, c.Labels, srcs(c.Sources)))
+		line := fmt.Sprintf("component %q type=%q layer=%q domain=%q env=%q ids=%q labels=%q sources=%s",
+			c.Name, c.Type, c.Layer, c.Domain, c.Environments, c.Identifiers, c.Labels, srcs(c.Sources))
+		if c.HealthState != "" && c.HealthState != "UNKNOWN" { // only components with check states
+			line += " health=" + c.HealthState
+		}
+		lines = append(lines, line)
 	}
 	for _, r := range res.Topology.Relations {
 		lines = append(lines, fmt.Sprintf("relation %q %q -> %q sources=%s", r.Type, nameOr(names, r.Source), nameOr(names, r.Target), srcs(r.Sources)))
@@ -304,6 +350,48 @@ func (s *server) query(q string) string {
 		return "(empty)\n"
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// dataLines renders a METRICS, EVENTS or TRACES answer a line per series,
+// event or span, with the concrete values.
+func dataLines(m *exec.MetricsResult, e *exec.EventsResult, tr *exec.TracesResult) string {
+	var b strings.Builder
+	if m != nil {
+		for _, x := range m.Series {
+			fmt.Fprintf(&b, "series %s:", tagText(x.Labels))
+			for _, p := range x.Points {
+				fmt.Fprintf(&b, " %s=%g", time.UnixMilli(p.T).UTC().Format(time.RFC3339), p.V)
+			}
+			b.WriteString("\n")
+		}
+	}
+	if e != nil {
+		for _, x := range e.Events {
+			fmt.Fprintf(&b, "event %s %s name=%q category=%q type=%q source=%q message=%q tags=%s ids=%q\n", x.ID,
+				time.UnixMilli(x.Timestamp).UTC().Format(time.RFC3339), x.Name, x.Category, x.Type, x.Source, x.Message, tagText(x.Tags), x.Identifiers)
+		}
+	}
+	if tr != nil {
+		for _, x := range tr.Traces {
+			for _, sp := range x.Spans {
+				fmt.Fprintf(&b, "span %s/%s parent=%q service=%q name=%q kind=%q status=%q start=%s duration=%s attributes=%s\n",
+					sp.TraceID, sp.SpanID, sp.ParentID, sp.Service, sp.Name, sp.Kind, sp.Status,
+					time.Unix(0, sp.StartTimeUnixNano).UTC().Format(time.RFC3339Nano), time.Duration(sp.DurationNano), tagText(sp.Attributes))
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return "(no data)\n"
+	}
+	return b.String()
+}
+
+func tagText(tags telemetry.Tags) string {
+	var out []string
+	for _, t := range tags {
+		out = append(out, t.Key+"="+t.Value)
+	}
+	return "{" + strings.Join(out, ",") + "}"
 }
 
 func nameOr(names map[uint64]string, id uint64) string {

@@ -5,11 +5,13 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -17,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/ingest"
+	"github.com/tetrahq/tetra/telemetry"
+	"github.com/tetrahq/tetra/traces"
 )
 
 // Defaults of Config.
@@ -35,6 +39,17 @@ type Config struct {
 	MaxDecodedBytes int64
 	// Logger receives a line per refused payload (slog.Default() when nil).
 	Logger *slog.Logger
+	// Metrics, Events and Spans keep the data of accepted payloads. A nil
+	// store leaves its kind unstored: the answer's warnings name it.
+	Metrics telemetry.MetricStore
+	Events  telemetry.EventStore
+	Spans   SpanWriter
+}
+
+// SpanWriter is what the receiver needs of a span store (traces.Store
+// has it); safe for concurrent use.
+type SpanWriter interface {
+	AppendSpans(ctx context.Context, batch []traces.Span) error
 }
 
 // Receiver serves the intake routes. Create it with New, then Mount it.
@@ -62,7 +77,8 @@ func New(cfg Config) (*Receiver, error) {
 }
 
 // intakePaths are where agents POST the intake object.
-var intakePaths = []string{"/stsAgent/intake", "/stsAgent/intake/", "/receiver/stsAgent/intake", "/receiver/stsAgent/intake/"}
+var intakePaths = []string{"/stsAgent/intake", "/stsAgent/intake/", "/receiver/stsAgent/intake", "/receiver/stsAgent/intake/",
+	"/stsAgent/api/v1/series", "/receiver/stsAgent/api/v1/series"}
 
 // Mount mounts the receiver's routes on srv and registers its metrics in
 // srv's registry.
@@ -82,6 +98,7 @@ func (rc *Receiver) Mount(srv *api.Server) error {
 			rc.handleIntake(w, r)
 		})
 	}
+	srv.HandleFunc("POST /v1/traces", api.RoleIngest, rc.handleOTLPTraces)
 	return nil
 }
 
@@ -91,9 +108,16 @@ type Accepted struct {
 	// in (absent when it carried none, or in the Kafka mode).
 	Version *time.Time       `json:"version,omitempty"`
 	Sources []AcceptedSource `json:"sources"`
+	// Streams are the health streams whose check states the payload
+	// changed.
+	Streams []AcceptedStream `json:"streams,omitempty"`
 	// Warnings are what was accepted but odd, each with its path.
 	Warnings        []api.Problem `json:"warnings"`
 	WarningsDropped int           `json:"warningsDropped,omitempty"`
+	// Samples, Events and Spans count the data stored.
+	Samples int `json:"samples,omitempty"`
+	Events  int `json:"events,omitempty"`
+	Spans   int `json:"spans,omitempty"`
 }
 
 // AcceptedSource is what the payload did for one topology source.
@@ -111,6 +135,14 @@ type AcceptedSource struct {
 	SnapshotDeleted int  `json:"snapshotDeleted,omitempty"`
 }
 
+// AcceptedStream is what the payload did to one health stream.
+type AcceptedStream struct {
+	Stream   string `json:"stream"`
+	Replaced bool   `json:"replaced,omitempty"` // its states were replaced by the snapshot's
+	Put      int    `json:"put"`
+	Deleted  int    `json:"deleted"`
+}
+
 func (rc *Receiver) handleIntake(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	body, err := rc.readBody(w, r)
@@ -119,7 +151,7 @@ func (rc *Receiver) handleIntake(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dc := ingest.Decoder{MaxBytes: rc.cfg.MaxDecodedBytes, DefaultSource: defaultSource(r)}
-	topos, warns, err := dc.DecodeChecked(body)
+	pl, warns, err := dc.DecodePayloadChecked(body)
 	if err != nil {
 		rc.fail(w, r, err)
 		return
@@ -129,8 +161,14 @@ func (rc *Receiver) handleIntake(w http.ResponseWriter, r *http.Request) {
 		ans.Warnings = append(ans.Warnings, api.Problem{Path: e.Path, Message: e.Msg})
 	}
 	ans.WarningsDropped = warns.Dropped
-	ans.Warnings = append(ans.Warnings, unstored(body)...)
-	if len(topos) > 0 {
+	ans.Warnings = append(ans.Warnings, rc.unstored(body, pl)...)
+	// The data goes first: its appends are idempotent, so a client that
+	// retries after a failure of either step stores everything once.
+	if err := rc.appendData(r.Context(), pl, ans); err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	if topos := pl.Topologies; len(topos) > 0 {
 		rec := ingest.NewTopologyRecord(topos)
 		ack, err := rc.cfg.Log.Append(r.Context(), rec)
 		if err != nil {
@@ -142,6 +180,52 @@ func (rc *Receiver) handleIntake(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.m.accepted(len(ans.Warnings)+ans.WarningsDropped, time.Since(start))
 	api.WriteJSON(w, http.StatusAccepted, ans)
+}
+
+// handleOTLPTraces serves OTLP/HTTP's trace export in its JSON encoding:
+// the spans of an ExportTraceServiceRequest go to the span store, and the
+// answer is OTLP's success, 200 with an ExportTraceServiceResponse, once
+// they are durable.
+func (rc *Receiver) handleOTLPTraces(w http.ResponseWriter, r *http.Request) {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		rc.fail(w, r, api.Errorf(api.ClassMediaType, "%s", fmt.Sprintf("Content-Type %q is not supported: this receiver takes OTLP/HTTP "+
+			"in its JSON encoding (application/json); protobuf is not read yet", r.Header.Get("Content-Type"))))
+		return
+	}
+	if rc.cfg.Spans == nil {
+		rc.fail(w, r, api.Errorf(api.ClassUnavailable, "%s", "this server has no span store"))
+		return
+	}
+	body, err := rc.readBody(w, r)
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) == nil {
+		for k := range top {
+			if k != "resourceSpans" {
+				rc.fail(w, r, api.Errorf(api.ClassBadRequest, "%s", fmt.Sprintf(
+					"POST /v1/traces takes an OTLP ExportTraceServiceRequest ({\"resourceSpans\": […]}); got a key %q", k)))
+				return
+			}
+		}
+	}
+	pl, err := ingest.Decoder{MaxBytes: rc.cfg.MaxDecodedBytes}.DecodePayloadBytes(body)
+	if err == nil && (len(pl.Topologies) > 0 || len(pl.Metrics) > 0 || len(pl.Events) > 0) {
+		err = api.Errorf(api.ClassBadRequest, "%s", `POST /v1/traces takes an OTLP ExportTraceServiceRequest ({"resourceSpans": […]})`)
+	}
+	if err != nil {
+		rc.fail(w, r, err)
+		return
+	}
+	if len(pl.Spans) > 0 {
+		if err := rc.cfg.Spans.AppendSpans(r.Context(), pl.Spans); err != nil {
+			rc.fail(w, r, fmt.Errorf("storing spans: %w", err))
+			return
+		}
+	}
+	api.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // defaultSource names the source of topologies without an instance after
@@ -167,27 +251,63 @@ func (a *Accepted) fill(ack *ingest.Ack) {
 			SnapshotStopped: s.SnapshotStopped, SnapshotOpen: s.SnapshotOpen,
 			SnapshotDeleted: s.SnapshotDeletedComponents + s.SnapshotDeletedRelations})
 	}
+	for _, s := range ack.Summary.Streams {
+		a.Streams = append(a.Streams, AcceptedStream{Stream: s.Stream, Replaced: s.Replaced, Put: s.Put, Deleted: s.Deleted})
+	}
 }
 
-// unstoredKeys are the parts of the intake object this build does not
-// store yet.
-var unstoredKeys = []string{"health", "metrics", "events", "service_checks"}
-
-// unstored names the non-empty parts of an intake object that this build
-// does not store, so that the sender is told rather than left to guess.
-func unstored(body []byte) []api.Problem {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(body, &top) != nil {
-		return nil // a list or another form: no intake parts at its top
-	}
-	var out []api.Problem
-	for _, k := range unstoredKeys {
-		v := bytes.TrimSpace(top[k])
-		if len(v) == 0 || string(v) == "null" || string(v) == "[]" || string(v) == "{}" {
-			continue
+// appendData appends the payload's metrics, events and spans to their
+// stores (those without a store were named in the warnings) and counts
+// them in the answer. Each append returns once its data is durable.
+func (rc *Receiver) appendData(ctx context.Context, pl *ingest.Payload, ans *Accepted) error {
+	if len(pl.Metrics) > 0 && rc.cfg.Metrics != nil {
+		if err := rc.cfg.Metrics.AppendMetrics(ctx, pl.Metrics); err != nil {
+			return fmt.Errorf("storing metrics: %w", err)
 		}
-		out = append(out, api.Problem{Path: k, Message: "not stored: this build's receiver keeps the topology of an intake payload only"})
+		ans.Samples = pl.Samples()
 	}
+	if len(pl.Events) > 0 && rc.cfg.Events != nil {
+		if err := rc.cfg.Events.AppendEvents(ctx, pl.Events); err != nil {
+			return fmt.Errorf("storing events: %w", err)
+		}
+		ans.Events = len(pl.Events)
+	}
+	if len(pl.Spans) > 0 && rc.cfg.Spans != nil {
+		if err := rc.cfg.Spans.AppendSpans(ctx, pl.Spans); err != nil {
+			return fmt.Errorf("storing spans: %w", err)
+		}
+		ans.Spans = len(pl.Spans)
+	}
+	return nil
+}
+
+// alwaysUnstored are the parts of the intake object this build never
+// stores.
+var alwaysUnstored = []string{"service_checks"}
+
+// unstored names the non-empty parts of a payload that this receiver does
+// not store (never read, or of a kind it has no store for), so that the
+// sender is told rather than left to guess.
+func (rc *Receiver) unstored(body []byte, pl *ingest.Payload) []api.Problem {
+	var out []api.Problem
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) == nil { // else a list or another form: no intake parts at its top
+		for _, k := range alwaysUnstored {
+			v := bytes.TrimSpace(top[k])
+			if len(v) == 0 || string(v) == "null" || string(v) == "[]" || string(v) == "{}" {
+				continue
+			}
+			out = append(out, api.Problem{Path: k, Message: "not stored: this build's receiver does not read this part of an intake payload"})
+		}
+	}
+	noStore := func(n int, missing bool, what string) {
+		if n > 0 && missing {
+			out = append(out, api.Problem{Message: fmt.Sprintf("not stored: %d %s, and this server has no store for them", n, what)})
+		}
+	}
+	noStore(pl.Samples(), rc.cfg.Metrics == nil, "metric samples")
+	noStore(len(pl.Events), rc.cfg.Events == nil, "events")
+	noStore(len(pl.Spans), rc.cfg.Spans == nil, "spans")
 	return out
 }
 

@@ -15,11 +15,12 @@ import (
 // TestReceiver runs the datadriven files under testdata against a server
 // with the receiver mounted, over real HTTP. Commands:
 //
-//	post [file=F] [path=P] [encoding=E] [key=K] [via=V]   POST the input (or
+//	post [file=F] [path=P] [encoding=E] [key=K] [via=V] [type=T]   POST the input (or
 //	    the repository's testdata file F) to P (default /stsAgent/intake),
 //	    compressed with E (gzip, deflate, rawdeflate, or sent as is), with
 //	    key K (default agent; none, bad, reader) sent via V (header, query,
-//	    sts, dd): the status and the answer
+//	    sts, dd), with Content-Type T (default application/json): the
+//	    status and the answer
 //	replay file=F                                          POST the payload
 //	    of a recorded agent request to its uri_path with its headers (the
 //	    recorded key replaced by the agent key)
@@ -69,6 +70,8 @@ func (s *server) postCmd(t *testing.T, d *datadriven.TestData) string {
 			}
 		case "via":
 			rq.keyVia = v
+		case "type":
+			rq.headers = map[string]string{"Content-Type": v}
 		default:
 			d.Fatalf(t, "unknown argument %s", a.Key)
 		}
@@ -130,4 +133,40 @@ func formatResponse(r response) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// TestNoDataStores checks that a receiver without metric, event and span
+// stores accepts an intake's topology and names every part it does not
+// store, with the count, rather than dropping it silently.
+func TestNoDataStores(t *testing.T) {
+	s := newServer(t, serverOpts{noData: true})
+	r := s.post(request{key: "agent", body: []byte(`{"metrics":[["cpu",1795168800,1.5]],
+		"events":{"e":[{"msg_title":"t","timestamp":1795168800}]},
+		"service_checks":[{"check":"ntp","status":0}],
+		"topologies":[{"instance":{"type":"agent","url":"x"},"components":[{"externalId":"c","type":{"name":"host"},"data":{"name":"c"}}]}]}`)})
+	if r.status != http.StatusAccepted {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	var ans struct {
+		Samples, Events int
+		Warnings        []struct{ Path, Message string }
+	}
+	if err := json.Unmarshal(r.body, &ans); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range ans.Warnings {
+		got = append(got, w.Path+": "+w.Message)
+	}
+	want := []string{
+		"service_checks: not stored: this build's receiver does not read this part of an intake payload",
+		": not stored: 1 metric samples, and this server has no store for them",
+		": not stored: 1 events, and this server has no store for them",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || ans.Samples != 0 || ans.Events != 0 {
+		t.Errorf("warnings %q samples %d events %d; want %q and none stored", got, ans.Samples, ans.Events, want)
+	}
+	if q := s.query(`name = "c"`); !strings.Contains(q, `component "c"`) {
+		t.Errorf("the topology was not applied: %s", q)
+	}
 }
