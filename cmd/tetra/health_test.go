@@ -162,14 +162,20 @@ func fullServer(t *testing.T, dir string) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eng := tetraexec.New(st, tetraexec.Options{})
+	ds, err := openData(dir, "", readWrite, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ds.Close() })
+	stores := ds.engineStores()
+	eng := tetraexec.New(st, tetraexec.Options{Data: stores})
 	srv := api.New(api.Config{Engine: eng, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	autos, err := openAutomationStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { autos.Close() })
-	m, err := mount(srv, mountDeps{eng: eng, graph: st, autos: autos, scripts: scriptConfig{MaxTimeout: time.Minute},
+	m, err := mount(srv, mountDeps{eng: eng, graph: st, events: stores.Events, autos: autos, scripts: scriptConfig{MaxTimeout: time.Minute},
 		now: time.Now, logger: srv.Logger()})
 	if err != nil {
 		t.Fatal(err)
