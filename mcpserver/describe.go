@@ -39,6 +39,9 @@ func (t *tools) describe(ctx context.Context, _ *mcp.CallToolRequest, in Describ
 	}
 	c := cs[0]
 	w.component(c)
+	if err := t.health(ctx, w, c.ID, o); err != nil {
+		return nil, nil, err
+	}
 	if err := t.neighbours(ctx, w, c, o); err != nil {
 		return nil, nil, err
 	}
@@ -71,7 +74,7 @@ func selector(in DescribeInput) (string, error) {
 func (w *writer) component(c exec.Component) {
 	w.line("#%d %s", c.ID, c.Name)
 	w.line("type: %s; layer: %s; domain: %s; environments: %s", c.Type, c.Layer, c.Domain, strings.Join(c.Environments, ", "))
-	w.line("health: %s", c.HealthState)
+	w.line("health: %s (propagated: %s)", c.HealthState, c.PropagatedHealthState)
 	w.line("identifiers: %s", strings.Join(c.Identifiers, ", "))
 	if len(c.Labels) > 0 {
 		w.line("labels: %s", strings.Join(c.Labels, ", "))
@@ -84,6 +87,29 @@ func (w *writer) component(c exec.Component) {
 	if len(c.Properties) > 0 {
 		w.line("properties: %s", compactJSON(c.Properties, 2048))
 	}
+}
+
+// health lists the check states behind a component's own health and the
+// degraded dependencies its propagated health comes from, so that an
+// assistant can follow a problem to its cause (describe_component by id).
+func (t *tools) health(ctx context.Context, w *writer, id uint64, o exec.QueryOptions) error {
+	h, err := t.cfg.Engine.Health(ctx, id, o)
+	if err != nil || h == nil {
+		return err
+	}
+	w.list("check states (behind its own health)", len(h.Checks), defaultLimit, func(i int) {
+		c := h.Checks[i]
+		s := fmt.Sprintf("%s %s (stream %s)", c.Health, c.Name, c.Stream)
+		if c.Message != "" {
+			s += ": " + clip(c.Message)
+		}
+		w.line("  %s", s)
+	})
+	w.list("degraded dependencies (where its propagated health comes from)", len(h.Dependencies), defaultLimit, func(i int) {
+		d := h.Dependencies[i]
+		w.line("  %s (propagated: %s) via #%d", componentLine(d.Component), d.Component.PropagatedHealthState, d.Relation)
+	})
+	return nil
 }
 
 // neighbours lists what the component depends on and what depends on it.

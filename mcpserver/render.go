@@ -1,7 +1,6 @@
 package mcpserver
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -54,20 +53,20 @@ func (w *writer) raw(b []byte) {
 func (w *writer) String() string { return w.b.String() }
 
 // result renders any statement's result compactly.
-func (w *writer) result(ctx context.Context, res *exec.Result, limit int) {
+func (w *writer) result(res *exec.Result, limit int) {
 	switch {
 	case res.Topology != nil:
 		w.topology(res.Topology, limit)
 	case res.Changes != nil:
 		w.changes(res.Changes, limit)
+	case res.Metrics != nil:
+		w.metrics(res.Metrics, limit)
+	case res.Events != nil:
+		w.events(res.Events, limit)
+	case res.Traces != nil:
+		w.traces(res.Traces, limit)
 	default:
-		// The telemetry and trace parts: the one result encoder's JSON.
-		doc, err := exec.AppendJSON(ctx, nil, res, exec.EncodeOptions{})
-		if err != nil {
-			w.line("the result could not be encoded: %v", err)
-			return
-		}
-		w.raw(doc)
+		w.line("the statement returned nothing to show")
 	}
 }
 

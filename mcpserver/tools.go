@@ -161,7 +161,7 @@ func (t *tools) query(ctx context.Context, _ *mcp.CallToolRequest, in QueryInput
 		return nil, nil, err
 	}
 	w := newWriter(t.cfg.MaxText)
-	w.result(ctx, res, limitOf(in.Limit, defaultLimit))
+	w.result(res, limitOf(in.Limit, defaultLimit))
 	return text(w.String()), nil, nil
 }
 
@@ -197,7 +197,7 @@ func (t *tools) changes(ctx context.Context, _ *mcp.CallToolRequest, in ChangesI
 		return nil, nil, err
 	}
 	w := newWriter(t.cfg.MaxText)
-	w.result(ctx, res, limitOf(in.Limit, defaultLimit))
+	w.result(res, limitOf(in.Limit, defaultLimit))
 	return text(w.String()), nil, nil
 }
 
@@ -226,7 +226,7 @@ func (t *tools) search(ctx context.Context, kind string, in SearchInput, order s
 		return nil, nil, err
 	}
 	w := newWriter(t.cfg.MaxText)
-	w.result(ctx, res, limitOf(in.Limit, defaultLimit))
+	w.result(res, limitOf(in.Limit, defaultLimit))
 	return text(w.String()), nil, nil
 }
 

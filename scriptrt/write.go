@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/tetrahq/tetra/lang"
+	"github.com/tetrahq/tetra/telemetry"
 )
 
 // Scripts write back into the 4T model through Health.set and Events.emit.
@@ -226,19 +228,33 @@ func CheckHealthState(st HealthState) (HealthState, error) {
 	return st, nil
 }
 
+// checkEvent checks an event against the event store's rules
+// (telemetry.CheckEvent), the one home of what an event may carry.
 func checkEvent(ev Event) error {
-	switch {
-	case strings.TrimSpace(ev.Name) == "":
+	if strings.TrimSpace(ev.Name) == "" {
 		return fmt.Errorf("an event needs a name")
-	case len(ev.Name)+len(ev.Category)+len(ev.Type) > 12<<10, len(ev.Message) > maxWriteText:
-		return fmt.Errorf("a name, category, type or message is too long (16 KiB at most)")
 	}
-	for k, v := range ev.Tags {
-		if len(k)+len(v) > 4<<10 {
-			return fmt.Errorf("tag %q is longer than 4 KiB", k)
-		}
+	te := ev.Telemetry()
+	if err := telemetry.CheckEvent(&te); err != nil {
+		// The store's class prefix says nothing to a script's author.
+		return errors.New(strings.TrimPrefix(err.Error(), telemetry.ErrInvalid.Error()+": "))
 	}
 	return nil
+}
+
+// Telemetry returns the event as the event store keeps it: its category
+// as results spell it (Others when unknown), its tags in canonical order,
+// its id derived from its content (the same event written twice is kept
+// once).
+func (ev Event) Telemetry() telemetry.Event {
+	tags := make([]telemetry.Tag, 0, len(ev.Tags))
+	for k, v := range ev.Tags {
+		tags = append(tags, telemetry.Tag{Key: k, Value: v})
+	}
+	te := telemetry.Event{Time: ev.Time.UnixMilli(), Name: ev.Name, Category: telemetry.CanonicalCategory(ev.Category),
+		Type: ev.Type, Source: ev.Source, Message: ev.Message, Tags: telemetry.NewTags(tags), Identifiers: ev.Components}
+	te.ID = telemetry.EventID(&te)
+	return te
 }
 
 // monitorStates reads a monitor's value as the health states it reports.

@@ -315,10 +315,11 @@ type localAutos struct {
 	m     *automation.Manager
 	store *automation.Store
 	graph *pebblestore.Store
+	data  *dataStores
 }
 
-// localAutomations opens a data directory's automations and its graph
-// (for writing when a run may write health states).
+// localAutomations opens a data directory's automations, its graph and its
+// data stores (for writing when a run may write health states and events).
 func localAutomations(e *env, dir string, write bool) (automations, error) {
 	mode := readOnly
 	if write {
@@ -328,18 +329,20 @@ func localAutomations(e *env, dir string, write bool) (automations, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := openAutomationStore(dir)
-	if err != nil {
-		graph.Close()
+	l := &localAutos{graph: graph}
+	if l.data, err = openData(dir, "", mode, e.now); err != nil {
+		l.Close()
 		return nil, err
 	}
-	m, err := newAutomationManager(e, graph, st, nil)
-	if err != nil {
-		st.Close()
-		graph.Close()
+	if l.store, err = openAutomationStore(dir); err != nil {
+		l.Close()
 		return nil, err
 	}
-	return &localAutos{m: m, store: st, graph: graph}, nil
+	if l.m, err = newAutomationManager(e, graph, l.data, l.store, nil); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
 }
 
 func (l *localAutos) Apply(_ context.Context, d *automation.Definition) (*automation.Status, error) {
@@ -366,9 +369,21 @@ func (l *localAutos) Delete(_ context.Context, name string) error {
 	}
 	return err
 }
+
+// Close closes what localAutomations opened, in the reverse order; it is
+// also how a half-done localAutomations undoes itself.
 func (l *localAutos) Close() error {
-	l.m.Close()
-	return errors.Join(l.store.Close(), l.graph.Close())
+	var errs []error
+	if l.m != nil {
+		l.m.Close()
+	}
+	if l.store != nil {
+		errs = append(errs, l.store.Close())
+	}
+	if l.data != nil {
+		errs = append(errs, l.data.Close())
+	}
+	return errors.Join(append(errs, l.graph.Close())...)
 }
 
 // openAutomationStore opens DATA/automations, saying what to do when a
@@ -382,10 +397,11 @@ func openAutomationStore(dir string) (*automation.Store, error) {
 }
 
 // newAutomationManager makes the manager of a data directory's
-// automations, with a runtime over the graph and the sink that writes
-// into it.
-func newAutomationManager(e *env, graph *pebblestore.Store, st *automation.Store, logger *slog.Logger) (*automation.Manager, error) {
-	eng := exec.New(graph, exec.Options{Now: e.now})
+// automations, with a runtime over the graph and the data stores and the
+// sink that writes into them.
+func newAutomationManager(e *env, graph *pebblestore.Store, data *dataStores, st *automation.Store, logger *slog.Logger) (*automation.Manager, error) {
+	stores := data.engineStores()
+	eng := exec.New(graph, exec.Options{Now: e.now, Data: stores})
 	rt, err := scriptrt.New(scriptrt.Config{Engine: eng, Now: e.now})
 	if err != nil {
 		return nil, err
@@ -393,6 +409,6 @@ func newAutomationManager(e *env, graph *pebblestore.Store, st *automation.Store
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return automation.NewManager(automation.Config{Store: st, Runtime: rt, Engine: eng, Sink: graphSink{graph}, Logger: logger, Now: e.now,
+	return automation.NewManager(automation.Config{Store: st, Runtime: rt, Engine: eng, Sink: graphSink{graph, stores.Events}, Logger: logger, Now: e.now,
 		Feed: func() (graphstore.Feed, error) { return graph.Subscribe(graph.LastCommit()) }})
 }

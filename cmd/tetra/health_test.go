@@ -17,6 +17,7 @@ import (
 	apiclient "github.com/tetrahq/tetra/api/client"
 	tetraexec "github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/mcpserver"
 	"github.com/tetrahq/tetra/scriptrt/automation"
 )
 
@@ -82,6 +83,31 @@ func TestMonitorHealth(t *testing.T) {
 	}
 	if c := res.Topology.Components; len(c) != 1 || c[0].HealthState != "UNKNOWN" || c[0].PropagatedHealthState != "CRITICAL" {
 		t.Errorf("checkout: %+v, want its own state UNKNOWN and its propagated CRITICAL", c)
+	}
+	// MCP's describe_component says why: the database's check state, and
+	// for checkout the dependency its propagated state comes from.
+	cs, err := mcpserver.Remote(ctx, hs.URL, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	for ident, want := range map[string]string{
+		db:       "health: CRITICAL (propagated: CRITICAL)\n",
+		checkout: "health: UNKNOWN (propagated: CRITICAL)\n",
+	} {
+		out, isErr := mcpCall(t, cs, "describe_component", map[string]any{"identifier": ident})
+		if isErr || !strings.Contains(out, want) {
+			t.Errorf("describe_component %s: want %q in:\n%s", ident, want, out)
+		}
+	}
+	if out, _ := mcpCall(t, cs, "describe_component", map[string]any{"identifier": db}); !strings.Contains(out,
+		"check states (behind its own health):\n  CRITICAL orders-db-disk (stream urn:tetra:monitor:orders-db-disk): disk 97% full\n") {
+		t.Errorf("describe_component of the database, without its check state:\n%s", out)
+	}
+	if out, _ := mcpCall(t, cs, "describe_component", map[string]any{"identifier": checkout}); !strings.Contains(out,
+		"degraded dependencies (where its propagated health comes from):\n") || !strings.Contains(out,
+		"\n  #"+id[db]+" orders [database, Databases] CRITICAL urn:database:/postgresql/orders") {
+		t.Errorf("describe_component of checkout, without the database it depends on:\n%s", out)
 	}
 	res, err = cl.Query(ctx, api.QueryRequest{Query: both + ` CHANGES FROM "-1h" TO "now"`})
 	if err != nil {
@@ -162,14 +188,20 @@ func fullServer(t *testing.T, dir string) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eng := tetraexec.New(st, tetraexec.Options{})
+	ds, err := openData(dir, "", readWrite, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ds.Close() })
+	stores := ds.engineStores()
+	eng := tetraexec.New(st, tetraexec.Options{Data: stores})
 	srv := api.New(api.Config{Engine: eng, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	autos, err := openAutomationStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { autos.Close() })
-	m, err := mount(srv, mountDeps{eng: eng, graph: st, autos: autos, scripts: scriptConfig{MaxTimeout: time.Minute},
+	m, err := mount(srv, mountDeps{eng: eng, graph: st, events: stores.Events, autos: autos, scripts: scriptConfig{MaxTimeout: time.Minute},
 		now: time.Now, logger: srv.Logger()})
 	if err != nil {
 		t.Fatal(err)

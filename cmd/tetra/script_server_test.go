@@ -24,14 +24,21 @@ func scriptServer(t *testing.T, dir string, keys *api.KeyRing) *httptest.Server 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eng := tetraexec.New(st, tetraexec.Options{Now: testClock})
+	ds, err := openData(dir, "", readWrite, testClock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ds.Close() })
+	stores := ds.engineStores()
+	eng := tetraexec.New(st, tetraexec.Options{Now: testClock, Data: stores})
 	srv := api.New(api.Config{Engine: eng, Keys: keys, Now: testClock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	autos, err := openAutomationStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { autos.Close() })
-	mgr, err := mountServices(srv, st, eng, autos, scriptConfig{MaxTimeout: time.Minute}, testClock, srv.Logger())
+	mgr, err := mountServices(srv, mountDeps{eng: eng, graph: st, events: stores.Events, autos: autos,
+		scripts: scriptConfig{MaxTimeout: time.Minute}, now: testClock, logger: srv.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

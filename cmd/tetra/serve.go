@@ -25,6 +25,7 @@ import (
 	"github.com/tetrahq/tetra/mcpserver"
 	"github.com/tetrahq/tetra/scriptrt"
 	"github.com/tetrahq/tetra/scriptrt/automation"
+	"github.com/tetrahq/tetra/telemetry"
 	"github.com/tetrahq/tetra/web"
 )
 
@@ -207,15 +208,15 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 			logger.Error("closing the data stores", "err", err)
 		}
 	}()
-	limits := cfg.Limits
-	eng := exec.New(st, exec.Options{MaxElements: limits.MaxElements, Timeout: limits.QueryTimeout, Data: ds.engineStores()})
+	limits, stores := cfg.Limits, ds.engineStores()
+	eng := exec.New(st, exec.Options{MaxElements: limits.MaxElements, Timeout: limits.QueryTimeout, Data: stores})
 	srv := api.New(api.Config{Engine: eng, Keys: keys, Store: storeInfo{st}, Limits: limits, Logger: logger, Version: buildVersion(), Now: e.now})
 	autos, err := openAutomationStore(cfg.Data)
 	if err != nil {
 		return userError(e, "serve", err)
 	}
 	defer autos.Close()
-	m, err := mount(srv, mountDeps{eng: eng, graph: st, data: ds, autos: autos, scripts: cfg.Scripts, now: e.now, logger: logger})
+	m, err := mount(srv, mountDeps{eng: eng, graph: st, data: ds, events: stores.Events, autos: autos, scripts: cfg.Scripts, now: e.now, logger: logger})
 	if err != nil {
 		return userError(e, "serve", err)
 	}
@@ -272,7 +273,8 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 type mountDeps struct {
 	eng     *exec.Engine
 	graph   *pebblestore.Store
-	data    *dataStores // nil: the receiver stores topology only
+	data    *dataStores          // nil: the receiver stores topology only
+	events  telemetry.EventStore // where scripts' events go
 	autos   *automation.Store
 	scripts scriptConfig
 	now     func() time.Time
@@ -301,7 +303,7 @@ func mount(srv *api.Server, d mountDeps) (*mounted, error) {
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := mountServices(srv, d.graph, d.eng, d.autos, d.scripts, d.now, d.logger)
+	mgr, err := mountServices(srv, d)
 	if err != nil {
 		pipe.Close()
 		return nil, err
@@ -417,20 +419,20 @@ func (s storeInfo) Stats() api.StoreStats {
 // mountServices mounts the script endpoint, the automation routes and MCP, with
 // a runtime over the engine, and returns the automation manager (not yet
 // started).
-func mountServices(srv *api.Server, graph *pebblestore.Store, eng *exec.Engine, autos *automation.Store, cfg scriptConfig,
-	now func() time.Time, logger *slog.Logger) (*automation.Manager, error) {
-	rt, err := scriptrt.New(scriptrt.Config{Engine: eng, Now: now, HTTP: scriptrt.HTTPConfig{AllowHosts: cfg.AllowHosts},
+func mountServices(srv *api.Server, d mountDeps) (*automation.Manager, error) {
+	cfg, graph := d.scripts, d.graph
+	rt, err := scriptrt.New(scriptrt.Config{Engine: d.eng, Now: d.now, HTTP: scriptrt.HTTPConfig{AllowHosts: cfg.AllowHosts},
 		Limits: scriptrt.Limits{Timeout: cfg.Timeout}})
 	if err != nil {
 		return nil, err
 	}
-	sink := graphSink{graph}
-	mgr, err := automation.NewManager(automation.Config{Store: autos, Runtime: rt, Engine: eng, Sink: sink, Logger: logger, Now: now,
+	sink := graphSink{graph, d.events}
+	mgr, err := automation.NewManager(automation.Config{Store: d.autos, Runtime: rt, Engine: d.eng, Sink: sink, Logger: d.logger, Now: d.now,
 		Timeout: cfg.Timeout, Feed: func() (graphstore.Feed, error) { return graph.Subscribe(graph.LastCommit()) }})
 	if err != nil {
 		return nil, err
 	}
-	srv.Handle("POST /mcp", api.RoleRead, mcpserver.Handler(mcpserver.Config{Engine: eng, Runtime: rt, Now: now, Version: version}))
+	srv.Handle("POST /mcp", api.RoleRead, mcpserver.Handler(mcpserver.Config{Engine: d.eng, Runtime: rt, Now: d.now, Version: version}))
 	return mgr, scriptapi.Mount(srv, scriptapi.Config{Runtime: rt, Timeout: cfg.Timeout, MaxTimeout: cfg.MaxTimeout,
 		MaxConcurrent: cfg.MaxConcurrent, Sink: sink, Automations: mgr})
 }
