@@ -22,6 +22,7 @@ import (
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
 	"github.com/tetrahq/tetra/mcpserver"
+	"github.com/tetrahq/tetra/mcpserver/mcptest"
 	"github.com/tetrahq/tetra/scriptrt"
 )
 
@@ -102,48 +103,16 @@ func connect(t *testing.T, url, key string) *mcp.ClientSession {
 	return cs
 }
 
-// call calls a tool and returns its text and whether it is a tool error.
-func call(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) (string, bool) {
-	t.Helper()
-	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
-	if err != nil {
-		t.Fatalf("%s: %v", tool, err)
-	}
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	return b.String(), res.IsError
-}
-
-func toolNames(t *testing.T, cs *mcp.ClientSession) []string {
-	t.Helper()
-	var names []string
-	for tool, err := range cs.Tools(context.Background(), nil) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tool.Description == "" || tool.InputSchema == nil {
-			t.Errorf("tool %s has no description or schema", tool.Name)
-		}
-		names = append(names, tool.Name)
-	}
-	slices.Sort(names)
-	return names
-}
-
 // TestToolsOverHTTP lists the tools per role and calls each one, good
 // calls and bad ones, through streamable HTTP.
 func TestToolsOverHTTP(t *testing.T) {
 	url, keys := server(t)
 	reader, ops := connect(t, url, keys["reader"]), connect(t, url, keys["ops"])
 	readTools := []string{"describe_component", "explain", "list_values", "query", "search_events", "search_traces", "what_changed"}
-	if got := toolNames(t, reader); !slices.Equal(got, readTools) {
+	if got := mcptest.ToolNames(t, reader); !slices.Equal(got, readTools) {
 		t.Errorf("read key's tools: %v", got)
 	}
-	if got := toolNames(t, ops); !slices.Contains(got, "run_script") || len(got) != len(readTools)+1 {
+	if got := mcptest.ToolNames(t, ops); !slices.Contains(got, "run_script") || len(got) != len(readTools)+1 {
 		t.Errorf("script key's tools: %v", got)
 	}
 	for _, tc := range []struct {
@@ -172,7 +141,7 @@ func TestToolsOverHTTP(t *testing.T) {
 		{"search_events", map[string]any{"filter": `category = "Alerts"`}, true, []string{"EVENTS WHERE category = \"Alerts\""}},
 		{"search_traces", map[string]any{"filter": `service = "checkout"`}, true, []string{"TRACES WHERE"}},
 	} {
-		out, isErr := call(t, reader, tc.tool, tc.args)
+		out, isErr := mcptest.Call(t, reader, tc.tool, tc.args)
 		if isErr != tc.isError {
 			t.Errorf("%s %v: isError %v, want %v:\n%s", tc.tool, tc.args, isErr, tc.isError, out)
 		}
@@ -184,11 +153,11 @@ func TestToolsOverHTTP(t *testing.T) {
 	}
 	// run_script: for a script key only; a failed query of a script is
 	// drawn with its caret.
-	out, isErr := call(t, ops, "run_script", map[string]any{"script": `Topology.query('type = "service"').components().length`})
+	out, isErr := mcptest.Call(t, ops, "run_script", map[string]any{"script": `Topology.query('type = "service"').components().length`})
 	if isErr || !strings.Contains(out, "result (Number):\n3") {
 		t.Errorf("run_script: %v %s", isErr, out)
 	}
-	out, isErr = call(t, ops, "run_script", map[string]any{"script": `Topology.query('typ = "x"').components()`})
+	out, isErr = mcptest.Call(t, ops, "run_script", map[string]any{"script": `Topology.query('typ = "x"').components()`})
 	if !isErr || !strings.Contains(out, "the script failed at 1:") || !strings.Contains(out, "^^^") {
 		t.Errorf("run_script error: %v %s", isErr, out)
 	}
@@ -211,11 +180,11 @@ func TestScopeConfinesEveryTool(t *testing.T) {
 		{"describe_component", map[string]any{"name": "orders"}, "no component matches"},
 		{"list_values", map[string]any{"key": "type"}, "type values: 1\nservice"},
 	} {
-		if out, _ := call(t, cs, tc.tool, tc.args); !strings.Contains(out, tc.want) {
+		if out, _ := mcptest.Call(t, cs, tc.tool, tc.args); !strings.Contains(out, tc.want) {
 			t.Errorf("%s: %s", tc.tool, out)
 		}
 	}
-	out, _ := call(t, cs, "describe_component", map[string]any{"name": "checkout"})
+	out, _ := mcptest.Call(t, cs, "describe_component", map[string]any{"name": "checkout"})
 	if strings.Contains(out, "orders") || strings.Contains(out, "checkout-") {
 		t.Errorf("a neighbour outside the scope:\n%s", out)
 	}
@@ -291,20 +260,20 @@ func TestAssistantAnswersTheOrdersQuestion(t *testing.T) {
 		t.Fatal("the tool descriptions do not say how to answer the question")
 	}
 	// 1. Find the orders database.
-	out, _ := call(t, cs, "query", map[string]any{"statement": `type = "database" AND name = "orders*"`})
+	out, _ := mcptest.Call(t, cs, "query", map[string]any{"statement": `type = "database" AND name = "orders*"`})
 	id := regexp.MustCompile(`#(\d+) orders \[database`).FindStringSubmatch(out)
 	if id == nil {
 		t.Fatalf("no orders database in:\n%s", out)
 	}
 	// 2. What depends on it.
-	out, _ = call(t, cs, "query", map[string]any{"statement": `withNeighborsOf(components = (id = ` + id[1] + `), levels = "1", direction = "up")`})
+	out, _ = mcptest.Call(t, cs, "query", map[string]any{"statement": `withNeighborsOf(components = (id = ` + id[1] + `), levels = "1", direction = "up")`})
 	for _, dep := range []string{"#6 checkout [service", "checkout-7a8b9c0d1-p6q7r [pod", "-calls-> orders(#" + id[1] + ")", "-uses-> orders(#" + id[1] + ")"} {
 		if !strings.Contains(out, dep) {
 			t.Errorf("dependents lack %q:\n%s", dep, out)
 		}
 	}
 	// 3. What changed around it in the last hour.
-	out, _ = call(t, cs, "what_changed", map[string]any{
+	out, _ = mcptest.Call(t, cs, "what_changed", map[string]any{
 		"filter": `withNeighborsOf(components = (id = ` + id[1] + `), levels = "1", direction = "both")`, "from": "-1h", "to": "now"})
 	for _, ch := range []string{"components 1 added, 1 removed", "+ #", "checkout-7a8b9c0d1-p6q7r", "- #11 checkout-5c6b7d8e9-h4j5k", "-uses-> #" + id[1]} {
 		if !strings.Contains(out, ch) {
@@ -313,7 +282,7 @@ func TestAssistantAnswersTheOrdersQuestion(t *testing.T) {
 	}
 	// describe_component gives the same in one call.
 	n, _ := strconv.Atoi(id[1])
-	out, _ = call(t, cs, "describe_component", map[string]any{"id": n, "since": "-1h"})
+	out, _ = mcptest.Call(t, cs, "describe_component", map[string]any{"id": n, "since": "-1h"})
 	for _, s := range []string{"depended on by (its incoming relations):", "checkout [service", "recent changes (since -1h", "checkout-5c6b7d8e9-h4j5k"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("describe lacks %q:\n%s", s, out)

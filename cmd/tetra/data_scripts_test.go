@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tetrahq/tetra/mcpserver"
+	"github.com/tetrahq/tetra/mcpserver/mcptest"
 )
 
 // webshopRange is the hour the web shop's telemetry covers.
@@ -56,7 +57,7 @@ func TestMCPDataTools(t *testing.T) {
 			`{db="orders",host="db-1.shop.internal",name="postgresql.connections",stackstate-identifier="urn:database:/postgresql/orders"}: 1 point, last 34 at 2026-11-01T10:00:00Z, min 34, max 34`,
 		}},
 	} {
-		out, isErr := mcpCall(t, cs, tc.tool, tc.args)
+		out, isErr := mcptest.Call(t, cs, tc.tool, tc.args)
 		for _, w := range tc.want {
 			if isErr || !strings.Contains(out, w) {
 				t.Errorf("%s %v: want %q in:\n%s", tc.tool, tc.args, w, out)
@@ -73,7 +74,7 @@ func TestMCPDataTools(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "sent") {
 		t.Fatalf("emit: %d %s %s", code, out, errOut)
 	}
-	out, isErr := mcpCall(t, cs, "search_events", with(webshopRange, "filter", `team = "shop"`))
+	out, isErr := mcptest.Call(t, cs, "search_events", with(webshopRange, "filter", `team = "shop"`))
 	if isErr || !strings.Contains(out, "1 event from") ||
 		!strings.Contains(out, "2026-11-01T10:50:00Z [Alerts] checkout paged (api) on urn:service:/checkout: p99 over 2 s") {
 		t.Errorf("the emitted event:\n%s", out)

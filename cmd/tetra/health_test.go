@@ -18,6 +18,7 @@ import (
 	tetraexec "github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/mcpserver"
+	"github.com/tetrahq/tetra/mcpserver/mcptest"
 	"github.com/tetrahq/tetra/scriptrt/automation"
 )
 
@@ -95,16 +96,16 @@ func TestMonitorHealth(t *testing.T) {
 		db:       "health: CRITICAL (propagated: CRITICAL)\n",
 		checkout: "health: UNKNOWN (propagated: CRITICAL)\n",
 	} {
-		out, isErr := mcpCall(t, cs, "describe_component", map[string]any{"identifier": ident})
+		out, isErr := mcptest.Call(t, cs, "describe_component", map[string]any{"identifier": ident})
 		if isErr || !strings.Contains(out, want) {
 			t.Errorf("describe_component %s: want %q in:\n%s", ident, want, out)
 		}
 	}
-	if out, _ := mcpCall(t, cs, "describe_component", map[string]any{"identifier": db}); !strings.Contains(out,
+	if out, _ := mcptest.Call(t, cs, "describe_component", map[string]any{"identifier": db}); !strings.Contains(out,
 		"check states (behind its own health):\n  CRITICAL orders-db-disk (stream urn:tetra:monitor:orders-db-disk): disk 97% full\n") {
 		t.Errorf("describe_component of the database, without its check state:\n%s", out)
 	}
-	if out, _ := mcpCall(t, cs, "describe_component", map[string]any{"identifier": checkout}); !strings.Contains(out,
+	if out, _ := mcptest.Call(t, cs, "describe_component", map[string]any{"identifier": checkout}); !strings.Contains(out,
 		"degraded dependencies (where its propagated health comes from):\n") || !strings.Contains(out,
 		"\n  #"+id[db]+" orders [database, Databases] CRITICAL urn:database:/postgresql/orders") {
 		t.Errorf("describe_component of checkout, without the database it depends on:\n%s", out)

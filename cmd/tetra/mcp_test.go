@@ -11,6 +11,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/tetrahq/tetra/api"
+	"github.com/tetrahq/tetra/mcpserver/mcptest"
 )
 
 // mcpProcess starts `tetra mcp ARGS…` as a process of its own and connects
@@ -28,34 +29,6 @@ func mcpProcess(t *testing.T, args ...string) *mcp.ClientSession {
 	return cs
 }
 
-func mcpCall(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) (string, bool) {
-	t.Helper()
-	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
-	if err != nil {
-		t.Fatalf("%s: %v", tool, err)
-	}
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	return b.String(), res.IsError
-}
-
-func mcpTools(t *testing.T, cs *mcp.ClientSession) []string {
-	t.Helper()
-	var names []string
-	for tool, err := range cs.Tools(context.Background(), nil) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, tool.Name)
-	}
-	slices.Sort(names)
-	return names
-}
-
 // TestMCPStdio drives tetra mcp over stdio with the SDK's client, as a
 // local assistant would: from a data directory, and forwarding to a
 // server with a key whose role and scope the server enforces.
@@ -66,18 +39,18 @@ func TestMCPStdio(t *testing.T) {
 	dir := t.TempDir()
 	loadWebshop(t, dir)
 	local := mcpProcess(t, "--data", dir)
-	if got := mcpTools(t, local); !slices.Contains(got, "run_script") || !slices.Contains(got, "describe_component") || len(got) != 8 {
+	if got := mcptest.ToolNames(t, local); !slices.Contains(got, "run_script") || !slices.Contains(got, "describe_component") || len(got) != 8 {
 		t.Errorf("local tools: %v", got)
 	}
-	out, isErr := mcpCall(t, local, "query", map[string]any{"statement": `type = "service"`, "at": "2026-11-01T12:00:00Z"})
+	out, isErr := mcptest.Call(t, local, "query", map[string]any{"statement": `type = "service"`, "at": "2026-11-01T12:00:00Z"})
 	if isErr || !strings.Contains(out, "3 components, 3 relations at 2026-11-01T12:00:00Z") {
 		t.Errorf("local query: %v %s", isErr, out)
 	}
-	out, isErr = mcpCall(t, local, "query", map[string]any{"statement": `name = "a" AND (`})
+	out, isErr = mcptest.Call(t, local, "query", map[string]any{"statement": `name = "a" AND (`})
 	if !isErr || !strings.Contains(out, "  1 | name = \"a\" AND (\n") || !strings.Contains(out, "^") {
 		t.Errorf("local error: %v %s", isErr, out)
 	}
-	out, isErr = mcpCall(t, local, "run_script", map[string]any{"script": `Topology.query('type = "database"').components().thenCollect(c => c.name)`})
+	out, isErr = mcptest.Call(t, local, "run_script", map[string]any{"script": `Topology.query('type = "database"').components().thenCollect(c => c.name)`})
 	if isErr || !strings.Contains(out, `["orders"]`) {
 		t.Errorf("local script: %v %s", isErr, out)
 	}
@@ -100,14 +73,14 @@ func TestMCPStdio(t *testing.T) {
 	}
 	hs := scriptServer(t, dir2, ring)
 	remote := mcpProcess(t, "--server", hs.URL, "--key", tok)
-	if got := mcpTools(t, remote); slices.Contains(got, "run_script") || len(got) != 7 {
+	if got := mcptest.ToolNames(t, remote); slices.Contains(got, "run_script") || len(got) != 7 {
 		t.Errorf("remote tools of a read key: %v", got)
 	}
-	out, isErr = mcpCall(t, remote, "query", map[string]any{"statement": `name = "*"`, "at": "2026-11-01T12:00:00Z"})
+	out, isErr = mcptest.Call(t, remote, "query", map[string]any{"statement": `name = "*"`, "at": "2026-11-01T12:00:00Z"})
 	if isErr || !strings.Contains(out, "3 components") {
 		t.Errorf("remote scoped query: %v %s", isErr, out)
 	}
-	out, isErr = mcpCall(t, remote, "query", map[string]any{"statement": `enviroment = "x"`})
+	out, isErr = mcptest.Call(t, remote, "query", map[string]any{"statement": `enviroment = "x"`})
 	if !isErr || !strings.Contains(out, "did you mean \"environment\"?") {
 		t.Errorf("remote error: %v %s", isErr, out)
 	}
