@@ -1,11 +1,11 @@
 package pebblestore
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/internal/base"
+	"github.com/tetrahq/tetra/internal/kv"
 )
 
 // Element records (the values of version keys) are a compact binary form:
@@ -24,161 +24,66 @@ import (
 // version has an empty value.
 const recordFormat = 2
 
-type encoder struct{ b []byte }
-
-func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
-func (e *encoder) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
-func (e *encoder) byte(v byte)      { e.b = append(e.b, v) }
-
-func (e *encoder) str(s string) {
-	e.uvarint(uint64(len(s)))
-	e.b = append(e.b, s...)
-}
-
-func (e *encoder) bytes(p []byte) {
-	e.uvarint(uint64(len(p)))
-	e.b = append(e.b, p...)
-}
-
-func (e *encoder) strs(l []string) {
-	e.uvarint(uint64(len(l)))
-	for _, s := range l {
-		e.str(s)
-	}
-}
-
 // encodeElement returns the record of an element version; nil (a deletion)
 // encodes as an empty value.
 func encodeElement(el *graphstore.Element) []byte {
 	if el == nil {
 		return []byte{}
 	}
-	e := &encoder{b: make([]byte, 0, 256)}
-	e.byte(recordFormat)
-	e.byte(byte(el.Kind))
-	e.uvarint(uint64(el.SourceID))
-	e.uvarint(uint64(el.TargetID))
-	e.uvarint(uint64(len(el.Contribs)))
+	e := make([]byte, 0, 256)
+	e = append(e, recordFormat)
+	e = append(e, byte(el.Kind))
+	e = kv.AppendUvarint(e, uint64(el.SourceID))
+	e = kv.AppendUvarint(e, uint64(el.TargetID))
+	e = kv.AppendUvarint(e, uint64(len(el.Contribs)))
 	for i := range el.Contribs {
 		c := &el.Contribs[i]
-		e.str(c.Source)
-		e.str(c.ExternalID)
-		e.varint(c.Updated)
+		e = kv.AppendString(e, c.Source)
+		e = kv.AppendString(e, c.ExternalID)
+		e = kv.AppendVarint(e, c.Updated)
 		switch el.Kind {
 		case graphstore.KindComponent:
-			encodeComponent(e, c.Component)
+			e = encodeComponent(e, c.Component)
 		case graphstore.KindRelation:
-			encodeRelation(e, c.Relation)
+			e = encodeRelation(e, c.Relation)
 		case graphstore.KindCheck:
-			encodeCheck(e, c.Check)
+			e = encodeCheck(e, c.Check)
 		}
 	}
 	if el.Kind == graphstore.KindComponent {
-		e.byte(byte(el.CheckState))
-		e.byte(byte(el.Propagated))
+		e = append(e, byte(el.CheckState))
+		e = append(e, byte(el.Propagated))
 	}
-	return e.b
+	return e
 }
 
-func encodeComponent(e *encoder, d *graphstore.ComponentData) {
-	e.str(d.Name)
-	e.str(d.Type)
-	e.str(d.Layer)
-	e.str(d.Domain)
-	e.strs(d.Identifiers)
-	e.strs(d.Environments)
-	e.strs(d.Labels)
-	e.byte(byte(d.Health))
-	e.bytes(d.Properties)
+func encodeComponent(e []byte, d *graphstore.ComponentData) []byte {
+	e = kv.AppendString(e, d.Name)
+	e = kv.AppendString(e, d.Type)
+	e = kv.AppendString(e, d.Layer)
+	e = kv.AppendString(e, d.Domain)
+	e = kv.AppendStrings(e, d.Identifiers)
+	e = kv.AppendStrings(e, d.Environments)
+	e = kv.AppendStrings(e, d.Labels)
+	e = append(e, byte(d.Health))
+	return kv.AppendBytes(e, d.Properties)
 }
 
-func encodeRelation(e *encoder, d *graphstore.RelationData) {
-	e.str(d.Type)
-	e.str(d.SourceRef)
-	e.str(d.TargetRef)
-	e.strs(d.Identifiers)
-	e.byte(byte(d.Dependency))
-	e.strs(d.Labels)
-	e.bytes(d.Properties)
+func encodeRelation(e []byte, d *graphstore.RelationData) []byte {
+	e = kv.AppendString(e, d.Type)
+	e = kv.AppendString(e, d.SourceRef)
+	e = kv.AppendString(e, d.TargetRef)
+	e = kv.AppendStrings(e, d.Identifiers)
+	e = append(e, byte(d.Dependency))
+	e = kv.AppendStrings(e, d.Labels)
+	return kv.AppendBytes(e, d.Properties)
 }
 
-func encodeCheck(e *encoder, d *graphstore.CheckData) {
-	e.str(d.Name)
-	e.byte(byte(d.State))
-	e.str(d.Message)
-	e.str(d.Identifier)
-}
-
-// decoder reads what encoder wrote; the first error sticks.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail() {
-	if d.err == nil {
-		d.err = errCorrupt
-	}
-	d.b = nil
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) byte() byte {
-	if len(d.b) < 1 {
-		d.fail()
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *decoder) raw() []byte {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail()
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) str() string { return string(d.raw()) }
-
-func (d *decoder) strs() []string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) { // every string takes at least one byte
-		d.fail()
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	out := make([]string, n)
-	for i := range out {
-		out[i] = d.str()
-	}
-	return out
+func encodeCheck(e []byte, d *graphstore.CheckData) []byte {
+	e = kv.AppendString(e, d.Name)
+	e = append(e, byte(d.State))
+	e = kv.AppendString(e, d.Message)
+	return kv.AppendString(e, d.Identifier)
 }
 
 // decodeElement decodes the record of element id at version ts; an empty
@@ -187,20 +92,20 @@ func decodeElement(id graphstore.ID, ts int64, v []byte) (*graphstore.Element, e
 	if len(v) == 0 {
 		return nil, nil
 	}
-	d := &decoder{b: v}
-	if f := d.byte(); f != recordFormat {
+	d := kv.NewReader(v)
+	if f := d.Byte(); f != recordFormat {
 		return nil, fmt.Errorf("pebblestore: element %d@%d: unknown record format %d", id, ts, f)
 	}
-	kind := graphstore.Kind(d.byte())
-	src, dst := graphstore.ID(d.uvarint()), graphstore.ID(d.uvarint())
-	n := d.uvarint()
-	if n == 0 || n > uint64(len(d.b)) {
+	kind := graphstore.Kind(d.Byte())
+	src, dst := graphstore.ID(d.Uvarint()), graphstore.ID(d.Uvarint())
+	n := d.Uvarint()
+	if n == 0 || n > uint64(d.Len()) {
 		return nil, fmt.Errorf("pebblestore: element %d@%d: %w", id, ts, errCorrupt)
 	}
 	contribs := make([]graphstore.Contribution, n)
 	for i := range contribs {
 		c := &contribs[i]
-		c.Source, c.ExternalID, c.Updated = d.str(), d.str(), d.varint()
+		c.Source, c.ExternalID, c.Updated = d.String(), d.String(), d.Varint()
 		switch kind {
 		case graphstore.KindComponent:
 			c.Component = decodeComponent(d)
@@ -209,17 +114,17 @@ func decodeElement(id graphstore.ID, ts int64, v []byte) (*graphstore.Element, e
 		case graphstore.KindCheck:
 			c.Check = decodeCheck(d)
 		default:
-			d.fail()
+			d.Fail()
 		}
 	}
 	if kind == graphstore.KindCheck && n != 1 {
-		d.fail()
+		d.Fail()
 	}
 	var checkState, propagated graphstore.HealthState
 	if kind == graphstore.KindComponent {
 		checkState, propagated = decodeHealth(d), decodeHealth(d)
 	}
-	if d.err != nil || len(d.b) != 0 {
+	if d.Done() != nil {
 		return nil, fmt.Errorf("pebblestore: element %d@%d: %w", id, ts, errCorrupt)
 	}
 	if kind == graphstore.KindComponent {
@@ -229,35 +134,35 @@ func decodeElement(id graphstore.ID, ts int64, v []byte) (*graphstore.Element, e
 }
 
 // decodeHealth reads a health state byte, refusing values no state has.
-func decodeHealth(d *decoder) graphstore.HealthState {
-	h := graphstore.HealthState(d.byte())
+func decodeHealth(d *kv.Reader) graphstore.HealthState {
+	h := graphstore.HealthState(d.Byte())
 	if h > graphstore.HealthCritical {
-		d.fail()
+		d.Fail()
 	}
 	return h
 }
 
-func decodeComponent(d *decoder) *graphstore.ComponentData {
-	c := &graphstore.ComponentData{Name: d.str(), Type: d.str(), Layer: d.str(), Domain: d.str()}
-	c.Identifiers, c.Environments, c.Labels = d.strs(), d.strs(), d.strs()
+func decodeComponent(d *kv.Reader) *graphstore.ComponentData {
+	c := &graphstore.ComponentData{Name: d.String(), Type: d.String(), Layer: d.String(), Domain: d.String()}
+	c.Identifiers, c.Environments, c.Labels = d.Strings(), d.Strings(), d.Strings()
 	c.Health = decodeHealth(d)
-	c.Properties = nilIfEmpty(d.raw())
+	c.Properties = nilIfEmpty(d.Bytes())
 	return c
 }
 
-func decodeCheck(d *decoder) *graphstore.CheckData {
-	c := &graphstore.CheckData{Name: d.str()}
+func decodeCheck(d *kv.Reader) *graphstore.CheckData {
+	c := &graphstore.CheckData{Name: d.String()}
 	c.State = decodeHealth(d)
-	c.Message, c.Identifier = d.str(), d.str()
+	c.Message, c.Identifier = d.String(), d.String()
 	return c
 }
 
-func decodeRelation(d *decoder) *graphstore.RelationData {
-	r := &graphstore.RelationData{Type: d.str(), SourceRef: d.str(), TargetRef: d.str()}
-	r.Identifiers = d.strs()
-	r.Dependency = graphstore.DependencyDirection(d.byte())
-	r.Labels = d.strs()
-	r.Properties = nilIfEmpty(d.raw())
+func decodeRelation(d *kv.Reader) *graphstore.RelationData {
+	r := &graphstore.RelationData{Type: d.String(), SourceRef: d.String(), TargetRef: d.String()}
+	r.Identifiers = d.Strings()
+	r.Dependency = graphstore.DependencyDirection(d.Byte())
+	r.Labels = d.Strings()
+	r.Properties = nilIfEmpty(d.Bytes())
 	return r
 }
 
@@ -282,37 +187,37 @@ type logEntry struct {
 
 // encodeLog: n:uvarint then per change id:uvarint kind:1 op:1 before:uvarint.
 func encodeLog(writes []base.Write) []byte {
-	e := &encoder{b: make([]byte, 0, 8+len(writes)*12)}
-	e.uvarint(uint64(len(writes)))
+	e := make([]byte, 0, 8+len(writes)*12)
+	e = kv.AppendUvarint(e, uint64(len(writes)))
 	for _, ch := range base.ChangesOf(writes) {
-		e.uvarint(uint64(ch.ID))
-		e.byte(byte(ch.Kind))
-		e.byte(byte(ch.Op))
+		e = kv.AppendUvarint(e, uint64(ch.ID))
+		e = append(e, byte(ch.Kind))
+		e = append(e, byte(ch.Op))
 		var before int64
 		if ch.Before != nil {
 			before = ch.Before.Version
 		}
-		e.uvarint(uint64(before))
+		e = kv.AppendUvarint(e, uint64(before))
 	}
-	return e.b
+	return e
 }
 
 func decodeLog(v []byte) ([]logEntry, error) {
-	d := &decoder{b: v}
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
+	d := kv.NewReader(v)
+	n := d.Uvarint()
+	if n > uint64(d.Len()) {
 		return nil, errCorrupt
 	}
 	out := make([]logEntry, n)
 	for i := range out {
 		out[i] = logEntry{
-			id:     graphstore.ID(d.uvarint()),
-			kind:   graphstore.Kind(d.byte()),
-			op:     graphstore.ChangeOp(d.byte()),
-			before: int64(d.uvarint()),
+			id:     graphstore.ID(d.Uvarint()),
+			kind:   graphstore.Kind(d.Byte()),
+			op:     graphstore.ChangeOp(d.Byte()),
+			before: int64(d.Uvarint()),
 		}
 	}
-	if d.err != nil || len(d.b) != 0 {
+	if d.Done() != nil {
 		return nil, errCorrupt
 	}
 	return out, nil

@@ -3,10 +3,10 @@ package pebblestore
 import (
 	"encoding/binary"
 	"fmt"
-	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/internal/kv"
 )
 
 // Key layout (docs/storage-format.md draws it byte by byte). Every key starts
@@ -45,17 +45,9 @@ func appendU64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64
 
 func u64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 
-// appendEscaped appends the escaped, terminated form of s.
-func appendEscaped(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			b = append(b, 0x00, 0xFF)
-			continue
-		}
-		b = append(b, s[i])
-	}
-	return append(b, 0x00, 0x01)
-}
+// appendEscaped appends the escaped, terminated form of s (kv's, shared
+// with the telemetry and trace stores).
+func appendEscaped(b []byte, s string) []byte { return kv.AppendEscaped(b, s) }
 
 // appendEscapedPrefix appends the escaped form of s without a terminator:
 // the common prefix of every string that starts with s.
@@ -67,26 +59,11 @@ func appendEscapedPrefix(b []byte, s string) []byte {
 // readEscaped decodes an escaped, terminated string at the start of b and
 // returns it with the rest of b.
 func readEscaped(b []byte) (string, []byte, error) {
-	var sb strings.Builder
-	for i := 0; i < len(b); i++ {
-		if b[i] != 0 {
-			sb.WriteByte(b[i])
-			continue
-		}
-		if i+1 >= len(b) {
-			return "", nil, errCorrupt
-		}
-		switch b[i+1] {
-		case 0xFF:
-			sb.WriteByte(0)
-			i++
-		case 0x01:
-			return sb.String(), b[i+2:], nil
-		default:
-			return "", nil, errCorrupt
-		}
+	str, rest, err := kv.Escaped(b)
+	if err != nil {
+		return "", nil, errCorrupt
 	}
-	return "", nil, errCorrupt
+	return str, rest, nil
 }
 
 func versionKey(id graphstore.ID, ts int64) []byte {

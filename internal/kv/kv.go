@@ -1,5 +1,5 @@
 // Package kv holds the key and value encodings shared by the Pebble stores
-// of telemetry and traces: order-preserving integers and escaped strings for
+// (the graph store, telemetry and traces): order-preserving integers and escaped strings for
 // keys, and length-prefixed fields for values. docs/storage-format.md draws
 // the keys built with them.
 package kv
@@ -114,6 +114,10 @@ func NewReader(b []byte) *Reader { return &Reader{b: b} }
 // Err returns the first decoding error.
 func (r *Reader) Err() error { return r.err }
 
+// Len is the number of bytes not read yet: a bound on the count of what
+// follows, each item of which takes at least a byte.
+func (r *Reader) Len() int { return len(r.b) }
+
 // Done reports an error unless every byte was read.
 func (r *Reader) Done() error {
 	if r.err == nil && len(r.b) != 0 {
@@ -218,6 +222,9 @@ func (r *Reader) Time() int64 {
 	r.b = r.b[8:]
 	return v
 }
+
+// AppendVarint appends a signed varint.
+func AppendVarint(b []byte, v int64) []byte { return binary.AppendVarint(b, v) }
 
 // AppendUvarint appends an unsigned varint.
 func AppendUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
