@@ -292,3 +292,23 @@ func (w *walker) otlpLog(p *path, r *logspb.LogRecord, res telemetry.Tags, servi
 		w.tel.events = append(w.tel.events, e)
 	}
 }
+
+// DecodeOTLPTraces decodes the protobuf body of an OTLP/HTTP trace export
+// (an ExportTraceServiceRequest, which has TracesData's wire form) into
+// spans, mapped as OTLP/JSON documents are; errors name the span's path.
+func (dc Decoder) DecodeOTLPTraces(b []byte) (*Payload, error) {
+	if limit := dc.maxBytes(); int64(len(b)) > limit {
+		return nil, &TooLargeError{Limit: limit}
+	}
+	w := &walker{dec: &dec{}, defaultSource: dc.DefaultSource}
+	var td tracepb.TracesData
+	if err := proto.Unmarshal(b, &td); err != nil {
+		w.failf(nil, "OTLP protobuf: %v", err)
+		return nil, w.errs.err()
+	}
+	w.otlpTraces((&path{}).field("resourceSpans"), &td)
+	if err := w.errs.err(); err != nil {
+		return nil, err
+	}
+	return w.payload(), nil
+}

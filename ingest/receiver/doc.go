@@ -14,9 +14,10 @@
 //     spans) go to Config.Metrics, Events and Spans.
 //   - POST /stsAgent/api/v1/series and /receiver/stsAgent/api/v1/series:
 //     the agent forwarder's {"series": […]}, into Config.Metrics.
-//   - POST /v1/traces: OTLP/HTTP trace export, JSON encoding only (415 for
-//     another Content-Type), into Config.Spans; answered 200 {} as OTLP
-//     wants.
+//   - POST /v1/traces: OTLP/HTTP trace export in protobuf
+//     (application/x-protobuf, what the SDKs' exporters send) or JSON (415
+//     for another Content-Type), into Config.Spans; answered 200 with an
+//     empty response in the request's encoding, as OTLP wants.
 //
 // A request goes through these steps, and is answered at the first that
 // fails:

@@ -10,6 +10,11 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/datadriven"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestReceiver runs the datadriven files under testdata against a server
@@ -168,5 +173,41 @@ func TestNoDataStores(t *testing.T) {
 	}
 	if q := s.query(`name = "c"`); !strings.Contains(q, `component "c"`) {
 		t.Errorf("the topology was not applied: %s", q)
+	}
+}
+
+// TestOTLPProtobuf: OTLP/HTTP's protobuf encoding, what the SDKs' exporters
+// send, stores the spans and answers an empty ExportTraceServiceResponse in
+// the same encoding; a body that is not one is a 400 and stores nothing.
+func TestOTLPProtobuf(t *testing.T) {
+	s := newServer(t, serverOpts{})
+	str := func(k, v string) *commonpb.KeyValue {
+		return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+	}
+	req := &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{str("service.name", "checkout")}},
+		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{
+			TraceId: bytes.Repeat([]byte{0xab}, 16), SpanId: bytes.Repeat([]byte{0xcd}, 8), Name: "POST /checkout",
+			Kind: tracepb.Span_SPAN_KIND_SERVER, StartTimeUnixNano: 1795168800000000000, EndTimeUnixNano: 1795168800250000000,
+			Status: &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: "payment failed"},
+		}}}},
+	}}}
+	body, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb := map[string]string{"Content-Type": "application/x-protobuf"}
+	r := s.post(request{path: "/v1/traces", key: "agent", body: body, headers: pb})
+	if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/x-protobuf" || len(r.body) != 0 {
+		t.Fatalf("status %d, type %q, body %q", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	q := s.query(`TRACES WHERE service = "checkout" FROM "2026-11-20T09:00:00Z" TO "2026-11-20T11:00:00Z"`)
+	want := `span abababababababababababababababab/cdcdcdcdcdcdcdcd parent="" service="checkout" name="POST /checkout" kind="server" status="error" start=2026-11-20T10:00:00Z duration=250ms`
+	if !strings.Contains(q, want) {
+		t.Errorf("the span is not found:\n%s", q)
+	}
+	if r := s.post(request{path: "/v1/traces", key: "agent", body: []byte("\xff\xff not protobuf"), headers: pb}); r.status != http.StatusBadRequest ||
+		!strings.Contains(string(r.body), "OTLP protobuf") {
+		t.Errorf("a bad body: %d %s", r.status, r.body)
 	}
 }
