@@ -30,7 +30,7 @@
 // are. Partitions added later are picked up by the periodic probe.
 //
 // The node connects in the background and never gives up: it retries with
-// exponential backoff (200 ms to 10 s) while the brokers are away, and its
+// exponential backoff (200 ms to 5 s) while the brokers are away, and its
 // readers reconnect by themselves. Check reports the last failure (tetra
 // serve's /readyz reflects it). Self-metrics: tetra_kafka_produce_seconds,
 // tetra_kafka_produce_errors_total, tetra_kafka_consumer_lag and

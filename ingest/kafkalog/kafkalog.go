@@ -258,7 +258,7 @@ func (n *Node) Close() error {
 // retrying with backoff while they cannot be reached.
 func (n *Node) run() {
 	defer n.wg.Done()
-	bo := backoff{min: 200 * time.Millisecond, max: 10 * time.Second}
+	bo := backoff{min: 200 * time.Millisecond, max: 5 * time.Second}
 	for n.ctx.Err() == nil {
 		err := n.step()
 		n.setProbe(err)
