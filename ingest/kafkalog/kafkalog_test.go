@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tetrahq/tetra/graphstore/memstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
 	"github.com/tetrahq/tetra/ingest/kafkalog"
@@ -124,7 +125,7 @@ func TestTwoNodesReplicate(t *testing.T) {
 			}
 		}
 	}
-	want := kafkatest.Reference(t, kafkatest.Counts(sources, n))
+	want := kafkatest.Reference(t, memstore.New(memstore.Options{}), kafkatest.Counts(sources, n))
 	a.waitGraph(want)
 	b.waitGraph(want)
 	kafkatest.CheckHistory(t, a.st, kafkatest.Counts(sources, n))
@@ -183,7 +184,7 @@ func TestRestartCatchesUp(t *testing.T) {
 			rep.open()
 		}
 	}
-	want := kafkatest.Reference(t, kafkatest.Counts(sources, n))
+	want := kafkatest.Reference(t, memstore.New(memstore.Options{}), kafkatest.Counts(sources, n))
 	rep.waitGraph(want)
 	prod.waitGraph(want)
 	kafkatest.CheckHistory(t, rep.st, kafkatest.Counts(sources, n))
@@ -210,7 +211,7 @@ func TestBrokerGoesAway(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	nd.waitGraph(kafkatest.Reference(t, kafkatest.Counts(sources, 5)))
+	nd.waitGraph(kafkatest.Reference(t, memstore.New(memstore.Options{}), kafkatest.Counts(sources, 5)))
 	c.Stop()
 	deadline := time.Now().Add(20 * time.Second)
 	for nd.n.Check() == nil {
@@ -238,7 +239,7 @@ func TestBrokerGoesAway(t *testing.T) {
 			t.Fatalf("append after the broker returned: %v", err)
 		}
 	}
-	nd.waitGraph(kafkatest.Reference(t, kafkatest.Counts(sources, 10)))
+	nd.waitGraph(kafkatest.Reference(t, memstore.New(memstore.Options{}), kafkatest.Counts(sources, 10)))
 	kafkatest.CheckHistory(t, nd.st, kafkatest.Counts(sources, 10))
 }
 

@@ -19,7 +19,6 @@ import (
 
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/graphtest"
-	"github.com/tetrahq/tetra/graphstore/memstore"
 	"github.com/tetrahq/tetra/ingest"
 )
 
@@ -107,11 +106,10 @@ func Payload(src string, seq int) string {
 		`"relations":[{"externalId":"%[1]s-rel-%04[2]d","type":{"name":"counts"},"sourceId":"counter-%[1]s","targetId":"%[1]s-item-%04[2]d"}]}]}`, src, seq)
 }
 
-// Reference is the graph after records 0..n-1 of each source, n its
-// count.
-func Reference(t testing.TB, counts map[string]int) string {
+// Reference applies records 0..n-1 of each source (n its count) to ref,
+// an empty store, and returns its graph.
+func Reference(t testing.TB, ref graphstore.Store, counts map[string]int) string {
 	t.Helper()
-	ref := memstore.New(memstore.Options{})
 	ap, err := ingest.OpenApplier(ref)
 	if err != nil {
 		t.Fatal(err)
