@@ -53,7 +53,26 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 	if err := json.Unmarshal(b, r); err != nil {
 		return fmt.Errorf("ingest: decoding a log record: %w", err)
 	}
+	// encoding/json writes absent properties (nil) as null, and reads
+	// null back as the bytes "null", which the store refuses: absent
+	// again.
+	for i := range r.Topologies {
+		t := &r.Topologies[i]
+		for j := range t.Components {
+			t.Components[j].Data.Properties = absentNull(t.Components[j].Data.Properties)
+		}
+		for j := range t.Relations {
+			t.Relations[j].Data.Properties = absentNull(t.Relations[j].Data.Properties)
+		}
+	}
 	return nil
+}
+
+func absentNull(m json.RawMessage) json.RawMessage {
+	if string(m) == "null" {
+		return nil
+	}
+	return m
 }
 
 // NewTopologyRecord returns the record of a payload's topologies.
@@ -74,7 +93,8 @@ func NewTopologyRecord(topos []Topology) *Record {
 type Log interface {
 	// Append makes rec durable. The error is a *BusyError when the log is
 	// full and the sender should retry later (nothing was taken),
-	// ErrClosed when the log is shutting down, a *RefusedError when the
+	// ErrClosed when the log is shutting down, an *UnavailableError when
+	// it cannot reach its storage (Kafka), a *RefusedError when the
 	// record cannot be applied (the embedded mode applies before it
 	// answers), or another error of the log or the store.
 	Append(ctx context.Context, rec *Record) (*Ack, error)
@@ -105,6 +125,23 @@ func (e *BusyError) Error() string {
 }
 
 func (e *BusyError) Is(target error) bool { return target == ErrBusy }
+
+// ErrUnavailable is the class of *UnavailableError; test with errors.Is.
+var ErrUnavailable = errors.New("ingest: the log is unavailable")
+
+// UnavailableError says that the log cannot make a record durable now (in
+// the Kafka mode: the brokers cannot be reached or did not acknowledge).
+// The record may or may not have been taken; the sender should retry after
+// RetryAfter (a retried topology record is applied idempotently).
+type UnavailableError struct {
+	Err        error
+	RetryAfter time.Duration
+}
+
+func (e *UnavailableError) Error() string { return e.Err.Error() }
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
 
 // RefusedError is a record the processors refused as a whole (a
 // stop_snapshot with no open snapshot): a user error; nothing of it was

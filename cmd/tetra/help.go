@@ -167,12 +167,13 @@ tetra mcp --server https://tetra.example:7070 --key "$KEY"`,
 		about: "Deletes an automation and the records of its runs.",
 	},
 	"serve": {
-		usage: []string{"[--data DIR] [--elasticsearch URL] [--listen ADDR] [--config FILE] [--tls-cert FILE --tls-key FILE] [--log-format text|json] [--log-level L]",
+		usage: []string{"[--data DIR] [--elasticsearch URL] [--kafka BROKERS] [--listen ADDR] [--config FILE] [--tls-cert FILE --tls-key FILE] [--log-format text|json] [--log-level L]",
 			"--demo [--demo-speed N] [--demo-seed N] [--data DIR] [--listen ADDR]"},
 		about: `Runs the server: the REST API, live subscriptions over WebSocket, metrics, on one
 address. Without API keys it listens on loopback only. SIGINT or SIGTERM drains
 it and closes the store. docs/api.md describes the API and the configuration
-file.
+file. With --kafka the receiver produces to Kafka and the node keeps a full
+replica of the topology from its topics (docs/ingest.md).
 
 With --demo it also runs a simulated web shop on Kubernetes whose agents report
 to the server's own receiver with an ingest key it creates, and prints an admin
@@ -181,6 +182,7 @@ one, removed at the end, unless --data names one; the log shows warnings only
 unless --log-level says otherwise.`,
 		examples: `tetra serve --data shop
 tetra serve --config /etc/tetra/tetra.yaml
+tetra serve --data shop --kafka kafka-1:9092,kafka-2:9092
 tetra serve --data shop --listen 0.0.0.0:7070 --tls-cert cert.pem --tls-key key.pem
 # the demo, its five-minute scenario in thirty seconds
 tetra serve --demo --demo-speed 10`,

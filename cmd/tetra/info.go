@@ -68,7 +68,7 @@ func readInfo(ctx context.Context, e *env, t *target) (*api.Info, string, error)
 	if err != nil {
 		return nil, "", err
 	}
-	st := storeInfo{l.st}.Stats()
+	st := (&storeInfo{st: l.st}).Stats()
 	b := readBuildInfo()
 	return &api.Info{
 		Version: api.InfoVersion{Tetra: b.Version, ResultSchemaVersion: b.ResultSchema, StackStateAPI: b.StackStateAPI},

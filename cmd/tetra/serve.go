@@ -21,6 +21,7 @@ import (
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
+	"github.com/tetrahq/tetra/ingest/kafkalog"
 	"github.com/tetrahq/tetra/ingest/receiver"
 	"github.com/tetrahq/tetra/mcpserver"
 	"github.com/tetrahq/tetra/scriptrt"
@@ -48,10 +49,24 @@ type serveConfig struct {
 	} `yaml:"log"`
 	Limits  api.Limits   `yaml:"limits"`
 	Scripts scriptConfig `yaml:"scripts"`
+	Kafka   kafkaConfig  `yaml:"kafka"`
 
 	// demo, when not nil, runs the demo environment against the server
 	// (--demo; not a setting of the file).
 	demo *demoSetup
+}
+
+// kafkaConfig is the kafka section of tetra serve's configuration: the
+// Kafka mode of the ingest log (docs/ingest.md). Empty brokers is the
+// embedded mode.
+type kafkaConfig struct {
+	// Brokers are the bootstrap brokers, "host:port,host:port" (--kafka).
+	Brokers string `yaml:"brokers"`
+	// TopicPrefix names the topics, <prefix><kind> (default "tetra.").
+	TopicPrefix string `yaml:"topicPrefix"`
+	// Partitions and Replicas of the topics created when missing.
+	Partitions int `yaml:"partitions"`
+	Replicas   int `yaml:"replicas"`
 }
 
 // scriptConfig is the scripts section of tetra serve's configuration:
@@ -85,6 +100,7 @@ func runServe(e *env, args []string) int {
 	demoOn := fs.Bool("demo", false, "run a simulated web shop whose agents report to this server (a temporary data directory unless --data is given)")
 	demoSpeed := fs.Float64("demo-speed", dc.Speed, "with --demo, play the scenario `N` times faster than real time")
 	demoSeed := fs.Uint64("demo-seed", dc.Seed, "with --demo, the seed of the simulated environment")
+	kafkaBrokers := fs.String("kafka", "", "ingest through Kafka at `BROKERS` (host:port,…); each node keeps a full topology replica")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return flagStatus(err)
@@ -106,6 +122,7 @@ func runServe(e *env, args []string) int {
 	override(set, "tls-key", &cfg.TLS.Key, *key)
 	override(set, "log-format", &cfg.Log.Format, *logFormat)
 	override(set, "log-level", &cfg.Log.Level, *logLevel)
+	override(set, "kafka", &cfg.Kafka.Brokers, *kafkaBrokers)
 	if (cfg.TLS.Cert == "") != (cfg.TLS.Key == "") {
 		return misuse(e, fs, "--tls-cert and --tls-key go together")
 	}
@@ -210,21 +227,24 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 	}()
 	limits, stores := cfg.Limits, ds.engineStores()
 	eng := exec.New(st, exec.Options{MaxElements: limits.MaxElements, Timeout: limits.QueryTimeout, Data: stores})
-	srv := api.New(api.Config{Engine: eng, Keys: keys, Store: storeInfo{st}, Limits: limits, Logger: logger, Version: buildVersion(), Now: e.now})
+	si := &storeInfo{st: st}
+	srv := api.New(api.Config{Engine: eng, Keys: keys, Store: si, Limits: limits, Logger: logger, Version: buildVersion(), Now: e.now})
 	autos, err := openAutomationStore(cfg.Data)
 	if err != nil {
 		return userError(e, "serve", err)
 	}
 	defer autos.Close()
-	m, err := mount(srv, mountDeps{eng: eng, graph: st, data: ds, events: stores.Events, autos: autos, scripts: cfg.Scripts, now: e.now, logger: logger})
+	m, err := mount(srv, mountDeps{eng: eng, graph: st, data: ds, events: stores.Events, autos: autos, scripts: cfg.Scripts, kafka: cfg.Kafka, now: e.now, logger: logger})
 	if err != nil {
 		return userError(e, "serve", err)
 	}
+	si.log = m.log
 	m.automations.Start()
 	defer m.automations.Close() // after the drain, before the stores close
-	// The embedded writer stops after the server has drained (every
-	// request it answered is committed) and before the store closes.
-	defer m.pipe.Close()
+	// The log stops after the server has drained (every request it
+	// answered is durable) and before the store closes: the embedded
+	// writer commits what is queued, the Kafka replica its batch under way.
+	defer m.log.Close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return userError(e, "serve", err)
@@ -277,6 +297,7 @@ type mountDeps struct {
 	events  telemetry.EventStore // where scripts' events go
 	autos   *automation.Store
 	scripts scriptConfig
+	kafka   kafkaConfig
 	now     func() time.Time
 	logger  *slog.Logger
 }
@@ -285,7 +306,13 @@ type mountDeps struct {
 type mounted struct {
 	hub         *live.Hub
 	automations *automation.Manager // not started: the caller starts it
-	pipe        *ingest.Pipeline    // the embedded writer: close after the drain
+	log         ingestLog           // the embedded writer or the Kafka node: close after the drain
+}
+
+// ingestLog is the log the receiver appends to, as tetra serve runs it.
+type ingestLog interface {
+	ingest.Log
+	Close() error
 }
 
 // mount mounts what other packages serve on the API server: live
@@ -299,7 +326,7 @@ func mount(srv *api.Server, d mountDeps) (*mounted, error) {
 		return nil, err
 	}
 	hub.Mount(srv)
-	pipe, err := mountReceiver(srv, d.graph, d.data, d.logger)
+	pipe, err := mountReceiver(srv, d.graph, d.data, d.kafka, d.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -317,18 +344,31 @@ func mount(srv *api.Server, d mountDeps) (*mounted, error) {
 	for _, p := range view.Routes() {
 		srv.HandlePage(p, view)
 	}
-	return &mounted{hub: hub, automations: mgr, pipe: pipe}, nil
+	return &mounted{hub: hub, automations: mgr, log: pipe}, nil
 }
 
-// mountReceiver mounts the receiver over the embedded log: the graph
-// store's one writer, started here; the caller closes it.
-func mountReceiver(srv *api.Server, graph *pebblestore.Store, data *dataStores, logger *slog.Logger) (*ingest.Pipeline, error) {
+// mountReceiver mounts the receiver over the ingest log, started here
+// (the caller closes it): the embedded writer, the graph store's one
+// writer, or with Kafka brokers the Kafka node, which produces what the
+// receiver accepts and is the store's one writer as it replicates the
+// topology topic. Metrics, events and spans go to data's stores (nil: the
+// receiver stores topology only).
+func mountReceiver(srv *api.Server, graph *pebblestore.Store, data *dataStores, kc kafkaConfig, logger *slog.Logger) (ingestLog, error) {
 	proc, err := ingest.NewTopologyProcessor(graph)
 	if err != nil {
 		return nil, err
 	}
-	pipe := ingest.NewPipeline(proc, ingest.PipelineOptions{})
-	cfg := receiver.Config{Log: pipe, Logger: logger}
+	var log ingestLog
+	if kc.Brokers != "" {
+		log, err = kafkalog.Open(kafkalog.Config{Brokers: kafkalog.ParseBrokers(kc.Brokers), TopicPrefix: kc.TopicPrefix,
+			Partitions: kc.Partitions, Replicas: kc.Replicas, Logger: logger, Registerer: srv.Registry()}, proc)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		log = ingest.NewPipeline(proc, ingest.PipelineOptions{})
+	}
+	cfg := receiver.Config{Log: log, Logger: logger}
 	if data != nil && data.tel != nil {
 		cfg.Metrics, cfg.Events = data.tel, data.tel
 	}
@@ -340,10 +380,10 @@ func mountReceiver(srv *api.Server, graph *pebblestore.Store, data *dataStores, 
 		err = rc.Mount(srv)
 	}
 	if err != nil {
-		pipe.Close()
+		log.Close()
 		return nil, err
 	}
-	return pipe, nil
+	return log, nil
 }
 
 // printListening says what listens where, on stdout, once at start.
@@ -403,12 +443,25 @@ func compactEvery(ctx context.Context, st *pebblestore.Store, now func() time.Ti
 	}
 }
 
-// storeInfo gives the server the Pebble store's health and figures.
-type storeInfo struct{ st *pebblestore.Store }
+// storeInfo gives the server the Pebble store's health and figures, and
+// the ingest log's: a Kafka node that cannot reach its brokers makes the
+// server unready (it could neither accept intake nor stay current).
+type storeInfo struct {
+	st  *pebblestore.Store
+	log any // set once mounted, before serving
+}
 
-func (s storeInfo) Check() error { return s.st.Check() }
+func (s *storeInfo) Check() error {
+	if err := s.st.Check(); err != nil {
+		return err
+	}
+	if c, ok := s.log.(interface{ Check() error }); ok {
+		return c.Check()
+	}
+	return nil
+}
 
-func (s storeInfo) Stats() api.StoreStats {
+func (s *storeInfo) Stats() api.StoreStats {
 	p := s.st.Stats()
 	return api.StoreStats{DiskBytes: p.DiskBytes, Compactions: p.Compactions, CompactionDebt: p.CompactionDebt,
 		BlockCacheHits: p.BlockCacheHits, BlockCacheMisses: p.BlockCacheMisses, BlockCacheBytes: p.BlockCacheBytes,

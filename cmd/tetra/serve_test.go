@@ -65,7 +65,7 @@ func TestQueryServerPrintsTheSame(t *testing.T) {
 	}
 	defer ds.Close()
 	eng := tetraexec.New(st, tetraexec.Options{Now: testClock, Data: ds.engineStores()})
-	srv := api.New(api.Config{Engine: eng, Now: testClock, Store: storeInfo{st}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := api.New(api.Config{Engine: eng, Now: testClock, Store: &storeInfo{st: st}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 	for _, args := range [][]string{
@@ -341,7 +341,7 @@ func TestServedRoutesAreDocumented(t *testing.T) {
 	}
 	defer m.automations.Close()
 	defer m.hub.Close(context.Background())
-	defer m.pipe.Close()
+	defer m.log.Close()
 	var doc struct {
 		Paths map[string]map[string]any `json:"paths"`
 	}

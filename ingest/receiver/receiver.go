@@ -396,6 +396,7 @@ func classify(err error) *api.Error {
 	var list *ingest.ErrorList
 	var busy *ingest.BusyError
 	var refused *ingest.RefusedError
+	var unavailable *ingest.UnavailableError
 	var ie *ingest.Error
 	switch {
 	case errors.As(err, &list):
@@ -410,6 +411,10 @@ func classify(err error) *api.Error {
 	case errors.As(err, &busy):
 		e := api.Errorf(api.ClassTooMany, "%s", strings.TrimPrefix(err.Error(), "ingest: "))
 		e.RetryAfter = busy.RetryAfter
+		return e
+	case errors.As(err, &unavailable):
+		e := api.Errorf(api.ClassUnavailable, "%s", "the payload was not accepted: "+strings.TrimPrefix(unavailable.Error(), "ingest: ")+"; retry later")
+		e.RetryAfter = unavailable.RetryAfter
 		return e
 	case errors.Is(err, ingest.ErrClosed):
 		e := api.Errorf(api.ClassUnavailable, "%s", "the receiver is shutting down; retry on another node or later")
