@@ -43,8 +43,11 @@
 // stop a replica; records the processor refuses for their state (a
 // stop_snapshot with no open snapshot) are refused alike on every node.
 //
-// Today only topology records exist; the health, metrics, events and
-// traces topics are created for the records to come (health will be
-// replicated like topology; metrics, events and spans consumed once per
-// cluster by a consumer group).
+// Today only topology records exist. An intake payload's health check
+// states travel inside its topology record (in the same commit as its
+// topology, as in the embedded mode), so every replica holds the health
+// model too. The health, metrics, events and traces topics are created
+// for the records to come; the receiver writes metrics, events and spans
+// straight into the stores of the node that received them (with
+// Elasticsearch, the shared cluster; on Pebble, that node's own store).
 package kafkalog
