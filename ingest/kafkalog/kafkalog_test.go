@@ -49,7 +49,10 @@ func (nd *node) open() {
 		t.Fatal(err)
 	}
 	n, err := kafkalog.Open(kafkalog.Config{Brokers: nd.brk, Partitions: 4, ProbeInterval: 50 * time.Millisecond,
-		AppendTimeout: 3 * time.Second, Logger: quiet}, proc)
+		// Generous: a produce that takes long under a loaded -race run is
+		// not what these tests are about; a broker that is away fails fast
+		// without waiting for it (TestBrokerGoesAway).
+		AppendTimeout: 30 * time.Second, Logger: quiet}, proc)
 	if err != nil {
 		t.Fatal(err)
 	}
