@@ -26,6 +26,7 @@ const graph = new GraphView($("graph"), {
 const table = new TableView($("table-view"), { onSelect: (id) => select(id) });
 const details = new Details($("details"), {
   query: async (text, at) => (await api.query(text, { at })),
+  health: (id, at) => api.health(id, at),
   onSelect: (id, c) => select(id, c),
   onClose: () => graph.select(null),
 });
