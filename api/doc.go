@@ -11,6 +11,9 @@
 //     own registry), GET /api/openapi.json (the embedded openapi.json);
 //   - GET /api/values, GET /api/vocabulary, GET /api/timeline: what a client
 //     completes a query with and the span of time it can query (assist.go);
+//   - GET /api/components/{id-or-identifier}/health: a component's health
+//     with the check states and degraded dependencies behind it
+//     (health.go, exec.Engine.Health);
 //   - what other packages mount with Server.Handle (live subscriptions,
 //     receivers, scripts, MCP), each route with the Role it needs, and the
 //     web view's pages with Server.HandlePage (public, not API, so not in

@@ -100,14 +100,20 @@ func (s *Server) withOldest(err error) error {
 // readOptions are the options of a read that GET parameters ask for: the
 // server's limits, the caller's scope, and ?at= (any TQL time).
 func (s *Server) readOptions(r *http.Request) (exec.QueryOptions, error) {
+	return s.readOptionsAt(r, "at")
+}
+
+// readOptionsAt is readOptions with the time in the parameter param (the
+// routes under /api/components take StackState's topologyTime).
+func (s *Server) readOptionsAt(r *http.Request, param string) (exec.QueryOptions, error) {
 	opts := exec.QueryOptions{Timeout: s.cfg.QueryTimeout, MaxElements: s.cfg.MaxElements}
 	if p := PrincipalFrom(r.Context()); p != nil {
 		opts.Scope = p.Scope
 	}
-	if at := r.URL.Query().Get("at"); at != "" {
+	if at := r.URL.Query().Get(param); at != "" {
 		t, err := lang.ResolveTime(at, s.cfg.Now())
 		if err != nil {
-			return opts, atError(at, err)
+			return opts, atError(param, at, err)
 		}
 		opts.Now = t
 	}

@@ -76,6 +76,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	}
 	f := newFixture(t, api.Limits{MaxElements: 8, MaxBodyBytes: 4096}, keySpec{name: "reader", role: api.RoleRead}, keySpec{name: "agent", role: api.RoleIngest},
 		keySpec{name: "scripter", role: api.RoleScript})
+	loadChecks(t, f) // so that the health route answers check states and degraded dependencies
 	snapReq := func(q string, extra string) string {
 		return `{"_type":"ViewSnapshotRequest","query":` + quote(q) + `,"queryVersion":"0.0.1","metadata":{"_type":"QueryMetadata","groupingEnabled":false,"queryTime":null` + extra + `}}`
 	}
@@ -150,6 +151,12 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"GET", "/api/components/6?topologyTime=1793534400000", "reader", "", 200},
 		{"GET", "/api/components/urn:none", "reader", "", 404},
 		{"GET", "/api/components/6?topologyTime=x", "reader", "", 400},
+		{"GET", "/api/components/8/health", "reader", "", 200}, // orders: two check states
+		{"GET", "/api/components/6/health", "reader", "", 200}, // checkout: degraded dependencies
+		{"GET", "/api/components/6/health?topologyTime=-30m", "reader", "", 200},
+		{"GET", "/api/components/urn:none/health", "reader", "", 404},
+		{"GET", "/api/components/6/health?topologyTime=x", "reader", "", 400},
+		{"GET", "/api/components/6/health", "agent", "", 403},
 		{"POST", "/stsAgent/intake", "agent", `{"topologies":[{"instance":{"type":"t","url":"u"},"components":[{"externalId":"x","type":{"name":"t"}}]}]}`, 202},
 		{"POST", "/stsAgent/intake/", "agent", `{"internalHostname":"h","topologies":[],"metrics":[]}`, 202},
 		{"POST", "/receiver/stsAgent/intake", "agent", `{"topologies":[{"components":[{"type":{"name":"t"}}]}]}`, 400},

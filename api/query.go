@@ -76,7 +76,7 @@ func (s *Server) prepare(r *http.Request, req *QueryRequest) (*query, error) {
 	if req.At != "" {
 		t, err := lang.ResolveTime(req.At, s.cfg.Now())
 		if err != nil {
-			return nil, atError(req.At, err)
+			return nil, atError("at", req.At, err)
 		}
 		q.opts.Now = t
 	}
@@ -88,8 +88,9 @@ func (s *Server) prepare(r *http.Request, req *QueryRequest) (*query, error) {
 	return q, nil
 }
 
-// atError reports a bad "at" as a bad request that says which field.
-func atError(at string, err error) error {
+// atError reports a bad time as a bad request that says which field or
+// parameter held it.
+func atError(field, at string, err error) error {
 	msg := err.Error()
 	if errs := lang.Errors(err); errs != nil {
 		msg = errs[0].Message
@@ -97,7 +98,7 @@ func atError(at string, err error) error {
 			msg += " (" + errs[0].Hint + ")"
 		}
 	}
-	return errorf(ClassBadRequest, fmt.Sprintf("at %q: %s", at, msg))
+	return errorf(ClassBadRequest, fmt.Sprintf("%s %q: %s", field, at, msg))
 }
 
 // bufPool recycles response buffers: a query's answer is built whole

@@ -24,6 +24,7 @@ func (s *Server) routesOwn() {
 	s.HandleFunc("GET /api/server/info", RoleRead, s.handleServerInfo)
 	s.HandleFunc("POST /api/snapshot", RoleRead, s.handleSnapshot)
 	s.HandleFunc("GET /api/components/{idOrIdentifier}", RoleRead, s.handleComponent)
+	s.HandleFunc("GET /api/components/{idOrIdentifier}/health", RoleRead, s.handleComponentHealth)
 	s.HandleFunc("GET /api/topic", RoleRead, s.handleTopics)
 	s.HandleFunc("GET /api/whoami", RoleRead, s.handleWhoami)
 	s.HandleFunc("GET /api/values", RoleRead, s.handleValues)

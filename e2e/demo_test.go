@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	tetraexec "github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/internal/ptytest"
 	"github.com/tetrahq/tetra/mcpserver"
 )
@@ -52,6 +54,15 @@ type demoServer struct {
 	bin, url, key string
 	home          string // HOME of the commands the tour runs
 	out           *syncBuffer
+	mcp           *mcp.ClientSession // an assistant's session with the server's /mcp
+	mcpQueries    int                // how many of the tour's queries ran through it
+}
+
+// surfaces is what the other surfaces answered for a step's queries: the
+// names of the components in the REST answers, and MCP's text.
+type surfaces struct {
+	rest []string
+	mcp  strings.Builder
 }
 
 type syncBuffer struct {
@@ -215,6 +226,10 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("README.md's tour has %d steps; want at least 10", len(steps))
 	}
 	d := startDemo(t, bin)
+	if d.mcp, err = mcpserver.Remote(context.Background(), d.url, d.key, "e2e"); err != nil {
+		t.Fatal(err)
+	}
+	defer d.mcp.Close()
 	for _, st := range steps {
 		t.Run(st.Name(), func(t *testing.T) {
 			switch st.Kind {
@@ -226,7 +241,10 @@ func TestDemo(t *testing.T) {
 		})
 	}
 	t.Run("websocket", d.checkLive)
-	t.Run("mcp", func(t *testing.T) { d.checkMCP(t, steps) })
+	if d.mcpQueries == 0 {
+		t.Error("no tour query ran through MCP")
+	}
+	t.Run("web", d.checkWeb)
 }
 
 // checkVersion: the release build says its stamped version.
@@ -264,28 +282,49 @@ func checkInstall(t *testing.T) {
 }
 
 // runShell runs a step's tetra commands until their output matches the
-// step's output block (or retryFor passes).
+// step's output block (or retryFor passes), and the same queries over REST
+// and MCP name the components the block shows.
 func (d *demoServer) runShell(t *testing.T, st Step) {
 	deadline := time.Now().Add(retryFor)
+	names := ShownNames(st)
 	for {
-		out, err := d.shell(t, st.Input)
+		var other surfaces
+		out, err := d.shell(t, st.Input, &other)
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
 		missing := Match(st.Output, out)
 		if missing == "" {
-			return
+			if missing = other.lacks(names); missing == "" {
+				return
+			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after %s the output still lacks the line %q README shows; the last output:\n%s", retryFor, missing, out)
+			t.Fatalf("after %s the output still lacks %q, which README shows; the last output:\n%s\nMCP's:\n%s", retryFor, missing, out, other.mcp.String())
 		}
 		time.Sleep(time.Second)
 	}
 }
 
+// lacks returns the first name pattern that the REST answers or MCP's
+// text do not hold, saying which ("" when both hold them all).
+func (s *surfaces) lacks(names []string) string {
+	for _, n := range names {
+		whole := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(n), "…", ".*") + "$")
+		if !slices.ContainsFunc(s.rest, whole.MatchString) {
+			return "the component " + n + " in the answer of POST /api/query"
+		}
+		if !NameRE(n).MatchString(s.mcp.String()) {
+			return "the component " + n + " in the answer of MCP's query tool"
+		}
+	}
+	return ""
+}
+
 // shell runs the tetra and curl lines of a block and returns their
-// output; other lines (comments, exports, go install) are left out.
-func (d *demoServer) shell(t *testing.T, lines []string) (string, error) {
+// output; other lines (comments, exports, go install) are left out. Each
+// query also runs over REST and MCP, their answers added to other.
+func (d *demoServer) shell(t *testing.T, lines []string, other *surfaces) (string, error) {
 	var out strings.Builder
 	for _, line := range lines {
 		words, err := Words(line, d.env)
@@ -304,7 +343,9 @@ func (d *demoServer) shell(t *testing.T, lines []string) (string, error) {
 				return out.String(), fmt.Errorf("%s: %v\n%s", line, err, stderr.String())
 			}
 			if words[1] == "query" {
-				d.alsoOverREST(t, words[2:])
+				if err := d.alsoElsewhere(t, lastArg(words[2:]), other); err != nil {
+					return out.String(), fmt.Errorf("%s: %v", line, err)
+				}
 			}
 		case "curl":
 			if err := d.curl(&out, words[1:]); err != nil {
@@ -315,17 +356,67 @@ func (d *demoServer) shell(t *testing.T, lines []string) (string, error) {
 	return out.String(), nil
 }
 
-// alsoOverREST runs a tour's query through POST /api/query too: the same
-// statement answers 200 there.
-func (d *demoServer) alsoOverREST(t *testing.T, args []string) {
-	q := lastArg(args)
+// alsoElsewhere runs a tour's query through POST /api/query and through
+// MCP's query tool, as a client and an assistant would, and adds the
+// component names of REST's answer and MCP's text to other.
+func (d *demoServer) alsoElsewhere(t *testing.T, q string, other *surfaces) error {
 	if q == "" {
-		return
+		return nil
 	}
 	body, _ := json.Marshal(map[string]string{"query": q})
-	if code, b := d.post(t, "/api/query", string(body)); code != 200 {
-		t.Errorf("POST /api/query %s: %d %s", q, code, b)
+	code, b := d.post(t, "/api/query", string(body))
+	if code != 200 {
+		return fmt.Errorf("POST /api/query: %d %s", code, b)
 	}
+	res, err := tetraexec.DecodeJSON(b)
+	if err != nil {
+		return fmt.Errorf("POST /api/query: %v", err)
+	}
+	other.rest = append(other.rest, componentNames(res)...)
+	mres, err := d.mcp.CallTool(context.Background(), &mcp.CallToolParams{Name: "query", Arguments: map[string]any{"statement": q, "limit": 500}})
+	if err != nil {
+		return fmt.Errorf("MCP: %v", err)
+	}
+	for _, c := range mres.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			other.mcp.WriteString(tc.Text + "\n")
+		}
+	}
+	if mres.IsError {
+		return fmt.Errorf("MCP's query tool: an error: %s", other.mcp.String())
+	}
+	d.mcpQueries++
+	return nil
+}
+
+// componentNames are the names of the components a result holds: its
+// topology, the components a CHANGES result added, removed or changed, and
+// those metric series belong to.
+func componentNames(res *tetraexec.Result) []string {
+	var out []string
+	add := func(cs []tetraexec.Component) {
+		for _, c := range cs {
+			out = append(out, c.Name)
+		}
+	}
+	switch {
+	case res.Topology != nil:
+		add(res.Topology.Components)
+	case res.Changes != nil:
+		add(res.Changes.Added.Components)
+		add(res.Changes.Removed.Components)
+		for _, c := range res.Changes.Changed.Components {
+			out = append(out, c.After.Name)
+		}
+	case res.Metrics != nil:
+		for _, s := range res.Metrics.Series {
+			out = append(out, s.Labels.Get("component")...)
+			if s.Component != nil {
+				out = append(out, s.Component.Name)
+			}
+		}
+	}
+	return out
 }
 
 // lastArg is a command's statement: its last argument that is not a flag.
@@ -461,36 +552,5 @@ func (d *demoServer) checkLive(t *testing.T) {
 			}
 			return
 		}
-	}
-}
-
-// checkMCP runs the tour's queries through MCP's query tool, as an
-// assistant would: each answers without a tool error.
-func (d *demoServer) checkMCP(t *testing.T, steps []Step) {
-	cs, err := mcpserver.Remote(context.Background(), d.url, d.key, "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
-	n := 0
-	for _, st := range steps {
-		for _, line := range st.Input {
-			words, err := Words(line, d.env)
-			if err != nil || len(words) < 3 || words[0] != "tetra" || words[1] != "query" {
-				continue
-			}
-			q := lastArg(words[2:])
-			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "query", Arguments: map[string]any{"statement": q}})
-			if err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-			if res.IsError {
-				t.Errorf("%s: a tool error: %v", q, res.Content)
-			}
-			n++
-		}
-	}
-	if n == 0 {
-		t.Fatal("no tour query ran through MCP")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -224,4 +225,49 @@ func varName(rs []rune) (string, int) {
 		j++
 	}
 	return string(rs[:j]), j
+}
+
+// ShownNames returns the component names a step's output block shows, as
+// patterns ("…" for what varies): the NAME column of the component tables
+// (a header "ID NAME …" or "OP ID NAME …" and the rows under it), the
+// lines of a `-o name` command, and the component label of metric series
+// grouped by component. The test checks that REST and MCP answer them
+// too, not only the tetra command.
+func ShownNames(st Step) []string {
+	oName := false
+	for _, in := range st.Input {
+		oName = oName || strings.Contains(in, " -o name ")
+	}
+	var names []string
+	col := -1 // the NAME column of the table being read, -1 outside one
+	for _, line := range st.Output {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0 || strings.Contains(line, " relations"): // the relations' part begins
+			col = -1
+		case f[0] == "ID" || f[0] == "OP" && len(f) > 1 && f[1] == "ID":
+			col = slices.Index(f, "NAME")
+		case col > 0 && col < len(f) && f[col] != "…" && (f[0] == "…" || len(f[0]) == 1):
+			names = append(names, f[col])
+		case col < 0 && oName && len(f) == 1 && f[0] != "…":
+			names = append(names, f[0])
+		default:
+			for _, m := range seriesComponent.FindAllStringSubmatch(line, -1) {
+				names = append(names, m[1])
+			}
+		}
+	}
+	return names
+}
+
+var seriesComponent = regexp.MustCompile(`\{component="([^"]+)"\}`)
+
+// NameRE matches a name pattern of ShownNames as a whole word of a text:
+// "…" stands for any run of characters but spaces.
+func NameRE(pattern string) *regexp.Regexp {
+	parts := strings.Split(pattern, "…")
+	for i, p := range parts {
+		parts[i] = regexp.QuoteMeta(p)
+	}
+	return regexp.MustCompile(`(?:^|[\s"#\[(,{=])` + strings.Join(parts, `[^\s",\]]*`) + `(?:$|[\s"\]),}:;])`)
 }

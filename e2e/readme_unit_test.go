@@ -58,3 +58,32 @@ func TestWords(t *testing.T) {
 		}
 	}
 }
+
+func TestShownNames(t *testing.T) {
+	for _, c := range []struct {
+		input, output []string
+		want          []string
+	}{
+		{[]string{`tetra query 'type = "x"'`}, []string{"3 components at …", "ID   NAME       TYPE", "…    payment    service  …", "…    fraud      service", "…",
+			"", "2 relations", "ID   TYPE   SOURCE …", "…    calls  … payment  … fraud"}, []string{"payment", "fraud"}},
+		{[]string{`tetra query 'l' CHANGES`}, []string{"OP  ID   NAME …", "+   …    checkout-… pod", "…", "… relations: …", "+   …    controls …"}, []string{"checkout-…"}},
+		{[]string{`tetra query -o name 'q'`, `tetra query 'q AT "-30s"'`}, []string{"checkout-…", "checkout-…", "3 components at …", "…  checkout-…  pod  Pods"},
+			[]string{"checkout-…", "checkout-…"}},
+		{[]string{`tetra query 'METRICS …'`}, []string{"2 series from … to …", "SERIES  POINTS", `{component="frontend"}   …`, `{component="checkout"}   …`},
+			[]string{"frontend", "checkout"}},
+		{[]string{`tetra query 'EVENTS …'`}, []string{"TIME  CATEGORY  NAME  SOURCE", "…  Alerts  orders-db query latency CRITICAL …"}, nil},
+	} {
+		if got := ShownNames(Step{Input: c.input, Output: c.output}); !slices.Equal(got, c.want) {
+			t.Errorf("ShownNames(%q) = %q, want %q", c.output, got, c.want)
+		}
+	}
+}
+
+func TestNameRE(t *testing.T) {
+	text := `#130 frontend [service, Services] CLEAR` + "\n" + `+ #7 checkout-abc12-x9 [pod, Pods]` + "\n" + `{component="payment"} of #3`
+	for pattern, want := range map[string]bool{"frontend": true, "front": false, "checkout-…": true, "payment": true, "checkout": false, "Services": true} {
+		if got := NameRE(pattern).MatchString(text); got != want {
+			t.Errorf("NameRE(%q) matched %v, want %v", pattern, got, want)
+		}
+	}
+}

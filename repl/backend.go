@@ -33,6 +33,10 @@ type Backend interface {
 	// ValueCounts is Values with how many components carry each value, at
 	// the time o says (as exec.Engine.ValueCounts).
 	ValueCounts(ctx context.Context, key, prefix string, limit int, o RunOptions) ([]exec.ValueCount, error)
+	// Health returns a component's health at the time o says with the
+	// check states and degraded dependencies behind it (as
+	// exec.Engine.Health); nil when no such component exists then.
+	Health(ctx context.Context, id uint64, o RunOptions) (*exec.ComponentHealth, error)
 	// Watch subscribes to a topology query: the Watcher gives its full
 	// answer, then an update for every change of it (api/live's
 	// subscriptions). A query that cannot be followed fails here, with
@@ -105,6 +109,11 @@ func (b *Embedded) Values(ctx context.Context, key, prefix string, limit int) ([
 // ValueCounts implements Backend.
 func (b *Embedded) ValueCounts(ctx context.Context, key, prefix string, limit int, o RunOptions) ([]exec.ValueCount, error) {
 	return b.eng.ValueCounts(ctx, key, prefix, limit, exec.QueryOptions{Now: o.At})
+}
+
+// Health implements Backend.
+func (b *Embedded) Health(ctx context.Context, id uint64, o RunOptions) (*exec.ComponentHealth, error) {
+	return b.eng.Health(ctx, id, exec.QueryOptions{Now: o.At})
 }
 
 // ErrNotAvailable is returned for what a backend was not set up to do.

@@ -28,6 +28,10 @@ type Description struct {
 	// TooMany is set when the component has more neighbours than the
 	// element limit lets one query hold: Out and In are then empty.
 	TooMany bool
+	// Health is what the component's health rests on at At: the check
+	// states bound to it and its degraded dependencies (nil when the
+	// backend had none for it).
+	Health *exec.ComponentHealth
 }
 
 // Neighbour is a relation of the described component and the component at
@@ -63,6 +67,11 @@ func Describe(ctx context.Context, b Backend, what string, o RunOptions) (*Descr
 		return nil, err
 	}
 	d := &Description{At: at, Component: *c}
+	// The health as of the time the component was found at, so that the
+	// two agree while the graph moves.
+	if d.Health, err = b.Health(ctx, c.ID, RunOptions{At: at}); err != nil {
+		return nil, err
+	}
 	q := fmt.Sprintf(`withNeighborsOf(components = (id = %d), levels = "1", direction = "both")`, c.ID)
 	res, err := b.Run(ctx, q, o)
 	var le *exec.LimitError
@@ -146,7 +155,7 @@ func WriteDescription(w io.Writer, d *Description, o Options) error {
 	field("Layer", c.Layer)
 	field("Domain", c.Domain)
 	field("Environments", c.Environments...)
-	field("Health", c.HealthState)
+	field("Health", healthText(c))
 	field("Labels", c.Labels...)
 	field("Identifiers", c.Identifiers...)
 	field("Last update", millis(c.LastUpdateTimestamp))
@@ -154,11 +163,57 @@ func WriteDescription(w io.Writer, d *Description, o Options) error {
 	if err := writeSources(bw, c, o); err != nil {
 		return err
 	}
+	if err := writeHealth(bw, d.Health, o); err != nil {
+		return err
+	}
 	writeProperties(bw, c.Properties, o)
 	if err := writeNeighbours(bw, d, o); err != nil {
 		return err
 	}
 	return bw.Flush()
+}
+
+// healthText is a component's own health state, and its propagated state
+// when what it depends on makes that worse.
+func healthText(c exec.Component) string {
+	if c.PropagatedHealthState == "" || c.PropagatedHealthState == c.HealthState {
+		return c.HealthState
+	}
+	return c.HealthState + " (propagated: " + c.PropagatedHealthState + ")"
+}
+
+// writeHealth lists the check states behind the component's own state
+// and the degraded dependencies its propagated state comes from.
+func writeHealth(w io.Writer, h *exec.ComponentHealth, o Options) error {
+	if h == nil {
+		return nil
+	}
+	fmt.Fprintln(w)
+	if len(h.Checks) == 0 {
+		line(w, o, "Check states:  none")
+	} else {
+		line(w, o, "Check states:")
+		t := Table{Columns: []Column{{Header: "  HEALTH", Fixed: true, Keep: 4}, {Header: "NAME", Keep: 3},
+			{Header: "MESSAGE", Keep: 2, Min: 20}, {Header: "STREAM", Keep: 1, Min: 12, ElideMiddle: true}}}
+		for _, c := range h.Checks {
+			t.Rows = append(t.Rows, []string{"  " + c.Health, c.Name, c.Message, c.Stream})
+		}
+		if err := t.Write(w, o.Width); err != nil {
+			return err
+		}
+	}
+	if len(h.Dependencies) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	line(w, o, "Degraded dependencies (where its propagated health comes from):")
+	t := Table{Columns: []Column{{Header: "  RELATION", Fixed: true, Keep: 3}, {Header: "COMPONENT", Keep: 4, Min: 12, ElideMiddle: true},
+		{Header: "COMPONENT TYPE", Keep: 1}, {Header: "PROPAGATED", Fixed: true, Keep: 2}}}
+	for _, d := range h.Dependencies {
+		t.Rows = append(t.Rows, []string{"  " + strconv.FormatUint(d.Relation, 10), endpoint(d.Component.ID, map[uint64]string{d.Component.ID: d.Component.Name}),
+			d.Component.Type, d.Component.PropagatedHealthState})
+	}
+	return t.Write(w, o.Width)
 }
 
 func writeSources(w io.Writer, c exec.Component, o Options) error {

@@ -26,7 +26,7 @@ var metaCommands = map[string]metaCommand{
 	":watch": {usage: ":watch QUERY", summary: "follow a topology query live: its answer, then every change to it, until Ctrl-C",
 		query: true},
 	":script":   {usage: ":script [JS]", summary: "run JavaScript with the script APIs: on the line, or the lines up to :end"},
-	":describe": {usage: ":describe WHAT", summary: "one component (by id, name or identifier): its fields, sources, properties, neighbours"},
+	":describe": {usage: ":describe WHAT", summary: "one component (by id, name or identifier): its fields, health checks, sources, properties, neighbours"},
 	":values": {usage: ":values [KEY [PREFIX]]", summary: "list the values of a key with their counts (the keys without KEY)",
 		args: valueKeys()},
 	":at": {usage: ":at [TIME|now]", summary: "run queries at TIME (a past moment) until :at now",

@@ -43,6 +43,17 @@ func (b *Remote) ValueCounts(ctx context.Context, key, prefix string, limit int,
 	return vals, err
 }
 
+// Health implements Backend: GET /api/components/{id}/health, nil for a
+// 404 (as the engine answers nil for a component that does not exist).
+func (b *Remote) Health(ctx context.Context, id uint64, o RunOptions) (*exec.ComponentHealth, error) {
+	h, err := b.c.Health(ctx, id, client.AtParam(o.At))
+	var ae *api.Error
+	if errors.As(err, &ae) && ae.Class == api.ClassNotFound {
+		return nil, nil
+	}
+	return h, err
+}
+
 // Watch implements Backend: a subscription over GET /api/subscribe, which
 // resumes by itself when the connection drops.
 func (b *Remote) Watch(ctx context.Context, src string) (Watcher, error) {

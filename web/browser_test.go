@@ -322,7 +322,8 @@ func (s storeInfo) Stats() api.StoreStats {
 }
 
 // loadWebshop loads the web shop's three sources: Kubernetes at -3h, the
-// agent at -2h, the traces a minute later; then health states at -1h.
+// agent at -2h, the traces a minute later; then health states and
+// checkout's check states at -1h.
 func loadWebshop(t *testing.T, st graphstore.Store, now time.Time) {
 	t.Helper()
 	ap := ingest.NewApplier(st)
@@ -346,6 +347,16 @@ func loadWebshop(t *testing.T, st graphstore.Store, now time.Time) {
 		"urn:service:/checkout": graphstore.HealthCritical, "urn:service:/frontend": graphstore.HealthDeviating,
 		"urn:service:/catalog": graphstore.HealthClear, "urn:database:/postgresql/orders": graphstore.HealthClear,
 	})
+	// Check states behind checkout's state, as a monitor's stream would
+	// report them (the details panel lists them).
+	b := &graphstore.Batch{Time: now.Add(-time.Hour)}
+	b.PutCheck("urn:health:monitors:shop", "checkout-errors", graphstore.CheckData{Name: "Error rate", State: graphstore.HealthCritical,
+		Message: "5.2% of requests fail", Identifier: "urn:service:/checkout"})
+	b.PutCheck("urn:health:monitors:shop", "checkout-latency", graphstore.CheckData{Name: "Latency p99", State: graphstore.HealthClear,
+		Message: "180 ms", Identifier: "urn:service:/checkout"})
+	if _, err := st.Apply(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // loadWebshopData appends the web shop's metrics, events and spans, which

@@ -153,10 +153,34 @@ func TestWebView(t *testing.T) {
 			t.Errorf("details lack %q:\n%s", s, panel)
 		}
 	}
+	// Its health: own and propagated, and the check states behind them.
+	b.wait("checkout's checks", `document.querySelectorAll("#details-health ul.checks li").length === 2`)
+	checks := eval[[]string](b, `[...document.querySelectorAll("#details-health ul.checks li")].map((li) => li.querySelector(".health").className + " | " + li.innerText)`)
+	if want := []string{"health CRITICAL | CRITICAL Error rate — 5.2% of requests fail\nurn:health:monitors:shop · checkout-errors · ",
+		"health CLEAR | CLEAR Latency p99 — 180 ms\nurn:health:monitors:shop · checkout-latency · "}; len(checks) != 2 ||
+		!strings.HasPrefix(checks[0], want[0]) || !strings.HasPrefix(checks[1], want[1]) {
+		t.Errorf("checkout's checks:\n%q\nwant prefixes\n%q", checks, want)
+	}
+	if got := eval[string](b, `document.querySelector("#details-health dl").innerText`); got != "own\nCRITICAL\npropagated\nCRITICAL" {
+		t.Errorf("checkout's health states: %q", got)
+	}
 	b.shot("03-details")
 	eval[bool](b, `(document.getElementById("details-events").scrollIntoView(), true)`)
 	b.shot("03b-details-data")
 	eval[bool](b, `(document.getElementById("details").scrollTop = 0, true)`)
+
+	// frontend calls checkout: its propagated state comes from there, and
+	// the panel says so with a link that leads back to checkout.
+	d = b.still() // the panel narrowed the graph
+	i, _ = nodeByName(d, "frontend")
+	b.run(chromedp.MouseClickXY(d.Nodes[i].PageX, d.Nodes[i].PageY))
+	b.wait("frontend's degraded dependencies", `document.getElementById("details-title").textContent === "frontend" && document.querySelector("#details-health ul.dependencies")?.innerText.includes("checkout (service)")`)
+	if got := eval[string](b, `document.querySelector("#details-health ul.checks, #details-health p.quiet").innerText`); got != "no check states" {
+		t.Errorf("frontend's checks: %q", got)
+	}
+	b.shot("03c-details-dependencies")
+	b.run(chromedp.Click(chromedp.CSS(`#details-health ul.dependencies a`)))
+	b.wait("back at checkout", `document.getElementById("details-title").textContent === "checkout" && document.querySelectorAll("#details-health ul.checks li").length === 2`)
 
 	// 5. Completion: a key, then the values components carry.
 	eval[bool](b, `(document.getElementById("query").select(), true)`)

@@ -62,6 +62,19 @@ func (c *Client) Info(ctx context.Context) (*api.Info, error) {
 	return getJSON[api.Info](ctx, c, "/api/info")
 }
 
+// Health returns a component's own and propagated health with the check
+// states and degraded dependencies behind them (GET
+// /api/components/{id}/health) at at, a TQL time ("" for now). A component
+// the server does not have then, or the key may not see, is an *api.Error
+// of class not_found.
+func (c *Client) Health(ctx context.Context, id uint64, at string) (*exec.ComponentHealth, error) {
+	path := "/api/components/" + strconv.FormatUint(id, 10) + "/health"
+	if at != "" {
+		path += "?" + url.Values{"topologyTime": {at}}.Encode()
+	}
+	return getJSON[exec.ComponentHealth](ctx, c, path)
+}
+
 // AtParam writes a time for a request's at: RFC 3339 with nanoseconds in
 // UTC, "" for the zero time (now).
 func AtParam(t time.Time) string {

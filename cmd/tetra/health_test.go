@@ -110,6 +110,17 @@ func TestMonitorHealth(t *testing.T) {
 		"\n  #"+id[db]+" orders [database, Databases] CRITICAL urn:database:/postgresql/orders") {
 		t.Errorf("describe_component of checkout, without the database it depends on:\n%s", out)
 	}
+	// tetra describe --server says the same, through GET
+	// /api/components/{id}/health.
+	for ident, want := range map[string]string{
+		db:       "\nCheck states:\n  HEALTH    NAME            MESSAGE        STREAM\n  CRITICAL  orders-db-disk  disk 97% full  urn:tetra:monitor:orders-db-disk\n",
+		checkout: "\nDegraded dependencies (where its propagated health comes from):\n  RELATION  COMPONENT",
+	} {
+		code, out, errOut := runTetra(t, "", "describe", "--server", hs.URL, ident)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("tetra describe --server %s: exit %d, want %q in:\n%s%s", ident, code, want, out, errOut)
+		}
+	}
 	res, err = cl.Query(ctx, api.QueryRequest{Query: both + ` CHANGES FROM "-1h" TO "now"`})
 	if err != nil {
 		t.Fatal(err)

@@ -53,10 +53,11 @@ printf 'type = "pod";\n' | tetra repl --data shop`,
 	"describe": {
 		usage: []string{"[--data DIR | --server URL [--key K]] [--at T] ID|NAME|IDENTIFIER"},
 		about: `Shows one component: its type, layer, domain, environments, labels, identifiers,
-health, the sources that report it, its properties, and its neighbours (the
-components its relations lead to and come from). A number is a component id; a
-name that several components share lists them, to pick one by id; anything
-else is looked up as an identifier (urn:…).`,
+health (its own state and the check states behind it, its propagated state and
+the degraded dependencies it comes from), the sources that report it, its
+properties, and its neighbours (the components its relations lead to and come
+from). A number is a component id; a name that several components share lists
+them, to pick one by id; anything else is looked up as an identifier (urn:…).`,
 		examples: `tetra describe checkout
 tetra describe 6
 tetra describe 'urn:kubernetes:/shop-prod:shop:service/checkout'
@@ -128,8 +129,9 @@ tetra script run --server localhost:7070 --key "$KEY" -f report.js`,
 		usage: []string{"apply -f FILE | list | run NAME [--event JSON] | runs NAME [--limit N] | delete NAME",
 			"SUBCOMMAND [--data DIR | --server URL [--key K]] [--json]"},
 		about: `Manages automations: monitors (a script that sets health states on a schedule),
-event handlers (a script run for each matching topology change) and scheduled
-scripts. Against a data directory or a server (a key of role script or admin);
+event handlers (a script run when the own or propagated health state of a
+component a filter selects changes, or for each event that matches a filter)
+and scheduled scripts. Against a data directory or a server (a key of role script or admin);
 both print the same. docs/automations.md is the reference.`,
 		examples: `tetra automation apply --data shop -f monitors.yaml
 tetra automation list --server localhost:7070 --key "$KEY"

@@ -47,6 +47,10 @@ export class API {
     if (maxElements) body.maxElements = maxElements;
     return this.request("POST", "/api/query", body, signal);
   }
+  /** health answers GET /api/components/{id}/health: the checks and degraded dependencies behind a component's health. */
+  health(id, at) {
+    return this.request("GET", `/api/components/${encodeURIComponent(id)}/health` + (at ? "?" + new URLSearchParams({ topologyTime: at }) : ""));
+  }
   whoami() { return this.request("GET", "/api/whoami"); }
   vocabulary() { return this.request("GET", "/api/vocabulary"); }
   timeline() { return this.request("GET", "/api/timeline"); }

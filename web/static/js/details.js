@@ -1,5 +1,7 @@
 // The side panel of one component: what the answer holds of it
-// (properties, identifiers, labels, sources, health), its neighbours at the
+// (properties, identifiers, labels, sources), its health with the check
+// states and degraded dependencies behind it (GET
+// /api/components/{id}/health), its neighbours at the
 // view's time (a withNeighborsOf query), and its data up to the view's
 // time: recent events (EVENTS FOR), its metrics as small charts with their
 // last, lowest and highest values (METRICS FOR, means by the minute) and
@@ -10,7 +12,10 @@
 import { h } from "./table.js";
 
 export class Details {
-  /** @param {HTMLElement} el @param {object} hd handlers: query(text) → Promise<result>, onSelect(id), onClose() */
+  /**
+   * @param {HTMLElement} el
+   * @param {object} hd handlers: query(text, at) → Promise<result>, health(id, at) → Promise<health>, onSelect(id, component), onClose()
+   */
   constructor(el, hd) {
     this.el = el;
     this.hd = hd;
@@ -28,11 +33,9 @@ export class Details {
     const seq = ++this.seq;
     const close = h("button", { type: "button", class: "close", "aria-label": "Close details" }, "×");
     close.addEventListener("click", () => this.hide());
-    const health = [["state", healthChip(c.healthState)]];
-    if (c.propagatedHealthState) health.push(["propagated", healthChip(c.propagatedHealthState)]);
     this.el.replaceChildren(
       close, h("h2", { id: "details-title", tabindex: "-1" }, c.name), h("div", { class: "quiet" }, `${c.type} · ${c.layer || "no layer"} · id ${c.id}`),
-      section("Health", dl(health), checksOf(c)),
+      section("Health", states(c), quiet("checks: loading…"), "details-health"),
       section("About", dl([["domain", c.domain], ["environments", (c.environments || []).join(", ")],
         ["updated", c.lastUpdateTimestamp ? new Date(c.lastUpdateTimestamp).toISOString() : ""], c.change ? ["change", `${c.change}${c.fields ? " (" + c.fields.join(", ") + ")" : ""}`] : null])),
       section("Identifiers", list(c.identifiers)),
@@ -65,18 +68,36 @@ export class Details {
   async load(c, at, seq) {
     const id = c.id, q = (text) => this.hd.query(text, at);
     const tries = [
+      ["health", "", (r) => this.health(r), () => this.hd.health(id, at)],
       ["neighbours", `withNeighborsOf(components = (id = ${id}), levels = "1", direction = "both")`, (r) => this.neighbours(id, r)],
       ["events", `EVENTS FOR (id = ${id}) FROM "-24h" LIMIT 20`, (r) => events(r.events)],
       ["metrics", `METRICS FOR (id = ${id}) FROM "-1h" AGGREGATE mean BY 1m LIMIT 4`, (r) => metrics(r.metrics)],
       ["traces", `TRACES FOR (id = ${id}) FROM "-1h" ORDER BY duration DESC LIMIT 10`, (r) => traces(r.traces)],
     ];
-    await Promise.all(tries.map(async ([name, text, render]) => {
+    await Promise.all(tries.map(async ([name, text, render, get = () => q(text)]) => {
       try {
-        this.fill(name, seq, ...[render(await q(text))].flat());
+        this.fill(name, seq, ...[render(await get())].flat());
       } catch (e) {
-        this.fill(name, seq, quiet(e.class === "unsupported" ? `no ${name === "neighbours" ? "neighbours" : "telemetry"}: this server does not run ${text.split(" ")[0]} yet` : `could not load: ${e.message}`));
+        this.fill(name, seq, ...[failed(name, text, e, c)].flat());
       }
     }));
+  }
+
+  /** health renders GET /api/components/{id}/health: the states, the checks, the degraded dependencies. */
+  health(r) {
+    const checks = r.checks.length ? h("ul", { class: "checks" }, ...r.checks.map(check)) : quiet("no check states");
+    const deps = r.dependencies.map((d) => h("li", {}, healthChip(d.component.propagatedHealthState), " ", this.link(d.component), ` (${d.component.type})`));
+    return [states(r.component), h("h4", {}, "Checks"), checks,
+      deps.length ? [h("h4", {}, "Degraded dependencies"), h("ul", { class: "dependencies" }, ...deps)] : []].flat();
+  }
+
+  /** link is a component's name that opens its details. */
+  link(c) {
+    const a = h("a", { tabindex: "0", role: "link" }, c.name);
+    const open = () => this.hd.onSelect(c.id, c);
+    a.addEventListener("click", open);
+    a.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+    return a;
   }
 
   neighbours(id, r) {
@@ -85,11 +106,7 @@ export class Details {
     const rows = t.relations.filter((rel) => rel.source === id || rel.target === id).map((rel) => {
       const out = rel.source === id, other = by.get(out ? rel.target : rel.source);
       if (!other) return null;
-      const a = h("a", { tabindex: "0", role: "link" }, other.name);
-      const open = () => this.hd.onSelect(other.id, other);
-      a.addEventListener("click", open);
-      a.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
-      return h("li", {}, out ? `→ ${rel.type} ` : `← ${rel.type} `, a, ` (${other.type})`);
+      return h("li", {}, out ? `→ ${rel.type} ` : `← ${rel.type} `, this.link(other), ` (${other.type})`);
     }).filter(Boolean);
     return rows.length ? h("ul", {}, ...rows) : quiet("none");
   }
@@ -110,12 +127,29 @@ function list(items) { return items && items.length ? h("ul", {}, ...items.map((
 function chips(items) { return items && items.length ? h("div", { class: "chips" }, ...items.map((x) => h("span", { class: "chip" }, x))) : quiet("none"); }
 function healthChip(s) { return h("span", { class: "health " + (s || "UNKNOWN") }, s || "UNKNOWN"); }
 
-// checksOf lists the checks behind a component's health, when the server
-// reports them (the health model adds them to components).
-function checksOf(c) {
-  const checks = c.checks || c.healthChecks;
-  if (!Array.isArray(checks) || !checks.length) return null;
-  return h("ul", {}, ...checks.map((k) => h("li", {}, healthChip(k.health || k.state || k.healthState), " ", k.name || k.checkStateId || k.id || "check", k.message ? ` — ${k.message}` : "")));
+// states lists a component's own and propagated health states.
+function states(c) {
+  const rows = [["own", healthChip(c.healthState)]];
+  if (c.propagatedHealthState) rows.push(["propagated", healthChip(c.propagatedHealthState)]);
+  return dl(rows);
+}
+
+// check is one check state: its state, name and message (markdown, shown
+// as written), and where it comes from.
+function check(k) {
+  return h("li", {}, healthChip(k.health), " ", h("strong", {}, k.name), k.message ? ` — ${k.message}` : "",
+    h("div", { class: "quiet" }, `${k.stream} · ${k.checkStateId} · ${new Date(k.lastUpdateTimestamp).toISOString().replace("T", " ").slice(0, 19)}`));
+}
+
+// failed is what a part of the panel says when its request failed: quiet
+// for what the server does not have (no data stores, no health at that
+// time), the error otherwise.
+function failed(name, text, e, c) {
+  if (name === "health") {
+    return [states(c), quiet(e.status === 404 ? "no health at this time" : `checks could not load: ${e.message}`)];
+  }
+  if (e.class === "unsupported") return quiet(`no ${name === "neighbours" ? "neighbours" : "telemetry"}: this server does not run ${text.split(" ")[0]} yet`);
+  return quiet(`could not load: ${e.message}`);
 }
 
 function events(r) {

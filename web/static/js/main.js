@@ -26,6 +26,7 @@ const graph = new GraphView($("graph"), {
 const table = new TableView($("table-view"), { onSelect: (id) => select(id) });
 const details = new Details($("details"), {
   query: async (text, at) => (await api.query(text, { at })),
+  health: (id, at) => api.health(id, at),
   onSelect: (id, c) => select(id, c),
   onClose: () => graph.select(null),
 });
@@ -119,7 +120,8 @@ function measure(name, from, to) {
 function summary(truncated) {
   const d = { mode: graph.mode };
   const n = answer.components.size, r = answer.relations.size;
-  $("summary").textContent = `${n} components, ${r} relations` + (state.changes ? " changed" : "") + (d.mode === "grouped" ? ` · drawn as ${graph.count()} groups (more than ${graph.limit}); the table lists all` : "") + (truncated ? " · truncated" : "");
+  const count = (k, one) => `${k} ${one}${k === 1 ? "" : "s"}`;
+  $("summary").textContent = `${count(n, "component")}, ${count(r, "relation")}` + (state.changes ? " changed" : "") + (d.mode === "grouped" ? ` · drawn as ${graph.count()} groups (more than ${graph.limit}); the table lists all` : "") + (truncated ? " · truncated" : "");
   $("graph-note").hidden = d.mode !== "grouped";
   $("graph-note").textContent = d.mode === "grouped" ? "Large answer: components are grouped by layer and type. Click a group for its table, or narrow the query." : "";
 }
