@@ -63,11 +63,30 @@ func (h *head) window(w int64) *headWindow {
 // add appends samples of one series, all in window w.
 func (h *head) add(w int64, id uint64, s []telemetry.Sample) {
 	hw := h.window(w)
+	h.addChunk(hw, hw.chunk(id), s)
+}
+
+// addTo is add for a writer holding the series' meta, which remembers its
+// head chunk between appends. REQUIRES: Store.wmu.
+func (h *head) addTo(m *seriesMeta, w int64, s []telemetry.Sample) {
+	hw := h.window(w)
+	if m.headWin != hw { // another window, or the window was sealed and begun again
+		m.headWin, m.headChunk = hw, hw.chunk(m.id)
+	}
+	h.addChunk(hw, m.headChunk, s)
+}
+
+// chunk returns the window's chunk of a series, adding it when new.
+func (hw *headWindow) chunk(id uint64) *headChunk {
 	c := hw.chunks[id]
 	if c == nil {
 		c = &headChunk{run: make([]telemetry.Sample, 0, 8)}
 		hw.chunks[id] = c
 	}
+	return c
+}
+
+func (h *head) addChunk(hw *headWindow, c *headChunk, s []telemetry.Sample) {
 	for _, x := range s {
 		c.add(x)
 		h.maxT = max(h.maxT, x.T)
@@ -193,6 +212,9 @@ type walRecord struct {
 }
 
 func (r *walRecord) add(id uint64, x telemetry.Sample) {
+	if len(r.b) == 0 {
+		r.reset()
+	}
 	r.b = binary.AppendUvarint(r.b, id)
 	r.b = binary.AppendVarint(r.b, x.T-r.prevT)
 	r.b = kv.AppendFloat(r.b, x.V)
@@ -200,8 +222,22 @@ func (r *walRecord) add(id uint64, x telemetry.Sample) {
 	r.n++
 }
 
+// walCountRoom is the room a record keeps before its samples for their
+// count, which is known last.
+const walCountRoom = binary.MaxVarintLen64
+
+func (r *walRecord) reset() {
+	r.b = append(r.b[:0], make([]byte, walCountRoom)...)
+	r.n, r.prevT = 0, 0
+}
+
+// bytes returns the record, which the next reset overwrites.
 func (r *walRecord) bytes() []byte {
-	return append(binary.AppendUvarint(make([]byte, 0, len(r.b)+5), uint64(r.n)), r.b...)
+	var n [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(n[:], uint64(r.n))
+	start := walCountRoom - k
+	copy(r.b[start:], n[:k])
+	return r.b[start:]
 }
 
 // readWAL decodes a record and calls fn for each sample.
