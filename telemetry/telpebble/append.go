@@ -206,7 +206,13 @@ func (s *Store) seal(w int64) error {
 		}
 		s.chunkSeq++
 		b.Set(chunkKey(w, id, s.chunkSeq), buf, nil)
-		switch m := s.idx.byID[id]; {
+		m := s.idx.byID[id]
+		if m != nil && m.headWin == hw {
+			// Forget the chunk, keep its size for the next (forgetting
+			// spares the memory of a series that stops reporting).
+			m.headHint, m.headWin, m.headChunk = len(samples), nil, nil
+		}
+		switch {
 		case m == nil:
 		case w > m.lastWindow:
 			b.Set(lastWindowKey(id), binary.BigEndian.AppendUint64(nil, uint64(w)), nil)

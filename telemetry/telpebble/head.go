@@ -71,16 +71,30 @@ func (h *head) add(w int64, id uint64, s []telemetry.Sample) {
 func (h *head) addTo(m *seriesMeta, w int64, s []telemetry.Sample) {
 	hw := h.window(w)
 	if m.headWin != hw { // another window, or the window was sealed and begun again
-		m.headWin, m.headChunk = hw, hw.chunk(m.id)
+		// A series mostly has as many samples in a window as in the one
+		// before: room for those (and an eighth more) from the start
+		// spares the copies and garbage of growing the slice.
+		if m.headChunk != nil {
+			m.headHint = m.headChunk.len()
+		}
+		hint := max(8, min(m.headHint+m.headHint/8, maxHeadHint))
+		m.headWin, m.headChunk = hw, hw.chunkCap(m.id, hint)
 	}
 	h.addChunk(hw, m.headChunk, s)
 }
 
+// maxHeadHint bounds the room a head chunk is given before its samples
+// arrive (a window at one sample a second).
+const maxHeadHint = WindowMs / 1000
+
 // chunk returns the window's chunk of a series, adding it when new.
-func (hw *headWindow) chunk(id uint64) *headChunk {
+func (hw *headWindow) chunk(id uint64) *headChunk { return hw.chunkCap(id, 8) }
+
+// chunkCap is chunk, with room for n samples in a new chunk.
+func (hw *headWindow) chunkCap(id uint64, n int) *headChunk {
 	c := hw.chunks[id]
 	if c == nil {
-		c = &headChunk{run: make([]telemetry.Sample, 0, 8)}
+		c = &headChunk{run: make([]telemetry.Sample, 0, n)}
 		hw.chunks[id] = c
 	}
 	return c

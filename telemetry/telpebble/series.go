@@ -21,6 +21,7 @@ type seriesMeta struct {
 	// REQUIRES: Store.wmu.
 	headWin   *headWindow
 	headChunk *headChunk
+	headHint  int // samples in its last head chunk that was sealed
 }
 
 // seriesIndex finds series by key, name, tag and identifier. Postings hold
