@@ -144,16 +144,31 @@ func (s *Series) Key() string {
 	for _, t := range s.Tags {
 		n += len(t.Key) + len(t.Value) + 2
 	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(s.Name)
+	return string(s.AppendKey(make([]byte, 0, n)))
+}
+
+// AppendKey appends Key to dst: a writer looking a series up builds the
+// key into a buffer it reuses. Tags must be canonical (see IsCanonical).
+func (s *Series) AppendKey(dst []byte) []byte {
+	dst = append(dst, s.Name...)
 	for _, t := range s.Tags {
-		b.WriteByte(0xff)
-		b.WriteString(t.Key)
-		b.WriteByte(0xfe)
-		b.WriteString(t.Value)
+		dst = append(dst, 0xff)
+		dst = append(dst, t.Key...)
+		dst = append(dst, 0xfe)
+		dst = append(dst, t.Value...)
 	}
-	return b.String()
+	return dst
+}
+
+// IsCanonical reports whether tags are sorted and without duplicates, as
+// NewTags makes them.
+func (t Tags) IsCanonical() bool {
+	for i := 1; i < len(t); i++ {
+		if compareTag(t[i-1], t[i]) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // SeriesSamples is samples of one series, in any order: the unit of

@@ -50,8 +50,10 @@ func CheckTags(tags Tags) error {
 		if err := CheckString("tag key", t.Key, MaxTagBytes); err != nil {
 			return err
 		}
-		if err := CheckString("tag "+strconv.Quote(t.Key), t.Value, MaxValueBytes); err != nil {
-			return err
+		// The quoted key only for the error: this runs for every series
+		// of every append.
+		if len(t.Value) > MaxValueBytes || !utf8.ValidString(t.Value) {
+			return CheckString("tag "+strconv.Quote(t.Key), t.Value, MaxValueBytes)
 		}
 	}
 	return nil

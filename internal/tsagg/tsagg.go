@@ -7,6 +7,7 @@ package tsagg
 import (
 	"math"
 
+	"github.com/tetrahq/tetra/internal/tsz"
 	"github.com/tetrahq/tetra/telemetry"
 )
 
@@ -110,6 +111,46 @@ func (g *Agg) AddUnsorted(s []telemetry.Sample) {
 			g.addRun(b, s[k:k+1])
 		}
 	}
+}
+
+// Covers reports whether a chunk's summary can stand for its samples
+// [minT, maxT]: the chunk lies inside the range and inside one bucket, and
+// the method needs no more than a summary holds (every method but
+// percentile). The caller must know that no other sample of the chunk's
+// series and times is added (no overlapping chunk or later write).
+func (g *Agg) Covers(minT, maxT int64) bool {
+	if g.a.Method == telemetry.Percentile || minT < g.start || maxT > g.end {
+		return false
+	}
+	_, end := g.bucket(minT)
+	return maxT < end
+}
+
+// AddSummary adds a chunk's summary in place of its samples, which lie
+// between minT and maxT: only after Covers(minT, maxT).
+func (g *Agg) AddSummary(minT int64, s tsz.Summary) {
+	if s.Values == 0 {
+		return
+	}
+	b, _ := g.bucket(minT)
+	a := &g.buckets[b]
+	switch g.a.Method {
+	case telemetry.Mean, telemetry.Sum, telemetry.SumNoZeros:
+		a.sum += s.Sum
+	case telemetry.Min: // plain comparisons, as addRun
+		if s.Min < a.x {
+			a.x = s.Min
+		}
+	case telemetry.Max:
+		if s.Max > a.x {
+			a.x = s.Max
+		}
+	case telemetry.Last:
+		if s.LastT >= a.lastT {
+			a.x, a.lastT = s.Last, s.LastT
+		}
+	}
+	a.n += s.Values
 }
 
 // addRun adds samples of one bucket.

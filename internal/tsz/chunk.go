@@ -39,6 +39,96 @@ type Header struct {
 	Encoding   Encoding
 	Count      int
 	MinT, MaxT int64
+	// Summary is the chunk's values in brief; chunks written before
+	// summaries existed have none (HasSummary false).
+	Summary    Summary
+	HasSummary bool
+}
+
+// Summary is what an aggregation over a whole chunk needs, so that a query
+// whose buckets hold whole chunks reads headers and decodes nothing. NaN
+// samples are no value: they count in Header.Count only.
+type Summary struct {
+	Values   int     // samples that are not NaN
+	Min, Max float64 // of those values (plain comparisons: -0 and 0 are equal)
+	Sum      float64 // of those values, added in time order
+	Last     float64 // the value of the latest of them
+	LastT    int64   // its time
+}
+
+// summaryFlag, set in a chunk's encoding byte, says a summary follows the
+// span.
+const summaryFlag = 0x80
+
+// Summarize computes the summary of samples sorted by time.
+func Summarize(samples []telemetry.Sample) Summary {
+	s := Summary{Min: math.Inf(1), Max: math.Inf(-1)}
+	for _, x := range samples {
+		if x.V != x.V { // NaN
+			continue
+		}
+		s.Values++
+		if x.V < s.Min {
+			s.Min = x.V
+		}
+		if x.V > s.Max {
+			s.Max = x.V
+		}
+		s.Sum += x.V
+		s.Last, s.LastT = x.V, x.T
+	}
+	return s
+}
+
+// appendSummary writes a summary: values:uvarint, then (when values > 0)
+// min, max, sum and last as 8-byte floats and maxT − lastT as a uvarint.
+func appendSummary(dst []byte, s Summary, maxT int64) []byte {
+	dst = binary.AppendUvarint(dst, uint64(s.Values))
+	if s.Values == 0 {
+		return dst
+	}
+	for _, v := range [4]float64{s.Min, s.Max, s.Sum, s.Last} {
+		dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(v))
+	}
+	return binary.AppendUvarint(dst, uint64(maxT-s.LastT))
+}
+
+// WithoutSummary returns a chunk as builds before summaries wrote it (the
+// format of data directories of version 1): for compatibility tests.
+func WithoutSummary(c []byte) ([]byte, error) {
+	h, end, err := ReadHeader(c)
+	if err != nil || !h.HasSummary {
+		return c, err
+	}
+	_, start, _ := ReadHeader(append([]byte{c[0] &^ summaryFlag}, c[1:]...))
+	out := append([]byte{c[0] &^ summaryFlag}, c[1:start]...)
+	return append(out, c[end:]...), nil
+}
+
+// readSummary decodes a summary of a chunk of h.Count samples up to
+// h.MaxT, returning the bytes it took (≤ 0 when corrupt).
+func readSummary(c []byte, h *Header) (Summary, int) {
+	s := Summary{Min: math.Inf(1), Max: math.Inf(-1)}
+	n, off := binary.Uvarint(c)
+	if off <= 0 || n > uint64(h.Count) {
+		return s, -1
+	}
+	s.Values = int(n)
+	if n == 0 {
+		return s, off
+	}
+	if len(c)-off < 32 {
+		return s, -1
+	}
+	v := func(i int) float64 { return math.Float64frombits(binary.BigEndian.Uint64(c[off+8*i:])) }
+	s.Min, s.Max, s.Sum, s.Last = v(0), v(1), v(2), v(3)
+	off += 32
+	back, k := binary.Uvarint(c[off:])
+	if k <= 0 || back > uint64(h.MaxT-h.MinT) {
+		return s, -1
+	}
+	s.LastT = h.MaxT - int64(back)
+	return s, off + k
 }
 
 // Encode writes samples, which must have strictly increasing timestamps and
@@ -46,6 +136,18 @@ type Header struct {
 // With only set, it uses that encoding (for tests and measurements;
 // Decimal falls back to Delta when the values are not decimals).
 func Encode(dst []byte, samples []telemetry.Sample, only Encoding) ([]byte, error) {
+	var e Encoder
+	return e.Encode(dst, samples, only)
+}
+
+// Encoder is Encode with scratch memory kept from one chunk to the next.
+// The zero value is ready; not safe for concurrent use.
+type Encoder struct {
+	ts, xor, delta, dec []byte
+}
+
+// Encode is the package's Encode.
+func (e *Encoder) Encode(dst []byte, samples []telemetry.Sample, only Encoding) ([]byte, error) {
 	if len(samples) == 0 {
 		return nil, errors.New("tsz: no samples")
 	}
@@ -54,34 +156,51 @@ func Encode(dst []byte, samples []telemetry.Sample, only Encoding) ([]byte, erro
 			return nil, fmt.Errorf("tsz: timestamps not increasing at sample %d", i)
 		}
 	}
-	ts := encodeTimes(samples)
+	e.ts = encodeTimes(e.ts[:0], samples)
+	ts := e.ts
 	var vals []byte
 	enc := only
 	switch only {
 	case XOR:
-		vals = encodeXOR(samples)
+		e.xor = encodeXOR(e.xor[:0], samples)
+		vals = e.xor
 	case Delta:
-		vals = encodeDelta(samples)
+		e.delta = encodeDelta(e.delta[:0], samples)
+		vals = e.delta
 	case Decimal:
-		if vals = encodeDecimal(samples); vals == nil {
-			enc, vals = Delta, encodeDelta(samples)
+		var ok bool
+		if e.dec, ok = encodeDecimal(e.dec[:0], samples); ok {
+			vals = e.dec
+		} else {
+			e.delta = encodeDelta(e.delta[:0], samples)
+			enc, vals = Delta, e.delta
 		}
 	default:
-		enc, vals = XOR, encodeXOR(samples)
-		if d := encodeDelta(samples); len(d) < len(vals) {
-			enc, vals = Delta, d
-		}
-		if d := encodeDecimal(samples); d != nil && len(d) < len(vals) {
-			enc, vals = Decimal, d
-		}
+		enc, vals = e.smallest(samples)
 	}
-	dst = append(dst, byte(enc))
+	maxT := samples[len(samples)-1].T
+	dst = append(dst, byte(enc)|summaryFlag)
 	dst = binary.AppendUvarint(dst, uint64(len(samples)))
 	dst = binary.AppendVarint(dst, samples[0].T)
-	dst = binary.AppendUvarint(dst, uint64(samples[len(samples)-1].T-samples[0].T))
+	dst = binary.AppendUvarint(dst, uint64(maxT-samples[0].T))
+	dst = appendSummary(dst, Summarize(samples), maxT)
 	dst = binary.AppendUvarint(dst, uint64(len(ts)))
 	dst = append(dst, ts...)
 	return append(dst, vals...), nil
+}
+
+// smallest encodes the values in each encoding and returns the smallest.
+func (e *Encoder) smallest(samples []telemetry.Sample) (Encoding, []byte) {
+	e.xor = encodeXOR(e.xor[:0], samples)
+	enc, vals := XOR, e.xor
+	if e.delta = encodeDelta(e.delta[:0], samples); len(e.delta) < len(vals) {
+		enc, vals = Delta, e.delta
+	}
+	var ok bool
+	if e.dec, ok = encodeDecimal(e.dec[:0], samples); ok && len(e.dec) < len(vals) {
+		enc, vals = Decimal, e.dec
+	}
+	return enc, vals
 }
 
 // ReadHeader decodes a chunk's header and returns the offset of its
@@ -90,7 +209,7 @@ func ReadHeader(c []byte) (Header, int, error) {
 	if len(c) < 4 {
 		return Header{}, 0, ErrCorrupt
 	}
-	h := Header{Encoding: Encoding(c[0])}
+	h := Header{Encoding: Encoding(c[0] &^ summaryFlag), HasSummary: c[0]&summaryFlag != 0}
 	off := 1
 	n, k := binary.Uvarint(c[off:])
 	// Every sample after the first takes at least one bit of each stream:
@@ -111,6 +230,15 @@ func ReadHeader(c []byte) (Header, int, error) {
 	}
 	off += k
 	h.MinT, h.MaxT = minT, minT+int64(span)
+	if h.MaxT < h.MinT {
+		return Header{}, 0, ErrCorrupt
+	}
+	if h.HasSummary {
+		if h.Summary, k = readSummary(c[off:], &h); k <= 0 {
+			return Header{}, 0, ErrCorrupt
+		}
+		off += k
+	}
 	return h, off, nil
 }
 
@@ -162,8 +290,8 @@ func grow(s []telemetry.Sample, n int) []telemetry.Sample {
 // zero class: prefix 10, 110, 1110, 1111.
 var dodWidths = [4]uint{8, 14, 20, 64}
 
-func encodeTimes(s []telemetry.Sample) []byte {
-	w := bitWriter{b: make([]byte, 0, len(s)/8+8)}
+func encodeTimes(dst []byte, s []telemetry.Sample) []byte {
+	w := bitWriter{b: dst}
 	prevT, prevD := s[0].T, int64(0)
 	for _, x := range s[1:] {
 		d := x.T - prevT
@@ -225,8 +353,8 @@ func decodeTimes(out []telemetry.Sample, first int64, b []byte) bool {
 
 // ---- values: XOR ----
 
-func encodeXOR(s []telemetry.Sample) []byte {
-	w := bitWriter{b: make([]byte, 0, len(s)*4)}
+func encodeXOR(dst []byte, s []telemetry.Sample) []byte {
+	w := bitWriter{b: dst}
 	prev := math.Float64bits(s[0].V)
 	w.write(prev, 64)
 	lead, trail := uint(0xff), uint(0)
@@ -460,8 +588,8 @@ func (wr *widthReader) next() uint64 {
 	return wr.prev
 }
 
-func encodeDelta(s []telemetry.Sample) []byte {
-	ww := widthWriter{w: bitWriter{b: make([]byte, 0, len(s)*4)}}
+func encodeDelta(dst []byte, s []telemetry.Sample) []byte {
+	ww := widthWriter{w: bitWriter{b: dst}}
 	for _, x := range s {
 		ww.put(ordered(x.V))
 	}
@@ -548,17 +676,18 @@ func isDecimal(v float64, e int) bool {
 	return math.Float64bits(r/pow10[e]) == math.Float64bits(v)
 }
 
-func encodeDecimal(s []telemetry.Sample) []byte {
+// encodeDecimal appends the values as decimals to dst; ok is false (and dst
+// returned as it was) when they are not decimals.
+func encodeDecimal(dst []byte, s []telemetry.Sample) (_ []byte, ok bool) {
 	e, ok := decimalExp(s)
 	if !ok {
-		return nil
+		return dst, false
 	}
-	iw := intWriter{w: bitWriter{b: make([]byte, 1, len(s)*2)}}
-	iw.w.b[0] = byte(e)
+	iw := intWriter{w: bitWriter{b: append(dst, byte(e))}}
 	for _, x := range s {
 		iw.put(uint64(int64(math.Round(x.V * pow10[e]))))
 	}
-	return iw.w.bytes()
+	return iw.w.bytes(), true
 }
 
 func decodeDecimal(out []telemetry.Sample, b []byte) bool {

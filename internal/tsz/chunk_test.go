@@ -110,3 +110,78 @@ func FuzzDecode(f *testing.F) {
 		Decode(nil, c) // must not panic or allocate without bound
 	})
 }
+
+// TestSummary checks the summary a chunk carries against its samples, NaN
+// included, and that chunks without one (data of version 1) still decode.
+func TestSummary(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, tc := range []struct {
+		name  string
+		value func(i int) float64
+	}{
+		{"walk", func(int) float64 { return r.NormFloat64() * 1e3 }},
+		{"some NaN", func(i int) float64 {
+			if i%3 == 0 {
+				return math.NaN()
+			}
+			return float64(i)
+		}},
+		{"NaN last", func(i int) float64 {
+			if i >= 5 {
+				return math.NaN()
+			}
+			return float64(-i)
+		}},
+		{"all NaN", func(int) float64 { return math.NaN() }},
+	} {
+		s := series(r, 9, tc.value)
+		c, err := Encode(nil, s, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _, err := ReadHeader(c)
+		if err != nil || !h.HasSummary {
+			t.Fatalf("%s: %v, summary %v", tc.name, err, h.HasSummary)
+		}
+		want := Summary{Min: math.Inf(1), Max: math.Inf(-1)}
+		for _, x := range s {
+			if !math.IsNaN(x.V) {
+				want.Values++
+				want.Min, want.Max = math.Min(want.Min, x.V), math.Max(want.Max, x.V)
+				want.Sum += x.V
+				want.Last, want.LastT = x.V, x.T
+			}
+		}
+		if h.Summary != want {
+			t.Errorf("%s: summary %+v, want %+v", tc.name, h.Summary, want)
+		}
+		old, err := WithoutSummary(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oh, _, err := ReadHeader(old)
+		if err != nil || oh.HasSummary || oh.Count != h.Count || oh.MinT != h.MinT || oh.MaxT != h.MaxT {
+			t.Fatalf("%s: without summary: %+v %v", tc.name, oh, err)
+		}
+		got, err := Decode(nil, old)
+		if err != nil || !sameSamples(got, s) {
+			t.Fatalf("%s: chunk without summary: %v", tc.name, err)
+		}
+	}
+}
+
+// TestSummaryCorrupt: a summary that cannot be the chunk's is refused.
+func TestSummaryCorrupt(t *testing.T) {
+	s := []telemetry.Sample{{T: 1000, V: 1}, {T: 2000, V: 2}}
+	c, _ := Encode(nil, s, 0)
+	// The summary follows encoding, count (1 byte), first time (2 bytes)
+	// and span (2 bytes): claim more values than samples.
+	bad := append([]byte(nil), c...)
+	bad[6] = 3
+	if _, _, err := ReadHeader(bad); err == nil {
+		t.Fatal("a summary of 3 values in a chunk of 2 samples accepted")
+	}
+	if _, _, err := ReadHeader(c[:10]); err == nil {
+		t.Fatal("a cut summary accepted")
+	}
+}

@@ -16,6 +16,11 @@
 //     differences with the same adaptive width. Best for gauges with few
 //     significant digits.
 //
+// Each chunk also carries a summary of its values (count of non-NaN values,
+// min, max, sum, last), which answers an aggregation over the whole chunk
+// without decoding it; chunks written before summaries existed have none
+// and still decode.
+//
 // The chunk layout is drawn in docs/storage-format.md. A chunk holds samples
 // with strictly increasing timestamps; Encode sorts and de-duplicates.
 package tsz

@@ -33,26 +33,8 @@ func (s *Store) AppendMetrics(ctx context.Context, batch []telemetry.SeriesSampl
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	ids, fresh := s.resolve(b, batch)
-	recs := map[int64]*walRecord{}
-	var last *walRecord
-	lastW := int64(-1 << 62)
-	for i := range batch {
-		for _, x := range batch[i].Samples {
-			if w := windowOf(x.T); w != lastW {
-				if last = recs[w]; last == nil {
-					last = &walRecord{}
-					recs[w] = last
-				}
-				lastW = w
-			}
-			last.add(ids[i], x)
-		}
-	}
-	for _, w := range slices.Sorted(maps.Keys(recs)) { // sequence numbers in window order
-		s.walSeq++
-		b.Set(walKey(w, s.walSeq), recs[w].bytes(), nil)
-	}
+	metas, fresh := s.resolve(b, batch)
+	s.logSamples(b, batch, metas)
 	if len(fresh) > 0 {
 		setMeta(b, "next_series", s.nextID)
 	}
@@ -64,23 +46,73 @@ func (s *Store) AppendMetrics(ctx context.Context, batch []telemetry.SeriesSampl
 		s.idx.add(m)
 	}
 	for i := range batch {
-		s.addToHead(ids[i], batch[i].Samples)
+		s.addToHead(metas[i], batch[i].Samples)
 	}
 	due := s.dueWindows()
 	s.hmu.Unlock()
 	return s.sealLocked(due)
 }
 
+// appendScratch is memory AppendMetrics reuses from one call to the next
+// (REQUIRES: Store.wmu): the series of the batch, the log records being
+// built and a key buffer.
+type appendScratch struct {
+	metas   []*seriesMeta
+	recs    map[int64]*walRecord
+	windows []int64
+	key     []byte
+	enc     tsz.Encoder // seal, compaction
+}
+
+// logSamples writes one log record per window the batch touches to b, in
+// window order (so sequence numbers follow windows). REQUIRES: wmu.
+func (s *Store) logSamples(b *pebble.Batch, batch []telemetry.SeriesSamples, metas []*seriesMeta) {
+	sc := &s.scratch
+	if sc.recs == nil {
+		sc.recs = map[int64]*walRecord{}
+	}
+	for _, r := range sc.recs {
+		r.reset()
+	}
+	var last *walRecord
+	lastW := int64(-1 << 62)
+	for i := range batch {
+		for _, x := range batch[i].Samples {
+			if w := windowOf(x.T); w != lastW {
+				if last = sc.recs[w]; last == nil {
+					last = &walRecord{}
+					sc.recs[w] = last
+				}
+				lastW = w
+			}
+			last.add(metas[i].id, x)
+		}
+	}
+	sc.windows = sc.windows[:0]
+	for w, r := range sc.recs {
+		if r.n == 0 {
+			delete(sc.recs, w) // a window of an earlier batch: no memory kept for it
+			continue
+		}
+		sc.windows = append(sc.windows, w)
+	}
+	slices.Sort(sc.windows)
+	for _, w := range sc.windows {
+		s.walSeq++
+		b.Set(walKey(w, s.walSeq), sc.recs[w].bytes(), nil) // Set copies
+	}
+}
+
 // addToHead adds one series' samples, split by window.
-// REQUIRES: hmu held for writing.
-func (s *Store) addToHead(id uint64, samples []telemetry.Sample) {
+// REQUIRES: wmu, and hmu held for writing.
+func (s *Store) addToHead(m *seriesMeta, samples []telemetry.Sample) {
 	for i := 0; i < len(samples); {
 		w := windowOf(samples[i].T)
 		j := i + 1
 		for j < len(samples) && windowOf(samples[j].T) == w {
 			j++
 		}
-		s.head.add(w, id, samples[i:j])
+		s.head.addTo(m, w, samples[i:j])
 		i = j
 	}
 }
@@ -93,37 +125,48 @@ func (s *Store) dueWindows() []int64 {
 	return s.head.sealable(s.o.SealGrace.Milliseconds())
 }
 
-// resolve finds or allocates each entry's series id; new series are
-// written to b and returned, to join the index after the commit.
-// REQUIRES: wmu.
-func (s *Store) resolve(b *pebble.Batch, batch []telemetry.SeriesSamples) ([]uint64, []*seriesMeta) {
-	ids := make([]uint64, len(batch))
+// resolve finds or allocates each entry's series; new series are
+// written to b and returned, to join the index after the commit. The
+// returned slice is reused by the next call. REQUIRES: wmu.
+func (s *Store) resolve(b *pebble.Batch, batch []telemetry.SeriesSamples) ([]*seriesMeta, []*seriesMeta) {
+	sc := &s.scratch
+	sc.metas = slices.Grow(sc.metas[:0], len(batch))
 	var fresh []*seriesMeta
 	var pending map[string]*seriesMeta
 	for i := range batch {
 		ser := &batch[i].Series
-		key := ser.Key()
-		// The index only changes under wmu, which this writer holds.
-		m := s.idx.byKey[key]
+		if !ser.Tags.IsCanonical() {
+			// The key of the canonical tags, as the series is stored.
+			ser = &telemetry.Series{Name: ser.Name, Tags: telemetry.NewTags(slices.Clone(ser.Tags)), Identifiers: ser.Identifiers}
+		}
+		sc.key = ser.AppendKey(sc.key[:0])
+		// The index only changes under wmu, which this writer holds; the
+		// lookups convert the key without allocating.
+		m := s.idx.byKey[string(sc.key)]
 		if m == nil {
-			m = pending[key]
+			m = pending[string(sc.key)]
 		}
 		if m == nil {
-			cp := telemetry.Series{Name: ser.Name, Tags: append(telemetry.Tags(nil), ser.Tags...)}
-			cp.Tags = telemetry.NewTags(cp.Tags)
-			cp.Identifiers = telemetry.Identifiers(cp.Tags, ser.Identifiers)
-			m = &seriesMeta{id: s.nextID, key: cp.Key(), series: cp, lastWindow: windowOf(0) - 1}
-			s.nextID++
-			b.Set(seriesKey(m.id), encodeSeries(&cp), nil)
+			m = s.newSeries(b, ser)
 			fresh = append(fresh, m)
 			if pending == nil {
 				pending = map[string]*seriesMeta{}
 			}
-			pending[key] = m
+			pending[m.key] = m
 		}
-		ids[i] = m.id
+		sc.metas = append(sc.metas, m)
 	}
-	return ids, fresh
+	return sc.metas, fresh
+}
+
+// newSeries allocates a series and writes it to b. REQUIRES: wmu.
+func (s *Store) newSeries(b *pebble.Batch, ser *telemetry.Series) *seriesMeta {
+	cp := telemetry.Series{Name: ser.Name, Tags: telemetry.NewTags(slices.Clone(ser.Tags))}
+	cp.Identifiers = telemetry.Identifiers(cp.Tags, ser.Identifiers)
+	m := &seriesMeta{id: s.nextID, key: cp.Key(), series: cp, lastWindow: windowOf(0) - 1}
+	s.nextID++
+	b.Set(seriesKey(m.id), encodeSeries(&cp), nil)
+	return m
 }
 
 // sealLocked encodes the head chunks of the given windows into chunks,
@@ -158,12 +201,18 @@ func (s *Store) seal(w int64) error {
 			continue
 		}
 		var err error
-		if buf, err = tsz.Encode(buf[:0], samples, 0); err != nil {
+		if buf, err = s.scratch.enc.Encode(buf[:0], samples, 0); err != nil {
 			return fmt.Errorf("telpebble: seal: %w", err)
 		}
 		s.chunkSeq++
 		b.Set(chunkKey(w, id, s.chunkSeq), buf, nil)
-		switch m := s.idx.byID[id]; {
+		m := s.idx.byID[id]
+		if m != nil && m.headWin == hw {
+			// Forget the chunk, keep its size for the next (forgetting
+			// spares the memory of a series that stops reporting).
+			m.headHint, m.headWin, m.headChunk = len(samples), nil, nil
+		}
+		switch {
 		case m == nil:
 		case w > m.lastWindow:
 			b.Set(lastWindowKey(id), binary.BigEndian.AppendUint64(nil, uint64(w)), nil)

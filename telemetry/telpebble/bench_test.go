@@ -98,11 +98,16 @@ func gauge(r *rand.Rand, prev float64) float64 {
 	return float64(int(prev*10+float64(r.IntN(21)-10))%1000) / 10
 }
 
+// benchFormat marks a generated store with the data format it was
+// generated in: a store of an older one is generated again.
+const benchFormat = "format 2 (chunk summaries)\n"
+
 // openWalk opens the random-walk store, generating it first when needed,
 // and reports the append rate and bytes per sample when it generates.
 func openWalk(b *testing.B) *telpebble.Store {
 	dir := benchDir(b, "telemetry-walk")
-	if _, err := os.Stat(filepath.Join(dir, "READY")); err != nil {
+	if ready, _ := os.ReadFile(filepath.Join(dir, "READY")); string(ready) != benchFormat {
+		// Absent, half generated, or of an older data format.
 		os.RemoveAll(dir)
 		s, err := telpebble.Open(dir, telpebble.Options{NoSync: true, MetricRetention: 1 << 62})
 		if err != nil {
@@ -119,7 +124,7 @@ func openWalk(b *testing.B) *telpebble.Store {
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}
-		os.WriteFile(filepath.Join(dir, "READY"), nil, 0o644)
+		os.WriteFile(filepath.Join(dir, "READY"), []byte(benchFormat), 0o644)
 	}
 	// A cache that holds the day, as Prometheus holds its chunks in memory.
 	s, err := telpebble.Open(dir, telpebble.Options{MetricRetention: 1 << 62, BlockCacheBytes: 1 << 30})

@@ -139,7 +139,7 @@ func (s *Store) mergeWindow(w int64) error {
 	flush := func() error {
 		if len(keys) > 1 {
 			merged := mergeRuns(runs)
-			c, err := tsz.Encode(nil, merged, 0)
+			c, err := s.scratch.enc.Encode(nil, merged, 0)
 			if err != nil {
 				return err
 			}

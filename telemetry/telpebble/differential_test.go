@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tetrahq/tetra/telemetry"
+	"github.com/tetrahq/tetra/telemetry/telpebble"
 )
 
 // TestAggregationsDifferential checks every aggregation, with and without
@@ -80,13 +81,19 @@ func differential(t *testing.T, seed uint64) {
 			break
 		}
 	}
-	for q := range 120 {
+	for q := range 160 {
 		checkQuery(t, r, st, truth, q)
+	}
+	// Whole chunks in a bucket are answered from their summaries: make
+	// sure the shortcut was taken, so that the comparisons above tested it.
+	if n := telpebble.SummarizedChunks(st.(*telpebble.Store)); n < 20 {
+		t.Errorf("only %d chunks answered by their summaries", n)
 	}
 }
 
 // genSeries makes series over ten hours: random walks, counters that reset,
-// sparse gauges with NaN; random gaps.
+// sparse gauges with NaN; random gaps; every fourth series has no value
+// (NaN) in whole chunk windows.
 func genSeries(r *rand.Rand, n int) []*naiveSeries {
 	out := make([]*naiveSeries, n)
 	for i := range out {
@@ -110,6 +117,9 @@ func genSeries(r *rand.Rand, n int) []*naiveSeries {
 				}
 			}
 			ns.samples[tm] = v
+			if i%4 == 3 && tm/(2*hourMs)%3 == 1 {
+				ns.samples[tm] = math.NaN()
+			}
 			tm += 1 + int64(r.IntN(30_000))
 			if r.IntN(50) == 0 {
 				tm += int64(r.IntN(int(hourMs))) // a gap
@@ -127,6 +137,14 @@ func checkQuery(t *testing.T, r *rand.Rand, st telemetry.Store, truth []*naiveSe
 	a.Step = []int64{0, 1000, 60_000, 7 * 60_000, hourMs, 3 * hourMs}[r.IntN(6)]
 	start := int64(r.IntN(int(8 * hourMs)))
 	end := start + int64(r.IntN(int(4*hourMs)))
+	if r.IntN(3) == 0 {
+		// Buckets that hold whole chunk windows (2 h), and ranges that end
+		// at, inside or past window edges: chunks answered from their
+		// summaries beside chunks partly in range and the head.
+		a.Step = []int64{0, 2 * hourMs, 4 * hourMs, 6 * hourMs}[r.IntN(4)]
+		start = []int64{0, 2 * hourMs, 2*hourMs + 1, hourMs}[r.IntN(4)]
+		end = []int64{10 * hourMs, 8*hourMs - 1, 6 * hourMs, 7 * hourMs}[r.IntN(4)]
+	}
 	switch r.IntN(3) {
 	case 1:
 		a.GroupBy = []string{"g"}

@@ -63,11 +63,44 @@ func (h *head) window(w int64) *headWindow {
 // add appends samples of one series, all in window w.
 func (h *head) add(w int64, id uint64, s []telemetry.Sample) {
 	hw := h.window(w)
+	h.addChunk(hw, hw.chunk(id), s)
+}
+
+// addTo is add for a writer holding the series' meta, which remembers its
+// head chunk between appends. REQUIRES: Store.wmu.
+func (h *head) addTo(m *seriesMeta, w int64, s []telemetry.Sample) {
+	hw := h.window(w)
+	if m.headWin != hw { // another window, or the window was sealed and begun again
+		// A series mostly has as many samples in a window as in the one
+		// before: room for those (and an eighth more) from the start
+		// spares the copies and garbage of growing the slice.
+		if m.headChunk != nil {
+			m.headHint = m.headChunk.len()
+		}
+		hint := max(8, min(m.headHint+m.headHint/8, maxHeadHint))
+		m.headWin, m.headChunk = hw, hw.chunkCap(m.id, hint)
+	}
+	h.addChunk(hw, m.headChunk, s)
+}
+
+// maxHeadHint bounds the room a head chunk is given before its samples
+// arrive (a window at one sample a second).
+const maxHeadHint = WindowMs / 1000
+
+// chunk returns the window's chunk of a series, adding it when new.
+func (hw *headWindow) chunk(id uint64) *headChunk { return hw.chunkCap(id, 8) }
+
+// chunkCap is chunk, with room for n samples in a new chunk.
+func (hw *headWindow) chunkCap(id uint64, n int) *headChunk {
 	c := hw.chunks[id]
 	if c == nil {
-		c = &headChunk{run: make([]telemetry.Sample, 0, 8)}
+		c = &headChunk{run: make([]telemetry.Sample, 0, n)}
 		hw.chunks[id] = c
 	}
+	return c
+}
+
+func (h *head) addChunk(hw *headWindow, c *headChunk, s []telemetry.Sample) {
 	for _, x := range s {
 		c.add(x)
 		h.maxT = max(h.maxT, x.T)
@@ -193,6 +226,9 @@ type walRecord struct {
 }
 
 func (r *walRecord) add(id uint64, x telemetry.Sample) {
+	if len(r.b) == 0 {
+		r.reset()
+	}
 	r.b = binary.AppendUvarint(r.b, id)
 	r.b = binary.AppendVarint(r.b, x.T-r.prevT)
 	r.b = kv.AppendFloat(r.b, x.V)
@@ -200,8 +236,22 @@ func (r *walRecord) add(id uint64, x telemetry.Sample) {
 	r.n++
 }
 
+// walCountRoom is the room a record keeps before its samples for their
+// count, which is known last.
+const walCountRoom = binary.MaxVarintLen64
+
+func (r *walRecord) reset() {
+	r.b = append(r.b[:0], make([]byte, walCountRoom)...)
+	r.n, r.prevT = 0, 0
+}
+
+// bytes returns the record, which the next reset overwrites.
 func (r *walRecord) bytes() []byte {
-	return append(binary.AppendUvarint(make([]byte, 0, len(r.b)+5), uint64(r.n)), r.b...)
+	var n [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(n[:], uint64(r.n))
+	start := walCountRoom - k
+	copy(r.b[start:], n[:k])
+	return r.b[start:]
 }
 
 // readWAL decodes a record and calls fn for each sample.

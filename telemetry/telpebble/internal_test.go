@@ -2,10 +2,14 @@ package telpebble
 
 import (
 	"context"
+	"encoding/binary"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/tetrahq/tetra/internal/tsz"
 	"github.com/tetrahq/tetra/telemetry"
 	"github.com/tetrahq/tetra/telemetry/teltest"
 )
@@ -152,5 +156,87 @@ func TestCompactMergesAndExpires(t *testing.T) {
 	}
 	if len(names) != 1 || names[0] != "new" {
 		t.Fatalf("events after retention: %v", names)
+	}
+}
+
+// TestFormatVersion1: a directory written before chunks carried summaries
+// (version 1) is read, its chunks decoded, and marked version 2 once opened
+// for writing; a version this build does not know is refused.
+func TestFormatVersion1(t *testing.T) {
+	dir := t.TempDir()
+	s := testOpen(t, dir, Options{})
+	ctx := context.Background()
+	var samples []telemetry.Sample
+	for i := range int64(1000) {
+		samples = append(samples, telemetry.Sample{T: i * 30_000, V: float64(i % 17)})
+	}
+	if err := s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", samples...)}); err != nil {
+		t.Fatal(err)
+	}
+	q := telemetry.MetricQuery{Start: 0, End: 10 * hour, Agg: &telemetry.Aggregation{Method: telemetry.Max}}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = testOpen(t, dir, Options{})
+	want := dump(t, s, q)
+	if SummarizedChunks(s) == 0 {
+		t.Fatal("max over whole windows decoded every chunk")
+	}
+	// Rewrite the store as version 1 wrote it.
+	b := s.db.NewBatch()
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tagChunk}, UpperBound: []byte{tagChunk + 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		old, err := tsz.WithoutSummary(it.Value())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Set(slices.Clone(it.Key()), old, nil)
+	}
+	it.Close()
+	setMeta(b, "schema", 1)
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = testOpen(t, dir, Options{})
+	if got := dump(t, s, q); got != want {
+		t.Fatalf("version 1 data:\n%s\nwant:\n%s", got, want)
+	}
+	if n := SummarizedChunks(s); n != 0 {
+		t.Fatalf("%d chunks of version 1 answered by summaries they do not have", n)
+	}
+	if v, _, _ := s.getMeta("schema"); v != schemaVersion {
+		t.Fatalf("schema %d after a writable open, want %d", v, schemaVersion)
+	}
+	if err := s.db.Set(metaKey("schema"), binary.BigEndian.AppendUint64(nil, schemaVersion+1), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err = Open(dir, Options{NoSync: true})
+	if err == nil || !strings.Contains(err.Error(), "data format version 3, this build reads versions 1 to 2") {
+		t.Fatalf("a newer format opened: %v", err)
+	}
+}
+
+// TestUnsortedTags: a series appended with its tags out of order is the
+// series of those tags in order, not a new one each time.
+func TestUnsortedTags(t *testing.T) {
+	s := testOpen(t, t.TempDir(), Options{})
+	defer s.Close()
+	ctx := context.Background()
+	tags := telemetry.Tags{{Key: "z", Value: "1"}, {Key: "a", Value: "2"}}
+	for i := range int64(3) {
+		ss := telemetry.SeriesSamples{Series: telemetry.Series{Name: "m", Tags: slices.Clone(tags)}, Samples: []telemetry.Sample{{T: i, V: 1}}}
+		if err := s.AppendMetrics(ctx, []telemetry.SeriesSamples{ss}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "m{a=\"2\",z=\"1\"}: 0=1 0.001=1 0.002=1\n"
+	if got := dump(t, s, telemetry.MetricQuery{Start: 0, End: hour}); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }

@@ -61,8 +61,13 @@ func describeKey(k, v []byte) string {
 	case tagChunk:
 		h, _, _ := tsz.ReadHeader(v)
 		samples, _ := tsz.Decode(nil, v)
-		return fmt.Sprintf("chunk window=%d series=%d seq=%d = %s %d samples %v", kv.Time(k[1:]), binary.BigEndian.Uint64(k[9:]),
-			binary.BigEndian.Uint64(k[17:]), h.Encoding, h.Count, samples)
+		sum := "no summary"
+		if h.HasSummary {
+			x := h.Summary
+			sum = fmt.Sprintf("summary values=%d min=%g max=%g sum=%g last=%g@%d", x.Values, x.Min, x.Max, x.Sum, x.Last, x.LastT)
+		}
+		return fmt.Sprintf("chunk window=%d series=%d seq=%d = %s %d samples %v %s", kv.Time(k[1:]), binary.BigEndian.Uint64(k[9:]),
+			binary.BigEndian.Uint64(k[17:]), h.Encoding, h.Count, samples, sum)
 	case tagWAL:
 		var samples []string
 		readWAL(v, func(id uint64, x telemetry.Sample) { samples = append(samples, fmt.Sprintf("%d@%d=%g", id, x.T, x.V)) })

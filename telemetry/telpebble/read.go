@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -57,6 +58,15 @@ type reader struct {
 	out        []telemetry.Sample // samples of one series in range
 	runs       [][]telemetry.Sample
 	key        []byte
+	hdrs       []tsz.Header // chunk headers of one window (summarize)
+	spans      []span       // head spans of one window (summarize)
+	summarized int64        // chunks answered by their summaries
+	stats      *readStats
+}
+
+// readStats counts what reads did, for tests and measurements.
+type readStats struct {
+	summarized atomic.Int64 // chunks answered by their summaries
 }
 
 // open selects the series of q and opens a reader over them.
@@ -85,10 +95,11 @@ func (s *Store) open(ctx context.Context, q *telemetry.MetricQuery) (*reader, []
 		snap.Close()
 		return nil, nil, err
 	}
-	return &reader{ctx: ctx, snap: snap, it: it, head: hv, start: q.Start, end: q.End}, sel, nil
+	return &reader{ctx: ctx, snap: snap, it: it, head: hv, start: q.Start, end: q.End, stats: &s.stats}, sel, nil
 }
 
 func (r *reader) close() error {
+	r.stats.summarized.Add(r.summarized)
 	return cmp.Or(r.it.Close(), r.snap.Close())
 }
 
@@ -110,18 +121,59 @@ func (r *reader) samples(m selected) ([]telemetry.Sample, error) {
 // time order (fn must filter to the range, and must not keep the slice).
 // Aggregations take the windows as they come, without a copy.
 func (r *reader) windows(m selected, fn func([]telemetry.Sample)) error {
+	return r.aggregate(m, funcSink(fn))
+}
+
+// sink takes a series' samples window by window; an aggregation also takes
+// the summaries of whole chunks in place of their samples (Covers says
+// when it can). *tsagg.Agg is one.
+type sink interface {
+	Add([]telemetry.Sample)
+	Covers(minT, maxT int64) bool
+	AddSummary(minT int64, s tsz.Summary)
+}
+
+// funcSink takes samples only.
+type funcSink func([]telemetry.Sample)
+
+func (f funcSink) Add(s []telemetry.Sample)    { f(s) }
+func (funcSink) Covers(int64, int64) bool      { return false }
+func (funcSink) AddSummary(int64, tsz.Summary) {}
+
+// aggSinks feeds several aggregations the same series (a series in several
+// groups); they share the aggregation's parameters.
+type aggSinks []*tsagg.Agg
+
+func (as aggSinks) Add(s []telemetry.Sample) {
+	for _, a := range as {
+		a.Add(s)
+	}
+}
+
+func (as aggSinks) Covers(minT, maxT int64) bool { return len(as) > 0 && as[0].Covers(minT, maxT) }
+
+func (as aggSinks) AddSummary(minT int64, s tsz.Summary) {
+	for _, a := range as {
+		a.AddSummary(minT, s)
+	}
+}
+
+// aggregate feeds a series' samples in the range to to, window by window,
+// in time order; chunks that to covers whole, and that no other write
+// overlaps, go as their summaries without being decoded.
+func (r *reader) aggregate(m selected, to sink) error {
 	w0, w1 := windowOf(r.start), windowOf(r.end)
 	for w := w0; w <= w1; w++ {
 		hc, inHead := r.head.get(w, m.id)
 		if w > m.lastWindow && !inHead {
 			continue // nothing sealed there, nothing in the head
 		}
-		win, err := r.window(w, m.id, hc, inHead, w <= m.lastWindow)
+		win, err := r.window(w, m.id, hc, inHead, w <= m.lastWindow, to)
 		if err != nil {
 			return err
 		}
 		if len(win) > 0 {
-			fn(win)
+			to.Add(win)
 		}
 	}
 	return nil
@@ -129,30 +181,19 @@ func (r *reader) windows(m selected, fn func([]telemetry.Sample)) error {
 
 // window returns one window's samples of a series: its chunks, oldest
 // first, then the head's, merged so that later writes win at equal times.
-func (r *reader) window(w int64, id uint64, hc headChunk, inHead, sealed bool) ([]telemetry.Sample, error) {
+// Chunks that to takes as summaries (see summarize) are left out.
+func (r *reader) window(w int64, id uint64, hc headChunk, inHead, sealed bool, to sink) ([]telemetry.Sample, error) {
 	r.buf = r.buf[:0]
 	r.runs = r.runs[:0]
 	if sealed {
-		r.key = chunkPrefix(r.key[:0], w, id)
-		for ok := r.it.SeekGE(r.key); ok && bytes.HasPrefix(r.it.Key(), r.key); ok = r.it.Next() {
-			v, err := r.it.ValueAndErr()
-			if err != nil {
-				return nil, err
-			}
-			h, _, err := tsz.ReadHeader(v)
-			if err != nil {
-				return nil, fmt.Errorf("telpebble: chunk %x: %w", r.it.Key(), err)
-			}
-			if h.MaxT < r.start || h.MinT > r.end {
-				continue
-			}
-			n := len(r.buf)
-			if r.buf, err = tsz.Decode(r.buf, v); err != nil {
-				return nil, fmt.Errorf("telpebble: chunk %x: %w", r.it.Key(), err)
-			}
-			r.runs = append(r.runs, r.buf[n:])
+		done, all, err := r.summarize(w, id, hc, inHead, to)
+		if err != nil {
+			return nil, err
 		}
-		if err := r.it.Error(); err != nil {
+		if all && !inHead {
+			return nil, nil
+		}
+		if err := r.decodeChunks(w, id, done); err != nil {
 			return nil, err
 		}
 	}
@@ -175,6 +216,122 @@ func (r *reader) window(w int64, id uint64, hc headChunk, inHead, sealed bool) (
 		return out, nil
 	}
 	return mergeRuns(r.runs), nil
+}
+
+// decodeChunks decodes the chunks of a series in a window that overlap the
+// range, except those whose positions are set in skip, into runs.
+func (r *reader) decodeChunks(w int64, id uint64, skip uint64) error {
+	r.key = chunkPrefix(r.key[:0], w, id)
+	pos := 0
+	for ok := r.it.SeekGE(r.key); ok && bytes.HasPrefix(r.it.Key(), r.key); ok = r.it.Next() {
+		pos++
+		if pos <= 64 && skip&(1<<(pos-1)) != 0 {
+			continue
+		}
+		v, err := r.it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		h, _, err := tsz.ReadHeader(v)
+		if err != nil {
+			return fmt.Errorf("telpebble: chunk %x: %w", r.it.Key(), err)
+		}
+		if h.MaxT < r.start || h.MinT > r.end {
+			continue
+		}
+		n := len(r.buf)
+		if r.buf, err = tsz.Decode(r.buf, v); err != nil {
+			return fmt.Errorf("telpebble: chunk %x: %w", r.it.Key(), err)
+		}
+		r.runs = append(r.runs, r.buf[n:])
+	}
+	return r.it.Error()
+}
+
+// maxSummarized is the most chunks of a series in one window that
+// summarize considers (a window normally holds one; compaction merges).
+const maxSummarized = 64
+
+// summarize hands to the summaries of the series' chunks in window w that
+// it covers whole and that nothing else written overlaps in time (another
+// chunk, the head): their samples are the series' only ones in their
+// span, so the summary is exactly what adding them would add. It returns
+// the chunks' positions (bit i: the i-th chunk in key order), and whether
+// that is every chunk of the window.
+func (r *reader) summarize(w int64, id uint64, hc headChunk, inHead bool, to sink) (done uint64, all bool, err error) {
+	if !to.Covers(r.start, r.start) {
+		return 0, false, nil // raw samples, or a method summaries cannot answer
+	}
+	r.hdrs = r.hdrs[:0]
+	r.key = chunkPrefix(r.key[:0], w, id)
+	for ok := r.it.SeekGE(r.key); ok && bytes.HasPrefix(r.it.Key(), r.key); ok = r.it.Next() {
+		if len(r.hdrs) == maxSummarized {
+			return 0, false, nil
+		}
+		v, err := r.it.ValueAndErr()
+		if err != nil {
+			return 0, false, err
+		}
+		h, _, err := tsz.ReadHeader(v)
+		if err != nil {
+			return 0, false, fmt.Errorf("telpebble: chunk %x: %w", r.it.Key(), err)
+		}
+		r.hdrs = append(r.hdrs, h)
+	}
+	if err := r.it.Error(); err != nil {
+		return 0, false, err
+	}
+	others := r.headSpans(hc, inHead)
+	for i, h := range r.hdrs {
+		if !h.HasSummary || !to.Covers(h.MinT, h.MaxT) || r.overlapsOthers(i, others) {
+			continue
+		}
+		to.AddSummary(h.MinT, h.Summary)
+		done |= 1 << i
+		r.summarized++
+	}
+	return done, done == 1<<len(r.hdrs)-1, nil
+}
+
+// span is an inclusive interval of sample times.
+type span struct{ minT, maxT int64 }
+
+func (a span) overlaps(b span) bool { return a.minT <= b.maxT && b.minT <= a.maxT }
+
+// headSpans returns the spans of a series' head samples in a window.
+func (r *reader) headSpans(hc headChunk, inHead bool) []span {
+	r.spans = r.spans[:0]
+	if !inHead {
+		return r.spans
+	}
+	if n := len(hc.run); n > 0 {
+		r.spans = append(r.spans, span{hc.run[0].T, hc.run[n-1].T})
+	}
+	if len(hc.ooo) > 0 {
+		sp := span{hc.ooo[0].T, hc.ooo[0].T}
+		for _, x := range hc.ooo[1:] {
+			sp.minT, sp.maxT = min(sp.minT, x.T), max(sp.maxT, x.T)
+		}
+		r.spans = append(r.spans, sp)
+	}
+	return r.spans
+}
+
+// overlapsOthers reports whether chunk i of r.hdrs shares times with
+// another chunk of the window or with the head's spans.
+func (r *reader) overlapsOthers(i int, head []span) bool {
+	sp := span{r.hdrs[i].MinT, r.hdrs[i].MaxT}
+	for j, h := range r.hdrs {
+		if j != i && sp.overlaps(span{h.MinT, h.MaxT}) {
+			return true
+		}
+	}
+	for _, o := range head {
+		if sp.overlaps(o) {
+			return true
+		}
+	}
+	return false
 }
 
 // disjoint reports whether sorted runs follow each other in time without
@@ -249,7 +406,7 @@ func (ss *seriesSet) Next() bool {
 			return true
 		}
 		ss.agg.Reset()
-		if err := ss.r.windows(m, ss.agg.Add); err != nil {
+		if err := ss.r.aggregate(m, ss.agg); err != nil {
 			ss.err = err
 			break
 		}
@@ -294,7 +451,7 @@ func aggregateGroups(r *reader, sel []selected, a *telemetry.Aggregation) ([]tel
 		if len(keys) == 0 {
 			continue
 		}
-		aggs := make([]*tsagg.Agg, len(keys))
+		aggs := make(aggSinks, len(keys))
 		for i, k := range keys {
 			g := groups[k.key]
 			if g == nil {
@@ -303,12 +460,7 @@ func aggregateGroups(r *reader, sel []selected, a *telemetry.Aggregation) ([]tel
 			}
 			aggs[i] = g.agg
 		}
-		err := r.windows(m, func(win []telemetry.Sample) {
-			for _, g := range aggs {
-				g.Add(win)
-			}
-		})
-		if err != nil {
+		if err := r.aggregate(m, aggSinks(aggs)); err != nil {
 			return nil, err
 		}
 	}

@@ -16,6 +16,12 @@ type seriesMeta struct {
 	key        string
 	series     telemetry.Series
 	lastWindow int64
+	// The series' head chunk in the window appended to last, so that an
+	// append finds it without a map lookup (see head.addTo).
+	// REQUIRES: Store.wmu.
+	headWin   *headWindow
+	headChunk *headChunk
+	headHint  int // samples in its last head chunk that was sealed
 }
 
 // seriesIndex finds series by key, name, tag and identifier. Postings hold

@@ -82,20 +82,30 @@ type Store struct {
 	db *pebble.DB
 	o  Options
 
-	wmu      sync.Mutex // serialises appends, seals and compactions
-	nextID   uint64     // next series id; REQUIRES: wmu
-	walSeq   uint64     // last WAL record sequence; REQUIRES: wmu
-	chunkSeq uint64     // last chunk sequence; REQUIRES: wmu
+	wmu      sync.Mutex    // serialises appends, seals and compactions
+	nextID   uint64        // next series id; REQUIRES: wmu
+	walSeq   uint64        // last WAL record sequence; REQUIRES: wmu
+	chunkSeq uint64        // last chunk sequence; REQUIRES: wmu
+	scratch  appendScratch // REQUIRES: wmu
 
 	hmu    sync.RWMutex // guards idx, head and closed
 	idx    *seriesIndex
 	head   *head
 	closed bool
+
+	stats readStats
 }
 
 var _ telemetry.Store = (*Store)(nil)
 
-const schemaVersion = 1
+// schemaVersion is the data format this build writes: 2 since chunks carry
+// a summary (internal/tsz). It reads version 1 too, whose chunks have none
+// and are decoded; a writable open marks the directory 2, which older
+// builds refuse with a clear error rather than misread the new chunks.
+const schemaVersion = 2
+
+// oldestSchema is the oldest format this build reads.
+const oldestSchema = 1
 
 // Open opens (creating if needed) a store in directory dir, replaying
 // samples that were appended but not yet sealed.
@@ -144,16 +154,8 @@ const memTableSize = 32 << 20
 
 // load reads the meta table, the series and the write-ahead log.
 func (s *Store) load() error {
-	if v, ok, err := s.getMeta("schema"); err != nil {
+	if err := s.checkSchema(); err != nil {
 		return err
-	} else if ok && v != schemaVersion {
-		return fmt.Errorf("data format version %d, this build reads version %d", v, schemaVersion)
-	} else if !ok && s.o.ReadOnly {
-		return fmt.Errorf("not a telemetry store (no schema)")
-	} else if !ok {
-		if err := s.db.Set(metaKey("schema"), binary.BigEndian.AppendUint64(nil, schemaVersion), pebble.Sync); err != nil {
-			return err
-		}
 	}
 	var err error
 	if s.nextID, _, err = s.getMeta("next_series"); err != nil {
@@ -167,6 +169,23 @@ func (s *Store) load() error {
 		return err
 	}
 	return s.replayWAL()
+}
+
+// checkSchema refuses a directory of a format this build cannot read, and
+// marks a writable one with the format it will write.
+func (s *Store) checkSchema() error {
+	v, ok, err := s.getMeta("schema")
+	switch {
+	case err != nil:
+		return err
+	case ok && (v < oldestSchema || v > schemaVersion):
+		return fmt.Errorf("data format version %d, this build reads versions %d to %d", v, oldestSchema, schemaVersion)
+	case !ok && s.o.ReadOnly:
+		return fmt.Errorf("not a telemetry store (no schema)")
+	case s.o.ReadOnly || v == schemaVersion:
+		return nil
+	}
+	return s.db.Set(metaKey("schema"), binary.BigEndian.AppendUint64(nil, schemaVersion), pebble.Sync)
 }
 
 func (s *Store) getMeta(name string) (uint64, bool, error) {
