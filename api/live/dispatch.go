@@ -12,10 +12,10 @@ import (
 // views, the index of what each read, the evaluations queued and running,
 // and the commits taken while evaluations ran.
 type dispatcher struct {
-	h       *Hub
-	pos     int64 // time of the last commit taken (ns); 0 before the first
-	views   map[string]*view
-	index   *index
+	h     *Hub
+	pos   int64 // time of the last commit taken (ns); 0 before the first
+	views map[string]*view
+	index *index
 	// maintained holds the views kept in place (view.match set): each
 	// commit is tested against every one of them (view.take), not through
 	// the index.
@@ -56,7 +56,9 @@ func (d *dispatcher) run() {
 	}
 }
 
-func (d *dispatcher) idle() bool { return len(d.quick) == 0 && len(d.queue) == 0 && len(d.running) == 0 }
+func (d *dispatcher) idle() bool {
+	return len(d.quick) == 0 && len(d.queue) == 0 && len(d.running) == 0
+}
 
 // commit takes one commit: every view whose read set it hits is queued for
 // evaluation at the commit's time (or later, when the queue is long: an
