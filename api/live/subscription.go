@@ -293,8 +293,9 @@ func (s *Subscription) next(cur *version) *Message {
 	d, body := cur.diff, cur.diffJSON
 	if d == nil || cur.from != s.sent.seq {
 		// Behind by more than one answer (or resuming): one diff from what
-		// the client holds, whatever happened in between.
-		d, body = diffResults(s.sent.result, cur.result), nil
+		// the client holds, whatever happened in between, shared with the
+		// subscribers behind by as much.
+		d, body = cur.diffFrom(s.sent)
 	}
 	s.sent = cur
 	if d.Empty() && !s.confirm {

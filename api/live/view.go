@@ -1,6 +1,7 @@
 package live
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +66,31 @@ type version struct {
 	// observed is when the first commit behind this answer came off the
 	// feed (zero for a first answer): where diff latency is measured from.
 	observed time.Time
+	// since holds the diffs to this answer from older ones that
+	// subscribers which fell behind held (seq → *sharedDiff): subscribers
+	// of a query tend to fall behind together, and then share one diff and
+	// one encoding. It dies with the version.
+	since sync.Map
+}
+
+// sharedDiff is a diff computed once for every subscriber that needs it.
+type sharedDiff struct {
+	once sync.Once
+	d    *Diff
+	body *encoded
+}
+
+// diffFrom returns the diff from an older answer of the same view to this
+// one, and its encoding, computed once per older answer. Answers of a view
+// with the same seq are the same (the query at that commit time).
+func (v *version) diffFrom(old *version) (*Diff, *encoded) {
+	x, _ := v.since.LoadOrStore(old.seq, &sharedDiff{})
+	sd := x.(*sharedDiff)
+	sd.once.Do(func() {
+		sd.d = diffResults(old.result, v.result)
+		sd.body = lazyJSON(diffFields(sd.d))
+	})
+	return sd.d, sd.body
 }
 
 func newVersion(seq, from int64, res *exec.TopologyResult, d *Diff, observed time.Time) *version {
