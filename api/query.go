@@ -80,7 +80,7 @@ func (s *Server) prepare(r *http.Request, req *QueryRequest) (*query, error) {
 		}
 		q.opts.Now = t
 	}
-	stmt, err := lang.Parse(req.Query)
+	stmt, err := s.stmts.parse(req.Query)
 	if err != nil {
 		return nil, err
 	}

@@ -160,6 +160,7 @@ type Server struct {
 
 	handlerOnce sync.Once
 	handler     http.Handler
+	stmts       *stmtCache // POST /api/query's and /api/explain's statements by text
 }
 
 // route is one mounted route, for the OpenAPI check.
@@ -178,7 +179,7 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), started: cfg.Now()}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), started: cfg.Now(), stmts: newStmtCache()}
 	s.metrics = newMetrics(s)
 	s.loopback.Store(true) // until Serve knows the address; tests serve on loopback
 	s.routesOwn()

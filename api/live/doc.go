@@ -13,7 +13,7 @@
 //
 // # Data flow
 //
-//	store change feed ─► feed reader ─► dispatcher ─► evaluators (engine.Over(recording graph))
+//	store change feed ─► feed reader ─► dispatcher ─► evaluators (engine.Over(recording graph), or in place)
 //	                                        │  ▲             │
 //	                                        │  └─ read set, new answer, diff
 //	                                        ▼
@@ -35,6 +35,15 @@
 // commit re-runs only the views whose answer it can change: a change far
 // from a withNeighborsOf neighbourhood does not re-run it. This is exact
 // for any query shape, since an evaluation is a function of what it reads.
+//
+// A filter (exec.Matcher: no withNeighborsOf in the query or the scope)
+// is not filed in the index nor run again: its answer is the components
+// its filter holds for and the relations among them, so the dispatcher
+// tests each change against the compiled filter and the view's members,
+// and an evaluator applies the changes that matter to the answer in place
+// (maintain.go), reading the graph only for the relations of components
+// that joined. Those evaluations take microseconds and are scheduled
+// before query runs.
 //
 // A view has at most one evaluation at a time, at the latest commit the
 // dispatcher has taken; commits that arrive meanwhile are checked against

@@ -180,6 +180,9 @@ type Hub struct {
 	pos     atomic.Int64     // time of the last commit the dispatcher took (ns)
 	nextID  atomic.Uint64    // in-process subscription ids
 	closing atomic.Bool
+	// noMaintain runs every query again on each change that hits it, even
+	// those maintained in place: tests compare the two.
+	noMaintain bool
 
 	mu    sync.Mutex     // guards keys and conns; never held while blocking
 	keys  map[string]int // subscriptions per key, for sessions without Acquire

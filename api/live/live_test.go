@@ -63,7 +63,8 @@ func newHubWith(t testing.TB, st graphstore.Store, lim Limits, eo exec.Options) 
 
 // evaluations is how many evaluations the hub ran for commits.
 func (h *Hub) changeEvaluations() int {
-	return int(testutil.ToFloat64(h.metrics.evaluations.WithLabelValues("change")))
+	return int(testutil.ToFloat64(h.metrics.evaluations.WithLabelValues("change")) +
+		testutil.ToFloat64(h.metrics.evaluations.WithLabelValues("maintain")))
 }
 
 // syncHub waits for the hub to take every commit and finish evaluating.

@@ -30,7 +30,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tetra_live_commits_total", Help: "Commits taken from the store's change feed."}),
 		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tetra_live_evaluations_total",
-			Help: "Query evaluations, by reason: subscribe (a new query), change (a commit hit what it read), resume, once (a time-travel query)."},
+			Help: "Query evaluations, by reason: subscribe (a new query), change (a commit hit what it read: the query ran again), maintain (a filter's answer updated in place from the changes), resume, once (a time-travel query)."},
 			[]string{"reason"}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tetra_live_messages_sent_total", Help: "WebSocket messages sent, by type."}, []string{"type"}),

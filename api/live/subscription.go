@@ -101,7 +101,12 @@ func (h *Hub) Subscribe(ctx context.Context, req Request, sess Session) (*Subscr
 	}
 	s.resuming = req.Resume != nil
 	key := lang.Format(ts) + "\x00" + lang.Format(sess.Scope)
-	if err := h.do(func() { h.d.attach(s, key, ts, sess.Scope) }); err != nil {
+	match, err := h.matcher(ts, sess.Scope)
+	if err != nil {
+		s.release()
+		return nil, err
+	}
+	if err := h.do(func() { h.d.attach(s, key, ts, sess.Scope, match) }); err != nil {
 		s.release()
 		return nil, err
 	}
@@ -113,6 +118,20 @@ func (h *Hub) Subscribe(ctx context.Context, req Request, sess Session) (*Subscr
 		}
 	}
 	return s, nil
+}
+
+// matcher returns the compiled filter of a query whose answer can be
+// maintained in place, nil for one that must run again on each change that
+// hits what it read.
+func (h *Hub) matcher(ts *lang.TopologyStmt, scope lang.Expr) (*exec.Matcher, error) {
+	if h.noMaintain {
+		return nil, nil
+	}
+	m, ok, err := h.engine.Matcher(ts, exec.QueryOptions{Scope: scope})
+	if err != nil || !ok {
+		return nil, err
+	}
+	return m, nil
 }
 
 // liveStatement returns the topology statement a subscription follows, or
@@ -274,8 +293,9 @@ func (s *Subscription) next(cur *version) *Message {
 	d, body := cur.diff, cur.diffJSON
 	if d == nil || cur.from != s.sent.seq {
 		// Behind by more than one answer (or resuming): one diff from what
-		// the client holds, whatever happened in between.
-		d, body = diffResults(s.sent.result, cur.result), nil
+		// the client holds, whatever happened in between, shared with the
+		// subscribers behind by as much.
+		d, body = cur.diffFrom(s.sent)
 	}
 	s.sent = cur
 	if d.Empty() && !s.confirm {

@@ -1,10 +1,12 @@
 package live
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tetrahq/tetra/exec"
+	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/lang"
 )
 
@@ -14,6 +16,9 @@ type view struct {
 	key   string // canonical query and scope
 	stmt  *lang.TopologyStmt
 	scope lang.Expr
+	// match, when not nil, is the query's filter: the view's answer is
+	// maintained in place from the changes (maintain.go), not run again.
+	match *exec.Matcher
 	// cur is the latest answer. The dispatcher swaps it; subscribers load
 	// it on their own goroutines.
 	cur atomic.Pointer[version]
@@ -24,7 +29,18 @@ type view struct {
 	state      viewState
 	dirtySince time.Time // when the first commit that made it dirty came off the feed
 	gone       bool      // removed (no subscribers, or failed): drop its evaluation
+	// Of a maintained view (match set): the components its answer holds
+	// as of the last commit taken (nil while a full evaluation is queued
+	// or running), the changes taken since the answer behind cur, in
+	// commit order, and whether the next evaluation must run the query.
+	members      map[graphstore.ID]struct{}
+	pending      []graphstore.Change
+	pendingSince time.Time // when the first of pending came off the feed
+	full         bool
 }
+
+// maintained reports whether the view's answer is kept in place.
+func (v *view) maintained() bool { return v.match != nil }
 
 type viewState uint8
 
@@ -50,6 +66,31 @@ type version struct {
 	// observed is when the first commit behind this answer came off the
 	// feed (zero for a first answer): where diff latency is measured from.
 	observed time.Time
+	// since holds the diffs to this answer from older ones that
+	// subscribers which fell behind held (seq → *sharedDiff): subscribers
+	// of a query tend to fall behind together, and then share one diff and
+	// one encoding. It dies with the version.
+	since sync.Map
+}
+
+// sharedDiff is a diff computed once for every subscriber that needs it.
+type sharedDiff struct {
+	once sync.Once
+	d    *Diff
+	body *encoded
+}
+
+// diffFrom returns the diff from an older answer of the same view to this
+// one, and its encoding, computed once per older answer. Answers of a view
+// with the same seq are the same (the query at that commit time).
+func (v *version) diffFrom(old *version) (*Diff, *encoded) {
+	x, _ := v.since.LoadOrStore(old.seq, &sharedDiff{})
+	sd := x.(*sharedDiff)
+	sd.once.Do(func() {
+		sd.d = diffResults(old.result, v.result)
+		sd.body = lazyJSON(diffFields(sd.d))
+	})
+	return sd.d, sd.body
 }
 
 func newVersion(seq, from int64, res *exec.TopologyResult, d *Diff, observed time.Time) *version {
@@ -66,7 +107,8 @@ func newVersion(seq, from int64, res *exec.TopologyResult, d *Diff, observed tim
 type evaluation struct {
 	v     *view
 	at    int64
-	reads *readSet
+	full  bool     // the query ran (else the changes were applied in place)
+	reads *readSet // what it read; nil for a maintained view
 	next  *version // nil when the answer did not change
 	err   error
 }
@@ -76,28 +118,38 @@ func emptyResult() *exec.TopologyResult {
 	return &exec.TopologyResult{EvaluatedAt: time.Unix(0, 0).UTC(), Components: []exec.Component{}, Relations: []exec.Relation{}}
 }
 
-// evaluate runs a view's query at commit time at, recording what it reads,
-// and compares the answer with the current one. It runs on its own
+// evaluate brings a view's answer to commit time at: by running its query
+// (full), recording what it reads unless the view is maintained in place,
+// or by applying the changes taken since its current answer (maintain.go).
+// It compares the answer with the current one. It runs on its own
 // goroutine; the view's current answer does not change meanwhile, since a
 // view has one evaluation at a time and only its end publishes.
-func (h *Hub) evaluate(v *view, at int64, observed time.Time) {
-	e := &evaluation{v: v, at: at}
-	res := emptyResult()
-	if at == 0 {
-		e.reads = &readSet{all: true} // the first commit changes everything
-	} else {
-		e.reads = newReadSet()
-		out, err := h.engine.Over(&recordingGraph{store: h.store, rs: e.reads}).RunWith(h.ctx, v.stmt,
-			exec.QueryOptions{Now: time.Unix(0, at), Scope: v.scope})
-		if err == nil {
-			res = out.Topology
+func (h *Hub) evaluate(v *view, at int64, observed time.Time, full bool, changes []graphstore.Change) {
+	e := &evaluation{v: v, at: at, full: full}
+	prev := v.cur.Load()
+	res, reason := emptyResult(), "change"
+	switch {
+	case !full:
+		reason = "maintain"
+		res, e.err = h.maintain(h.ctx, v, prev.result, changes, at)
+		if e.err == errGrown {
+			res, e.err = h.run(v, at, nil)
 		}
-		e.err = err
+	case at == 0:
+		if !v.maintained() {
+			e.reads = &readSet{all: true} // the first commit changes everything
+		}
+	case v.maintained():
+		res, e.err = h.run(v, at, nil)
+	default:
+		e.reads = newReadSet()
+		res, e.err = h.run(v, at, e.reads)
 	}
-	reason := "change"
-	if prev := v.cur.Load(); prev == nil {
+	if prev == nil {
 		reason = "subscribe"
-		e.next = newVersion(at, 0, res, nil, time.Time{})
+		if e.err == nil {
+			e.next = newVersion(at, 0, res, nil, time.Time{})
+		}
 	} else if e.err == nil {
 		if d := diffResults(prev.result, res); !d.Empty() {
 			e.next = newVersion(at, prev.seq, res, d, observed)
@@ -108,4 +160,18 @@ func (h *Hub) evaluate(v *view, at int64, observed time.Time) {
 	case h.done <- e:
 	case <-h.ctx.Done():
 	}
+}
+
+// run runs a view's query at commit time at, recording what it reads into
+// rs when not nil.
+func (h *Hub) run(v *view, at int64, rs *readSet) (*exec.TopologyResult, error) {
+	eng := h.engine
+	if rs != nil {
+		eng = eng.Over(&recordingGraph{store: h.store, rs: rs})
+	}
+	out, err := eng.RunWith(h.ctx, v.stmt, exec.QueryOptions{Now: time.Unix(0, at), Scope: v.scope})
+	if err != nil {
+		return nil, err
+	}
+	return out.Topology, nil
 }
