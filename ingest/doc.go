@@ -4,8 +4,9 @@
 // receiver's semantics (instance snapshots replace an instance's elements,
 // delete_ids delete) and check states as given. It also decodes metrics,
 // events and spans (Decoder.DecodePayload): intake metrics[] and events{},
-// /api/v1/series bodies, trace-agent span JSON and OTLP/JSON traces, metrics
-// and logs; intake.go, spans.go and otlp.go say how each field maps, and
+// /api/v1/series bodies, trace-agent span JSON, and OTLP traces, metrics
+// and logs in protobuf (DecodeOTLP, DecodeOTLPRequest) and JSON; intake.go,
+// spans.go, otlp.go and otlpdata.go say how each field maps, and
 // docs/telemetry.md how the data is tied to components.
 //
 // The HTTP receivers are in ingest/receiver; the Kafka log (the only place

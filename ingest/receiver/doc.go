@@ -14,10 +14,14 @@
 //     spans) go to Config.Metrics, Events and Spans.
 //   - POST /stsAgent/api/v1/series and /receiver/stsAgent/api/v1/series:
 //     the agent forwarder's {"series": […]}, into Config.Metrics.
-//   - POST /v1/traces: OTLP/HTTP trace export in protobuf
-//     (application/x-protobuf, what the SDKs' exporters send) or JSON (415
-//     for another Content-Type), into Config.Spans; answered 200 with an
-//     empty response in the request's encoding, as OTLP wants.
+//   - POST /v1/traces, /v1/metrics and /v1/logs: OTLP/HTTP export
+//     requests in protobuf (application/x-protobuf, what the SDKs'
+//     exporters send) or JSON (415 for another Content-Type), decoded by
+//     ingest.Decoder.DecodeOTLP and DecodeOTLPJSON, into Config.Spans,
+//     Metrics and Events (logs become events); answered 200 with the
+//     export response in the request's encoding, as OTLP wants, its
+//     partial_success carrying the warnings (nothing is ever partly
+//     rejected: an export is taken whole or refused).
 //
 // A request goes through these steps, and is answered at the first that
 // fails:

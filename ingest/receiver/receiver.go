@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -98,7 +97,9 @@ func (rc *Receiver) Mount(srv *api.Server) error {
 			rc.handleIntake(w, r)
 		})
 	}
-	srv.HandleFunc("POST /v1/traces", api.RoleIngest, rc.handleOTLPTraces)
+	for _, sig := range []ingest.Signal{ingest.SignalTraces, ingest.SignalMetrics, ingest.SignalLogs} {
+		srv.HandleFunc("POST /v1/"+sig.String(), api.RoleIngest, func(w http.ResponseWriter, r *http.Request) { rc.handleOTLP(w, r, sig) })
+	}
 	return nil
 }
 
@@ -180,71 +181,6 @@ func (rc *Receiver) handleIntake(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.m.accepted(len(ans.Warnings)+ans.WarningsDropped, time.Since(start))
 	api.WriteJSON(w, http.StatusAccepted, ans)
-}
-
-// handleOTLPTraces serves OTLP/HTTP's trace export in both its encodings,
-// protobuf (what the SDKs' exporters send) and JSON: the spans of an
-// ExportTraceServiceRequest go to the span store, and the answer is OTLP's
-// success, 200 with an empty ExportTraceServiceResponse in the request's
-// encoding, once they are durable.
-func (rc *Receiver) handleOTLPTraces(w http.ResponseWriter, r *http.Request) {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct != "application/json" && ct != "application/x-protobuf" {
-		rc.fail(w, r, api.Errorf(api.ClassMediaType, "%s", fmt.Sprintf("Content-Type %q is not supported: OTLP/HTTP "+
-			"is application/x-protobuf or application/json", r.Header.Get("Content-Type"))))
-		return
-	}
-	if rc.cfg.Spans == nil {
-		rc.fail(w, r, api.Errorf(api.ClassUnavailable, "%s", "this server has no span store"))
-		return
-	}
-	body, err := rc.readBody(w, r)
-	if err != nil {
-		rc.fail(w, r, err)
-		return
-	}
-	dc := ingest.Decoder{MaxBytes: rc.cfg.MaxDecodedBytes}
-	var pl *ingest.Payload
-	if ct == "application/x-protobuf" {
-		pl, err = dc.DecodeOTLPTraces(body)
-	} else {
-		pl, err = decodeOTLPJSONTraces(dc, body)
-	}
-	if err != nil {
-		rc.fail(w, r, err)
-		return
-	}
-	if len(pl.Spans) > 0 {
-		if err := rc.cfg.Spans.AppendSpans(r.Context(), pl.Spans); err != nil {
-			rc.fail(w, r, fmt.Errorf("storing spans: %w", err))
-			return
-		}
-	}
-	if ct == "application/x-protobuf" {
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		w.WriteHeader(http.StatusOK) // an empty ExportTraceServiceResponse is no bytes
-		return
-	}
-	api.WriteJSON(w, http.StatusOK, struct{}{})
-}
-
-// decodeOTLPJSONTraces decodes an OTLP/JSON trace export, refusing any
-// other document the decoder knows.
-func decodeOTLPJSONTraces(dc ingest.Decoder, body []byte) (*ingest.Payload, error) {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(body, &top) == nil {
-		for k := range top {
-			if k != "resourceSpans" {
-				return nil, api.Errorf(api.ClassBadRequest, "%s", fmt.Sprintf(
-					"POST /v1/traces takes an OTLP ExportTraceServiceRequest ({\"resourceSpans\": […]}); got a key %q", k))
-			}
-		}
-	}
-	pl, err := dc.DecodePayloadBytes(body)
-	if err == nil && (len(pl.Topologies) > 0 || len(pl.Metrics) > 0 || len(pl.Events) > 0) {
-		err = api.Errorf(api.ClassBadRequest, "%s", `POST /v1/traces takes an OTLP ExportTraceServiceRequest ({"resourceSpans": […]})`)
-	}
-	return pl, err
 }
 
 // defaultSource names the source of topologies without an instance after
