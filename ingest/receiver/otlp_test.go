@@ -115,7 +115,7 @@ func TestMalformedOTLP(t *testing.T) {
 		{name: "log without time", path: "/v1/logs", body: logs(log, mustMarshal(t, &logspb.LogRecord{SeverityText: "INFO"})), status: 400,
 			msg: "needs timeUnixNano or observedTimeUnixNano", problemPath: "resourceLogs[0].scopeLogs[0].logRecords[1]"},
 		{name: "JSON wrong type", path: "/v1/logs", ctype: "application/json",
-			body: []byte(`{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": "1795168800000000000", "droppedAttributesCount": "many"}]}]}]}`),
+			body:   []byte(`{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": "1795168800000000000", "droppedAttributesCount": "many"}]}]}]}`),
 			status: 400, msg: "line 1:"},
 		{name: "JSON truncated", path: "/v1/metrics", ctype: "application/json", body: []byte(`{"resourceMetrics": [{"scopeMet`),
 			status: 400, msg: "invalid JSON at line 1"},
@@ -220,9 +220,9 @@ func TestOTLPProtobufAll(t *testing.T) {
 		}
 	}
 	for q, want := range map[string]string{
-		`TRACES WHERE service = "checkout" FROM "2026-11-20T09:00:00Z" TO "2026-11-20T11:00:00Z"`: `span abababababababababababababababab/0101010101010101 parent="" service="checkout" name="GET /cart" kind="server" status="unset" start=2026-11-20T10:00:00Z duration=5ms`,
-		`METRICS WHERE name = "queue.depth" FROM "2026-11-20T09:00:00Z" TO "2026-11-20T11:00:00Z"`:    `series {host.name=web-1,name=queue.depth,service.name=checkout}: 2026-11-20T10:00:00Z=7`,
-		`EVENTS WHERE source = "checkout" FROM "2026-11-20T09:00:00Z" TO "2026-11-20T11:00:00Z"`:      `name="payment failed" category="Others" type="ERROR" source="checkout" message="payment failed"`,
+		`TRACES WHERE service = "checkout" FROM "2026-11-20T09:00:00Z" TO "2026-11-20T11:00:00Z"`:  `span abababababababababababababababab/0101010101010101 parent="" service="checkout" name="GET /cart" kind="server" status="unset" start=2026-11-20T10:00:00Z duration=5ms`,
+		`METRICS WHERE name = "queue.depth" FROM "2026-11-20T09:00:00Z" TO "2026-11-20T11:00:00Z"`: `series {host.name=web-1,name=queue.depth,service.name=checkout}: 2026-11-20T10:00:00Z=7`,
+		`EVENTS WHERE source = "checkout" FROM "2026-11-20T09:00:00Z" TO "2026-11-20T11:00:00Z"`:   `name="payment failed" category="Others" type="ERROR" source="checkout" message="payment failed"`,
 	} {
 		if got := s.query(q); !strings.Contains(got, want) {
 			t.Errorf("%s:\n%s\nwant %s", q, got, want)
