@@ -167,11 +167,12 @@ tetra mcp --server https://tetra.example:7070 --key "$KEY"`,
 		about: "Deletes an automation and the records of its runs.",
 	},
 	"serve": {
-		usage: []string{"[--data DIR] [--elasticsearch URL] [--listen ADDR] [--config FILE] [--tls-cert FILE --tls-key FILE] [--log-format text|json] [--log-level L]",
+		usage: []string{"[--data DIR] [--elasticsearch URL] [--listen ADDR] [--otlp-grpc ADDR] [--config FILE] [--tls-cert FILE --tls-key FILE] [--log-format text|json] [--log-level L]",
 			"--demo [--demo-speed N] [--demo-seed N] [--data DIR] [--listen ADDR]"},
 		about: `Runs the server: the REST API, live subscriptions over WebSocket, metrics, on one
-address. Without API keys it listens on loopback only. SIGINT or SIGTERM drains
-it and closes the store. docs/api.md describes the API and the configuration
+address, and the StackState and OTLP/HTTP receivers; with --otlp-grpc also
+OTLP/gRPC on a port of its own. Without API keys it listens on loopback only.
+SIGINT or SIGTERM drains it and closes the store. docs/api.md describes the API and the configuration
 file.
 
 With --demo it also runs a simulated web shop on Kubernetes whose agents report
@@ -182,6 +183,8 @@ unless --log-level says otherwise.`,
 		examples: `tetra serve --data shop
 tetra serve --config /etc/tetra/tetra.yaml
 tetra serve --data shop --listen 0.0.0.0:7070 --tls-cert cert.pem --tls-key key.pem
+# OpenTelemetry SDKs and Collectors: OTLP/HTTP on :7070, OTLP/gRPC on :4317
+tetra serve --data shop --otlp-grpc 127.0.0.1:4317
 # the demo, its five-minute scenario in thirty seconds
 tetra serve --demo --demo-speed 10`,
 	},

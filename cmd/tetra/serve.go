@@ -38,7 +38,10 @@ type serveConfig struct {
 	// cluster instead of the data directory.
 	Elasticsearch string `yaml:"elasticsearch"`
 	Listen        string `yaml:"listen"`
-	TLS           struct {
+	// OTLPGRPC, when set, is where the OTLP/gRPC receiver listens
+	// (host:port, conventionally 4317).
+	OTLPGRPC string `yaml:"otlpGrpc"`
+	TLS      struct {
 		Cert string `yaml:"cert"`
 		Key  string `yaml:"key"`
 	} `yaml:"tls"`
@@ -77,6 +80,7 @@ func runServe(e *env, args []string) int {
 	data := dataFlag(fs)
 	esURL := elasticFlag(fs)
 	listen := fs.String("listen", cfg.Listen, "listen on `ADDR` (host:port; a port of 0 picks a free one)")
+	otlpGRPC := fs.String("otlp-grpc", "", "also receive OTLP over gRPC on `ADDR` (host:port, e.g. 127.0.0.1:4317)")
 	cert := fs.String("tls-cert", "", "serve HTTPS with the certificate in `FILE` (PEM)")
 	key := fs.String("tls-key", "", "the private key of --tls-cert, in `FILE` (PEM)")
 	logFormat := fs.String("log-format", cfg.Log.Format, "log lines as `text` or json")
@@ -102,6 +106,7 @@ func runServe(e *env, args []string) int {
 	override(set, "data", &cfg.Data, *data)
 	override(set, "elasticsearch", &cfg.Elasticsearch, *esURL)
 	override(set, "listen", &cfg.Listen, *listen)
+	override(set, "otlp-grpc", &cfg.OTLPGRPC, *otlpGRPC)
 	override(set, "tls-cert", &cfg.TLS.Cert, *cert)
 	override(set, "tls-key", &cfg.TLS.Key, *key)
 	override(set, "log-format", &cfg.Log.Format, *logFormat)
@@ -184,9 +189,11 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 	if err != nil {
 		return userError(e, "serve", err)
 	}
-	if keys.Len() == 0 && !api.IsLoopbackHost(cfg.Listen) {
-		return userError(e, "serve", fmt.Errorf("refusing to listen on %s without API keys: anyone who reaches it could read everything; "+
-			"create a key first (tetra key create --data %s --role admin NAME), or listen on 127.0.0.1", cfg.Listen, cfg.Data))
+	for _, addr := range []string{cfg.Listen, cfg.OTLPGRPC} {
+		if addr != "" && keys.Len() == 0 && !api.IsLoopbackHost(addr) {
+			return userError(e, "serve", fmt.Errorf("refusing to listen on %s without API keys: anyone who reaches it could read everything; "+
+				"create a key first (tetra key create --data %s --role admin NAME), or listen on 127.0.0.1", addr, cfg.Data))
+		}
 	}
 	st, err := openStore(cfg.Data, readWrite, e.now)
 	if err != nil {
@@ -230,6 +237,16 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 		return userError(e, "serve", err)
 	}
 	printListening(e.stdout, srv, ln.Addr(), cfg, keys.Len())
+	if cfg.OTLPGRPC != "" {
+		// Stopped after the HTTP server has drained and before the
+		// writer closes: every export it answered is durable.
+		stop, err := serveOTLPGRPC(e.stdout, m.receiver, cfg, srv.Limits().DrainTimeout, logger)
+		if err != nil {
+			ln.Close()
+			return userError(e, "serve", err)
+		}
+		defer stop()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stopDemo := func() {}
@@ -286,6 +303,7 @@ type mounted struct {
 	hub         *live.Hub
 	automations *automation.Manager // not started: the caller starts it
 	pipe        *ingest.Pipeline    // the embedded writer: close after the drain
+	receiver    *receiver.Receiver
 }
 
 // mount mounts what other packages serve on the API server: live
@@ -299,7 +317,7 @@ func mount(srv *api.Server, d mountDeps) (*mounted, error) {
 		return nil, err
 	}
 	hub.Mount(srv)
-	pipe, err := mountReceiver(srv, d.graph, d.data, d.logger)
+	pipe, rc, err := mountReceiver(srv, d.graph, d.data, d.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -317,15 +335,15 @@ func mount(srv *api.Server, d mountDeps) (*mounted, error) {
 	for _, p := range view.Routes() {
 		srv.HandlePage(p, view)
 	}
-	return &mounted{hub: hub, automations: mgr, pipe: pipe}, nil
+	return &mounted{hub: hub, automations: mgr, pipe: pipe, receiver: rc}, nil
 }
 
 // mountReceiver mounts the receiver over the embedded log: the graph
 // store's one writer, started here; the caller closes it.
-func mountReceiver(srv *api.Server, graph *pebblestore.Store, data *dataStores, logger *slog.Logger) (*ingest.Pipeline, error) {
+func mountReceiver(srv *api.Server, graph *pebblestore.Store, data *dataStores, logger *slog.Logger) (*ingest.Pipeline, *receiver.Receiver, error) {
 	proc, err := ingest.NewTopologyProcessor(graph)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pipe := ingest.NewPipeline(proc, ingest.PipelineOptions{})
 	cfg := receiver.Config{Log: pipe, Logger: logger}
@@ -341,9 +359,37 @@ func mountReceiver(srv *api.Server, graph *pebblestore.Store, data *dataStores, 
 	}
 	if err != nil {
 		pipe.Close()
+		return nil, nil, err
+	}
+	return pipe, rc, nil
+}
+
+// serveOTLPGRPC serves the OTLP/gRPC receiver on cfg.OTLPGRPC (with the
+// server's TLS, if any) until the returned stop, which waits for the
+// exports in flight for up to drain.
+func serveOTLPGRPC(w io.Writer, rc *receiver.Receiver, cfg serveConfig, drain time.Duration, logger *slog.Logger) (stop func(), err error) {
+	g, err := rc.NewGRPC(receiver.GRPCOptions{TLSCert: cfg.TLS.Cert, TLSKey: cfg.TLS.Key})
+	if err != nil {
 		return nil, err
 	}
-	return pipe, nil
+	ln, err := net.Listen("tcp", cfg.OTLPGRPC)
+	if err != nil {
+		return nil, fmt.Errorf("--otlp-grpc: %w", err)
+	}
+	fmt.Fprintf(w, "tetra serve: OTLP/gRPC on %s (TraceService, MetricsService, LogsService)\n", ln.Addr())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := g.Serve(ln); err != nil {
+			logger.Error("OTLP/gRPC receiver", "err", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), drain)
+		defer cancel()
+		g.Stop(ctx)
+		<-done
+	}, nil
 }
 
 // printListening says what listens where, on stdout, once at start.
