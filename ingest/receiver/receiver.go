@@ -43,6 +43,10 @@ type Config struct {
 	Metrics telemetry.MetricStore
 	Events  telemetry.EventStore
 	Spans   SpanWriter
+	// ServiceSource is the topology source of the services, instances,
+	// hosts and calls that spans show (ingest.DefaultServiceMapSource
+	// when empty).
+	ServiceSource string
 }
 
 // SpanWriter is what the receiver needs of a span store (traces.Store
@@ -53,9 +57,10 @@ type SpanWriter interface {
 
 // Receiver serves the intake routes. Create it with New, then Mount it.
 type Receiver struct {
-	cfg Config
-	srv *api.Server
-	m   *metrics
+	cfg      Config
+	srv      *api.Server
+	m        *metrics
+	services *ingest.ServiceMap
 }
 
 // New returns a receiver writing to cfg.Log.
@@ -72,7 +77,7 @@ func New(cfg Config) (*Receiver, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Receiver{cfg: cfg}, nil
+	return &Receiver{cfg: cfg, services: ingest.NewServiceMap(cfg.ServiceSource, 0)}, nil
 }
 
 // intakePaths are where agents POST the intake object.
@@ -232,7 +237,27 @@ func (rc *Receiver) appendData(ctx context.Context, pl *ingest.Payload, ans *Acc
 			return fmt.Errorf("storing spans: %w", err)
 		}
 		ans.Spans = len(pl.Spans)
+		return rc.appendServices(ctx, pl.Spans)
 	}
+	return nil
+}
+
+// appendServices commits the services, instances, hosts and calls the
+// spans add or change (ingest.ServiceMap) through the log, as any
+// topology; usually there are none. A failure is the request's: the
+// client retries, the spans are stored once, and the map returns what it
+// could not commit again.
+func (rc *Receiver) appendServices(ctx context.Context, spans []traces.Span) error {
+	t := rc.services.Observe(spans)
+	if t == nil {
+		return nil
+	}
+	rec := ingest.NewTopologyRecord([]ingest.Topology{*t})
+	if _, err := rc.cfg.Log.Append(ctx, rec); err != nil {
+		rc.services.Forget(t)
+		return fmt.Errorf("storing the services of the spans: %w", err)
+	}
+	rc.m.elements(rec)
 	return nil
 }
 

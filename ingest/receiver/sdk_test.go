@@ -16,8 +16,11 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -25,6 +28,10 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/ingest"
 )
 
 // provider is a tracer provider of one service on one host, exporting
@@ -48,6 +55,14 @@ func at(ms int) time.Time { return base.Add(time.Duration(ms) * time.Millisecond
 func TestOpenTelemetrySDK(t *testing.T) {
 	s := newServer(t, serverOpts{grpc: true})
 	ctx := context.Background()
+	// An agent reports the host web-1 and the service checkout: the
+	// components the spans describe merge with them by identifier.
+	if r := s.post(request{key: "agent", body: []byte(`{"topologies":[{"instance":{"type":"agent","url":"integrations"},
+		"start_snapshot":true,"stop_snapshot":true,"components":[
+		{"externalId":"urn:host:/web-1","type":{"name":"host"},"data":{"name":"web-1","layer":"Machines","labels":["os:linux"]}},
+		{"externalId":"k8s-svc-checkout","type":{"name":"service"},"data":{"name":"checkout","identifiers":["urn:service:/checkout"]}}]}]}`)}); r.status != 202 {
+		t.Fatalf("the agent's topology: %d %s", r.status, r.body)
+	}
 	u, _ := url.Parse(s.hs.URL)
 	httpExp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(u.Host), otlptracehttp.WithInsecure(),
 		otlptracehttp.WithHeaders(map[string]string{"X-API-Key": s.token["agent"]}))
@@ -94,6 +109,46 @@ func TestOpenTelemetrySDK(t *testing.T) {
 		}
 	}
 
+	// The services, their instances and hosts are components, merged with
+	// the agent's; the calls between services relations, though the
+	// client span of frontend → checkout arrived after its server span,
+	// in another request over another transport.
+	const spanSrc = "opentelemetry:spans"
+	topo := s.query(`type IN ("service", "service-instance", "host")`)
+	wantTopo := `component "checkout on app-1" type="service-instance" layer="Service Instances" domain="" env=[] ids=["urn:service-instance:/checkout:/app-1"] labels=["service.instance.id:checkout-1"] sources=` + spanSrc + `/urn:service-instance:/checkout:/app-1
+component "frontend on web-1" type="service-instance" layer="Service Instances" domain="" env=[] ids=["urn:service-instance:/frontend:/web-1"] labels=["service.instance.id:frontend-1"] sources=` + spanSrc + `/urn:service-instance:/frontend:/web-1
+component "app-1" type="host" layer="Machines" domain="" env=[] ids=["urn:host:/app-1"] labels=[] sources=` + spanSrc + `/urn:host:/app-1
+component "checkout" type="service" layer="Services" domain="" env=[] ids=["k8s-svc-checkout" "urn:service:/checkout"] labels=[] sources=agent:integrations/k8s-svc-checkout,` + spanSrc + `/urn:service:/checkout
+component "frontend" type="service" layer="Services" domain="" env=[] ids=["urn:service:/frontend"] labels=[] sources=` + spanSrc + `/urn:service:/frontend
+component "payments" type="service" layer="Services" domain="" env=[] ids=["urn:service:/payments"] labels=[] sources=` + spanSrc + `/urn:service:/payments
+component "web-1" type="host" layer="Machines" domain="" env=[] ids=["urn:host:/web-1"] labels=["os:linux"] sources=agent:integrations/urn:host:/web-1,` + spanSrc + `/urn:host:/web-1
+relation "calls" "checkout" -> "payments" sources=` + spanSrc + `/urn:service:/checkout-calls-urn:service:/payments
+relation "calls" "frontend" -> "checkout" sources=` + spanSrc + `/urn:service:/frontend-calls-urn:service:/checkout
+relation "has" "checkout" -> "checkout on app-1" sources=` + spanSrc + `/urn:service:/checkout-has-urn:service-instance:/checkout:/app-1
+relation "has" "frontend" -> "frontend on web-1" sources=` + spanSrc + `/urn:service:/frontend-has-urn:service-instance:/frontend:/web-1
+relation "runs_on" "checkout on app-1" -> "app-1" sources=` + spanSrc + `/urn:service-instance:/checkout:/app-1-runs_on-urn:host:/app-1
+relation "runs_on" "frontend on web-1" -> "web-1" sources=` + spanSrc + `/urn:service-instance:/frontend:/web-1-runs_on-urn:host:/web-1
+`
+	if !sameLines(topo, wantTopo) {
+		t.Errorf("the service topology:\n%s\nwant\n%s", topo, wantTopo)
+	}
+	// The same calls again change nothing: no new version is written.
+	last := s.st.LastCommit()
+	again := provider(t, httpExp2(t, s), "frontend", "web-1")
+	c2, sp := again.Tracer("shop").Start(ctx, "GET /cart", trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(at(100)))
+	_, cl := again.Tracer("shop").Start(c2, "POST checkout", trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(at(110)))
+	cl.End(trace.WithTimestamp(at(150)))
+	sp.End(trace.WithTimestamp(at(160)))
+	if err := again.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.query(`TRACES WHERE service = "frontend" FROM "2026-11-20T09:00:00Z" TO "2026-11-20T11:00:00Z"`); strings.Count(got, "span ") != 4 {
+		t.Errorf("the second export's spans are not stored:\n%s", got)
+	}
+	if !s.st.LastCommit().Equal(last) {
+		t.Errorf("spans that change no topology wrote a version")
+	}
+
 	// Metrics and logs over gRPC, with the key in x-api-key.
 	conn, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -128,6 +183,18 @@ func TestOpenTelemetrySDK(t *testing.T) {
 			t.Errorf("%s:\n%s\nwant\n%s", q, got, want)
 		}
 	}
+}
+
+// httpExp2 is another OTLP/HTTP exporter to the server (an exporter is
+// shut down with its provider).
+func httpExp2(t *testing.T, s *server) sdktrace.SpanExporter {
+	u, _ := url.Parse(s.hs.URL)
+	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpoint(u.Host), otlptracehttp.WithInsecure(),
+		otlptracehttp.WithHeaders(map[string]string{"X-API-Key": s.token["agent"]}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exp
 }
 
 // sameLines reports whether two texts have the same lines in any order.
@@ -210,5 +277,57 @@ func TestGRPCErrors(t *testing.T) {
 	err = export(s.token["agent"], nest([][]byte{span}, 2, 2, 1))
 	if st, _ := status.FromError(err); st.Code() != codes.Unavailable {
 		t.Errorf("after Stop: %v", err)
+	}
+}
+
+// TestGRPCBackPressure: spans whose services are new go through the
+// writer as topology; with its queue full, the gRPC receiver answers
+// ResourceExhausted with RetryInfo (which OTLP exporters honour), and
+// the map returns those services again on the retry.
+func TestGRPCBackPressure(t *testing.T) {
+	bs := &blockingStore{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	s := newServer(t, serverOpts{grpc: true,
+		store:    func(st *pebblestore.Store) graphstore.Store { bs.Store = st; return bs },
+		pipeline: ingest.PipelineOptions{QueueLen: 1, AdmitWait: 20 * time.Millisecond, RetryAfter: 3 * time.Second},
+	})
+	conn, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := coltracepb.NewTraceServiceClient(conn)
+	export := func(service string) error {
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "x-api-key", s.token["agent"])
+		_, err := client.Export(ctx, &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+			Resource: otlpResource(service), ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{goodSpan(service[0])}}}}}})
+		return err
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- export("a") }()
+	<-bs.entered // the writer holds a's services
+	go func() { errs <- export("b") }()
+	waitFor(t, func() bool { return s.pipe.QueueDepth() == 1 })
+	err = export("c")
+	st, _ := status.FromError(err)
+	var delay time.Duration
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			delay = ri.GetRetryDelay().AsDuration()
+		}
+	}
+	if st.Code() != codes.ResourceExhausted || delay != 3*time.Second {
+		t.Fatalf("with a full queue: %v, retry delay %v", err, delay)
+	}
+	close(bs.release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("a queued export: %v", err)
+		}
+	}
+	if err := export("c"); err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	if got := s.query(`type = "service"`); strings.Count(got, `type="service"`) != 3 || !strings.Contains(got, `component "c"`) {
+		t.Errorf("the services after the retry:\n%s", got)
 	}
 }
