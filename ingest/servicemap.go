@@ -22,8 +22,11 @@ import (
 //   - a call between two services a relation caller –calls→ callee: a span
 //     whose parent span belongs to another service (a server span under
 //     another service's client span, a consumer under a producer), or a
-//     client or producer span's peer.service attribute (the callee, a
-//     service component of that name, need not send spans).
+//     client or producer span's peer.service attribute. The relation
+//     names the callee by its identifier, so it shows once a component
+//     holds it: the callee's own spans, or an agent's component (a
+//     database with urn:service:/<name>). No component is made up for a
+//     peer: an agent's database must not become a service.
 //
 // The identifiers are those of telemetry.Identifiers, which the agent
 // gives the same things, so these components merge with what agents
@@ -126,10 +129,12 @@ func (b *serviceBatch) resource(service string, res telemetry.Tags) {
 	if !fits(service, first(res, "host.name"), first(res, "service.instance.id"), first(res, "service.namespace")) {
 		return // the spans are kept; a component cannot have such names
 	}
+	// Only what spans know for sure: an agent that reports the same
+	// service (a Kubernetes service, a database) says more, and its
+	// domain and labels should not be contradicted.
 	svcID := telemetry.ServiceIdentifier(service)
 	b.component(svcID, graphstore.ComponentData{Name: service, Type: "service", Layer: "Services",
-		Domain: first(res, "service.namespace"), Environments: environments(res), Identifiers: []string{svcID},
-		Labels: labels(res, "service.namespace", "telemetry.sdk.language")})
+		Environments: environments(res), Identifiers: []string{svcID}})
 	host := first(res, "host.name")
 	where := host
 	if where == "" {
@@ -140,7 +145,7 @@ func (b *serviceBatch) resource(service string, res telemetry.Tags) {
 	}
 	instID := telemetry.ServiceInstanceIdentifier(service, where)
 	b.component(instID, graphstore.ComponentData{Name: service + " on " + where, Type: "service-instance", Layer: "Service Instances",
-		Domain: first(res, "service.namespace"), Environments: environments(res), Identifiers: []string{instID},
+		Environments: environments(res), Identifiers: []string{instID},
 		Labels: labels(res, "service.instance.id", "service.version", "process.pid")})
 	b.relation(svcID, "has", instID)
 	if host != "" {
@@ -160,7 +165,6 @@ func (b *serviceBatch) calls(s *traces.Span) {
 	case "client", "producer":
 		m.remember(s)
 		if peer := first(s.Attributes, "peer.service"); peer != "" && peer != s.Service && fits(peer, s.Service) {
-			b.peer(peer)
 			b.call(s.Service, peer)
 		}
 	case "internal":
@@ -214,16 +218,6 @@ func halve[V any](m map[string]V) {
 		delete(m, k)
 		n--
 	}
-}
-
-// peer describes a service known only as a callee, unless the map has
-// described it already (from its own spans, which say more).
-func (b *serviceBatch) peer(service string) {
-	id := telemetry.ServiceIdentifier(service)
-	if _, ok := b.m.put[id]; ok {
-		return
-	}
-	b.component(id, graphstore.ComponentData{Name: service, Type: "service", Layer: "Services", Identifiers: []string{id}})
 }
 
 func (b *serviceBatch) call(caller, callee string) {

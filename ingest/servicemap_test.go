@@ -49,7 +49,7 @@ func TestServiceMap(t *testing.T) {
 		{[]traces.Span{mapSpan("frontend", "", "c2", "r2", "client"), mapSpan("checkout", "app-1", "s2", "c2", "server")}, "(nothing)"},
 		// peer.service names a callee that sends no spans.
 		{[]traces.Span{mapSpan("checkout", "app-1", "c3", "s2", "client", telemetry.Tag{Key: "peer.service", Value: "payments"})},
-			"opentelemetry:spans: urn:service:/payments urn:service:/checkout-calls-urn:service:/payments"},
+			"opentelemetry:spans: urn:service:/checkout-calls-urn:service:/payments"},
 		// A consumer under a producer of another service.
 		{[]traces.Span{mapSpan("checkout", "app-1", "p1", "s2", "producer"), mapSpan("mailer", "", "k1", "p1", "consumer")},
 			"opentelemetry:spans: urn:service:/mailer urn:service:/checkout-calls-urn:service:/mailer"},

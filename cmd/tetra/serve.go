@@ -223,7 +223,8 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 		return userError(e, "serve", err)
 	}
 	defer autos.Close()
-	m, err := mount(srv, mountDeps{eng: eng, graph: st, data: ds, events: stores.Events, autos: autos, scripts: cfg.Scripts, now: e.now, logger: logger})
+	m, err := mount(srv, mountDeps{eng: eng, graph: st, data: ds, events: stores.Events, autos: autos, scripts: cfg.Scripts, now: e.now, logger: logger,
+		demo: cfg.demo != nil})
 	if err != nil {
 		return userError(e, "serve", err)
 	}
@@ -296,6 +297,10 @@ type mountDeps struct {
 	scripts scriptConfig
 	now     func() time.Time
 	logger  *slog.Logger
+	// demo: the demo's agents report the services of its traces
+	// themselves (an "opentelemetry" source of their own), so the
+	// receiver derives none from its spans.
+	demo bool
 }
 
 // mounted are the mounted components that need closing.
@@ -317,7 +322,7 @@ func mount(srv *api.Server, d mountDeps) (*mounted, error) {
 		return nil, err
 	}
 	hub.Mount(srv)
-	pipe, rc, err := mountReceiver(srv, d.graph, d.data, d.logger)
+	pipe, rc, err := mountReceiver(srv, d.graph, d.data, d.logger, d.demo)
 	if err != nil {
 		return nil, err
 	}
@@ -340,13 +345,13 @@ func mount(srv *api.Server, d mountDeps) (*mounted, error) {
 
 // mountReceiver mounts the receiver over the embedded log: the graph
 // store's one writer, started here; the caller closes it.
-func mountReceiver(srv *api.Server, graph *pebblestore.Store, data *dataStores, logger *slog.Logger) (*ingest.Pipeline, *receiver.Receiver, error) {
+func mountReceiver(srv *api.Server, graph *pebblestore.Store, data *dataStores, logger *slog.Logger, demo bool) (*ingest.Pipeline, *receiver.Receiver, error) {
 	proc, err := ingest.NewTopologyProcessor(graph)
 	if err != nil {
 		return nil, nil, err
 	}
 	pipe := ingest.NewPipeline(proc, ingest.PipelineOptions{})
-	cfg := receiver.Config{Log: pipe, Logger: logger}
+	cfg := receiver.Config{Log: pipe, Logger: logger, NoServiceTopology: demo}
 	if data != nil && data.tel != nil {
 		cfg.Metrics, cfg.Events = data.tel, data.tel
 	}

@@ -43,6 +43,9 @@ type Config struct {
 	Metrics telemetry.MetricStore
 	Events  telemetry.EventStore
 	Spans   SpanWriter
+	// NoServiceTopology turns off the topology spans make (services,
+	// instances, hosts, calls): for senders that report it themselves.
+	NoServiceTopology bool
 	// ServiceSource is the topology source of the services, instances,
 	// hosts and calls that spans show (ingest.DefaultServiceMapSource
 	// when empty).
@@ -248,6 +251,9 @@ func (rc *Receiver) appendData(ctx context.Context, pl *ingest.Payload, ans *Acc
 // client retries, the spans are stored once, and the map returns what it
 // could not commit again.
 func (rc *Receiver) appendServices(ctx context.Context, spans []traces.Span) error {
+	if rc.cfg.NoServiceTopology {
+		return nil
+	}
 	t := rc.services.Observe(spans)
 	if t == nil {
 		return nil
@@ -263,7 +269,7 @@ func (rc *Receiver) appendServices(ctx context.Context, spans []traces.Span) err
 
 // alwaysUnstored are the parts of the intake object this build never
 // stores.
-var alwaysUnstored = []string{"service_checks"}
+var alwaysUnstored = []string{}
 
 // unstored names the non-empty parts of a payload that this receiver does
 // not store (never read, or of a kind it has no store for), so that the

@@ -55,12 +55,15 @@ func at(ms int) time.Time { return base.Add(time.Duration(ms) * time.Millisecond
 func TestOpenTelemetrySDK(t *testing.T) {
 	s := newServer(t, serverOpts{grpc: true})
 	ctx := context.Background()
-	// An agent reports the host web-1 and the service checkout: the
-	// components the spans describe merge with them by identifier.
+	// An agent reports the host web-1, the service checkout and the
+	// database payments: the components the spans describe merge with
+	// them by identifier, and the call to payments (peer.service) meets
+	// the database.
 	if r := s.post(request{key: "agent", body: []byte(`{"topologies":[{"instance":{"type":"agent","url":"integrations"},
 		"start_snapshot":true,"stop_snapshot":true,"components":[
 		{"externalId":"urn:host:/web-1","type":{"name":"host"},"data":{"name":"web-1","layer":"Machines","labels":["os:linux"]}},
-		{"externalId":"k8s-svc-checkout","type":{"name":"service"},"data":{"name":"checkout","identifiers":["urn:service:/checkout"]}}]}]}`)}); r.status != 202 {
+		{"externalId":"k8s-svc-checkout","type":{"name":"service"},"data":{"name":"checkout","identifiers":["urn:service:/checkout"]}},
+		{"externalId":"payments-db","type":{"name":"database"},"data":{"name":"payments","identifiers":["urn:service:/payments"]}}]}]}`)}); r.status != 202 {
 		t.Fatalf("the agent's topology: %d %s", r.status, r.body)
 	}
 	u, _ := url.Parse(s.hs.URL)
@@ -114,13 +117,13 @@ func TestOpenTelemetrySDK(t *testing.T) {
 	// client span of frontend → checkout arrived after its server span,
 	// in another request over another transport.
 	const spanSrc = "opentelemetry:spans"
-	topo := s.query(`type IN ("service", "service-instance", "host")`)
+	topo := s.query(`type IN ("service", "service-instance", "host", "database")`)
 	wantTopo := `component "checkout on app-1" type="service-instance" layer="Service Instances" domain="" env=[] ids=["urn:service-instance:/checkout:/app-1"] labels=["service.instance.id:checkout-1"] sources=` + spanSrc + `/urn:service-instance:/checkout:/app-1
 component "frontend on web-1" type="service-instance" layer="Service Instances" domain="" env=[] ids=["urn:service-instance:/frontend:/web-1"] labels=["service.instance.id:frontend-1"] sources=` + spanSrc + `/urn:service-instance:/frontend:/web-1
 component "app-1" type="host" layer="Machines" domain="" env=[] ids=["urn:host:/app-1"] labels=[] sources=` + spanSrc + `/urn:host:/app-1
 component "checkout" type="service" layer="Services" domain="" env=[] ids=["k8s-svc-checkout" "urn:service:/checkout"] labels=[] sources=agent:integrations/k8s-svc-checkout,` + spanSrc + `/urn:service:/checkout
 component "frontend" type="service" layer="Services" domain="" env=[] ids=["urn:service:/frontend"] labels=[] sources=` + spanSrc + `/urn:service:/frontend
-component "payments" type="service" layer="Services" domain="" env=[] ids=["urn:service:/payments"] labels=[] sources=` + spanSrc + `/urn:service:/payments
+component "payments" type="database" layer="" domain="" env=[] ids=["payments-db" "urn:service:/payments"] labels=[] sources=agent:integrations/payments-db
 component "web-1" type="host" layer="Machines" domain="" env=[] ids=["urn:host:/web-1"] labels=["os:linux"] sources=agent:integrations/urn:host:/web-1,` + spanSrc + `/urn:host:/web-1
 relation "calls" "checkout" -> "payments" sources=` + spanSrc + `/urn:service:/checkout-calls-urn:service:/payments
 relation "calls" "frontend" -> "checkout" sources=` + spanSrc + `/urn:service:/frontend-calls-urn:service:/checkout
