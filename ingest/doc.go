@@ -63,8 +63,9 @@
 //
 //   - An intake payload, as POSTed to /stsAgent/intake:
 //     {"topologies": [...], "metrics", "events", "health", ...}. Every key is
-//     optional; topologies, health, metrics, events and series are read
-//     (service_checks not yet); an empty object is an empty intake payload.
+//     optional; topologies, health, metrics, events, series and
+//     service_checks are read (service_checks become check states,
+//     servicechecks.go); an empty object is an empty intake payload.
 //     health entries become check states by their consistency model
 //     (health.go). Each topology is {start_snapshot, stop_snapshot,
 //     instance: {type, url}, components: [{externalId, type: {name}, data,

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -57,7 +58,7 @@ func (w *walker) otlp(p *path, raw json.RawMessage) {
 		msg = &logspb.LogsData{}
 	}
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(fixed, msg); err != nil {
-		w.failf(p, "OTLP: %v", err)
+		w.failf(p, "OTLP: %s", protoMessage(err))
 		return
 	}
 	switch m := msg.(type) {
@@ -307,15 +308,23 @@ func (dc Decoder) DecodeOTLP(sig Signal, b []byte) (*Payload, *Warnings, error) 
 	msg := sig.message()
 	if pr := checkWire(msg.ProtoReflect().Descriptor(), b); pr != nil {
 		d := &dec{}
-		d.failf(pr.path, "OTLP protobuf: at byte %d: %s", pr.offset, pr.msg)
+		d.failf(pr.path, "OTLP protobuf: at byte %d: %s", pr.offset, protoMessage(errors.New(pr.msg)))
 		return nil, nil, d.errs.err()
 	}
 	if err := proto.Unmarshal(b, msg); err != nil {
 		d := &dec{}
-		d.failf(nil, "OTLP protobuf: %v", err)
+		d.failf(nil, "OTLP protobuf: %s", protoMessage(err))
 		return nil, nil, d.errs.err()
 	}
 	return dc.DecodeOTLPRequest(msg)
+}
+
+// protoMessage is a protobuf error's message without its "proto:" prefix,
+// whose space the protobuf module randomizes (a non-breaking one at times)
+// so that nobody relies on its text: ours must be stable.
+func protoMessage(err error) string {
+	msg := strings.ReplaceAll(err.Error(), "\u00a0", " ")
+	return strings.TrimPrefix(msg, "proto: ")
 }
 
 // DecodeOTLPRequest maps an export request already decoded (what an

@@ -46,9 +46,9 @@
 //  4. 202 with what was applied per source, the version it is in, and the
 //     warnings: what was accepted but odd (duplicate keys, duplicate
 //     external ids, invalid UTF-8, a health snapshot spread over
-//     payloads), each with its path. What is not stored (service_checks;
-//     data of a kind the receiver has no store for) is named in the
-//     warnings, never dropped silently.
+//     payloads), each with its path. What is not stored (data of a kind
+//     the receiver has no store for) is named in the warnings, never
+//     dropped silently.
 //
 // A topology with no instance gets the source "intake:<key name>"
 // ("intake:default" on a server without keys).
