@@ -443,3 +443,27 @@ func readFixture(t *testing.T, name string) []byte {
 	}
 	return b
 }
+
+// checkError checks an error answer: its status, that its message says
+// msg, and, when path is given, that its first problem is at path.
+func checkError(t *testing.T, r response, status int, msg, path string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	var e struct {
+		Error struct {
+			Message  string
+			Problems []struct{ Path, Message string }
+		}
+	}
+	if err := json.Unmarshal(r.body, &e); err != nil {
+		t.Fatalf("answer is not JSON: %v: %s", err, r.body)
+	}
+	if !strings.Contains(e.Error.Message, msg) {
+		t.Errorf("message %q does not say %q", e.Error.Message, msg)
+	}
+	if path != "" && (len(e.Error.Problems) == 0 || e.Error.Problems[0].Path != path) {
+		t.Errorf("problems %+v, want the first at %s", e.Error.Problems, path)
+	}
+}

@@ -58,24 +58,18 @@ func (rc *Receiver) handleOTLP(w http.ResponseWriter, r *http.Request, sig inges
 		return
 	}
 	rc.m.accepted(warns.Len(), time.Since(start))
-	resp := otlpResponse(sig, warns)
+	// The response in the request's encoding (an empty one is no bytes in
+	// protobuf, {} in JSON).
+	marshal := protojson.Marshal
 	if ct == "application/x-protobuf" {
-		b, err := proto.Marshal(resp)
-		if err != nil {
-			rc.fail(w, r, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		w.WriteHeader(http.StatusOK)
-		w.Write(b) // an empty response is no bytes
-		return
+		marshal = proto.Marshal
 	}
-	b, err := protojson.Marshal(resp)
+	b, err := marshal(otlpResponse(sig, warns))
 	if err != nil {
 		rc.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", ct)
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
 }

@@ -2,7 +2,6 @@ package receiver_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -143,25 +142,7 @@ func TestMalformedOTLP(t *testing.T) {
 			if tc.encoding == "raw-gzip" {
 				rq.headers["Content-Encoding"] = "gzip"
 			}
-			r := s.post(rq)
-			if r.status != tc.status {
-				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
-			}
-			var e struct {
-				Error struct {
-					Message  string
-					Problems []struct{ Path, Message string }
-				}
-			}
-			if err := json.Unmarshal(r.body, &e); err != nil {
-				t.Fatalf("answer is not JSON: %v: %s", err, r.body)
-			}
-			if !strings.Contains(e.Error.Message, tc.msg) {
-				t.Errorf("message %q does not say %q", e.Error.Message, tc.msg)
-			}
-			if tc.problemPath != "" && (len(e.Error.Problems) == 0 || e.Error.Problems[0].Path != tc.problemPath) {
-				t.Errorf("problems %+v, want the first at %s", e.Error.Problems, tc.problemPath)
-			}
+			checkError(t, s.post(rq), tc.status, tc.msg, tc.problemPath)
 		})
 	}
 	// Nothing of any refused export was stored, not the good items.
