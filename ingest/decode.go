@@ -296,7 +296,9 @@ func (w *walker) envelope(p *path, o object) {
 		}
 	}
 	w.intakeHealth(p, o["health"])
-	w.intakeTelemetry(p, o)
+	host := w.intakeHost(p, o)
+	w.serviceChecks(p, o["service_checks"], host)
+	w.intakeTelemetry(p, o, host)
 }
 
 // topologyForm is what differs between the intake and check stub forms.

@@ -4,8 +4,9 @@
 // receiver's semantics (instance snapshots replace an instance's elements,
 // delete_ids delete) and check states as given. It also decodes metrics,
 // events and spans (Decoder.DecodePayload): intake metrics[] and events{},
-// /api/v1/series bodies, trace-agent span JSON and OTLP/JSON traces, metrics
-// and logs; intake.go, spans.go and otlp.go say how each field maps, and
+// /api/v1/series bodies, trace-agent span JSON, and OTLP traces, metrics
+// and logs in protobuf (DecodeOTLP, DecodeOTLPRequest) and JSON; intake.go,
+// spans.go, otlp.go and otlpdata.go say how each field maps, and
 // docs/telemetry.md how the data is tied to components.
 //
 // The HTTP receivers are in ingest/receiver; the Kafka log (the only place
@@ -62,8 +63,9 @@
 //
 //   - An intake payload, as POSTed to /stsAgent/intake:
 //     {"topologies": [...], "metrics", "events", "health", ...}. Every key is
-//     optional; topologies, health, metrics, events and series are read
-//     (service_checks not yet); an empty object is an empty intake payload.
+//     optional; topologies, health, metrics, events, series and
+//     service_checks are read (service_checks become check states,
+//     servicechecks.go); an empty object is an empty intake payload.
 //     health entries become check states by their consistency model
 //     (health.go). Each topology is {start_snapshot, stop_snapshot,
 //     instance: {type, url}, components: [{externalId, type: {name}, data,

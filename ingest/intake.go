@@ -26,14 +26,19 @@ import (
 //     "<source>:<source_identifier>" when the context names one, else
 //     derived from its content, so a repeated event is stored once.
 
-// intakeTelemetry decodes the metrics and events of an intake payload.
-func (w *walker) intakeTelemetry(p *path, o object) {
-	// The default host; a value that is not a string (a recording's
-	// template marker) names none.
+// intakeHost is an intake payload's default host, its internalHostname; a
+// value that is not a string (a recording's template marker) names none.
+func (w *walker) intakeHost(p *path, o object) string {
 	host := ""
 	if raw := o["internalHostname"]; kindOf(raw) == '"' {
 		host, _ = w.str(p.field("internalHostname"), raw)
 	}
+	return host
+}
+
+// intakeTelemetry decodes the metrics and events of an intake payload,
+// host being its default host.
+func (w *walker) intakeTelemetry(p *path, o object, host string) {
 	mp := p.field("metrics")
 	ms, _ := w.optList(mp, o["metrics"])
 	for i, raw := range ms {

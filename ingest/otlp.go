@@ -5,10 +5,15 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"strconv"
 	"strings"
-	"time"
 
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
@@ -21,24 +26,18 @@ import (
 	"github.com/tetrahq/tetra/traces"
 )
 
-// OTLP/JSON documents ({"resourceSpans": …}, {"resourceMetrics": …},
-// {"resourceLogs": …}, the bodies of OTLP/HTTP export requests) are decoded
-// with the OpenTelemetry proto module's types and protojson. OTLP/JSON
+// OTLP documents are decoded with the OpenTelemetry proto module's types:
+// protobuf export requests (DecodeOTLP), the same requests already decoded
+// by gRPC (DecodeOTLPRequest), and OTLP/JSON documents ({"resourceSpans":
+// …}, {"resourceMetrics": …}, {"resourceLogs": …}) with protojson. OTLP/JSON
 // writes trace and span ids in hexadecimal where protojson expects base64,
-// so ids are rewritten first (and checked, with their path). The mapping:
+// so ids are rewritten first (and checked, with their path). Spans map so
+// (metrics and logs: otlpdata.go):
 //
-//   - spans: the resource's service.name is the service; the resource
+//   - the resource's service.name is the service; the resource
 //     attributes are the span's resource, its attributes its attributes;
 //     SPAN_KIND_SERVER → server (and so on); STATUS_CODE_ERROR → error,
 //     _OK → ok, else unset; duration = end − start.
-//   - metrics: gauges and sums give one series per data point attribute
-//     set, named by the metric, tagged with the resource and point
-//     attributes; histograms give <name>.count and <name>.sum, summaries
-//     those and <name> tagged quantile=<q>. Times become milliseconds.
-//   - logs become events: the name is the event.name attribute, else the
-//     body's first line (at most 120 bytes); the message is the body; the
-//     type is the severity text; the category is the event.category
-//     attribute (else Others); the source is the service.name.
 
 var otlpKeys = []string{"resourceSpans", "resourceMetrics", "resourceLogs"}
 
@@ -59,68 +58,89 @@ func (w *walker) otlp(p *path, raw json.RawMessage) {
 		msg = &logspb.LogsData{}
 	}
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(fixed, msg); err != nil {
-		w.failf(p, "OTLP: %v", err)
+		w.failf(p, "OTLP: %s", protoMessage(err))
 		return
 	}
 	switch m := msg.(type) {
 	case *tracepb.TracesData:
-		w.otlpTraces(p.field("resourceSpans"), m)
+		w.otlpTraces(p.field("resourceSpans"), m.GetResourceSpans())
 	case *metricspb.MetricsData:
-		w.otlpMetrics(p.field("resourceMetrics"), m)
+		w.otlpMetrics(p.field("resourceMetrics"), m.GetResourceMetrics())
 	case *logspb.LogsData:
-		w.otlpLogs(p.field("resourceLogs"), m)
+		w.otlpLogs(p.field("resourceLogs"), m.GetResourceLogs())
 	}
 }
 
 var idKeys = map[string]int{"traceId": 16, "spanId": 8, "parentSpanId": 8}
 
 // hexToBase64 rewrites the hexadecimal ids of an OTLP/JSON document into
-// the base64 protojson reads.
+// the base64 protojson reads, in place: each id keeps its bytes' length
+// (the base64 is shorter; spaces after the closing quote make up the
+// rest), so that the line and column of any error protojson reports are
+// those of the document as sent.
 func (w *walker) hexToBase64(p *path, raw json.RawMessage) ([]byte, bool) {
+	out := bytes.Clone(raw)
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		w.failf(p, "%v", err)
-		return nil, false
+	type level struct {
+		p      *path
+		object bool
+		key    string // the member whose value comes next; "" when a key comes next
+		index  int
 	}
-	ok := w.rewriteIDs(p, v)
-	out, err := json.Marshal(v)
-	if err != nil {
-		w.failf(p, "%v", err)
-		return nil, false
+	stack := []level{{p: p}}
+	ok := true
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			if err != io.EOF {
+				w.failf(p, "%v", err)
+				return nil, false
+			}
+			return out, ok
+		}
+		top := &stack[len(stack)-1]
+		if top.object && top.key == "" {
+			if k, isKey := tok.(string); isKey {
+				top.key = k
+				continue
+			}
+		}
+		here := top.p // where this value is
+		if top.object {
+			here = top.p.field(top.key)
+		} else if len(stack) > 1 {
+			here = top.p.at(top.index)
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			stack = append(stack, level{p: here, object: tok == json.Delim('{')})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		default:
+			if s, isString := tok.(string); isString && top.object && idKeys[top.key] > 0 && s != "" {
+				ok = rewriteID(w, here, out, int(dec.InputOffset()), s, idKeys[top.key]) && ok
+			}
+		}
+		// a value ended: the container's next one
+		top = &stack[len(stack)-1]
+		top.key = ""
+		top.index++
 	}
-	return out, ok
 }
 
-func (w *walker) rewriteIDs(p *path, v any) bool {
-	ok := true
-	switch v := v.(type) {
-	case map[string]any:
-		for k, x := range v {
-			n, isID := idKeys[k]
-			s, isString := x.(string)
-			if !isID || !isString {
-				ok = w.rewriteIDs(p.field(k), x) && ok
-				continue
-			}
-			if s == "" {
-				continue
-			}
-			b, err := hex.DecodeString(s)
-			if err != nil || len(b) != n {
-				w.failf(p.field(k), "%q is not %d hexadecimal bytes", s, n)
-				ok = false
-				continue
-			}
-			v[k] = base64.StdEncoding.EncodeToString(b)
-		}
-	case []any:
-		for i, x := range v {
-			ok = w.rewriteIDs(p.at(i), x) && ok
-		}
+// rewriteID writes the base64 of the hexadecimal id s, of n bytes, over
+// its string literal, which ends at end in b.
+func rewriteID(w *walker, p *path, b []byte, end int, s string, n int) bool {
+	id, err := hex.DecodeString(s)
+	if err != nil || len(id) != n {
+		w.failf(p, "%q is not %d hexadecimal bytes", s, n)
+		return false
 	}
-	return ok
+	start := end - len(s) - 2 // hexadecimal digits need no escapes
+	enc := `"` + base64.StdEncoding.EncodeToString(id) + `"`
+	copy(b[start:end], enc+strings.Repeat(" ", len(s)+2-len(enc)))
+	return true
 }
 
 // attrs turns OTLP attributes into tags.
@@ -134,7 +154,8 @@ func attrs(kvs []*commonpb.KeyValue) telemetry.Tags {
 
 func resourceAttrs(r *resourcepb.Resource) telemetry.Tags { return attrs(r.GetAttributes()) }
 
-// anyString prints an attribute value.
+// anyString prints an attribute value: a scalar as text, a list or a
+// map as plain JSON (["a",1], {"k":"v"}).
 func anyString(v *commonpb.AnyValue) string {
 	switch x := v.GetValue().(type) {
 	case *commonpb.AnyValue_StringValue:
@@ -150,8 +171,37 @@ func anyString(v *commonpb.AnyValue) string {
 	case nil:
 		return ""
 	}
-	b, _ := protojson.Marshal(v)
+	b, _ := json.Marshal(anyPlain(v, 0))
 	return string(b)
+}
+
+// anyPlain turns a value into what encoding/json prints plainly. Nesting
+// past 64 levels is cut (protobuf allows 100).
+func anyPlain(v *commonpb.AnyValue, depth int) any {
+	if depth > 64 {
+		return "…"
+	}
+	switch x := v.GetValue().(type) {
+	case *commonpb.AnyValue_ArrayValue:
+		out := make([]any, 0, len(x.ArrayValue.GetValues()))
+		for _, e := range x.ArrayValue.GetValues() {
+			out = append(out, anyPlain(e, depth+1))
+		}
+		return out
+	case *commonpb.AnyValue_KvlistValue:
+		out := make(map[string]any, len(x.KvlistValue.GetValues()))
+		for _, kv := range x.KvlistValue.GetValues() {
+			out[kv.GetKey()] = anyPlain(kv.GetValue(), depth+1)
+		}
+		return out
+	case *commonpb.AnyValue_BoolValue:
+		return x.BoolValue
+	case *commonpb.AnyValue_IntValue:
+		return x.IntValue
+	case *commonpb.AnyValue_DoubleValue:
+		return x.DoubleValue
+	}
+	return anyString(v)
 }
 
 var spanKinds = map[tracepb.Span_SpanKind]string{
@@ -160,8 +210,8 @@ var spanKinds = map[tracepb.Span_SpanKind]string{
 	tracepb.Span_SPAN_KIND_INTERNAL: "internal",
 }
 
-func (w *walker) otlpTraces(p *path, td *tracepb.TracesData) {
-	for i, rs := range td.GetResourceSpans() {
+func (w *walker) otlpTraces(p *path, rss []*tracepb.ResourceSpans) {
+	for i, rs := range rss {
 		res := sortedTags(resourceAttrs(rs.GetResource()))
 		service, _ := res.First("service.name")
 		for j, ss := range rs.GetScopeSpans() {
@@ -203,112 +253,121 @@ func (w *walker) otlpSpan(p *path, s *tracepb.Span, service string, res telemetr
 	w.addSpan(p, out, ok)
 }
 
-func (w *walker) otlpMetrics(p *path, md *metricspb.MetricsData) {
-	for i, rm := range md.GetResourceMetrics() {
-		res := resourceAttrs(rm.GetResource())
-		for j, sm := range rm.GetScopeMetrics() {
-			mp := p.at(i).field("scopeMetrics").at(j).field("metrics")
-			for k, m := range sm.GetMetrics() {
-				w.otlpMetric(mp.at(k), m, res)
-			}
-		}
+// Signal is one of OTLP's kinds of data: each has its export route
+// (/v1/traces, /v1/metrics, /v1/logs), its gRPC service and its request.
+type Signal uint8
+
+// The signals.
+const (
+	SignalTraces Signal = iota + 1
+	SignalMetrics
+	SignalLogs
+)
+
+func (s Signal) String() string {
+	switch s {
+	case SignalTraces:
+		return "traces"
+	case SignalMetrics:
+		return "metrics"
+	case SignalLogs:
+		return "logs"
 	}
+	return fmt.Sprintf("Signal(%d)", uint8(s))
 }
 
-// otlpMetric decodes one metric's data points.
-func (w *walker) otlpMetric(p *path, m *metricspb.Metric, res telemetry.Tags) {
-	name := m.GetName()
-	if name == "" {
-		w.failf(p.field("name"), "missing")
-		return
-	}
-	point := func(dp string, attrsOf []*commonpb.KeyValue, t uint64, series string, v float64, extra ...telemetry.Tag) {
-		tags := append(append(append(telemetry.Tags{}, res...), attrs(attrsOf)...), extra...)
-		ms := int64(t / uint64(time.Millisecond))
-		w.addSeriesSample(p.field(dp), telemetry.Series{Name: series, Tags: tags}, telemetry.Sample{T: ms, V: v}, true)
-	}
-	for _, dp := range append(m.GetGauge().GetDataPoints(), m.GetSum().GetDataPoints()...) {
-		v := dp.GetAsDouble()
-		if _, isInt := dp.GetValue().(*metricspb.NumberDataPoint_AsInt); isInt {
-			v = float64(dp.GetAsInt())
-		}
-		point("dataPoints", dp.GetAttributes(), dp.GetTimeUnixNano(), name, v)
-	}
-	for _, dp := range m.GetHistogram().GetDataPoints() {
-		point("histogram", dp.GetAttributes(), dp.GetTimeUnixNano(), name+".count", float64(dp.GetCount()))
-		point("histogram", dp.GetAttributes(), dp.GetTimeUnixNano(), name+".sum", dp.GetSum())
-	}
-	for _, dp := range m.GetSummary().GetDataPoints() {
-		point("summary", dp.GetAttributes(), dp.GetTimeUnixNano(), name+".count", float64(dp.GetCount()))
-		point("summary", dp.GetAttributes(), dp.GetTimeUnixNano(), name+".sum", dp.GetSum())
-		for _, q := range dp.GetQuantileValues() {
-			point("summary", dp.GetAttributes(), dp.GetTimeUnixNano(), name, q.GetValue(),
-				telemetry.Tag{Key: "quantile", Value: strconv.FormatFloat(q.GetQuantile(), 'g', -1, 64)})
-		}
-	}
+// key is the top-level key of the signal's export request in OTLP/JSON.
+func (s Signal) key() string { return otlpKeys[s-1] }
+
+// request names the signal's export request, for errors.
+func (s Signal) request() string {
+	return [...]string{"ExportTraceServiceRequest", "ExportMetricsServiceRequest", "ExportLogsServiceRequest"}[s-1]
 }
 
-func (w *walker) otlpLogs(p *path, ld *logspb.LogsData) {
-	for i, rl := range ld.GetResourceLogs() {
-		res := resourceAttrs(rl.GetResource())
-		service, _ := sortedTags(append(telemetry.Tags{}, res...)).First("service.name")
-		for j, sl := range rl.GetScopeLogs() {
-			lp := p.at(i).field("scopeLogs").at(j).field("logRecords")
-			for k, r := range sl.GetLogRecords() {
-				w.otlpLog(lp.at(k), r, res, service)
-			}
-		}
+// message returns an empty export request of the signal; its wire form
+// is the same as TracesData's, MetricsData's and LogsData's.
+func (s Signal) message() proto.Message {
+	switch s {
+	case SignalTraces:
+		return &coltracepb.ExportTraceServiceRequest{}
+	case SignalMetrics:
+		return &colmetricspb.ExportMetricsServiceRequest{}
 	}
+	return &collogspb.ExportLogsServiceRequest{}
 }
 
-func (w *walker) otlpLog(p *path, r *logspb.LogRecord, res telemetry.Tags, service string) {
-	t := r.GetTimeUnixNano()
-	if t == 0 {
-		t = r.GetObservedTimeUnixNano()
-	}
-	body := anyString(r.GetBody())
-	rec := attrs(r.GetAttributes())
-	e := telemetry.Event{Time: int64(t / uint64(time.Millisecond)), Message: body, Type: r.GetSeverityText(), Source: service}
-	if e.Source == "" {
-		e.Source = "opentelemetry"
-	}
-	all := sortedTags(append(append(telemetry.Tags{}, res...), rec...))
-	e.Name, _ = all.First("event.name")
-	if e.Name == "" {
-		e.Name, _, _ = strings.Cut(body, "\n")
-		if len(e.Name) > 120 {
-			e.Name = e.Name[:120]
-		}
-	}
-	cat, _ := all.First("event.category")
-	e.Category = telemetry.CanonicalCategory(cat)
-	e.Tags = all
-	if e.Time == 0 {
-		w.failf(p, "a log record needs timeUnixNano or observedTimeUnixNano")
-		return
-	}
-	e.ID = telemetry.EventID(&e)
-	if w.checkData(p, telemetry.CheckEvent(&e)) {
-		w.tel.events = append(w.tel.events, e)
-	}
-}
-
-// DecodeOTLPTraces decodes the protobuf body of an OTLP/HTTP trace export
-// (an ExportTraceServiceRequest, which has TracesData's wire form) into
-// spans, mapped as OTLP/JSON documents are; errors name the span's path.
-func (dc Decoder) DecodeOTLPTraces(b []byte) (*Payload, error) {
+// DecodeOTLP decodes the protobuf body of an OTLP/HTTP export request of
+// a signal into spans, samples or events (the mapping above). A body that
+// does not parse, a string that is not UTF-8 or a field of the wrong wire
+// type is an error naming the field and the byte offset; one with
+// unmappable data an *ErrorList with the path of each problem.
+func (dc Decoder) DecodeOTLP(sig Signal, b []byte) (*Payload, *Warnings, error) {
 	if limit := dc.maxBytes(); int64(len(b)) > limit {
-		return nil, &TooLargeError{Limit: limit}
+		return nil, nil, &TooLargeError{Limit: limit}
 	}
+	msg := sig.message()
+	if pr := checkWire(msg.ProtoReflect().Descriptor(), b); pr != nil {
+		d := &dec{}
+		d.failf(pr.path, "OTLP protobuf: at byte %d: %s", pr.offset, protoMessage(errors.New(pr.msg)))
+		return nil, nil, d.errs.err()
+	}
+	if err := proto.Unmarshal(b, msg); err != nil {
+		d := &dec{}
+		d.failf(nil, "OTLP protobuf: %s", protoMessage(err))
+		return nil, nil, d.errs.err()
+	}
+	return dc.DecodeOTLPRequest(msg)
+}
+
+// protoMessage is a protobuf error's message without its "proto:" prefix,
+// whose space the protobuf module randomizes (a non-breaking one at times)
+// so that nobody relies on its text: ours must be stable.
+func protoMessage(err error) string {
+	msg := strings.ReplaceAll(err.Error(), "\u00a0", " ")
+	return strings.TrimPrefix(msg, "proto: ")
+}
+
+// DecodeOTLPRequest maps an export request already decoded (what an
+// OTLP/gRPC service receives): an *ExportTraceServiceRequest,
+// *ExportMetricsServiceRequest or *ExportLogsServiceRequest.
+func (dc Decoder) DecodeOTLPRequest(msg proto.Message) (*Payload, *Warnings, error) {
 	w := &walker{dec: &dec{}, defaultSource: dc.DefaultSource}
-	var td tracepb.TracesData
-	if err := proto.Unmarshal(b, &td); err != nil {
-		w.failf(nil, "OTLP protobuf: %v", err)
-		return nil, w.errs.err()
+	switch m := msg.(type) {
+	case *coltracepb.ExportTraceServiceRequest:
+		w.otlpTraces((&path{}).field("resourceSpans"), m.GetResourceSpans())
+	case *colmetricspb.ExportMetricsServiceRequest:
+		w.otlpMetrics((&path{}).field("resourceMetrics"), m.GetResourceMetrics())
+	case *collogspb.ExportLogsServiceRequest:
+		w.otlpLogs((&path{}).field("resourceLogs"), m.GetResourceLogs())
+	default:
+		return nil, nil, fmt.Errorf("ingest: %T is not an OTLP export request", msg)
 	}
-	w.otlpTraces((&path{}).field("resourceSpans"), &td)
 	if err := w.errs.err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return w.payload(), nil
+	return w.payload(), &w.warns, nil
+}
+
+// DecodeOTLPJSON decodes the OTLP/JSON body of an export request of a
+// signal, as DecodePayloadChecked does, refusing any other document: a
+// body for /v1/traces must be {"resourceSpans": […]}.
+func (dc Decoder) DecodeOTLPJSON(sig Signal, b []byte) (*Payload, *Warnings, error) {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(b, &top) == nil {
+		for k := range top {
+			if k != sig.key() {
+				d := &dec{}
+				d.failf(nil, "an OTLP %s export is an %s ({%q: […]}); got a key %q", sig, sig.request(), sig.key(), k)
+				return nil, nil, d.errs.err()
+			}
+		}
+	}
+	pl, warns, err := dc.DecodePayloadChecked(b)
+	if err == nil && (len(pl.Topologies) > 0 || sig != SignalTraces && len(pl.Spans) > 0 ||
+		sig != SignalMetrics && len(pl.Metrics) > 0 || sig != SignalLogs && len(pl.Events) > 0) {
+		d := &dec{}
+		d.failf(nil, "an OTLP %s export is an %s ({%q: […]})", sig, sig.request(), sig.key())
+		return nil, nil, d.errs.err()
+	}
+	return pl, warns, err
 }

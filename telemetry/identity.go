@@ -49,12 +49,12 @@ func Identifiers(tags Tags, explicit []string) []string {
 	}
 	for _, k := range hostKeys {
 		for _, v := range tags.Get(k) {
-			out = appendURN(out, "urn:host:/", v)
+			out = appendURN(out, HostIdentifier, v)
 		}
 	}
 	for _, k := range serviceKeys {
 		for _, v := range tags.Get(k) {
-			out = appendURN(out, "urn:service:/", v)
+			out = appendURN(out, ServiceIdentifier, v)
 		}
 	}
 	for _, keys := range podKeys {
@@ -76,9 +76,25 @@ func Identifiers(tags Tags, explicit []string) []string {
 	return slices.Compact(out)
 }
 
-func appendURN(out []string, prefix, v string) []string {
+func appendURN(out []string, urn func(string) string, v string) []string {
 	if v = strings.TrimSpace(v); v == "" {
 		return out
 	}
-	return append(out, prefix+v)
+	return append(out, urn(v))
+}
+
+// HostIdentifier is the identifier of the host named name: the one the
+// agent gives its host components, and what a host tag maps to.
+func HostIdentifier(name string) string { return "urn:host:/" + name }
+
+// ServiceIdentifier is the identifier of the service named name: the one
+// the agent's trace interpreter gives services, and what service.name
+// maps to.
+func ServiceIdentifier(name string) string { return "urn:service:/" + name }
+
+// ServiceInstanceIdentifier is the identifier of a service's instance on
+// a host (or, without a host, its service.instance.id), as the agent's
+// trace interpreter names them without a process.
+func ServiceInstanceIdentifier(service, where string) string {
+	return "urn:service-instance:/" + service + ":/" + where
 }

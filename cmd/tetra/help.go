@@ -169,13 +169,14 @@ tetra mcp --server https://tetra.example:7070 --key "$KEY"`,
 		about: "Deletes an automation and the records of its runs.",
 	},
 	"serve": {
-		usage: []string{"[--data DIR] [--elasticsearch URL] [--kafka BROKERS] [--listen ADDR] [--config FILE] [--tls-cert FILE --tls-key FILE] [--log-format text|json] [--log-level L]",
+		usage: []string{"[--data DIR] [--elasticsearch URL] [--kafka BROKERS] [--listen ADDR] [--otlp-grpc ADDR] [--config FILE] [--tls-cert FILE --tls-key FILE] [--log-format text|json] [--log-level L]",
 			"--demo [--demo-speed N] [--demo-seed N] [--data DIR] [--listen ADDR]"},
 		about: `Runs the server: the REST API, live subscriptions over WebSocket, metrics, on one
-address. Without API keys it listens on loopback only. SIGINT or SIGTERM drains
-it and closes the store. docs/api.md describes the API and the configuration
-file. With --kafka the receiver produces to Kafka and the node keeps a full
-replica of the topology from its topics (docs/ingest.md).
+address, and the StackState and OTLP/HTTP receivers; with --otlp-grpc also
+OTLP/gRPC on a port of its own. Without API keys it listens on loopback only.
+SIGINT or SIGTERM drains it and closes the store. docs/api.md describes the API
+and the configuration file. With --kafka the receiver produces to Kafka and the
+node keeps a full replica of the topology from its topics (docs/ingest.md).
 
 With --demo it also runs a simulated web shop on Kubernetes whose agents report
 to the server's own receiver with an ingest key it creates, and prints an admin
@@ -186,6 +187,8 @@ unless --log-level says otherwise.`,
 tetra serve --config /etc/tetra/tetra.yaml
 tetra serve --data shop --kafka kafka-1:9092,kafka-2:9092
 tetra serve --data shop --listen 0.0.0.0:7070 --tls-cert cert.pem --tls-key key.pem
+# OpenTelemetry SDKs and Collectors: OTLP/HTTP on :7070, OTLP/gRPC on :4317
+tetra serve --data shop --otlp-grpc 127.0.0.1:4317
 # the demo, its five-minute scenario in thirty seconds
 tetra serve --demo --demo-speed 10`,
 	},

@@ -40,7 +40,8 @@ func startKafkaServer(t *testing.T, dir string, brokers []string) *kafkaServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return &kafkaServer{cmd: cmd, base: readBaseURL(t, stdout), logs: logs}
+	base, _ := readBaseURL(t, stdout)
+	return &kafkaServer{cmd: cmd, base: base, logs: logs}
 }
 
 // ready waits for /readyz to answer 200 and returns its last answer.

@@ -39,7 +39,10 @@ type serveConfig struct {
 	// cluster instead of the data directory.
 	Elasticsearch string `yaml:"elasticsearch"`
 	Listen        string `yaml:"listen"`
-	TLS           struct {
+	// OTLPGRPC, when set, is where the OTLP/gRPC receiver listens
+	// (host:port, conventionally 4317).
+	OTLPGRPC string `yaml:"otlpGrpc"`
+	TLS      struct {
 		Cert string `yaml:"cert"`
 		Key  string `yaml:"key"`
 	} `yaml:"tls"`
@@ -92,6 +95,7 @@ func runServe(e *env, args []string) int {
 	data := dataFlag(fs)
 	esURL := elasticFlag(fs)
 	listen := fs.String("listen", cfg.Listen, "listen on `ADDR` (host:port; a port of 0 picks a free one)")
+	otlpGRPC := fs.String("otlp-grpc", "", "also receive OTLP over gRPC on `ADDR` (host:port, e.g. 127.0.0.1:4317)")
 	cert := fs.String("tls-cert", "", "serve HTTPS with the certificate in `FILE` (PEM)")
 	key := fs.String("tls-key", "", "the private key of --tls-cert, in `FILE` (PEM)")
 	logFormat := fs.String("log-format", cfg.Log.Format, "log lines as `text` or json")
@@ -118,6 +122,7 @@ func runServe(e *env, args []string) int {
 	override(set, "data", &cfg.Data, *data)
 	override(set, "elasticsearch", &cfg.Elasticsearch, *esURL)
 	override(set, "listen", &cfg.Listen, *listen)
+	override(set, "otlp-grpc", &cfg.OTLPGRPC, *otlpGRPC)
 	override(set, "tls-cert", &cfg.TLS.Cert, *cert)
 	override(set, "tls-key", &cfg.TLS.Key, *key)
 	override(set, "log-format", &cfg.Log.Format, *logFormat)
@@ -201,9 +206,11 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 	if err != nil {
 		return userError(e, "serve", err)
 	}
-	if keys.Len() == 0 && !api.IsLoopbackHost(cfg.Listen) {
-		return userError(e, "serve", fmt.Errorf("refusing to listen on %s without API keys: anyone who reaches it could read everything; "+
-			"create a key first (tetra key create --data %s --role admin NAME), or listen on 127.0.0.1", cfg.Listen, cfg.Data))
+	for _, addr := range []string{cfg.Listen, cfg.OTLPGRPC} {
+		if addr != "" && keys.Len() == 0 && !api.IsLoopbackHost(addr) {
+			return userError(e, "serve", fmt.Errorf("refusing to listen on %s without API keys: anyone who reaches it could read everything; "+
+				"create a key first (tetra key create --data %s --role admin NAME), or listen on 127.0.0.1", addr, cfg.Data))
+		}
 	}
 	st, err := openStore(cfg.Data, readWrite, e.now)
 	if err != nil {
@@ -234,7 +241,8 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 		return userError(e, "serve", err)
 	}
 	defer autos.Close()
-	m, err := mount(srv, mountDeps{eng: eng, graph: st, data: ds, events: stores.Events, autos: autos, scripts: cfg.Scripts, kafka: cfg.Kafka, now: e.now, logger: logger})
+	m, err := mount(srv, mountDeps{eng: eng, graph: st, data: ds, events: stores.Events, autos: autos, scripts: cfg.Scripts, kafka: cfg.Kafka, now: e.now, logger: logger,
+		demo: cfg.demo != nil})
 	if err != nil {
 		return userError(e, "serve", err)
 	}
@@ -250,6 +258,16 @@ func serve(e *env, cfg serveConfig, logger *slog.Logger) int {
 		return userError(e, "serve", err)
 	}
 	printListening(e.stdout, srv, ln.Addr(), cfg, keys.Len())
+	if cfg.OTLPGRPC != "" {
+		// Stopped after the HTTP server has drained and before the
+		// writer closes: every export it answered is durable.
+		stop, err := serveOTLPGRPC(e.stdout, m.receiver, cfg, srv.Limits().DrainTimeout, logger)
+		if err != nil {
+			ln.Close()
+			return userError(e, "serve", err)
+		}
+		defer stop()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stopDemo := func() {}
@@ -300,6 +318,10 @@ type mountDeps struct {
 	kafka   kafkaConfig
 	now     func() time.Time
 	logger  *slog.Logger
+	// demo: the demo's agents report the services of its traces
+	// themselves (an "opentelemetry" source of their own), so the
+	// receiver derives none from its spans.
+	demo bool
 }
 
 // mounted are the mounted components that need closing.
@@ -307,6 +329,7 @@ type mounted struct {
 	hub         *live.Hub
 	automations *automation.Manager // not started: the caller starts it
 	log         ingestLog           // the embedded writer or the Kafka node: close after the drain
+	receiver    *receiver.Receiver
 }
 
 // ingestLog is the log the receiver appends to, as tetra serve runs it.
@@ -326,7 +349,7 @@ func mount(srv *api.Server, d mountDeps) (*mounted, error) {
 		return nil, err
 	}
 	hub.Mount(srv)
-	pipe, err := mountReceiver(srv, d.graph, d.data, d.kafka, d.logger)
+	pipe, rc, err := mountReceiver(srv, d.graph, d.data, d.kafka, d.logger, d.demo)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +367,7 @@ func mount(srv *api.Server, d mountDeps) (*mounted, error) {
 	for _, p := range view.Routes() {
 		srv.HandlePage(p, view)
 	}
-	return &mounted{hub: hub, automations: mgr, log: pipe}, nil
+	return &mounted{hub: hub, automations: mgr, log: pipe, receiver: rc}, nil
 }
 
 // mountReceiver mounts the receiver over the ingest log, started here
@@ -353,22 +376,22 @@ func mount(srv *api.Server, d mountDeps) (*mounted, error) {
 // receiver accepts and is the store's one writer as it replicates the
 // topology topic. Metrics, events and spans go to data's stores (nil: the
 // receiver stores topology only).
-func mountReceiver(srv *api.Server, graph *pebblestore.Store, data *dataStores, kc kafkaConfig, logger *slog.Logger) (ingestLog, error) {
+func mountReceiver(srv *api.Server, graph *pebblestore.Store, data *dataStores, kc kafkaConfig, logger *slog.Logger, demo bool) (ingestLog, *receiver.Receiver, error) {
 	proc, err := ingest.NewTopologyProcessor(graph)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var log ingestLog
 	if kc.Brokers != "" {
 		log, err = kafkalog.Open(kafkalog.Config{Brokers: kafkalog.ParseBrokers(kc.Brokers), TopicPrefix: kc.TopicPrefix,
 			Partitions: kc.Partitions, Replicas: kc.Replicas, Logger: logger, Registerer: srv.Registry()}, proc)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	} else {
 		log = ingest.NewPipeline(proc, ingest.PipelineOptions{})
 	}
-	cfg := receiver.Config{Log: log, Logger: logger}
+	cfg := receiver.Config{Log: log, Logger: logger, NoServiceTopology: demo}
 	if data != nil && data.tel != nil {
 		cfg.Metrics, cfg.Events = data.tel, data.tel
 	}
@@ -381,9 +404,37 @@ func mountReceiver(srv *api.Server, graph *pebblestore.Store, data *dataStores, 
 	}
 	if err != nil {
 		log.Close()
+		return nil, nil, err
+	}
+	return log, rc, nil
+}
+
+// serveOTLPGRPC serves the OTLP/gRPC receiver on cfg.OTLPGRPC (with the
+// server's TLS, if any) until the returned stop, which waits for the
+// exports in flight for up to drain.
+func serveOTLPGRPC(w io.Writer, rc *receiver.Receiver, cfg serveConfig, drain time.Duration, logger *slog.Logger) (stop func(), err error) {
+	g, err := rc.NewGRPC(receiver.GRPCOptions{TLSCert: cfg.TLS.Cert, TLSKey: cfg.TLS.Key})
+	if err != nil {
 		return nil, err
 	}
-	return log, nil
+	ln, err := net.Listen("tcp", cfg.OTLPGRPC)
+	if err != nil {
+		return nil, fmt.Errorf("--otlp-grpc: %w", err)
+	}
+	fmt.Fprintf(w, "tetra serve: OTLP/gRPC on %s (TraceService, MetricsService, LogsService)\n", ln.Addr())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := g.Serve(ln); err != nil {
+			logger.Error("OTLP/gRPC receiver", "err", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), drain)
+		defer cancel()
+		g.Stop(ctx)
+		<-done
+	}, nil
 }
 
 // printListening says what listens where, on stdout, once at start.

@@ -22,6 +22,11 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/api/client"
 	tetraexec "github.com/tetrahq/tetra/exec"
@@ -169,7 +174,7 @@ func TestServeProcess(t *testing.T) {
 	}
 	dir := t.TempDir()
 	loadWebshop(t, dir)
-	cmd := exec.Command(bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--log-format", "json")
+	cmd := exec.Command(bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--otlp-grpc", "127.0.0.1:0", "--log-format", "json")
 	stdout, _ := cmd.StdoutPipe()
 	var logs strings.Builder
 	cmd.Stderr = &logs
@@ -177,7 +182,7 @@ func TestServeProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	base := readBaseURL(t, stdout)
+	base, grpcAddr := readBaseURL(t, stdout)
 	c, err := client.New(base, client.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -219,6 +224,13 @@ func TestServeProcess(t *testing.T) {
 		len(res.Metrics.Series) != 1 || len(res.Metrics.Series[0].Points) != 1 || res.Metrics.Series[0].Points[0].V != 42.5 {
 		t.Errorf("metrics after the intake: %+v %v", res, err)
 	}
+	// An OpenTelemetry SDK exports over gRPC to --otlp-grpc, and TRACES
+	// sees the span.
+	exportSpan(t, grpcAddr)
+	if res, err := c.Query(ctx, api.QueryRequest{Query: `TRACES WHERE service = "ledger" FROM "-1h"`}); err != nil || res.Traces == nil ||
+		len(res.Traces.Traces) != 1 || res.Traces.Traces[0].Spans[0].Name != "POST /entries" {
+		t.Errorf("spans after an OTLP/gRPC export: %+v %v", res, err)
+	}
 	// The web view is served at / by the real process, with its policy.
 	resp, err := http.Get(base + "/")
 	if err != nil {
@@ -246,8 +258,14 @@ func TestServeProcess(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no exit after SIGTERM\n%s", logs.String())
 	}
+	// The span's service joined ledger's sources: a diff may come
+	// before the close frame.
 	var ce *websocket.CloseError
-	if _, _, err := ws.ReadMessage(); !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+	var readErr error
+	for readErr == nil {
+		_, _, readErr = ws.ReadMessage()
+	}
+	if err := readErr; !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
 		t.Errorf("a live subscription at the drain: %v, want a close frame 1001", err)
 	}
 	for _, want := range []string{`"msg":"draining"`, `"msg":"drained"`, `"msg":"store closed"`, `"route":"POST /api/query"`, `"route":"GET /api/subscribe"`} {
@@ -304,17 +322,40 @@ func subscribeServices(t *testing.T, base string) *websocket.Conn {
 	return ws
 }
 
-// readBaseURL reads tetra serve's start lines up to its address.
-func readBaseURL(t *testing.T, r io.Reader) string {
+// exportSpan sends one span of the service ledger through the
+// OpenTelemetry SDK's OTLP/gRPC exporter.
+func exportSpan(t *testing.T, addr string) {
+	t.Helper()
+	ctx := context.Background()
+	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(addr), otlptracegrpc.WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "ledger"))))
+	_, span := tp.Tracer("test").Start(ctx, "POST /entries")
+	span.End()
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatalf("OTLP/gRPC export: %v", err)
+	}
+}
+
+// readBaseURL reads tetra serve's start lines up to its address and that
+// of its OTLP/gRPC receiver.
+func readBaseURL(t *testing.T, r io.Reader) (base, grpcAddr string) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		if rest, ok := strings.CutPrefix(sc.Text(), "tetra serve: listening on "); ok {
+			base = rest
+		}
+		if rest, ok := strings.CutPrefix(sc.Text(), "tetra serve: OTLP/gRPC on "); ok {
+			grpcAddr, _, _ = strings.Cut(rest, " ")
 			go io.Copy(io.Discard, r)
-			return rest
+			return base, grpcAddr
 		}
 	}
 	t.Fatal("tetra serve printed no address")
-	return ""
+	return "", ""
 }
 
 // TestServedRoutesAreDocumented: every API route tetra serve mounts, those

@@ -14,10 +14,14 @@
 //     spans) go to Config.Metrics, Events and Spans.
 //   - POST /stsAgent/api/v1/series and /receiver/stsAgent/api/v1/series:
 //     the agent forwarder's {"series": […]}, into Config.Metrics.
-//   - POST /v1/traces: OTLP/HTTP trace export in protobuf
-//     (application/x-protobuf, what the SDKs' exporters send) or JSON (415
-//     for another Content-Type), into Config.Spans; answered 200 with an
-//     empty response in the request's encoding, as OTLP wants.
+//   - POST /v1/traces, /v1/metrics and /v1/logs: OTLP/HTTP export
+//     requests in protobuf (application/x-protobuf, what the SDKs'
+//     exporters send) or JSON (415 for another Content-Type), decoded by
+//     ingest.Decoder.DecodeOTLP and DecodeOTLPJSON, into Config.Spans,
+//     Metrics and Events (logs become events); answered 200 with the
+//     export response in the request's encoding, as OTLP wants, its
+//     partial_success carrying the warnings (nothing is ever partly
+//     rejected: an export is taken whole or refused).
 //
 // A request goes through these steps, and is answered at the first that
 // fails:
@@ -42,9 +46,9 @@
 //  4. 202 with what was applied per source, the version it is in, and the
 //     warnings: what was accepted but odd (duplicate keys, duplicate
 //     external ids, invalid UTF-8, a health snapshot spread over
-//     payloads), each with its path. What is not stored (service_checks;
-//     data of a kind the receiver has no store for) is named in the
-//     warnings, never dropped silently.
+//     payloads), each with its path. What is not stored (data of a kind
+//     the receiver has no store for) is named in the warnings, never
+//     dropped silently.
 //
 // A topology with no instance gets the source "intake:<key name>"
 // ("intake:default" on a server without keys).

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -44,17 +45,20 @@ var base = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 // API server with keys, and the receiver writing through the embedded
 // pipeline, behind a real HTTP listener.
 type server struct {
-	t     *testing.T
-	dir   string
-	st    *pebblestore.Store
-	pipe  *ingest.Pipeline
-	srv   *api.Server
-	hs    *httptest.Server
-	hub   *live.Hub
-	tel   *telpebble.Store
-	spans *tracepebble.Store
-	token map[string]string // key name → token
-	opts  serverOpts
+	t        *testing.T
+	dir      string
+	st       *pebblestore.Store
+	pipe     *ingest.Pipeline
+	srv      *api.Server
+	hs       *httptest.Server
+	hub      *live.Hub
+	tel      *telpebble.Store
+	spans    *tracepebble.Store
+	grpc     *receiver.GRPC // with serverOpts.grpc
+	grpcAddr string
+	grpcDone chan struct{}
+	token    map[string]string // key name → token
+	opts     serverOpts
 }
 
 type serverOpts struct {
@@ -65,6 +69,7 @@ type serverOpts struct {
 	pipeline ingest.PipelineOptions
 	rc       receiver.Config
 	noData   bool // open no metric, event or span store (the receiver keeps topology only)
+	grpc     bool // serve OTLP/gRPC too, on a loopback port (server.grpcAddr)
 }
 
 // newServer starts a server over a new data directory with two keys:
@@ -127,6 +132,9 @@ func (s *server) start() {
 	if err := rc.Mount(s.srv); err != nil {
 		t.Fatal(err)
 	}
+	if s.opts.grpc {
+		s.startGRPC(rc)
+	}
 	if s.opts.live {
 		hub, err := live.New(live.Config{Engine: eng, Store: st, Logger: s.srv.Logger(), Registerer: s.srv.Registry()})
 		if err != nil {
@@ -146,6 +154,11 @@ func (s *server) stop() {
 		s.hub.Close(context.Background())
 	}
 	s.hs.Close()
+	if s.grpc != nil {
+		s.grpc.Stop(context.Background())
+		<-s.grpcDone
+		s.grpc = nil
+	}
 	s.pipe.Close()
 	if err := s.st.Close(); err != nil {
 		s.t.Error(err)
@@ -175,6 +188,26 @@ func (s *server) openData() exec.DataStores {
 	}
 	s.tel, s.spans = tel, spans
 	return exec.DataStores{Metrics: tel, Events: tel, Traces: spans}
+}
+
+// startGRPC serves the receiver's OTLP/gRPC services on a loopback port,
+// a new one at each start.
+func (s *server) startGRPC(rc *receiver.Receiver) {
+	g, err := rc.NewGRPC(receiver.GRPCOptions{})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.grpc, s.grpcAddr, s.grpcDone = g, ln.Addr().String(), make(chan struct{})
+	go func() {
+		defer close(s.grpcDone)
+		if err := g.Serve(ln); err != nil {
+			s.t.Error(err)
+		}
+	}()
 }
 
 func (s *server) restart() {
@@ -409,4 +442,28 @@ func readFixture(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// checkError checks an error answer: its status, that its message says
+// msg, and, when path is given, that its first problem is at path.
+func checkError(t *testing.T, r response, status int, msg, path string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	var e struct {
+		Error struct {
+			Message  string
+			Problems []struct{ Path, Message string }
+		}
+	}
+	if err := json.Unmarshal(r.body, &e); err != nil {
+		t.Fatalf("answer is not JSON: %v: %s", err, r.body)
+	}
+	if !strings.Contains(e.Error.Message, msg) {
+		t.Errorf("message %q does not say %q", e.Error.Message, msg)
+	}
+	if path != "" && (len(e.Error.Problems) == 0 || e.Error.Problems[0].Path != path) {
+		t.Errorf("problems %+v, want the first at %s", e.Error.Problems, path)
+	}
 }

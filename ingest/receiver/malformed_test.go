@@ -2,7 +2,6 @@ package receiver_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -86,26 +85,7 @@ func TestMalformed(t *testing.T) {
 					rq.encoding, rq.headers = "", map[string]string{"Content-Encoding": "gzip"}
 				}
 			}
-			r := s.post(rq)
-			if r.status != tc.status {
-				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
-			}
-			var e struct {
-				Error struct {
-					Class    string
-					Message  string
-					Problems []struct{ Path, Message string }
-				}
-			}
-			if err := json.Unmarshal(r.body, &e); err != nil {
-				t.Fatalf("answer is not JSON: %v: %s", err, r.body)
-			}
-			if !strings.Contains(e.Error.Message, tc.msg) {
-				t.Errorf("message %q does not say %q", e.Error.Message, tc.msg)
-			}
-			if tc.path != "" && (len(e.Error.Problems) == 0 || e.Error.Problems[0].Path != tc.path) {
-				t.Errorf("problems %+v, want the first at %s", e.Error.Problems, tc.path)
-			}
+			checkError(t, s.post(rq), tc.status, tc.msg, tc.path)
 			if got := dumpFull(t, s.st); got != before || !s.st.LastCommit().Equal(last) {
 				t.Errorf("the store changed")
 			}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -44,6 +43,13 @@ type Config struct {
 	Metrics telemetry.MetricStore
 	Events  telemetry.EventStore
 	Spans   SpanWriter
+	// NoServiceTopology turns off the topology spans make (services,
+	// instances, hosts, calls): for senders that report it themselves.
+	NoServiceTopology bool
+	// ServiceSource is the topology source of the services, instances,
+	// hosts and calls that spans show (ingest.DefaultServiceMapSource
+	// when empty).
+	ServiceSource string
 }
 
 // SpanWriter is what the receiver needs of a span store (traces.Store
@@ -54,9 +60,10 @@ type SpanWriter interface {
 
 // Receiver serves the intake routes. Create it with New, then Mount it.
 type Receiver struct {
-	cfg Config
-	srv *api.Server
-	m   *metrics
+	cfg      Config
+	srv      *api.Server
+	m        *metrics
+	services *ingest.ServiceMap
 }
 
 // New returns a receiver writing to cfg.Log.
@@ -73,7 +80,7 @@ func New(cfg Config) (*Receiver, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Receiver{cfg: cfg}, nil
+	return &Receiver{cfg: cfg, services: ingest.NewServiceMap(cfg.ServiceSource, 0)}, nil
 }
 
 // intakePaths are where agents POST the intake object.
@@ -98,7 +105,9 @@ func (rc *Receiver) Mount(srv *api.Server) error {
 			rc.handleIntake(w, r)
 		})
 	}
-	srv.HandleFunc("POST /v1/traces", api.RoleIngest, rc.handleOTLPTraces)
+	for _, sig := range []ingest.Signal{ingest.SignalTraces, ingest.SignalMetrics, ingest.SignalLogs} {
+		srv.HandleFunc("POST /v1/"+sig.String(), api.RoleIngest, func(w http.ResponseWriter, r *http.Request) { rc.handleOTLP(w, r, sig) })
+	}
 	return nil
 }
 
@@ -182,71 +191,6 @@ func (rc *Receiver) handleIntake(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusAccepted, ans)
 }
 
-// handleOTLPTraces serves OTLP/HTTP's trace export in both its encodings,
-// protobuf (what the SDKs' exporters send) and JSON: the spans of an
-// ExportTraceServiceRequest go to the span store, and the answer is OTLP's
-// success, 200 with an empty ExportTraceServiceResponse in the request's
-// encoding, once they are durable.
-func (rc *Receiver) handleOTLPTraces(w http.ResponseWriter, r *http.Request) {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct != "application/json" && ct != "application/x-protobuf" {
-		rc.fail(w, r, api.Errorf(api.ClassMediaType, "%s", fmt.Sprintf("Content-Type %q is not supported: OTLP/HTTP "+
-			"is application/x-protobuf or application/json", r.Header.Get("Content-Type"))))
-		return
-	}
-	if rc.cfg.Spans == nil {
-		rc.fail(w, r, api.Errorf(api.ClassUnavailable, "%s", "this server has no span store"))
-		return
-	}
-	body, err := rc.readBody(w, r)
-	if err != nil {
-		rc.fail(w, r, err)
-		return
-	}
-	dc := ingest.Decoder{MaxBytes: rc.cfg.MaxDecodedBytes}
-	var pl *ingest.Payload
-	if ct == "application/x-protobuf" {
-		pl, err = dc.DecodeOTLPTraces(body)
-	} else {
-		pl, err = decodeOTLPJSONTraces(dc, body)
-	}
-	if err != nil {
-		rc.fail(w, r, err)
-		return
-	}
-	if len(pl.Spans) > 0 {
-		if err := rc.cfg.Spans.AppendSpans(r.Context(), pl.Spans); err != nil {
-			rc.fail(w, r, fmt.Errorf("storing spans: %w", err))
-			return
-		}
-	}
-	if ct == "application/x-protobuf" {
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		w.WriteHeader(http.StatusOK) // an empty ExportTraceServiceResponse is no bytes
-		return
-	}
-	api.WriteJSON(w, http.StatusOK, struct{}{})
-}
-
-// decodeOTLPJSONTraces decodes an OTLP/JSON trace export, refusing any
-// other document the decoder knows.
-func decodeOTLPJSONTraces(dc ingest.Decoder, body []byte) (*ingest.Payload, error) {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(body, &top) == nil {
-		for k := range top {
-			if k != "resourceSpans" {
-				return nil, api.Errorf(api.ClassBadRequest, "%s", fmt.Sprintf(
-					"POST /v1/traces takes an OTLP ExportTraceServiceRequest ({\"resourceSpans\": […]}); got a key %q", k))
-			}
-		}
-	}
-	pl, err := dc.DecodePayloadBytes(body)
-	if err == nil && (len(pl.Topologies) > 0 || len(pl.Metrics) > 0 || len(pl.Events) > 0) {
-		err = api.Errorf(api.ClassBadRequest, "%s", `POST /v1/traces takes an OTLP ExportTraceServiceRequest ({"resourceSpans": […]})`)
-	}
-	return pl, err
-}
-
 // defaultSource names the source of topologies without an instance after
 // the key that sent them.
 func defaultSource(r *http.Request) string {
@@ -296,13 +240,36 @@ func (rc *Receiver) appendData(ctx context.Context, pl *ingest.Payload, ans *Acc
 			return fmt.Errorf("storing spans: %w", err)
 		}
 		ans.Spans = len(pl.Spans)
+		return rc.appendServices(ctx, pl.Spans)
 	}
+	return nil
+}
+
+// appendServices commits the services, instances, hosts and calls the
+// spans add or change (ingest.ServiceMap) through the log, as any
+// topology; usually there are none. A failure is the request's: the
+// client retries, the spans are stored once, and the map returns what it
+// could not commit again.
+func (rc *Receiver) appendServices(ctx context.Context, spans []traces.Span) error {
+	if rc.cfg.NoServiceTopology {
+		return nil
+	}
+	t := rc.services.Observe(spans)
+	if t == nil {
+		return nil
+	}
+	rec := ingest.NewTopologyRecord([]ingest.Topology{*t})
+	if _, err := rc.cfg.Log.Append(ctx, rec); err != nil {
+		rc.services.Forget(t)
+		return fmt.Errorf("storing the services of the spans: %w", err)
+	}
+	rc.m.elements(rec)
 	return nil
 }
 
 // alwaysUnstored are the parts of the intake object this build never
 // stores.
-var alwaysUnstored = []string{"service_checks"}
+var alwaysUnstored = []string{}
 
 // unstored names the non-empty parts of a payload that this receiver does
 // not store (never read, or of a kind it has no store for), so that the

@@ -227,9 +227,15 @@ func TestImportDirection(t *testing.T) {
 				t.Errorf("%s imports %s: only mcpserver (and cmd, for its transports) may import the MCP SDK", pkg, imp)
 			}
 			// The OpenTelemetry SDK instruments the demo's simulated
-			// services; Tetra receives OTLP, it does not emit it.
-			if (strings.HasPrefix(imp, "go.opentelemetry.io/otel/sdk") || strings.HasPrefix(imp, "go.opentelemetry.io/otel/exporters")) && !under(pkg, "demo") {
-				t.Errorf("%s imports %s: only the demo (its simulated services) may import the OpenTelemetry SDK", pkg, imp)
+			// services, and is the real client of the OTLP receivers'
+			// tests; Tetra receives OTLP, it does not emit it.
+			if (strings.HasPrefix(imp, "go.opentelemetry.io/otel/sdk") || strings.HasPrefix(imp, "go.opentelemetry.io/otel/exporters")) &&
+				!under(pkg, "demo") && ip.code[imp] {
+				t.Errorf("%s imports %s: only the demo (its simulated services) and tests may import the OpenTelemetry SDK", pkg, imp)
+			}
+			// gRPC serves OTLP/gRPC; the rest of the API is HTTP.
+			if strings.HasPrefix(imp, "google.golang.org/grpc") && ip.code[imp] && !under(pkg, "ingest/receiver") && !under(pkg, "demo") {
+				t.Errorf("%s imports %s: only ingest/receiver (the OTLP/gRPC receiver) may import gRPC", pkg, imp)
 			}
 			// Schedules are the automations' business.
 			if strings.HasPrefix(imp, "github.com/robfig/cron") && !under(pkg, "scriptrt/automation") {
