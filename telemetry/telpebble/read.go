@@ -259,8 +259,12 @@ const maxSummarized = 64
 // the chunks' positions (bit i: the i-th chunk in key order), and whether
 // that is every chunk of the window.
 func (r *reader) summarize(w int64, id uint64, hc headChunk, inHead bool, to sink) (done uint64, all bool, err error) {
-	if !to.Covers(r.start, r.start) {
-		return 0, false, nil // raw samples, or a method summaries cannot answer
+	// Only when the window's part of the range lies in one bucket (a
+	// chunk lies in its window): else the headers would be read for
+	// nothing before the chunks are decoded. Raw samples and percentiles
+	// are never covered.
+	if !to.Covers(max(w*WindowMs, r.start), min((w+1)*WindowMs-1, r.end)) {
+		return 0, false, nil
 	}
 	r.hdrs = r.hdrs[:0]
 	r.key = chunkPrefix(r.key[:0], w, id)
