@@ -204,11 +204,23 @@ func (sn *snapshot) Element(id graphstore.ID) (_ *graphstore.Element, err error)
 	if sn.closed {
 		return nil, graphstore.ErrClosed
 	}
+	var slots *elemSlots
+	if sn.isNow && sn.s.now != nil {
+		if slots = sn.s.now.slots(sn.ts); slots != nil {
+			if e, ok := slots.get(id); ok && sn.s.now.usable(sn.ts) {
+				return e, nil
+			}
+		}
+	}
 	ch, err := sn.chain(id)
 	if err != nil {
 		return nil, err
 	}
-	return sn.s.load(&sn.view, id, ch.at(sn.ts))
+	e, err := sn.s.load(&sn.view, id, ch.at(sn.ts))
+	if err == nil && slots != nil {
+		slots.fill(id, e, sn.s.now.budget)
+	}
+	return e, err
 }
 
 // Terms implements graphstore.Snapshot by hopping from term to term: one

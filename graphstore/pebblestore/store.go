@@ -73,6 +73,11 @@ type Options struct {
 	// the caches like past ones. It saves the index's memory (about 300
 	// bytes per component) and its build when the store opens.
 	NoPresentIndex bool
+	// PresentElementBytes bounds the decoded current versions the present
+	// graph holds for reads at the current time (1 GiB when zero; about
+	// 1 KiB per component and 0.6 KiB per relation). Beyond it, reads load
+	// elements through the element cache.
+	PresentElementBytes int64
 }
 
 // Errors of Open, tested with errors.Is.
@@ -103,6 +108,9 @@ func (o *Options) fill() {
 	}
 	if o.PostingCacheMaxLen == 0 {
 		o.PostingCacheMaxLen = 16384
+	}
+	if o.PresentElementBytes == 0 {
+		o.PresentElementBytes = 1 << 30
 	}
 	if o.MaxFutureSkew == 0 {
 		o.MaxFutureSkew = graphstore.DefaultMaxFutureSkew
@@ -221,8 +229,8 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, err
 	}
 	if !o.NoPresentIndex {
-		s.now = newPresent()
-		if err := s.now.build(db, s.last); err != nil {
+		s.now = newPresent(o.PresentElementBytes)
+		if err := s.now.build(db, s.last, s.nextID); err != nil {
 			db.Close()
 			markCorrupt(&err)
 			return nil, fmt.Errorf("pebblestore: building the present graph: %w", err)
