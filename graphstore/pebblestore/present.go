@@ -462,41 +462,34 @@ func (p *present) applyAdjacency(k termKey, chs []postingChange) {
 // ts: the view must reflect exactly that commit (the store is opening, or
 // the writer lock is held). next is the next element id to allocate. The
 // element slots start empty: reads fill them.
+//
+// The sets (indexes kind to health state) and the adjacency (out, in) lie
+// in separate key ranges and are read side by side, each by its own
+// iterator: at a million components they are some ten and six million
+// keys. Neither keeps a map per key: set postings come grouped by term,
+// adjacency grouped by component, so both append to large arrays.
 func (p *present) build(r pebble.Reader, ts int64, next graphstore.ID) error {
 	p.ver.Store(0)
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: []byte{tagPosting}, UpperBound: []byte{tagPosting + 1}})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
 	fresh := newPresent(p.budget)
-	b := &presentBuilder{p: fresh, adj: map[graphstore.ID]*adjEntry{}}
-	for valid := it.First(); valid; {
-		k := it.Key()
-		if skip := skipTo(k); skip != nil {
-			valid = it.SeekGE(skip) // a whole term or index the index does not hold
-			continue
-		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return err
-		}
-		if err := b.add(k, v); err != nil {
-			return err
-		}
-		if b.broken {
-			p.broken = true
-			return nil
-		}
-		valid = it.Next()
-	}
-	if err := it.Error(); err != nil {
+	var adj adjBuild
+	var setErr, adjErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		adjErr = adj.scan(r)
+	}()
+	sb := &setBuilder{p: fresh}
+	setErr = sb.scan(r)
+	wg.Wait()
+	if err := cmp.Or(setErr, adjErr); err != nil {
 		return err
 	}
-	b.flushTerm()
-	for id, e := range b.adj {
-		fresh.slot(id).Store(e)
+	if sb.broken || adj.broken {
+		p.broken = true
+		return nil
 	}
+	adj.store(fresh)
 	for i := range p.shards {
 		p.shards[i].mu.Lock()
 		p.shards[i].sets = fresh.shards[i].sets
@@ -511,42 +504,51 @@ func (p *present) build(r pebble.Reader, ts int64, next graphstore.ID) error {
 	return nil
 }
 
-// skipTo returns where the build should seek to pass over the key's term
-// or index when the present graph does not hold it, nil when it does.
-func skipTo(k []byte) []byte {
-	if len(k) < 2 {
-		return nil
-	}
-	ix := graphstore.Index(k[1])
-	switch {
-	case ix == graphstore.IdxOut || ix == graphstore.IdxIn:
-		return nil
-	case !presentIndex(ix):
-		return []byte{tagPosting, byte(ix) + 1}
-	case ix == graphstore.IdxKind:
-		if n := termEnd(k); n > 0 && string(k[2:n]) != string(appendEscaped(nil, graphstore.TermComponent)) {
-			end := append([]byte(nil), k[:n]...)
-			end[n-1]++ // past every posting of this term
-			return end
-		}
-	}
-	return nil
-}
-
-// presentBuilder gathers the postings of one term at a time (they come in
-// key order) and the adjacency of every component.
-type presentBuilder struct {
+// setBuilder gathers the postings of one term at a time (they come in key
+// order) into the sets of the present graph.
+type setBuilder struct {
 	p      *present
-	adj    map[graphstore.ID]*adjEntry
 	raw    []byte // the escaped term of the key being gathered, with its table and index
 	key    termKey
 	ids    []uint32
-	broken bool
+	broken bool // an id beyond 2^32
 }
 
-func (b *presentBuilder) add(k, v []byte) error {
+// scan reads the set postings: the indexes from kind to health state,
+// passing over the terms and indexes the present graph does not hold.
+func (b *setBuilder) scan(r pebble.Reader) error {
+	it, err := r.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{tagPosting, byte(graphstore.IdxKind)},
+		UpperBound: []byte{tagPosting, byte(graphstore.IdxHealth) + 1},
+	})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for valid := it.First(); valid; {
+		k := it.Key()
+		if skip := skipTo(k); skip != nil {
+			valid = it.SeekGE(skip) // a whole term or index the index does not hold
+			continue
+		}
+		if err := b.add(k); err != nil {
+			return err
+		}
+		if b.broken {
+			return nil
+		}
+		valid = it.Next()
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	b.flushTerm()
+	return nil
+}
+
+func (b *setBuilder) add(k []byte) error {
 	n := termEnd(k)
-	if n == 0 || len(k) != n+8 || len(v) < 8 {
+	if n == 0 || len(k) != n+8 {
 		return errCorrupt
 	}
 	id := u64(k[n:])
@@ -563,30 +565,133 @@ func (b *presentBuilder) add(k, v []byte) error {
 		b.raw = append(b.raw[:0], k[:n]...)
 		b.key = termKey{graphstore.Index(k[1]), term}
 	}
-	switch {
-	case b.key.isAdjacency():
-		if len(v) < 16 {
-			return errCorrupt
-		}
-		c := b.key.component()
-		e := b.adj[c]
-		if e == nil {
-			e = &adjEntry{}
-			b.adj[c] = e
-		}
-		sd := side(b.key.ix)
-		e.side[sd] = append(e.side[sd], graphstore.Adjacency{Relation: graphstore.ID(id), Other: graphstore.ID(u64(v[8:]))})
-	case presentTerm(b.key):
-		b.ids = append(b.ids, uint32(id))
-	}
+	b.ids = append(b.ids, uint32(id))
 	return nil
 }
 
-func (b *presentBuilder) flushTerm() {
+func (b *setBuilder) flushTerm() {
 	if len(b.ids) == 0 {
 		return
 	}
 	sh := b.p.shard(b.key)
 	sh.sets[b.key] = newPset(slices.Clone(b.ids))
 	b.ids = b.ids[:0]
+}
+
+// skipTo returns where the build should seek to pass over the key's term
+// or index when the present graph does not hold it, nil when it does.
+func skipTo(k []byte) []byte {
+	if len(k) < 2 {
+		return nil
+	}
+	ix := graphstore.Index(k[1])
+	switch {
+	case !presentIndex(ix):
+		return []byte{tagPosting, byte(ix) + 1}
+	case ix == graphstore.IdxKind:
+		if n := termEnd(k); n > 0 && string(k[2:n]) != string(appendEscaped(nil, graphstore.TermComponent)) {
+			end := append([]byte(nil), k[:n]...)
+			end[n-1]++ // past every posting of this term
+			return end
+		}
+	}
+	return nil
+}
+
+// adjBuild gathers both sides of every component's adjacency: each side's
+// entries in one array, in key order (by component, then relation), and
+// where each component's run begins.
+type adjBuild struct {
+	side   [2][]graphstore.Adjacency
+	runs   [2][]adjRun
+	broken bool
+}
+
+type adjRun struct {
+	id         graphstore.ID
+	start, end int
+}
+
+// scan reads the out and in postings.
+func (b *adjBuild) scan(r pebble.Reader) error {
+	it, err := r.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{tagPosting, byte(graphstore.IdxOut)},
+		UpperBound: []byte{tagPosting, byte(graphstore.IdxIn) + 1},
+	})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var raw []byte // the escaped term of the current run, with its table and index
+	for valid := it.First(); valid; valid = it.Next() {
+		k := it.Key()
+		n := termEnd(k)
+		if n == 0 || len(k) != n+8 {
+			return errCorrupt
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		if len(v) < 16 {
+			return errCorrupt
+		}
+		sd := side(graphstore.Index(k[1]))
+		if string(k[:n]) != string(raw) {
+			term, _, err := readEscaped(k[2:])
+			if err != nil {
+				return err
+			}
+			c := termKey{graphstore.Index(k[1]), term}.component()
+			if c > math.MaxUint32 {
+				b.broken = true
+				return nil
+			}
+			raw = append(raw[:0], k[:n]...)
+			b.runs[sd] = append(b.runs[sd], adjRun{id: c, start: len(b.side[sd])})
+		}
+		b.side[sd] = append(b.side[sd], graphstore.Adjacency{Relation: graphstore.ID(u64(k[n:])), Other: graphstore.ID(u64(v[8:]))})
+		b.runs[sd][len(b.runs[sd])-1].end = len(b.side[sd])
+	}
+	return it.Error()
+}
+
+// store gives every component its adjacency entry: the two sides' runs
+// merged by component id, the entries allocated together.
+func (b *adjBuild) store(p *present) {
+	out, in := b.runs[0], b.runs[1]
+	entries := make([]adjEntry, 0, unionLen(out, in)) // never grown: p holds pointers into it
+	at := func(sd int, r adjRun) []graphstore.Adjacency { return b.side[sd][r.start:r.end:r.end] }
+	for len(out) > 0 || len(in) > 0 {
+		var e adjEntry
+		var id graphstore.ID
+		switch {
+		case len(in) == 0 || len(out) > 0 && out[0].id < in[0].id:
+			id, e.side[0], out = out[0].id, at(0, out[0]), out[1:]
+		case len(out) == 0 || in[0].id < out[0].id:
+			id, e.side[1], in = in[0].id, at(1, in[0]), in[1:]
+		default:
+			id, e.side[0], e.side[1] = out[0].id, at(0, out[0]), at(1, in[0])
+			out, in = out[1:], in[1:]
+		}
+		entries = append(entries, e)
+		p.slot(id).Store(&entries[len(entries)-1])
+	}
+}
+
+// unionLen counts the distinct components of two runs sorted by id.
+func unionLen(a, b []adjRun) int {
+	n := 0
+	for len(a) > 0 && len(b) > 0 {
+		switch {
+		case a[0].id < b[0].id:
+			a = a[1:]
+		case b[0].id < a[0].id:
+			b = b[1:]
+		default:
+			a, b = a[1:], b[1:]
+		}
+		n++
+	}
+	return n + len(a) + len(b)
 }

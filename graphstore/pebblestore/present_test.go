@@ -94,3 +94,72 @@ func TestPresentIndex(t *testing.T) {
 		t.Fatalf("after a bulk load: blue %v (from memory: %v), want [2 3] from memory", ids, ok)
 	}
 }
+
+// TestPresentElements: reads at the current time load elements from the
+// present graph's slots, which reads fill and commits rewrite; a snapshot
+// opened before a commit still reads its own versions, and a deleted
+// element is gone at once, whichever of a read and the writer filled its
+// slot first. A budget of one byte holds nothing and reads still answer.
+func TestPresentElements(t *testing.T) {
+	for name, budget := range map[string]int64{"default": 0, "no-room": 1} {
+		t.Run(name, func(t *testing.T) {
+			st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Now: graphtest.Clock, Retention: graphtest.Retention,
+				NoSync: true, PresentElementBytes: budget})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			apply := func(sec int64, f func(b *graphstore.Batch)) {
+				t.Helper()
+				b := &graphstore.Batch{Time: graphtest.At(sec)}
+				f(b)
+				if _, err := st.Apply(context.Background(), b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			put := func(ext, typ string) func(*graphstore.Batch) {
+				return func(b *graphstore.Batch) { b.PutComponent("s", ext, graphstore.ComponentData{Name: ext, Type: typ}) }
+			}
+			typeOf := func(sn graphstore.Snapshot, id graphstore.ID) string {
+				t.Helper()
+				e, err := sn.Element(id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e == nil {
+					return "gone"
+				}
+				return e.Component().Type
+			}
+			now := func() graphstore.Snapshot {
+				sn, err := st.Snapshot(time.Time{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sn
+			}
+			apply(10, put("a", "service"))
+			apply(20, put("b", "service"))
+			sn := now()
+			if got := typeOf(sn, 1) + " " + typeOf(sn, 2) + " " + typeOf(sn, 99); got != "service service gone" {
+				t.Fatalf("at 20 (filling the slots): %s", got)
+			}
+			sn.Close()
+			old := now()
+			apply(30, put("a", "database")) // a's slot is filled: the writer replaces it
+			apply(40, func(b *graphstore.Batch) { b.DeleteComponent("s", "b") })
+			apply(50, put("c", "queue")) // a new element, never read
+			sn = now()
+			defer sn.Close()
+			for range 2 { // the second round reads what the first filled
+				if got := typeOf(sn, 1) + " " + typeOf(sn, 2) + " " + typeOf(sn, 3); got != "database gone queue" {
+					t.Fatalf("at 50: %s", got)
+				}
+			}
+			if got := typeOf(old, 1) + " " + typeOf(old, 2); got != "service service" {
+				t.Fatalf("a snapshot of 20 read after later commits: %s", got)
+			}
+			old.Close()
+		})
+	}
+}
