@@ -490,6 +490,13 @@ func (p *present) build(r pebble.Reader, ts int64, next graphstore.ID) error {
 		return nil
 	}
 	adj.store(fresh)
+	p.install(fresh, ts, next)
+	return nil
+}
+
+// install takes the sets and adjacency of a freshly built index, with empty
+// element slots, and marks the index as reflecting the commit at ts.
+func (p *present) install(fresh *present, ts int64, next graphstore.ID) {
 	for i := range p.shards {
 		p.shards[i].mu.Lock()
 		p.shards[i].sets = fresh.shards[i].sets
@@ -501,7 +508,6 @@ func (p *present) build(r pebble.Reader, ts int64, next graphstore.ID) error {
 	p.elems.Store(slots)
 	p.broken = false
 	p.ver.Store(ts)
-	return nil
 }
 
 // setBuilder gathers the postings of one term at a time (they come in key

@@ -2,6 +2,9 @@ package pebblestore_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -161,5 +164,106 @@ func TestPresentElements(t *testing.T) {
 			}
 			old.Close()
 		})
+	}
+}
+
+// TestPresentFile: closing the store writes the present graph to a file
+// that the next open reads instead of rebuilding from Pebble, and the index
+// read back is the one a rebuild makes. A file of another commit (the store
+// was written without the index since) or a damaged one is rebuilt from.
+func TestPresentFile(t *testing.T) {
+	dir := t.TempDir()
+	opts := pebblestore.Options{Now: graphtest.Clock, Retention: graphtest.Retention, NoSync: true}
+	open := func(o pebblestore.Options) *pebblestore.Store {
+		t.Helper()
+		st, err := pebblestore.Open(dir, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	st := open(opts)
+	sec := int64(0)
+	commit := func(st *pebblestore.Store, n int) {
+		t.Helper()
+		for i := range n {
+			sec += 10
+			b := &graphstore.Batch{Time: graphtest.At(sec)}
+			ext := fmt.Sprintf("c%d", i%7)
+			b.PutComponent("s", ext, graphstore.ComponentData{Name: ext, Type: "service",
+				Labels: []string{fmt.Sprintf("l%d", i%3), "all"}, Identifiers: []string{"urn:" + ext}})
+			b.PutRelation("s", fmt.Sprintf("r%d", i), graphstore.RelationData{Type: "calls", SourceRef: ext,
+				TargetRef: fmt.Sprintf("c%d", (i+3)%7)})
+			if i%5 == 4 {
+				b.DeleteComponent("s", fmt.Sprintf("c%d", (i+1)%7))
+			}
+			if _, err := st.Apply(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Enough for a set beyond the small form (a bitmap).
+	for i := range 40 {
+		sec += 10
+		b := &graphstore.Batch{Time: graphtest.At(sec)}
+		b.PutComponent("t", fmt.Sprintf("m%d", i), graphstore.ComponentData{Name: "m", Type: "pod"})
+		if _, err := st.Apply(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(st, 30)
+	want, _ := st.DumpPresent()
+	st.Close()
+	rebuilt := func() string {
+		t.Helper()
+		if err := os.Rename(filepath.Join(dir, "tetra-present"), filepath.Join(dir, "aside")); err != nil {
+			t.Fatal(err)
+		}
+		st := open(opts)
+		dump, from := st.DumpPresent()
+		if from != "build" {
+			t.Fatalf("without the file the index came from %s", from)
+		}
+		st.Close()
+		if err := os.Rename(filepath.Join(dir, "aside"), filepath.Join(dir, "tetra-present")); err != nil {
+			t.Fatal(err)
+		}
+		return dump
+	}
+	if got := rebuilt(); got != want {
+		t.Fatalf("rebuilt from Pebble:\n%s\nwant (the index kept by the writer):\n%s", got, want)
+	}
+	st = open(opts)
+	if got, from := st.DumpPresent(); from != "file" || got != want {
+		t.Fatalf("reopened: from %s\n%s\nwant from the file\n%s", from, got, want)
+	}
+	st.Close()
+
+	// Written to without the index: the file is of an older commit.
+	st = open(pebblestore.Options{Now: opts.Now, Retention: opts.Retention, NoSync: true, NoPresentIndex: true})
+	commit(st, 3)
+	st.Close()
+	st = open(opts)
+	got, from := st.DumpPresent()
+	st.Close()
+	if want = rebuilt(); from != "build" || got != want {
+		t.Fatalf("after commits the file does not hold: from %s\n%s", from, got)
+	}
+
+	// Damaged: one byte changed.
+	path := filepath.Join(dir, "tetra-present")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0x40
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st = open(opts)
+	got, from = st.DumpPresent()
+	st.Close()
+	if from != "build" || got != want {
+		t.Fatalf("with a damaged file: from %s\n%s", from, got)
 	}
 }

@@ -143,9 +143,12 @@ type Store struct {
 	elems *elementCache
 	posts *postingCache
 	count *countCache
-	now   *present   // the present graph in memory; updated by the writer under wmu
-	cmu   sync.Mutex // serialises compactions; first in the lock order
-	wmu   sync.Mutex // serialises writers; after cmu
+	now   *present // the present graph in memory; updated by the writer under wmu
+	// presentFrom says where the present graph came from when the store
+	// opened: "file" (presentfile.go) or "build" (Pebble's postings).
+	presentFrom string
+	cmu         sync.Mutex // serialises compactions; first in the lock order
+	wmu         sync.Mutex // serialises writers; after cmu
 
 	mu      sync.RWMutex // guards the fields below; after cmu and wmu, before shard locks
 	last    int64        // time of the latest commit (ns)
@@ -230,6 +233,11 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	if !o.NoPresentIndex {
 		s.now = newPresent(o.PresentElementBytes)
+		if s.loadPresent(s.last, s.nextID) {
+			s.presentFrom = "file"
+			return s, nil
+		}
+		s.presentFrom = "build"
 		if err := s.now.build(db, s.last, s.nextID); err != nil {
 			db.Close()
 			markCorrupt(&err)
@@ -430,5 +438,12 @@ func (s *Store) Close() error {
 	close(s.notify)
 	s.notify = make(chan struct{})
 	s.mu.Unlock()
+	if s.now != nil && !s.opts.ReadOnly && s.last != 0 && s.now.usable(s.last) {
+		// The next open reads the index from this file instead of
+		// rebuilding it; failing to write it costs only that.
+		if err := s.savePresent(s.last, s.nextID); err != nil {
+			fmt.Fprintln(s.opts.ErrorLog, err)
+		}
+	}
 	return s.db.Close()
 }
