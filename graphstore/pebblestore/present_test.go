@@ -162,6 +162,22 @@ func TestPresentElements(t *testing.T) {
 			if got := typeOf(old, 1) + " " + typeOf(old, 2); got != "service service" {
 				t.Fatalf("a snapshot of 20 read after later commits: %s", got)
 			}
+			versions := func(sn graphstore.Snapshot) (out []int64) {
+				for id := graphstore.ID(1); id <= 3; id++ {
+					v, err := sn.(graphstore.VersionReader).Version(id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, v)
+				}
+				return out
+			}
+			if got, want := versions(sn), []int64{graphtest.At(30).UnixNano(), 0, graphtest.At(50).UnixNano()}; !slices.Equal(got, want) {
+				t.Fatalf("versions at 50: %v, want %v", got, want)
+			}
+			if got, want := versions(old), []int64{graphtest.At(10).UnixNano(), graphtest.At(20).UnixNano(), 0}; !slices.Equal(got, want) {
+				t.Fatalf("versions at 20: %v, want %v", got, want)
+			}
 			old.Close()
 		})
 	}

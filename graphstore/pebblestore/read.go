@@ -223,6 +223,33 @@ func (sn *snapshot) Element(id graphstore.ID) (_ *graphstore.Element, err error)
 	return e, err
 }
 
+// Version implements graphstore.VersionReader from the element's version
+// directory (or, at the current time, the present graph's slot).
+func (sn *snapshot) Version(id graphstore.ID) (_ int64, err error) {
+	defer markCorrupt(&err)
+	if sn.closed {
+		return 0, graphstore.ErrClosed
+	}
+	if sn.isNow && sn.s.now != nil {
+		if e, ok := sn.s.now.element(sn.ts, id); ok {
+			if e == nil {
+				return 0, nil
+			}
+			return e.Version, nil
+		}
+	}
+	ch, err := sn.chain(id)
+	if err != nil {
+		return 0, err
+	}
+	if sl := ch.at(sn.ts); sl != nil && !sl.tomb {
+		return sl.ts, nil
+	}
+	return 0, nil
+}
+
+var _ graphstore.VersionReader = (*snapshot)(nil)
+
 // Terms implements graphstore.Snapshot by hopping from term to term: one
 // seek per distinct term.
 func (sn *snapshot) Terms(ix graphstore.Index, prefix string, fn func(string) error) (err error) {

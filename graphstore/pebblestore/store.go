@@ -9,7 +9,11 @@
 // postings of the terms it asks for. docs/storage-format.md draws the keys.
 //
 // Reads open on a Pebble snapshot at a time. A shared element cache (see
-// cache.go) keeps version directories and decoded versions in memory.
+// cache.go) keeps version directories and decoded versions in memory. Reads
+// at the current time are answered from an in-memory index of the present
+// graph (present.go: postings as bitmaps, adjacency and the current
+// versions in arrays), which closing the store writes to a file and
+// opening reads back when it is of the last commit (presentfile.go).
 package pebblestore
 
 import (
@@ -74,8 +78,9 @@ type Options struct {
 	// bytes per component) and its build when the store opens.
 	NoPresentIndex bool
 	// PresentElementBytes bounds the decoded current versions the present
-	// graph holds for reads at the current time (1 GiB when zero; about
-	// 1 KiB per component and 0.6 KiB per relation). Beyond it, reads load
+	// graph holds for reads at the current time (1 GiB when zero; an
+	// element counts as the element cache estimates it, about 1 KiB for a
+	// small one). Beyond it, reads load
 	// elements through the element cache.
 	PresentElementBytes int64
 }
