@@ -230,13 +230,14 @@ func (sn *snapshot) Version(id graphstore.ID) (_ int64, err error) {
 	if sn.closed {
 		return 0, graphstore.ErrClosed
 	}
-	if sn.isNow && sn.s.now != nil {
-		if e, ok := sn.s.now.element(sn.ts, id); ok {
-			if e == nil {
-				return 0, nil
-			}
-			return e.Version, nil
+	if sn.isNow && sn.s.now != nil && sn.s.now.usable(sn.ts) {
+		// The current version, from the slots, which the load fills: the
+		// next read of it is an array lookup.
+		e, err := sn.Element(id)
+		if err != nil || e == nil {
+			return 0, err
 		}
+		return e.Version, nil
 	}
 	ch, err := sn.chain(id)
 	if err != nil {
