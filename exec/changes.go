@@ -80,6 +80,12 @@ func emptyElements() Elements {
 // seen2 (sorted) are the ids that may be shown at each time.
 func diffComponents(r1, r2 *run, ids, seen1, seen2 []graphstore.ID, res *ChangesResult) error {
 	for _, id := range ids {
+		if same, err := sameVersion(r1, r2, id, seen1, seen2); err != nil || same {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		before, err := r1.elementIf(id, seen1)
 		if err != nil {
 			return err
@@ -101,6 +107,31 @@ func diffComponents(r1, r2 *run, ids, seen1, seen2 []graphstore.ID, res *Changes
 		}
 	}
 	return nil
+}
+
+// sameVersion reports whether a component seen at both times has the
+// same version at both (so it did not change and need not be decoded),
+// counting it against the limit as loading it would.
+func sameVersion(r1, r2 *run, id graphstore.ID, seen1, seen2 []graphstore.ID) (bool, error) {
+	v1, ok1 := r1.snap.(graphstore.VersionReader)
+	v2, ok2 := r2.snap.(graphstore.VersionReader)
+	if !ok1 || !ok2 {
+		return false, nil
+	}
+	if _, in := slices.BinarySearch(seen1, id); !in {
+		return false, nil
+	}
+	if _, in := slices.BinarySearch(seen2, id); !in {
+		return false, nil
+	}
+	a, err := v1.Version(id)
+	if err != nil || a == 0 {
+		return false, err
+	}
+	if b, err := v2.Version(id); err != nil || a != b {
+		return false, err
+	}
+	return true, r1.touch(id)
 }
 
 // element loads a live component element, counting it against the limit.

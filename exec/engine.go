@@ -223,7 +223,7 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int) (*To
 	if err != nil {
 		return nil, err
 	}
-	res := &TopologyResult{EvaluatedAt: q.At, Components: make([]Component, 0, len(ids)), Relations: []Relation{}}
+	res := &TopologyResult{EvaluatedAt: q.At, Components: make([]Component, 0, len(ids))}
 	rels, err := relationsAmong(r, ids, func(id graphstore.ID) error {
 		c, err := r.component(id)
 		if err != nil {
@@ -238,8 +238,9 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int) (*To
 	if err != nil {
 		return nil, err
 	}
-	for _, rel := range rels {
-		res.Relations = append(res.Relations, relationOf(rel))
+	res.Relations = make([]Relation, len(rels))
+	for i, rel := range rels {
+		res.Relations[i] = relationOf(rel)
 	}
 	return res, nil
 }
@@ -252,6 +253,7 @@ func relationsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID) error
 	var relIDs []graphstore.ID
 	var adj []graphstore.Adjacency
 	var err error
+	among := idSetOf(ids)
 	for _, id := range ids {
 		if visit != nil {
 			if err := visit(id); err != nil {
@@ -262,7 +264,7 @@ func relationsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID) error
 			return nil, err
 		}
 		for _, a := range adj {
-			if _, in := slices.BinarySearch(ids, a.Other); in {
+			if among.has(a.Other) {
 				relIDs = append(relIDs, a.Relation)
 			}
 		}

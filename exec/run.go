@@ -16,13 +16,13 @@ type run struct {
 	ctx     context.Context
 	snap    graphstore.Snapshot
 	limit   int
-	touched map[graphstore.ID]struct{}
+	touched *idSet
 	steps   int
 	adj     []graphstore.Adjacency // reused buffer of adjacency pages
 }
 
 func newRun(ctx context.Context, snap graphstore.Snapshot, limit int) *run {
-	return &run{ctx: ctx, snap: snap, limit: limit, touched: make(map[graphstore.ID]struct{}, 128)}
+	return &run{ctx: ctx, snap: snap, limit: limit, touched: newIDSet()}
 }
 
 // check returns the context's error every 64 steps: cancellation and
@@ -43,13 +43,13 @@ func (r *run) touch(id graphstore.ID) error {
 	if err := r.check(); err != nil {
 		return err
 	}
-	if _, ok := r.touched[id]; ok {
+	if r.touched.has(id) {
 		return nil
 	}
-	if len(r.touched) >= r.limit {
+	if r.touched.len() >= r.limit {
 		return &LimitError{Limit: r.limit}
 	}
-	r.touched[id] = struct{}{}
+	r.touched.add(id)
 	return nil
 }
 
@@ -319,12 +319,15 @@ func (r *run) expand(seeds iterator, levels int, dir lang.Direction, types []pla
 	if err != nil {
 		return nil, err
 	}
-	visited := make(map[graphstore.ID]struct{}, len(frontier))
+	visited := newIDSet()
+	out := make([]graphstore.ID, 0, len(frontier))
 	for _, id := range frontier {
 		if err := r.touch(id); err != nil {
 			return nil, err
 		}
-		visited[id] = struct{}{}
+		if visited.add(id) {
+			out = append(out, id)
+		}
 	}
 	ixs := directionIndexes(dir)
 	for level := 0; level < levels && len(frontier) > 0; level++ {
@@ -340,10 +343,7 @@ func (r *run) expand(seeds iterator, levels int, dir lang.Direction, types []pla
 			}
 		}
 		frontier = next
-	}
-	out := make([]graphstore.ID, 0, len(visited))
-	for id := range visited {
-		out = append(out, id)
+		out = append(out, next...)
 	}
 	slices.Sort(out)
 	return out, nil
@@ -379,7 +379,7 @@ const adjacencyPage = 512
 // expandFrom adds to next the unvisited components one hop from id through
 // the relations of one side (only those of the given types, when set),
 // counting each against the limit as it is found.
-func (r *run) expandFrom(id graphstore.ID, ix graphstore.Index, types []planner.Glob, visited map[graphstore.ID]struct{}, next []graphstore.ID) ([]graphstore.ID, error) {
+func (r *run) expandFrom(id graphstore.ID, ix graphstore.Index, types []planner.Glob, visited *idSet, next []graphstore.ID) ([]graphstore.ID, error) {
 	var after graphstore.ID
 	for {
 		page, err := r.snap.AdjacentPage(id, ix, after, adjacencyPage, r.adj[:0])
@@ -388,7 +388,7 @@ func (r *run) expandFrom(id graphstore.ID, ix graphstore.Index, types []planner.
 		}
 		r.adj = page
 		for _, a := range page {
-			if _, seen := visited[a.Other]; seen {
+			if visited.has(a.Other) {
 				continue
 			}
 			if ok, err := r.follows(a.Relation, types); err != nil || !ok {
@@ -400,7 +400,7 @@ func (r *run) expandFrom(id graphstore.ID, ix graphstore.Index, types []planner.
 			if err := r.touch(a.Other); err != nil {
 				return next, err
 			}
-			visited[a.Other] = struct{}{}
+			visited.add(a.Other)
 			next = append(next, a.Other)
 		}
 		if len(page) < adjacencyPage {

@@ -172,3 +172,69 @@ func (r *run) matchSet(m *planner.Match) (*roaring.Bitmap, bool, error) {
 	}
 	return roaring.Or(terms, globs), true, nil
 }
+
+// idSet is a set of element ids: bitmaps of 4,096 ids each, found by id /
+// 4096, with the block used last at hand. Ids that come in order (a
+// posting list, a sorted result) cost a bit test each; scattered ones a
+// lookup of a small integer key. A traversal and a result of ten
+// thousand components test and add their ids many times over, which a
+// map of ids made a third of their time.
+type idSet struct {
+	blocks  map[graphstore.ID]*idBlock
+	lastKey graphstore.ID
+	last    *idBlock
+	n       int
+}
+
+type idBlock [64]uint64
+
+const idBlockBits = 12
+
+func newIDSet() *idSet { return &idSet{blocks: map[graphstore.ID]*idBlock{}} }
+
+// block returns the bitmap that holds id, creating it when create is set
+// (else nil when there is none).
+func (s *idSet) block(id graphstore.ID, create bool) *idBlock {
+	k := id >> idBlockBits
+	if s.last != nil && s.lastKey == k {
+		return s.last
+	}
+	b := s.blocks[k]
+	if b == nil {
+		if !create {
+			return nil
+		}
+		b = new(idBlock)
+		s.blocks[k] = b
+	}
+	s.last, s.lastKey = b, k
+	return b
+}
+
+func (s *idSet) has(id graphstore.ID) bool {
+	b := s.block(id, false)
+	return b != nil && b[id>>6&63]&(1<<(id&63)) != 0
+}
+
+// add adds id and reports whether it was not there yet.
+func (s *idSet) add(id graphstore.ID) bool {
+	b := s.block(id, true)
+	w, bit := &b[id>>6&63], uint64(1)<<(id&63)
+	if *w&bit != 0 {
+		return false
+	}
+	*w |= bit
+	s.n++
+	return true
+}
+
+func (s *idSet) len() int { return s.n }
+
+// idSetOf returns the set of ids.
+func idSetOf(ids []graphstore.ID) *idSet {
+	s := newIDSet()
+	for _, id := range ids {
+		s.add(id)
+	}
+	return s
+}

@@ -171,6 +171,17 @@ type SetReader interface {
 	PostingSet(ix Index, term string) (set *roaring.Bitmap, ok bool, err error)
 }
 
+// VersionReader is implemented by snapshots that can tell which version of
+// an element is live without decoding it (the Pebble store reads its
+// version directory). CHANGES compares the versions at its two times and
+// decodes only the elements that changed. A wrapper of a Snapshot should
+// forward it.
+type VersionReader interface {
+	// Version returns the commit time (ns) of the version of element id
+	// live at the snapshot's time, 0 when none is.
+	Version(id ID) (int64, error)
+}
+
 // Adjacency is one relation at a component: the relation and the component
 // at its other end.
 type Adjacency struct {

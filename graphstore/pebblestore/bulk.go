@@ -458,7 +458,10 @@ func (l *Loader) Close() error {
 	if err == nil && l.s.now != nil && l.s.now.ver.Load() == 0 {
 		// The runs changed terms the index was not told about: read it
 		// anew from what they left.
-		err = l.s.now.build(l.s.db, l.s.lastPublished())
+		l.s.mu.RLock()
+		last, next := l.s.last, l.s.nextID
+		l.s.mu.RUnlock()
+		err = l.s.now.build(l.s.db, last, next)
 		markCorrupt(&err)
 	}
 	l.closed = true

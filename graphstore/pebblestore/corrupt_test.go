@@ -34,6 +34,12 @@ func corruptStore(t *testing.T) string {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Without the present graph's file, opening reads the postings (the
+	// file would let the store open and answer these reads from memory,
+	// never meeting the damage).
+	if err := os.Remove(filepath.Join(dir, "tetra-present")); err != nil {
+		t.Fatal(err)
+	}
 	ssts, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
 	if len(ssts) == 0 {
 		t.Fatal("no table files after a flush")

@@ -24,7 +24,7 @@ func TestDifferential(t *testing.T) {
 		// Every term too long to cache: reads go to Pebble's tables.
 		"uncached-postings": {PostingCacheMaxLen: 1},
 		// Tiny budgets: caches evict all the time.
-		"evicting": {ElementCacheBytes: 1, PostingCacheBytes: 1, PostingCacheMaxLen: 4},
+		"evicting": {ElementCacheBytes: 1, PostingCacheBytes: 1, PostingCacheMaxLen: 4, PresentElementBytes: 1},
 		// Reads at the current time through Pebble and the caches too.
 		"no-present-index": {NoPresentIndex: true},
 	}

@@ -173,3 +173,27 @@ func (s *Store) dependsOn(sn graphstore.Snapshot, id graphstore.ID) ([]graphstor
 func (s *Store) SetSchema(v uint64) error {
 	return s.db.Set(metaSchema, appendU64(nil, v), pebble.Sync)
 }
+
+// DumpPresent prints the in-memory index of the present graph, sorted: the
+// commit it reflects, every set and every adjacency entry; and where the
+// index came from when the store opened ("file" or "build").
+func (s *Store) DumpPresent() (dump, from string) {
+	p := s.now
+	var lines []string
+	for i := range p.shards {
+		p.shards[i].mu.RLock()
+		for k, set := range p.shards[i].sets {
+			lines = append(lines, fmt.Sprintf("set %s %q %v", k.ix, k.term, set.ids()))
+		}
+		p.shards[i].mu.RUnlock()
+	}
+	for c, chunk := range *p.adj.Load() {
+		for j := range chunk {
+			if e := chunk[j].Load(); e != nil && len(e.side[0])+len(e.side[1]) > 0 {
+				lines = append(lines, fmt.Sprintf("adj %08d %v %v", c<<adjChunkBits|j, e.side[0], e.side[1]))
+			}
+		}
+	}
+	slices.Sort(lines)
+	return fmt.Sprintf("ver %d\n%s\n", p.ver.Load(), strings.Join(lines, "\n")), s.presentFrom
+}

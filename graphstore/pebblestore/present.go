@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/internal/base"
 )
 
 // present is the graph at the last commit, held in memory so that reads at
@@ -22,7 +24,11 @@ import (
 //     (roaring) beyond that, so that intersections and membership tests cost
 //     next to nothing;
 //   - every component's open adjacency, both sides, in arrays indexed by
-//     the component id.
+//     the component id;
+//   - the current version of the elements reads have needed (and of every
+//     element the writer wrote since), decoded, in arrays indexed by the
+//     element id, so that loading a result row is one array lookup instead
+//     of a map lookup, a version directory and a binary search (see elems).
 //
 // Pebble stays the durable truth and serves every read in the past; the
 // index is built from its current postings when the store opens and kept
@@ -42,8 +48,10 @@ type present struct {
 	ver    atomic.Int64
 	shards [presentShards]presentShard
 	adj    atomic.Pointer[[]*adjChunk]
-	grow   sync.Mutex // serialises growth of adj (only the writer and the builder grow it)
+	elems  atomic.Pointer[elemSlots]
+	grow   sync.Mutex // serialises growth of adj and elems
 	broken bool       // an id does not fit the sets (beyond 2^32): the index stays off; writer-owned
+	budget int64      // how many bytes of decoded elements elems may hold
 }
 
 const presentShards = 256
@@ -142,6 +150,128 @@ const adjChunkBits = 16
 
 type adjChunk [1 << adjChunkBits]atomic.Pointer[adjEntry]
 
+// elemSlots holds the current version of elements, decoded, by id. A
+// slot is
+//
+//   - nil: not held. A reader at the commit the index reflects may fill it
+//     (compare-and-swap from nil) with the version it loaded, which is then
+//     the current one: a later commit that changes the element writes its
+//     slot before it is published, so a fill either lands before that write
+//     (which replaces it) or fails;
+//   - notHeld: the writer changed the element while the slots were over
+//     their budget; reads go to the element cache and nobody fills it;
+//   - gone: the element is not live;
+//   - the element's current version.
+//
+// A rebuild replaces the whole structure; a reader fills only the one it
+// took while the index reflected its read time.
+type elemSlots struct {
+	chunks atomic.Pointer[[]*elemChunk]
+	bytes  atomic.Int64 // estimated memory of the held elements
+}
+
+type elemChunk [1 << adjChunkBits]atomic.Pointer[graphstore.Element]
+
+// The sentinels of elemSlots.
+var (
+	notHeld = &graphstore.Element{}
+	gone    = &graphstore.Element{}
+)
+
+func newElemSlots() *elemSlots {
+	s := &elemSlots{}
+	empty := []*elemChunk{}
+	s.chunks.Store(&empty)
+	return s
+}
+
+// cell returns the slot of id, nil beyond the ids the slots cover.
+func (s *elemSlots) cell(id graphstore.ID) *atomic.Pointer[graphstore.Element] {
+	chunks := *s.chunks.Load()
+	c := uint64(id) >> adjChunkBits
+	if c >= uint64(len(chunks)) {
+		return nil
+	}
+	return &chunks[c][uint64(id)&(1<<adjChunkBits-1)]
+}
+
+// grow makes the slots cover every id below n. Only the writer (or the
+// builder) calls it, under p.grow.
+func (s *elemSlots) grow(n graphstore.ID) {
+	chunks := *s.chunks.Load()
+	need := (uint64(n) + 1<<adjChunkBits - 1) >> adjChunkBits
+	if need <= uint64(len(chunks)) {
+		return
+	}
+	grown := slices.Clone(chunks)
+	for uint64(len(grown)) < need {
+		grown = append(grown, new(elemChunk))
+	}
+	s.chunks.Store(&grown)
+}
+
+// get returns the held version of an element (nil when it is not live);
+// ok is false when the slot holds nothing.
+func (s *elemSlots) get(id graphstore.ID) (e *graphstore.Element, ok bool) {
+	c := s.cell(id)
+	if c == nil {
+		return nil, false
+	}
+	switch e = c.Load(); e {
+	case nil, notHeld:
+		return nil, false
+	case gone:
+		return nil, true
+	}
+	return e, true
+}
+
+// fill holds the version a reader loaded at the index's commit (nil: the
+// element was not live), if the slot is empty and the budget allows.
+func (s *elemSlots) fill(id graphstore.ID, e *graphstore.Element, budget int64) {
+	c := s.cell(id)
+	if c == nil {
+		return
+	}
+	if e == nil {
+		c.CompareAndSwap(nil, gone)
+		return
+	}
+	n := elementBytes(e)
+	if s.bytes.Load()+n > budget {
+		return
+	}
+	if c.CompareAndSwap(nil, e) {
+		s.bytes.Add(n)
+	}
+}
+
+// put records the writer's new version of an element (nil: deleted). A
+// slot that held an element keeps holding the element's versions; an
+// empty one takes it while the budget allows.
+func (s *elemSlots) put(id graphstore.ID, e *graphstore.Element, budget int64) {
+	c := s.cell(id)
+	if c == nil {
+		return
+	}
+	held := func(x *graphstore.Element) bool { return x != nil && x != notHeld && x != gone }
+	next := gone
+	if e != nil {
+		next = notHeld
+		if old := c.Load(); held(old) || s.bytes.Load()+elementBytes(e) <= budget {
+			next = e
+		}
+	}
+	delta := int64(0)
+	if held(next) {
+		delta += elementBytes(next)
+	}
+	if old := c.Swap(next); held(old) {
+		delta -= elementBytes(old)
+	}
+	s.bytes.Add(delta)
+}
+
 // presentIndex reports whether an index is held in the present graph: the
 // indexes of the topology keys that filter components, and kind. (Sources
 // and identifiers are asked for one term at a time; adjacency is held
@@ -161,8 +291,9 @@ func presentTerm(k termKey) bool {
 	return presentIndex(k.ix) && (k.ix != graphstore.IdxKind || k.term == graphstore.TermComponent)
 }
 
-func newPresent() *present {
-	p := &present{}
+func newPresent(budget int64) *present {
+	p := &present{budget: budget}
+	p.elems.Store(newElemSlots())
 	for i := range p.shards {
 		p.shards[i].sets = map[termKey]pset{}
 	}
@@ -202,6 +333,30 @@ func (p *present) adjacent(ts int64, id graphstore.ID, sd int) ([]graphstore.Adj
 	return l, p.usable(ts)
 }
 
+// slots returns the element slots if the index reflects exactly the
+// commit at ts: a reader reads them and fills them for that commit only.
+func (p *present) slots(ts int64) *elemSlots {
+	if !p.usable(ts) {
+		return nil
+	}
+	s := p.elems.Load()
+	if !p.usable(ts) {
+		return nil
+	}
+	return s
+}
+
+// element returns the current version of an element as of ts from the
+// slots, ok false when the index cannot answer.
+func (p *present) element(ts int64, id graphstore.ID) (*graphstore.Element, bool) {
+	s := p.slots(ts)
+	if s == nil {
+		return nil, false
+	}
+	e, ok := s.get(id)
+	return e, ok && p.usable(ts)
+}
+
 func (p *present) entry(id graphstore.ID) *adjEntry {
 	chunks := *p.adj.Load()
 	c := uint64(id) >> adjChunkBits
@@ -230,14 +385,23 @@ func (p *present) slot(id graphstore.ID) *atomic.Pointer[adjEntry] {
 }
 
 // apply brings the index from the commit it reflects to the commit at ts,
-// given the commit's posting changes. The writer calls it before it
-// publishes the commit.
-func (p *present) apply(changes termChanges, ts int64, prev int64) {
+// given the commit's writes and posting changes. The writer calls it
+// before it publishes the commit.
+func (p *present) apply(writes []base.Write, changes termChanges, ts int64, prev int64) {
 	if p.broken || p.ver.Load() != prev {
 		p.ver.Store(0) // not built, or out of step (a bulk load): stays off until rebuilt
 		return
 	}
 	p.ver.Store(0)
+	if len(writes) > 0 {
+		slots := p.elems.Load()
+		p.grow.Lock()
+		slots.grow(slices.MaxFunc(writes, func(a, b base.Write) int { return cmp.Compare(a.ID, b.ID) }).ID + 1)
+		p.grow.Unlock()
+		for i := range writes {
+			slots.put(writes[i].ID, writes[i].After, p.budget)
+		}
+	}
 	for k, chs := range changes {
 		if !p.fits(k, chs) {
 			p.broken = true
@@ -296,31 +460,87 @@ func (p *present) applyAdjacency(k termKey, chs []postingChange) {
 
 // build fills the index from Pebble's current postings as of the commit at
 // ts: the view must reflect exactly that commit (the store is opening, or
-// the writer lock is held).
-func (p *present) build(r pebble.Reader, ts int64) error {
+// the writer lock is held). next is the next element id to allocate. The
+// element slots start empty: reads fill them.
+//
+// The sets (indexes kind to health state) and the adjacency (out, in) lie
+// in separate key ranges and are read side by side, each by its own
+// iterator: at a million components they are some ten and six million
+// keys. Neither keeps a map per key: set postings come grouped by term,
+// adjacency grouped by component, so both append to large arrays.
+func (p *present) build(r pebble.Reader, ts int64, next graphstore.ID) error {
 	p.ver.Store(0)
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: []byte{tagPosting}, UpperBound: []byte{tagPosting + 1}})
+	fresh := newPresent(p.budget)
+	var adj adjBuild
+	var setErr, adjErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		adjErr = adj.scan(r)
+	}()
+	sb := &setBuilder{p: fresh}
+	setErr = sb.scan(r)
+	wg.Wait()
+	if err := cmp.Or(setErr, adjErr); err != nil {
+		return err
+	}
+	if sb.broken || adj.broken {
+		p.broken = true
+		return nil
+	}
+	adj.store(fresh)
+	p.install(fresh, ts, next)
+	return nil
+}
+
+// install takes the sets and adjacency of a freshly built index, with empty
+// element slots, and marks the index as reflecting the commit at ts.
+func (p *present) install(fresh *present, ts int64, next graphstore.ID) {
+	for i := range p.shards {
+		p.shards[i].mu.Lock()
+		p.shards[i].sets = fresh.shards[i].sets
+		p.shards[i].mu.Unlock()
+	}
+	p.adj.Store(fresh.adj.Load())
+	slots := newElemSlots()
+	slots.grow(next)
+	p.elems.Store(slots)
+	p.broken = false
+	p.ver.Store(ts)
+}
+
+// setBuilder gathers the postings of one term at a time (they come in key
+// order) into the sets of the present graph.
+type setBuilder struct {
+	p      *present
+	raw    []byte // the escaped term of the key being gathered, with its table and index
+	key    termKey
+	ids    []uint32
+	broken bool // an id beyond 2^32
+}
+
+// scan reads the set postings: the indexes from kind to health state,
+// passing over the terms and indexes the present graph does not hold.
+func (b *setBuilder) scan(r pebble.Reader) error {
+	it, err := r.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{tagPosting, byte(graphstore.IdxKind)},
+		UpperBound: []byte{tagPosting, byte(graphstore.IdxHealth) + 1},
+	})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
-	fresh := newPresent()
-	b := &presentBuilder{p: fresh, adj: map[graphstore.ID]*adjEntry{}}
 	for valid := it.First(); valid; {
 		k := it.Key()
 		if skip := skipTo(k); skip != nil {
 			valid = it.SeekGE(skip) // a whole term or index the index does not hold
 			continue
 		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return err
-		}
-		if err := b.add(k, v); err != nil {
+		if err := b.add(k); err != nil {
 			return err
 		}
 		if b.broken {
-			p.broken = true
 			return nil
 		}
 		valid = it.Next()
@@ -329,56 +549,12 @@ func (p *present) build(r pebble.Reader, ts int64) error {
 		return err
 	}
 	b.flushTerm()
-	for id, e := range b.adj {
-		fresh.slot(id).Store(e)
-	}
-	for i := range p.shards {
-		p.shards[i].mu.Lock()
-		p.shards[i].sets = fresh.shards[i].sets
-		p.shards[i].mu.Unlock()
-	}
-	p.adj.Store(fresh.adj.Load())
-	p.broken = false
-	p.ver.Store(ts)
 	return nil
 }
 
-// skipTo returns where the build should seek to pass over the key's term
-// or index when the present graph does not hold it, nil when it does.
-func skipTo(k []byte) []byte {
-	if len(k) < 2 {
-		return nil
-	}
-	ix := graphstore.Index(k[1])
-	switch {
-	case ix == graphstore.IdxOut || ix == graphstore.IdxIn:
-		return nil
-	case !presentIndex(ix):
-		return []byte{tagPosting, byte(ix) + 1}
-	case ix == graphstore.IdxKind:
-		if n := termEnd(k); n > 0 && string(k[2:n]) != string(appendEscaped(nil, graphstore.TermComponent)) {
-			end := append([]byte(nil), k[:n]...)
-			end[n-1]++ // past every posting of this term
-			return end
-		}
-	}
-	return nil
-}
-
-// presentBuilder gathers the postings of one term at a time (they come in
-// key order) and the adjacency of every component.
-type presentBuilder struct {
-	p      *present
-	adj    map[graphstore.ID]*adjEntry
-	raw    []byte // the escaped term of the key being gathered, with its table and index
-	key    termKey
-	ids    []uint32
-	broken bool
-}
-
-func (b *presentBuilder) add(k, v []byte) error {
+func (b *setBuilder) add(k []byte) error {
 	n := termEnd(k)
-	if n == 0 || len(k) != n+8 || len(v) < 8 {
+	if n == 0 || len(k) != n+8 {
 		return errCorrupt
 	}
 	id := u64(k[n:])
@@ -395,30 +571,133 @@ func (b *presentBuilder) add(k, v []byte) error {
 		b.raw = append(b.raw[:0], k[:n]...)
 		b.key = termKey{graphstore.Index(k[1]), term}
 	}
-	switch {
-	case b.key.isAdjacency():
-		if len(v) < 16 {
-			return errCorrupt
-		}
-		c := b.key.component()
-		e := b.adj[c]
-		if e == nil {
-			e = &adjEntry{}
-			b.adj[c] = e
-		}
-		sd := side(b.key.ix)
-		e.side[sd] = append(e.side[sd], graphstore.Adjacency{Relation: graphstore.ID(id), Other: graphstore.ID(u64(v[8:]))})
-	case presentTerm(b.key):
-		b.ids = append(b.ids, uint32(id))
-	}
+	b.ids = append(b.ids, uint32(id))
 	return nil
 }
 
-func (b *presentBuilder) flushTerm() {
+func (b *setBuilder) flushTerm() {
 	if len(b.ids) == 0 {
 		return
 	}
 	sh := b.p.shard(b.key)
 	sh.sets[b.key] = newPset(slices.Clone(b.ids))
 	b.ids = b.ids[:0]
+}
+
+// skipTo returns where the build should seek to pass over the key's term
+// or index when the present graph does not hold it, nil when it does.
+func skipTo(k []byte) []byte {
+	if len(k) < 2 {
+		return nil
+	}
+	ix := graphstore.Index(k[1])
+	switch {
+	case !presentIndex(ix):
+		return []byte{tagPosting, byte(ix) + 1}
+	case ix == graphstore.IdxKind:
+		if n := termEnd(k); n > 0 && string(k[2:n]) != string(appendEscaped(nil, graphstore.TermComponent)) {
+			end := append([]byte(nil), k[:n]...)
+			end[n-1]++ // past every posting of this term
+			return end
+		}
+	}
+	return nil
+}
+
+// adjBuild gathers both sides of every component's adjacency: each side's
+// entries in one array, in key order (by component, then relation), and
+// where each component's run begins.
+type adjBuild struct {
+	side   [2][]graphstore.Adjacency
+	runs   [2][]adjRun
+	broken bool
+}
+
+type adjRun struct {
+	id         graphstore.ID
+	start, end int
+}
+
+// scan reads the out and in postings.
+func (b *adjBuild) scan(r pebble.Reader) error {
+	it, err := r.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{tagPosting, byte(graphstore.IdxOut)},
+		UpperBound: []byte{tagPosting, byte(graphstore.IdxIn) + 1},
+	})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var raw []byte // the escaped term of the current run, with its table and index
+	for valid := it.First(); valid; valid = it.Next() {
+		k := it.Key()
+		n := termEnd(k)
+		if n == 0 || len(k) != n+8 {
+			return errCorrupt
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		if len(v) < 16 {
+			return errCorrupt
+		}
+		sd := side(graphstore.Index(k[1]))
+		if string(k[:n]) != string(raw) {
+			term, _, err := readEscaped(k[2:])
+			if err != nil {
+				return err
+			}
+			c := termKey{graphstore.Index(k[1]), term}.component()
+			if c > math.MaxUint32 {
+				b.broken = true
+				return nil
+			}
+			raw = append(raw[:0], k[:n]...)
+			b.runs[sd] = append(b.runs[sd], adjRun{id: c, start: len(b.side[sd])})
+		}
+		b.side[sd] = append(b.side[sd], graphstore.Adjacency{Relation: graphstore.ID(u64(k[n:])), Other: graphstore.ID(u64(v[8:]))})
+		b.runs[sd][len(b.runs[sd])-1].end = len(b.side[sd])
+	}
+	return it.Error()
+}
+
+// store gives every component its adjacency entry: the two sides' runs
+// merged by component id, the entries allocated together.
+func (b *adjBuild) store(p *present) {
+	out, in := b.runs[0], b.runs[1]
+	entries := make([]adjEntry, 0, unionLen(out, in)) // never grown: p holds pointers into it
+	at := func(sd int, r adjRun) []graphstore.Adjacency { return b.side[sd][r.start:r.end:r.end] }
+	for len(out) > 0 || len(in) > 0 {
+		var e adjEntry
+		var id graphstore.ID
+		switch {
+		case len(in) == 0 || len(out) > 0 && out[0].id < in[0].id:
+			id, e.side[0], out = out[0].id, at(0, out[0]), out[1:]
+		case len(out) == 0 || in[0].id < out[0].id:
+			id, e.side[1], in = in[0].id, at(1, in[0]), in[1:]
+		default:
+			id, e.side[0], e.side[1] = out[0].id, at(0, out[0]), at(1, in[0])
+			out, in = out[1:], in[1:]
+		}
+		entries = append(entries, e)
+		p.slot(id).Store(&entries[len(entries)-1])
+	}
+}
+
+// unionLen counts the distinct components of two runs sorted by id.
+func unionLen(a, b []adjRun) int {
+	n := 0
+	for len(a) > 0 && len(b) > 0 {
+		switch {
+		case a[0].id < b[0].id:
+			a = a[1:]
+		case b[0].id < a[0].id:
+			b = b[1:]
+		default:
+			a, b = a[1:], b[1:]
+		}
+		n++
+	}
+	return n + len(a) + len(b)
 }

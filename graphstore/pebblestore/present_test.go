@@ -2,6 +2,9 @@ package pebblestore_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -92,5 +95,191 @@ func TestPresentIndex(t *testing.T) {
 	defer sn.Close()
 	if ids, ok := set(sn, "blue"); !ok || !slices.Equal(ids, []uint32{2, 3}) {
 		t.Fatalf("after a bulk load: blue %v (from memory: %v), want [2 3] from memory", ids, ok)
+	}
+}
+
+// TestPresentElements: reads at the current time load elements from the
+// present graph's slots, which reads fill and commits rewrite; a snapshot
+// opened before a commit still reads its own versions, and a deleted
+// element is gone at once, whichever of a read and the writer filled its
+// slot first. A budget of one byte holds nothing and reads still answer.
+func TestPresentElements(t *testing.T) {
+	for name, budget := range map[string]int64{"default": 0, "no-room": 1} {
+		t.Run(name, func(t *testing.T) {
+			st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Now: graphtest.Clock, Retention: graphtest.Retention,
+				NoSync: true, PresentElementBytes: budget})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			apply := func(sec int64, f func(b *graphstore.Batch)) {
+				t.Helper()
+				b := &graphstore.Batch{Time: graphtest.At(sec)}
+				f(b)
+				if _, err := st.Apply(context.Background(), b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			put := func(ext, typ string) func(*graphstore.Batch) {
+				return func(b *graphstore.Batch) { b.PutComponent("s", ext, graphstore.ComponentData{Name: ext, Type: typ}) }
+			}
+			typeOf := func(sn graphstore.Snapshot, id graphstore.ID) string {
+				t.Helper()
+				e, err := sn.Element(id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e == nil {
+					return "gone"
+				}
+				return e.Component().Type
+			}
+			now := func() graphstore.Snapshot {
+				sn, err := st.Snapshot(time.Time{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sn
+			}
+			apply(10, put("a", "service"))
+			apply(20, put("b", "service"))
+			sn := now()
+			if got := typeOf(sn, 1) + " " + typeOf(sn, 2) + " " + typeOf(sn, 99); got != "service service gone" {
+				t.Fatalf("at 20 (filling the slots): %s", got)
+			}
+			sn.Close()
+			old := now()
+			apply(30, put("a", "database")) // a's slot is filled: the writer replaces it
+			apply(40, func(b *graphstore.Batch) { b.DeleteComponent("s", "b") })
+			apply(50, put("c", "queue")) // a new element, never read
+			sn = now()
+			defer sn.Close()
+			for range 2 { // the second round reads what the first filled
+				if got := typeOf(sn, 1) + " " + typeOf(sn, 2) + " " + typeOf(sn, 3); got != "database gone queue" {
+					t.Fatalf("at 50: %s", got)
+				}
+			}
+			if got := typeOf(old, 1) + " " + typeOf(old, 2); got != "service service" {
+				t.Fatalf("a snapshot of 20 read after later commits: %s", got)
+			}
+			versions := func(sn graphstore.Snapshot) (out []int64) {
+				for id := graphstore.ID(1); id <= 3; id++ {
+					v, err := sn.(graphstore.VersionReader).Version(id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, v)
+				}
+				return out
+			}
+			if got, want := versions(sn), []int64{graphtest.At(30).UnixNano(), 0, graphtest.At(50).UnixNano()}; !slices.Equal(got, want) {
+				t.Fatalf("versions at 50: %v, want %v", got, want)
+			}
+			if got, want := versions(old), []int64{graphtest.At(10).UnixNano(), graphtest.At(20).UnixNano(), 0}; !slices.Equal(got, want) {
+				t.Fatalf("versions at 20: %v, want %v", got, want)
+			}
+			old.Close()
+		})
+	}
+}
+
+// TestPresentFile: closing the store writes the present graph to a file
+// that the next open reads instead of rebuilding from Pebble, and the index
+// read back is the one a rebuild makes. A file of another commit (the store
+// was written without the index since) or a damaged one is rebuilt from.
+func TestPresentFile(t *testing.T) {
+	dir := t.TempDir()
+	opts := pebblestore.Options{Now: graphtest.Clock, Retention: graphtest.Retention, NoSync: true}
+	open := func(o pebblestore.Options) *pebblestore.Store {
+		t.Helper()
+		st, err := pebblestore.Open(dir, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	st := open(opts)
+	sec := int64(0)
+	commit := func(st *pebblestore.Store, n int) {
+		t.Helper()
+		for i := range n {
+			sec += 10
+			b := &graphstore.Batch{Time: graphtest.At(sec)}
+			ext := fmt.Sprintf("c%d", i%7)
+			b.PutComponent("s", ext, graphstore.ComponentData{Name: ext, Type: "service",
+				Labels: []string{fmt.Sprintf("l%d", i%3), "all"}, Identifiers: []string{"urn:" + ext}})
+			b.PutRelation("s", fmt.Sprintf("r%d", i), graphstore.RelationData{Type: "calls", SourceRef: ext,
+				TargetRef: fmt.Sprintf("c%d", (i+3)%7)})
+			if i%5 == 4 {
+				b.DeleteComponent("s", fmt.Sprintf("c%d", (i+1)%7))
+			}
+			if _, err := st.Apply(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Enough for a set beyond the small form (a bitmap).
+	for i := range 40 {
+		sec += 10
+		b := &graphstore.Batch{Time: graphtest.At(sec)}
+		b.PutComponent("t", fmt.Sprintf("m%d", i), graphstore.ComponentData{Name: "m", Type: "pod"})
+		if _, err := st.Apply(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(st, 30)
+	want, _ := st.DumpPresent()
+	st.Close()
+	rebuilt := func() string {
+		t.Helper()
+		if err := os.Rename(filepath.Join(dir, "tetra-present"), filepath.Join(dir, "aside")); err != nil {
+			t.Fatal(err)
+		}
+		st := open(opts)
+		dump, from := st.DumpPresent()
+		if from != "build" {
+			t.Fatalf("without the file the index came from %s", from)
+		}
+		st.Close()
+		if err := os.Rename(filepath.Join(dir, "aside"), filepath.Join(dir, "tetra-present")); err != nil {
+			t.Fatal(err)
+		}
+		return dump
+	}
+	if got := rebuilt(); got != want {
+		t.Fatalf("rebuilt from Pebble:\n%s\nwant (the index kept by the writer):\n%s", got, want)
+	}
+	st = open(opts)
+	if got, from := st.DumpPresent(); from != "file" || got != want {
+		t.Fatalf("reopened: from %s\n%s\nwant from the file\n%s", from, got, want)
+	}
+	st.Close()
+
+	// Written to without the index: the file is of an older commit.
+	st = open(pebblestore.Options{Now: opts.Now, Retention: opts.Retention, NoSync: true, NoPresentIndex: true})
+	commit(st, 3)
+	st.Close()
+	st = open(opts)
+	got, from := st.DumpPresent()
+	st.Close()
+	if want = rebuilt(); from != "build" || got != want {
+		t.Fatalf("after commits the file does not hold: from %s\n%s", from, got)
+	}
+
+	// Damaged: one byte changed.
+	path := filepath.Join(dir, "tetra-present")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0x40
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st = open(opts)
+	got, from = st.DumpPresent()
+	st.Close()
+	if from != "build" || got != want {
+		t.Fatalf("with a damaged file: from %s\n%s", from, got)
 	}
 }

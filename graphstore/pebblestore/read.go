@@ -204,12 +204,52 @@ func (sn *snapshot) Element(id graphstore.ID) (_ *graphstore.Element, err error)
 	if sn.closed {
 		return nil, graphstore.ErrClosed
 	}
+	var slots *elemSlots
+	if sn.isNow && sn.s.now != nil {
+		if slots = sn.s.now.slots(sn.ts); slots != nil {
+			if e, ok := slots.get(id); ok && sn.s.now.usable(sn.ts) {
+				return e, nil
+			}
+		}
+	}
 	ch, err := sn.chain(id)
 	if err != nil {
 		return nil, err
 	}
-	return sn.s.load(&sn.view, id, ch.at(sn.ts))
+	e, err := sn.s.load(&sn.view, id, ch.at(sn.ts))
+	if err == nil && slots != nil {
+		slots.fill(id, e, sn.s.now.budget)
+	}
+	return e, err
 }
+
+// Version implements graphstore.VersionReader from the element's version
+// directory (or, at the current time, the present graph's slot).
+func (sn *snapshot) Version(id graphstore.ID) (_ int64, err error) {
+	defer markCorrupt(&err)
+	if sn.closed {
+		return 0, graphstore.ErrClosed
+	}
+	if sn.isNow && sn.s.now != nil && sn.s.now.usable(sn.ts) {
+		// The current version, from the slots, which the load fills: the
+		// next read of it is an array lookup.
+		e, err := sn.Element(id)
+		if err != nil || e == nil {
+			return 0, err
+		}
+		return e.Version, nil
+	}
+	ch, err := sn.chain(id)
+	if err != nil {
+		return 0, err
+	}
+	if sl := ch.at(sn.ts); sl != nil && !sl.tomb {
+		return sl.ts, nil
+	}
+	return 0, nil
+}
+
+var _ graphstore.VersionReader = (*snapshot)(nil)
 
 // Terms implements graphstore.Snapshot by hopping from term to term: one
 // seek per distinct term.

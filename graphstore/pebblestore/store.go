@@ -9,7 +9,11 @@
 // postings of the terms it asks for. docs/storage-format.md draws the keys.
 //
 // Reads open on a Pebble snapshot at a time. A shared element cache (see
-// cache.go) keeps version directories and decoded versions in memory.
+// cache.go) keeps version directories and decoded versions in memory. Reads
+// at the current time are answered from an in-memory index of the present
+// graph (present.go: postings as bitmaps, adjacency and the current
+// versions in arrays), which closing the store writes to a file and
+// opening reads back when it is of the last commit (presentfile.go).
 package pebblestore
 
 import (
@@ -73,6 +77,12 @@ type Options struct {
 	// the caches like past ones. It saves the index's memory (about 300
 	// bytes per component) and its build when the store opens.
 	NoPresentIndex bool
+	// PresentElementBytes bounds the decoded current versions the present
+	// graph holds for reads at the current time (1 GiB when zero; an
+	// element counts as the element cache estimates it, about 1 KiB for a
+	// small one). Beyond it, reads load
+	// elements through the element cache.
+	PresentElementBytes int64
 }
 
 // Errors of Open, tested with errors.Is.
@@ -103,6 +113,9 @@ func (o *Options) fill() {
 	}
 	if o.PostingCacheMaxLen == 0 {
 		o.PostingCacheMaxLen = 16384
+	}
+	if o.PresentElementBytes == 0 {
+		o.PresentElementBytes = 1 << 30
 	}
 	if o.MaxFutureSkew == 0 {
 		o.MaxFutureSkew = graphstore.DefaultMaxFutureSkew
@@ -135,9 +148,12 @@ type Store struct {
 	elems *elementCache
 	posts *postingCache
 	count *countCache
-	now   *present   // the present graph in memory; updated by the writer under wmu
-	cmu   sync.Mutex // serialises compactions; first in the lock order
-	wmu   sync.Mutex // serialises writers; after cmu
+	now   *present // the present graph in memory; updated by the writer under wmu
+	// presentFrom says where the present graph came from when the store
+	// opened: "file" (presentfile.go) or "build" (Pebble's postings).
+	presentFrom string
+	cmu         sync.Mutex // serialises compactions; first in the lock order
+	wmu         sync.Mutex // serialises writers; after cmu
 
 	mu      sync.RWMutex // guards the fields below; after cmu and wmu, before shard locks
 	last    int64        // time of the latest commit (ns)
@@ -221,8 +237,13 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, err
 	}
 	if !o.NoPresentIndex {
-		s.now = newPresent()
-		if err := s.now.build(db, s.last); err != nil {
+		s.now = newPresent(o.PresentElementBytes)
+		if s.loadPresent(s.last, s.nextID) {
+			s.presentFrom = "file"
+			return s, nil
+		}
+		s.presentFrom = "build"
+		if err := s.now.build(db, s.last, s.nextID); err != nil {
 			db.Close()
 			markCorrupt(&err)
 			return nil, fmt.Errorf("pebblestore: building the present graph: %w", err)
@@ -422,5 +443,12 @@ func (s *Store) Close() error {
 	close(s.notify)
 	s.notify = make(chan struct{})
 	s.mu.Unlock()
+	if s.now != nil && !s.opts.ReadOnly && s.last != 0 && s.now.usable(s.last) {
+		// The next open reads the index from this file instead of
+		// rebuilding it; failing to write it costs only that.
+		if err := s.savePresent(s.last, s.nextID); err != nil {
+			fmt.Fprintln(s.opts.ErrorLog, err)
+		}
+	}
 	return s.db.Close()
 }

@@ -260,7 +260,7 @@ func (s *Store) postingStart(vw *view, p graphstore.Posting, id graphstore.ID, k
 // readers use as their visibility bound, then the feeds' wake-up.
 func (s *Store) publish(plan *base.Plan, changes termChanges, asked int64) {
 	if s.now != nil {
-		s.now.apply(changes, plan.Time, s.lastPublished())
+		s.now.apply(plan.Writes, changes, plan.Time, s.lastPublished())
 	}
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
@@ -341,6 +341,11 @@ func (st *writeState) prefetchExternal(b *graphstore.Batch) error {
 }
 
 func (st writeState) Current(id graphstore.ID) (*graphstore.Element, error) {
+	if st.s.now != nil {
+		if e, ok := st.s.now.element(st.v.seen, id); ok {
+			return e, nil
+		}
+	}
 	ch, err := st.s.chainOf(st.v, id)
 	if err != nil {
 		return nil, err
