@@ -40,7 +40,7 @@ func startKafkaServer(t *testing.T, dir string, brokers []string) *kafkaServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	base, _ := readBaseURL(t, stdout)
+	base, _ := readBaseURL(t, stdout, false)
 	return &kafkaServer{cmd: cmd, base: base, logs: logs}
 }
 

@@ -182,7 +182,7 @@ func TestServeProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	base, grpcAddr := readBaseURL(t, stdout)
+	base, grpcAddr := readBaseURL(t, stdout, true)
 	c, err := client.New(base, client.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -340,9 +340,9 @@ func exportSpan(t *testing.T, addr string) {
 	}
 }
 
-// readBaseURL reads tetra serve's start lines up to its address and that
-// of its OTLP/gRPC receiver.
-func readBaseURL(t *testing.T, r io.Reader) (base, grpcAddr string) {
+// readBaseURL reads tetra serve's start lines up to its address and, when
+// withGRPC, that of its OTLP/gRPC receiver (printed after it).
+func readBaseURL(t *testing.T, r io.Reader, withGRPC bool) (base, grpcAddr string) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		if rest, ok := strings.CutPrefix(sc.Text(), "tetra serve: listening on "); ok {
@@ -350,6 +350,8 @@ func readBaseURL(t *testing.T, r io.Reader) (base, grpcAddr string) {
 		}
 		if rest, ok := strings.CutPrefix(sc.Text(), "tetra serve: OTLP/gRPC on "); ok {
 			grpcAddr, _, _ = strings.Cut(rest, " ")
+		}
+		if base != "" && (grpcAddr != "" || !withGRPC) {
 			go io.Copy(io.Discard, r)
 			return base, grpcAddr
 		}
