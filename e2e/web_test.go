@@ -5,27 +5,14 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-// chromium returns the browser the web check drives, or "" (as web's
-// browser tests find it: $TETRA_CHROMIUM, else one on PATH).
-func chromium() string {
-	if p := os.Getenv("TETRA_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
+	"github.com/tetrahq/tetra/internal/browsertest"
+)
 
 // checkWeb opens the web view of the demo in headless Chromium with the
 // demo's key, as README's tour says to, draws checkout, opens its details
@@ -34,12 +21,7 @@ func chromium() string {
 // traces. It runs after the tour, once the demo has rolled checkout out
 // and slowed its database down at least once.
 func (d *demoServer) checkWeb(t *testing.T) {
-	path := chromium()
-	if path == "" {
-		msg := "SKIPPED: no Chromium found (set TETRA_CHROMIUM or apt-get install chromium); the demo's web view was not checked"
-		fmt.Fprintln(os.Stderr, "\n!!!!! "+msg+" !!!!!")
-		t.Skip(msg)
-	}
+	path := browsertest.Need(t, "the demo's web view was not checked")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1400, 860))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,6 +24,7 @@ import (
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
+	"github.com/tetrahq/tetra/internal/browsertest"
 	"github.com/tetrahq/tetra/telemetry/telpebble"
 	"github.com/tetrahq/tetra/traces/tracepebble"
 	"github.com/tetrahq/tetra/web"
@@ -32,33 +32,8 @@ import (
 
 // The browser tests drive a real headless Chromium (chromedp) against the
 // real API server on a real loopback listener, with the web view mounted as
-// tetra serve mounts it. They need a Chromium: $TETRA_CHROMIUM, or chromium
-// / chromium-browser / google-chrome on PATH (.ci/run installs Debian's
-// chromium when none is there). Without one they skip, loudly.
-
-// findChromium returns the browser to drive, or "".
-func findChromium() string {
-	if p := os.Getenv("TETRA_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-func needChromium(t *testing.T) string {
-	t.Helper()
-	p := findChromium()
-	if p == "" {
-		msg := "SKIPPED: no Chromium found (set TETRA_CHROMIUM or apt-get install chromium); the web view's browser tests did not run"
-		fmt.Fprintln(os.Stderr, "\n!!!!! "+msg+" !!!!!")
-		t.Skip(msg)
-	}
-	return p
-}
+// tetra serve mounts it. They need a Chromium (internal/browsertest says
+// where it is looked for); without one they skip, loudly.
 
 // screenshotDir is where each step's screenshot goes, for people to look
 // at: $TETRA_SCREENSHOTS, else web/screenshots (ignored by git).
@@ -86,7 +61,7 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	path := needChromium(t)
+	path := browsertest.Need(t, "the web view's browser tests did not run")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),

@@ -2,10 +2,8 @@ package kafkalog_test
 
 import (
 	"bytes"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/tetrahq/tetra/ingest/kafkalog"
 	"github.com/tetrahq/tetra/ingest/receiver"
 	"github.com/tetrahq/tetra/internal/kafkatest"
+	"github.com/tetrahq/tetra/internal/topogen"
 )
 
 // BenchmarkIntakeKafka is the Kafka mode end to end, beside the embedded
@@ -77,7 +76,7 @@ func BenchmarkIntakeKafka(b *testing.B) {
 				if i >= int64(b.N) {
 					return
 				}
-				resp, err := http.Post(hs.URL+"/stsAgent/intake", "application/json", bytes.NewReader(benchPayload(cl, int(i), perPayload)))
+				resp, err := http.Post(hs.URL+"/stsAgent/intake", "application/json", bytes.NewReader(topogen.IntakePayload(cl, int(i), perPayload)))
 				if err != nil {
 					b.Error(err)
 					return
@@ -118,28 +117,4 @@ func components(b *testing.B, st graphstore.Store) int {
 		b.Fatal(err)
 	}
 	return len(ids)
-}
-
-// benchPayload is the shape of ingest/receiver's benchmark payload: n
-// components and n relations of one agent, new ids in every payload.
-func benchPayload(agent, seq, n int) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, `{"internalHostname":"bench-%d","topologies":[{"instance":{"type":"agent","url":"bench-%d"},"components":[`, agent, agent)
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"externalId":"urn:bench:/%d/%d/%d","type":{"name":"service"},"data":{"name":"svc-%d-%d-%d","layer":"Services","labels":["agent:%d","batch:%d"],"identifiers":["urn:service:/svc-%d-%d-%d"]}}`,
-			agent, seq, i, agent, seq, i, agent, seq, agent, seq, i)
-	}
-	b.WriteString(`],"relations":[`)
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"externalId":"r/%d/%d/%d","type":{"name":"calls"},"sourceId":"urn:bench:/%d/%d/%d","targetId":"urn:bench:/%d/%d/%d"}`,
-			agent, seq, i, agent, seq, i, agent, seq, (i+1)%n)
-	}
-	b.WriteString(`]}]}`)
-	return []byte(b.String())
 }

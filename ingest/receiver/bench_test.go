@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/tetrahq/tetra/internal/topogen"
 )
 
 // Benchmarks of the embedded path end to end: real HTTP, the receiver,
@@ -28,35 +30,13 @@ import (
 // query (the 202 comes after the commit, so the next query sees it) and to
 // a live subscription (the diff arrives on its WebSocket).
 
-func benchPayload(agent, seq, n int) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, `{"internalHostname":"bench-%d","topologies":[{"instance":{"type":"agent","url":"bench-%d"},"components":[`, agent, agent)
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"externalId":"urn:bench:/%d/%d/%d","type":{"name":"service"},"data":{"name":"svc-%d-%d-%d","layer":"Services","labels":["agent:%d","batch:%d"],"identifiers":["urn:service:/svc-%d-%d-%d"]}}`,
-			agent, seq, i, agent, seq, i, agent, seq, agent, seq, i)
-	}
-	b.WriteString(`],"relations":[`)
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"externalId":"r/%d/%d/%d","type":{"name":"calls"},"sourceId":"urn:bench:/%d/%d/%d","targetId":"urn:bench:/%d/%d/%d"}`,
-			agent, seq, i, agent, seq, i, agent, seq, (i+1)%n)
-	}
-	b.WriteString(`]}]}`)
-	return []byte(b.String())
-}
-
 func BenchmarkIntake(b *testing.B) {
 	s := newServer(&testing.T{}, serverOpts{sync: true})
 	defer s.stop()
 	const clients, perPayload = 8, 100
 	payloads := make([][]byte, 64) // generated up front: the benchmark measures the server
 	for i := range payloads {
-		payloads[i] = benchPayload(i%clients, i, perPayload)
+		payloads[i] = topogen.IntakePayload(i%clients, i, perPayload)
 	}
 	var next atomic.Int64
 	b.SetBytes(int64(len(payloads[0])))
@@ -75,7 +55,7 @@ func BenchmarkIntake(b *testing.B) {
 				// A fresh payload per op: the same ids again would change nothing.
 				body := payloads[i%int64(len(payloads))]
 				if i >= int64(len(payloads)) {
-					body = benchPayload(c, int(i), perPayload)
+					body = topogen.IntakePayload(c, int(i), perPayload)
 				}
 				req, _ := http.NewRequest("POST", s.hs.URL+"/stsAgent/intake", bytes.NewReader(body))
 				req.Header.Set("X-API-Key", s.token["agent"])
@@ -127,7 +107,7 @@ func BenchmarkFreshness(b *testing.B) {
 					return
 				default:
 				}
-				s.post(request{key: "agent", body: benchPayload(100+c, i, 100)})
+				s.post(request{key: "agent", body: topogen.IntakePayload(100+c, i, 100)})
 			}
 		}()
 	}
