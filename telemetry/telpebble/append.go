@@ -12,11 +12,12 @@ import (
 	"github.com/tetrahq/tetra/telemetry"
 )
 
-// AppendMetrics writes samples: new series and one log record per window
-// touched go into one Pebble batch, committed before the samples join the
-// head, so a reader sees an append whole or not at all. Windows that the
-// latest sample time has left behind (by more than SealGrace) are then
-// sealed.
+// AppendMetrics writes samples: new series are committed to Pebble, then
+// the samples are written to the sample log as one record (synced unless
+// NoSync) before they join the head, so a reader sees an append whole or
+// not at all, and a crash keeps it whole or loses it whole. Windows that
+// the latest sample time has left behind (by more than SealGrace) are
+// then sealed.
 func (s *Store) AppendMetrics(ctx context.Context, batch []telemetry.SeriesSamples) error {
 	for i := range batch {
 		if err := telemetry.CheckSeries(&batch[i]); err != nil {
@@ -31,20 +32,15 @@ func (s *Store) AppendMetrics(ctx context.Context, batch []telemetry.SeriesSampl
 	if err := s.checkWritable(); err != nil {
 		return err
 	}
-	b := s.db.NewBatch()
-	defer b.Close()
-	metas, fresh := s.resolve(b, batch)
-	s.logSamples(b, batch, metas)
-	if len(fresh) > 0 {
-		setMeta(b, "next_series", s.nextID)
+	metas, err := s.resolve(batch)
+	if err != nil {
+		return err
 	}
-	if err := b.Commit(s.writeOpts()); err != nil {
-		return fmt.Errorf("telpebble: append: %w", err)
+	if err := s.logAppend(batch, metas); err != nil {
+		return err
 	}
 	s.hmu.Lock()
-	for _, m := range fresh {
-		s.idx.add(m)
-	}
+	s.head.seq = s.logSeq
 	for i := range batch {
 		s.addToHead(metas[i], batch[i].Samples)
 	}
@@ -54,53 +50,30 @@ func (s *Store) AppendMetrics(ctx context.Context, batch []telemetry.SeriesSampl
 }
 
 // appendScratch is memory AppendMetrics reuses from one call to the next
-// (REQUIRES: Store.wmu): the series of the batch, the log records being
-// built and a key buffer.
+// (REQUIRES: Store.wmu): the series of the batch and a key buffer.
 type appendScratch struct {
-	metas   []*seriesMeta
-	recs    map[int64]*walRecord
-	windows []int64
-	key     []byte
-	enc     tsz.Encoder // seal, compaction
+	metas []*seriesMeta
+	key   []byte
+	enc   tsz.Encoder // seal, compaction
 }
 
-// logSamples writes one log record per window the batch touches to b, in
-// window order (so sequence numbers follow windows). REQUIRES: wmu.
-func (s *Store) logSamples(b *pebble.Batch, batch []telemetry.SeriesSamples, metas []*seriesMeta) {
-	sc := &s.scratch
-	if sc.recs == nil {
-		sc.recs = map[int64]*walRecord{}
-	}
-	for _, r := range sc.recs {
-		r.reset()
-	}
-	var last *walRecord
-	lastW := int64(-1 << 62)
-	for i := range batch {
-		for _, x := range batch[i].Samples {
-			if w := windowOf(x.T); w != lastW {
-				if last = sc.recs[w]; last == nil {
-					last = &walRecord{}
-					sc.recs[w] = last
-				}
-				lastW = w
-			}
-			last.add(metas[i].id, x)
+// logAppend writes the batch to the sample log as one record. The first
+// record marks the directory with the format that has the log.
+// REQUIRES: wmu.
+func (s *Store) logAppend(batch []telemetry.SeriesSamples, metas []*seriesMeta) error {
+	if s.schema < schemaVersion {
+		if err := s.markSchema(schemaVersion); err != nil {
+			return fmt.Errorf("telpebble: append: %w", err)
 		}
 	}
-	sc.windows = sc.windows[:0]
-	for w, r := range sc.recs {
-		if r.n == 0 {
-			delete(sc.recs, w) // a window of an earlier batch: no memory kept for it
-			continue
-		}
-		sc.windows = append(sc.windows, w)
+	seq := s.logSeq + 1
+	s.log.begin(seq)
+	s.log.encode(batch, metas)
+	if err := s.log.write(seq); err != nil {
+		return err
 	}
-	slices.Sort(sc.windows)
-	for _, w := range sc.windows {
-		s.walSeq++
-		b.Set(walKey(w, s.walSeq), sc.recs[w].bytes(), nil) // Set copies
-	}
+	s.logSeq = seq
+	return nil
 }
 
 // addToHead adds one series' samples, split by window.
@@ -126,11 +99,12 @@ func (s *Store) dueWindows() []int64 {
 }
 
 // resolve finds or allocates each entry's series; new series are
-// written to b and returned, to join the index after the commit. The
-// returned slice is reused by the next call. REQUIRES: wmu.
-func (s *Store) resolve(b *pebble.Batch, batch []telemetry.SeriesSamples) ([]*seriesMeta, []*seriesMeta) {
+// committed to Pebble and join the index. The returned slice is reused by
+// the next call. REQUIRES: wmu.
+func (s *Store) resolve(batch []telemetry.SeriesSamples) ([]*seriesMeta, error) {
 	sc := &s.scratch
 	sc.metas = slices.Grow(sc.metas[:0], len(batch))
+	var b *pebble.Batch
 	var fresh []*seriesMeta
 	var pending map[string]*seriesMeta
 	for i := range batch {
@@ -147,16 +121,30 @@ func (s *Store) resolve(b *pebble.Batch, batch []telemetry.SeriesSamples) ([]*se
 			m = pending[string(sc.key)]
 		}
 		if m == nil {
-			m = s.newSeries(b, ser)
-			fresh = append(fresh, m)
-			if pending == nil {
+			if b == nil {
+				b = s.db.NewBatch()
+				defer b.Close()
 				pending = map[string]*seriesMeta{}
 			}
+			m = s.newSeries(b, ser)
+			fresh = append(fresh, m)
 			pending[m.key] = m
 		}
 		sc.metas = append(sc.metas, m)
 	}
-	return sc.metas, fresh
+	if b == nil {
+		return sc.metas, nil
+	}
+	setMeta(b, "next_series", s.nextID)
+	if err := b.Commit(s.writeOpts()); err != nil {
+		return nil, fmt.Errorf("telpebble: append: %w", err)
+	}
+	s.hmu.Lock()
+	for _, m := range fresh {
+		s.idx.add(m)
+	}
+	s.hmu.Unlock()
+	return sc.metas, nil
 }
 
 // newSeries allocates a series and writes it to b. REQUIRES: wmu.
@@ -225,7 +213,11 @@ func (s *Store) seal(w int64) error {
 	if dirty {
 		b.Set(windowStart(tagDirty, w), nil, nil)
 	}
-	b.DeleteRange(walKey(w, 0), walKey(w+1, 0), nil)
+	if s.oldWAL {
+		b.DeleteRange(walKey(w, 0), walKey(w+1, 0), nil)
+	}
+	// Replay skips the window's samples logged so far: they are in chunks.
+	b.Set(sealedKey(w), binary.BigEndian.AppendUint64(nil, s.logSeq), nil)
 	setMeta(b, "chunk_seq", s.chunkSeq)
 	if err := b.Commit(s.writeOpts()); err != nil {
 		return fmt.Errorf("telpebble: seal: %w", err)
@@ -235,6 +227,7 @@ func (s *Store) seal(w int64) error {
 	for _, m := range bumped {
 		m.lastWindow = w
 	}
+	needed := s.head.oldestSeq(s.logSeq + 1)
 	s.hmu.Unlock()
-	return nil
+	return s.log.removeBefore(needed)
 }

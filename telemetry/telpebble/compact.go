@@ -41,6 +41,15 @@ func (s *Store) expire(now time.Time) error {
 	b.DeleteRange([]byte{tagChunk}, windowStart(tagChunk, hw), nil)
 	b.DeleteRange([]byte{tagWAL}, windowStart(tagWAL, hw), nil)
 	b.DeleteRange([]byte{tagDirty}, windowStart(tagDirty, hw), nil)
+	// The sample log may still hold samples of the windows dropped (its
+	// files go whole): replay skips windows before the horizon, which
+	// makes their sealed marks useless.
+	if h, ok, err := s.getMeta("log_horizon"); err != nil {
+		return err
+	} else if !ok || int64(h) < hw {
+		setMeta(b, "log_horizon", uint64(hw))
+		b.DeleteRange([]byte{tagSealed}, windowStart(tagSealed, hw), nil)
+	}
 	b.DeleteRange([]byte{tagEvent}, kv.AppendTime([]byte{tagEvent}, hd*DayMs), nil)
 	b.DeleteRange([]byte{tagEventTerm}, windowStart(tagEventTerm, hd), nil)
 	s.hmu.RLock()
@@ -65,7 +74,6 @@ func (s *Store) expire(now time.Time) error {
 		return fmt.Errorf("telpebble: expire: %w", err)
 	}
 	s.hmu.Lock()
-	defer s.hmu.Unlock()
 	for _, w := range s.head.all() {
 		if w < hw {
 			s.head.drop(w)
@@ -74,7 +82,9 @@ func (s *Store) expire(now time.Time) error {
 	if len(gone) > 0 {
 		s.idx = s.idx.without(gone)
 	}
-	return nil
+	needed := s.head.oldestSeq(s.logSeq + 1)
+	s.hmu.Unlock()
+	return s.log.removeBefore(needed)
 }
 
 // without returns the index without the given series.

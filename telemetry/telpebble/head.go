@@ -1,7 +1,6 @@
 package telpebble
 
 import (
-	"encoding/binary"
 	"slices"
 
 	"github.com/tetrahq/tetra/internal/kv"
@@ -33,15 +32,17 @@ func (c *headChunk) len() int { return len(c.run) + len(c.ooo) }
 
 // headWindow is the unsealed samples of one window, by series id.
 type headWindow struct {
-	w       int64
-	chunks  map[uint64]*headChunk
-	samples int
+	w        int64
+	chunks   map[uint64]*headChunk
+	samples  int
+	firstSeq uint64 // the sample log record that began it
 }
 
 type head struct {
 	windows map[int64]*headWindow
 	samples int
-	maxT    int64 // the latest sample time appended
+	maxT    int64  // the latest sample time appended
+	seq     uint64 // the sample log record being added (0: table 0x05)
 	last    *headWindow
 }
 
@@ -53,7 +54,7 @@ func (h *head) window(w int64) *headWindow {
 	}
 	hw := h.windows[w]
 	if hw == nil {
-		hw = &headWindow{w: w, chunks: map[uint64]*headChunk{}}
+		hw = &headWindow{w: w, chunks: map[uint64]*headChunk{}, firstSeq: h.seq}
 		h.windows[w] = hw
 	}
 	h.last = hw
@@ -117,6 +118,16 @@ func (h *head) drop(w int64) {
 			h.last = nil
 		}
 	}
+}
+
+// oldestSeq returns the oldest sample log record a window of the head
+// began with (samples of table 0x05 count as 0), or next when the head is
+// empty: the log before it is in chunks.
+func (h *head) oldestSeq(next uint64) uint64 {
+	for _, hw := range h.windows {
+		next = min(next, hw.firstSeq)
+	}
+	return next
 }
 
 // sealable returns the windows that ended more than grace before the
@@ -214,45 +225,7 @@ func mergeRuns(runs [][]telemetry.Sample) []telemetry.Sample {
 	return out
 }
 
-// ---- the write-ahead log ----
-
-// walRecord accumulates the samples of one append that fall in one window:
-// n, then per sample the series id, the time (delta to the previous
-// sample's) and the value.
-type walRecord struct {
-	b     []byte
-	n     int
-	prevT int64
-}
-
-func (r *walRecord) add(id uint64, x telemetry.Sample) {
-	if len(r.b) == 0 {
-		r.reset()
-	}
-	r.b = binary.AppendUvarint(r.b, id)
-	r.b = binary.AppendVarint(r.b, x.T-r.prevT)
-	r.b = kv.AppendFloat(r.b, x.V)
-	r.prevT = x.T
-	r.n++
-}
-
-// walCountRoom is the room a record keeps before its samples for their
-// count, which is known last.
-const walCountRoom = binary.MaxVarintLen64
-
-func (r *walRecord) reset() {
-	r.b = append(r.b[:0], make([]byte, walCountRoom)...)
-	r.n, r.prevT = 0, 0
-}
-
-// bytes returns the record, which the next reset overwrites.
-func (r *walRecord) bytes() []byte {
-	var n [binary.MaxVarintLen64]byte
-	k := binary.PutUvarint(n[:], uint64(r.n))
-	start := walCountRoom - k
-	copy(r.b[start:], n[:k])
-	return r.b[start:]
-}
+// ---- table 0x05: the log of builds before the sample log ----
 
 // readWAL decodes a record and calls fn for each sample.
 func readWAL(v []byte, fn func(id uint64, x telemetry.Sample)) error {

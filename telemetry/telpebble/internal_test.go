@@ -161,7 +161,8 @@ func TestCompactMergesAndExpires(t *testing.T) {
 
 // TestFormatVersion1: a directory written before chunks carried summaries
 // (version 1) is read, its chunks decoded, and marked version 2 once opened
-// for writing; a version this build does not know is refused.
+// for writing (3 once the sample log is written); a version this build
+// does not know is refused.
 func TestFormatVersion1(t *testing.T) {
 	dir := t.TempDir()
 	s := testOpen(t, dir, Options{})
@@ -209,15 +210,21 @@ func TestFormatVersion1(t *testing.T) {
 	if n := SummarizedChunks(s); n != 0 {
 		t.Fatalf("%d chunks of version 1 answered by summaries they do not have", n)
 	}
+	if v, _, _ := s.getMeta("schema"); v != summarySchema {
+		t.Fatalf("schema %d after a writable open, want %d", v, summarySchema)
+	}
+	if err := s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", telemetry.Sample{T: 11 * hour, V: 1})}); err != nil {
+		t.Fatal(err)
+	}
 	if v, _, _ := s.getMeta("schema"); v != schemaVersion {
-		t.Fatalf("schema %d after a writable open, want %d", v, schemaVersion)
+		t.Fatalf("schema %d after an append, want %d", v, schemaVersion)
 	}
 	if err := s.db.Set(metaKey("schema"), binary.BigEndian.AppendUint64(nil, schemaVersion+1), pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	_, err = Open(dir, Options{NoSync: true})
-	if err == nil || !strings.Contains(err.Error(), "data format version 3, this build reads versions 1 to 2") {
+	if err == nil || !strings.Contains(err.Error(), "data format version 4, this build reads versions 1 to 3") {
 		t.Fatalf("a newer format opened: %v", err)
 	}
 }

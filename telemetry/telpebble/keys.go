@@ -10,8 +10,9 @@ const (
 	tagSeries     byte = 0x02 // id(8) → series record
 	tagLastWindow byte = 0x03 // id(8) → window(8): the series' newest chunk
 	tagChunk      byte = 0x04 // window(8) id(8) seq(8) → tsz chunk
-	tagWAL        byte = 0x05 // window(8) seq(8) → samples not yet in chunks
+	tagWAL        byte = 0x05 // window(8) seq(8) → samples not yet in chunks (format 2 and older)
 	tagDirty      byte = 0x06 // window(8) → ∅: a window some series has several chunks in
+	tagSealed     byte = 0x07 // window(8) → seq(8): the sample log is in chunks up to seq
 	tagEvent      byte = 0x10 // time(8) esc(id) → event record
 	tagEventTerm  byte = 0x11 // day(8) esc(term) time(8) esc(id) → ∅
 )
@@ -58,6 +59,8 @@ func windowStart(tag byte, w int64) []byte { return kv.AppendTime([]byte{tag}, w
 func walKey(w int64, seq uint64) []byte {
 	return kv.AppendUint64(kv.AppendTime([]byte{tagWAL}, w), seq)
 }
+
+func sealedKey(w int64) []byte { return windowStart(tagSealed, w) }
 
 func eventKey(t int64, id string) []byte {
 	return kv.AppendEscaped(kv.AppendTime([]byte{tagEvent}, t), id)

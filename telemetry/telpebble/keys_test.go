@@ -26,8 +26,28 @@ func TestKeyLayout(t *testing.T) {
 		must(t, s.Flush())
 		must(t, s.AppendMetrics(ctx, []telemetry.SeriesSamples{{Series: cpu, Samples: []telemetry.Sample{{T: 1500, V: 0.6}, {T: 3 * hour, V: 1}}}}))
 		must(t, s.AppendEvents(ctx, []telemetry.Event{{ID: "e1", Time: 5000, Name: "deploy", Category: "Deployments", Identifiers: []string{"urn:x:a"}}}))
-		return dumpKeys(t, s.db)
+		return dumpKeys(t, s.db) + dumpLog(t, s)
 	})
+}
+
+// dumpLog prints the sample log's records decoded.
+func dumpLog(t *testing.T, s *Store) string {
+	files, err := listLog(s.o.FS, s.log.dir)
+	must(t, err)
+	var b strings.Builder
+	for _, f := range files {
+		must(t, readLog(s.o.FS, s.log.dir, []logFile{f}, func(seq uint64, payload []byte) error {
+			var samples []string
+			_, err := readRecord(payload, nil, func(id uint64, xs []telemetry.Sample) {
+				for _, x := range xs {
+					samples = append(samples, fmt.Sprintf("%d@%d=%g", id, x.T, x.V))
+				}
+			})
+			fmt.Fprintf(&b, "log %s seq=%d = %v\n", f.name, seq, samples)
+			return err
+		}))
+	}
+	return b.String()
 }
 
 func must(t *testing.T, err error) {
@@ -74,6 +94,8 @@ func describeKey(k, v []byte) string {
 		return fmt.Sprintf("wal window=%d seq=%d = %v", kv.Time(k[1:]), binary.BigEndian.Uint64(k[9:]), samples)
 	case tagDirty:
 		return fmt.Sprintf("dirty window=%d", kv.Time(k[1:]))
+	case tagSealed:
+		return fmt.Sprintf("sealed window=%d = log seq %d", kv.Time(k[1:]), binary.BigEndian.Uint64(v))
 	case tagEvent:
 		id, _, _ := kv.Escaped(k[9:])
 		e, _ := decodeEvent(v)

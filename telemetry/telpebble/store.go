@@ -46,6 +46,9 @@ type Options struct {
 	ReadOnly bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// FS is the file system (vfs.Default when nil): tests pass Pebble's
+	// crash-simulating one.
+	FS vfs.FS
 	// ErrorLog receives Pebble's error messages (os.Stderr when nil).
 	ErrorLog io.Writer
 }
@@ -72,6 +75,9 @@ func (o *Options) fill() {
 	if o.ErrorLog == nil {
 		o.ErrorLog = os.Stderr
 	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
 }
 
 // Store is the Pebble metric and event store. It is safe for concurrent
@@ -84,7 +90,8 @@ type Store struct {
 
 	wmu      sync.Mutex    // serialises appends, seals and compactions
 	nextID   uint64        // next series id; REQUIRES: wmu
-	walSeq   uint64        // last WAL record sequence; REQUIRES: wmu
+	log      sampleLog     // REQUIRES: wmu
+	logSeq   uint64        // last sample log record's sequence; REQUIRES: wmu
 	chunkSeq uint64        // last chunk sequence; REQUIRES: wmu
 	scratch  appendScratch // REQUIRES: wmu
 
@@ -93,16 +100,26 @@ type Store struct {
 	head   *head
 	closed bool
 
-	stats readStats
+	stats  readStats
+	schema uint64 // the directory's format version; REQUIRES: wmu after Open
+	oldWAL bool   // table 0x05 held records at open: seals clear it
 }
 
 var _ telemetry.Store = (*Store)(nil)
 
-// schemaVersion is the data format this build writes: 2 since chunks carry
-// a summary (internal/tsz). It reads version 1 too, whose chunks have none
-// and are decoded; a writable open marks the directory 2, which older
-// builds refuse with a clear error rather than misread the new chunks.
-const schemaVersion = 2
+// schemaVersion is the data format this build writes: 3 since head
+// samples are logged in the store's own sample log (log/, table 0x07)
+// rather than in table 0x05; 2 since chunks carry a summary
+// (internal/tsz). It reads versions 1 and 2 too (version 1's chunks have
+// no summary and are decoded; table 0x05 is still replayed). A directory
+// is marked 3 when the sample log is first written (and 2 by a writable
+// open), which older builds refuse with a clear error rather than miss
+// the log's samples or misread the new chunks.
+const schemaVersion = 3
+
+// summarySchema is the format of a directory with chunk summaries and no
+// sample log yet: what a writable open marks.
+const summarySchema = 2
 
 // oldestSchema is the oldest format this build reads.
 const oldestSchema = 1
@@ -132,15 +149,17 @@ func Open(dir string, o Options) (*Store, error) {
 		po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 		po.Levels[i].BlockSize = 32 << 10
 	}
+	po.FS = o.FS
 	if o.ReadOnly {
 		po.ReadOnly, po.ErrorIfNotExists = true, true
-		po.FS = pebblefs.SharedLockFS{FS: vfs.Default}
+		po.FS = pebblefs.SharedLockFS{FS: o.FS}
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("telpebble: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, o: o, idx: newSeriesIndex(), head: newHead()}
+	s := &Store{db: db, o: o, idx: newSeriesIndex(), head: newHead(),
+		log: sampleLog{fs: o.FS, dir: o.FS.PathJoin(dir, logDir), noSync: o.NoSync, segmentBytes: logSegmentBytes}}
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("telpebble: open %s: %w", dir, err)
@@ -168,7 +187,10 @@ func (s *Store) load() error {
 	if err := s.loadSeries(); err != nil {
 		return err
 	}
-	return s.replayWAL()
+	if err := s.replayWAL(); err != nil {
+		return err
+	}
+	return s.replayLog()
 }
 
 // checkSchema refuses a directory of a format this build cannot read, and
@@ -182,10 +204,22 @@ func (s *Store) checkSchema() error {
 		return fmt.Errorf("data format version %d, this build reads versions %d to %d", v, oldestSchema, schemaVersion)
 	case !ok && s.o.ReadOnly:
 		return fmt.Errorf("not a telemetry store (no schema)")
-	case s.o.ReadOnly || v == schemaVersion:
+	case ok:
+		s.schema = v
+	}
+	if s.o.ReadOnly || s.schema >= summarySchema {
 		return nil
 	}
-	return s.db.Set(metaKey("schema"), binary.BigEndian.AppendUint64(nil, schemaVersion), pebble.Sync)
+	return s.markSchema(summarySchema)
+}
+
+// markSchema records the directory's format version.
+func (s *Store) markSchema(v uint64) error {
+	if err := s.db.Set(metaKey("schema"), binary.BigEndian.AppendUint64(nil, v), pebble.Sync); err != nil {
+		return err
+	}
+	s.schema = v
+	return nil
 }
 
 func (s *Store) getMeta(name string) (uint64, bool, error) {
@@ -237,7 +271,8 @@ func (s *Store) loadSeries() error {
 	return lw.Error()
 }
 
-// replayWAL puts the logged samples back into the head.
+// replayWAL puts the samples logged in table 0x05 (by builds before the
+// sample log, format 2 and older) back into the head.
 func (s *Store) replayWAL() error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tagWAL}, UpperBound: []byte{tagWAL + 1}})
 	if err != nil {
@@ -250,7 +285,7 @@ func (s *Store) replayWAL() error {
 			return fmt.Errorf("wal key %x: %w", k, tsz.ErrCorrupt)
 		}
 		w := windowFromKey(k[1:9])
-		s.walSeq = max(s.walSeq, binary.BigEndian.Uint64(k[9:]))
+		s.oldWAL = true
 		err := readWAL(it.Value(), func(id uint64, x telemetry.Sample) {
 			s.head.add(w, id, []telemetry.Sample{x})
 		})
@@ -287,7 +322,7 @@ func (s *Store) Close() error {
 	s.hmu.Lock()
 	s.closed = true
 	s.hmu.Unlock()
-	return errors.Join(err, s.db.Close())
+	return errors.Join(err, s.log.close(), s.db.Close())
 }
 
 func (s *Store) checkOpen() error {
