@@ -340,13 +340,28 @@ func decodeTimes(out []telemetry.Sample, first int64, b []byte) bool {
 	r := newBitReader(b)
 	out[0].T = first
 	prevT, prevD := first, int64(0)
-	for i := 1; i < len(out); i++ {
+	for i := 1; i < len(out); {
+		if r.nbuf < 57 {
+			r.refill()
+		}
+		// A run of zero bits is a run of samples at the same interval
+		// (most of a regular series): take it whole.
+		if z := min(uint(bits.LeadingZeros64(r.buf)), r.nbuf, uint(len(out)-i)); z > 0 {
+			for end := i + int(z); i < end; i++ {
+				prevT += prevD
+				out[i].T = prevT
+			}
+			r.buf <<= z
+			r.nbuf -= z
+			continue
+		}
 		if c := r.ones(4); c > 0 {
 			width := dodWidths[c-1]
 			prevD += signExtend(r.read(width), width)
 		}
 		prevT += prevD
 		out[i].T = prevT
+		i++
 	}
 	return !r.overrun
 }
@@ -598,27 +613,43 @@ func encodeDelta(dst []byte, s []telemetry.Sample) []byte {
 
 func decodeDelta(out []telemetry.Sample, b []byte) bool {
 	// The hot loop of every query: widthReader.next with the reader's
-	// state in locals, topped up to at least 57 bits before each value so
-	// that the common case reads code and payload without a refill.
-	r := newBitReader(b)
+	// state in locals (registers), topped up to at least 57 bits before
+	// each value so that the common case reads code and payload without
+	// another refill.
+	var buf uint64 // unread bits, left-aligned
+	var nbuf uint  // how many
+	off := 0       // next byte of b
 	var prev uint64
 	var ref uint
 	for i := range out {
-		if r.nbuf < 57 {
-			r.refill()
+		if nbuf < 57 {
+			if off+8 <= len(b) {
+				v := binary.BigEndian.Uint64(b[off:])
+				take := (64 - nbuf) >> 3
+				buf |= v >> (64 - take*8) << (64 - nbuf - take*8)
+				off += int(take)
+				nbuf += take * 8
+			} else {
+				buf, nbuf, off = refillTail(b, buf, nbuf, off)
+			}
 		}
-		c := widthDecode[r.buf>>60]
-		if c.len > r.nbuf {
+		c := widthDecode[buf>>60]
+		if c.len > nbuf {
 			return false
 		}
-		r.buf <<= c.len
-		r.nbuf -= c.len
+		buf <<= c.len
+		nbuf -= c.len
 		var n uint
 		switch c.kind {
 		case 0:
 			n = uint(int(ref) + c.delta)
 		case 1:
-			n = uint(r.read(6)) + 1
+			if nbuf < 6 {
+				return false
+			}
+			n = uint(buf>>58) + 1
+			buf <<= 6
+			nbuf -= 6
 			ref = n
 		default:
 			out[i].V = unordered(prev)
@@ -627,14 +658,23 @@ func decodeDelta(out []telemetry.Sample, b []byte) bool {
 		if n == 0 || n > 64 {
 			return false
 		}
+		k := n - 1 // the top bit is implied
 		var z uint64
-		if k := n - 1; k <= r.nbuf && k > 0 {
-			z = r.buf >> (64 - k)
-			r.buf <<= k
-			r.nbuf -= k
-		} else {
-			z = r.read(k)
+		if k > nbuf {
+			// Only after an escape to a width of more than 47 bits.
+			hi := buf >> (64 - nbuf) // nbuf ≥ 47 > 0
+			k -= nbuf
+			buf, nbuf = 0, 0
+			buf, nbuf, off = refillTail(b, buf, nbuf, off)
+			if k > nbuf {
+				return false
+			}
+			z = hi<<k | buf>>(64-k)
+		} else if k > 0 {
+			z = buf >> (64 - k)
 		}
+		buf <<= k
+		nbuf -= k
 		z |= 1 << (n - 1)
 		prev += uint64(int64(z>>1) ^ -int64(z&1))
 		switch {
@@ -645,7 +685,18 @@ func decodeDelta(out []telemetry.Sample, b []byte) bool {
 		}
 		out[i].V = unordered(prev)
 	}
-	return !r.overrun
+	return true
+}
+
+// refillTail tops buf up byte by byte (at most 64 bits): the end of a
+// stream, where eight bytes may not remain.
+func refillTail(b []byte, buf uint64, nbuf uint, off int) (uint64, uint, int) {
+	for nbuf <= 56 && off < len(b) {
+		buf |= uint64(b[off]) << (56 - nbuf)
+		off++
+		nbuf += 8
+	}
+	return buf, nbuf, off
 }
 
 // pow10 are the exact powers of ten a decimal chunk may scale by.

@@ -49,8 +49,14 @@ func TestRoundTrip(t *testing.T) {
 		"signflips": func(i int) float64 { return float64(1-2*(i%2)) * r.Float64() },
 	}
 	for name, f := range shapes {
-		for _, n := range []int{1, 2, 3, 100, 1000} {
-			s := series(r, n, f)
+		for _, n := range []int{1, 2, 3, 100, 1000, -70, -1000} {
+			var s []telemetry.Sample
+			if n > 0 {
+				s = series(r, n, f)
+			} else { // regular times: long runs of equal intervals
+				n = -n
+				s = regular(n, func() float64 { return f(r.IntN(n)) })
+			}
 			for _, enc := range []Encoding{0, XOR, Delta, Decimal} {
 				c, err := Encode(nil, s, enc)
 				if err != nil {
