@@ -3,6 +3,7 @@ package telpebble
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -245,5 +246,39 @@ func TestUnsortedTags(t *testing.T) {
 	want := "m{a=\"2\",z=\"1\"}: 0=1 0.001=1 0.002=1\n"
 	if got := dump(t, s, telemetry.MetricQuery{Start: 0, End: hour}); got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestManyWindows: a read over more windows than it keeps iterators for
+// (maxWindowIters) finds every chunk, whichever window a series starts in.
+func TestManyWindows(t *testing.T) {
+	s := testOpen(t, t.TempDir(), Options{})
+	defer s.Close()
+	ctx := context.Background()
+	const windows = maxWindowIters + 20
+	var want strings.Builder
+	for k, from := range []int64{0, maxWindowIters - 1, windows - 1} {
+		var xs []telemetry.Sample
+		for w := from; w < windows; w++ {
+			xs = append(xs, telemetry.Sample{T: w*WindowMs + 1000, V: float64(w)})
+		}
+		ss := series(fmt.Sprint("m", k), xs...)
+		if err := s.AppendMetrics(ctx, []telemetry.SeriesSamples{ss}); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&want, "%s: %d samples, last %g\n", ss.Series.Name, len(xs), xs[len(xs)-1].V)
+	}
+	must(t, s.Flush())
+	set, err := s.SelectMetrics(ctx, telemetry.MetricQuery{Start: 0, End: windows * WindowMs})
+	must(t, err)
+	var got strings.Builder
+	for set.Next() {
+		ps := set.At().Points
+		fmt.Fprintf(&got, "%s: %d samples, last %g\n", set.At().Name, len(ps), ps[len(ps)-1].V)
+	}
+	must(t, set.Err())
+	set.Close()
+	if got.String() != want.String() {
+		t.Fatalf("got\n%s\nwant\n%s", got.String(), want.String())
 	}
 }

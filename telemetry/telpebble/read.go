@@ -51,7 +51,7 @@ type selected struct {
 type reader struct {
 	ctx        context.Context
 	snap       *pebble.Snapshot
-	it         *pebble.Iterator
+	its        []*pebble.Iterator // one per window of the range (see iter)
 	head       view
 	start, end int64
 	buf        []telemetry.Sample // decoded samples of one window
@@ -90,17 +90,47 @@ func (s *Store) open(ctx context.Context, q *telemetry.MetricQuery) (*reader, []
 	snap := s.db.NewSnapshot()
 	hv := s.head.viewOf(metas, windowOf(q.Start), windowOf(q.End))
 	s.hmu.RUnlock()
-	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{tagChunk}, UpperBound: []byte{tagChunk + 1}})
-	if err != nil {
-		snap.Close()
-		return nil, nil, err
+	n := min(windowOf(q.End)-windowOf(q.Start)+1, maxWindowIters)
+	return &reader{ctx: ctx, snap: snap, its: make([]*pebble.Iterator, n), head: hv,
+		start: q.Start, end: q.End, stats: &s.stats}, sel, nil
+}
+
+// maxWindowIters bounds the iterators a read keeps open, one per window:
+// a read goes series by series, window by window, and an iterator of its
+// own per window keeps each seek in the files and blocks of its window
+// (one iterator for all went from file to file at every seek). A range of
+// more windows shares the last iterator among the windows past the bound.
+const maxWindowIters = 64
+
+// iter returns the chunk iterator of window w (bounded to the window's
+// chunks, or to all chunks where windows share one).
+func (r *reader) iter(w int64) (*pebble.Iterator, error) {
+	i := int(w - windowOf(r.start))
+	o := &pebble.IterOptions{LowerBound: windowStart(tagChunk, w), UpperBound: windowStart(tagChunk, w+1)}
+	if i >= maxWindowIters-1 && windowOf(r.end)-windowOf(r.start) >= maxWindowIters {
+		i = maxWindowIters - 1
+		o = &pebble.IterOptions{LowerBound: []byte{tagChunk}, UpperBound: []byte{tagChunk + 1}}
 	}
-	return &reader{ctx: ctx, snap: snap, it: it, head: hv, start: q.Start, end: q.End, stats: &s.stats}, sel, nil
+	if r.its[i] != nil {
+		return r.its[i], nil
+	}
+	it, err := r.snap.NewIter(o)
+	if err != nil {
+		return nil, err
+	}
+	r.its[i] = it
+	return it, nil
 }
 
 func (r *reader) close() error {
 	r.stats.summarized.Add(r.summarized)
-	return cmp.Or(r.it.Close(), r.snap.Close())
+	var err error
+	for _, it := range r.its {
+		if it != nil {
+			err = cmp.Or(err, it.Close())
+		}
+	}
+	return cmp.Or(err, r.snap.Close())
 }
 
 // samples returns a series' samples in the range, sorted by time; the
@@ -221,31 +251,35 @@ func (r *reader) window(w int64, id uint64, hc headChunk, inHead, sealed bool, t
 // decodeChunks decodes the chunks of a series in a window that overlap the
 // range, except those whose positions are set in skip, into runs.
 func (r *reader) decodeChunks(w int64, id uint64, skip uint64) error {
+	it, err := r.iter(w)
+	if err != nil {
+		return err
+	}
 	r.key = chunkPrefix(r.key[:0], w, id)
 	pos := 0
-	for ok := r.it.SeekGE(r.key); ok && bytes.HasPrefix(r.it.Key(), r.key); ok = r.it.Next() {
+	for ok := it.SeekGE(r.key); ok && bytes.HasPrefix(it.Key(), r.key); ok = it.Next() {
 		pos++
 		if pos <= 64 && skip&(1<<(pos-1)) != 0 {
 			continue
 		}
-		v, err := r.it.ValueAndErr()
+		v, err := it.ValueAndErr()
 		if err != nil {
 			return err
 		}
 		h, _, err := tsz.ReadHeader(v)
 		if err != nil {
-			return fmt.Errorf("telpebble: chunk %x: %w", r.it.Key(), err)
+			return fmt.Errorf("telpebble: chunk %x: %w", it.Key(), err)
 		}
 		if h.MaxT < r.start || h.MinT > r.end {
 			continue
 		}
 		n := len(r.buf)
 		if r.buf, err = tsz.Decode(r.buf, v); err != nil {
-			return fmt.Errorf("telpebble: chunk %x: %w", r.it.Key(), err)
+			return fmt.Errorf("telpebble: chunk %x: %w", it.Key(), err)
 		}
 		r.runs = append(r.runs, r.buf[n:])
 	}
-	return r.it.Error()
+	return it.Error()
 }
 
 // maxSummarized is the most chunks of a series in one window that
@@ -266,23 +300,27 @@ func (r *reader) summarize(w int64, id uint64, hc headChunk, inHead bool, to sin
 	if !to.Covers(max(w*WindowMs, r.start), min((w+1)*WindowMs-1, r.end)) {
 		return 0, false, nil
 	}
+	it, err := r.iter(w)
+	if err != nil {
+		return 0, false, err
+	}
 	r.hdrs = r.hdrs[:0]
 	r.key = chunkPrefix(r.key[:0], w, id)
-	for ok := r.it.SeekGE(r.key); ok && bytes.HasPrefix(r.it.Key(), r.key); ok = r.it.Next() {
+	for ok := it.SeekGE(r.key); ok && bytes.HasPrefix(it.Key(), r.key); ok = it.Next() {
 		if len(r.hdrs) == maxSummarized {
 			return 0, false, nil
 		}
-		v, err := r.it.ValueAndErr()
+		v, err := it.ValueAndErr()
 		if err != nil {
 			return 0, false, err
 		}
 		h, _, err := tsz.ReadHeader(v)
 		if err != nil {
-			return 0, false, fmt.Errorf("telpebble: chunk %x: %w", r.it.Key(), err)
+			return 0, false, fmt.Errorf("telpebble: chunk %x: %w", it.Key(), err)
 		}
 		r.hdrs = append(r.hdrs, h)
 	}
-	if err := r.it.Error(); err != nil {
+	if err := it.Error(); err != nil {
 		return 0, false, err
 	}
 	others := r.headSpans(hc, inHead)
