@@ -189,19 +189,42 @@ func (e *Encoder) Encode(dst []byte, samples []telemetry.Sample, only Encoding) 
 	return append(dst, vals...), nil
 }
 
-// smallest encodes the values in each encoding and returns the smallest.
+// smallest returns the smallest encoding of the values. Decimal is tried
+// first and whole (one value that is not a decimal rules it out, and it
+// gives up there). When it fails, a long chunk is not encoded in both
+// other encodings: XOR and Delta are tried on its first estimatePrefix
+// samples, which stand for the rest (the shape of a series rarely changes
+// within a chunk), and only the better is written whole. Full-precision
+// values (a random walk), the costliest to encode, are spared one of the
+// two encodings.
 func (e *Encoder) smallest(samples []telemetry.Sample) (Encoding, []byte) {
-	e.xor = encodeXOR(e.xor[:0], samples)
+	var dec bool
+	e.dec, dec = encodeDecimal(e.dec[:0], samples)
+	p := samples
+	if !dec && len(samples) > 2*estimatePrefix {
+		p = samples[:estimatePrefix]
+	}
+	e.xor = encodeXOR(e.xor[:0], p)
+	e.delta = encodeDelta(e.delta[:0], p)
 	enc, vals := XOR, e.xor
-	if e.delta = encodeDelta(e.delta[:0], samples); len(e.delta) < len(vals) {
+	if len(e.delta) < len(vals) {
 		enc, vals = Delta, e.delta
 	}
-	var ok bool
-	if e.dec, ok = encodeDecimal(e.dec[:0], samples); ok && len(e.dec) < len(vals) {
-		enc, vals = Decimal, e.dec
+	switch {
+	case dec && len(e.dec) < len(vals):
+		return Decimal, e.dec
+	case len(p) == len(samples):
+		return enc, vals
+	case enc == XOR:
+		e.xor = encodeXOR(e.xor[:0], samples)
+		return XOR, e.xor
 	}
-	return enc, vals
+	e.delta = encodeDelta(e.delta[:0], samples)
+	return Delta, e.delta
 }
+
+// estimatePrefix is how many samples smallest tries XOR and Delta on.
+const estimatePrefix = 120
 
 // ReadHeader decodes a chunk's header and returns the offset of its
 // timestamp stream.
