@@ -76,7 +76,7 @@ func (s *Store) expire(now time.Time) error {
 	s.hmu.Lock()
 	for _, w := range s.head.all() {
 		if w < hw {
-			s.head.drop(w)
+			s.head.drop(w, false)
 		}
 	}
 	if len(gone) > 0 {

@@ -8,11 +8,14 @@ import (
 )
 
 // The head holds the samples not yet sealed into chunks, per window and
-// series, in memory; the write-ahead log (table 0x05) holds the same
-// samples durably until their window is sealed. Writers only ever append to
-// a head chunk's slices, and sealing drops a whole window from the map, so
-// a reader that copied a chunk's slice headers under the read lock may
-// read them after releasing it.
+// series, in memory; the sample log holds the same samples durably until
+// their window is sealed. Writers only ever append to a head chunk's
+// slices, and sealing drops a whole window from the map, so a reader that
+// copied a chunk's slice headers under the read lock may read them after
+// releasing it. A sealed window's slices are used again for new head
+// chunks only when no reader was open as it was dropped (see
+// Store.readers): reusing memory already touched spares the page faults
+// and garbage of fresh slices, a good part of an append's cost.
 
 // headChunk is one series' unsealed samples in one window.
 type headChunk struct {
@@ -40,6 +43,7 @@ type headWindow struct {
 
 type head struct {
 	windows map[int64]*headWindow
+	free    [][]telemetry.Sample // empty run slices of a dropped window, to reuse
 	samples int
 	maxT    int64  // the latest sample time appended
 	seq     uint64 // the sample log record being added (0: table 0x05)
@@ -64,7 +68,7 @@ func (h *head) window(w int64) *headWindow {
 // add appends samples of one series, all in window w.
 func (h *head) add(w int64, id uint64, s []telemetry.Sample) {
 	hw := h.window(w)
-	h.addChunk(hw, hw.chunk(id), s)
+	h.addChunk(hw, h.chunk(hw, id), s)
 }
 
 // addTo is add for a writer holding the series' meta, which remembers its
@@ -79,7 +83,7 @@ func (h *head) addTo(m *seriesMeta, w int64, s []telemetry.Sample) {
 			m.headHint = m.headChunk.len()
 		}
 		hint := max(8, min(m.headHint+m.headHint/8, maxHeadHint))
-		m.headWin, m.headChunk = hw, hw.chunkCap(m.id, hint)
+		m.headWin, m.headChunk = hw, h.chunkCap(hw, m.id, hint)
 	}
 	h.addChunk(hw, m.headChunk, s)
 }
@@ -89,16 +93,30 @@ func (h *head) addTo(m *seriesMeta, w int64, s []telemetry.Sample) {
 const maxHeadHint = WindowMs / 1000
 
 // chunk returns the window's chunk of a series, adding it when new.
-func (hw *headWindow) chunk(id uint64) *headChunk { return hw.chunkCap(id, 8) }
+func (h *head) chunk(hw *headWindow, id uint64) *headChunk { return h.chunkCap(hw, id, 8) }
 
 // chunkCap is chunk, with room for n samples in a new chunk.
-func (hw *headWindow) chunkCap(id uint64, n int) *headChunk {
+func (h *head) chunkCap(hw *headWindow, id uint64, n int) *headChunk {
 	c := hw.chunks[id]
 	if c == nil {
-		c = &headChunk{run: make([]telemetry.Sample, 0, n)}
+		c = &headChunk{run: h.runSlice(n)}
 		hw.chunks[id] = c
 	}
 	return c
+}
+
+// runSlice returns an empty slice with room for n samples, reused when
+// one is free.
+func (h *head) runSlice(n int) []telemetry.Sample {
+	if k := len(h.free); k > 0 {
+		s := h.free[k-1]
+		h.free[k-1] = nil
+		h.free = h.free[:k-1]
+		if cap(s) >= n {
+			return s
+		}
+	}
+	return make([]telemetry.Sample, 0, n)
 }
 
 func (h *head) addChunk(hw *headWindow, c *headChunk, s []telemetry.Sample) {
@@ -110,13 +128,26 @@ func (h *head) addChunk(hw *headWindow, c *headChunk, s []telemetry.Sample) {
 	h.samples += len(s)
 }
 
-func (h *head) drop(w int64) {
-	if hw := h.windows[w]; hw != nil {
-		h.samples -= hw.samples
-		delete(h.windows, w)
-		if h.last == hw {
-			h.last = nil
-		}
+// drop forgets window w. With reuse (no reader can hold its slices), its
+// run slices replace the free ones: the memory kept idle is at most one
+// window's.
+func (h *head) drop(w int64, reuse bool) {
+	hw := h.windows[w]
+	if hw == nil {
+		return
+	}
+	h.samples -= hw.samples
+	delete(h.windows, w)
+	if h.last == hw {
+		h.last = nil
+	}
+	if !reuse {
+		return
+	}
+	clear(h.free)
+	h.free = h.free[:0]
+	for _, c := range hw.chunks {
+		h.free = append(h.free, c.run[:0])
 	}
 }
 

@@ -282,3 +282,30 @@ func TestManyWindows(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", got.String(), want.String())
 	}
 }
+
+// TestHeadReuseSparesReaders: a sealed window's head memory is reused for
+// new head chunks only when no read was open as it was sealed; a read open
+// then still sees the samples it began with.
+func TestHeadReuseSparesReaders(t *testing.T) {
+	s := testOpen(t, t.TempDir(), Options{})
+	defer s.Close()
+	ctx := context.Background()
+	must(t, s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", telemetry.Sample{T: 1000, V: 1}, telemetry.Sample{T: 2000, V: 2})}))
+	q := telemetry.MetricQuery{Start: 0, End: hour}
+	want := dump(t, s, q)
+	set, err := s.SelectMetrics(ctx, q)
+	must(t, err)
+	// Seals window 0 while the read is open, then starts head chunks.
+	must(t, s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", telemetry.Sample{T: 3 * hour, V: 3})}))
+	must(t, s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("n", telemetry.Sample{T: 3*hour + 1, V: 7}, telemetry.Sample{T: 3*hour + 2, V: 8})}))
+	got, err := teltest.FormatSeries(set)
+	must(t, err)
+	if got != want {
+		t.Fatalf("a read open across a seal saw\n%s\nwant\n%s", got, want)
+	}
+	// With no read open, the next seal's memory is kept for reuse.
+	must(t, s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", telemetry.Sample{T: 6 * hour, V: 4})}))
+	if len(s.head.free) == 0 {
+		t.Fatal("no head memory kept for reuse after a seal with no read open")
+	}
+}

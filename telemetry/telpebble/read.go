@@ -62,6 +62,7 @@ type reader struct {
 	spans      []span       // head spans of one window (summarize)
 	summarized int64        // chunks answered by their summaries
 	stats      *readStats
+	readers    *atomic.Int64 // the store's, given back by close
 }
 
 // readStats counts what reads did, for tests and measurements.
@@ -89,10 +90,11 @@ func (s *Store) open(ctx context.Context, q *telemetry.MetricQuery) (*reader, []
 	}
 	snap := s.db.NewSnapshot()
 	hv := s.head.viewOf(metas, windowOf(q.Start), windowOf(q.End))
+	s.readers.Add(1)
 	s.hmu.RUnlock()
 	n := min(windowOf(q.End)-windowOf(q.Start)+1, maxWindowIters)
 	return &reader{ctx: ctx, snap: snap, its: make([]*pebble.Iterator, n), head: hv,
-		start: q.Start, end: q.End, stats: &s.stats}, sel, nil
+		start: q.Start, end: q.End, stats: &s.stats, readers: &s.readers}, sel, nil
 }
 
 // maxWindowIters bounds the iterators a read keeps open, one per window:
@@ -124,6 +126,7 @@ func (r *reader) iter(w int64) (*pebble.Iterator, error) {
 
 func (r *reader) close() error {
 	r.stats.summarized.Add(r.summarized)
+	r.readers.Add(-1)
 	var err error
 	for _, it := range r.its {
 		if it != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -99,6 +100,11 @@ type Store struct {
 	idx    *seriesIndex
 	head   *head
 	closed bool
+
+	// readers counts the reads open (taken under hmu, read or write, given
+	// back when a read closes): a window dropped while none is open may
+	// have its head memory reused, since no reader holds a view of it.
+	readers atomic.Int64
 
 	stats  readStats
 	schema uint64 // the directory's format version; REQUIRES: wmu after Open
