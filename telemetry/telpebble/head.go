@@ -1,6 +1,7 @@
 package telpebble
 
 import (
+	"math"
 	"slices"
 
 	"github.com/tetrahq/tetra/internal/kv"
@@ -21,14 +22,39 @@ import (
 type headChunk struct {
 	run []telemetry.Sample // strictly increasing times
 	ooo []telemetry.Sample // samples at or before run's last time, in arrival order
+	// lastT is run's last time (math.MinInt64 while empty), kept beside
+	// the slice header: reading it from the slice cost a cache miss per
+	// series and append. Writers only.
+	lastT int64
 }
 
-func (c *headChunk) add(x telemetry.Sample) {
-	if n := len(c.run); n == 0 || x.T > c.run[n-1].T {
-		c.run = append(c.run, x)
-		return
+func newHeadChunk(run []telemetry.Sample) *headChunk {
+	return &headChunk{run: run, lastT: math.MinInt64}
+}
+
+// addAll adds samples, returning the latest time among them. A run that
+// follows the chunk's in time, the common case, is appended in one copy.
+func (c *headChunk) addAll(s []telemetry.Sample) int64 {
+	last := c.lastT
+	sorted := true
+	for _, x := range s {
+		sorted = sorted && x.T > last
+		last = max(last, x.T)
 	}
-	c.ooo = append(c.ooo, x)
+	if sorted {
+		c.run = append(c.run, s...)
+		c.lastT = last
+		return last
+	}
+	for _, x := range s {
+		if x.T > c.lastT {
+			c.run = append(c.run, x)
+			c.lastT = x.T
+		} else {
+			c.ooo = append(c.ooo, x)
+		}
+	}
+	return last
 }
 
 func (c *headChunk) len() int { return len(c.run) + len(c.ooo) }
@@ -99,7 +125,7 @@ func (h *head) chunk(hw *headWindow, id uint64) *headChunk { return h.chunkCap(h
 func (h *head) chunkCap(hw *headWindow, id uint64, n int) *headChunk {
 	c := hw.chunks[id]
 	if c == nil {
-		c = &headChunk{run: h.runSlice(n)}
+		c = newHeadChunk(h.runSlice(n))
 		hw.chunks[id] = c
 	}
 	return c
@@ -120,10 +146,7 @@ func (h *head) runSlice(n int) []telemetry.Sample {
 }
 
 func (h *head) addChunk(hw *headWindow, c *headChunk, s []telemetry.Sample) {
-	for _, x := range s {
-		c.add(x)
-		h.maxT = max(h.maxT, x.T)
-	}
+	h.maxT = max(h.maxT, c.addAll(s))
 	hw.samples += len(s)
 	h.samples += len(s)
 }
