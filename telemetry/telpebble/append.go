@@ -53,8 +53,14 @@ func (s *Store) AppendMetrics(ctx context.Context, batch []telemetry.SeriesSampl
 // (REQUIRES: Store.wmu): the series of the batch and a key buffer.
 type appendScratch struct {
 	metas []*seriesMeta
-	key   []byte
-	enc   tsz.Encoder // seal, compaction
+	// prev is the series of the previous append by position: agents send
+	// the same series in the same order each time, and comparing an
+	// entry's name and tags with its predecessor's costs less than
+	// building its key and looking it up. Forgotten when retention drops
+	// series.
+	prev []*seriesMeta
+	key  []byte
+	enc  tsz.Encoder // seal, compaction
 }
 
 // logAppend writes the batch to the sample log as one record. The first
@@ -109,6 +115,10 @@ func (s *Store) resolve(batch []telemetry.SeriesSamples) ([]*seriesMeta, error) 
 	var pending map[string]*seriesMeta
 	for i := range batch {
 		ser := &batch[i].Series
+		if i < len(sc.prev) && sc.prev[i].is(ser) {
+			sc.metas = append(sc.metas, sc.prev[i])
+			continue
+		}
 		if !ser.Tags.IsCanonical() {
 			// The key of the canonical tags, as the series is stored.
 			ser = &telemetry.Series{Name: ser.Name, Tags: telemetry.NewTags(slices.Clone(ser.Tags)), Identifiers: ser.Identifiers}
@@ -132,6 +142,7 @@ func (s *Store) resolve(batch []telemetry.SeriesSamples) ([]*seriesMeta, error) 
 		}
 		sc.metas = append(sc.metas, m)
 	}
+	sc.prev = append(sc.prev[:0], sc.metas...)
 	if b == nil {
 		return sc.metas, nil
 	}

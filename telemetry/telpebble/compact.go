@@ -81,6 +81,7 @@ func (s *Store) expire(now time.Time) error {
 	}
 	if len(gone) > 0 {
 		s.idx = s.idx.without(gone)
+		s.scratch.prev = nil // may hold series just forgotten
 	}
 	needed := s.head.oldestSeq(s.logSeq + 1)
 	s.hmu.Unlock()

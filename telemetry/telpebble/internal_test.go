@@ -309,3 +309,22 @@ func TestHeadReuseSparesReaders(t *testing.T) {
 		t.Fatal("no head memory kept for reuse after a seal with no read open")
 	}
 }
+
+// TestSeriesForgottenThenBack: a series retention forgot and an agent
+// sends again (in the same place of its append) is a series again.
+func TestSeriesForgottenThenBack(t *testing.T) {
+	s := testOpen(t, t.TempDir(), Options{MetricRetention: 10 * time.Hour})
+	defer s.Close()
+	ctx := context.Background()
+	must(t, s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", telemetry.Sample{T: hour, V: 1})}))
+	must(t, s.Flush())
+	must(t, s.Compact(ctx, time.UnixMilli(100*hour)))
+	if n := len(s.idx.all); n != 0 {
+		t.Fatalf("%d series after retention, want 0", n)
+	}
+	must(t, s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", telemetry.Sample{T: 95 * hour, V: 2})}))
+	want := "m{host=\"a\"}: 342000=2\n"
+	if got := dump(t, s, telemetry.MetricQuery{Start: 0, End: 100 * hour}); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}

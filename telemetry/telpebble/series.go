@@ -24,6 +24,12 @@ type seriesMeta struct {
 	headHint  int // samples in its last head chunk that was sealed
 }
 
+// is reports whether ser names this series: the same name and tags (the
+// series' are canonical, so equal tags are too).
+func (m *seriesMeta) is(ser *telemetry.Series) bool {
+	return m.series.Name == ser.Name && slices.Equal(m.series.Tags, ser.Tags)
+}
+
 // seriesIndex finds series by key, name, tag and identifier. Postings hold
 // ids in increasing order (ids are allocated increasing and appended).
 type seriesIndex struct {
