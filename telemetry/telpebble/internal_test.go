@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/tetrahq/tetra/internal/kv"
 	"github.com/tetrahq/tetra/internal/tsz"
 	"github.com/tetrahq/tetra/telemetry"
 	"github.com/tetrahq/tetra/telemetry/teltest"
@@ -327,4 +329,89 @@ func TestSeriesForgottenThenBack(t *testing.T) {
 	if got := dump(t, s, telemetry.MetricQuery{Start: 0, End: 100 * hour}); got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
+}
+
+// TestFormatVersion2Log: a directory of format 2 whose head samples are in
+// table 0x05 (the log before the sample log) is replayed from it, stays
+// format 2 until an append writes the sample log, and loses its 0x05
+// records when their window is sealed.
+func TestFormatVersion2Log(t *testing.T) {
+	dir := t.TempDir()
+	s := testOpen(t, dir, Options{})
+	ctx := context.Background()
+	must(t, s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", telemetry.Sample{T: 1000, V: 1})}))
+	must(t, s.Close())
+	s = testOpen(t, dir, Options{})
+	// Rewrite it as format 2 left it after a crash: a sample of series 1
+	// in window 0 logged in table 0x05, no sample log.
+	var rec walRecord
+	rec.add(1, telemetry.Sample{T: 2000, V: 2})
+	b := s.db.NewBatch()
+	b.Set(walKey(0, 1), rec.bytes(), nil)
+	setMeta(b, "schema", 2)
+	must(t, b.Commit(pebble.Sync))
+	must(t, s.db.Close())
+	must(t, os.RemoveAll(s.log.dir))
+
+	s = testOpen(t, dir, Options{})
+	q := telemetry.MetricQuery{Start: 0, End: hour}
+	if got, want := dump(t, s, q), "m{host=\"a\"}: 1=1 2=2\n"; got != want {
+		t.Fatalf("format 2's log replayed:\n%s\nwant\n%s", got, want)
+	}
+	if v, _, _ := s.getMeta("schema"); v != summarySchema {
+		t.Fatalf("schema %d before an append, want %d", v, summarySchema)
+	}
+	must(t, s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", telemetry.Sample{T: 3000, V: 3})}))
+	must(t, s.Flush())
+	if v, _, _ := s.getMeta("schema"); v != schemaVersion {
+		t.Fatalf("schema %d after an append, want %d", v, schemaVersion)
+	}
+	if n := countKeys(t, s, tagWAL); n != 0 {
+		t.Fatalf("%d records left in table 0x05 after the seal", n)
+	}
+	must(t, s.Close())
+	s = testOpen(t, dir, Options{})
+	defer s.Close()
+	if got, want := dump(t, s, q), "m{host=\"a\"}: 1=1 2=2 3=3\n"; got != want {
+		t.Fatalf("after reopening:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// walRecord writes table 0x05 records as format 2 did (for
+// TestFormatVersion2Log). It accumulates the samples of one append that fall in one window:
+// n, then per sample the series id, the time (delta to the previous
+// sample's) and the value.
+type walRecord struct {
+	b     []byte
+	n     int
+	prevT int64
+}
+
+func (r *walRecord) add(id uint64, x telemetry.Sample) {
+	if len(r.b) == 0 {
+		r.reset()
+	}
+	r.b = binary.AppendUvarint(r.b, id)
+	r.b = binary.AppendVarint(r.b, x.T-r.prevT)
+	r.b = kv.AppendFloat(r.b, x.V)
+	r.prevT = x.T
+	r.n++
+}
+
+// walCountRoom is the room a record keeps before its samples for their
+// count, which is known last.
+const walCountRoom = binary.MaxVarintLen64
+
+func (r *walRecord) reset() {
+	r.b = append(r.b[:0], make([]byte, walCountRoom)...)
+	r.n, r.prevT = 0, 0
+}
+
+// bytes returns the record, which the next reset overwrites.
+func (r *walRecord) bytes() []byte {
+	var n [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(n[:], uint64(r.n))
+	start := walCountRoom - k
+	copy(r.b[start:], n[:k])
+	return r.b[start:]
 }

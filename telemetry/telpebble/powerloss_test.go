@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -131,5 +132,40 @@ func checkPowerLossImage(t *testing.T, fs *vfs.MemFS, acked int, batches [][]tel
 	}
 	if len(got) > 0 {
 		t.Fatalf("samples no append wrote: %v", got)
+	}
+}
+
+// TestLogTornTail: a record cut short (a write a crash interrupted) ends
+// its file: the appends before it are replayed, it is not, and the store
+// appends on in a new file that a later replay reads too.
+func TestLogTornTail(t *testing.T) {
+	dir := t.TempDir()
+	s := testOpen(t, dir, Options{})
+	ctx := context.Background()
+	for i := range int64(3) {
+		must(t, s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", telemetry.Sample{T: hour + i, V: float64(i)})}))
+	}
+	must(t, s.db.Close()) // a crash: no seal
+	files, err := listLog(vfs.Default, s.log.dir)
+	must(t, err)
+	if len(files) != 1 {
+		t.Fatalf("%d log files, want 1", len(files))
+	}
+	name := vfs.Default.PathJoin(s.log.dir, files[0].name)
+	st, err := vfs.Default.Stat(name)
+	must(t, err)
+	must(t, os.Truncate(name, st.Size()-3)) // the third record loses its last bytes
+
+	s = testOpen(t, dir, Options{})
+	q := telemetry.MetricQuery{Start: 0, End: 2 * hour}
+	if got, want := dump(t, s, q), "m{host=\"a\"}: 3600=0 3600.001=1\n"; got != want {
+		t.Fatalf("after a torn record:\n%s\nwant\n%s", got, want)
+	}
+	must(t, s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", telemetry.Sample{T: hour + 5, V: 5})}))
+	must(t, s.db.Close())
+	s = testOpen(t, dir, Options{})
+	defer s.Close()
+	if got, want := dump(t, s, q), "m{host=\"a\"}: 3600=0 3600.001=1 3600.005=5\n"; got != want {
+		t.Fatalf("after appending on:\n%s\nwant\n%s", got, want)
 	}
 }

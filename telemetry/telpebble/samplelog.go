@@ -1,6 +1,7 @@
 package telpebble
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -100,21 +101,11 @@ func listLog(fs vfs.FS, dir string) ([]logFile, error) {
 		}
 		out = append(out, logFile{name: n, first: first})
 	}
-	slices.SortFunc(out, func(a, b logFile) int { return cmpUint(a.first, b.first) })
+	slices.SortFunc(out, func(a, b logFile) int { return cmp.Compare(a.first, b.first) })
 	return out, nil
 }
 
 func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 // begin starts a record: room for the header and the sequence number.
 func (l *sampleLog) begin(seq uint64) {
