@@ -142,19 +142,19 @@ func (s *Store) resolve(batch []telemetry.SeriesSamples) ([]*seriesMeta, error) 
 		}
 		sc.metas = append(sc.metas, m)
 	}
+	if b != nil {
+		setMeta(b, "next_series", s.nextID)
+		if err := b.Commit(s.writeOpts()); err != nil {
+			return nil, fmt.Errorf("telpebble: append: %w", err)
+		}
+		s.hmu.Lock()
+		for _, m := range fresh {
+			s.idx.add(m)
+		}
+		s.hmu.Unlock()
+	}
+	// Only series that are stored: a failed commit's are not.
 	sc.prev = append(sc.prev[:0], sc.metas...)
-	if b == nil {
-		return sc.metas, nil
-	}
-	setMeta(b, "next_series", s.nextID)
-	if err := b.Commit(s.writeOpts()); err != nil {
-		return nil, fmt.Errorf("telpebble: append: %w", err)
-	}
-	s.hmu.Lock()
-	for _, m := range fresh {
-		s.idx.add(m)
-	}
-	s.hmu.Unlock()
 	return sc.metas, nil
 }
 
