@@ -1,6 +1,8 @@
 // Package tsz encodes the samples of one time series into a compact chunk
 // and back: timestamps as delta-of-deltas, values in the smallest of three
-// encodings, chosen per chunk:
+// encodings, chosen per chunk (Decimal where it applies and is smallest;
+// between XOR and Delta, by their sizes on the chunk's first 120 samples,
+// so that a long chunk is written whole once):
 //
 //   - XOR: each value XOR-ed with the previous one, the meaningful bits
 //     written inside a window of leading and trailing zeros (Gorilla, as
