@@ -32,6 +32,9 @@ func (s *Store) AppendMetrics(ctx context.Context, batch []telemetry.SeriesSampl
 	if err := s.checkWritable(); err != nil {
 		return err
 	}
+	if err := s.log.checkSize(batch); err != nil {
+		return err
+	}
 	metas, err := s.resolve(batch)
 	if err != nil {
 		return err

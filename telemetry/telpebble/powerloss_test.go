@@ -2,9 +2,11 @@ package telpebble
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +169,28 @@ func TestLogTornTail(t *testing.T) {
 	defer s.Close()
 	if got, want := dump(t, s, q), "m{host=\"a\"}: 3600=0 3600.001=1 3600.005=5\n"; got != want {
 		t.Fatalf("after appending on:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestLogRecordLimit: an append too large for one log record is refused
+// whole with a clear error, before anything is written, and the store
+// appends on.
+func TestLogRecordLimit(t *testing.T) {
+	s := testOpen(t, t.TempDir(), Options{})
+	defer s.Close()
+	s.log.maxRecord = 1000
+	ctx := context.Background()
+	var xs []telemetry.Sample
+	for i := range int64(100) {
+		xs = append(xs, telemetry.Sample{T: hour + i, V: 1})
+	}
+	err := s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("big", xs...)})
+	if !errors.Is(err, telemetry.ErrInvalid) || !strings.Contains(err.Error(), "split it") {
+		t.Fatalf("an append past the log's record limit: %v", err)
+	}
+	must(t, s.AppendMetrics(ctx, []telemetry.SeriesSamples{series("m", xs[:3]...)}))
+	want := "m{host=\"a\"}: 3600=1 3600.001=1 3600.002=1\n"
+	if got := dump(t, s, telemetry.MetricQuery{Start: 0, End: 2 * hour}); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }

@@ -49,9 +49,30 @@ const logSegmentBytes = 64 << 20
 // logHeader is the bytes before a record's payload: length and checksum.
 const logHeader = 8
 
-// maxLogRecord bounds a record (the length field is 32 bits); an append
-// larger than this is refused before anything is written.
+// maxLogRecord bounds a record (the length field is 32 bits): an append
+// that could take more (about 55M samples) is refused before anything is
+// written.
 const maxLogRecord = 1 << 30
+
+// maxSampleBytes and maxSeriesBytes bound what a sample and a series'
+// header take in a record (varints of 64 bits take 10 bytes).
+const (
+	maxSampleBytes = binary.MaxVarintLen64 + 8
+	maxSeriesBytes = 2 * binary.MaxVarintLen64
+)
+
+// checkSize refuses an append whose record could pass l.maxRecord.
+func (l *sampleLog) checkSize(batch []telemetry.SeriesSamples) error {
+	n := 8 + binary.MaxVarintLen64
+	for i := range batch {
+		n += maxSeriesBytes + maxSampleBytes*len(batch[i].Samples)
+	}
+	if n > l.maxRecord {
+		return fmt.Errorf("telpebble: %w: an append of %d series could take %d bytes of log; the limit is %d: split it",
+			telemetry.ErrInvalid, len(batch), n, l.maxRecord)
+	}
+	return nil
+}
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -64,6 +85,7 @@ type sampleLog struct {
 	// segmentBytes is the size past which a new file begins
 	// (logSegmentBytes; tests make it small).
 	segmentBytes int64
+	maxRecord    int      // maxLogRecord; tests make it small
 	f            vfs.File // the file appended to; nil until the first append
 	size         int64    // bytes written to f
 	files        []logFile
@@ -141,10 +163,7 @@ func (l *sampleLog) encode(batch []telemetry.SeriesSamples, metas []*seriesMeta)
 // with it). A failed write leaves no part of the record in the log as far
 // as replay is concerned: the file is cut back, or given up for a new one.
 func (l *sampleLog) write(seq uint64) error {
-	payload := len(l.buf) - logHeader
-	if payload > maxLogRecord {
-		return fmt.Errorf("telpebble: an append of %d bytes of log; the limit is %d", payload, maxLogRecord)
-	}
+	payload := len(l.buf) - logHeader // ≤ maxRecord: see checkSize
 	binary.LittleEndian.PutUint32(l.buf[0:], uint32(payload))
 	binary.LittleEndian.PutUint32(l.buf[4:], crc32.Checksum(l.buf[logHeader:], crcTable))
 	if l.f == nil || l.size >= l.segmentBytes {

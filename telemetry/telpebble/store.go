@@ -165,7 +165,8 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("telpebble: open %s: %w", dir, err)
 	}
 	s := &Store{db: db, o: o, idx: newSeriesIndex(), head: newHead(),
-		log: sampleLog{fs: o.FS, dir: o.FS.PathJoin(dir, logDir), noSync: o.NoSync, segmentBytes: logSegmentBytes}}
+		log: sampleLog{fs: o.FS, dir: o.FS.PathJoin(dir, logDir), noSync: o.NoSync,
+			segmentBytes: logSegmentBytes, maxRecord: maxLogRecord}}
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("telpebble: open %s: %w", dir, err)
