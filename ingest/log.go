@@ -11,20 +11,27 @@ import (
 	"time"
 
 	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/telemetry"
+	"github.com/tetrahq/tetra/traces"
 )
 
 // DataKind is what a record carries. The Kafka mode has one topic per kind.
 type DataKind string
 
-// The kinds of data a record carries.
+// The kinds of data a record carries. Topology records carry a payload's
+// health check states too (in the same commit as its topology).
 const (
 	KindTopology DataKind = "topology"
+	KindMetrics  DataKind = "metrics"
+	KindEvents   DataKind = "events"
+	KindTraces   DataKind = "traces" // spans
 )
 
 // Record is one validated payload of one kind, as a receiver appends it to
 // the log: already decoded and checked, so that applying it can fail only
 // for reasons of state (a stop_snapshot with no open snapshot) or of the
-// store, never of form. A Record is not modified once appended.
+// store, never of form. A Record is not modified once appended. Only the
+// field of its kind is set.
 type Record struct {
 	Kind DataKind `json:"kind"`
 	// Key names the source instance ("agent:integrations"; the first
@@ -32,12 +39,24 @@ type Record struct {
 	// Kafka mode partitions by it.
 	Key        string     `json:"key"`
 	Topologies []Topology `json:"topologies,omitempty"`
+	// Metrics, Events and Spans are the data of a metrics, events or
+	// traces record (datalog.go).
+	Metrics []telemetry.SeriesSamples `json:"-"` // as wireSeries: JSON has no NaN
+	Events  []telemetry.Event         `json:"events,omitempty"`
+	Spans   []traces.Span             `json:"spans,omitempty"`
 }
 
-// Elements counts the components, relations and delete_ids of a record:
-// the unit of the queue's and the group commit's bounds.
+// Elements counts the components, relations and delete_ids of a record, or
+// its samples, events or spans: the unit of the queue's and the group
+// commit's bounds.
 func (r *Record) Elements() int {
-	n := 0
+	if r == nil {
+		return 0
+	}
+	n := len(r.Events) + len(r.Spans)
+	for i := range r.Metrics {
+		n += len(r.Metrics[i].Samples)
+	}
 	for i := range r.Topologies {
 		t := &r.Topologies[i]
 		n += len(t.Components) + len(t.Relations) + len(t.DeleteIDs)
@@ -45,13 +64,30 @@ func (r *Record) Elements() int {
 	return n
 }
 
-// MarshalBinary encodes a record for a log that stores bytes (Kafka).
-func (r *Record) MarshalBinary() ([]byte, error) { return json.Marshal(r) }
+// wireRecord is a Record as MarshalBinary writes it.
+type wireRecord struct {
+	*Record
+	Metrics []wireSeries `json:"metrics,omitempty"`
+}
+
+// MarshalBinary encodes a record for a log that stores bytes (Kafka), as
+// JSON (a record can be read with any Kafka tool).
+func (r *Record) MarshalBinary() ([]byte, error) {
+	return json.Marshal(wireRecord{Record: r, Metrics: toWire(r.Metrics)})
+}
 
 // UnmarshalBinary decodes what MarshalBinary encoded.
 func (r *Record) UnmarshalBinary(b []byte) error {
-	if err := json.Unmarshal(b, r); err != nil {
+	w := wireRecord{Record: r}
+	if err := json.Unmarshal(b, &w); err != nil {
 		return fmt.Errorf("ingest: decoding a log record: %w", err)
+	}
+	var err error
+	if r.Metrics, err = fromWire(w.Metrics); err != nil {
+		return err
+	}
+	for i := range r.Events {
+		r.Events[i].Data = absentNull(r.Events[i].Data)
 	}
 	// encoding/json writes absent properties (nil) as null, and reads
 	// null back as the bytes "null", which the store refuses: absent

@@ -20,8 +20,14 @@ import (
 var Kinds = []ingest.DataKind{"topology", "health", "metrics", "events", "traces"}
 
 // ReplicaKinds are the kinds every node consumes whole into its own store.
-// Health joins when health records exist.
+// Health joins when health records exist; metrics, events and traces are
+// consumed by a consumer group (Config.DataGroup).
 var ReplicaKinds = []ingest.DataKind{ingest.KindTopology}
+
+// DefaultDataGroup is the consumer group of the data topics when the data
+// stores are shared by every node (Elasticsearch), after the topic prefix:
+// "tetra.telemetry".
+const DefaultDataGroup = "telemetry"
 
 // Defaults of Config.
 const (
@@ -59,6 +65,16 @@ type Config struct {
 	ProbeInterval time.Duration
 	// MaxBatch bounds the elements of one store commit (default 20,000).
 	MaxBatch int
+	// Data are the stores the node writes metrics, events and spans to,
+	// as a member of the consumer group DataGroup; a kind without a store
+	// is not consumed. Zero: the node consumes no data topic.
+	Data ingest.DataStores
+	// DataGroup is the consumer group of the data topics (required with
+	// Data): one group for stores every node shares, so that each record
+	// is written once per cluster (<prefix>telemetry, DataGroupName), or a
+	// group of the node's own for a store only it has, so that each node's
+	// store holds everything (DataGroupName with the node's id).
+	DataGroup string
 	// Logger receives connection and apply problems (slog.Default()).
 	Logger *slog.Logger
 	// Registerer takes the self-metrics; nil registers none.
@@ -98,7 +114,23 @@ func (c *Config) fill() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if len(c.Data.Kinds()) > 0 && c.DataGroup == "" {
+		return errors.New("kafka: data stores given without a consumer group (Config.DataGroup)")
+	}
 	return nil
+}
+
+// DataGroupName returns the data consumer group: <prefix>telemetry for
+// stores every node shares (node ""), <prefix>telemetry.<node> for a
+// node's own.
+func DataGroupName(prefix, node string) string {
+	if prefix == "" {
+		prefix = DefaultTopicPrefix
+	}
+	if node == "" {
+		return prefix + DefaultDataGroup
+	}
+	return prefix + DefaultDataGroup + "." + node
 }
 
 // ParseBrokers splits "host:port,host:port" into brokers.
@@ -135,6 +167,7 @@ type Node struct {
 
 	mu       sync.Mutex
 	ready    bool           // topics exist and the replica consumers run
+	dataOn   bool           // the data consumer runs
 	probeErr error          // the last failure to reach the brokers, nil once they answer
 	produce  error          // the last Append's failure, nil after a success
 	parts    map[string]int // partitions consumed, by topic
@@ -301,8 +334,16 @@ func (n *Node) step() error {
 		n.parts[topic] = max(n.parts[topic], count)
 	}
 	n.ready = true
+	if !n.dataOn && len(n.cfg.Data.Kinds()) > 0 {
+		n.dataOn = true
+		n.wg.Add(1)
+		go n.consumeData()
+	}
 	n.mu.Unlock()
-	return n.probeLag(ctx, parts)
+	if err := n.probeLag(ctx, parts); err != nil {
+		return err
+	}
+	return n.probeDataLag(ctx)
 }
 
 func (n *Node) setProbe(err error) {
@@ -353,6 +394,11 @@ func (n *Node) partitions(ctx context.Context) (map[string]int, error) {
 	for _, k := range ReplicaKinds {
 		topics = append(topics, n.cfg.Topic(k))
 	}
+	return n.partitionsOf(ctx, topics)
+}
+
+// partitionsOf returns the partition count of topics.
+func (n *Node) partitionsOf(ctx context.Context, topics []string) (map[string]int, error) {
 	md, err := n.client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
 		return nil, fmt.Errorf("reading metadata: %w", err)
@@ -375,6 +421,18 @@ func (n *Node) partitions(ctx context.Context) (map[string]int, error) {
 // probeLag asks for the end offsets of the replica topics and sets the
 // lag gauges: end offset minus the next offset the store needs.
 func (n *Node) probeLag(ctx context.Context, parts map[string]int) error {
+	return n.eachEnd(ctx, parts, func(topic string, part int, end int64) {
+		next := int64(0)
+		if off, ok := n.proc.Committed(topic, part); ok {
+			next = off + 1
+		}
+		n.m.setLag(topic, part, end, next)
+	})
+}
+
+// eachEnd lists the end offset (the offset the next record will get) of
+// every partition of parts.
+func (n *Node) eachEnd(ctx context.Context, parts map[string]int, f func(topic string, part int, end int64)) error {
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for topic, count := range parts {
 		for p := range count {
@@ -390,14 +448,49 @@ func (n *Node) probeLag(ctx context.Context, parts map[string]int) error {
 			if po.Error != nil {
 				return fmt.Errorf("listing offsets of %s/%d: %w", topic, po.Partition, po.Error)
 			}
-			next := int64(0)
-			if off, ok := n.proc.Committed(topic, po.Partition); ok {
-				next = off + 1
-			}
-			n.m.setLag(topic, po.Partition, po.LastOffset, next)
+			f(topic, po.Partition, po.LastOffset)
 		}
 	}
 	return nil
+}
+
+// probeDataLag sets the lag gauges of the data topics: end offset minus
+// the data group's committed offset (the group's, so with a shared group
+// every node reports the cluster's lag).
+func (n *Node) probeDataLag(ctx context.Context) error {
+	topics := n.dataTopics()
+	if len(topics) == 0 {
+		return nil
+	}
+	parts, err := n.partitionsOf(ctx, topics)
+	if err != nil {
+		return err
+	}
+	req := &kafka.OffsetFetchRequest{GroupID: n.cfg.DataGroup, Topics: map[string][]int{}}
+	for topic, count := range parts {
+		for p := range count {
+			req.Topics[topic] = append(req.Topics[topic], p)
+		}
+	}
+	resp, err := n.client.OffsetFetch(ctx, req)
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return fmt.Errorf("reading the offsets of consumer group %s: %w", n.cfg.DataGroup, err)
+	}
+	committed := map[ingest.Position]int64{}
+	for topic, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error == nil && p.CommittedOffset >= 0 {
+				committed[ingest.Position{Topic: topic, Partition: p.Partition}] = p.CommittedOffset
+			}
+		}
+	}
+	return n.eachEnd(ctx, parts, func(topic string, part int, end int64) {
+		// The committed offset is the next one to read; none: the start.
+		n.m.setLag(topic, part, end, committed[ingest.Position{Topic: topic, Partition: part}])
+	})
 }
 
 // backoff doubles a wait from min to max.
