@@ -34,8 +34,10 @@
 //     in one 400 with the JSON path of its field (error.problems).
 //  3. Metrics, events and spans are appended to their stores, each synced
 //     (a failure is a 5xx; the appends are idempotent, so a retry stores
-//     them once). Then the topology and health record is appended to the
-//     ingest.Log. In the embedded mode
+//     them once); in the Kafka mode Config.Metrics, Events and Spans are an
+//     ingest.LogWriter, so each kind is produced to its topic and the
+//     append returns once the brokers acknowledged it. Then the topology
+//     and health record is appended to the ingest.Log. In the embedded mode
 //     (ingest.Pipeline) Append returns once the record is committed to the
 //     store, in one group commit with whatever else was waiting, so a 202
 //     means durable. A record refused as a whole (a stop_snapshot with no
