@@ -37,7 +37,11 @@ type Record struct {
 	// Key names the source instance ("agent:integrations"; the first
 	// topology's source): the records of one key stay in order, and the
 	// Kafka mode partitions by it.
-	Key        string     `json:"key"`
+	Key string `json:"key"`
+	// Received is when the record entered the log (set by Append when
+	// zero): the time of its health expiry (expiry.go), the same on every
+	// replica.
+	Received   time.Time  `json:"received,omitzero"`
 	Topologies []Topology `json:"topologies,omitempty"`
 	// Metrics, Events and Spans are the data of a metrics, events or
 	// traces record (datalog.go).
@@ -109,6 +113,20 @@ func absentNull(m json.RawMessage) json.RawMessage {
 		return nil
 	}
 	return m
+}
+
+// NewTickRecord returns a topology record that carries nothing but its
+// time: it moves its clock (its partition's, in the Kafka mode), so that
+// REPEAT_STATES check states expire while no sender writes (expiry.go).
+func NewTickRecord(t time.Time) *Record {
+	return &Record{Kind: KindTopology, Received: t}
+}
+
+// Stamp sets a record's Received time when it has none.
+func (r *Record) Stamp(now time.Time) {
+	if r.Received.IsZero() {
+		r.Received = now
+	}
 }
 
 // NewTopologyRecord returns the record of a payload's topologies.
@@ -249,6 +267,14 @@ func NewTopologyProcessor(st graphstore.Store) (*TopologyProcessor, error) {
 	return p, nil
 }
 
+// Clock names the clock of a log partition (expiry.go); the embedded
+// mode's is "".
+func Clock(topic string, partition int) string { return topic + "/" + strconv.Itoa(partition) }
+
+// Due reports whether a REPEAT_STATES check state of clock has expired by
+// now, so that a tick (NewTickRecord) should go to the clock.
+func (p *TopologyProcessor) Due(clock string, now time.Time) bool { return p.ap.Due(clock, now) }
+
 // Applier is the processor's applier (its open snapshots).
 func (p *TopologyProcessor) Applier() *Applier { return p.ap }
 
@@ -294,7 +320,11 @@ func (p *TopologyProcessor) Process(ctx context.Context, recs []*Record, positio
 			}
 			high[k] = max(high[k], positions[i].Offset)
 		}
-		g.Items = append(g.Items, GroupItem{Topologies: rec.Topologies})
+		it := GroupItem{Topologies: rec.Topologies, Time: rec.Received}
+		if positions != nil {
+			it.Clock = Clock(positions[i].Topic, positions[i].Partition)
+		}
+		g.Items = append(g.Items, it)
 		idx = append(idx, i)
 	}
 	for k, off := range high {

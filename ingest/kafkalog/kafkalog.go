@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -165,13 +167,13 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	ready    bool           // topics exist and the replica consumers run
-	dataOn   bool           // the data consumer runs
-	probeErr error          // the last failure to reach the brokers, nil once they answer
-	produce  error          // the last Append's failure, nil after a success
-	parts    map[string]int // partitions consumed, by topic
-	batches  chan fetched
+	mu         sync.Mutex
+	ready      bool           // topics exist and the replica consumers run
+	dataOn     bool           // the data consumer runs
+	probeErr   error          // the last failure to reach the brokers, nil once they answer
+	produceErr error          // the last Append's failure, nil after a success
+	parts      map[string]int // partitions consumed, by topic
+	batches    chan fetched
 }
 
 // Open starts a node over brokers; proc is the node's one topology writer
@@ -188,7 +190,7 @@ func Open(cfg Config, proc *ingest.TopologyProcessor) (*Node, error) {
 		client: &kafka.Client{Addr: addr, Timeout: 5 * time.Second, Transport: tr},
 		writer: &kafka.Writer{
 			Addr:         addr,
-			Balancer:     &kafka.Murmur2Balancer{}, // as Java clients partition by key
+			Balancer:     partitionBalancer{}, // by key as Java clients do, or as addressed
 			RequiredAcks: kafka.RequireAll,
 			// One Append waits for its own acknowledgement; concurrent
 			// Appends share produce requests.
@@ -226,6 +228,13 @@ func (n *Node) Append(ctx context.Context, rec *ingest.Record) (*ingest.Ack, err
 	if err := n.connected(); err != nil {
 		return nil, n.unavailable(err)
 	}
+	rec.Stamp(time.Now())
+	return n.produce(ctx, rec, -1)
+}
+
+// produce produces rec to its kind's topic, to partition part (-1: the
+// partition of its key), and returns once every in-sync replica has it.
+func (n *Node) produce(ctx context.Context, rec *ingest.Record, part int) (*ingest.Ack, error) {
 	b, err := rec.MarshalBinary()
 	if err != nil {
 		return nil, err
@@ -236,10 +245,14 @@ func (n *Node) Append(ctx context.Context, rec *ingest.Record) (*ingest.Ack, err
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.AppendTimeout)
 	defer cancel()
 	start := time.Now()
-	err = n.writer.WriteMessages(ctx, kafka.Message{Topic: n.cfg.Topic(rec.Kind), Key: []byte(rec.Key), Value: b})
+	msg := kafka.Message{Topic: n.cfg.Topic(rec.Kind), Key: []byte(rec.Key), Value: b}
+	if part >= 0 {
+		msg.Headers = []kafka.Header{{Key: partitionHeader, Value: []byte(strconv.Itoa(part))}}
+	}
+	err = n.writer.WriteMessages(ctx, msg)
 	n.m.produced(rec.Kind, time.Since(start), err)
 	n.mu.Lock()
-	n.produce = err
+	n.produceErr = err
 	n.mu.Unlock()
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
@@ -273,8 +286,8 @@ func (n *Node) Check() error {
 	switch {
 	case n.probeErr != nil:
 		return n.probeErr
-	case n.produce != nil:
-		return fmt.Errorf("kafka: the last produce failed: %w", n.produce)
+	case n.produceErr != nil:
+		return fmt.Errorf("kafka: the last produce failed: %w", n.produceErr)
 	}
 	return nil
 }
@@ -343,7 +356,43 @@ func (n *Node) step() error {
 	if err := n.probeLag(ctx, parts); err != nil {
 		return err
 	}
+	n.tick(ctx, parts)
 	return n.probeDataLag(ctx)
+}
+
+// tick produces a tick record to every topology partition on whose clock a
+// REPEAT_STATES check state has expired, so that every replica deletes it
+// at the same place of the partition, though no sender writes to it
+// (ingest/expiry.go). Every node may do so; a second tick deletes nothing.
+func (n *Node) tick(ctx context.Context, parts map[string]int) {
+	topic, now := n.cfg.Topic(ingest.KindTopology), time.Now()
+	for p := range parts[topic] {
+		if !n.proc.Due(ingest.Clock(topic, p), now) {
+			continue
+		}
+		if _, err := n.produce(ctx, ingest.NewTickRecord(now), p); err != nil {
+			n.cfg.Logger.Warn("kafka: producing a health expiry tick", "topic", topic, "partition", p, "err", err)
+		}
+	}
+}
+
+// partitionHeader addresses a record to a partition (a tick).
+const partitionHeader = "tetra-partition"
+
+// partitionBalancer partitions a record by its key's murmur2 hash, as Java
+// clients do, or to the partition its header names.
+type partitionBalancer struct{}
+
+func (partitionBalancer) Balance(msg kafka.Message, partitions ...int) int {
+	for _, h := range msg.Headers {
+		if h.Key != partitionHeader {
+			continue
+		}
+		if p, err := strconv.Atoi(string(h.Value)); err == nil && slices.Contains(partitions, p) {
+			return p
+		}
+	}
+	return (&kafka.Murmur2Balancer{}).Balance(msg, partitions...)
 }
 
 func (n *Node) setProbe(err error) {
@@ -362,7 +411,7 @@ func (n *Node) setProbe(err error) {
 	}
 	// The brokers answer again: a produce that failed before is history
 	// (the next one tells anew).
-	n.probeErr, n.produce = nil, nil
+	n.probeErr, n.produceErr = nil, nil
 }
 
 // createTopics creates every kind's topic; one that exists is kept as it is.

@@ -149,6 +149,7 @@ type AcceptedStream struct {
 	Replaced bool   `json:"replaced,omitempty"` // its states were replaced by the snapshot's
 	Put      int    `json:"put"`
 	Deleted  int    `json:"deleted"`
+	Expired  int    `json:"expired,omitempty"` // REPEAT_STATES states not repeated in time
 }
 
 func (rc *Receiver) handleIntake(w http.ResponseWriter, r *http.Request) {
@@ -214,7 +215,7 @@ func (a *Accepted) fill(ack *ingest.Ack) {
 			SnapshotDeleted: s.SnapshotDeletedComponents + s.SnapshotDeletedRelations})
 	}
 	for _, s := range ack.Summary.Streams {
-		a.Streams = append(a.Streams, AcceptedStream{Stream: s.Stream, Replaced: s.Replaced, Put: s.Put, Deleted: s.Deleted})
+		a.Streams = append(a.Streams, AcceptedStream{Stream: s.Stream, Replaced: s.Replaced, Put: s.Put, Deleted: s.Deleted, Expired: s.Expired})
 	}
 }
 
