@@ -69,5 +69,11 @@
 // An intake payload's health check states travel inside its topology
 // record (in the same commit as its topology, as in the embedded mode), so
 // every replica holds the health model too; the health topic is created
-// but no record goes to it.
+// but no record goes to it. REPEAT_STATES expiry runs on the log's time
+// (ingest/expiry.go): Append stamps each record with its receive time, and
+// each partition of the topology topic is a clock; when a check state of a
+// partition's clock has expired by the node's wall clock, the node
+// produces a tick record addressed to that partition (every ProbeInterval;
+// any node may, a second tick deletes nothing), so that every replica
+// deletes the state at the same place of the partition.
 package kafkalog

@@ -47,10 +47,9 @@
 //     Retry-After. Nothing that was answered 202 is ever dropped.
 //  4. 202 with what was applied per source, the version it is in, and the
 //     warnings: what was accepted but odd (duplicate keys, duplicate
-//     external ids, invalid UTF-8, a health snapshot spread over
-//     payloads), each with its path. What is not stored (data of a kind
-//     the receiver has no store for) is named in the warnings, never
-//     dropped silently.
+//     external ids, invalid UTF-8), each with its path. What is not
+//     stored (data of a kind the receiver has no store for) is named in
+//     the warnings, never dropped silently.
 //
 // A topology with no instance gets the source "intake:<key name>"
 // ("intake:default" on a server without keys).
