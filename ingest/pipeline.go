@@ -54,8 +54,9 @@ func (o *PipelineOptions) fill() {
 // MaxGroupElements) as one group commit through the TopologyProcessor, one
 // synced Pebble commit for many small requests, and answers each Append
 // once its record is committed. A full queue makes Append wait, then fail
-// with *BusyError: back-pressure, never a dropped record. Safe for
-// concurrent use.
+// with *BusyError: back-pressure, never a dropped record. Every
+// TickInterval it appends a tick record when a REPEAT_STATES check state
+// has expired (expiry.go). Safe for concurrent use.
 type Pipeline struct {
 	proc *TopologyProcessor
 	opts PipelineOptions
