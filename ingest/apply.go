@@ -407,7 +407,9 @@ func (r *run) precheck(topos []Topology) error {
 // item builds one item into the batch; an error is a store error.
 func (r *run) item(it *GroupItem) error {
 	r.sums, r.streams = map[string]*SourceSummary{}, map[string]*StreamSummary{}
-	r.expire()
+	if err := r.expire(); err != nil {
+		return err
+	}
 	for i := range it.Topologies {
 		if err := r.topology(&it.Topologies[i]); err != nil {
 			return err

@@ -30,9 +30,14 @@ import (
 // first record (or tick) of the clock past the deadline: within a tick
 // interval of it.
 //
+// A REPEAT_SNAPSHOTS start_snapshot with an expiry gives its stream a
+// deadline alike (streamKey), renewed by the next start: when it passes,
+// every state of the stream is deleted and its open snapshot dropped.
+//
 // Deadlines are kept in memory and durably in the writer state:
 //
 //	ingest/hexp/<len(stream)>:<stream>/<id>   → "<deadline, epoch ms> <clock>"
+//	ingest/hexp/<len(stream)>:<stream>/       the stream's (REPEAT_SNAPSHOTS)
 
 const hexpPrefix = "ingest/hexp/"
 
@@ -40,16 +45,21 @@ func hexpKey(k checkKey) string {
 	return hexpPrefix + strconv.Itoa(len(k.stream)) + ":" + k.stream + "/" + k.id
 }
 
-// deadline is when a check state expires, on which clock.
+// streamKey is the key of a REPEAT_SNAPSHOTS stream's deadline, which
+// expires all its states: no check state has an empty id.
+func streamKey(stream string) checkKey { return checkKey{stream: stream} }
+
+// deadline is when a check state (or a stream) expires, on which clock.
 type deadline struct {
 	clock string
 	at    int64 // epoch ms
 }
 
-// setDeadline gives a check state put by a health entry its deadline, or
-// takes it away.
+// setDeadline gives a check state put by a REPEAT_STATES entry (or the
+// stream of a REPEAT_SNAPSHOTS start, streamKey) its deadline, or takes it
+// away.
 func (r *run) setDeadline(h *HealthEntry, k checkKey) {
-	if h == nil || h.Model != "REPEAT_STATES" || h.Expiry <= 0 {
+	if h == nil || (h.Model != "REPEAT_STATES" && k.id != "") || h.Expiry <= 0 {
 		r.clearDeadline(k)
 		return
 	}
@@ -65,12 +75,13 @@ func (r *run) clearDeadline(k checkKey) {
 	delete(r.exp, k)
 }
 
-// expire deletes the check states of the current record's clock whose
-// deadline is at or before its time (Applier.mu held).
-func (r *run) expire() {
+// expire deletes the check states (and the streams' states) of the
+// current record's clock whose deadline is at or before its time
+// (Applier.mu held).
+func (r *run) expire() error {
 	now := r.now.UnixMilli()
 	if !r.a.dueLocked(r.clock, now) && !r.dueInRun(now) {
-		return
+		return nil
 	}
 	var due []checkKey
 	for k, d := range r.a.exp {
@@ -84,11 +95,18 @@ func (r *run) expire() {
 		}
 	}
 	for _, k := range due {
+		r.clearDeadline(k)
+		if k.id == "" {
+			if err := r.expireStream(k.stream); err != nil {
+				return err
+			}
+			continue
+		}
 		r.batch.DeleteCheck(k.stream, k.id)
 		r.hput[k] = false
-		r.clearDeadline(k)
 		r.streamSummary(k.stream).Expired++
 	}
+	return nil
 }
 
 func (r *run) dueInRun(now int64) bool {

@@ -24,6 +24,9 @@ import (
 //     deleted, in the batch that carries the stop. A stop_snapshot with no
 //     snapshot open for its stream refuses the payload, as a topology's
 //     does; an entry with neither while none is open just puts its states.
+//     With start_snapshot.expiry_interval_s above 0, the stream's states
+//     are all deleted (and its open snapshot dropped) when no snapshot
+//     starts within that many seconds of the last start (expiry.go).
 //   - TRANSACTIONAL_INCREMENTS: states put, and deleted with "delete":
 //     true. The increment's checkpoints are not checked.
 //   - REPEAT_STATES: states put; with expiry.expiry_interval_s above 0, a
@@ -41,7 +44,9 @@ type HealthEntry struct {
 	// Start and Stop are the snapshot's start and stop (REPEAT_SNAPSHOTS).
 	Start, Stop bool
 	// Expiry is how long a REPEAT_STATES state lives unless put again
-	// (expiry.expiry_interval_s; 0: for ever).
+	// (expiry.expiry_interval_s), or a REPEAT_SNAPSHOTS stream's states
+	// unless a snapshot starts again (start_snapshot.expiry_interval_s);
+	// 0: for ever.
 	Expiry time.Duration
 }
 
@@ -80,6 +85,9 @@ func (w *walker) healthEntry(p *path, o object) {
 			}
 		}
 		h.Start, h.Stop = given(o["start_snapshot"]), given(o["stop_snapshot"])
+		if h.Start {
+			h.Expiry = w.expiry(p.field("start_snapshot"), o["start_snapshot"])
+		}
 		if h.Start && h.Stop {
 			t.ReplaceStreams = []string{stream}
 		}
@@ -105,8 +113,9 @@ func (w *walker) healthEntry(p *path, o object) {
 // maxExpiry bounds expiry_interval_s: a year.
 const maxExpiry = 365 * 24 * time.Hour
 
-// expiry decodes a REPEAT_STATES entry's {"repeat_interval_s",
-// "expiry_interval_s"} into the expiry (0: none).
+// expiry decodes a REPEAT_STATES entry's expiry or a REPEAT_SNAPSHOTS
+// entry's start_snapshot, {"repeat_interval_s", "expiry_interval_s"},
+// into the expiry (0: none).
 func (w *walker) expiry(p *path, raw []byte) time.Duration {
 	if absent(raw) {
 		return 0
@@ -115,9 +124,7 @@ func (w *walker) expiry(p *path, raw []byte) time.Duration {
 	if !ok {
 		return 0
 	}
-	if _, ok := w.optNumber(p.field("repeat_interval_s"), o["repeat_interval_s"]); !ok {
-		return 0
-	}
+	w.optNumber(p.field("repeat_interval_s"), o["repeat_interval_s"]) // only checked: Tetra does not need it
 	ep := p.field("expiry_interval_s")
 	s, ok := w.optNumber(ep, o["expiry_interval_s"])
 	switch {

@@ -72,6 +72,7 @@ func (r *run) healthStart(h *HealthEntry) {
 	}
 	st := r.streamState(h.Stream)
 	st.open, st.base, st.seen = true, nil, map[string]bool{}
+	r.setDeadline(h, streamKey(h.Stream))
 }
 
 // healthPut records a check state put for the stream's open snapshot.
@@ -93,24 +94,26 @@ func (r *run) healthStop(h *HealthEntry) error {
 	}
 	st := r.streamState(h.Stream)
 	if !h.Start {
-		if err := r.deleteUnseen(h.Stream, st); err != nil {
+		n, err := r.deleteUnseen(h.Stream, st)
+		if err != nil {
 			return err
 		}
+		r.streamSummary(h.Stream).Deleted += n
 	}
 	st.open, st.base, st.seen = false, nil, map[string]bool{}
 	return nil
 }
 
 // deleteUnseen deletes the check states of a stream its snapshot did not
-// put.
-func (r *run) deleteUnseen(stream string, st *streamState) error {
+// put, and returns how many.
+func (r *run) deleteUnseen(stream string, st *streamState) (int, error) {
 	sn, err := r.snapshot()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	checks, err := graphstore.StreamChecks(sn, stream)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	have := map[string]bool{}
 	for _, c := range checks {
@@ -121,7 +124,7 @@ func (r *run) deleteUnseen(stream string, st *streamState) error {
 			have[k.id] = put
 		}
 	}
-	sum := r.streamSummary(stream)
+	n := 0
 	for id, present := range have {
 		if !present || st.isSeen(id) {
 			continue
@@ -129,9 +132,19 @@ func (r *run) deleteUnseen(stream string, st *streamState) error {
 		r.batch.DeleteCheck(stream, id)
 		r.hput[checkKey{stream, id}] = false
 		r.clearDeadline(checkKey{stream, id})
-		sum.Deleted++
+		n++
 	}
-	return nil
+	return n, nil
+}
+
+// expireStream deletes every check state of a REPEAT_SNAPSHOTS stream no
+// snapshot of which started in time, and drops its open snapshot.
+func (r *run) expireStream(stream string) error {
+	st := r.streamState(stream)
+	st.open, st.base, st.seen = false, nil, map[string]bool{}
+	n, err := r.deleteUnseen(stream, st)
+	r.streamSummary(stream).Expired += n
+	return err
 }
 
 // healthStateOps returns the writer state operations that record the
