@@ -138,7 +138,7 @@ func (r *run) checkStates(t *Topology) error {
 		r.streamSummary(s).Replaced = true
 	}
 	for _, c := range t.CheckStates {
-		sum, k := r.streamSummary(c.Stream), checkKey{c.Stream, c.ID}
+		sum, k := r.streamSummary(c.Stream), checkKey{stream: c.Stream, id: c.ID}
 		if c.Delete {
 			r.batch.DeleteCheck(c.Stream, c.ID)
 			r.hput[k] = false

@@ -36,18 +36,22 @@ import (
 //
 // Deadlines are kept in memory and durably in the writer state:
 //
-//	ingest/hexp/<len(stream)>:<stream>/<id>   → "<deadline, epoch ms> <clock>"
-//	ingest/hexp/<len(stream)>:<stream>/       the stream's (REPEAT_SNAPSHOTS)
+//	ingest/hexp/<len(stream)>:<stream>/c<id>   → "<deadline, epoch ms> <clock>"
+//	ingest/hexp/<len(stream)>:<stream>/s       the stream's (REPEAT_SNAPSHOTS)
 
 const hexpPrefix = "ingest/hexp/"
 
 func hexpKey(k checkKey) string {
-	return hexpPrefix + strconv.Itoa(len(k.stream)) + ":" + k.stream + "/" + k.id
+	key := hexpPrefix + strconv.Itoa(len(k.stream)) + ":" + k.stream + "/"
+	if k.all {
+		return key + "s"
+	}
+	return key + "c" + k.id
 }
 
 // streamKey is the key of a REPEAT_SNAPSHOTS stream's deadline, which
-// expires all its states: no check state has an empty id.
-func streamKey(stream string) checkKey { return checkKey{stream: stream} }
+// expires all its states.
+func streamKey(stream string) checkKey { return checkKey{stream: stream, all: true} }
 
 // deadline is when a check state (or a stream) expires, on which clock.
 type deadline struct {
@@ -59,7 +63,7 @@ type deadline struct {
 // stream of a REPEAT_SNAPSHOTS start, streamKey) its deadline, or takes it
 // away.
 func (r *run) setDeadline(h *HealthEntry, k checkKey) {
-	if h == nil || (h.Model != "REPEAT_STATES" && k.id != "") || h.Expiry <= 0 {
+	if h == nil || (h.Model != "REPEAT_STATES" && !k.all) || h.Expiry <= 0 {
 		r.clearDeadline(k)
 		return
 	}
@@ -96,7 +100,7 @@ func (r *run) expire() error {
 	}
 	for _, k := range due {
 		r.clearDeadline(k)
-		if k.id == "" {
+		if k.all {
 			if err := r.expireStream(k.stream); err != nil {
 				return err
 			}
@@ -173,13 +177,17 @@ func (a *Applier) indexDeadlines() {
 // loadDeadlines reads the deadlines from the writer state.
 func (a *Applier) loadDeadlines() error {
 	err := a.durable.ReadState(hexpPrefix, func(key string, v []byte) error {
-		stream, id, err := parseLenKey(key, hexpPrefix)
+		stream, rest, err := parseLenKey(key, hexpPrefix)
 		at, clock, ok := strings.Cut(string(v), " ")
 		ms, perr := strconv.ParseInt(at, 10, 64)
-		if err != nil || !ok || perr != nil {
+		k := checkKey{stream: stream, all: rest == "s"}
+		if id, isCheck := strings.CutPrefix(rest, "c"); isCheck {
+			k.id = id
+		}
+		if err != nil || !ok || perr != nil || (!k.all && !strings.HasPrefix(rest, "c")) {
 			return fmt.Errorf("ingest: expiry state %q=%q: %w", key, v, graphstore.ErrCorrupt)
 		}
-		a.exp[checkKey{stream, id}] = deadline{clock: clock, at: ms}
+		a.exp[k] = deadline{clock: clock, at: ms}
 		return nil
 	})
 	a.indexDeadlines()

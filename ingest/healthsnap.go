@@ -26,8 +26,11 @@ func hsnapKey(stream string) string {
 	return hsnapPrefix + strconv.Itoa(len(stream)) + ":" + stream + "/"
 }
 
-// checkKey names one check state.
-type checkKey struct{ stream, id string }
+// checkKey names one check state, or (all) a whole stream.
+type checkKey struct {
+	stream, id string
+	all        bool
+}
 
 // streamState is a stream's snapshot state during a run, over the
 // Applier's committed state, which changes only once the batch commits.
@@ -130,8 +133,8 @@ func (r *run) deleteUnseen(stream string, st *streamState) (int, error) {
 			continue
 		}
 		r.batch.DeleteCheck(stream, id)
-		r.hput[checkKey{stream, id}] = false
-		r.clearDeadline(checkKey{stream, id})
+		r.hput[checkKey{stream: stream, id: id}] = false
+		r.clearDeadline(checkKey{stream: stream, id: id})
 		n++
 	}
 	return n, nil
