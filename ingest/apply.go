@@ -41,12 +41,20 @@ type Applier struct {
 	// open maps a source with an open snapshot to the elements it has seen
 	// (never nil for an open snapshot).
 	open map[string]map[elemKey]struct{}
+	// hopen maps a health stream with an open snapshot to the check
+	// states it has put (healthsnap.go).
+	hopen map[string]map[string]struct{}
+	// exp are the REPEAT_STATES deadlines, expMin the earliest of each
+	// clock (expiry.go).
+	exp    map[checkKey]deadline
+	expMin map[string]int64
 }
 
 // NewApplier returns an Applier writing to st that keeps snapshot state in
 // memory only (tetra load, whose bulk loader keeps no writer state).
 func NewApplier(st graphstore.Store) *Applier {
-	return &Applier{store: st, open: map[string]map[elemKey]struct{}{}}
+	return &Applier{store: st, open: map[string]map[elemKey]struct{}{}, hopen: map[string]map[string]struct{}{},
+		exp: map[checkKey]deadline{}, expMin: map[string]int64{}}
 }
 
 // OpenApplier returns an Applier writing to st that keeps snapshot state
@@ -58,8 +66,10 @@ func OpenApplier(st graphstore.Store) (*Applier, error) {
 	}
 	a := NewApplier(st)
 	a.durable = ss
-	if err := a.loadSnapshots(); err != nil {
-		return nil, err
+	for _, load := range []func() error{a.loadSnapshots, a.loadHealthSnapshots, a.loadDeadlines} {
+		if err := load(); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -171,8 +181,14 @@ type Group struct {
 // committed, Err when it refused the item; the other items still commit.
 type GroupItem struct {
 	Topologies []Topology
-	Summary    *Summary
-	Err        error
+	// Time is when the payload was received (zero: the group's time, else
+	// now) and Clock the clock it is on (expiry.go): they decide which
+	// REPEAT_STATES check states have expired before it is applied, and
+	// when the ones it puts expire.
+	Time    time.Time
+	Clock   string
+	Summary *Summary
+	Err     error
 }
 
 // ApplyGroup commits the items of a group in order as one batch, each whole
@@ -191,6 +207,7 @@ func (a *Applier) ApplyGroup(ctx context.Context, g *Group) error {
 		if it.Err = r.precheck(it.Topologies); it.Err != nil {
 			continue
 		}
+		r.at(g, it)
 		if err := r.item(it); err != nil {
 			r.close()
 			return err
@@ -224,6 +241,7 @@ func (a *Applier) applyEach(ctx context.Context, g *Group) error {
 		}
 		r := a.newRun(g.Time)
 		if it.Err = r.precheck(it.Topologies); it.Err == nil {
+			r.at(g, it)
 			it.Err = r.item(it)
 		}
 		r.close()
@@ -247,7 +265,12 @@ type run struct {
 	a          *Applier
 	batch      *graphstore.Batch
 	states     map[string]*srcState
-	snap       graphstore.Snapshot // opened on the first stop_snapshot
+	hstates    map[string]*streamState // health streams' snapshot state
+	hput       map[checkKey]bool       // check states put (true) or deleted in the batch
+	exp        map[checkKey]*deadline  // deadline changes over the Applier's (nil: removed)
+	now        time.Time               // the current item's time
+	clock      string                  // and clock
+	snap       graphstore.Snapshot     // opened on the first stop_snapshot
 	sums       map[string]*SourceSummary
 	streams    map[string]*StreamSummary // health streams the current item changed
 	items      int                       // items built into the batch
@@ -255,7 +278,19 @@ type run struct {
 }
 
 func (a *Applier) newRun(at time.Time) *run {
-	return &run{a: a, batch: &graphstore.Batch{Time: at}, states: map[string]*srcState{}}
+	return &run{a: a, batch: &graphstore.Batch{Time: at}, states: map[string]*srcState{}, hstates: map[string]*streamState{},
+		hput: map[checkKey]bool{}, exp: map[checkKey]*deadline{}}
+}
+
+// at sets the time and clock of the item about to be built. An item of a
+// partition's clock without a time (a record from before records had one,
+// one that did not decode) leaves the time zero, which expires nothing:
+// a replica's own clock would not be the same on every replica.
+func (r *run) at(g *Group, it *GroupItem) {
+	r.now, r.clock = it.Time, it.Clock
+	if r.now.IsZero() && r.clock == "" {
+		r.now = cmp.Or(g.Time, time.Now())
+	}
 }
 
 // close ends the run's read of the store; close it before writing.
@@ -277,6 +312,8 @@ func (r *run) commit(ctx context.Context) error {
 		r.commitInfo = c
 	}
 	r.commitState()
+	r.commitHealthState()
+	r.commitExpiry()
 	return nil
 }
 
@@ -334,8 +371,25 @@ func (r *run) precheck(topos []Topology) error {
 		}
 		return r.a.open[src] != nil
 	}
+	hopen := map[string]bool{}
+	streamOpen := func(s string) bool {
+		if v, ok := hopen[s]; ok {
+			return v
+		}
+		return r.streamOpen(s)
+	}
 	for i := range topos {
 		t := &topos[i]
+		if h := t.Health; h != nil && h.Start {
+			hopen[h.Stream] = true
+		}
+		if h := t.Health; h != nil && h.Stop {
+			if !streamOpen(h.Stream) {
+				return &Error{Path: t.Path, Msg: fmt.Sprintf(
+					"stop_snapshot without a start_snapshot: no snapshot is open for health stream %q", h.Stream)}
+			}
+			hopen[h.Stream] = false
+		}
 		if t.StartSnapshot {
 			open[t.Source] = true
 		}
@@ -353,6 +407,9 @@ func (r *run) precheck(topos []Topology) error {
 // item builds one item into the batch; an error is a store error.
 func (r *run) item(it *GroupItem) error {
 	r.sums, r.streams = map[string]*SourceSummary{}, map[string]*StreamSummary{}
+	if err := r.expire(); err != nil {
+		return err
+	}
 	for i := range it.Topologies {
 		if err := r.topology(&it.Topologies[i]); err != nil {
 			return err
@@ -368,8 +425,7 @@ func (r *run) item(it *GroupItem) error {
 // an element both put and listed in delete_ids is deleted.
 func (r *run) topology(t *Topology) error {
 	if t.CheckStates != nil {
-		r.checkStates(t) // the check states form: nothing else
-		return nil
+		return r.checkStates(t) // the check states form or a health entry: nothing else
 	}
 	src := t.Source
 	st, sum := r.state(src)
@@ -445,15 +501,24 @@ func (r *run) stop(src string, st *srcState, sum *SourceSummary) error {
 	return nil
 }
 
-// elementsOf lists the elements a source contributes to in the store as of
-// its last commit.
-func (r *run) elementsOf(src string) ([]elemKey, error) {
+// snapshot returns the run's read of the store as of its last commit,
+// opened on first use.
+func (r *run) snapshot() (graphstore.Snapshot, error) {
 	if r.snap == nil {
 		sn, err := r.a.store.Snapshot(time.Time{})
 		if err != nil {
 			return nil, err
 		}
 		r.snap = sn
+	}
+	return r.snap, nil
+}
+
+// elementsOf lists the elements a source contributes to in the store as of
+// its last commit.
+func (r *run) elementsOf(src string) ([]elemKey, error) {
+	if _, err := r.snapshot(); err != nil {
+		return nil, err
 	}
 	ids, err := r.snap.Postings(graphstore.IdxSource, src)
 	if err != nil {

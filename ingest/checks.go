@@ -21,7 +21,8 @@ type StreamSummary struct {
 	Stream   string
 	Replaced bool // the stream's states were replaced by the ones put
 	Put      int  // check states put
-	Deleted  int  // check states deleted
+	Deleted  int  // check states deleted (given, or not in a snapshot at its stop)
+	Expired  int  // REPEAT_STATES check states deleted as not repeated in time
 }
 
 func (s StreamSummary) String() string {
@@ -32,7 +33,11 @@ func (s StreamSummary) String() string {
 		}
 		return out
 	}
-	return fmt.Sprintf("%s: put %s; deleted %d", s.Stream, plural(s.Put, "check state"), s.Deleted)
+	out := fmt.Sprintf("%s: put %s; deleted %d", s.Stream, plural(s.Put, "check state"), s.Deleted)
+	if s.Expired > 0 {
+		out += fmt.Sprintf("; expired %d", s.Expired)
+	}
+	return out
 }
 
 // healthEntryKeys mark a single entry of an intake payload's health list,
@@ -121,31 +126,43 @@ func (w *walker) message(p *path, raw []byte) string {
 	return s
 }
 
-// checkStates adds a topology's check states to the batch: the
-// replacements first, then the puts and deletes.
-func (r *run) checkStates(t *Topology) {
-	summary := func(stream string) *StreamSummary {
-		sum, ok := r.streams[stream]
-		if !ok {
-			sum = &StreamSummary{Stream: stream}
-			r.streams[stream] = sum
-		}
-		return sum
-	}
+// checkStates adds a topology's check states to the batch: a health
+// entry's snapshot start, the replacements, the puts and deletes (with
+// their deadlines and the open snapshot's record of them), then the
+// snapshot's stop.
+func (r *run) checkStates(t *Topology) error {
+	h := t.Health
+	r.healthStart(h)
 	for _, s := range t.ReplaceStreams {
 		r.batch.ReplaceStream(s)
-		summary(s).Replaced = true
+		r.streamSummary(s).Replaced = true
 	}
 	for _, c := range t.CheckStates {
-		sum := summary(c.Stream)
+		sum, k := r.streamSummary(c.Stream), checkKey{stream: c.Stream, id: c.ID}
 		if c.Delete {
 			r.batch.DeleteCheck(c.Stream, c.ID)
+			r.hput[k] = false
+			r.clearDeadline(k)
 			sum.Deleted++
 			continue
 		}
 		r.batch.PutCheck(c.Stream, c.ID, c.Data)
+		r.hput[k] = true
+		r.healthPut(h, c.ID)
+		r.setDeadline(h, k)
 		sum.Put++
 	}
+	return r.healthStop(h)
+}
+
+// streamSummary returns the current item's summary of a stream.
+func (r *run) streamSummary(stream string) *StreamSummary {
+	sum, ok := r.streams[stream]
+	if !ok {
+		sum = &StreamSummary{Stream: stream}
+		r.streams[stream] = sum
+	}
+	return sum
 }
 
 func compareStreams(a, b StreamSummary) int { return strings.Compare(a.Stream, b.Stream) }

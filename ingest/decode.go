@@ -38,6 +38,9 @@ type Topology struct {
 	// replaced by the ones CheckStates puts for them (the check states
 	// form's replace_streams).
 	ReplaceStreams []string
+	// Health is set for an entry of an intake payload's health list: its
+	// consistency model's snapshot and expiry (health.go).
+	Health *HealthEntry `json:",omitempty"`
 }
 
 // Component is one component of a topology.

@@ -9,9 +9,8 @@
 // spans.go, otlp.go and otlpdata.go say how each field maps, and
 // docs/telemetry.md how the data is tied to components.
 //
-// The HTTP receivers are in ingest/receiver; the Kafka log (the only place
-// kafka-go is imported) and the telemetry processors join this package as
-// their issues land.
+// The HTTP receivers are in ingest/receiver; the Kafka log, the only place
+// kafka-go is imported, in ingest/kafkalog.
 //
 // # The log and the processors
 //
@@ -29,7 +28,7 @@
 //     queue makes Append wait (AdmitWait), then fail with *BusyError (429
 //     with Retry-After); nothing queued is ever dropped, and Close writes
 //     what is queued before it returns.
-//   - Kafka (to come): Append produces the record (Record.MarshalBinary) to
+//   - Kafka (ingest/kafkalog): Append produces the record (Record.MarshalBinary) to
 //     the topic of its kind, keyed by Record.Key so that one instance stays
 //     in order, and returns when the broker acknowledged it. Each node
 //     consumes the topology topic's partitions and calls
@@ -40,6 +39,14 @@
 //     TopologyProcessor.Committed tells the consumer where to resume. A
 //     crash between the store commit and anything else therefore never
 //     loses a record or applies one twice.
+//
+// Metrics, events and spans (datalog.go): in the embedded mode the
+// receiver appends them straight to their stores (each append synced)
+// before it appends the topology record. In the Kafka mode it appends them
+// through a LogWriter, one record per kind (KindMetrics, KindEvents,
+// KindTraces) to its topic, and the node's data consumer writes them with
+// DataStores.Write, committing its offsets after the write. The stores keep
+// data under its identity, so a record written twice is stored once.
 //
 // Processors apply records idempotently: topology puts and deletes are
 // absolute, and a replayed record is skipped by its position. The state a

@@ -11,33 +11,56 @@ import (
 	"time"
 
 	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/telemetry"
+	"github.com/tetrahq/tetra/traces"
 )
 
 // DataKind is what a record carries. The Kafka mode has one topic per kind.
 type DataKind string
 
-// The kinds of data a record carries.
+// The kinds of data a record carries. Topology records carry a payload's
+// health check states too (in the same commit as its topology).
 const (
 	KindTopology DataKind = "topology"
+	KindMetrics  DataKind = "metrics"
+	KindEvents   DataKind = "events"
+	KindTraces   DataKind = "traces" // spans
 )
 
 // Record is one validated payload of one kind, as a receiver appends it to
 // the log: already decoded and checked, so that applying it can fail only
 // for reasons of state (a stop_snapshot with no open snapshot) or of the
-// store, never of form. A Record is not modified once appended.
+// store, never of form. A Record is not modified once appended. Only the
+// field of its kind is set.
 type Record struct {
 	Kind DataKind `json:"kind"`
 	// Key names the source instance ("agent:integrations"; the first
 	// topology's source): the records of one key stay in order, and the
 	// Kafka mode partitions by it.
-	Key        string     `json:"key"`
+	Key string `json:"key"`
+	// Received is when the record entered the log (set by Append when
+	// zero): the time of its health expiry (expiry.go), the same on every
+	// replica.
+	Received   time.Time  `json:"received,omitzero"`
 	Topologies []Topology `json:"topologies,omitempty"`
+	// Metrics, Events and Spans are the data of a metrics, events or
+	// traces record (datalog.go).
+	Metrics []telemetry.SeriesSamples `json:"-"` // as wireSeries: JSON has no NaN
+	Events  []telemetry.Event         `json:"events,omitempty"`
+	Spans   []traces.Span             `json:"spans,omitempty"`
 }
 
-// Elements counts the components, relations and delete_ids of a record:
-// the unit of the queue's and the group commit's bounds.
+// Elements counts the components, relations and delete_ids of a record, or
+// its samples, events or spans: the unit of the queue's and the group
+// commit's bounds.
 func (r *Record) Elements() int {
-	n := 0
+	if r == nil {
+		return 0
+	}
+	n := len(r.Events) + len(r.Spans)
+	for i := range r.Metrics {
+		n += len(r.Metrics[i].Samples)
+	}
 	for i := range r.Topologies {
 		t := &r.Topologies[i]
 		n += len(t.Components) + len(t.Relations) + len(t.DeleteIDs)
@@ -45,13 +68,30 @@ func (r *Record) Elements() int {
 	return n
 }
 
-// MarshalBinary encodes a record for a log that stores bytes (Kafka).
-func (r *Record) MarshalBinary() ([]byte, error) { return json.Marshal(r) }
+// wireRecord is a Record as MarshalBinary writes it.
+type wireRecord struct {
+	*Record
+	Metrics []wireSeries `json:"metrics,omitempty"`
+}
+
+// MarshalBinary encodes a record for a log that stores bytes (Kafka), as
+// JSON (a record can be read with any Kafka tool).
+func (r *Record) MarshalBinary() ([]byte, error) {
+	return json.Marshal(wireRecord{Record: r, Metrics: toWire(r.Metrics)})
+}
 
 // UnmarshalBinary decodes what MarshalBinary encoded.
 func (r *Record) UnmarshalBinary(b []byte) error {
-	if err := json.Unmarshal(b, r); err != nil {
+	w := wireRecord{Record: r}
+	if err := json.Unmarshal(b, &w); err != nil {
 		return fmt.Errorf("ingest: decoding a log record: %w", err)
+	}
+	var err error
+	if r.Metrics, err = fromWire(w.Metrics); err != nil {
+		return err
+	}
+	for i := range r.Events {
+		r.Events[i].Data = absentNull(r.Events[i].Data)
 	}
 	// encoding/json writes absent properties (nil) as null, and reads
 	// null back as the bytes "null", which the store refuses: absent
@@ -73,6 +113,20 @@ func absentNull(m json.RawMessage) json.RawMessage {
 		return nil
 	}
 	return m
+}
+
+// NewTickRecord returns a topology record that carries nothing but its
+// time: it moves its clock (its partition's, in the Kafka mode), so that
+// REPEAT_STATES check states expire while no sender writes (expiry.go).
+func NewTickRecord(t time.Time) *Record {
+	return &Record{Kind: KindTopology, Received: t}
+}
+
+// Stamp sets a record's Received time when it has none.
+func (r *Record) Stamp(now time.Time) {
+	if r.Received.IsZero() {
+		r.Received = now
+	}
 }
 
 // NewTopologyRecord returns the record of a payload's topologies.
@@ -213,6 +267,14 @@ func NewTopologyProcessor(st graphstore.Store) (*TopologyProcessor, error) {
 	return p, nil
 }
 
+// Clock names the clock of a log partition (expiry.go); the embedded
+// mode's is "".
+func Clock(topic string, partition int) string { return topic + "/" + strconv.Itoa(partition) }
+
+// Due reports whether a REPEAT_STATES check state of clock has expired by
+// now, so that a tick (NewTickRecord) should go to the clock.
+func (p *TopologyProcessor) Due(clock string, now time.Time) bool { return p.ap.Due(clock, now) }
+
 // Applier is the processor's applier (its open snapshots).
 func (p *TopologyProcessor) Applier() *Applier { return p.ap }
 
@@ -258,7 +320,11 @@ func (p *TopologyProcessor) Process(ctx context.Context, recs []*Record, positio
 			}
 			high[k] = max(high[k], positions[i].Offset)
 		}
-		g.Items = append(g.Items, GroupItem{Topologies: rec.Topologies})
+		it := GroupItem{Topologies: rec.Topologies, Time: rec.Received}
+		if positions != nil {
+			it.Clock = Clock(positions[i].Topic, positions[i].Partition)
+		}
+		g.Items = append(g.Items, it)
 		idx = append(idx, i)
 	}
 	for k, off := range high {

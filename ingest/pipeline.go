@@ -20,6 +20,12 @@ type PipelineOptions struct {
 	AdmitWait time.Duration
 	// RetryAfter is what a *BusyError tells the sender (default 1 s).
 	RetryAfter time.Duration
+	// TickInterval is how often the writer looks for expired REPEAT_STATES
+	// check states while no record comes (default 1 s).
+	TickInterval time.Duration
+	// Now is the clock records are stamped with (Record.Received) and
+	// ticks read (time.Now when nil).
+	Now func() time.Time
 }
 
 func (o *PipelineOptions) fill() {
@@ -35,6 +41,12 @@ func (o *PipelineOptions) fill() {
 	if o.RetryAfter <= 0 {
 		o.RetryAfter = time.Second
 	}
+	if o.TickInterval <= 0 {
+		o.TickInterval = time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 }
 
 // Pipeline is the embedded mode's Log: records go through a bounded queue
@@ -42,16 +54,20 @@ func (o *PipelineOptions) fill() {
 // MaxGroupElements) as one group commit through the TopologyProcessor, one
 // synced Pebble commit for many small requests, and answers each Append
 // once its record is committed. A full queue makes Append wait, then fail
-// with *BusyError: back-pressure, never a dropped record. Safe for
-// concurrent use.
+// with *BusyError: back-pressure, never a dropped record. Every
+// TickInterval it appends a tick record when a REPEAT_STATES check state
+// has expired (expiry.go). Safe for concurrent use.
 type Pipeline struct {
 	proc *TopologyProcessor
 	opts PipelineOptions
 
-	mu     sync.RWMutex // guards closed against sends on queue
-	closed bool
-	queue  chan *job
-	done   chan struct{} // closed when the writer has drained the queue
+	mu       sync.RWMutex // guards closed against sends on queue
+	closed   bool
+	queue    chan *job
+	done     chan struct{} // closed when the writer has drained the queue
+	stop     chan struct{} // closed to stop the ticker
+	stopOnce sync.Once
+	ticked   chan struct{} // closed when the ticker has stopped
 
 	stats PipelineStats
 }
@@ -78,9 +94,39 @@ type job struct {
 // NewPipeline starts the embedded log's writer over proc. Close stops it.
 func NewPipeline(proc *TopologyProcessor, o PipelineOptions) *Pipeline {
 	o.fill()
-	p := &Pipeline{proc: proc, opts: o, queue: make(chan *job, o.QueueLen), done: make(chan struct{})}
+	p := &Pipeline{proc: proc, opts: o, queue: make(chan *job, o.QueueLen), done: make(chan struct{}),
+		stop: make(chan struct{}), ticked: make(chan struct{})}
 	go p.write()
+	go p.tick()
 	return p
+}
+
+// tick appends a tick record when a REPEAT_STATES check state has expired,
+// so that it is deleted while no sender writes (expiry.go).
+func (p *Pipeline) tick() {
+	defer close(p.ticked)
+	t := time.NewTicker(p.opts.TickInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			p.Tick(context.Background())
+		}
+	}
+}
+
+// Tick appends a tick record when a REPEAT_STATES check state has expired
+// by the pipeline's clock, and returns once it is committed; false when
+// none had. The pipeline's ticker calls it every TickInterval.
+func (p *Pipeline) Tick(ctx context.Context) (bool, error) {
+	now := p.opts.Now()
+	if !p.proc.Due("", now) {
+		return false, nil
+	}
+	_, err := p.Append(ctx, NewTickRecord(now))
+	return true, err
 }
 
 // Stats returns the pipeline's counters.
@@ -93,6 +139,7 @@ func (p *Pipeline) QueueDepth() int { return len(p.queue) }
 // When ctx ends after rec was queued, Append returns ctx's error but the
 // record is still committed.
 func (p *Pipeline) Append(ctx context.Context, rec *Record) (*Ack, error) {
+	rec.Stamp(p.opts.Now())
 	j := &job{rec: rec, done: make(chan struct{})}
 	if err := p.enqueue(ctx, j); err != nil {
 		return nil, err
@@ -133,6 +180,8 @@ func (p *Pipeline) enqueue(ctx context.Context, j *job) error {
 // Close stops taking records, writes every record already queued, and
 // returns once they are committed (or failed).
 func (p *Pipeline) Close() error {
+	p.stopOnce.Do(func() { close(p.stop) })
+	<-p.ticked
 	p.mu.Lock()
 	if !p.closed {
 		p.closed = true

@@ -40,6 +40,8 @@ func (r *run) stateOps() []graphstore.StateOp {
 		return nil
 	}
 	var b graphstore.Batch
+	r.healthStateOps(&b)
+	r.expiryStateOps(&b)
 	for src, st := range r.states {
 		_, wasOpen := r.a.open[src]
 		fresh := !st.open || st.base == nil // stopped, or (re)started in this run
@@ -90,8 +92,11 @@ func (a *Applier) loadSnapshots() error {
 }
 
 // parseSnapKey splits a snapshot state key into its source and the rest.
-func parseSnapKey(key string) (src, rest string, err error) {
-	body := strings.TrimPrefix(key, snapPrefix)
+func parseSnapKey(key string) (src, rest string, err error) { return parseLenKey(key, snapPrefix) }
+
+// parseLenKey splits a writer state key <prefix><len(name)>:<name>/<rest>.
+func parseLenKey(key, prefix string) (name, rest string, err error) {
+	body := strings.TrimPrefix(key, prefix)
 	n, after, ok := strings.Cut(body, ":")
 	l, perr := strconv.Atoi(n)
 	if !ok || perr != nil || l < 0 || len(after) < l+1 || after[l] != '/' {

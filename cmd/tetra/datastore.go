@@ -31,6 +31,7 @@ type dataStores struct {
 	tel    telemetry.Store
 	traces traces.Store
 	dir    string
+	shared bool // every node writes the same stores (Elasticsearch)
 }
 
 // elasticFlag adds --elasticsearch to a command's flags.
@@ -89,7 +90,7 @@ func openElastic(url string) (*dataStores, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &dataStores{tel: tel, traces: tr}, nil
+	return &dataStores{tel: tel, traces: tr, shared: true}, nil
 }
 
 // engineStores are the stores the engine reads; a kind with no store

@@ -175,8 +175,10 @@ tetra mcp --server https://tetra.example:7070 --key "$KEY"`,
 address, and the StackState and OTLP/HTTP receivers; with --otlp-grpc also
 OTLP/gRPC on a port of its own. Without API keys it listens on loopback only.
 SIGINT or SIGTERM drains it and closes the store. docs/api.md describes the API
-and the configuration file. With --kafka the receiver produces to Kafka and the
-node keeps a full replica of the topology from its topics (docs/ingest.md).
+and the configuration file. With --kafka the receiver produces to Kafka, the
+node keeps a full replica of the topology from its topics, and a consumer group
+writes metrics, events and spans to the data stores: once per cluster with
+--elasticsearch, into each node's own stores otherwise (docs/ingest.md).
 
 With --demo it also runs a simulated web shop on Kubernetes whose agents report
 to the server's own receiver with an ingest key it creates, and prints an admin

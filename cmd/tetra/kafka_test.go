@@ -212,3 +212,95 @@ func TestServeKafkaBrokerAway(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestServeKafkaData: metrics and events of an intake payload and spans
+// of an OTLP/HTTP export sent to one tetra serve --kafka node are
+// queryable with METRICS, EVENTS and TRACES on another node, which
+// consumed them from their topics into its own data stores (each node's
+// own consumer group on the embedded stores), and on the node that
+// received them; the lag of each kind is a self-metric.
+func TestServeKafkaData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs tetra serve processes")
+	}
+	c := kafkatest.NewCluster(t)
+	a := startKafkaServer(t, t.TempDir(), c.Brokers())
+	b := startKafkaServer(t, t.TempDir(), c.Brokers())
+	a.waitReady(t, 200)
+	b.waitReady(t, 200)
+	now := time.Now().Add(-time.Minute).Truncate(time.Second)
+	code, _, body := a.post(fmt.Sprintf(`{"internalHostname":"h1","metrics":[["ledger.requests",%d,42.5,{"hostname":"h1"}]],
+		"events":{"deploy":[{"msg_title":"ledger deployed","timestamp":%[1]d,"host":"h1"}]}}`, now.Unix()))
+	if code != http.StatusAccepted || !strings.Contains(body, `"samples":1`) || !strings.Contains(body, `"events":1`) {
+		t.Fatalf("POST intake: %d %s", code, body)
+	}
+	spans := fmt.Sprintf(`{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"ledger"}}]},
+		"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"POST /entries",
+		"kind":2,"startTimeUnixNano":"%d","endTimeUnixNano":"%d"}]}]}]}`, now.UnixNano(), now.Add(30*time.Millisecond).UnixNano())
+	resp, err := http.Post(a.base+"/v1/traces", "application/json", strings.NewReader(spans))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /v1/traces: %d", resp.StatusCode)
+	}
+	for _, s := range []*kafkaServer{b, a} {
+		s.waitResult(t, `METRICS WHERE name = "ledger.requests" FROM "-1h"`, fmt.Sprintf(`"points":[[%d,42.5]]`, now.UnixMilli()))
+		s.waitResult(t, `EVENTS FROM "-1h"`, `"name":"ledger deployed"`)
+		s.waitResult(t, `TRACES WHERE service = "ledger" FROM "-1h"`, `"name":"POST /entries"`)
+	}
+	// Each kind's lag, by the node's own data consumer group.
+	resp, err = http.Get(b.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, k := range []string{"metrics", "events", "traces", "topology"} {
+		if !strings.Contains(string(m), `tetra_kafka_lag{kind="`+k+`"}`) {
+			t.Errorf("no tetra_kafka_lag of %s in /metrics", k)
+		}
+	}
+}
+
+// waitResult waits until a query's JSON answer holds want.
+func (s *kafkaServer) waitResult(t *testing.T, q, want string) {
+	t.Helper()
+	b, _ := json.Marshal(map[string]string{"query": q})
+	deadline := time.Now().Add(30 * time.Second)
+	var got string
+	for time.Now().Before(deadline) {
+		resp, err := http.Post(s.base+"/api/query", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got = string(out); strings.Contains(got, want) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s on %s: %s\nwant %s in it\n%s", q, s.base, got, want, s.logs)
+}
+
+// TestDataGroup: with stores every node shares (Elasticsearch) the data
+// consumer group is the cluster's; with a node's own stores it is the
+// node's, named after the id its data directory keeps across restarts.
+func TestDataGroup(t *testing.T) {
+	if g, err := dataGroup(&dataStores{shared: true}, ""); err != nil || g != "tetra.telemetry" {
+		t.Errorf("shared stores: %q %v", g, err)
+	}
+	dir := t.TempDir()
+	g1, err := dataGroup(&dataStores{dir: dir}, "x.")
+	if err != nil || !strings.HasPrefix(g1, "x.telemetry.") || len(g1) != len("x.telemetry.")+16 {
+		t.Fatalf("a node's own stores: %q %v", g1, err)
+	}
+	if g2, err := dataGroup(&dataStores{dir: dir}, "x."); err != nil || g2 != g1 {
+		t.Errorf("the same directory again: %q %v, want %q", g2, err, g1)
+	}
+	if g3, err := dataGroup(&dataStores{dir: t.TempDir()}, "x."); err != nil || g3 == g1 {
+		t.Errorf("another directory: %q %v", g3, err)
+	}
+}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -375,29 +378,41 @@ func mount(srv *api.Server, d mountDeps) (*mounted, error) {
 // writer, or with Kafka brokers the Kafka node, which produces what the
 // receiver accepts and is the store's one writer as it replicates the
 // topology topic. Metrics, events and spans go to data's stores (nil: the
-// receiver stores topology only).
+// receiver stores topology only): straight in the embedded mode, through
+// their topics and the node's data consumer in the Kafka mode.
 func mountReceiver(srv *api.Server, graph *pebblestore.Store, data *dataStores, kc kafkaConfig, logger *slog.Logger, demo bool) (ingestLog, *receiver.Receiver, error) {
 	proc, err := ingest.NewTopologyProcessor(graph)
 	if err != nil {
 		return nil, nil, err
 	}
+	stores := data.writers()
+	cfg := receiver.Config{Logger: logger, NoServiceTopology: demo}
 	var log ingestLog
 	if kc.Brokers != "" {
-		log, err = kafkalog.Open(kafkalog.Config{Brokers: kafkalog.ParseBrokers(kc.Brokers), TopicPrefix: kc.TopicPrefix,
-			Partitions: kc.Partitions, Replicas: kc.Replicas, Logger: logger, Registerer: srv.Registry()}, proc)
+		kcfg := kafkalog.Config{Brokers: kafkalog.ParseBrokers(kc.Brokers), TopicPrefix: kc.TopicPrefix,
+			Partitions: kc.Partitions, Replicas: kc.Replicas, Logger: logger, Registerer: srv.Registry(), Data: stores}
+		if kcfg.DataGroup, err = dataGroup(data, kc.TopicPrefix); err != nil {
+			return nil, nil, err
+		}
+		node, err := kafkalog.Open(kcfg, proc)
 		if err != nil {
 			return nil, nil, err
+		}
+		log = node
+		// The receiver produces the data to its topics; the node's data
+		// consumer writes it to the stores.
+		lw := ingest.LogWriter{Log: node}
+		stores = ingest.DataStores{Metrics: lw, Events: lw, Spans: lw}
+		if data == nil || data.tel == nil {
+			stores.Metrics, stores.Events = nil, nil
+		}
+		if data == nil || data.traces == nil {
+			stores.Spans = nil
 		}
 	} else {
 		log = ingest.NewPipeline(proc, ingest.PipelineOptions{})
 	}
-	cfg := receiver.Config{Log: log, Logger: logger, NoServiceTopology: demo}
-	if data != nil && data.tel != nil {
-		cfg.Metrics, cfg.Events = data.tel, data.tel
-	}
-	if data != nil && data.traces != nil {
-		cfg.Spans = data.traces
-	}
+	cfg.Log, cfg.Metrics, cfg.Events, cfg.Spans = log, stores.Metrics, stores.Events, stores.Spans
 	rc, err := receiver.New(cfg)
 	if err == nil {
 		err = rc.Mount(srv)
@@ -407,6 +422,64 @@ func mountReceiver(srv *api.Server, graph *pebblestore.Store, data *dataStores, 
 		return nil, nil, err
 	}
 	return log, rc, nil
+}
+
+// writers returns the append side of the data stores (none of a nil d).
+func (d *dataStores) writers() ingest.DataStores {
+	var out ingest.DataStores
+	if d == nil {
+		return out
+	}
+	if d.tel != nil {
+		out.Metrics, out.Events = d.tel, d.tel
+	}
+	if d.traces != nil {
+		out.Spans = d.traces
+	}
+	return out
+}
+
+// dataGroup is the Kafka consumer group that writes metrics, events and
+// spans to data: one for the cluster when every node shares the stores
+// (Elasticsearch), so each record is written once; else the node's own,
+// named after the id kept in its data directory, so each node's embedded
+// stores hold everything, as its topology replica does.
+func dataGroup(data *dataStores, prefix string) (string, error) {
+	if data == nil || data.shared {
+		return kafkalog.DataGroupName(prefix, ""), nil
+	}
+	id, err := nodeID(data.dir)
+	if err != nil {
+		return "", err
+	}
+	return kafkalog.DataGroupName(prefix, id), nil
+}
+
+// nodeID returns the id of the node whose data directory is dir, made
+// and kept in dir/node-id on first use: a new directory is a new node,
+// whose own consumer group reads the data topics from their start.
+func nodeID(dir string) (string, error) {
+	p := filepath.Join(dir, "node-id")
+	if b, err := os.ReadFile(p); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	var r [8]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(r[:])
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return "", err
+	}
+	return id, nil
 }
 
 // serveOTLPGRPC serves the OTLP/gRPC receiver on cfg.OTLPGRPC (with the

@@ -2,8 +2,13 @@ package kafkalog_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +23,8 @@ import (
 	"github.com/tetrahq/tetra/ingest/receiver"
 	"github.com/tetrahq/tetra/internal/kafkatest"
 	"github.com/tetrahq/tetra/internal/topogen"
+	"github.com/tetrahq/tetra/traces"
+	"github.com/tetrahq/tetra/traces/tracepebble"
 )
 
 // BenchmarkIntakeKafka is the Kafka mode end to end, beside the embedded
@@ -117,4 +124,142 @@ func components(b *testing.B, st graphstore.Store) int {
 		b.Fatal(err)
 	}
 	return len(ids)
+}
+
+// countingSpans counts the spans its store has written.
+type countingSpans struct {
+	ingest.SpanWriter
+	n atomic.Int64
+}
+
+func (c *countingSpans) AppendSpans(ctx context.Context, batch []traces.Span) error {
+	err := c.SpanWriter.AppendSpans(ctx, batch)
+	if err == nil {
+		c.n.Add(int64(len(batch)))
+	}
+	return err
+}
+
+// BenchmarkSpansKafka is OTLP spans through the Kafka mode end to end:
+// real HTTP, OTLP/JSON exports decoded by the receiver, produced to
+// tetra.traces with acks=all (kfake, one broker, 12 partitions), and the
+// node's data consumer writing them to the span store (Pebble, synced)
+// before it commits its offsets. Each op is one export of 500 spans (50
+// traces of 10 spans over 10 services, new random trace ids every op),
+// sent by 8 clients. It reports accepted spans/s (200s) and written
+// spans/s (until the store has them all); the embedded mode's figure is
+// ingest/receiver's BenchmarkOTLPSpans (protobuf). Re-run with
+//
+//	flock /tmp/tetra-bench.lock go test -run '^$' -bench SpansKafka -benchtime 200x ./ingest/kafkalog/
+func BenchmarkSpansKafka(b *testing.B) {
+	c := kafkatest.NewCluster(b)
+	dir := b.TempDir()
+	st, err := pebblestore.Open(filepath.Join(dir, "graph"), pebblestore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	tr, err := tracepebble.Open(filepath.Join(dir, "traces"), tracepebble.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close()
+	proc, err := ingest.NewTopologyProcessor(st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	spans := &countingSpans{SpanWriter: tr}
+	n, err := kafkalog.Open(kafkalog.Config{Brokers: c.Brokers(), Logger: quiet, Data: ingest.DataStores{Spans: spans},
+		DataGroup: kafkalog.DataGroupName("", "")}, proc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Close()
+	srv := api.New(api.Config{Engine: exec.New(st, exec.Options{}), Logger: quiet})
+	rc, err := receiver.New(receiver.Config{Log: n, Logger: quiet, Spans: ingest.LogWriter{Log: n}, NoServiceTopology: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := rc.Mount(srv); err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	for deadline := time.Now().Add(20 * time.Second); n.Check() != nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal(n.Check())
+		}
+	}
+	const clients, traceCount, perTrace = 8, 50, 10
+	var next atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for cl := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cl)))
+			for next.Add(1) <= int64(b.N) {
+				resp, err := http.Post(hs.URL+"/v1/traces", "application/json", bytes.NewReader(jsonExport(rng, traceCount, perTrace)))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Errorf("status %d", resp.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	accepted := time.Since(start)
+	if b.Failed() {
+		return
+	}
+	want := int64(b.N * traceCount * perTrace)
+	for deadline := time.Now().Add(5 * time.Minute); spans.n.Load() < want; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("the store has %d of %d spans after 5 minutes", spans.n.Load(), want)
+		}
+	}
+	written := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(want)/accepted.Seconds(), "accepted-spans/s")
+	b.ReportMetric(float64(want)/written.Seconds(), "written-spans/s")
+}
+
+// jsonExport is an OTLP/JSON trace export of traces traces of perTrace
+// spans each (a root and its children), over 10 services, with new random
+// trace ids.
+func jsonExport(rng *rand.Rand, traceCount, perTrace int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"resourceSpans":[`)
+	now := time.Now().UnixNano()
+	for t := range traceCount {
+		if t > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc-%d"}},`+
+			`{"key":"host.name","value":{"stringValue":"host-%d"}}]},"scopeSpans":[{"spans":[`, t%10, t%5)
+		trace := fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64())
+		for s := range perTrace {
+			if s > 0 {
+				b.WriteByte(',')
+			}
+			parent := ""
+			if s > 0 {
+				parent = fmt.Sprintf(`"parentSpanId":"%016x",`, uint64(t*perTrace+1))
+			}
+			start := now + int64(s)*1_000_000
+			fmt.Fprintf(&b, `{"traceId":%q,"spanId":"%016x",%s"name":"GET /api/items/%d","kind":2,"startTimeUnixNano":"%d","endTimeUnixNano":"%d",`+
+				`"attributes":[{"key":"http.request.method","value":{"stringValue":"GET"}},{"key":"http.response.status_code","value":{"intValue":"200"}}]}`,
+				trace, uint64(t*perTrace+s+1), parent, s, start, start+2_000_000)
+		}
+		b.WriteString(`]}]}`)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
 }

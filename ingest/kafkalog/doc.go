@@ -2,7 +2,7 @@
 // --kafka host:port,…), over github.com/segmentio/kafka-go; it is the only
 // package that talks to Kafka.
 //
-// A Node is both sides of one tetra serve node:
+// A Node is the three parts of one tetra serve node:
 //
 //   - The ingest.Log the receivers append to. Append produces the record
 //     (ingest.Record.MarshalBinary, LZ4-compressed) to the topic of its kind,
@@ -23,6 +23,22 @@
 //     therefore neither loses a record nor applies one twice, and every node
 //     builds the same graph from the same log. No consumer group is used:
 //     every node reads everything, and its offsets live in its own store.
+//   - The data consumer (data.go). Metrics, events and spans are read from
+//     tetra.metrics, tetra.events and tetra.traces by a member of the
+//     consumer group Config.DataGroup and written to Config.Data (one
+//     append per kind for every record waiting, up to MaxBatch samples,
+//     events and spans); the batch's offsets are committed in Kafka only
+//     after the write returned. A consumer that stops in between leaves
+//     the records to be read again by whichever member gets the partition,
+//     and written again: the stores keep data under its identity (a
+//     sample at its series' time, an event's id and time, a span's trace
+//     and span id), so nothing is lost and nothing is stored twice. With
+//     stores every node shares (Elasticsearch) all nodes are members of
+//     one group, <prefix>telemetry, so each record is written once per
+//     cluster; with a node's own embedded stores each node has a group of
+//     its own, <prefix>telemetry.<node id>, so each node's stores hold
+//     everything, as its topology replica does (DataGroupName). A group
+//     without offsets starts at the topics' start.
 //
 // Topics are created at start when missing, with Partitions partitions
 // (default 12), Replicas replicas (default: the broker's default) and
@@ -31,11 +47,14 @@
 //
 // The node connects in the background and never gives up: it retries with
 // exponential backoff (200 ms to 5 s) while the brokers are away, and its
-// readers reconnect by themselves. Check reports the last failure (tetra
-// serve's /readyz reflects it). Self-metrics: tetra_kafka_produce_seconds,
-// tetra_kafka_produce_errors_total, tetra_kafka_consumer_lag and
+// readers (and the data consumer) reconnect by themselves. Check reports
+// the last failure (tetra serve's /readyz reflects it). Self-metrics:
+// tetra_kafka_produce_seconds and tetra_kafka_produce_errors_total by kind,
+// tetra_kafka_consumer_lag per partition (for the data topics, by the data
+// group's committed offsets), tetra_kafka_lag by kind,
 // tetra_kafka_committed_offset per partition, tetra_kafka_records_total by
-// outcome, tetra_kafka_connected.
+// outcome (the replica), tetra_kafka_data_records_total by kind and outcome
+// (the data consumer), tetra_kafka_connected.
 //
 // Records the store refuses as invalid (they passed the receiver's checks,
 // so this would be a bug) or that no longer decode are skipped one by one,
@@ -43,11 +62,18 @@
 // stop a replica; records the processor refuses for their state (a
 // stop_snapshot with no open snapshot) are refused alike on every node.
 //
-// Today only topology records exist. An intake payload's health check
-// states travel inside its topology record (in the same commit as its
-// topology, as in the embedded mode), so every replica holds the health
-// model too. The health, metrics, events and traces topics are created
-// for the records to come; the receiver writes metrics, events and spans
-// straight into the stores of the node that received them (with
-// Elasticsearch, the shared cluster; on Pebble, that node's own store).
+// Records a data store refuses as invalid are skipped alike, one by one,
+// logged and counted; a store that fails otherwise is retried with backoff
+// and nothing is committed meanwhile.
+//
+// An intake payload's health check states travel inside its topology
+// record (in the same commit as its topology, as in the embedded mode), so
+// every replica holds the health model too; the health topic is created
+// but no record goes to it. REPEAT_STATES expiry runs on the log's time
+// (ingest/expiry.go): Append stamps each record with its receive time, and
+// each partition of the topology topic is a clock; when a check state of a
+// partition's clock has expired by the node's wall clock, the node
+// produces a tick record addressed to that partition (every ProbeInterval;
+// any node may, a second tick deletes nothing), so that every replica
+// deletes the state at the same place of the partition.
 package kafkalog

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,8 +22,14 @@ import (
 var Kinds = []ingest.DataKind{"topology", "health", "metrics", "events", "traces"}
 
 // ReplicaKinds are the kinds every node consumes whole into its own store.
-// Health joins when health records exist.
+// Health joins when health records exist; metrics, events and traces are
+// consumed by a consumer group (Config.DataGroup).
 var ReplicaKinds = []ingest.DataKind{ingest.KindTopology}
+
+// DefaultDataGroup is the consumer group of the data topics when the data
+// stores are shared by every node (Elasticsearch), after the topic prefix:
+// "tetra.telemetry".
+const DefaultDataGroup = "telemetry"
 
 // Defaults of Config.
 const (
@@ -59,6 +67,16 @@ type Config struct {
 	ProbeInterval time.Duration
 	// MaxBatch bounds the elements of one store commit (default 20,000).
 	MaxBatch int
+	// Data are the stores the node writes metrics, events and spans to,
+	// as a member of the consumer group DataGroup; a kind without a store
+	// is not consumed. Zero: the node consumes no data topic.
+	Data ingest.DataStores
+	// DataGroup is the consumer group of the data topics (required with
+	// Data): one group for stores every node shares, so that each record
+	// is written once per cluster (<prefix>telemetry, DataGroupName), or a
+	// group of the node's own for a store only it has, so that each node's
+	// store holds everything (DataGroupName with the node's id).
+	DataGroup string
 	// Logger receives connection and apply problems (slog.Default()).
 	Logger *slog.Logger
 	// Registerer takes the self-metrics; nil registers none.
@@ -98,7 +116,23 @@ func (c *Config) fill() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if len(c.Data.Kinds()) > 0 && c.DataGroup == "" {
+		return errors.New("kafka: data stores given without a consumer group (Config.DataGroup)")
+	}
 	return nil
+}
+
+// DataGroupName returns the data consumer group: <prefix>telemetry for
+// stores every node shares (node ""), <prefix>telemetry.<node> for a
+// node's own.
+func DataGroupName(prefix, node string) string {
+	if prefix == "" {
+		prefix = DefaultTopicPrefix
+	}
+	if node == "" {
+		return prefix + DefaultDataGroup
+	}
+	return prefix + DefaultDataGroup + "." + node
 }
 
 // ParseBrokers splits "host:port,host:port" into brokers.
@@ -133,12 +167,13 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	ready    bool           // topics exist and the replica consumers run
-	probeErr error          // the last failure to reach the brokers, nil once they answer
-	produce  error          // the last Append's failure, nil after a success
-	parts    map[string]int // partitions consumed, by topic
-	batches  chan fetched
+	mu         sync.Mutex
+	ready      bool           // topics exist and the replica consumers run
+	dataOn     bool           // the data consumer runs
+	probeErr   error          // the last failure to reach the brokers, nil once they answer
+	produceErr error          // the last Append's failure, nil after a success
+	parts      map[string]int // partitions consumed, by topic
+	batches    chan fetched
 }
 
 // Open starts a node over brokers; proc is the node's one topology writer
@@ -155,7 +190,7 @@ func Open(cfg Config, proc *ingest.TopologyProcessor) (*Node, error) {
 		client: &kafka.Client{Addr: addr, Timeout: 5 * time.Second, Transport: tr},
 		writer: &kafka.Writer{
 			Addr:         addr,
-			Balancer:     &kafka.Murmur2Balancer{}, // as Java clients partition by key
+			Balancer:     partitionBalancer{}, // by key as Java clients do, or as addressed
 			RequiredAcks: kafka.RequireAll,
 			// One Append waits for its own acknowledgement; concurrent
 			// Appends share produce requests.
@@ -193,6 +228,13 @@ func (n *Node) Append(ctx context.Context, rec *ingest.Record) (*ingest.Ack, err
 	if err := n.connected(); err != nil {
 		return nil, n.unavailable(err)
 	}
+	rec.Stamp(time.Now())
+	return n.produce(ctx, rec, -1)
+}
+
+// produce produces rec to its kind's topic, to partition part (-1: the
+// partition of its key), and returns once every in-sync replica has it.
+func (n *Node) produce(ctx context.Context, rec *ingest.Record, part int) (*ingest.Ack, error) {
 	b, err := rec.MarshalBinary()
 	if err != nil {
 		return nil, err
@@ -203,10 +245,14 @@ func (n *Node) Append(ctx context.Context, rec *ingest.Record) (*ingest.Ack, err
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.AppendTimeout)
 	defer cancel()
 	start := time.Now()
-	err = n.writer.WriteMessages(ctx, kafka.Message{Topic: n.cfg.Topic(rec.Kind), Key: []byte(rec.Key), Value: b})
+	msg := kafka.Message{Topic: n.cfg.Topic(rec.Kind), Key: []byte(rec.Key), Value: b}
+	if part >= 0 {
+		msg.Headers = []kafka.Header{{Key: partitionHeader, Value: []byte(strconv.Itoa(part))}}
+	}
+	err = n.writer.WriteMessages(ctx, msg)
 	n.m.produced(rec.Kind, time.Since(start), err)
 	n.mu.Lock()
-	n.produce = err
+	n.produceErr = err
 	n.mu.Unlock()
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
@@ -240,8 +286,8 @@ func (n *Node) Check() error {
 	switch {
 	case n.probeErr != nil:
 		return n.probeErr
-	case n.produce != nil:
-		return fmt.Errorf("kafka: the last produce failed: %w", n.produce)
+	case n.produceErr != nil:
+		return fmt.Errorf("kafka: the last produce failed: %w", n.produceErr)
 	}
 	return nil
 }
@@ -301,8 +347,52 @@ func (n *Node) step() error {
 		n.parts[topic] = max(n.parts[topic], count)
 	}
 	n.ready = true
+	if !n.dataOn && len(n.cfg.Data.Kinds()) > 0 {
+		n.dataOn = true
+		n.wg.Add(1)
+		go n.consumeData()
+	}
 	n.mu.Unlock()
-	return n.probeLag(ctx, parts)
+	if err := n.probeLag(ctx, parts); err != nil {
+		return err
+	}
+	n.tick(ctx, parts)
+	return n.probeDataLag(ctx)
+}
+
+// tick produces a tick record to every topology partition on whose clock a
+// REPEAT_STATES check state has expired, so that every replica deletes it
+// at the same place of the partition, though no sender writes to it
+// (ingest/expiry.go). Every node may do so; a second tick deletes nothing.
+func (n *Node) tick(ctx context.Context, parts map[string]int) {
+	topic, now := n.cfg.Topic(ingest.KindTopology), time.Now()
+	for p := range parts[topic] {
+		if !n.proc.Due(ingest.Clock(topic, p), now) {
+			continue
+		}
+		if _, err := n.produce(ctx, ingest.NewTickRecord(now), p); err != nil {
+			n.cfg.Logger.Warn("kafka: producing a health expiry tick", "topic", topic, "partition", p, "err", err)
+		}
+	}
+}
+
+// partitionHeader addresses a record to a partition (a tick).
+const partitionHeader = "tetra-partition"
+
+// partitionBalancer partitions a record by its key's murmur2 hash, as Java
+// clients do, or to the partition its header names.
+type partitionBalancer struct{}
+
+func (partitionBalancer) Balance(msg kafka.Message, partitions ...int) int {
+	for _, h := range msg.Headers {
+		if h.Key != partitionHeader {
+			continue
+		}
+		if p, err := strconv.Atoi(string(h.Value)); err == nil && slices.Contains(partitions, p) {
+			return p
+		}
+	}
+	return (&kafka.Murmur2Balancer{}).Balance(msg, partitions...)
 }
 
 func (n *Node) setProbe(err error) {
@@ -321,7 +411,7 @@ func (n *Node) setProbe(err error) {
 	}
 	// The brokers answer again: a produce that failed before is history
 	// (the next one tells anew).
-	n.probeErr, n.produce = nil, nil
+	n.probeErr, n.produceErr = nil, nil
 }
 
 // createTopics creates every kind's topic; one that exists is kept as it is.
@@ -353,6 +443,11 @@ func (n *Node) partitions(ctx context.Context) (map[string]int, error) {
 	for _, k := range ReplicaKinds {
 		topics = append(topics, n.cfg.Topic(k))
 	}
+	return n.partitionsOf(ctx, topics)
+}
+
+// partitionsOf returns the partition count of topics.
+func (n *Node) partitionsOf(ctx context.Context, topics []string) (map[string]int, error) {
 	md, err := n.client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
 		return nil, fmt.Errorf("reading metadata: %w", err)
@@ -375,6 +470,18 @@ func (n *Node) partitions(ctx context.Context) (map[string]int, error) {
 // probeLag asks for the end offsets of the replica topics and sets the
 // lag gauges: end offset minus the next offset the store needs.
 func (n *Node) probeLag(ctx context.Context, parts map[string]int) error {
+	return n.eachEnd(ctx, parts, func(topic string, part int, end int64) {
+		next := int64(0)
+		if off, ok := n.proc.Committed(topic, part); ok {
+			next = off + 1
+		}
+		n.m.setLag(topic, part, end, next)
+	})
+}
+
+// eachEnd lists the end offset (the offset the next record will get) of
+// every partition of parts.
+func (n *Node) eachEnd(ctx context.Context, parts map[string]int, f func(topic string, part int, end int64)) error {
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for topic, count := range parts {
 		for p := range count {
@@ -390,14 +497,49 @@ func (n *Node) probeLag(ctx context.Context, parts map[string]int) error {
 			if po.Error != nil {
 				return fmt.Errorf("listing offsets of %s/%d: %w", topic, po.Partition, po.Error)
 			}
-			next := int64(0)
-			if off, ok := n.proc.Committed(topic, po.Partition); ok {
-				next = off + 1
-			}
-			n.m.setLag(topic, po.Partition, po.LastOffset, next)
+			f(topic, po.Partition, po.LastOffset)
 		}
 	}
 	return nil
+}
+
+// probeDataLag sets the lag gauges of the data topics: end offset minus
+// the data group's committed offset (the group's, so with a shared group
+// every node reports the cluster's lag).
+func (n *Node) probeDataLag(ctx context.Context) error {
+	topics := n.dataTopics()
+	if len(topics) == 0 {
+		return nil
+	}
+	parts, err := n.partitionsOf(ctx, topics)
+	if err != nil {
+		return err
+	}
+	req := &kafka.OffsetFetchRequest{GroupID: n.cfg.DataGroup, Topics: map[string][]int{}}
+	for topic, count := range parts {
+		for p := range count {
+			req.Topics[topic] = append(req.Topics[topic], p)
+		}
+	}
+	resp, err := n.client.OffsetFetch(ctx, req)
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return fmt.Errorf("reading the offsets of consumer group %s: %w", n.cfg.DataGroup, err)
+	}
+	committed := map[ingest.Position]int64{}
+	for topic, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error == nil && p.CommittedOffset >= 0 {
+				committed[ingest.Position{Topic: topic, Partition: p.Partition}] = p.CommittedOffset
+			}
+		}
+	}
+	return n.eachEnd(ctx, parts, func(topic string, part int, end int64) {
+		// The committed offset is the next one to read; none: the start.
+		n.m.setLag(topic, part, end, committed[ingest.Position{Topic: topic, Partition: part}])
+	})
 }
 
 // backoff doubles a wait from min to max.

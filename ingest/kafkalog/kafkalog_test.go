@@ -3,6 +3,7 @@ package kafkalog_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -262,5 +263,50 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if g := kafkalog.ParseBrokers(" a:1, b:2,,"); strings.Join(g, "|") != "a:1|b:2" {
 		t.Errorf("ParseBrokers: %q", g)
+	}
+}
+
+// healthPayload is a REPEAT_STATES entry of stream s putting check state
+// id on server-1, living expiry seconds.
+func healthPayload(stream, id string, expiry int) string {
+	return fmt.Sprintf(`{"topologies":[{"instance":{"type":"agent","url":"servers"},"components":[
+		{"externalId":"server-1","type":{"name":"server"},"data":{"name":"server-1","identifiers":["urn:server:1"]}}]}],
+		"health":[{"consistency_model":"REPEAT_STATES","expiry":{"repeat_interval_s":1,"expiry_interval_s":%d},
+		"stream":{"urn":%q},"check_states":[{"checkStateId":%q,"name":"ping","health":"CRITICAL","topologyElementIdentifier":"urn:server:1"}]}]}`,
+		expiry, stream, id)
+}
+
+// TestHealthExpiryReplicated: a REPEAT_STATES check state that is not
+// repeated in time is deleted on every replica, though no sender writes
+// any more: the nodes tick its partition, and the replicas end with the
+// same graph; one without an expiry stays.
+func TestHealthExpiryReplicated(t *testing.T) {
+	c := kafkatest.NewCluster(t)
+	a, b := newNode(t, c.Brokers()), newNode(t, c.Brokers())
+	a.waitReady()
+	b.waitReady()
+	if err := a.append(healthPayload("urn:health:mon:pings", "ping-1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.append(healthPayload("urn:health:mon:ports", "port-1", 0)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ga, gb := kafkatest.Dump(t, a.st), kafkatest.Dump(t, b.st)
+		if ga == gb && strings.Contains(ga, "port-1") && !strings.Contains(ga, "ping-1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replicas never expired ping-1 alike:\n%s\n--\n%s", ga, gb)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A restarted node keeps what it expired and ticks nothing more.
+	b.close()
+	b.open()
+	b.waitReady()
+	if ga, gb := kafkatest.Dump(t, a.st), kafkatest.Dump(t, b.st); ga != gb {
+		t.Errorf("after a restart:\n%s\n--\n%s", ga, gb)
 	}
 }

@@ -16,10 +16,14 @@ type metrics struct {
 	produceErr *prometheus.CounterVec
 	records    *prometheus.CounterVec
 	lag        *prometheus.GaugeVec
+	kindLag    *prometheus.GaugeVec
 	committed  *prometheus.GaugeVec
+	data       *prometheus.CounterVec
+	kindOf     func(topic string) string
 
-	mu  sync.Mutex
-	end map[ingest.Position]int64 // end offset by topic/partition (Offset unused)
+	mu   sync.Mutex
+	end  map[ingest.Position]int64 // end offset by topic/partition (Offset unused)
+	lags map[ingest.Position]int64 // lag by topic/partition (Offset unused)
 }
 
 func newMetrics(reg prometheus.Registerer, n *Node) (*metrics, error) {
@@ -36,12 +40,20 @@ func newMetrics(reg prometheus.Registerer, n *Node) (*metrics, error) {
 			Help: "Records of a partition not yet committed to this node's store."}, []string{"topic", "partition"}),
 		committed: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tetra_kafka_committed_offset",
 			Help: "The last offset of a partition committed to this node's store."}, []string{"topic", "partition"}),
-		end: map[ingest.Position]int64{},
+		kindLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tetra_kafka_lag",
+			Help: "Records of a kind not yet written: topology, by this node's replica; metrics, events and traces, by the data consumer group."},
+			[]string{"kind"}),
+		data: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tetra_kafka_data_records_total",
+			Help: "Metrics, events and traces records of the data consumer, by kind and outcome (written; undecodable; invalid, refused by a store; failed, a write to retry; uncommitted, written but its offset not committed, so written again)."},
+			[]string{"kind", "outcome"}),
+		kindOf: n.kindOf,
+		end:    map[ingest.Position]int64{},
+		lags:   map[ingest.Position]int64{},
 	}
 	if reg == nil {
 		return m, nil
 	}
-	cs := []prometheus.Collector{m.produce, m.produceErr, m.records, m.lag, m.committed,
+	cs := []prometheus.Collector{m.produce, m.produceErr, m.records, m.lag, m.committed, m.kindLag, m.data,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tetra_kafka_connected",
 			Help: "1 while the brokers answer and the last produce succeeded."}, func() float64 {
 			if n.Check() != nil {
@@ -71,7 +83,22 @@ func (m *metrics) setLag(topic string, part int, end, next int64) {
 	m.mu.Lock()
 	m.end[ingest.Position{Topic: topic, Partition: part}] = end
 	m.mu.Unlock()
-	m.lag.WithLabelValues(topic, strconv.Itoa(part)).Set(float64(max(end-next, 0)))
+	m.setPartLag(topic, part, max(end-next, 0))
+}
+
+// setPartLag sets a partition's lag and its kind's.
+func (m *metrics) setPartLag(topic string, part int, lag int64) {
+	m.lag.WithLabelValues(topic, strconv.Itoa(part)).Set(float64(lag))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lags[ingest.Position{Topic: topic, Partition: part}] = lag
+	var sum int64
+	for p, l := range m.lags {
+		if p.Topic == topic {
+			sum += l
+		}
+	}
+	m.kindLag.WithLabelValues(m.kindOf(topic)).Set(float64(sum))
 }
 
 // applied moves a partition's committed offset and lag after a commit.
@@ -82,6 +109,6 @@ func (m *metrics) applied(p ingest.Position) {
 	end, ok := m.end[ingest.Position{Topic: p.Topic, Partition: p.Partition}]
 	m.mu.Unlock()
 	if ok {
-		m.lag.WithLabelValues(p.Topic, ps).Set(float64(max(end-p.Offset-1, 0)))
+		m.setPartLag(p.Topic, p.Partition, max(end-p.Offset-1, 0))
 	}
 }

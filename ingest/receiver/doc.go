@@ -34,8 +34,10 @@
 //     in one 400 with the JSON path of its field (error.problems).
 //  3. Metrics, events and spans are appended to their stores, each synced
 //     (a failure is a 5xx; the appends are idempotent, so a retry stores
-//     them once). Then the topology and health record is appended to the
-//     ingest.Log. In the embedded mode
+//     them once); in the Kafka mode Config.Metrics, Events and Spans are an
+//     ingest.LogWriter, so each kind is produced to its topic and the
+//     append returns once the brokers acknowledged it. Then the topology
+//     and health record is appended to the ingest.Log. In the embedded mode
 //     (ingest.Pipeline) Append returns once the record is committed to the
 //     store, in one group commit with whatever else was waiting, so a 202
 //     means durable. A record refused as a whole (a stop_snapshot with no
@@ -45,10 +47,9 @@
 //     Retry-After. Nothing that was answered 202 is ever dropped.
 //  4. 202 with what was applied per source, the version it is in, and the
 //     warnings: what was accepted but odd (duplicate keys, duplicate
-//     external ids, invalid UTF-8, a health snapshot spread over
-//     payloads), each with its path. What is not stored (data of a kind
-//     the receiver has no store for) is named in the warnings, never
-//     dropped silently.
+//     external ids, invalid UTF-8), each with its path. What is not
+//     stored (data of a kind the receiver has no store for) is named in
+//     the warnings, never dropped silently.
 //
 // A topology with no instance gets the source "intake:<key name>"
 // ("intake:default" on a server without keys).

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,6 +60,27 @@ type server struct {
 	grpcDone chan struct{}
 	token    map[string]string // key name → token
 	opts     serverOpts
+	clockMu  sync.Mutex
+	clock    time.Time // the store's and the pipeline's clock; base until advanced
+}
+
+// now is the server's clock.
+func (s *server) now() time.Time {
+	s.clockMu.Lock()
+	defer s.clockMu.Unlock()
+	return s.clock
+}
+
+// advance moves the server's clock on and (tick) has the pipeline look
+// for expired check states, as its ticker does every second.
+func (s *server) advance(d time.Duration, tick bool) (bool, error) {
+	s.clockMu.Lock()
+	s.clock = s.clock.Add(d)
+	s.clockMu.Unlock()
+	if !tick {
+		return false, nil
+	}
+	return s.pipe.Tick(context.Background())
 }
 
 type serverOpts struct {
@@ -76,7 +98,7 @@ type serverOpts struct {
 // "agent" (role ingest) and "reader" (role read).
 func newServer(t *testing.T, o serverOpts) *server {
 	t.Helper()
-	s := &server{t: t, dir: t.TempDir(), token: map[string]string{}, opts: o}
+	s := &server{t: t, dir: t.TempDir(), token: map[string]string{}, opts: o, clock: base}
 	kf := api.NewKeyFile(s.dir)
 	for name, role := range map[string]api.Role{"agent": api.RoleIngest, "reader": api.RoleRead} {
 		_, tok, err := kf.Create(api.NewKey{Name: name, Role: role}, base)
@@ -98,7 +120,7 @@ func (s *server) start() {
 	if s.opts.fs != nil {
 		dir = "/db"
 	}
-	st, err := pebblestore.Open(dir, pebblestore.Options{Now: func() time.Time { return base }, NoSync: !s.opts.sync, FS: s.opts.fs})
+	st, err := pebblestore.Open(dir, pebblestore.Options{Now: s.now, NoSync: !s.opts.sync, FS: s.opts.fs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +133,11 @@ func (s *server) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.pipe = ingest.NewPipeline(proc, s.opts.pipeline)
+	po := s.opts.pipeline
+	if po.Now == nil {
+		po.Now = s.now
+	}
+	s.pipe = ingest.NewPipeline(proc, po)
 	ring, err := api.NewKeyRing(api.NewKeyFile(s.dir))
 	if err != nil {
 		t.Fatal(err)
@@ -318,9 +344,12 @@ func encode(t *testing.T, b []byte, enc string) []byte {
 // and renders its topology compactly: one line per component (name, type,
 // layer, domain, environments, identifiers, labels, sources) and per
 // relation (type, endpoints by name, sources), sorted.
-func (s *server) query(q string) string {
+func (s *server) query(q string) string { return s.queryAt(q, "") }
+
+// queryAt is query at a time (RFC 3339; "" the present).
+func (s *server) queryAt(q, at string) string {
 	s.t.Helper()
-	body, _ := json.Marshal(map[string]string{"query": q})
+	body, _ := json.Marshal(map[string]string{"query": q, "at": at})
 	req, _ := http.NewRequest("POST", s.hs.URL+"/api/query", bytes.NewReader(body))
 	req.Header.Set("X-API-Key", s.token["reader"])
 	req.Header.Set("Content-Type", "application/json")

@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tetrahq/tetra/api"
 	"github.com/tetrahq/tetra/ingest"
-	"github.com/tetrahq/tetra/telemetry"
 	"github.com/tetrahq/tetra/traces"
 )
 
@@ -38,10 +37,12 @@ type Config struct {
 	MaxDecodedBytes int64
 	// Logger receives a line per refused payload (slog.Default() when nil).
 	Logger *slog.Logger
-	// Metrics, Events and Spans keep the data of accepted payloads. A nil
-	// store leaves its kind unstored: the answer's warnings name it.
-	Metrics telemetry.MetricStore
-	Events  telemetry.EventStore
+	// Metrics, Events and Spans keep the data of accepted payloads: the
+	// stores themselves (embedded mode), or an ingest.LogWriter over Log
+	// (Kafka mode: the node's consumers write them to the stores). A nil
+	// one leaves its kind unstored: the answer's warnings name it.
+	Metrics ingest.MetricWriter
+	Events  ingest.EventWriter
 	Spans   SpanWriter
 	// NoServiceTopology turns off the topology spans make (services,
 	// instances, hosts, calls): for senders that report it themselves.
@@ -54,9 +55,7 @@ type Config struct {
 
 // SpanWriter is what the receiver needs of a span store (traces.Store
 // has it); safe for concurrent use.
-type SpanWriter interface {
-	AppendSpans(ctx context.Context, batch []traces.Span) error
-}
+type SpanWriter = ingest.SpanWriter
 
 // Receiver serves the intake routes. Create it with New, then Mount it.
 type Receiver struct {
@@ -150,6 +149,7 @@ type AcceptedStream struct {
 	Replaced bool   `json:"replaced,omitempty"` // its states were replaced by the snapshot's
 	Put      int    `json:"put"`
 	Deleted  int    `json:"deleted"`
+	Expired  int    `json:"expired,omitempty"` // REPEAT_STATES states not repeated in time
 }
 
 func (rc *Receiver) handleIntake(w http.ResponseWriter, r *http.Request) {
@@ -215,7 +215,7 @@ func (a *Accepted) fill(ack *ingest.Ack) {
 			SnapshotDeleted: s.SnapshotDeletedComponents + s.SnapshotDeletedRelations})
 	}
 	for _, s := range ack.Summary.Streams {
-		a.Streams = append(a.Streams, AcceptedStream{Stream: s.Stream, Replaced: s.Replaced, Put: s.Put, Deleted: s.Deleted})
+		a.Streams = append(a.Streams, AcceptedStream{Stream: s.Stream, Replaced: s.Replaced, Put: s.Put, Deleted: s.Deleted, Expired: s.Expired})
 	}
 }
 

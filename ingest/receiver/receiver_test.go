@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/datadriven"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -29,8 +30,12 @@ import (
 //	replay file=F                                          POST the payload
 //	    of a recorded agent request to its uri_path with its headers (the
 //	    recorded key replaced by the agent key)
-//	query                                                  the input TQL's
-//	    answer through POST /api/query
+//	query [at=T]                                           the input TQL's
+//	    answer through POST /api/query (at time T, RFC 3339)
+//	advance by=D [notick]                                  move the store's
+//	    and the pipeline's clock on by D (a Go duration) and (unless
+//	    notick) have the pipeline look for expired check states, as its
+//	    ticker does: "tick" when it appended a tick record
 //	restart                                                close everything
 //	    and start again over the same data directory
 func TestReceiver(t *testing.T) {
@@ -43,7 +48,26 @@ func TestReceiver(t *testing.T) {
 			case "replay":
 				return s.replay(t, d)
 			case "query":
-				return s.query(strings.TrimSpace(d.Input))
+				at := ""
+				if d.HasArg("at") {
+					d.ScanArgs(t, "at", &at)
+				}
+				return s.queryAt(strings.TrimSpace(d.Input), at)
+			case "advance":
+				var by string
+				d.ScanArgs(t, "by", &by)
+				dur, err := time.ParseDuration(by)
+				if err != nil {
+					d.Fatalf(t, "advance by=%s: %v", by, err)
+				}
+				ticked, err := s.advance(dur, !d.HasArg("notick"))
+				switch {
+				case err != nil:
+					return "error: " + err.Error()
+				case ticked:
+					return "tick"
+				}
+				return "no tick"
 			case "restart":
 				s.restart()
 				return ""
