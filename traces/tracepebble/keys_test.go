@@ -13,7 +13,8 @@ import (
 	"github.com/tetrahq/tetra/traces"
 )
 
-// TestKeyLayout writes one span and prints every key decoded, beside
+// TestKeyLayout writes three spans of two traces, twice, and prints every
+// key decoded, beside
 // docs/storage-format.md (testdata/keys).
 func TestKeyLayout(t *testing.T) {
 	datadriven.RunTest(t, "testdata/keys", func(t *testing.T, d *datadriven.TestData) string {
@@ -24,8 +25,16 @@ func TestKeyLayout(t *testing.T) {
 		defer s.Close()
 		sp := traces.Span{TraceID: "ab", SpanID: "01", Service: "checkout", Name: "PlaceOrder", Kind: "server", Status: "ok",
 			Start: 90_000_000_000_000, Duration: 1500, Attributes: telemetry.Tags{{Key: "rpc.method", Value: "PlaceOrder"}}}
-		if err := s.AppendSpans(context.Background(), []traces.Span{sp}); err != nil {
-			t.Fatal(err)
+		child := sp
+		child.SpanID, child.ParentID, child.Kind, child.Start, child.Duration = "02", "01", "client", sp.Start+100, 900
+		child.Resource = telemetry.Tags{{Key: "host.name", Value: "node-1"}}
+		other := sp
+		other.TraceID, other.Start = "cd", sp.Start+1000
+		// Sent twice, as a client retries: the same keys again.
+		for range 2 {
+			if err := s.AppendSpans(context.Background(), []traces.Span{sp, child, other}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		it, err := s.db.NewIter(nil)
 		if err != nil {
@@ -46,22 +55,30 @@ func describe(k, v []byte) string {
 	}
 	day, rest := kv.Time(k[1:]), k[9:]
 	switch k[0] {
-	case tagSpan:
+	case tagChunk:
 		tid, rest, _ := kv.Escaped(rest)
-		sid, _, _ := kv.Escaped(rest)
-		s, _ := decodeSpan(v)
-		return fmt.Sprintf("span day=%d trace=%s span=%s = %s %q start=%d dur=%d ids=%v", day, tid, sid, s.Service, s.Name, s.Start, s.Duration, s.Identifiers)
-	case tagTime:
-		r, _ := readRef(rest)
-		return fmt.Sprintf("time day=%d start=%d trace=%s span=%s = dur %d", day, r.start, r.tid, r.sid, binary.BigEndian.Uint64(v))
-	case tagTerm:
+		win := binary.BigEndian.Uint16(rest)
+		c, err := decodeChunk(v, tid, day*dayNs+int64(win)*windowNs)
+		if err != nil {
+			return fmt.Sprintf("chunk %x: %v", k, err)
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "chunk day=%d trace=%s win=%d batch=%x (seq)", day, tid, win, rest[2:])
+		for _, s := range c.spans {
+			fmt.Fprintf(&b, "\n  span=%s %s %q start=%d dur=%d attrs=%v res=%v ids=%v", s.SpanID, s.Service, s.Name, s.Start, s.Duration, s.Attributes, s.Resource, s.Identifiers)
+		}
+		return b.String()
+	case tagPost:
 		term, rest, _ := kv.Escaped(rest)
-		r, _ := readRef(rest)
-		return fmt.Sprintf("term day=%d %q start=%d trace=%s span=%s = dur %d", day, term, r.start, r.tid, r.sid, binary.BigEndian.Uint64(v))
-	case tagSvcDur:
-		svc, rest, _ := kv.Escaped(rest)
-		r, _ := readRef(rest[8:])
-		return fmt.Sprintf("service-duration day=%d %s dur=%d start=%d trace=%s span=%s", day, svc, binary.BigEndian.Uint64(rest), r.start, r.tid, r.sid)
+		refs, err := readRefs(v, kv.Time(rest), binary.BigEndian.Uint64(rest[8:]), nil)
+		if err != nil {
+			return fmt.Sprintf("posting %x: %v", k, err)
+		}
+		out := fmt.Sprintf("posting day=%d %q max=%d batch=%x =", day, term, kv.Time(rest), rest[8:])
+		for _, r := range refs {
+			out += fmt.Sprintf(" {trace=%s start=%d…%d}", r.tid, r.min, r.max)
+		}
+		return out
 	}
 	return fmt.Sprintf("unknown %x", k)
 }
