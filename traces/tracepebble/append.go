@@ -13,45 +13,88 @@ import (
 	"github.com/tetrahq/tetra/traces"
 )
 
-// buildAppend builds the batch of an append: the spans grouped into
-// chunks (one per trace, day and window), and for every index term of
-// each day and window one posting list of the chunks holding it. The
-// append's id, in every key, is a hash of the chunks, so an export sent
-// again (a client's retry after a lost answer) rewrites the same keys.
-// Of spans with the same day, trace and span id the last counts.
-func buildAppend(db *pebble.DB, in []traces.Span, seq uint64) *pebble.Batch {
-	spans := latest(in)
-	a := appendBuild{lists: map[dayWin]map[string]*postList{}}
-	h := crc64.New(crcTable)
-	for lo := 0; lo < len(spans); {
-		hi := lo + 1
-		for hi < len(spans) && sameChunk(&spans[lo], &spans[hi]) {
-			hi++
-		}
-		a.addChunk(spans[lo:hi])
-		c := &a.chunks[len(a.chunks)-1]
-		h.Write(c.key)
-		h.Write(a.buf[c.at:c.end])
-		lo = hi
+// buildAppend builds the batch of a group of appends (concurrent
+// AppendSpans calls, committed together): each append's spans grouped
+// into chunks (one per trace, day and window) keyed by the append's id, a
+// hash of its chunks, so that an export sent again (a client's retry after
+// a lost answer) rewrites the same chunks; and for every index term of
+// each day and window one posting list of the group's chunks holding it.
+// Append i gets sequence seq+i. Of spans of one append with the same day,
+// trace and span id the last counts.
+func buildAppend(db *pebble.DB, appends [][]traces.Span, seq uint64) *pebble.Batch {
+	a := appendBuild{lists: map[dayWin]map[string]*postList{}, ids: map[*telemetry.Tag][]string{}}
+	group := crc64.New(crcTable)
+	for i, in := range appends {
+		id := a.addAppend(in, seq+uint64(i))
+		group.Write(binary.BigEndian.AppendUint64(nil, id))
 	}
-	batch := h.Sum64()
+	a.index()
 	b := db.NewBatchWithSize(a.size())
 	for i := range a.chunks {
 		c := &a.chunks[i]
-		v := a.buf[c.at:c.end]
-		binary.BigEndian.PutUint64(v[chunkSeqOffset:], seq)
-		b.Set(binary.BigEndian.AppendUint64(c.key, batch), v, nil)
+		b.Set(binary.BigEndian.AppendUint64(c.key, c.ref.batch), a.buf[c.at:c.end], nil)
 	}
-	a.writeLists(b, batch)
+	a.writeLists(b, group.Sum64())
 	return b
 }
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
 
+// appendBuild collects a group's chunks and posting lists.
+type appendBuild struct {
+	buf    []byte // the chunks' values
+	chunks []builtChunk
+	lists  map[dayWin]map[string]*postList
+	ids    map[*telemetry.Tag][]string // identifiers by resource (canonical)
+	term   []byte                      // scratch
+}
+
+type builtChunk struct {
+	key     []byte // without the append id
+	at, end int    // its value in buf
+	ref     ref
+	spans   []traces.Span
+}
+
+type dayWin struct {
+	day int64
+	win uint16
+}
+
+// postList is one term's chunks in a group, day and window, newest first.
+type postList struct {
+	refs []ref
+	last int // the chunk last added + 1, to add each chunk once
+}
+
+// addAppend adds one append's chunks and returns its id.
+func (a *appendBuild) addAppend(in []traces.Span, seq uint64) uint64 {
+	spans := a.latest(in)
+	h := crc64.New(crcTable)
+	first := len(a.chunks)
+	for lo := 0; lo < len(spans); {
+		hi := lo + 1
+		for hi < len(spans) && sameChunk(&spans[lo], &spans[hi]) {
+			hi++
+		}
+		c := a.addChunk(spans[lo:hi])
+		h.Write(c.key)
+		h.Write(a.buf[c.at:c.end])
+		lo = hi
+	}
+	id := h.Sum64()
+	for i := first; i < len(a.chunks); i++ {
+		c := &a.chunks[i]
+		c.ref.batch = id
+		binary.BigEndian.PutUint64(a.buf[c.at+chunkSeqOffset:], seq)
+	}
+	return id
+}
+
 // latest returns the spans as stored (canonical), ordered by day, trace,
 // window and span id, keeping the last of spans with the same day,
 // trace and span id.
-func latest(in []traces.Span) []traces.Span {
+func (a *appendBuild) latest(in []traces.Span) []traces.Span {
 	idx := make([]int, len(in))
 	for i := range idx {
 		idx[i] = i
@@ -66,7 +109,7 @@ func latest(in []traces.Span) []traces.Span {
 		if k+1 < len(idx) && sameSpan(&in[i], &in[idx[k+1]]) {
 			continue // a later one replaces it
 		}
-		out = append(out, canonical(&in[i]))
+		out = append(out, a.canonical(&in[i]))
 	}
 	slices.SortStableFunc(out, func(a, b traces.Span) int {
 		return cmp.Or(cmp.Compare(dayOf(a.Start), dayOf(b.Start)), strings.Compare(a.TraceID, b.TraceID),
@@ -85,11 +128,24 @@ func sameChunk(a, b *traces.Span) bool {
 
 // canonical returns the span as stored: tags sorted (the decoders send
 // them sorted: then they are kept as they are), identifiers derived.
-func canonical(in *traces.Span) traces.Span {
+// The spans of one resource usually have the same identifiers, those of
+// the resource and the service: they are derived once for all of them.
+func (a *appendBuild) canonical(in *traces.Span) traces.Span {
 	sp := *in
 	sp.Attributes = sortedTags(in.Attributes)
 	sp.Resource = sortedTags(in.Resource)
-	sp.Identifiers = traces.SpanIdentifiers(&sp)
+	if len(sp.Identifiers) > 0 || len(sp.Resource) == 0 || slices.ContainsFunc(sp.Attributes, func(t telemetry.Tag) bool { return telemetry.IdentifierKey(t.Key) }) {
+		sp.Identifiers = traces.SpanIdentifiers(&sp)
+		return sp
+	}
+	key := &sp.Resource[0]
+	ids, ok := a.ids[key]
+	if !ok || len(ids) == 0 || ids[0] != sp.Service {
+		bare := traces.Span{Service: sp.Service, Resource: sp.Resource}
+		ids = append([]string{sp.Service}, traces.SpanIdentifiers(&bare)...)
+		a.ids[key] = ids
+	}
+	sp.Identifiers = ids[1:len(ids):len(ids)]
 	return sp
 }
 
@@ -102,59 +158,48 @@ func sortedTags(t telemetry.Tags) telemetry.Tags {
 	return t
 }
 
-// appendBuild collects an append's chunks and posting lists.
-type appendBuild struct {
-	buf    []byte // the chunks' values
-	chunks []builtChunk
-	lists  map[dayWin]map[string]*postList
-	term   []byte // scratch
-}
-
-type builtChunk struct {
-	key     []byte // without the append id
-	at, end int    // its value in buf
-}
-
-type dayWin struct {
-	day int64
-	win uint16
-}
-
-// postList is one term's chunks in an append, day and window.
-type postList struct {
-	refs []ref
-	last int // the chunk last added + 1, to add each chunk once
-}
-
-// addChunk encodes spans of one trace, day and window and adds the chunk
-// to the posting lists of their terms.
-func (a *appendBuild) addChunk(spans []traces.Span) {
+// addChunk encodes spans of one trace, day and window (seq left zero).
+func (a *appendBuild) addChunk(spans []traces.Span) *builtChunk {
 	s0 := &spans[0]
-	ws := winStart(s0.Start)
 	at := len(a.buf)
-	a.buf = encodeChunk(a.buf, spans, ws)
-	a.chunks = append(a.chunks, builtChunk{key: binary.BigEndian.AppendUint16(tracePrefix(dayOf(s0.Start), s0.TraceID), winOf(s0.Start)), at: at, end: len(a.buf)})
+	a.buf = encodeChunk(a.buf, spans, winStart(s0.Start))
 	r := ref{max: s0.Start, min: s0.Start, tid: s0.TraceID}
 	for i := range spans {
 		r.max, r.min = max(r.max, spans[i].Start), min(r.min, spans[i].Start)
 	}
-	lists := a.lists[dayWin{dayOf(s0.Start), winOf(s0.Start)}]
-	if lists == nil {
-		lists = map[string]*postList{}
-		a.lists[dayWin{dayOf(s0.Start), winOf(s0.Start)}] = lists
+	a.chunks = append(a.chunks, builtChunk{key: binary.BigEndian.AppendUint16(tracePrefix(dayOf(s0.Start), s0.TraceID), winOf(s0.Start)),
+		at: at, end: len(a.buf), ref: r, spans: spans})
+	return &a.chunks[len(a.chunks)-1]
+}
+
+// index adds the chunks, newest first, to the posting lists of their
+// spans' terms, which so come out sorted.
+func (a *appendBuild) index() {
+	order := make([]int, len(a.chunks))
+	for i := range order {
+		order[i] = i
 	}
-	n := len(a.chunks)
-	for i := range spans {
-		a.terms(&spans[i], func(term []byte) {
-			l := lists[string(term)]
-			if l == nil {
-				l = &postList{}
-				lists[string(term)] = l
-			}
-			if l.last != n {
-				l.refs, l.last = append(l.refs, r), n
-			}
-		})
+	slices.SortFunc(order, func(i, j int) int { return newestFirst(a.chunks[i].ref, a.chunks[j].ref) })
+	for n, ci := range order {
+		c := &a.chunks[ci]
+		dw := dayWin{dayOf(c.ref.max), winOf(c.ref.max)}
+		lists := a.lists[dw]
+		if lists == nil {
+			lists = map[string]*postList{}
+			a.lists[dw] = lists
+		}
+		for i := range c.spans {
+			a.terms(&c.spans[i], func(term []byte) {
+				l := lists[string(term)]
+				if l == nil {
+					l = &postList{}
+					lists[string(term)] = l
+				}
+				if l.last != n+1 {
+					l.refs, l.last = append(l.refs, c.ref), n+1
+				}
+			})
+		}
 	}
 }
 
@@ -190,21 +235,19 @@ func (a *appendBuild) size() int {
 	n := len(a.buf) + len(a.chunks)*64
 	for _, lists := range a.lists {
 		for term, l := range lists {
-			n += len(term) + 40 + len(l.refs)*32
+			n += len(term) + 40 + len(l.refs)*40
 		}
 	}
 	return n
 }
 
-// writeLists writes the posting lists, each newest chunk first, keyed by
-// its newest start.
-func (a *appendBuild) writeLists(b *pebble.Batch, batch uint64) {
+// writeLists writes the posting lists, keyed by their newest start.
+func (a *appendBuild) writeLists(b *pebble.Batch, group uint64) {
 	var key, val []byte
 	for dw, lists := range a.lists {
 		for term, l := range lists {
-			slices.SortFunc(l.refs, newestFirst)
 			listMax := l.refs[0].max
-			key = binary.BigEndian.AppendUint64(kv.AppendTime(kv.AppendEscaped(kv.AppendTime(append(key[:0], tagPost), dw.day), term), listMax), batch)
+			key = binary.BigEndian.AppendUint64(kv.AppendTime(kv.AppendEscaped(kv.AppendTime(append(key[:0], tagPost), dw.day), term), listMax), group)
 			val = appendRefs(val[:0], listMax, l.refs)
 			b.Set(key, val, nil)
 		}

@@ -142,19 +142,20 @@ func cutPrefix(s, p string) (string, bool) {
 // ---- posting lists ----
 
 // A posting list is count:uvarint, then per chunk, newest first:
-// uvarint(list max − chunk max), uvarint(chunk max − chunk min), and the
-// trace id (appendID).
+// uvarint(list max − chunk max), uvarint(chunk max − chunk min), the
+// chunk's append id (8), and the trace id (appendID).
 func appendRefs(b []byte, listMax int64, refs []ref) []byte {
 	b = kv.AppendUvarint(b, uint64(len(refs)))
 	for i := range refs {
 		b = kv.AppendUvarint(b, uint64(listMax-refs[i].max))
 		b = kv.AppendUvarint(b, uint64(refs[i].max-refs[i].min))
+		b = binary.BigEndian.AppendUint64(b, refs[i].batch)
 		b = appendID(b, refs[i].tid)
 	}
 	return b
 }
 
-func readRefs(v []byte, listMax int64, batch uint64, out []ref) ([]ref, error) {
+func readRefs(v []byte, listMax int64, out []ref) ([]ref, error) {
 	r := kv.NewReader(v)
 	n := r.Uvarint()
 	if n > uint64(len(v)) {
@@ -163,7 +164,11 @@ func readRefs(v []byte, listMax int64, batch uint64, out []ref) ([]ref, error) {
 	for range n {
 		max := listMax - int64(r.Uvarint())
 		min := max - int64(r.Uvarint())
-		out = append(out, ref{max: max, min: min, tid: readID(r), batch: batch})
+		batch := r.Fixed(8)
+		if r.Err() != nil {
+			return out, r.Err()
+		}
+		out = append(out, ref{max: max, min: min, batch: binary.BigEndian.Uint64(batch), tid: readID(r)})
 	}
 	return out, r.Done()
 }

@@ -70,13 +70,13 @@ func describe(k, v []byte) string {
 		return b.String()
 	case tagPost:
 		term, rest, _ := kv.Escaped(rest)
-		refs, err := readRefs(v, kv.Time(rest), binary.BigEndian.Uint64(rest[8:]), nil)
+		refs, err := readRefs(v, kv.Time(rest), nil)
 		if err != nil {
 			return fmt.Sprintf("posting %x: %v", k, err)
 		}
-		out := fmt.Sprintf("posting day=%d %q max=%d batch=%x =", day, term, kv.Time(rest), rest[8:])
+		out := fmt.Sprintf("posting day=%d %q max=%d group=%x =", day, term, kv.Time(rest), rest[8:])
 		for _, r := range refs {
-			out += fmt.Sprintf(" {trace=%s start=%d…%d}", r.tid, r.min, r.max)
+			out += fmt.Sprintf(" {trace=%s batch=%x start=%d…%d}", r.tid, r.batch, r.min, r.max)
 		}
 		return out
 	}

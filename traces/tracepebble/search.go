@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -393,15 +392,17 @@ type postSource struct {
 	lo, hi int64
 	heap   refHeap
 	valid  bool // it is on an unread list
+	last   ref  // the last chunk returned: lists of two groups may name one chunk (a retried append)
 }
 
 func (s *postSource) next() (ref, bool, error) {
 	for {
 		if len(s.heap) > 0 && (!s.valid || s.heap[0].max >= kv.Time(s.it.Key()[s.skip:])) {
 			r := s.heap.pop()
-			if r.max < s.lo || r.min > s.hi {
+			if r.max < s.lo || r.min > s.hi || r == s.last {
 				continue
 			}
+			s.last = r
 			return r, true, nil
 		}
 		if !s.valid {
@@ -425,7 +426,7 @@ func (s *postSource) read() error {
 		return err
 	}
 	n := len(s.heap)
-	if s.heap, err = readRefs(v, kv.Time(k), binary.BigEndian.Uint64(k[8:]), s.heap); err != nil {
+	if s.heap, err = readRefs(v, kv.Time(k), s.heap); err != nil {
 		return fmt.Errorf("tracepebble: posting list %x: %w", s.it.Key(), err)
 	}
 	for i := n; i < len(s.heap); i++ {

@@ -53,6 +53,10 @@ type Store struct {
 	mu     sync.RWMutex // guards closed: appends hold it shared while they commit
 	closed bool
 	seq    atomic.Uint64 // the last append's sequence (nextSeq)
+
+	gmu     sync.Mutex // guards the group commit's state; ordered after mu
+	waiting []*waiter  // appends for the next group
+	leading bool       // a group is being committed
 }
 
 var _ traces.Store = (*Store)(nil)
@@ -193,7 +197,62 @@ func (s *Store) AppendSpans(ctx context.Context, batch []traces.Span) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	b := buildAppend(s.db, batch, s.nextSeq())
+	return s.group(&waiter{spans: batch, done: make(chan error, 1)})
+}
+
+// waiter is an append waiting for its group's commit.
+type waiter struct {
+	spans []traces.Span
+	done  chan error // the group's result, or errLead
+}
+
+// errLead tells a waiter that it commits the next group.
+var errLead = errors.New("tracepebble: lead the next group")
+
+// group commits an append together with those that arrive while another
+// group commits (group commit): one leader at a time builds and commits
+// the appends waiting, then hands the lead to the first of those that
+// arrived meanwhile. Concurrent exports so share one batch and one sync,
+// and their terms share posting lists.
+func (s *Store) group(w *waiter) error {
+	s.gmu.Lock()
+	s.waiting = append(s.waiting, w)
+	if s.leading {
+		s.gmu.Unlock()
+		if err := <-w.done; err != errLead {
+			return err
+		}
+		s.gmu.Lock()
+	}
+	s.leading = true
+	group := s.waiting
+	s.waiting = nil
+	s.gmu.Unlock()
+
+	err := s.commit(group)
+
+	s.gmu.Lock()
+	if len(s.waiting) > 0 {
+		s.waiting[0].done <- errLead
+	} else {
+		s.leading = false
+	}
+	s.gmu.Unlock()
+	for _, o := range group {
+		if o != w {
+			o.done <- err
+		}
+	}
+	return err
+}
+
+// commit writes a group of appends in one batch.
+func (s *Store) commit(group []*waiter) error {
+	appends := make([][]traces.Span, len(group))
+	for i, w := range group {
+		appends[i] = w.spans
+	}
+	b := buildAppend(s.db, appends, s.nextSeq(len(group)))
 	defer b.Close()
 	if err := b.Commit(s.writeOpts()); err != nil {
 		return fmt.Errorf("tracepebble: append: %w", err)
@@ -201,15 +260,15 @@ func (s *Store) AppendSpans(ctx context.Context, batch []traces.Span) error {
 	return nil
 }
 
-// nextSeq is the sequence of an append: the wall clock in nanoseconds,
-// kept increasing within the process, so that a later append of a span
-// wins over an earlier one, also across restarts (unless the clock goes
-// back).
-func (s *Store) nextSeq() uint64 {
+// nextSeq reserves n sequences of appends and returns the first: the
+// wall clock in nanoseconds, kept increasing within the process, so that
+// a later append of a span wins over an earlier one, also across restarts
+// (unless the clock goes back).
+func (s *Store) nextSeq(n int) uint64 {
 	for {
 		last := s.seq.Load()
 		next := max(last+1, uint64(time.Now().UnixNano()))
-		if s.seq.CompareAndSwap(last, next) {
+		if s.seq.CompareAndSwap(last, next+uint64(n)-1) {
 			return next
 		}
 	}
