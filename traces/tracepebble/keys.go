@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math/bits"
-	"strconv"
 	"time"
 
 	"github.com/tetrahq/tetra/internal/kv"
@@ -77,38 +76,27 @@ func (r *ref) key() []byte { return chunkKey(dayOf(r.max), r.tid, winOf(r.max), 
 
 // ---- index terms ----
 
-// Terms of a span in the posting lists.
-func appendTerms(terms []string, s *traces.Span) []string {
-	terms = append(terms, "*", "s"+s.Service, "n"+s.Name, "k"+s.Kind, "t"+s.Status, durationTerm(s.Service, durBucket(s.Duration)))
-	for _, a := range s.Attributes {
-		terms = append(terms, "a"+a.Key+"\x00"+a.Value)
-	}
-	for _, a := range s.Resource {
-		terms = append(terms, "r"+a.Key+"\x00"+a.Value)
-	}
-	for _, id := range s.Identifiers {
-		terms = append(terms, "i"+id)
-	}
-	return terms
-}
-
 // allTerm is in every chunk's terms: its lists order all chunks by time.
 const allTerm = "*"
 
-// durBucket is a duration's bucket: two per doubling, 0 … 127.
+// durBucket is a duration's bucket: below 8 ns each its own, then four
+// per doubling, 0 … 247.
 func durBucket(d int64) int {
-	if d <= 1 {
+	if d < 8 {
 		return int(max(d, 0))
 	}
-	n := bits.Len64(uint64(d)) // 2 … 63
-	half := int(uint64(d)>>(n-2)) & 1
-	return 2*(n-1) + half
+	n := bits.Len64(uint64(d)) // 4 … 63
+	q := int(uint64(d)>>(n-3)) & 3
+	return 4*(n-2) + q
 }
 
-// durationTerm is the term of a service's spans of a duration bucket.
+// durationTerm is the term of a service's spans of a duration bucket,
+// the bucket in three digits: a service's buckets are one range of keys.
 func durationTerm(service string, bucket int) string {
-	return "d" + service + "\x00" + strconv.Itoa(bucket)
+	return durationPrefix(service) + string([]byte{byte('0' + bucket/100), byte('0' + bucket/10%10), byte('0' + bucket%10)})
 }
+
+func durationPrefix(service string) string { return "d" + service + "\x00" }
 
 // termOf maps a filter field and value to its index term ("" when the
 // field is not in the term index).
@@ -285,58 +273,102 @@ func appendTags(b []byte, tags []traces.Tag) []byte {
 	return b
 }
 
-func readTags(r *kv.Reader) []traces.Tag {
-	n := r.Uvarint()
-	if n > 4096 {
-		r.Fail()
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	out := make([]traces.Tag, n)
-	for i := range out {
-		out[i] = traces.Tag{Key: r.String(), Value: r.String()}
-	}
-	return out
-}
-
 // decodeChunk decodes a chunk of trace tid whose spans start in the
-// window starting at winStart.
+// window starting at winStart. Its strings are cut from one copy of v.
 func decodeChunk(v []byte, tid string, winStart int64) (chunk, error) {
 	if len(v) < 9 || v[0] != chunkFormat {
 		return chunk{}, kv.ErrCorrupt
 	}
 	c := chunk{seq: binary.BigEndian.Uint64(v[1:9])}
-	r := kv.NewReader(v[9:])
-	nres := r.Uvarint()
+	r := &strReader{s: string(v[9:])}
+	nres := r.uvarint()
 	if nres > uint64(len(v)) {
 		return c, kv.ErrCorrupt
 	}
 	res := make([]telemetry.Tags, nres)
 	for i := range res {
-		res[i] = readTags(r)
+		res[i] = r.tags()
 	}
-	n := r.Uvarint()
+	n := r.uvarint()
 	if n > uint64(len(v)) {
 		return c, kv.ErrCorrupt
 	}
 	c.spans = make([]traces.Span, n)
 	for i := range c.spans {
 		s := &c.spans[i]
-		s.TraceID, s.SpanID, s.ParentID, s.Service = tid, r.String(), r.String(), r.String()
-		s.Name, s.Kind, s.Status, s.StatusMessage = r.String(), r.String(), r.String(), r.String()
-		s.Start = winStart + int64(r.Uvarint())
-		s.Duration = int64(r.Uvarint())
-		s.Attributes = readTags(r)
-		if ri := r.Uvarint(); ri < uint64(len(res)) {
+		s.TraceID, s.SpanID, s.ParentID, s.Service = tid, r.str(), r.str(), r.str()
+		s.Name, s.Kind, s.Status, s.StatusMessage = r.str(), r.str(), r.str(), r.str()
+		s.Start = winStart + int64(r.uvarint())
+		s.Duration = int64(r.uvarint())
+		s.Attributes = r.tags()
+		if ri := r.uvarint(); ri < uint64(len(res)) {
 			s.Resource = res[ri]
 		} else {
-			r.Fail()
+			r.bad = true
 		}
-		s.Identifiers = r.Strings()
+		s.Identifiers = r.strs()
 	}
-	return c, r.Done()
+	if r.bad || len(r.s) > 0 {
+		return c, kv.ErrCorrupt
+	}
+	return c, nil
+}
+
+// strReader reads kv's encodings from a string, its strings substrings.
+type strReader struct {
+	s   string
+	bad bool
+}
+
+func (r *strReader) uvarint() uint64 {
+	var v uint64
+	for i := 0; i < len(r.s) && i < binary.MaxVarintLen64; i++ {
+		c := r.s[i]
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			r.s = r.s[i+1:]
+			return v
+		}
+	}
+	r.bad, r.s = true, ""
+	return 0
+}
+
+func (r *strReader) str() string {
+	n := r.uvarint()
+	if n > uint64(len(r.s)) {
+		r.bad, r.s = true, ""
+		return ""
+	}
+	v := r.s[:n]
+	r.s = r.s[n:]
+	return v
+}
+
+func (r *strReader) tags() telemetry.Tags {
+	n := r.uvarint()
+	if n == 0 || n > uint64(len(r.s)) {
+		r.bad = r.bad || n > 0
+		return nil
+	}
+	out := make(telemetry.Tags, n)
+	for i := range out {
+		out[i] = telemetry.Tag{Key: r.str(), Value: r.str()}
+	}
+	return out
+}
+
+func (r *strReader) strs() []string {
+	n := r.uvarint()
+	if n == 0 || n > uint64(len(r.s)) {
+		r.bad = r.bad || n > 0
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = r.str()
+	}
+	return out
 }
 
 // winStart is the start of the window of a time.

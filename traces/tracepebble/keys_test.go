@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -81,4 +82,20 @@ func describe(k, v []byte) string {
 		return out
 	}
 	return fmt.Sprintf("unknown %x", k)
+}
+
+// TestDurBucket checks that buckets grow with durations and fit in three
+// digits, so that a duration range is a range of bucket terms.
+func TestDurBucket(t *testing.T) {
+	prev := 0
+	for d := int64(0); d >= 0 && d < math.MaxInt64/3*2; d = d*9/8 + 1 {
+		b := durBucket(d)
+		if b < prev || b > 999 {
+			t.Fatalf("durBucket(%d) = %d after %d", d, b, prev)
+		}
+		prev = b
+	}
+	if b := durBucket(math.MaxInt64); b != 247 {
+		t.Fatalf("durBucket(max) = %d", b)
+	}
 }

@@ -19,6 +19,9 @@ import (
 type plan struct {
 	kind     planKind
 	terms    []string // planTerms: index terms, any of which
+	services []string // planService
+	minDur   int64    // planService: duration bounds, both included
+	maxDur   int64
 	traceIDs []string // planTrace
 	how      string
 }
@@ -28,6 +31,7 @@ type planKind int
 const (
 	planScan planKind = iota
 	planTerms
+	planService
 	planTrace
 )
 
@@ -45,13 +49,7 @@ func choose(q *traces.TraceQuery) plan {
 	lo, hi := durationBounds(q.Filter)
 	for _, m := range ms {
 		if m.Field == "service" && (lo > 0 || hi < math.MaxInt64) && lo <= hi {
-			var terms []string
-			for _, svc := range m.Values {
-				for b := durBucket(lo); b <= durBucket(hi); b++ {
-					terms = append(terms, durationTerm(svc, b))
-				}
-			}
-			return plan{kind: planTerms, terms: terms,
+			return plan{kind: planService, services: m.Values, minDur: lo, maxDur: hi,
 				how: fmt.Sprintf("service and duration: %s, duration in [%d, %d] ns", telemetry.String(m), lo, hi)}
 		}
 	}
@@ -352,6 +350,8 @@ func (sr *search) source(day int64) (refSource, error) {
 			}
 		}
 		return sorted(all), nil
+	case planService:
+		return sr.durations(day)
 	default:
 		var all []ref
 		for _, tid := range sr.plan.traceIDs {
@@ -483,6 +483,62 @@ func drain(src refSource, out []ref) ([]ref, error) {
 		}
 		out = append(out, r)
 	}
+}
+
+// durations reads the posting lists of the plan's services' duration
+// buckets that its bounds reach: for each service one range of keys.
+func (sr *search) durations(day int64) (refSource, error) {
+	var all []ref
+	for _, svc := range sr.plan.services {
+		p := termPrefix(day, durationPrefix(svc))
+		p = p[:len(p)-2] // the term unterminated: its buckets follow
+		lower := append(bytes.Clone(p), durationTerm("", durBucket(sr.plan.minDur))[2:]...)
+		upper := append(bytes.Clone(p), durationTerm("", durBucket(sr.plan.maxDur)+1)[2:]...)
+		it, err := sr.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+		if err != nil {
+			return nil, err
+		}
+		all, err = sr.readBuckets(it, len(p), all)
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return sorted(all), nil
+}
+
+// readBuckets reads the lists of duration buckets of one service (after
+// prefix bytes of their keys: three digits, the term's end, the list's
+// newest start and group) whose chunks are in the search's range.
+func (sr *search) readBuckets(it *pebble.Iterator, prefix int, out []ref) ([]ref, error) {
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()[prefix:]
+		if len(k) != 3+2+16 || k[3] != 0 || k[4] != 1 {
+			continue // another service's name continues with these bytes
+		}
+		listMax := kv.Time(k[5:])
+		if listMax < sr.q.Start || listMax >= sr.q.End+windowNs && sr.q.End < math.MaxInt64-windowNs {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, err
+		}
+		n := len(out)
+		if out, err = readRefs(v, listMax, out); err != nil {
+			return nil, fmt.Errorf("tracepebble: posting list %x: %w", it.Key(), err)
+		}
+		kept := out[:n]
+		for _, r := range out[n:] {
+			if r.max >= sr.q.Start && r.min <= sr.q.End {
+				kept = append(kept, r)
+			}
+		}
+		out = kept
+	}
+	return out, it.Error()
 }
 
 // traceRefs lists a trace's chunks in a day.

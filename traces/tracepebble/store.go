@@ -326,48 +326,58 @@ func traceSpans(it *pebble.Iterator, tid string, start, end int64) ([]traces.Spa
 	var out []traces.Span
 	var gone map[chunkSpan]bool
 	for day := dayOf(start); day <= dayOf(end); day++ {
-		type version struct {
-			id  chunkID
-			seq uint64
-			at  int // in out; -1 when outside [start, end]
-		}
-		latest := map[string]version{}
+		var ids []chunkID
+		var chunks []chunk
 		err := eachChunk(it, day, tid, func(id chunkID, c chunk) {
-			for _, sp := range c.spans {
-				v := version{id: id, seq: c.seq, at: -1}
-				if sp.Start >= start && sp.Start <= end {
-					v.at = len(out)
-					out = append(out, sp)
-				}
-				prev, seen := latest[sp.SpanID]
-				if !seen {
-					latest[sp.SpanID] = v
-					continue
-				}
-				if gone == nil {
-					gone = map[chunkSpan]bool{}
-				}
-				if prev.seq > v.seq {
-					prev, v = v, prev
-				}
-				latest[sp.SpanID] = v
-				gone[chunkSpan{chunkID: prev.id, sid: sp.SpanID}] = true
-				if prev.at >= 0 {
-					out[prev.at].SpanID = "" // dropped below
-				}
-			}
+			ids, chunks = append(ids, id), append(chunks, c)
 		})
 		if err != nil {
 			return nil, nil, err
 		}
-	}
-	if gone != nil {
-		out = slices.DeleteFunc(out, func(s traces.Span) bool { return s.SpanID == "" })
+		if len(chunks) > 1 { // an append holds a span once: only several can repeat one
+			gone = replaced(ids, chunks, gone)
+		}
+		for i, c := range chunks {
+			for _, sp := range c.spans {
+				if sp.Start >= start && sp.Start <= end && !gone[chunkSpan{chunkID: ids[i], sid: sp.SpanID}] {
+					out = append(out, sp)
+				}
+			}
+		}
 	}
 	slices.SortFunc(out, func(a, b traces.Span) int {
 		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.SpanID, b.SpanID))
 	})
 	return out, gone, nil
+}
+
+// replaced adds to gone the spans of a day's chunks that a chunk of a
+// later append holds again.
+func replaced(ids []chunkID, chunks []chunk, gone map[chunkSpan]bool) map[chunkSpan]bool {
+	type version struct {
+		id  chunkID
+		seq uint64
+	}
+	latest := map[string]version{}
+	for i, c := range chunks {
+		for _, sp := range c.spans {
+			v := version{id: ids[i], seq: c.seq}
+			prev, seen := latest[sp.SpanID]
+			if !seen {
+				latest[sp.SpanID] = v
+				continue
+			}
+			if prev.seq > v.seq {
+				prev, v = v, prev
+			}
+			latest[sp.SpanID] = v
+			if gone == nil {
+				gone = map[chunkSpan]bool{}
+			}
+			gone[chunkSpan{chunkID: prev.id, sid: sp.SpanID}] = true
+		}
+	}
+	return gone
 }
 
 // eachChunk calls f with each chunk of a trace in a day.
