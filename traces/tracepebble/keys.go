@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math/bits"
+	"slices"
 	"time"
 
 	"github.com/tetrahq/tetra/internal/kv"
@@ -129,15 +130,26 @@ func cutPrefix(s, p string) (string, bool) {
 
 // ---- posting lists ----
 
-// A posting list is count:uvarint, then per chunk, newest first:
-// uvarint(list max − chunk max), uvarint(chunk max − chunk min), the
-// chunk's append id (8), and the trace id (appendID).
+// A posting list is the append ids of its chunks (n:uvarint, each 8
+// bytes: a group holds a few appends), then count:uvarint and per chunk,
+// newest first: uvarint(list max − chunk max), uvarint(chunk max − chunk
+// min), the index of its append id, and the trace id (appendID).
 func appendRefs(b []byte, listMax int64, refs []ref) []byte {
+	var batches []uint64
+	for i := range refs {
+		if !slices.Contains(batches, refs[i].batch) {
+			batches = append(batches, refs[i].batch)
+		}
+	}
+	b = kv.AppendUvarint(b, uint64(len(batches)))
+	for _, id := range batches {
+		b = binary.BigEndian.AppendUint64(b, id)
+	}
 	b = kv.AppendUvarint(b, uint64(len(refs)))
 	for i := range refs {
 		b = kv.AppendUvarint(b, uint64(listMax-refs[i].max))
 		b = kv.AppendUvarint(b, uint64(refs[i].max-refs[i].min))
-		b = binary.BigEndian.AppendUint64(b, refs[i].batch)
+		b = kv.AppendUvarint(b, uint64(slices.Index(batches, refs[i].batch)))
 		b = appendID(b, refs[i].tid)
 	}
 	return b
@@ -145,6 +157,16 @@ func appendRefs(b []byte, listMax int64, refs []ref) []byte {
 
 func readRefs(v []byte, listMax int64, out []ref) ([]ref, error) {
 	r := kv.NewReader(v)
+	nb := r.Uvarint()
+	if nb > uint64(len(v))/8 {
+		return out, kv.ErrCorrupt
+	}
+	batches := make([]uint64, nb)
+	for i := range batches {
+		if f := r.Fixed(8); f != nil {
+			batches[i] = binary.BigEndian.Uint64(f)
+		}
+	}
 	n := r.Uvarint()
 	if n > uint64(len(v)) {
 		return out, kv.ErrCorrupt
@@ -152,11 +174,11 @@ func readRefs(v []byte, listMax int64, out []ref) ([]ref, error) {
 	for range n {
 		max := listMax - int64(r.Uvarint())
 		min := max - int64(r.Uvarint())
-		batch := r.Fixed(8)
-		if r.Err() != nil {
-			return out, r.Err()
+		bi := r.Uvarint()
+		if bi >= nb {
+			return out, kv.ErrCorrupt
 		}
-		out = append(out, ref{max: max, min: min, batch: binary.BigEndian.Uint64(batch), tid: readID(r)})
+		out = append(out, ref{max: max, min: min, batch: batches[bi], tid: readID(r)})
 	}
 	return out, r.Done()
 }

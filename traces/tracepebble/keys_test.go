@@ -99,3 +99,29 @@ func TestDurBucket(t *testing.T) {
 		t.Fatalf("durBucket(max) = %d", b)
 	}
 }
+
+// TestCorruptValues: every truncation of a chunk and of a posting list is
+// an error, never a panic.
+func TestCorruptValues(t *testing.T) {
+	spans := []traces.Span{{TraceID: "ab", SpanID: "01", Service: "checkout", Name: "n", Status: "ok", Start: 90_000_000_000_000, Duration: 7,
+		Attributes: telemetry.Tags{{Key: "k", Value: "v"}}, Resource: telemetry.Tags{{Key: "host.name", Value: "h"}}, Identifiers: []string{"urn:host:/h"}}}
+	ws := winStart(spans[0].Start)
+	c := encodeChunk(nil, spans, ws)
+	p := appendRefs(nil, 100, []ref{{max: 100, min: 90, tid: "ab", batch: 7}, {max: 80, min: 80, tid: "abc", batch: 9}})
+	if _, err := decodeChunk(c, "ab", ws); err != nil {
+		t.Fatal(err)
+	}
+	if refs, err := readRefs(p, 100, nil); err != nil || len(refs) != 2 || refs[1].tid != "abc" || refs[1].batch != 9 {
+		t.Fatalf("%v %v", refs, err)
+	}
+	for n := range len(c) {
+		if _, err := decodeChunk(c[:n], "ab", ws); err == nil {
+			t.Errorf("chunk cut at %d decodes", n)
+		}
+	}
+	for n := range len(p) {
+		if _, err := readRefs(p[:n], 100, nil); err == nil {
+			t.Errorf("posting list cut at %d decodes", n)
+		}
+	}
+}
