@@ -22,7 +22,12 @@ import (
 // Append i gets sequence seq+i. Of spans of one append with the same day,
 // trace and span id the last counts.
 func buildAppend(db *pebble.DB, appends [][]traces.Span, seq uint64) *pebble.Batch {
-	a := appendBuild{lists: map[dayWin]map[string]*postList{}, ids: map[*telemetry.Tag][]string{}}
+	a := appendBuild{lists: map[dayWin]map[string]*postList{}, ids: map[tagsKey][]string{}, resLists: map[resourceKey][]*postList{}}
+	n := 0
+	for _, in := range appends {
+		n += len(in)
+	}
+	a.buf = make([]byte, 0, n*320) // about what a span takes
 	group := crc64.New(crcTable)
 	for i, in := range appends {
 		id := a.addAppend(in, seq+uint64(i))
@@ -42,11 +47,12 @@ var crcTable = crc64.MakeTable(crc64.ECMA)
 
 // appendBuild collects a group's chunks and posting lists.
 type appendBuild struct {
-	buf    []byte // the chunks' values
-	chunks []builtChunk
-	lists  map[dayWin]map[string]*postList
-	ids    map[*telemetry.Tag][]string // identifiers by resource (canonical)
-	term   []byte                      // scratch
+	buf      []byte // the chunks' values
+	chunks   []builtChunk
+	lists    map[dayWin]map[string]*postList
+	ids      map[tagsKey][]string // identifiers by resource (canonical)
+	resLists map[resourceKey][]*postList
+	term     []byte // scratch
 }
 
 type builtChunk struct {
@@ -138,7 +144,7 @@ func (a *appendBuild) canonical(in *traces.Span) traces.Span {
 		sp.Identifiers = traces.SpanIdentifiers(&sp)
 		return sp
 	}
-	key := &sp.Resource[0]
+	key := tagsKey{&sp.Resource[0], len(sp.Resource)}
 	ids, ok := a.ids[key]
 	if !ok || len(ids) == 0 || ids[0] != sp.Service {
 		bare := traces.Span{Service: sp.Service, Resource: sp.Resource}
@@ -147,6 +153,13 @@ func (a *appendBuild) canonical(in *traces.Span) traces.Span {
 	}
 	sp.Identifiers = ids[1:len(ids):len(ids)]
 	return sp
+}
+
+// tagsKey names a slice of tags by where it is: the spans of a resource
+// share its tags.
+type tagsKey struct {
+	p *telemetry.Tag
+	n int
 }
 
 func sortedTags(t telemetry.Tags) telemetry.Tags {
@@ -188,45 +201,82 @@ func (a *appendBuild) index() {
 			lists = map[string]*postList{}
 			a.lists[dw] = lists
 		}
+		add := func(l *postList) {
+			if l.last != n+1 {
+				l.refs, l.last = append(l.refs, c.ref), n+1
+			}
+		}
 		for i := range c.spans {
-			a.terms(&c.spans[i], func(term []byte) {
-				l := lists[string(term)]
-				if l == nil {
-					l = &postList{}
-					lists[string(term)] = l
-				}
-				if l.last != n+1 {
-					l.refs, l.last = append(l.refs, c.ref), n+1
-				}
-			})
+			sp := &c.spans[i]
+			a.spanTerms(sp, func(term []byte) { add(list(lists, term)) })
+			for _, l := range a.resourceLists(sp, dw, lists) {
+				add(l)
+			}
 		}
 	}
 }
 
-// terms calls f with each of a span's index terms (the bytes are f's only
-// during the call).
-func (a *appendBuild) terms(s *traces.Span, f func([]byte)) {
-	one := func(parts ...string) {
-		a.term = a.term[:0]
-		for _, p := range parts {
-			a.term = append(a.term, p...)
+// list returns the posting list of a term, new if need be.
+func list(lists map[string]*postList, term []byte) *postList {
+	l := lists[string(term)]
+	if l == nil {
+		l = &postList{}
+		lists[string(term)] = l
+	}
+	return l
+}
+
+// resourceKey names the resource terms of spans: those of one resource
+// and one list of identifiers (shared, see canonical) are the same lists.
+type resourceKey struct {
+	dw     dayWin
+	res    *telemetry.Tag
+	ids    *string
+	nr, ni int // the lengths: two slices of one array may start alike
+}
+
+// resourceLists returns the posting lists of a span's resource and
+// identifier terms, looked up once for all the spans of a resource.
+func (a *appendBuild) resourceLists(sp *traces.Span, dw dayWin, lists map[string]*postList) []*postList {
+	var key resourceKey
+	if len(sp.Resource) > 0 && len(sp.Identifiers) > 0 {
+		key = resourceKey{dw, &sp.Resource[0], &sp.Identifiers[0], len(sp.Resource), len(sp.Identifiers)}
+		if ls, ok := a.resLists[key]; ok {
+			return ls
 		}
-		f(a.term)
 	}
-	one(allTerm)
-	one("s", s.Service)
-	one("n", s.Name)
-	one("k", s.Kind)
-	one("t", s.Status)
-	one(durationTerm(s.Service, durBucket(s.Duration)))
+	var ls []*postList
+	for _, t := range sp.Resource {
+		ls = append(ls, list(lists, a.makeTerm("r", t.Key, "\x00", t.Value)))
+	}
+	for _, id := range sp.Identifiers {
+		ls = append(ls, list(lists, a.makeTerm("i", id)))
+	}
+	if key.res != nil {
+		a.resLists[key] = ls
+	}
+	return ls
+}
+
+func (a *appendBuild) makeTerm(parts ...string) []byte {
+	a.term = a.term[:0]
+	for _, p := range parts {
+		a.term = append(a.term, p...)
+	}
+	return a.term
+}
+
+// spanTerms calls f with each of a span's own index terms (the bytes are
+// f's only during the call); resourceLists has the others.
+func (a *appendBuild) spanTerms(s *traces.Span, f func([]byte)) {
+	f(a.makeTerm(allTerm))
+	f(a.makeTerm("s", s.Service))
+	f(a.makeTerm("n", s.Name))
+	f(a.makeTerm("k", s.Kind))
+	f(a.makeTerm("t", s.Status))
+	f(a.makeTerm(durationTerm(s.Service, durBucket(s.Duration))))
 	for _, t := range s.Attributes {
-		one("a", t.Key, "\x00", t.Value)
-	}
-	for _, t := range s.Resource {
-		one("r", t.Key, "\x00", t.Value)
-	}
-	for _, id := range s.Identifiers {
-		one("i", id)
+		f(a.makeTerm("a", t.Key, "\x00", t.Value))
 	}
 }
 
