@@ -1,8 +1,10 @@
 // Package tracepebble is the embedded span store: spans on their own
-// Pebble instance, partitioned by day and indexed by start time, by terms
+// Pebble instance, partitioned by day, written in chunks (one per trace,
+// append and ten-minute window) and indexed by posting lists per term
 // (service, name, kind, status, attributes, resource attributes,
-// component identifiers) and by service and duration.
-// docs/storage-format.md draws the keys.
+// component identifiers, a service's duration bucket, and every chunk by
+// time). Concurrent appends commit as one group. docs/storage-format.md
+// draws the keys.
 package tracepebble
 
 import (
