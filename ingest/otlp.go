@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -211,6 +212,13 @@ var spanKinds = map[tracepb.Span_SpanKind]string{
 }
 
 func (w *walker) otlpTraces(p *path, rss []*tracepb.ResourceSpans) {
+	n := 0
+	for _, rs := range rss {
+		for _, ss := range rs.GetScopeSpans() {
+			n += len(ss.GetSpans())
+		}
+	}
+	w.tel.spans = slices.Grow(w.tel.spans, n)
 	for i, rs := range rss {
 		res := sortedTags(resourceAttrs(rs.GetResource()))
 		service, _ := res.First("service.name")
@@ -224,9 +232,9 @@ func (w *walker) otlpTraces(p *path, rss []*tracepb.ResourceSpans) {
 }
 
 func (w *walker) otlpSpan(p *path, s *tracepb.Span, service string, res telemetry.Tags) {
+	tid, sid, pid := hexIDs(s.GetTraceId(), s.GetSpanId(), s.GetParentSpanId())
 	out := traces.Span{
-		TraceID: hex.EncodeToString(s.GetTraceId()), SpanID: hex.EncodeToString(s.GetSpanId()),
-		ParentID: hex.EncodeToString(s.GetParentSpanId()), Service: service, Name: s.GetName(),
+		TraceID: tid, SpanID: sid, ParentID: pid, Service: service, Name: s.GetName(),
 		Kind: spanKinds[s.GetKind()], Start: int64(s.GetStartTimeUnixNano()),
 		Attributes: sortedTags(attrs(s.GetAttributes())), Resource: res,
 		StatusMessage: s.GetStatus().GetMessage(),
@@ -251,6 +259,13 @@ func (w *walker) otlpSpan(p *path, s *tracepb.Span, service string, res telemetr
 		ok = false
 	}
 	w.addSpan(p, out, ok)
+}
+
+// hexIDs prints a span's three ids in hexadecimal, in one allocation.
+func hexIDs(trace, span, parent []byte) (string, string, string) {
+	all := string(hex.AppendEncode(hex.AppendEncode(hex.AppendEncode(make([]byte, 0, 2*(len(trace)+len(span)+len(parent))), trace), span), parent))
+	a, b := 2*len(trace), 2*(len(trace)+len(span))
+	return all[:a], all[a:b], all[b:]
 }
 
 // Signal is one of OTLP's kinds of data: each has its export route

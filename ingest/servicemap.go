@@ -21,12 +21,16 @@ import (
 //   - its host (host.name) a host urn:host:/<name>, instance –runs_on→ host;
 //   - a call between two services a relation caller –calls→ callee: a span
 //     whose parent span belongs to another service (a server span under
-//     another service's client span, a consumer under a producer), or a
-//     client or producer span's peer.service attribute. The relation
-//     names the callee by its identifier, so it shows once a component
-//     holds it: the callee's own spans, or an agent's component (a
-//     database with urn:service:/<name>). No component is made up for a
-//     peer: an agent's database must not become a service.
+//     another service's client span, a consumer under a producer); a
+//     client or producer span's peer.service attribute; or a client or
+//     producer span's server.address (net.peer.name before semantic
+//     conventions 1.21) that a server or consumer span of another service
+//     gave as its own server.address (net.host.name), the address the
+//     callee is called by. The relation names the callee by its
+//     identifier, so it shows once a component holds it: the callee's own
+//     spans, or an agent's component (a database with
+//     urn:service:/<name>). No component is made up for a peer: an
+//     agent's database must not become a service, nor an address one.
 //
 // The identifiers are those of telemetry.Identifiers, which the agent
 // gives the same things, so these components merge with what agents
@@ -37,6 +41,8 @@ import (
 // client, producer and unknown-kind spans, and children still waiting for
 // their parent, each up to MaxSpans, forgetting about half when full: a
 // call whose two spans are further apart is found when it happens again.
+// Likewise the service each server address belongs to, and the callers
+// still waiting for an address's service.
 //
 // Only what is new or changed is returned: the map remembers what it
 // returned for each element (Forget undoes that after a failed commit),
@@ -50,6 +56,8 @@ type ServiceMap struct {
 	put     map[string]string   // external id → a signature of what was put
 	recent  map[string]string   // span id → service, of possible callers
 	waiting map[string][]string // parent span id → services of its children
+	servers map[string]string   // server address → the service serving it
+	callers map[string][]string // server address → services calling it, its service unknown
 }
 
 // DefaultServiceMapSource is the topology source of a receiver's service
@@ -67,7 +75,8 @@ func NewServiceMap(source string, maxSpans int) *ServiceMap {
 		maxSpans = 1 << 17
 	}
 	return &ServiceMap{source: source, maxSpans: maxSpans, put: map[string]string{},
-		recent: map[string]string{}, waiting: map[string][]string{}}
+		recent: map[string]string{}, waiting: map[string][]string{},
+		servers: map[string]string{}, callers: map[string][]string{}}
 }
 
 // Observe returns the topology that spans add or change, or nil. The
@@ -156,16 +165,22 @@ func (b *serviceBatch) resource(service string, res telemetry.Tags) {
 }
 
 // calls finds the calls a span shows: to it from its parent's service,
-// from it to the children that waited for it, and to its peer.service.
+// from it to the children that waited for it, to its peer.service, and
+// between the services of a server address.
 func (b *serviceBatch) calls(s *traces.Span) {
 	m := b.m
 	switch s.Kind {
 	case "server", "consumer":
 		b.fromParent(s)
+		b.serves(s)
 	case "client", "producer":
 		m.remember(s)
-		if peer := first(s.Attributes, "peer.service"); peer != "" && peer != s.Service && fits(peer, s.Service) {
-			b.call(s.Service, peer)
+		if peer := first(s.Attributes, "peer.service"); peer != "" {
+			if peer != s.Service && fits(peer, s.Service) {
+				b.call(s.Service, peer)
+			}
+		} else {
+			b.toAddress(s)
 		}
 	case "internal":
 	default: // trace-agent spans without span.kind: either side
@@ -196,6 +211,55 @@ func (b *serviceBatch) fromParent(s *traces.Span) {
 	}
 	if w := m.waiting[s.ParentID]; !slices.Contains(w, s.Service) {
 		m.waiting[s.ParentID] = append(w, s.Service)
+	}
+}
+
+// serverAddress is the address a span gives for the server: for a
+// server span its own, for a client span the one it calls.
+func serverAddress(s *traces.Span, legacy string) string {
+	if a := first(s.Attributes, "server.address"); a != "" {
+		return a
+	}
+	return first(s.Attributes, legacy)
+}
+
+// serves learns which service a server span's address belongs to and
+// finds the calls of the callers that waited for it.
+func (b *serviceBatch) serves(s *traces.Span) {
+	m := b.m
+	addr := serverAddress(s, "net.host.name")
+	if addr == "" || !fits(addr) || m.servers[addr] == s.Service {
+		return
+	}
+	if len(m.servers) >= m.maxSpans {
+		halve(m.servers)
+	}
+	m.servers[addr] = s.Service
+	if callers, ok := m.callers[addr]; ok {
+		delete(m.callers, addr)
+		for _, c := range callers {
+			b.call(c, s.Service)
+		}
+	}
+}
+
+// toAddress finds the call of a client span to the service of the
+// address it calls, or leaves the caller waiting for that service.
+func (b *serviceBatch) toAddress(s *traces.Span) {
+	m := b.m
+	addr := serverAddress(s, "net.peer.name")
+	if addr == "" || !fits(addr) {
+		return
+	}
+	if callee, ok := m.servers[addr]; ok {
+		b.call(s.Service, callee)
+		return
+	}
+	if len(m.callers) >= m.maxSpans {
+		halve(m.callers)
+	}
+	if w := m.callers[addr]; !slices.Contains(w, s.Service) {
+		m.callers[addr] = append(w, s.Service)
 	}
 }
 

@@ -53,6 +53,20 @@ func TestServiceMap(t *testing.T) {
 		// A consumer under a producer of another service.
 		{[]traces.Span{mapSpan("checkout", "app-1", "p1", "s2", "producer"), mapSpan("mailer", "", "k1", "p1", "consumer")},
 			"opentelemetry:spans: urn:service:/mailer urn:service:/checkout-calls-urn:service:/mailer"},
+		// A client span names the address it calls, whose service is not
+		// known yet (its parent/child spans are not seen either): nothing.
+		{[]traces.Span{mapSpan("frontend", "", "c4", "r4", "client", telemetry.Tag{Key: "server.address", Value: "cart.shop.svc"})}, "(nothing)"},
+		// A server span of cart gives that address as its own: the call
+		// that waited, and cart itself.
+		{[]traces.Span{mapSpan("cart", "", "s5", "c9", "server", telemetry.Tag{Key: "server.address", Value: "cart.shop.svc"})},
+			"opentelemetry:spans: urn:service:/cart urn:service:/frontend-calls-urn:service:/cart"},
+		// Now a call to the address is found at once, also named the old
+		// way (net.peer.name); an address nobody serves makes nothing, nor
+		// does a call to one's own address.
+		{[]traces.Span{mapSpan("mailer", "", "c6", "r6", "client", telemetry.Tag{Key: "net.peer.name", Value: "cart.shop.svc"}),
+			mapSpan("mailer", "", "c7", "r7", "client", telemetry.Tag{Key: "server.address", Value: "api.stripe.com"}),
+			mapSpan("cart", "", "c8", "r8", "client", telemetry.Tag{Key: "server.address", Value: "cart.shop.svc"})},
+			"opentelemetry:spans: urn:service:/mailer-calls-urn:service:/cart"},
 	}
 	var last *Topology
 	for i, st := range steps {
@@ -63,13 +77,17 @@ func TestServiceMap(t *testing.T) {
 	}
 	// After a failed commit, forgetting makes the map return it again.
 	m.Forget(last)
-	if got := topoText(m.Observe(steps[4].spans)); got != steps[4].want {
+	if got := topoText(m.Observe(steps[len(steps)-1].spans)); got != steps[len(steps)-1].want {
 		t.Errorf("after Forget: %s", got)
 	}
 	for i := range 100 {
 		m.Observe([]traces.Span{mapSpan("x", "", fmt.Sprint("c", i), "", "client"), mapSpan("y", "", fmt.Sprint("s", i), fmt.Sprint("nobody", i), "server")})
 	}
-	if len(m.recent) > 8 || len(m.waiting) > 8 {
-		t.Errorf("remembers %d spans and %d waiting, bound 8", len(m.recent), len(m.waiting))
+	for i := range 100 {
+		m.Observe([]traces.Span{mapSpan("x", "", fmt.Sprint("c", i), "", "client", telemetry.Tag{Key: "server.address", Value: fmt.Sprint("a", i)}),
+			mapSpan("y", "", fmt.Sprint("s", i), "", "server", telemetry.Tag{Key: "server.address", Value: fmt.Sprint("b", i)})})
+	}
+	if len(m.recent) > 8 || len(m.waiting) > 8 || len(m.servers) > 8 || len(m.callers) > 8 {
+		t.Errorf("remembers %d spans, %d waiting, %d addresses and %d callers, bound 8", len(m.recent), len(m.waiting), len(m.servers), len(m.callers))
 	}
 }

@@ -76,6 +76,21 @@ func Identifiers(tags Tags, explicit []string) []string {
 	return slices.Compact(out)
 }
 
+// IdentifierKey reports whether a tag key takes part in Identifiers: a
+// record whose other tags have none of these keys has the identifiers of
+// those tags alone, which lets a caller derive them once for many records.
+func IdentifierKey(k string) bool {
+	if slices.Contains(hostKeys, k) || slices.Contains(serviceKeys, k) || k == "stackstate-identifier" || k == "stackstate-identifiers" {
+		return true
+	}
+	for _, keys := range podKeys {
+		if slices.Contains(keys[:], k) {
+			return true
+		}
+	}
+	return false
+}
+
 func appendURN(out []string, urn func(string) string, v string) []string {
 	if v = strings.TrimSpace(v); v == "" {
 		return out

@@ -1,9 +1,10 @@
 // Package traces defines Tetra's span store: spans, the trace summaries a
 // search returns, and the store interface the query engine uses. Two
 // implementations pass one conformance suite (tracetest): tracepebble,
-// embedded on its own Pebble instance with spans partitioned by day and
-// indexed by time, service, service and duration, terms (name, kind,
-// status, attributes, resource attributes, component identifiers); and
+// embedded on its own Pebble instance with spans partitioned by day,
+// stored in chunks per trace and append, and indexed by posting lists of
+// terms (time, service, a service's durations, name, kind, status,
+// attributes, resource attributes, component identifiers); and
 // traceelastic, on Elasticsearch.
 //
 // A search selects spans with a filter (telemetry.Expr over the span

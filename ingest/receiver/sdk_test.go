@@ -334,3 +334,43 @@ func TestGRPCBackPressure(t *testing.T) {
 		t.Errorf("the services after the retry:\n%s", got)
 	}
 }
+
+// TestOpenTelemetrySDKServerAddress: a call whose two spans are not
+// parent and child (the callee's server span is in a trace of its own, as
+// when a proxy or an uninstrumented hop is between them) is found through
+// the address: the caller's client span names the server.address, and a
+// server span of the callee gives it as its own. The client span comes
+// first, over gRPC; the server span later, over HTTP.
+func TestOpenTelemetrySDKServerAddress(t *testing.T) {
+	s := newServer(t, serverOpts{grpc: true})
+	ctx := context.Background()
+	grpcExp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(s.grpcAddr), otlptracegrpc.WithInsecure(),
+		otlptracegrpc.WithHeaders(map[string]string{"authorization": "Bearer " + s.token["agent"]}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := provider(t, grpcExp, "web", "web-1")
+	_, call := web.Tracer("shop").Start(ctx, "GET", trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(at(0)),
+		trace.WithAttributes(attribute.String("server.address", "cart.shop.svc"), attribute.Int("server.port", 8080)))
+	call.End(trace.WithTimestamp(at(30)))
+	if err := web.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.query(`type = "service"`); strings.Contains(got, `"cart"`) || !strings.Contains(got, `"web"`) {
+		t.Fatalf("before cart's spans: %s", got)
+	}
+	cart := provider(t, httpExp2(t, s), "cart", "app-2")
+	_, srv := cart.Tracer("shop").Start(ctx, "GET /items", trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(at(5)),
+		trace.WithAttributes(attribute.String("server.address", "cart.shop.svc")))
+	srv.End(trace.WithTimestamp(at(25)))
+	if err := cart.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := s.query(`type = "service"`)
+	for _, want := range []string{`component "cart" type="service"`, `component "web" type="service"`,
+		`relation "calls" "web" -> "cart" sources=opentelemetry:spans/urn:service:/web-calls-urn:service:/cart`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the services lack %s:\n%s", want, got)
+		}
+	}
+}

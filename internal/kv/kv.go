@@ -187,6 +187,17 @@ func (r *Reader) Bytes() []byte {
 	return v
 }
 
+// Fixed reads n bytes (a sub-slice of the value, not a copy).
+func (r *Reader) Fixed(n int) []byte {
+	if n < 0 || len(r.b) < n {
+		r.fail()
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
 // String reads a length-prefixed string (a copy).
 func (r *Reader) String() string { return string(r.Bytes()) }
 

@@ -2,26 +2,40 @@ package tracepebble
 
 import (
 	"encoding/binary"
+	"encoding/hex"
+	"math/bits"
+	"slices"
 	"time"
 
 	"github.com/tetrahq/tetra/internal/kv"
+	"github.com/tetrahq/tetra/telemetry"
 	"github.com/tetrahq/tetra/traces"
 )
 
-// Tables; docs/storage-format.md draws them. Every span table starts with
-// the day of the span's start, the unit of retention.
+// Tables; docs/storage-format.md draws them. Both span tables start with
+// the day of the spans' start, the unit of retention.
+//
+// An append writes, per trace, one chunk per window of time (all the
+// trace's spans of the append that start in it), and per index term one
+// posting list per window listing the chunks that hold the term. The
+// keys are a handful per append rather than a dozen and more per span,
+// and every key of an append ends with the append's id, a hash of its
+// content: an export sent again writes the same keys over themselves.
 const (
-	tagMeta    byte = 0x01 // name → value
-	tagSpan    byte = 0x10 // day(8) esc(trace) esc(span) → span record
-	tagTime    byte = 0x11 // day(8) start(8) esc(trace) esc(span) → duration(8)
-	tagTerm    byte = 0x12 // day(8) esc(term) start(8) esc(trace) esc(span) → duration(8)
-	tagSvcDur  byte = 0x13 // day(8) esc(service) duration(8) start(8) esc(trace) esc(span) → ∅
-	spanTables      = 4
+	tagMeta  byte = 0x01 // name → value
+	tagChunk byte = 0x14 // day(8) esc(trace) win(2) batch(8) → chunk
+	tagPost  byte = 0x15 // day(8) esc(term) max(8) batch(8) → posting list
 )
 
-var spanTags = [spanTables]byte{tagSpan, tagTime, tagTerm, tagSvcDur}
+var spanTags = [...]byte{tagChunk, tagPost}
 
 const dayNs = int64(24 * time.Hour)
+
+// windowNs is the time span of a chunk and of a posting list: all their
+// spans start in one window. It bounds how far past a search's end a
+// posting list may reach (its key holds its newest start), so a search
+// reads lists ending up to one window after its range.
+const windowNs = int64(10 * time.Minute)
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
@@ -33,80 +47,57 @@ func floorDiv(a, b int64) int64 {
 
 func dayOf(ns int64) int64 { return floorDiv(ns, dayNs) }
 
+// winOf is the window of a start within its day.
+func winOf(ns int64) uint16 { return uint16((ns - dayOf(ns)*dayNs) / windowNs) }
+
 func dayPrefix(tag byte, day int64) []byte { return kv.AppendTime([]byte{tag}, day) }
 
-func spanKey(day int64, tid, sid string) []byte {
-	return kv.AppendEscaped(kv.AppendEscaped(dayPrefix(tagSpan, day), tid), sid)
-}
-
 func tracePrefix(day int64, tid string) []byte {
-	return kv.AppendEscaped(dayPrefix(tagSpan, day), tid)
+	return kv.AppendEscaped(dayPrefix(tagChunk, day), tid)
 }
 
-func appendRef(b []byte, start int64, tid, sid string) []byte {
-	return kv.AppendEscaped(kv.AppendEscaped(kv.AppendTime(b, start), tid), sid)
-}
-
-func timeKey(s *traces.Span) []byte {
-	return appendRef(dayPrefix(tagTime, dayOf(s.Start)), s.Start, s.TraceID, s.SpanID)
+func chunkKey(day int64, tid string, win uint16, batch uint64) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint16(tracePrefix(day, tid), win), batch)
 }
 
 func termPrefix(day int64, term string) []byte {
-	return kv.AppendEscaped(dayPrefix(tagTerm, day), term)
+	return kv.AppendEscaped(dayPrefix(tagPost, day), term)
 }
 
-func termKey(term string, s *traces.Span) []byte {
-	return appendRef(termPrefix(dayOf(s.Start), term), s.Start, s.TraceID, s.SpanID)
-}
-
-func svcPrefix(day int64, service string) []byte {
-	return kv.AppendEscaped(dayPrefix(tagSvcDur, day), service)
-}
-
-func svcDurKey(s *traces.Span) []byte {
-	b := binary.BigEndian.AppendUint64(svcPrefix(dayOf(s.Start), s.Service), uint64(s.Duration))
-	return appendRef(b, s.Start, s.TraceID, s.SpanID)
-}
-
-func durValue(d int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(d)) }
-
-// ref is a span found in an index.
+// ref is a chunk found in an index: its trace, its append, and the
+// newest and oldest start of its spans.
 type ref struct {
-	start, dur int64
-	tid, sid   string
+	max, min int64
+	tid      string
+	batch    uint64
 }
 
-// readRef decodes start, trace and span id from the end of an index key.
-func readRef(b []byte) (ref, error) {
-	if len(b) < 8 {
-		return ref{}, kv.ErrCorrupt
+// key is the chunk's key.
+func (r *ref) key() []byte { return chunkKey(dayOf(r.max), r.tid, winOf(r.max), r.batch) }
+
+// ---- index terms ----
+
+// allTerm is in every chunk's terms: its lists order all chunks by time.
+const allTerm = "*"
+
+// durBucket is a duration's bucket: below 8 ns each its own, then four
+// per doubling, 0 … 247.
+func durBucket(d int64) int {
+	if d < 8 {
+		return int(max(d, 0))
 	}
-	r := ref{start: kv.Time(b)}
-	var err error
-	rest := b[8:]
-	if r.tid, rest, err = kv.Escaped(rest); err != nil {
-		return r, err
-	}
-	if r.sid, rest, err = kv.Escaped(rest); err != nil || len(rest) != 0 {
-		return r, kv.ErrCorrupt
-	}
-	return r, nil
+	n := bits.Len64(uint64(d)) // 4 … 63
+	q := int(uint64(d)>>(n-3)) & 3
+	return 4*(n-2) + q
 }
 
-// Terms of a span in the term index.
-func spanTerms(s *traces.Span) []string {
-	terms := []string{"s" + s.Service, "n" + s.Name, "k" + s.Kind, "t" + s.Status}
-	for _, a := range s.Attributes {
-		terms = append(terms, "a"+a.Key+"\x00"+a.Value)
-	}
-	for _, a := range s.Resource {
-		terms = append(terms, "r"+a.Key+"\x00"+a.Value)
-	}
-	for _, id := range s.Identifiers {
-		terms = append(terms, "i"+id)
-	}
-	return terms
+// durationTerm is the term of a service's spans of a duration bucket,
+// the bucket in three digits: a service's buckets are one range of keys.
+func durationTerm(service string, bucket int) string {
+	return durationPrefix(service) + string([]byte{byte('0' + bucket/100), byte('0' + bucket/10%10), byte('0' + bucket%10)})
 }
+
+func durationPrefix(service string) string { return "d" + service + "\x00" }
 
 // termOf maps a filter field and value to its index term ("" when the
 // field is not in the term index).
@@ -137,18 +128,163 @@ func cutPrefix(s, p string) (string, bool) {
 	return "", false
 }
 
-// ---- the span record ----
+// ---- posting lists ----
 
-func encodeSpan(s *traces.Span) []byte {
-	b := []byte{1}
-	for _, f := range []string{s.TraceID, s.SpanID, s.ParentID, s.Service, s.Name, s.Kind, s.Status, s.StatusMessage} {
-		b = kv.AppendString(b, f)
+// A posting list is the append ids of its chunks (n:uvarint, each 8
+// bytes: a group holds a few appends), then count:uvarint and per chunk,
+// newest first: uvarint(list max − chunk max), uvarint(chunk max − chunk
+// min), the index of its append id, and the trace id (appendID).
+func appendRefs(b []byte, listMax int64, refs []ref) []byte {
+	var batches []uint64
+	for i := range refs {
+		if !slices.Contains(batches, refs[i].batch) {
+			batches = append(batches, refs[i].batch)
+		}
 	}
-	b = kv.AppendTime(b, s.Start)
-	b = kv.AppendUvarint(b, uint64(s.Duration))
-	b = appendTags(b, s.Attributes)
-	b = appendTags(b, s.Resource)
-	return kv.AppendStrings(b, s.Identifiers)
+	b = kv.AppendUvarint(b, uint64(len(batches)))
+	for _, id := range batches {
+		b = binary.BigEndian.AppendUint64(b, id)
+	}
+	b = kv.AppendUvarint(b, uint64(len(refs)))
+	for i := range refs {
+		b = kv.AppendUvarint(b, uint64(listMax-refs[i].max))
+		b = kv.AppendUvarint(b, uint64(refs[i].max-refs[i].min))
+		b = kv.AppendUvarint(b, uint64(slices.Index(batches, refs[i].batch)))
+		b = appendID(b, refs[i].tid)
+	}
+	return b
+}
+
+func readRefs(v []byte, listMax int64, out []ref) ([]ref, error) {
+	r := kv.NewReader(v)
+	nb := r.Uvarint()
+	if nb > uint64(len(v))/8 {
+		return out, kv.ErrCorrupt
+	}
+	batches := make([]uint64, nb)
+	for i := range batches {
+		if f := r.Fixed(8); f != nil {
+			batches[i] = binary.BigEndian.Uint64(f)
+		}
+	}
+	n := r.Uvarint()
+	if n > uint64(len(v)) {
+		return out, kv.ErrCorrupt
+	}
+	for range n {
+		max := listMax - int64(r.Uvarint())
+		min := max - int64(r.Uvarint())
+		bi := r.Uvarint()
+		if bi >= nb {
+			return out, kv.ErrCorrupt
+		}
+		out = append(out, ref{max: max, min: min, batch: batches[bi], tid: readID(r)})
+	}
+	return out, r.Done()
+}
+
+// appendID writes a hexadecimal id as its bytes when it has an even
+// number of digits (a flag in the length's low bit), else as text.
+func appendID(b []byte, id string) []byte {
+	if len(id)%2 == 0 {
+		b = kv.AppendUvarint(b, uint64(len(id)/2)<<1|1)
+		b, _ = hex.AppendDecode(b, []byte(id)) // checked hexadecimal
+		return b
+	}
+	b = kv.AppendUvarint(b, uint64(len(id))<<1)
+	return append(b, id...)
+}
+
+func readID(r *kv.Reader) string {
+	n := r.Uvarint()
+	if r.Err() != nil || n>>1 > uint64(r.Len()) {
+		r.Fail()
+		return ""
+	}
+	raw := r.Fixed(int(n >> 1))
+	if n&1 == 1 {
+		return hex.EncodeToString(raw)
+	}
+	return string(raw)
+}
+
+// ---- chunks ----
+
+// A chunk is format:1 (2) seq:8, the resources (n:uvarint, each its
+// tags), and the spans (n:uvarint, each span id, parent id, service,
+// name, kind, status, status message, start − window start:uvarint,
+// duration:uvarint, attributes, resource index:uvarint, identifiers).
+// seq orders the appends: when a span is stored twice, the chunk with the
+// higher seq holds the version that counts.
+const chunkFormat = 2
+
+// chunkSeqOffset is where seq is: the appends' hash skips it.
+const chunkSeqOffset = 1
+
+type chunk struct {
+	seq   uint64
+	spans []traces.Span
+}
+
+// encodeChunk encodes spans of one trace, day and window (the trace id is
+// in the key), seq left zero.
+func encodeChunk(b []byte, spans []traces.Span, winStart int64) []byte {
+	b = append(b, chunkFormat)
+	b = binary.BigEndian.AppendUint64(b, 0)
+	res := resourceTable(spans)
+	b = kv.AppendUvarint(b, uint64(len(res)))
+	for _, r := range res {
+		b = appendTags(b, r)
+	}
+	b = kv.AppendUvarint(b, uint64(len(spans)))
+	for i := range spans {
+		s := &spans[i]
+		for _, f := range [...]string{s.SpanID, s.ParentID, s.Service, s.Name, s.Kind, s.Status, s.StatusMessage} {
+			b = kv.AppendString(b, f)
+		}
+		b = kv.AppendUvarint(b, uint64(s.Start-winStart))
+		b = kv.AppendUvarint(b, uint64(s.Duration))
+		b = appendTags(b, s.Attributes)
+		b = kv.AppendUvarint(b, uint64(resourceIndex(res, s.Resource)))
+		b = kv.AppendStrings(b, s.Identifiers)
+	}
+	return b
+}
+
+// resourceTable lists the distinct resources of spans: the spans of one
+// resource (one process) are usually many, and share its tags.
+func resourceTable(spans []traces.Span) []telemetry.Tags {
+	var out []telemetry.Tags
+	for i := range spans {
+		if resourceIndex(out, spans[i].Resource) == len(out) {
+			out = append(out, spans[i].Resource)
+		}
+	}
+	return out
+}
+
+func resourceIndex(table []telemetry.Tags, r telemetry.Tags) int {
+	for i, t := range table {
+		if sameOrEqual(t, r) {
+			return i
+		}
+	}
+	return len(table)
+}
+
+func sameOrEqual(a, b telemetry.Tags) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func appendTags(b []byte, tags []traces.Tag) []byte {
@@ -159,33 +295,103 @@ func appendTags(b []byte, tags []traces.Tag) []byte {
 	return b
 }
 
-func readTags(r *kv.Reader) []traces.Tag {
-	n := r.Uvarint()
-	if n > 4096 {
-		r.Fail()
+// decodeChunk decodes a chunk of trace tid whose spans start in the
+// window starting at winStart. Its strings are cut from one copy of v.
+func decodeChunk(v []byte, tid string, winStart int64) (chunk, error) {
+	if len(v) < 9 || v[0] != chunkFormat {
+		return chunk{}, kv.ErrCorrupt
+	}
+	c := chunk{seq: binary.BigEndian.Uint64(v[1:9])}
+	r := &strReader{s: string(v[9:])}
+	nres := r.uvarint()
+	if nres > uint64(len(v)) {
+		return c, kv.ErrCorrupt
+	}
+	res := make([]telemetry.Tags, nres)
+	for i := range res {
+		res[i] = r.tags()
+	}
+	n := r.uvarint()
+	if n > uint64(len(v)) {
+		return c, kv.ErrCorrupt
+	}
+	c.spans = make([]traces.Span, n)
+	for i := range c.spans {
+		s := &c.spans[i]
+		s.TraceID, s.SpanID, s.ParentID, s.Service = tid, r.str(), r.str(), r.str()
+		s.Name, s.Kind, s.Status, s.StatusMessage = r.str(), r.str(), r.str(), r.str()
+		s.Start = winStart + int64(r.uvarint())
+		s.Duration = int64(r.uvarint())
+		s.Attributes = r.tags()
+		if ri := r.uvarint(); ri < uint64(len(res)) {
+			s.Resource = res[ri]
+		} else {
+			r.bad = true
+		}
+		s.Identifiers = r.strs()
+	}
+	if r.bad || len(r.s) > 0 {
+		return c, kv.ErrCorrupt
+	}
+	return c, nil
+}
+
+// strReader reads kv's encodings from a string, its strings substrings.
+type strReader struct {
+	s   string
+	bad bool
+}
+
+func (r *strReader) uvarint() uint64 {
+	var v uint64
+	for i := 0; i < len(r.s) && i < binary.MaxVarintLen64; i++ {
+		c := r.s[i]
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			r.s = r.s[i+1:]
+			return v
+		}
+	}
+	r.bad, r.s = true, ""
+	return 0
+}
+
+func (r *strReader) str() string {
+	n := r.uvarint()
+	if n > uint64(len(r.s)) {
+		r.bad, r.s = true, ""
+		return ""
+	}
+	v := r.s[:n]
+	r.s = r.s[n:]
+	return v
+}
+
+func (r *strReader) tags() telemetry.Tags {
+	n := r.uvarint()
+	if n == 0 || n > uint64(len(r.s)) {
+		r.bad = r.bad || n > 0
 		return nil
 	}
-	if n == 0 {
-		return nil
-	}
-	out := make([]traces.Tag, n)
+	out := make(telemetry.Tags, n)
 	for i := range out {
-		out[i] = traces.Tag{Key: r.String(), Value: r.String()}
+		out[i] = telemetry.Tag{Key: r.str(), Value: r.str()}
 	}
 	return out
 }
 
-func decodeSpan(v []byte) (traces.Span, error) {
-	r := kv.NewReader(v)
-	if r.Byte() != 1 {
-		return traces.Span{}, kv.ErrCorrupt
+func (r *strReader) strs() []string {
+	n := r.uvarint()
+	if n == 0 || n > uint64(len(r.s)) {
+		r.bad = r.bad || n > 0
+		return nil
 	}
-	s := traces.Span{TraceID: r.String(), SpanID: r.String(), ParentID: r.String(), Service: r.String(),
-		Name: r.String(), Kind: r.String(), Status: r.String(), StatusMessage: r.String()}
-	s.Start = r.Time()
-	s.Duration = int64(r.Uvarint())
-	s.Attributes = readTags(r)
-	s.Resource = readTags(r)
-	s.Identifiers = r.Strings()
-	return s, r.Done()
+	out := make([]string, n)
+	for i := range out {
+		out[i] = r.str()
+	}
+	return out
 }
+
+// winStart is the start of the window of a time.
+func winStart(ns int64) int64 { return dayOf(ns)*dayNs + int64(winOf(ns))*windowNs }

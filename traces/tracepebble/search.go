@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -37,8 +36,8 @@ const (
 )
 
 // choose picks the most selective access path the filter allows: the
-// trace ids it names; a service with a duration bound (the service and
-// duration index); the FOR clause's identifiers; an equality on an indexed
+// trace ids it names; a service with a duration bound (the terms of the
+// service's duration buckets); the FOR clause's identifiers; an equality on an indexed
 // field (coarse ones — status, kind — last); else a scan by time.
 func choose(q *traces.TraceQuery) plan {
 	ms := telemetry.Terms(q.Filter)
@@ -49,7 +48,7 @@ func choose(q *traces.TraceQuery) plan {
 	}
 	lo, hi := durationBounds(q.Filter)
 	for _, m := range ms {
-		if m.Field == "service" && (lo > 0 || hi < math.MaxInt64) {
+		if m.Field == "service" && (lo > 0 || hi < math.MaxInt64) && lo <= hi {
 			return plan{kind: planService, services: m.Values, minDur: lo, maxDur: hi,
 				how: fmt.Sprintf("service and duration: %s, duration in [%d, %d] ns", telemetry.String(m), lo, hi)}
 		}
@@ -157,7 +156,7 @@ func (s *Store) SearchTraces(ctx context.Context, q traces.TraceQuery) (traces.T
 	}
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
-	sr := &search{ctx: ctx, snap: snap, q: q, order: orderOf(q), plan: choose(&q), found: map[string]*traces.Trace{}}
+	sr := &search{ctx: ctx, snap: snap, q: q, order: orderOf(q), plan: choose(&q), found: map[string]*found{}}
 	if q.Identifiers != nil {
 		sr.allowed = map[string]bool{}
 		for _, id := range q.Identifiers {
@@ -165,7 +164,7 @@ func (s *Store) SearchTraces(ctx context.Context, q traces.TraceQuery) (traces.T
 		}
 	}
 	var err error
-	if sr.records, err = snap.NewIter(&pebble.IterOptions{LowerBound: []byte{tagSpan}, UpperBound: []byte{tagSpan + 1}}); err != nil {
+	if sr.records, err = snap.NewIter(&pebble.IterOptions{LowerBound: []byte{tagChunk}, UpperBound: []byte{tagChunk + 1}}); err != nil {
 		return nil, err
 	}
 	defer sr.records.Close()
@@ -184,7 +183,7 @@ type search struct {
 	plan    plan
 	allowed map[string]bool
 	records *pebble.Iterator
-	found   map[string]*traces.Trace
+	found   map[string]*found
 	starts  []int64 // the start of every found trace, for the stop rule
 	steps   int
 }
@@ -222,7 +221,7 @@ func (sr *search) visit(src refSource) (bool, error) {
 				return false, err
 			}
 		}
-		if sr.q.Limit > 0 && isDefault(sr.order) && len(sr.starts) >= sr.q.Limit && r.start < sr.kth() {
+		if sr.q.Limit > 0 && isDefault(sr.order) && len(sr.starts) >= sr.q.Limit && r.max < sr.kth() {
 			return true, nil
 		}
 		if err := sr.consider(r); err != nil {
@@ -238,23 +237,44 @@ func (sr *search) kth() int64 {
 	return sr.starts[sr.q.Limit-1]
 }
 
-// consider loads a candidate span and, when it matches, adds it to its
+// found is a trace a search found: its summary, and the spans of its
+// chunks that a later append replaced.
+type found struct {
+	traces.Trace
+	gone map[chunkSpan]bool
+}
+
+// consider loads a candidate chunk and adds its matching spans to their
 // trace, summarising the trace the first time.
 func (sr *search) consider(r ref) error {
-	if r.start < sr.q.Start || r.start > sr.q.End {
+	if r.max < sr.q.Start || r.min > sr.q.End {
 		return nil
 	}
-	key := spanKey(dayOf(r.start), r.tid, r.sid)
+	key := r.key()
 	if !sr.records.SeekGE(key) || !bytes.Equal(sr.records.Key(), key) {
-		return cmp.Or(sr.records.Error(), fmt.Errorf("tracepebble: span %s/%s is indexed but not stored", r.tid, r.sid))
+		return cmp.Or(sr.records.Error(), fmt.Errorf("tracepebble: chunk %s/%x is indexed but not stored", r.tid, r.batch))
 	}
 	v, err := sr.records.ValueAndErr()
 	if err != nil {
 		return err
 	}
-	sp, err := decodeSpan(v)
+	c, err := decodeChunk(v, r.tid, winStart(r.max))
 	if err != nil {
-		return fmt.Errorf("tracepebble: span record %x: %w", key, err)
+		return fmt.Errorf("tracepebble: chunk %x: %w", key, err)
+	}
+	id := chunkID{day: dayOf(r.max), win: winOf(r.max), batch: r.batch}
+	for i := range c.spans {
+		if err := sr.match(&c.spans[i], id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// match adds a span of chunk id to its trace when it matches.
+func (sr *search) match(sp *traces.Span, id chunkID) error {
+	if sp.Start < sr.q.Start || sp.Start > sr.q.End {
+		return nil
 	}
 	if sr.allowed != nil && !slices.ContainsFunc(sp.Identifiers, func(s string) bool { return sr.allowed[s] }) {
 		return nil
@@ -267,16 +287,20 @@ func (sr *search) consider(r ref) error {
 		if sr.q.MaxTraces > 0 && len(sr.found) >= sr.q.MaxTraces {
 			return &traces.TooManyError{Limit: sr.q.MaxTraces}
 		}
-		spans, err := traceSpans(sr.records, sp.TraceID, sp.Start-dayNs, sp.Start+dayNs)
+		spans, gone, err := traceSpans(sr.records, sp.TraceID, sp.Start-dayNs, sp.Start+dayNs)
 		if err != nil {
 			return err
 		}
-		sum := traces.Summarize(spans)
-		t = &sum
+		t = &found{Trace: traces.Summarize(spans), gone: gone}
 		sr.found[sp.TraceID] = t
+	}
+	if t.gone[chunkSpan{chunkID: id, sid: sp.SpanID}] {
+		return nil
+	}
+	if len(t.Matched) == 0 {
 		sr.starts = append(sr.starts, t.Start)
 	}
-	t.Matched = append(t.Matched, sp)
+	t.Matched = append(t.Matched, *sp)
 	return nil
 }
 
@@ -287,7 +311,9 @@ func (sr *search) result() []traces.Trace {
 		slices.SortFunc(t.Matched, func(a, b traces.Span) int {
 			return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.SpanID, b.SpanID))
 		})
-		out = append(out, *t)
+		if len(t.Matched) > 0 { // else its only matches were replaced
+			out = append(out, t.Trace)
+		}
 	}
 	slices.SortFunc(out, func(a, b traces.Trace) int { return sr.order.Compare(&a, &b) })
 	if sr.q.Limit > 0 && len(out) > sr.q.Limit {
@@ -302,29 +328,30 @@ type refSource interface {
 	close() error
 }
 
-// source opens the day's candidates for the plan: a backwards walk of
-// one index range when it is already in start order, else the gathered
-// and sorted entries of several ranges.
+// source opens the day's candidates for the plan: a walk of one term's
+// posting lists, newest first, or the gathered and sorted lists of
+// several terms.
 func (sr *search) source(day int64) (refSource, error) {
-	lo, hi := sr.q.Start, sr.q.End
 	switch sr.plan.kind {
 	case planScan:
-		return sr.backwards(dayPrefix(tagTime, day), lo, hi)
+		return sr.postings(day, allTerm)
 	case planTerms:
 		if len(sr.plan.terms) == 1 {
-			return sr.backwards(termPrefix(day, sr.plan.terms[0]), lo, hi)
+			return sr.postings(day, sr.plan.terms[0])
 		}
 		var all []ref
 		for _, t := range sr.plan.terms {
-			refs, err := sr.collect(termPrefix(day, t), lo, hi)
+			src, err := sr.postings(day, t)
 			if err != nil {
 				return nil, err
 			}
-			all = append(all, refs...)
+			if all, err = drain(src, all); err != nil {
+				return nil, err
+			}
 		}
 		return sorted(all), nil
 	case planService:
-		return sr.services(day)
+		return sr.durations(day)
 	default:
 		var all []ref
 		for _, tid := range sr.plan.traceIDs {
@@ -338,52 +365,117 @@ func (sr *search) source(day int64) (refSource, error) {
 	}
 }
 
-// backwards walks entries prefix+start(8)+ids with start in [lo, hi]
-// from the newest.
-func (sr *search) backwards(prefix []byte, lo, hi int64) (refSource, error) {
-	it, err := sr.snap.NewIter(&pebble.IterOptions{
-		LowerBound: kv.AppendTime(bytes.Clone(prefix), lo),
-		UpperBound: kv.AppendTime(bytes.Clone(prefix), hi+1),
-	})
+// postings walks a term's posting lists of a day whose newest start is
+// in [Start, End + window) from the newest.
+func (sr *search) postings(day int64, term string) (refSource, error) {
+	p := termPrefix(day, term)
+	lower := kv.AppendTime(bytes.Clone(p), max(sr.q.Start, day*dayNs))
+	upper := kv.PrefixEnd(p)
+	if sr.q.End < (day+1)*dayNs-windowNs {
+		upper = kv.AppendTime(bytes.Clone(p), sr.q.End+windowNs)
+	}
+	it, err := sr.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return nil, err
 	}
-	return &revSource{it: it, skip: len(prefix)}, nil
+	src := &postSource{it: it, skip: len(p), lo: sr.q.Start, hi: sr.q.End}
+	src.valid = it.Last()
+	return src, nil
 }
 
-type revSource struct {
-	it      *pebble.Iterator
-	skip    int
-	started bool
+// postSource merges posting lists read newest list first into chunks
+// newest first: a list's chunks start no later than its key's start, so
+// a chunk waiting in the heap is next once no unread list can start later.
+type postSource struct {
+	it     *pebble.Iterator
+	skip   int
+	lo, hi int64
+	heap   refHeap
+	valid  bool // it is on an unread list
+	last   ref  // the last chunk returned: lists of two groups may name one chunk (a retried append)
 }
 
-func (s *revSource) next() (ref, bool, error) {
-	var ok bool
-	if !s.started {
-		s.started, ok = true, s.it.Last()
-	} else {
-		ok = s.it.Prev()
+func (s *postSource) next() (ref, bool, error) {
+	for {
+		if len(s.heap) > 0 && (!s.valid || s.heap[0].max >= kv.Time(s.it.Key()[s.skip:])) {
+			r := s.heap.pop()
+			if r.max < s.lo || r.min > s.hi || r == s.last {
+				continue
+			}
+			s.last = r
+			return r, true, nil
+		}
+		if !s.valid {
+			return ref{}, false, s.it.Error()
+		}
+		if err := s.read(); err != nil {
+			return ref{}, false, err
+		}
+		s.valid = s.it.Prev()
 	}
-	if !ok {
-		return ref{}, false, s.it.Error()
+}
+
+// read adds the list the iterator is on to the heap.
+func (s *postSource) read() error {
+	k := s.it.Key()[s.skip:]
+	if len(k) != 16 {
+		return fmt.Errorf("tracepebble: posting key %x: %w", s.it.Key(), kv.ErrCorrupt)
 	}
-	r, err := readRef(s.it.Key()[s.skip:])
+	v, err := s.it.ValueAndErr()
 	if err != nil {
-		return r, false, fmt.Errorf("tracepebble: index key %x: %w", s.it.Key(), err)
+		return err
 	}
-	return r, true, nil
+	n := len(s.heap)
+	if s.heap, err = readRefs(v, kv.Time(k), s.heap); err != nil {
+		return fmt.Errorf("tracepebble: posting list %x: %w", s.it.Key(), err)
+	}
+	for i := n; i < len(s.heap); i++ {
+		s.heap.up(i)
+	}
+	return nil
 }
 
-func (s *revSource) close() error { return s.it.Close() }
+func (s *postSource) close() error { return s.it.Close() }
 
-// collect reads every entry of one index range.
-func (sr *search) collect(prefix []byte, lo, hi int64) ([]ref, error) {
-	src, err := sr.backwards(prefix, lo, hi)
-	if err != nil {
-		return nil, err
+// refHeap is a heap of refs, the newest on top.
+type refHeap []ref
+
+func (h refHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if newestFirst(h[p], h[i]) <= 0 {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
 	}
+}
+
+func (h *refHeap) pop() ref {
+	old := *h
+	top := old[0]
+	n := len(old) - 1
+	old[0] = old[n]
+	*h = old[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && newestFirst(old[l], old[m]) < 0 {
+			m = l
+		}
+		if l+1 < n && newestFirst(old[l+1], old[m]) < 0 {
+			m = l + 1
+		}
+		if m == i {
+			return top
+		}
+		old[i], old[m] = old[m], old[i]
+		i = m
+	}
+}
+
+// drain appends what a source yields to out and closes it.
+func drain(src refSource, out []ref) ([]ref, error) {
 	defer src.close()
-	var out []ref
 	for {
 		r, ok, err := src.next()
 		if err != nil || !ok {
@@ -393,33 +485,20 @@ func (sr *search) collect(prefix []byte, lo, hi int64) ([]ref, error) {
 	}
 }
 
-// services reads the service and duration index within the bounds.
-func (sr *search) services(day int64) (refSource, error) {
+// durations reads the posting lists of the plan's services' duration
+// buckets that its bounds reach: for each service one range of keys.
+func (sr *search) durations(day int64) (refSource, error) {
 	var all []ref
 	for _, svc := range sr.plan.services {
-		p := svcPrefix(day, svc)
-		lower := binary.BigEndian.AppendUint64(bytes.Clone(p), uint64(sr.plan.minDur))
-		upper := kv.PrefixEnd(p)
-		if sr.plan.maxDur < math.MaxInt64 {
-			upper = binary.BigEndian.AppendUint64(bytes.Clone(p), uint64(sr.plan.maxDur+1))
-		}
+		p := termPrefix(day, durationPrefix(svc))
+		p = p[:len(p)-2] // the term unterminated: its buckets follow
+		lower := append(bytes.Clone(p), durationTerm("", durBucket(sr.plan.minDur))[2:]...)
+		upper := append(bytes.Clone(p), durationTerm("", durBucket(sr.plan.maxDur)+1)[2:]...)
 		it, err := sr.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 		if err != nil {
 			return nil, err
 		}
-		for it.First(); it.Valid(); it.Next() {
-			k := it.Key()[len(p):]
-			r, err := readRef(k[8:])
-			if err != nil {
-				it.Close()
-				return nil, fmt.Errorf("tracepebble: index key %x: %w", it.Key(), err)
-			}
-			r.dur = int64(binary.BigEndian.Uint64(k))
-			if r.start >= sr.q.Start && r.start <= sr.q.End {
-				all = append(all, r)
-			}
-		}
-		err = it.Error()
+		all, err = sr.readBuckets(it, len(p), all)
 		if cerr := it.Close(); err == nil {
 			err = cerr
 		}
@@ -430,25 +509,57 @@ func (sr *search) services(day int64) (refSource, error) {
 	return sorted(all), nil
 }
 
-// traceRefs lists a trace's spans in a day.
-func (sr *search) traceRefs(day int64, tid string) ([]ref, error) {
-	spans, err := traceSpans(sr.records, tid, max(sr.q.Start, day*dayNs), min(sr.q.End, (day+1)*dayNs-1))
-	if err != nil {
-		return nil, err
+// readBuckets reads the lists of duration buckets of one service (after
+// prefix bytes of their keys: three digits, the term's end, the list's
+// newest start and group) whose chunks are in the search's range.
+func (sr *search) readBuckets(it *pebble.Iterator, prefix int, out []ref) ([]ref, error) {
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()[prefix:]
+		if len(k) != 3+2+16 || k[3] != 0 || k[4] != 1 {
+			continue // another service's name continues with these bytes
+		}
+		listMax := kv.Time(k[5:])
+		if listMax < sr.q.Start || listMax >= sr.q.End+windowNs && sr.q.End < math.MaxInt64-windowNs {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, err
+		}
+		n := len(out)
+		if out, err = readRefs(v, listMax, out); err != nil {
+			return nil, fmt.Errorf("tracepebble: posting list %x: %w", it.Key(), err)
+		}
+		kept := out[:n]
+		for _, r := range out[n:] {
+			if r.max >= sr.q.Start && r.min <= sr.q.End {
+				kept = append(kept, r)
+			}
+		}
+		out = kept
 	}
-	out := make([]ref, len(spans))
-	for i, sp := range spans {
-		out[i] = ref{start: sp.Start, dur: sp.Duration, tid: sp.TraceID, sid: sp.SpanID}
-	}
-	return out, nil
+	return out, it.Error()
 }
 
-// sorted yields refs newest first.
-func sorted(refs []ref) refSource {
-	slices.SortFunc(refs, func(a, b ref) int {
-		return cmp.Or(cmp.Compare(b.start, a.start), strings.Compare(b.tid, a.tid), strings.Compare(b.sid, a.sid))
+// traceRefs lists a trace's chunks in a day.
+func (sr *search) traceRefs(day int64, tid string) ([]ref, error) {
+	var out []ref
+	err := eachChunk(sr.records, day, tid, func(id chunkID, c chunk) {
+		r := ref{max: math.MinInt64, min: math.MaxInt64, tid: tid, batch: id.batch}
+		for _, sp := range c.spans {
+			r.max, r.min = max(r.max, sp.Start), min(r.min, sp.Start)
+		}
+		if len(c.spans) > 0 && r.max >= sr.q.Start && r.min <= sr.q.End {
+			out = append(out, r)
+		}
 	})
-	return &sliceSource{refs: slices.CompactFunc(refs, func(a, b ref) bool { return a.tid == b.tid && a.sid == b.sid && a.start == b.start })}
+	return out, err
+}
+
+// sorted yields refs newest first, each chunk once.
+func sorted(refs []ref) refSource {
+	slices.SortFunc(refs, newestFirst)
+	return &sliceSource{refs: slices.CompactFunc(refs, func(a, b ref) bool { return a.tid == b.tid && a.batch == b.batch && a.max == b.max })}
 }
 
 type sliceSource struct{ refs []ref }

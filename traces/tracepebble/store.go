@@ -1,8 +1,10 @@
 // Package tracepebble is the embedded span store: spans on their own
-// Pebble instance, partitioned by day and indexed by start time, by terms
+// Pebble instance, partitioned by day, written in chunks (one per trace,
+// append and ten-minute window) and indexed by posting lists per term
 // (service, name, kind, status, attributes, resource attributes,
-// component identifiers) and by service and duration.
-// docs/storage-format.md draws the keys.
+// component identifiers, a service's duration bucket, and every chunk by
+// time). Concurrent appends commit as one group. docs/storage-format.md
+// draws the keys.
 package tracepebble
 
 import (
@@ -16,13 +18,14 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/tetrahq/tetra/internal/kv"
 	"github.com/tetrahq/tetra/internal/pebblefs"
-	"github.com/tetrahq/tetra/telemetry"
 	"github.com/tetrahq/tetra/traces"
 )
 
@@ -48,9 +51,14 @@ type Options struct {
 type Store struct {
 	db     *pebble.DB
 	o      Options
-	wmu    sync.Mutex
-	mu     sync.RWMutex // guards closed
+	wmu    sync.Mutex   // serialises Compact and Close; ordered before mu
+	mu     sync.RWMutex // guards closed: appends hold it shared while they commit
 	closed bool
+	seq    atomic.Uint64 // the last append's sequence (nextSeq)
+
+	gmu     sync.Mutex // guards the group commit's state; ordered after mu
+	waiting []*waiter  // appends for the next group
+	leading bool       // a group is being committed
 }
 
 var _ traces.Store = (*Store)(nil)
@@ -97,7 +105,12 @@ func Open(dir string, o Options) (*Store, error) {
 	return s, nil
 }
 
-const schemaVersion = 1
+// schemaVersion is the data format: 2 since spans are stored in chunks
+// with posting lists. Version 1 (a record and a dozen index keys per span)
+// is not read: spans are kept days, not years, and the old index would
+// need its own search; a version 1 directory is refused with a message
+// saying to move it away.
+const schemaVersion = 2
 
 func (s *Store) checkSchema() error {
 	key := []byte{tagMeta, 's'}
@@ -113,6 +126,10 @@ func (s *Store) checkSchema() error {
 	}
 	defer closer.Close()
 	if len(v) != 8 || binary.BigEndian.Uint64(v) != schemaVersion {
+		if binary.BigEndian.Uint64(v) == 1 {
+			return fmt.Errorf("data format version 1 (a record per span), which this build does not read: " +
+				"move the directory away (spans expire after the retention) and restart")
+		}
 		return fmt.Errorf("data format version %x, this build reads version %d", v, schemaVersion)
 	}
 	return nil
@@ -157,9 +174,11 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// AppendSpans writes spans and their index entries in one batch. A span
-// stored before with the same ids in the same day is replaced, its old
-// index entries deleted.
+// AppendSpans writes spans and their index entries in one batch (see
+// append.go). Appends run concurrently: nothing is read before writing,
+// so Pebble's commit pipeline syncs the batches of concurrent requests
+// together. A span stored before with the same ids in the same day is
+// replaced: its newer chunk wins when the trace is read.
 func (s *Store) AppendSpans(ctx context.Context, batch []traces.Span) error {
 	for i := range batch {
 		if err := traces.CheckSpan(&batch[i]); err != nil {
@@ -169,79 +188,92 @@ func (s *Store) AppendSpans(ctx context.Context, batch []traces.Span) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if err := s.checkWritable(); err != nil {
-		return err
+	s.mu.RLock() // Close waits for appends in flight
+	defer s.mu.RUnlock()
+	if s.closed {
+		return traces.ErrClosed
 	}
-	// A plain batch: a span stored before is looked up in the database
-	// (its bloom filters make the usual miss cheap), one written earlier
-	// in this batch in the map; either's index entries are deleted.
-	b := s.db.NewBatch()
-	defer b.Close()
-	inBatch := make(map[string]*traces.Span, len(batch))
-	for i := range batch {
-		sp := canonical(&batch[i])
-		key := spanKey(dayOf(sp.Start), sp.TraceID, sp.SpanID)
-		if prev := inBatch[string(key)]; prev != nil {
-			deleteIndex(b, prev)
-		} else if err := s.deleteStored(b, key); err != nil {
+	if s.o.ReadOnly {
+		return ErrReadOnly
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	return s.group(&waiter{spans: batch, done: make(chan error, 1)})
+}
+
+// waiter is an append waiting for its group's commit.
+type waiter struct {
+	spans []traces.Span
+	done  chan error // the group's result, or errLead
+}
+
+// errLead tells a waiter that it commits the next group.
+var errLead = errors.New("tracepebble: lead the next group")
+
+// group commits an append together with those that arrive while another
+// group commits (group commit): one leader at a time builds and commits
+// the appends waiting, then hands the lead to the first of those that
+// arrived meanwhile. Concurrent exports so share one batch and one sync,
+// and their terms share posting lists.
+func (s *Store) group(w *waiter) error {
+	s.gmu.Lock()
+	s.waiting = append(s.waiting, w)
+	if s.leading {
+		s.gmu.Unlock()
+		if err := <-w.done; err != errLead {
 			return err
 		}
-		inBatch[string(key)] = &sp
-		b.Set(key, encodeSpan(&sp), nil)
-		writeIndex(b, &sp)
+		s.gmu.Lock()
 	}
+	s.leading = true
+	group := s.waiting
+	s.waiting = nil
+	s.gmu.Unlock()
+
+	err := s.commit(group)
+
+	s.gmu.Lock()
+	if len(s.waiting) > 0 {
+		s.waiting[0].done <- errLead
+	} else {
+		s.leading = false
+	}
+	s.gmu.Unlock()
+	for _, o := range group {
+		if o != w {
+			o.done <- err
+		}
+	}
+	return err
+}
+
+// commit writes a group of appends in one batch.
+func (s *Store) commit(group []*waiter) error {
+	appends := make([][]traces.Span, len(group))
+	for i, w := range group {
+		appends[i] = w.spans
+	}
+	b := buildAppend(s.db, appends, s.nextSeq(len(group)))
+	defer b.Close()
 	if err := b.Commit(s.writeOpts()); err != nil {
 		return fmt.Errorf("tracepebble: append: %w", err)
 	}
 	return nil
 }
 
-// canonical returns the span as stored: tags sorted, identifiers derived.
-func canonical(in *traces.Span) traces.Span {
-	sp := *in
-	sp.Attributes = telemetry.NewTags(slices.Clone(in.Attributes))
-	sp.Resource = telemetry.NewTags(slices.Clone(in.Resource))
-	sp.Identifiers = traces.SpanIdentifiers(&sp)
-	return sp
-}
-
-func writeIndex(b *pebble.Batch, sp *traces.Span) {
-	dur := durValue(sp.Duration)
-	b.Set(timeKey(sp), dur, nil)
-	for _, t := range spanTerms(sp) {
-		b.Set(termKey(t, sp), dur, nil)
+// nextSeq reserves n sequences of appends and returns the first: the
+// wall clock in nanoseconds, kept increasing within the process, so that
+// a later append of a span wins over an earlier one, also across restarts
+// (unless the clock goes back).
+func (s *Store) nextSeq(n int) uint64 {
+	for {
+		last := s.seq.Load()
+		next := max(last+1, uint64(time.Now().UnixNano()))
+		if s.seq.CompareAndSwap(last, next+uint64(n)-1) {
+			return next
+		}
 	}
-	b.Set(svcDurKey(sp), nil, nil)
-}
-
-// deleteStored removes the index entries of a span stored under key
-// before it is replaced.
-func (s *Store) deleteStored(b *pebble.Batch, key []byte) error {
-	v, closer, err := s.db.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	old, err := decodeSpan(v)
-	closer.Close()
-	if err != nil {
-		return fmt.Errorf("tracepebble: span record %x: %w", key, err)
-	}
-	deleteIndex(b, &old)
-	return nil
-}
-
-// deleteIndex deletes a span's index entries.
-func deleteIndex(b *pebble.Batch, sp *traces.Span) {
-	b.Delete(timeKey(sp), nil)
-	for _, t := range spanTerms(sp) {
-		b.Delete(termKey(t, sp), nil)
-	}
-	b.Delete(svcDurKey(sp), nil)
 }
 
 // Compact drops the days that ended before now − Retention.
@@ -267,39 +299,107 @@ func (s *Store) Spans(ctx context.Context, traceID string, start, end int64) ([]
 	}
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
-	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{tagSpan}, UpperBound: []byte{tagSpan + 1}})
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{tagChunk}, UpperBound: []byte{tagChunk + 1}})
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
-	return traceSpans(it, traceID, start, end)
+	spans, _, err := traceSpans(it, traceID, start, end)
+	return spans, err
+}
+
+// chunkID names a chunk of a trace.
+type chunkID struct {
+	day   int64
+	win   uint16
+	batch uint64
+}
+
+// chunkSpan is a span in a chunk.
+type chunkSpan struct {
+	chunkID
+	sid string
 }
 
 // traceSpans reads a trace's spans in [start, end] from an iterator over
-// the span table, by start time.
-func traceSpans(it *pebble.Iterator, tid string, start, end int64) ([]traces.Span, error) {
+// the chunk table, by start time. A span stored twice in a day counts in
+// the chunk of the later append; gone lists the others (nil when none).
+func traceSpans(it *pebble.Iterator, tid string, start, end int64) ([]traces.Span, map[chunkSpan]bool, error) {
 	var out []traces.Span
+	var gone map[chunkSpan]bool
 	for day := dayOf(start); day <= dayOf(end); day++ {
-		p := tracePrefix(day, tid)
-		for ok := it.SeekGE(p); ok && bytes.HasPrefix(it.Key(), p); ok = it.Next() {
-			v, err := it.ValueAndErr()
-			if err != nil {
-				return nil, err
-			}
-			sp, err := decodeSpan(v)
-			if err != nil {
-				return nil, fmt.Errorf("tracepebble: span record %x: %w", it.Key(), err)
-			}
-			if sp.Start >= start && sp.Start <= end {
-				out = append(out, sp)
-			}
+		var ids []chunkID
+		var chunks []chunk
+		err := eachChunk(it, day, tid, func(id chunkID, c chunk) {
+			ids, chunks = append(ids, id), append(chunks, c)
+		})
+		if err != nil {
+			return nil, nil, err
 		}
-		if err := it.Error(); err != nil {
-			return nil, err
+		if len(chunks) > 1 { // an append holds a span once: only several can repeat one
+			gone = replaced(ids, chunks, gone)
+		}
+		for i, c := range chunks {
+			for _, sp := range c.spans {
+				if sp.Start >= start && sp.Start <= end && !gone[chunkSpan{chunkID: ids[i], sid: sp.SpanID}] {
+					out = append(out, sp)
+				}
+			}
 		}
 	}
 	slices.SortFunc(out, func(a, b traces.Span) int {
 		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.SpanID, b.SpanID))
 	})
-	return out, nil
+	return out, gone, nil
+}
+
+// replaced adds to gone the spans of a day's chunks that a chunk of a
+// later append holds again.
+func replaced(ids []chunkID, chunks []chunk, gone map[chunkSpan]bool) map[chunkSpan]bool {
+	type version struct {
+		id  chunkID
+		seq uint64
+	}
+	latest := map[string]version{}
+	for i, c := range chunks {
+		for _, sp := range c.spans {
+			v := version{id: ids[i], seq: c.seq}
+			prev, seen := latest[sp.SpanID]
+			if !seen {
+				latest[sp.SpanID] = v
+				continue
+			}
+			if prev.seq > v.seq {
+				prev, v = v, prev
+			}
+			latest[sp.SpanID] = v
+			if gone == nil {
+				gone = map[chunkSpan]bool{}
+			}
+			gone[chunkSpan{chunkID: prev.id, sid: sp.SpanID}] = true
+		}
+	}
+	return gone
+}
+
+// eachChunk calls f with each chunk of a trace in a day.
+func eachChunk(it *pebble.Iterator, day int64, tid string, f func(chunkID, chunk)) error {
+	p := tracePrefix(day, tid)
+	for ok := it.SeekGE(p); ok && bytes.HasPrefix(it.Key(), p); ok = it.Next() {
+		k := it.Key()[len(p):]
+		if len(k) != 10 {
+			return fmt.Errorf("tracepebble: chunk key %x: %w", it.Key(), kv.ErrCorrupt)
+		}
+		id := chunkID{day: day, win: binary.BigEndian.Uint16(k), batch: binary.BigEndian.Uint64(k[2:])}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		c, err := decodeChunk(v, tid, day*dayNs+int64(id.win)*windowNs)
+		if err != nil {
+			return fmt.Errorf("tracepebble: chunk %x: %w", it.Key(), err)
+		}
+		f(id, c)
+	}
+	return it.Error()
 }

@@ -1,8 +1,13 @@
 package tracepebble_test
 
 import (
+	"context"
+	"fmt"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/tetrahq/tetra/telemetry"
 	"github.com/tetrahq/tetra/traces"
 	"github.com/tetrahq/tetra/traces/tracepebble"
 	"github.com/tetrahq/tetra/traces/tracetest"
@@ -16,4 +21,80 @@ func TestConformance(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// TestConcurrentAppends appends from many goroutines at once, so that
+// appends share group commits, some of them sent twice (retries) and some
+// replacing spans of others; every trace then reads back whole, each span
+// once, in its latest version.
+func TestConcurrentAppends(t *testing.T) {
+	s, err := tracepebble.Open(t.TempDir(), tracepebble.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const writers, perWriter = 8, 40
+	ctx := context.Background()
+	base := int64(1_790_000_000) * int64(time.Second)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				tid := fmt.Sprintf("%02x%04x", w, i)
+				batch := []traces.Span{
+					{TraceID: tid, SpanID: "01", Service: "web", Name: "old", Status: "ok", Start: base + int64(i)*int64(time.Second), Duration: 5},
+					{TraceID: tid, SpanID: "02", ParentID: "01", Service: "db", Name: "q", Status: "ok", Start: base + int64(i)*int64(time.Second) + 1, Duration: 1},
+				}
+				for range 1 + i%2 { // odd ones twice
+					if err := s.AppendSpans(ctx, batch); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				batch[0].Name = "new"
+				if err := s.AppendSpans(ctx, batch[:1]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for w := range writers {
+		for i := range perWriter {
+			tid := fmt.Sprintf("%02x%04x", w, i)
+			spans, err := s.Spans(ctx, tid, base, base+int64(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(spans) != 2 || spans[0].Name != "new" || spans[1].Name != "q" {
+				t.Fatalf("trace %s: %v", tid, spans)
+			}
+		}
+	}
+	it, err := s.SearchTraces(ctx, traces.TraceQuery{Filter: &telemetry.Match{Field: "name", Values: []string{"old"}}, Start: base, End: base + int64(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	if it.Next() {
+		t.Fatalf("a replaced span is found: %v", it.At().Matched)
+	}
+	it2, err := s.SearchTraces(ctx, traces.TraceQuery{Filter: &telemetry.Match{Field: "service", Values: []string{"web"}}, Start: base, End: base + int64(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it2.Close()
+	n := 0
+	for it2.Next() {
+		n++
+		if m := it2.At().Matched; len(m) != 1 || m[0].Name != "new" || it2.At().SpanCount != 2 {
+			t.Fatalf("trace %s: %d spans, matched %v", it2.At().TraceID, it2.At().SpanCount, m)
+		}
+	}
+	if n != writers*perWriter {
+		t.Fatalf("%d traces found, want %d", n, writers*perWriter)
+	}
 }
