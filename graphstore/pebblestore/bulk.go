@@ -74,7 +74,7 @@ func (s *Store) NewLoader(runBytes int) (*Loader, error) {
 type loadRun struct {
 	kv    []kvEntry                             // every write in order; the last write of a key wins
 	elems map[graphstore.ID]*graphstore.Element // latest version written in the run (nil: deleted)
-	open  map[graphstore.ID][]openPosting       // per element written in the run: its open postings and since when
+	open  map[graphstore.ID]openSet             // per element written in the run: its open postings and since when
 	ext   map[string]graphstore.ID              // external-id mappings made in the run, by key
 	delta map[termKey]*holderDelta              // changes to the holders of identifier and reference terms
 	sup   map[graphstore.ID]graphstore.ID       // supports recorded in the run (0: forgotten)
@@ -96,13 +96,95 @@ type openPosting struct {
 	from int64
 }
 
-// holderDelta is how a run changed the holders of a term.
+// openSet is when an element's open postings began: all at from when list
+// is nil (the common case, an element whose postings a version of the run
+// opened together), else each as listed. -1 is before the run (Pebble has
+// it).
+type openSet struct {
+	from int64
+	list []openPosting
+}
+
+// fromOf returns when an open posting began, -1 if the run does not know.
+func (o openSet) fromOf(p graphstore.Posting) int64 {
+	if o.list == nil {
+		return o.from
+	}
+	for _, q := range o.list {
+		if samePosting(q.p, p) {
+			return q.from
+		}
+	}
+	return -1
+}
+
+func samePosting(a, b graphstore.Posting) bool {
+	return a.Index == b.Index && a.Term == b.Term && a.Aux == b.Aux
+}
+
+// holderDelta is how a run changed the holders of a term: the elements
+// that hold it now and those that no longer do (an element is in one of the
+// two at most).
 type holderDelta struct {
-	added, removed map[graphstore.ID]bool
+	added, removed idSet
+}
+
+// idSet is a set of element ids: a slice while small (most terms have a
+// holder or two), a map beyond, so that a hub's thousands of relations
+// cost no quadratic scan.
+type idSet struct {
+	small []graphstore.ID
+	big   map[graphstore.ID]struct{}
+}
+
+const idSetSmall = 16
+
+func (s *idSet) has(id graphstore.ID) bool {
+	if s.big != nil {
+		_, ok := s.big[id]
+		return ok
+	}
+	return slices.Contains(s.small, id)
+}
+
+func (s *idSet) add(id graphstore.ID) {
+	switch {
+	case s.big != nil:
+		s.big[id] = struct{}{}
+	case slices.Contains(s.small, id):
+	case len(s.small) < idSetSmall:
+		s.small = append(s.small, id)
+	default:
+		s.big = make(map[graphstore.ID]struct{}, 2*idSetSmall)
+		for _, x := range s.small {
+			s.big[x] = struct{}{}
+		}
+		s.big[id] = struct{}{}
+		s.small = nil
+	}
+}
+
+func (s *idSet) remove(id graphstore.ID) {
+	if s.big != nil {
+		delete(s.big, id)
+		return
+	}
+	if i := slices.Index(s.small, id); i >= 0 {
+		s.small = slices.Delete(s.small, i, i+1)
+	}
+}
+
+func (s *idSet) each(fn func(graphstore.ID)) {
+	for _, id := range s.small {
+		fn(id)
+	}
+	for id := range s.big {
+		fn(id)
+	}
 }
 
 func newLoadRun(budget int) *loadRun {
-	return &loadRun{elems: map[graphstore.ID]*graphstore.Element{}, open: map[graphstore.ID][]openPosting{},
+	return &loadRun{elems: map[graphstore.ID]*graphstore.Element{}, open: map[graphstore.ID]openSet{},
 		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{}, sup: map[graphstore.ID]graphstore.ID{},
 		kv: make([]kvEntry, 0, budget/128)}
 }
@@ -156,7 +238,7 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	v := &view{r: l.s.db, seen: l.s.lastPublished(), quiet: 1}
 	defer v.close()
-	st := &loadState{w: &writeState{s: l.s, v: v}, run: l.run}
+	st := &loadState{w: &writeState{s: l.s, v: v, at: l.last}, run: l.run}
 	if err := st.w.prefetch(b); err != nil {
 		return nil, err
 	}
@@ -164,11 +246,27 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	if err != nil {
 		return nil, err
 	}
-	if err := l.gather(v, plan, asked); err != nil {
+	changes := termChanges{}
+	following := l.followsPresent()
+	if err := l.gather(v, plan, asked, changes); err != nil {
 		l.err = err
 		return nil, err
 	}
+	if l.s.now != nil {
+		// The present graph follows the load batch by batch, as it follows
+		// Apply: planning the next batch reads elements and adjacency from
+		// it, and the load needs no rebuild at its end. Readers use it only
+		// at the commit it reflects, which they see once the run is
+		// ingested and published.
+		l.s.now.apply(plan.Writes, changes, plan.Time, l.last)
+	}
 	l.last, l.asked, l.next = ts, asked, plan.NextID
+	if following && !l.followsPresent() {
+		// The present graph went off (an id beyond its sets): the run kept
+		// no adjacency of its own, so Pebble must have it before the next
+		// batch plans.
+		l.run.bytes = l.budget
+	}
 	c := &graphstore.Commit{Time: time.Unix(0, ts)}
 	base.Count(c, base.ChangesOf(plan.Writes))
 	if l.run.bytes >= l.budget {
@@ -178,6 +276,10 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	return c, nil
 }
+
+// followsPresent reports whether the present graph reflects every batch
+// the load applied.
+func (l *Loader) followsPresent() bool { return l.s.now != nil && l.s.now.usable(l.last) }
 
 func (l *Loader) usable(ctx context.Context) error {
 	switch {
@@ -189,13 +291,14 @@ func (l *Loader) usable(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// gather records what a planned batch writes, as commit would write it.
-func (l *Loader) gather(v *view, plan *base.Plan, asked int64) error {
+// gather records what a planned batch writes, as commit would write it,
+// and its posting changes.
+func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChanges) error {
 	r := l.run
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
 		r.set(versionKey(w.ID, plan.Time), encodeElement(w.After))
-		if err := l.gatherPostings(v, w, plan.Time); err != nil {
+		if err := l.gatherPostings(v, w, plan.Time, changes); err != nil {
 			return err
 		}
 		r.elems[w.ID] = w.After
@@ -225,38 +328,65 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64) error {
 // has not, and opens the new ones, as writePostings does. It keeps each
 // written element's open postings (with when each began), so closing one
 // later in the run needs no read.
-func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64) error {
+func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termChanges) error {
 	if base.SamePostings(w.Before, w.After) {
 		return nil // a change of health alone: the open postings stand
 	}
 	r := l.run
 	before, after := graphstore.Postings(w.Before), graphstore.Postings(w.After)
-	open := r.open[w.ID]
-	same := func(a, b graphstore.Posting) bool { return a.Index == b.Index && a.Term == b.Term && a.Aux == b.Aux }
-	fromOf := func(p graphstore.Posting) int64 { // when an open posting began, -1 if the run does not know
-		if i := slices.IndexFunc(open, func(o openPosting) bool { return same(o.p, p) }); i >= 0 {
-			return open[i].from
-		}
-		return -1
+	open, known := r.open[w.ID]
+	if !known {
+		open = openSet{from: -1}
 	}
 	for _, p := range before {
-		if !slices.ContainsFunc(after, func(q graphstore.Posting) bool { return same(p, q) }) {
-			if err := l.closePosting(v, p, w.ID, ts, fromOf(p)); err != nil {
+		if !slices.ContainsFunc(after, func(q graphstore.Posting) bool { return samePosting(p, q) }) {
+			if err := l.closePosting(v, p, w.ID, ts, open.fromOf(p)); err != nil {
 				return err
 			}
+			l.changed(changes, p, w.ID, true)
 		}
 	}
-	next := make([]openPosting, 0, len(after))
-	for _, p := range after {
-		if !slices.ContainsFunc(before, func(q graphstore.Posting) bool { return same(p, q) }) {
+	var next openSet
+	uniform := true // every open posting began at the same time
+	for i, p := range after {
+		from := ts
+		if slices.ContainsFunc(before, func(q graphstore.Posting) bool { return samePosting(p, q) }) {
+			from = open.fromOf(p) // -1 (unknown: in Pebble) is read if it closes
+		} else {
 			l.openPosting(p, w.ID, ts)
-			next = append(next, openPosting{p, ts})
-			continue
+			l.changed(changes, p, w.ID, false)
 		}
-		next = append(next, openPosting{p, fromOf(p)}) // -1 (unknown: in Pebble) is read if it closes
+		switch {
+		case i == 0:
+			next.from = from
+		case uniform && from != next.from:
+			uniform = false
+			next.list = make([]openPosting, 0, len(after))
+			for _, q := range after[:i] {
+				next.list = append(next.list, openPosting{q, next.from})
+			}
+		}
+		if !uniform {
+			next.list = append(next.list, openPosting{p, from})
+		}
 	}
-	r.open[w.ID] = next
+	if len(after) == 0 || uniform && next.from < 0 {
+		delete(r.open, w.ID) // nothing the run knows of
+	} else {
+		r.open[w.ID] = next
+	}
 	return nil
+}
+
+// changed records a posting change for the present graph: of the terms it
+// holds (and of no other: a load writes millions of identifier and source
+// terms the present graph never asks for).
+func (l *Loader) changed(changes termChanges, p graphstore.Posting, id graphstore.ID, close bool) {
+	k := termKey{p.Index, p.Term}
+	if l.s.now == nil || !k.isAdjacency() && !presentTerm(k) {
+		return
+	}
+	changes[k] = append(changes[k], postingChange{id: id, aux: p.Aux, close: close})
 }
 
 func (l *Loader) openPosting(p graphstore.Posting, id graphstore.ID, ts int64) {
@@ -267,7 +397,7 @@ func (l *Loader) openPosting(p graphstore.Posting, id graphstore.ID, ts int64) {
 		val = appendU64(val, uint64(p.Aux))
 	}
 	r.set(key, r.claim(val))
-	r.holders(p.Index, p.Term, id, true)
+	l.holders(p.Index, p.Term, id, true)
 }
 
 // closePosting ends a posting at ts; from is when it began, or -1 when the
@@ -288,7 +418,7 @@ func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, t
 		aux = r.claim(appendU64(r.free(), uint64(p.Aux)))
 	}
 	r.set(r.claim(appendHistoryKey(r.free(), p.Index, p.Term, ts, id, from)), aux)
-	r.holders(p.Index, p.Term, id, false)
+	l.holders(p.Index, p.Term, id, false)
 	return nil
 }
 
@@ -296,27 +426,33 @@ func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, t
 // asks about: who holds an identifier, which relations and check states
 // refer to it, (for health) the relations at a component and the check
 // states bound to it, and (for a replaced stream) a stream's check states.
-func (r *loadRun) holders(ix graphstore.Index, term string, id graphstore.ID, add bool) {
+// The relations at a component are left out while the present graph
+// follows the load: planning reads them there (see Apply).
+func (l *Loader) holders(ix graphstore.Index, term string, id graphstore.ID, add bool) {
 	switch ix {
-	case graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef,
-		graphstore.IdxOut, graphstore.IdxIn, graphstore.IdxBound, graphstore.IdxStream:
+	case graphstore.IdxOut, graphstore.IdxIn:
+		if l.followsPresent() {
+			return
+		}
+	case graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef, graphstore.IdxBound, graphstore.IdxStream:
 	default:
 		return
 	}
+	r := l.run
 	k := termKey{ix, term}
 	d := r.delta[k]
 	if d == nil {
-		d = &holderDelta{added: map[graphstore.ID]bool{}, removed: map[graphstore.ID]bool{}}
+		d = &holderDelta{}
 		r.delta[k] = d
-		r.bytes += 256 // the delta's maps count against the run's memory too
+		r.bytes += 128 // the delta counts against the run's memory too
 	}
-	r.bytes += 48
+	r.bytes += 16
 	if add {
-		delete(d.removed, id)
-		d.added[id] = true
+		d.removed.remove(id)
+		d.added.add(id)
 	} else {
-		delete(d.added, id)
-		d.removed[id] = true
+		d.added.remove(id)
+		d.removed.add(id)
 	}
 }
 
@@ -349,17 +485,22 @@ func (st *loadState) Support(id graphstore.ID) (graphstore.ID, error) {
 }
 
 func (st *loadState) Holders(ix graphstore.Index, term string) ([]graphstore.ID, error) {
+	if k := (termKey{ix, term}); k.isAdjacency() {
+		if ids, ok := st.w.presentAdjacent(k); ok { // the present graph has the run's batches too
+			return ids, nil
+		}
+	}
 	ids, err := st.w.Holders(ix, term)
 	d := st.run.delta[termKey{ix, term}]
 	if err != nil || d == nil {
 		return ids, err
 	}
-	out := slices.DeleteFunc(slices.Clone(ids), func(id graphstore.ID) bool { return d.removed[id] })
-	for id := range d.added {
-		if !slices.Contains(out, id) {
+	out := slices.DeleteFunc(slices.Clone(ids), d.removed.has)
+	d.added.each(func(id graphstore.ID) {
+		if _, found := slices.BinarySearch(ids, id); !found {
 			out = append(out, id)
 		}
-	}
+	})
 	slices.Sort(out)
 	return out, nil
 }
@@ -426,9 +567,6 @@ func (l *Loader) ingest(ctx context.Context, r *loadRun) error {
 // not update, are emptied (as of its last commit, so no reader refills them
 // from an older view), then the counters move and the feeds wake.
 func (s *Store) publishLoad(ts, asked int64, next graphstore.ID) {
-	if s.now != nil {
-		s.now.ver.Store(0) // off until the load ends and rebuilds it
-	}
 	s.elems.clear(ts)
 	s.posts.clear(ts)
 	s.count.clear(ts)
@@ -455,14 +593,16 @@ func (l *Loader) Close() error {
 	if errors.Is(err, graphstore.ErrClosed) {
 		err = nil
 	}
-	if err == nil && l.s.now != nil && l.s.now.ver.Load() == 0 {
-		// The runs changed terms the index was not told about: read it
-		// anew from what they left.
+	if err == nil && l.s.now != nil {
 		l.s.mu.RLock()
 		last, next := l.s.last, l.s.nextID
 		l.s.mu.RUnlock()
-		err = l.s.now.build(l.s.db, last, next)
-		markCorrupt(&err)
+		if l.s.now.ver.Load() != last {
+			// The index fell out of step (an id beyond its sets): read it
+			// anew from what the runs left.
+			err = l.s.now.build(l.s.db, last, next)
+			markCorrupt(&err)
+		}
 	}
 	l.closed = true
 	l.s.wmu.Unlock()

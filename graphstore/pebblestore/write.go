@@ -36,7 +36,7 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (_ *graphstore.C
 		return nil, err
 	}
 	v := &view{r: s.db, seen: last, quiet: 1}
-	st := &writeState{s: s, v: v}
+	st := &writeState{s: s, v: v, at: last}
 	err = st.prefetch(b)
 	var plan *base.Plan
 	if err == nil {
@@ -294,6 +294,7 @@ func (s *Store) publish(plan *base.Plan, changes termChanges, asked int64) {
 type writeState struct {
 	s       *Store
 	v       *view
+	at      int64                       // the commit planning reads the present graph at: the writer's last
 	ext     map[string]graphstore.ID    // external-id mappings of the batch's operations, prefetched
 	holders map[termKey][]graphstore.ID // current holders of the terms the batch will ask about, prefetched
 }
@@ -342,7 +343,7 @@ func (st *writeState) prefetchExternal(b *graphstore.Batch) error {
 
 func (st writeState) Current(id graphstore.ID) (*graphstore.Element, error) {
 	if st.s.now != nil {
-		if e, ok := st.s.now.element(st.v.seen, id); ok {
+		if e, ok := st.s.now.element(st.at, id); ok {
 			return e, nil
 		}
 	}
@@ -432,12 +433,8 @@ func (st writeState) Holders(ix graphstore.Index, term string) ([]graphstore.ID,
 	if ids, ok := st.holders[k]; ok {
 		return ids, nil
 	}
-	if k.isAdjacency() && st.s.now != nil { // health planning walks adjacency: the present graph has it in memory
-		if adj, ok := st.s.now.adjacent(st.v.seen, k.component(), side(ix)); ok {
-			ids := make([]graphstore.ID, len(adj))
-			for i, a := range adj {
-				ids[i] = a.Relation
-			}
+	if k.isAdjacency() { // health planning walks adjacency: the present graph has it in memory
+		if ids, ok := st.presentAdjacent(k); ok {
 			return ids, nil
 		}
 	}
@@ -452,6 +449,23 @@ func (st writeState) Holders(ix graphstore.Index, term string) ([]graphstore.ID,
 		}
 	}
 	return out, nil
+}
+
+// presentAdjacent returns the relations of one side of a component's
+// adjacency from the present graph, ok false when it cannot answer.
+func (st writeState) presentAdjacent(k termKey) ([]graphstore.ID, bool) {
+	if st.s.now == nil {
+		return nil, false
+	}
+	adj, ok := st.s.now.adjacent(st.at, k.component(), side(k.ix))
+	if !ok {
+		return nil, false
+	}
+	ids := make([]graphstore.ID, len(adj))
+	for i, a := range adj {
+		ids[i] = a.Relation
+	}
+	return ids, true
 }
 
 // Support implements base.State from the support table, which holds only
