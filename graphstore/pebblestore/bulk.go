@@ -1,18 +1,13 @@
 package pebblestore
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/internal/base"
 )
@@ -70,25 +65,16 @@ func (s *Store) NewLoader(runBytes int) (*Loader, error) {
 	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, run: newLoadRun(runBytes)}, nil
 }
 
-// loadRun is what a run of batches writes, gathered in memory.
+// loadRun is what a run of batches writes, gathered in memory, and what
+// planning the next batches needs to know of it.
 type loadRun struct {
-	kv    []kvEntry                             // every write in order; the last write of a key wins
+	runKV                                       // every write, in order
 	elems map[graphstore.ID]*graphstore.Element // latest version written in the run (nil: deleted)
 	open  map[graphstore.ID]openSet             // per element written in the run: its open postings and since when
 	ext   map[string]graphstore.ID              // external-id mappings made in the run, by key
 	delta map[termKey]*holderDelta              // changes to the holders of identifier and reference terms
 	sup   map[graphstore.ID]graphstore.ID       // supports recorded in the run (0: forgotten)
-	bytes int
-	ts    int64  // time of the run's last batch
-	chunk []byte // where keys and small values are built: a few large allocations instead of millions
-}
-
-// kvEntry is one write of a run. Appending writes and sorting them once
-// when the run is ingested costs far less than keeping a map by key.
-type kvEntry struct {
-	key, val []byte
-	seq      int32 // order of the write in the run
-	del      bool
+	ts    int64                                 // time of the run's last batch
 }
 
 type openPosting struct {
@@ -186,39 +172,7 @@ func (s *idSet) each(fn func(graphstore.ID)) {
 func newLoadRun(budget int) *loadRun {
 	return &loadRun{elems: map[graphstore.ID]*graphstore.Element{}, open: map[graphstore.ID]openSet{},
 		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{}, sup: map[graphstore.ID]graphstore.ID{},
-		kv: make([]kvEntry, 0, budget/128)}
-}
-
-const runChunk = 4 << 20
-
-// free returns an empty slice to append a key or value to, in the run's
-// current chunk.
-func (r *loadRun) free() []byte {
-	if cap(r.chunk)-len(r.chunk) < 64<<10 {
-		r.chunk = make([]byte, 0, runChunk)
-	}
-	return r.chunk[len(r.chunk):len(r.chunk)]
-}
-
-// claim takes b, built by appending to free(), into the chunk (when it
-// stayed there) and returns it.
-func (r *loadRun) claim(b []byte) []byte {
-	n := len(b)
-	if n > 0 && n <= cap(r.chunk)-len(r.chunk) && &r.chunk[:len(r.chunk)+1][len(r.chunk)] == &b[0] {
-		r.chunk = r.chunk[:len(r.chunk)+n]
-		return b[:n:n]
-	}
-	return b
-}
-
-func (r *loadRun) set(k, v []byte) {
-	r.kv = append(r.kv, kvEntry{key: k, val: v, seq: int32(len(r.kv))})
-	r.bytes += len(k) + len(v) + 64
-}
-
-func (r *loadRun) del(k []byte) {
-	r.kv = append(r.kv, kvEntry{key: k, del: true, seq: int32(len(r.kv))})
-	r.bytes += len(k) + 64
+		runKV: runKV{ents: make([]kvEntry, 0, budget/128)}}
 }
 
 // Apply implements graphstore.Store: it plans the batch against the store
@@ -297,7 +251,8 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChang
 	r := l.run
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
-		r.set(versionKey(w.ID, plan.Time), encodeElement(w.After))
+		b := appendVersionKey(r.start(), w.ID, plan.Time)
+		r.finish(appendElement(b, w.After), versionKeyLen, false)
 		if err := l.gatherPostings(v, w, plan.Time, changes); err != nil {
 			return err
 		}
@@ -391,12 +346,13 @@ func (l *Loader) changed(changes termChanges, p graphstore.Posting, id graphstor
 
 func (l *Loader) openPosting(p graphstore.Posting, id graphstore.ID, ts int64) {
 	r := l.run
-	key := r.claim(appendPostingKey(r.free(), p.Index, p.Term, id))
-	val := appendU64(r.free(), uint64(ts))
+	b := appendPostingKey(r.start(), p.Index, p.Term, id)
+	k := len(b)
+	b = appendU64(b, uint64(ts))
 	if p.Aux != 0 {
-		val = appendU64(val, uint64(p.Aux))
+		b = appendU64(b, uint64(p.Aux))
 	}
-	r.set(key, r.claim(val))
+	r.finish(b, k, false)
 	l.holders(p.Index, p.Term, id, true)
 }
 
@@ -404,7 +360,7 @@ func (l *Loader) openPosting(p graphstore.Posting, id graphstore.ID, ts int64) {
 // run does not know (it began before the run: Pebble has it).
 func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, ts, from int64) error {
 	r := l.run
-	key := r.claim(appendPostingKey(r.free(), p.Index, p.Term, id))
+	key := appendPostingKey(r.start(), p.Index, p.Term, id)
 	if from < 0 {
 		f, err := l.s.postingStart(v, p, id, key)
 		if err != nil {
@@ -412,12 +368,13 @@ func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, t
 		}
 		from = f
 	}
-	r.del(key)
-	var aux []byte
+	r.finish(key, len(key), true)
+	b := appendHistoryKey(r.start(), p.Index, p.Term, ts, id, from)
+	k := len(b)
 	if p.Aux != 0 {
-		aux = r.claim(appendU64(r.free(), uint64(p.Aux)))
+		b = appendU64(b, uint64(p.Aux))
 	}
-	r.set(r.claim(appendHistoryKey(r.free(), p.Index, p.Term, ts, id, from)), aux)
+	r.finish(b, k, false)
 	l.holders(p.Index, p.Term, id, false)
 	return nil
 }
@@ -511,7 +468,7 @@ func (l *Loader) Flush(ctx context.Context) error {
 		return err
 	}
 	r := l.run
-	if len(r.kv) == 0 {
+	if len(r.ents) == 0 {
 		return nil
 	}
 	if err := l.ingest(ctx, r); err != nil {
@@ -523,41 +480,25 @@ func (l *Loader) Flush(ctx context.Context) error {
 	return nil
 }
 
-// ingest writes a run as one sorted table and hands it to Pebble: the
-// writes sorted by key and, within a key, by order (the last one is kept).
+// ingest writes a run as sorted tables and hands them to Pebble.
 func (l *Loader) ingest(ctx context.Context, r *loadRun) error {
-	slices.SortFunc(r.kv, func(a, b kvEntry) int {
-		return cmp.Or(bytes.Compare(a.key, b.key), cmp.Compare(a.seq, b.seq))
-	})
+	wo := func() sstable.WriterOptions {
+		// Level 0's writer options, not the lowest level's: a table
+		// written for the lowest level marks deletions obsolete, and Pebble
+		// may ingest this one above data they must delete.
+		return l.s.po.MakeWriterOptions(0, l.s.db.TableFormat())
+	}
 	fs := l.s.po.FS
-	path := filepath.Join(l.s.dir, fmt.Sprintf("tetra-load-%d.sst", r.ts))
-	f, err := fs.Create(path, vfs.WriteCategoryUnspecified)
+	paths, err := r.writeTables(ctx, fs, l.s.dir, fmt.Sprintf("tetra-load-%d", r.ts), wo)
 	if err != nil {
-		return fmt.Errorf("pebblestore: bulk load: %w", err)
+		return err
 	}
-	defer fs.Remove(path) // Pebble links or copies what it ingests
-	// Level 0's writer options, not the lowest level's: a table written for
-	// the lowest level marks deletions obsolete, and Pebble may ingest this
-	// one above data they must delete.
-	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), l.s.po.MakeWriterOptions(0, l.s.db.TableFormat()))
-	for i, e := range r.kv {
-		if i+1 < len(r.kv) && bytes.Equal(e.key, r.kv[i+1].key) {
-			continue // a later write of the same key follows
+	defer func() { // Pebble links or copies what it ingests
+		for _, p := range paths {
+			fs.Remove(p)
 		}
-		if e.del {
-			err = w.Delete(e.key)
-		} else {
-			err = w.Set(e.key, e.val)
-		}
-		if err != nil {
-			w.Close()
-			return fmt.Errorf("pebblestore: bulk load: %w", err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("pebblestore: bulk load: %w", err)
-	}
-	if err := l.s.db.Ingest(ctx, []string{path}); err != nil {
+	}()
+	if err := l.s.db.Ingest(ctx, paths); err != nil {
 		return fmt.Errorf("pebblestore: bulk load: ingest: %w", err)
 	}
 	return nil
