@@ -293,8 +293,9 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termCh
 	if !known {
 		open = openSet{from: -1}
 	}
+	kept, had := postingLookup(after), postingLookup(before)
 	for _, p := range before {
-		if !slices.ContainsFunc(after, func(q graphstore.Posting) bool { return samePosting(p, q) }) {
+		if !kept(p) {
 			if err := l.closePosting(v, p, w.ID, ts, open.fromOf(p)); err != nil {
 				return err
 			}
@@ -305,7 +306,7 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termCh
 	uniform := true // every open posting began at the same time
 	for i, p := range after {
 		from := ts
-		if slices.ContainsFunc(before, func(q graphstore.Posting) bool { return samePosting(p, q) }) {
+		if had(p) {
 			from = open.fromOf(p) // -1 (unknown: in Pebble) is read if it closes
 		} else {
 			l.openPosting(p, w.ID, ts)

@@ -180,15 +180,9 @@ func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts in
 	}
 	before := graphstore.Postings(w.Before)
 	after := graphstore.Postings(w.After)
-	kept := make(map[postingID]bool, len(before))
-	for _, p := range after {
-		kept[postingID{p.Index, p.Term, p.Aux}] = true
-	}
-	had := make(map[postingID]bool, len(before))
+	kept, had := postingLookup(after), postingLookup(before)
 	for _, p := range before {
-		id := postingID{p.Index, p.Term, p.Aux}
-		had[id] = true
-		if kept[id] {
+		if kept(p) {
 			continue
 		}
 		if err := s.closePosting(batch, v, p, w.ID, ts); err != nil {
@@ -198,7 +192,7 @@ func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts in
 		changes[k] = append(changes[k], postingChange{id: w.ID, aux: p.Aux, close: true})
 	}
 	for _, p := range after {
-		if had[postingID{p.Index, p.Term, p.Aux}] {
+		if had(p) {
 			continue
 		}
 		val := appendU64(make([]byte, 0, 16), uint64(ts))
@@ -212,6 +206,22 @@ func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts in
 		changes[k] = append(changes[k], postingChange{id: w.ID, aux: p.Aux})
 	}
 	return nil
+}
+
+// postingLookup returns whether a list of postings has a posting: by
+// scanning the list while it is short (an element's usual dozen: no map
+// per element written), by a map beyond.
+func postingLookup(l []graphstore.Posting) func(graphstore.Posting) bool {
+	if len(l) <= 32 {
+		return func(p graphstore.Posting) bool {
+			return slices.ContainsFunc(l, func(q graphstore.Posting) bool { return samePosting(p, q) })
+		}
+	}
+	m := make(map[postingID]bool, len(l))
+	for _, p := range l {
+		m[postingID{p.Index, p.Term, p.Aux}] = true
+	}
+	return func(p graphstore.Posting) bool { return m[postingID{p.Index, p.Term, p.Aux}] }
 }
 
 // closePosting ends a posting at ts: the current entry is deleted and a
