@@ -172,7 +172,7 @@ func (s *idSet) each(fn func(graphstore.ID)) {
 func newLoadRun(budget int) *loadRun {
 	return &loadRun{elems: map[graphstore.ID]*graphstore.Element{}, open: map[graphstore.ID]openSet{},
 		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{}, sup: map[graphstore.ID]graphstore.ID{},
-		runKV: runKV{ents: make([]kvEntry, 0, budget/128)}}
+		runKV: runKV{ents: make([]kvEntry, 0, budget/64)}} // a write takes about 64 bytes of the budget
 }
 
 // Apply implements graphstore.Store: it plans the batch against the store
