@@ -15,11 +15,12 @@ import (
 // A Loader applies many batches far faster than Apply: instead of writing
 // each batch through Pebble's write-ahead log and memtable (a dozen random
 // inserts per element, compacted again later), it plans the batches exactly
-// as Apply does, gathers what they write in memory, and hands Pebble one
-// sorted table per run of batches (DB.Ingest). The store it leaves is key
-// for key, byte for byte, the one the same batches applied with Apply leave
-// (TestLoaderSameBytes), so it suits a first load, a restore or a replica
-// catching up a long log.
+// as Apply does, gathers what they write in memory, and hands Pebble sorted,
+// disjoint tables per run of batches (DB.Ingest; bulkrun.go). The store it
+// leaves is key for key, byte for byte, the one the same batches applied
+// with Apply leave (TestLoaderSameBytes), so it suits a first load, a
+// restore or a replica catching up a long log. The present graph follows
+// the load batch by batch, as it follows Apply.
 //
 // While a Loader is open it is the store's only writer (it holds the writer
 // lock; Apply waits). What it applied becomes visible to readers and feeds

@@ -67,12 +67,15 @@ func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 	changes := termChanges{}
 	v := &view{r: s.db, seen: plan.Time - 1}
 	defer v.close()
+	var buf []byte // keys and values are built here: Set copies them into the batch
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
-		if err := batch.Set(versionKey(w.ID, plan.Time), encodeElement(w.After), nil); err != nil {
+		buf = appendVersionKey(buf[:0], w.ID, plan.Time)
+		buf = appendElement(buf, w.After)
+		if err := batch.Set(buf[:versionKeyLen], buf[versionKeyLen:], nil); err != nil {
 			return nil, err
 		}
-		if err := s.writePostings(batch, v, w, plan.Time, changes); err != nil {
+		if err := s.writePostings(batch, v, w, plan.Time, changes, &buf); err != nil {
 			return nil, err
 		}
 	}
@@ -174,7 +177,7 @@ type postingID struct {
 // writePostings closes the postings the old version had and the new one has
 // not (moving them to the history table with their validity interval) and
 // opens the ones the new version adds.
-func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts int64, changes termChanges) error {
+func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts int64, changes termChanges, buf *[]byte) error {
 	if base.SamePostings(w.Before, w.After) {
 		return nil // a change of health alone
 	}
@@ -195,11 +198,14 @@ func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts in
 		if had(p) {
 			continue
 		}
-		val := appendU64(make([]byte, 0, 16), uint64(ts))
+		b := appendPostingKey((*buf)[:0], p.Index, p.Term, w.ID)
+		n := len(b)
+		b = appendU64(b, uint64(ts))
 		if p.Aux != 0 {
-			val = appendU64(val, uint64(p.Aux))
+			b = appendU64(b, uint64(p.Aux))
 		}
-		if err := batch.Set(postingKey(p.Index, p.Term, w.ID), val, nil); err != nil {
+		*buf = b
+		if err := batch.Set(b[:n], b[n:], nil); err != nil {
 			return err
 		}
 		k := termKey{p.Index, p.Term}
