@@ -209,12 +209,11 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	if l.s.now != nil {
 		// The present graph follows the load batch by batch, as it follows
-		// Apply: planning the next batch reads adjacency from it, and the
-		// load needs no rebuild at its end. It takes no new element
-		// versions into its slots (planning finds the run's in the run).
-		// Readers use it only at the commit it reflects, which they see
-		// once the run is ingested and published.
-		l.s.now.applyHolding(plan.Writes, changes, plan.Time, l.last, 0)
+		// Apply: planning the next batch reads elements and adjacency from
+		// it, and the load needs no rebuild at its end. Readers use it only
+		// at the commit it reflects, which they see once the run is
+		// ingested and published.
+		l.s.now.apply(plan.Writes, changes, plan.Time, l.last)
 	}
 	l.last, l.asked, l.next = ts, asked, plan.NextID
 	if following && !l.followsPresent() {

@@ -388,14 +388,6 @@ func (p *present) slot(id graphstore.ID) *atomic.Pointer[adjEntry] {
 // given the commit's writes and posting changes. The writer calls it
 // before it publishes the commit.
 func (p *present) apply(writes []base.Write, changes termChanges, ts int64, prev int64) {
-	p.applyHolding(writes, changes, ts, prev, p.budget)
-}
-
-// applyHolding is apply with a budget of its own for the element slots
-// the writes newly take (the bulk loader's 0: a load of millions of
-// elements would fill the slots with versions no read asked for, and the
-// garbage collector would scan them all through the load).
-func (p *present) applyHolding(writes []base.Write, changes termChanges, ts int64, prev int64, budget int64) {
 	if p.broken || p.ver.Load() != prev {
 		p.ver.Store(0) // not built, or out of step (a bulk load): stays off until rebuilt
 		return
@@ -407,7 +399,7 @@ func (p *present) applyHolding(writes []base.Write, changes termChanges, ts int6
 		slots.grow(slices.MaxFunc(writes, func(a, b base.Write) int { return cmp.Compare(a.ID, b.ID) }).ID + 1)
 		p.grow.Unlock()
 		for i := range writes {
-			slots.put(writes[i].ID, writes[i].After, budget)
+			slots.put(writes[i].ID, writes[i].After, p.budget)
 		}
 	}
 	for k, chs := range changes {
