@@ -1,18 +1,13 @@
 package pebblestore
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/internal/base"
 )
@@ -20,11 +15,12 @@ import (
 // A Loader applies many batches far faster than Apply: instead of writing
 // each batch through Pebble's write-ahead log and memtable (a dozen random
 // inserts per element, compacted again later), it plans the batches exactly
-// as Apply does, gathers what they write in memory, and hands Pebble one
-// sorted table per run of batches (DB.Ingest). The store it leaves is key
-// for key, byte for byte, the one the same batches applied with Apply leave
-// (TestLoaderSameBytes), so it suits a first load, a restore or a replica
-// catching up a long log.
+// as Apply does, gathers what they write in memory, and hands Pebble sorted,
+// disjoint tables per run of batches (DB.Ingest; bulkrun.go). The store it
+// leaves is key for key, byte for byte, the one the same batches applied
+// with Apply leave (TestLoaderSameBytes), so it suits a first load, a
+// restore or a replica catching up a long log. The present graph follows
+// the load batch by batch, as it follows Apply.
 //
 // While a Loader is open it is the store's only writer (it holds the writer
 // lock; Apply waits). What it applied becomes visible to readers and feeds
@@ -70,25 +66,16 @@ func (s *Store) NewLoader(runBytes int) (*Loader, error) {
 	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, run: newLoadRun(runBytes)}, nil
 }
 
-// loadRun is what a run of batches writes, gathered in memory.
+// loadRun is what a run of batches writes, gathered in memory, and what
+// planning the next batches needs to know of it.
 type loadRun struct {
-	kv    []kvEntry                             // every write in order; the last write of a key wins
+	runKV                                       // every write, in order
 	elems map[graphstore.ID]*graphstore.Element // latest version written in the run (nil: deleted)
-	open  map[graphstore.ID][]openPosting       // per element written in the run: its open postings and since when
+	open  map[graphstore.ID]openSet             // per element written in the run: its open postings and since when
 	ext   map[string]graphstore.ID              // external-id mappings made in the run, by key
 	delta map[termKey]*holderDelta              // changes to the holders of identifier and reference terms
 	sup   map[graphstore.ID]graphstore.ID       // supports recorded in the run (0: forgotten)
-	bytes int
-	ts    int64  // time of the run's last batch
-	chunk []byte // where keys and small values are built: a few large allocations instead of millions
-}
-
-// kvEntry is one write of a run. Appending writes and sorting them once
-// when the run is ingested costs far less than keeping a map by key.
-type kvEntry struct {
-	key, val []byte
-	seq      int32 // order of the write in the run
-	del      bool
+	ts    int64                                 // time of the run's last batch
 }
 
 type openPosting struct {
@@ -96,47 +83,97 @@ type openPosting struct {
 	from int64
 }
 
-// holderDelta is how a run changed the holders of a term.
+// openSet is when an element's open postings began: all at from when list
+// is nil (the common case, an element whose postings a version of the run
+// opened together), else each as listed. -1 is before the run (Pebble has
+// it).
+type openSet struct {
+	from int64
+	list []openPosting
+}
+
+// fromOf returns when an open posting began, -1 if the run does not know.
+func (o openSet) fromOf(p graphstore.Posting) int64 {
+	if o.list == nil {
+		return o.from
+	}
+	for _, q := range o.list {
+		if samePosting(q.p, p) {
+			return q.from
+		}
+	}
+	return -1
+}
+
+func samePosting(a, b graphstore.Posting) bool {
+	return a.Index == b.Index && a.Term == b.Term && a.Aux == b.Aux
+}
+
+// holderDelta is how a run changed the holders of a term: the elements
+// that hold it now and those that no longer do (an element is in one of the
+// two at most).
 type holderDelta struct {
-	added, removed map[graphstore.ID]bool
+	added, removed idSet
+}
+
+// idSet is a set of element ids: a slice while small (most terms have a
+// holder or two), a map beyond, so that a hub's thousands of relations
+// cost no quadratic scan.
+type idSet struct {
+	small []graphstore.ID
+	big   map[graphstore.ID]struct{}
+}
+
+const idSetSmall = 16
+
+func (s *idSet) has(id graphstore.ID) bool {
+	if s.big != nil {
+		_, ok := s.big[id]
+		return ok
+	}
+	return slices.Contains(s.small, id)
+}
+
+func (s *idSet) add(id graphstore.ID) {
+	switch {
+	case s.big != nil:
+		s.big[id] = struct{}{}
+	case slices.Contains(s.small, id):
+	case len(s.small) < idSetSmall:
+		s.small = append(s.small, id)
+	default:
+		s.big = make(map[graphstore.ID]struct{}, 2*idSetSmall)
+		for _, x := range s.small {
+			s.big[x] = struct{}{}
+		}
+		s.big[id] = struct{}{}
+		s.small = nil
+	}
+}
+
+func (s *idSet) remove(id graphstore.ID) {
+	if s.big != nil {
+		delete(s.big, id)
+		return
+	}
+	if i := slices.Index(s.small, id); i >= 0 {
+		s.small = slices.Delete(s.small, i, i+1)
+	}
+}
+
+func (s *idSet) each(fn func(graphstore.ID)) {
+	for _, id := range s.small {
+		fn(id)
+	}
+	for id := range s.big {
+		fn(id)
+	}
 }
 
 func newLoadRun(budget int) *loadRun {
-	return &loadRun{elems: map[graphstore.ID]*graphstore.Element{}, open: map[graphstore.ID][]openPosting{},
+	return &loadRun{elems: map[graphstore.ID]*graphstore.Element{}, open: map[graphstore.ID]openSet{},
 		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{}, sup: map[graphstore.ID]graphstore.ID{},
-		kv: make([]kvEntry, 0, budget/128)}
-}
-
-const runChunk = 4 << 20
-
-// free returns an empty slice to append a key or value to, in the run's
-// current chunk.
-func (r *loadRun) free() []byte {
-	if cap(r.chunk)-len(r.chunk) < 64<<10 {
-		r.chunk = make([]byte, 0, runChunk)
-	}
-	return r.chunk[len(r.chunk):len(r.chunk)]
-}
-
-// claim takes b, built by appending to free(), into the chunk (when it
-// stayed there) and returns it.
-func (r *loadRun) claim(b []byte) []byte {
-	n := len(b)
-	if n > 0 && n <= cap(r.chunk)-len(r.chunk) && &r.chunk[:len(r.chunk)+1][len(r.chunk)] == &b[0] {
-		r.chunk = r.chunk[:len(r.chunk)+n]
-		return b[:n:n]
-	}
-	return b
-}
-
-func (r *loadRun) set(k, v []byte) {
-	r.kv = append(r.kv, kvEntry{key: k, val: v, seq: int32(len(r.kv))})
-	r.bytes += len(k) + len(v) + 64
-}
-
-func (r *loadRun) del(k []byte) {
-	r.kv = append(r.kv, kvEntry{key: k, del: true, seq: int32(len(r.kv))})
-	r.bytes += len(k) + 64
+		runKV: runKV{ents: make([]kvEntry, 0, budget/64)}} // a write takes about 64 bytes of the budget
 }
 
 // Apply implements graphstore.Store: it plans the batch against the store
@@ -156,7 +193,7 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	v := &view{r: l.s.db, seen: l.s.lastPublished(), quiet: 1}
 	defer v.close()
-	st := &loadState{w: &writeState{s: l.s, v: v}, run: l.run}
+	st := &loadState{w: &writeState{s: l.s, v: v, at: l.last}, run: l.run}
 	if err := st.w.prefetch(b); err != nil {
 		return nil, err
 	}
@@ -164,11 +201,27 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	if err != nil {
 		return nil, err
 	}
-	if err := l.gather(v, plan, asked); err != nil {
+	changes := termChanges{}
+	following := l.followsPresent()
+	if err := l.gather(v, plan, asked, changes); err != nil {
 		l.err = err
 		return nil, err
 	}
+	if l.s.now != nil {
+		// The present graph follows the load batch by batch, as it follows
+		// Apply: planning the next batch reads elements and adjacency from
+		// it, and the load needs no rebuild at its end. Readers use it only
+		// at the commit it reflects, which they see once the run is
+		// ingested and published.
+		l.s.now.apply(plan.Writes, changes, plan.Time, l.last)
+	}
 	l.last, l.asked, l.next = ts, asked, plan.NextID
+	if following && !l.followsPresent() {
+		// The present graph went off (an id beyond its sets): the run kept
+		// no adjacency of its own, so Pebble must have it before the next
+		// batch plans.
+		l.run.bytes = l.budget
+	}
 	c := &graphstore.Commit{Time: time.Unix(0, ts)}
 	base.Count(c, base.ChangesOf(plan.Writes))
 	if l.run.bytes >= l.budget {
@@ -178,6 +231,10 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	return c, nil
 }
+
+// followsPresent reports whether the present graph reflects every batch
+// the load applied.
+func (l *Loader) followsPresent() bool { return l.s.now != nil && l.s.now.usable(l.last) }
 
 func (l *Loader) usable(ctx context.Context) error {
 	switch {
@@ -189,13 +246,15 @@ func (l *Loader) usable(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// gather records what a planned batch writes, as commit would write it.
-func (l *Loader) gather(v *view, plan *base.Plan, asked int64) error {
+// gather records what a planned batch writes, as commit would write it,
+// and its posting changes.
+func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChanges) error {
 	r := l.run
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
-		r.set(versionKey(w.ID, plan.Time), encodeElement(w.After))
-		if err := l.gatherPostings(v, w, plan.Time); err != nil {
+		b := appendVersionKey(r.start(), w.ID, plan.Time)
+		r.finish(appendElement(b, w.After), versionKeyLen, false)
+		if err := l.gatherPostings(v, w, plan.Time, changes); err != nil {
 			return err
 		}
 		r.elems[w.ID] = w.After
@@ -225,56 +284,85 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64) error {
 // has not, and opens the new ones, as writePostings does. It keeps each
 // written element's open postings (with when each began), so closing one
 // later in the run needs no read.
-func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64) error {
+func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termChanges) error {
 	if base.SamePostings(w.Before, w.After) {
 		return nil // a change of health alone: the open postings stand
 	}
 	r := l.run
 	before, after := graphstore.Postings(w.Before), graphstore.Postings(w.After)
-	open := r.open[w.ID]
-	same := func(a, b graphstore.Posting) bool { return a.Index == b.Index && a.Term == b.Term && a.Aux == b.Aux }
-	fromOf := func(p graphstore.Posting) int64 { // when an open posting began, -1 if the run does not know
-		if i := slices.IndexFunc(open, func(o openPosting) bool { return same(o.p, p) }); i >= 0 {
-			return open[i].from
-		}
-		return -1
+	open, known := r.open[w.ID]
+	if !known {
+		open = openSet{from: -1}
 	}
+	kept, had := postingLookup(after), postingLookup(before)
 	for _, p := range before {
-		if !slices.ContainsFunc(after, func(q graphstore.Posting) bool { return same(p, q) }) {
-			if err := l.closePosting(v, p, w.ID, ts, fromOf(p)); err != nil {
+		if !kept(p) {
+			if err := l.closePosting(v, p, w.ID, ts, open.fromOf(p)); err != nil {
 				return err
 			}
+			l.changed(changes, p, w.ID, true)
 		}
 	}
-	next := make([]openPosting, 0, len(after))
-	for _, p := range after {
-		if !slices.ContainsFunc(before, func(q graphstore.Posting) bool { return same(p, q) }) {
+	var next openSet
+	uniform := true // every open posting began at the same time
+	for i, p := range after {
+		from := ts
+		if had(p) {
+			from = open.fromOf(p) // -1 (unknown: in Pebble) is read if it closes
+		} else {
 			l.openPosting(p, w.ID, ts)
-			next = append(next, openPosting{p, ts})
-			continue
+			l.changed(changes, p, w.ID, false)
 		}
-		next = append(next, openPosting{p, fromOf(p)}) // -1 (unknown: in Pebble) is read if it closes
+		switch {
+		case i == 0:
+			next.from = from
+		case uniform && from != next.from:
+			uniform = false
+			next.list = make([]openPosting, 0, len(after))
+			for _, q := range after[:i] {
+				next.list = append(next.list, openPosting{q, next.from})
+			}
+		}
+		if !uniform {
+			next.list = append(next.list, openPosting{p, from})
+		}
 	}
-	r.open[w.ID] = next
+	if len(after) == 0 || uniform && next.from < 0 {
+		delete(r.open, w.ID) // nothing the run knows of
+	} else {
+		r.open[w.ID] = next
+	}
 	return nil
+}
+
+// changed records a posting change for the present graph: of the terms it
+// holds (and of no other: a load writes millions of identifier and source
+// terms the present graph never asks for).
+func (l *Loader) changed(changes termChanges, p graphstore.Posting, id graphstore.ID, close bool) {
+	k := termKey{p.Index, p.Term}
+	if l.s.now == nil || !k.isAdjacency() && !presentTerm(k) {
+		return
+	}
+	changes[k] = append(changes[k], postingChange{id: id, aux: p.Aux, close: close})
 }
 
 func (l *Loader) openPosting(p graphstore.Posting, id graphstore.ID, ts int64) {
 	r := l.run
-	key := r.claim(appendPostingKey(r.free(), p.Index, p.Term, id))
-	val := appendU64(r.free(), uint64(ts))
+	b := appendPostingKey(r.start(), p.Index, p.Term, id)
+	k := len(b)
+	b = appendU64(b, uint64(ts))
 	if p.Aux != 0 {
-		val = appendU64(val, uint64(p.Aux))
+		b = appendU64(b, uint64(p.Aux))
 	}
-	r.set(key, r.claim(val))
-	r.holders(p.Index, p.Term, id, true)
+	r.finish(b, k, false)
+	l.holders(p.Index, p.Term, id, true)
 }
 
 // closePosting ends a posting at ts; from is when it began, or -1 when the
 // run does not know (it began before the run: Pebble has it).
 func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, ts, from int64) error {
 	r := l.run
-	key := r.claim(appendPostingKey(r.free(), p.Index, p.Term, id))
+	key := appendPostingKey(r.start(), p.Index, p.Term, id)
 	if from < 0 {
 		f, err := l.s.postingStart(v, p, id, key)
 		if err != nil {
@@ -282,13 +370,14 @@ func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, t
 		}
 		from = f
 	}
-	r.del(key)
-	var aux []byte
+	r.finish(key, len(key), true)
+	b := appendHistoryKey(r.start(), p.Index, p.Term, ts, id, from)
+	k := len(b)
 	if p.Aux != 0 {
-		aux = r.claim(appendU64(r.free(), uint64(p.Aux)))
+		b = appendU64(b, uint64(p.Aux))
 	}
-	r.set(r.claim(appendHistoryKey(r.free(), p.Index, p.Term, ts, id, from)), aux)
-	r.holders(p.Index, p.Term, id, false)
+	r.finish(b, k, false)
+	l.holders(p.Index, p.Term, id, false)
 	return nil
 }
 
@@ -296,27 +385,33 @@ func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, t
 // asks about: who holds an identifier, which relations and check states
 // refer to it, (for health) the relations at a component and the check
 // states bound to it, and (for a replaced stream) a stream's check states.
-func (r *loadRun) holders(ix graphstore.Index, term string, id graphstore.ID, add bool) {
+// The relations at a component are left out while the present graph
+// follows the load: planning reads them there (see Apply).
+func (l *Loader) holders(ix graphstore.Index, term string, id graphstore.ID, add bool) {
 	switch ix {
-	case graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef,
-		graphstore.IdxOut, graphstore.IdxIn, graphstore.IdxBound, graphstore.IdxStream:
+	case graphstore.IdxOut, graphstore.IdxIn:
+		if l.followsPresent() {
+			return
+		}
+	case graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef, graphstore.IdxBound, graphstore.IdxStream:
 	default:
 		return
 	}
+	r := l.run
 	k := termKey{ix, term}
 	d := r.delta[k]
 	if d == nil {
-		d = &holderDelta{added: map[graphstore.ID]bool{}, removed: map[graphstore.ID]bool{}}
+		d = &holderDelta{}
 		r.delta[k] = d
-		r.bytes += 256 // the delta's maps count against the run's memory too
+		r.bytes += 128 // the delta counts against the run's memory too
 	}
-	r.bytes += 48
+	r.bytes += 16
 	if add {
-		delete(d.removed, id)
-		d.added[id] = true
+		d.removed.remove(id)
+		d.added.add(id)
 	} else {
-		delete(d.added, id)
-		d.removed[id] = true
+		d.added.remove(id)
+		d.removed.add(id)
 	}
 }
 
@@ -349,17 +444,22 @@ func (st *loadState) Support(id graphstore.ID) (graphstore.ID, error) {
 }
 
 func (st *loadState) Holders(ix graphstore.Index, term string) ([]graphstore.ID, error) {
+	if k := (termKey{ix, term}); k.isAdjacency() {
+		if ids, ok := st.w.presentAdjacent(k); ok { // the present graph has the run's batches too
+			return ids, nil
+		}
+	}
 	ids, err := st.w.Holders(ix, term)
 	d := st.run.delta[termKey{ix, term}]
 	if err != nil || d == nil {
 		return ids, err
 	}
-	out := slices.DeleteFunc(slices.Clone(ids), func(id graphstore.ID) bool { return d.removed[id] })
-	for id := range d.added {
-		if !slices.Contains(out, id) {
+	out := slices.DeleteFunc(slices.Clone(ids), d.removed.has)
+	d.added.each(func(id graphstore.ID) {
+		if _, found := slices.BinarySearch(ids, id); !found {
 			out = append(out, id)
 		}
-	}
+	})
 	slices.Sort(out)
 	return out, nil
 }
@@ -370,7 +470,7 @@ func (l *Loader) Flush(ctx context.Context) error {
 		return err
 	}
 	r := l.run
-	if len(r.kv) == 0 {
+	if len(r.ents) == 0 {
 		return nil
 	}
 	if err := l.ingest(ctx, r); err != nil {
@@ -382,41 +482,25 @@ func (l *Loader) Flush(ctx context.Context) error {
 	return nil
 }
 
-// ingest writes a run as one sorted table and hands it to Pebble: the
-// writes sorted by key and, within a key, by order (the last one is kept).
+// ingest writes a run as sorted tables and hands them to Pebble.
 func (l *Loader) ingest(ctx context.Context, r *loadRun) error {
-	slices.SortFunc(r.kv, func(a, b kvEntry) int {
-		return cmp.Or(bytes.Compare(a.key, b.key), cmp.Compare(a.seq, b.seq))
-	})
+	wo := func() sstable.WriterOptions {
+		// Level 0's writer options, not the lowest level's: a table
+		// written for the lowest level marks deletions obsolete, and Pebble
+		// may ingest this one above data they must delete.
+		return l.s.po.MakeWriterOptions(0, l.s.db.TableFormat())
+	}
 	fs := l.s.po.FS
-	path := filepath.Join(l.s.dir, fmt.Sprintf("tetra-load-%d.sst", r.ts))
-	f, err := fs.Create(path, vfs.WriteCategoryUnspecified)
+	paths, err := r.writeTables(ctx, fs, l.s.dir, fmt.Sprintf("tetra-load-%d", r.ts), wo)
 	if err != nil {
-		return fmt.Errorf("pebblestore: bulk load: %w", err)
+		return err
 	}
-	defer fs.Remove(path) // Pebble links or copies what it ingests
-	// Level 0's writer options, not the lowest level's: a table written for
-	// the lowest level marks deletions obsolete, and Pebble may ingest this
-	// one above data they must delete.
-	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), l.s.po.MakeWriterOptions(0, l.s.db.TableFormat()))
-	for i, e := range r.kv {
-		if i+1 < len(r.kv) && bytes.Equal(e.key, r.kv[i+1].key) {
-			continue // a later write of the same key follows
+	defer func() { // Pebble links or copies what it ingests
+		for _, p := range paths {
+			fs.Remove(p)
 		}
-		if e.del {
-			err = w.Delete(e.key)
-		} else {
-			err = w.Set(e.key, e.val)
-		}
-		if err != nil {
-			w.Close()
-			return fmt.Errorf("pebblestore: bulk load: %w", err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("pebblestore: bulk load: %w", err)
-	}
-	if err := l.s.db.Ingest(ctx, []string{path}); err != nil {
+	}()
+	if err := l.s.db.Ingest(ctx, paths); err != nil {
 		return fmt.Errorf("pebblestore: bulk load: ingest: %w", err)
 	}
 	return nil
@@ -426,9 +510,6 @@ func (l *Loader) ingest(ctx context.Context, r *loadRun) error {
 // not update, are emptied (as of its last commit, so no reader refills them
 // from an older view), then the counters move and the feeds wake.
 func (s *Store) publishLoad(ts, asked int64, next graphstore.ID) {
-	if s.now != nil {
-		s.now.ver.Store(0) // off until the load ends and rebuilds it
-	}
 	s.elems.clear(ts)
 	s.posts.clear(ts)
 	s.count.clear(ts)
@@ -455,14 +536,16 @@ func (l *Loader) Close() error {
 	if errors.Is(err, graphstore.ErrClosed) {
 		err = nil
 	}
-	if err == nil && l.s.now != nil && l.s.now.ver.Load() == 0 {
-		// The runs changed terms the index was not told about: read it
-		// anew from what they left.
+	if err == nil && l.s.now != nil {
 		l.s.mu.RLock()
 		last, next := l.s.last, l.s.nextID
 		l.s.mu.RUnlock()
-		err = l.s.now.build(l.s.db, last, next)
-		markCorrupt(&err)
+		if l.s.now.ver.Load() != last {
+			// The index fell out of step (an id beyond its sets): read it
+			// anew from what the runs left.
+			err = l.s.now.build(l.s.db, last, next)
+			markCorrupt(&err)
+		}
 	}
 	l.closed = true
 	l.s.wmu.Unlock()

@@ -23,7 +23,10 @@ func TestLoaderSameBytes(t *testing.T) {
 		"topogen": topogenBatches(t),
 		"random":  randomBatches(),
 	} {
-		t.Run(name, func(t *testing.T) { loaderSameBytes(t, batches) })
+		t.Run(name, func(t *testing.T) { loaderSameBytes(t, batches, false) })
+		// Without the present graph the loader keeps the adjacency it
+		// wrote in the run itself.
+		t.Run(name+"-no-present", func(t *testing.T) { loaderSameBytes(t, batches, true) })
 	}
 }
 
@@ -51,7 +54,7 @@ func randomBatches() []*graphstore.Batch {
 	return out
 }
 
-func loaderSameBytes(t *testing.T, batches []*graphstore.Batch) {
+func loaderSameBytes(t *testing.T, batches []*graphstore.Batch, noPresent bool) {
 	ctx := context.Background()
 	opts := pebblestore.Options{Now: func() time.Time { return graphtest.Base.Add(1000 * time.Hour) }, Retention: 1000 * time.Hour, NoSync: true}
 	applied, err := pebblestore.Open(t.TempDir(), opts)
@@ -59,7 +62,9 @@ func loaderSameBytes(t *testing.T, batches []*graphstore.Batch) {
 		t.Fatal(err)
 	}
 	defer applied.Close()
-	loaded, err := pebblestore.Open(t.TempDir(), opts)
+	lopts := opts
+	lopts.NoPresentIndex = noPresent
+	loaded, err := pebblestore.Open(t.TempDir(), lopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +105,9 @@ func loaderSameBytes(t *testing.T, batches []*graphstore.Batch) {
 		t.Fatal(err)
 	}
 	compareKVs(t, applied, loaded)
+	if !noPresent {
+		comparePresent(t, applied, loaded)
+	}
 	if !loaded.LastCommit().Equal(applied.LastCommit()) {
 		t.Fatalf("last commit: applied %v, loaded %v", applied.LastCommit(), loaded.LastCommit())
 	}
@@ -115,6 +123,18 @@ func loaderSameBytes(t *testing.T, batches []*graphstore.Batch) {
 		}
 	}
 	compareKVs(t, applied, loaded)
+}
+
+// comparePresent checks that the loader kept the present graph in memory
+// as Apply keeps it (the loader follows it batch by batch instead of
+// rebuilding it at the end).
+func comparePresent(t *testing.T, a, b *pebblestore.Store) {
+	t.Helper()
+	da, _ := a.DumpPresent()
+	db, _ := b.DumpPresent()
+	if da != db {
+		t.Fatalf("present graph: applied\n%s\nloaded\n%s", da, db)
+	}
 }
 
 func compareKVs(t *testing.T, a, b *pebblestore.Store) {

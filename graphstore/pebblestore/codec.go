@@ -30,7 +30,15 @@ func encodeElement(el *graphstore.Element) []byte {
 	if el == nil {
 		return []byte{}
 	}
-	e := make([]byte, 0, 256)
+	return appendElement(make([]byte, 0, 256), el)
+}
+
+// appendElement appends the record of an element version (nothing for a
+// deletion).
+func appendElement(e []byte, el *graphstore.Element) []byte {
+	if el == nil {
+		return e
+	}
 	e = append(e, recordFormat)
 	e = append(e, byte(el.Kind))
 	e = kv.AppendUvarint(e, uint64(el.SourceID))

@@ -67,7 +67,13 @@ func readEscaped(b []byte) (string, []byte, error) {
 }
 
 func versionKey(id graphstore.ID, ts int64) []byte {
-	b := make([]byte, 0, 17)
+	return appendVersionKey(make([]byte, 0, versionKeyLen), id, ts)
+}
+
+// versionKeyLen is the length of a version key.
+const versionKeyLen = 17
+
+func appendVersionKey(b []byte, id graphstore.ID, ts int64) []byte {
 	b = append(b, tagVersion)
 	b = appendU64(b, uint64(id))
 	return appendU64(b, uint64(ts))

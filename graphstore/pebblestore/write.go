@@ -36,7 +36,7 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (_ *graphstore.C
 		return nil, err
 	}
 	v := &view{r: s.db, seen: last, quiet: 1}
-	st := &writeState{s: s, v: v}
+	st := &writeState{s: s, v: v, at: last}
 	err = st.prefetch(b)
 	var plan *base.Plan
 	if err == nil {
@@ -67,12 +67,15 @@ func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 	changes := termChanges{}
 	v := &view{r: s.db, seen: plan.Time - 1}
 	defer v.close()
+	var buf []byte // keys and values are built here: Set copies them into the batch
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
-		if err := batch.Set(versionKey(w.ID, plan.Time), encodeElement(w.After), nil); err != nil {
+		buf = appendVersionKey(buf[:0], w.ID, plan.Time)
+		buf = appendElement(buf, w.After)
+		if err := batch.Set(buf[:versionKeyLen], buf[versionKeyLen:], nil); err != nil {
 			return nil, err
 		}
-		if err := s.writePostings(batch, v, w, plan.Time, changes); err != nil {
+		if err := s.writePostings(batch, v, w, plan.Time, changes, &buf); err != nil {
 			return nil, err
 		}
 	}
@@ -174,21 +177,15 @@ type postingID struct {
 // writePostings closes the postings the old version had and the new one has
 // not (moving them to the history table with their validity interval) and
 // opens the ones the new version adds.
-func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts int64, changes termChanges) error {
+func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts int64, changes termChanges, buf *[]byte) error {
 	if base.SamePostings(w.Before, w.After) {
 		return nil // a change of health alone
 	}
 	before := graphstore.Postings(w.Before)
 	after := graphstore.Postings(w.After)
-	kept := make(map[postingID]bool, len(before))
-	for _, p := range after {
-		kept[postingID{p.Index, p.Term, p.Aux}] = true
-	}
-	had := make(map[postingID]bool, len(before))
+	kept, had := postingLookup(after), postingLookup(before)
 	for _, p := range before {
-		id := postingID{p.Index, p.Term, p.Aux}
-		had[id] = true
-		if kept[id] {
+		if kept(p) {
 			continue
 		}
 		if err := s.closePosting(batch, v, p, w.ID, ts); err != nil {
@@ -198,20 +195,39 @@ func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts in
 		changes[k] = append(changes[k], postingChange{id: w.ID, aux: p.Aux, close: true})
 	}
 	for _, p := range after {
-		if had[postingID{p.Index, p.Term, p.Aux}] {
+		if had(p) {
 			continue
 		}
-		val := appendU64(make([]byte, 0, 16), uint64(ts))
+		b := appendPostingKey((*buf)[:0], p.Index, p.Term, w.ID)
+		n := len(b)
+		b = appendU64(b, uint64(ts))
 		if p.Aux != 0 {
-			val = appendU64(val, uint64(p.Aux))
+			b = appendU64(b, uint64(p.Aux))
 		}
-		if err := batch.Set(postingKey(p.Index, p.Term, w.ID), val, nil); err != nil {
+		*buf = b
+		if err := batch.Set(b[:n], b[n:], nil); err != nil {
 			return err
 		}
 		k := termKey{p.Index, p.Term}
 		changes[k] = append(changes[k], postingChange{id: w.ID, aux: p.Aux})
 	}
 	return nil
+}
+
+// postingLookup returns whether a list of postings has a posting: by
+// scanning the list while it is short (an element's usual dozen: no map
+// per element written), by a map beyond.
+func postingLookup(l []graphstore.Posting) func(graphstore.Posting) bool {
+	if len(l) <= 32 {
+		return func(p graphstore.Posting) bool {
+			return slices.ContainsFunc(l, func(q graphstore.Posting) bool { return samePosting(p, q) })
+		}
+	}
+	m := make(map[postingID]bool, len(l))
+	for _, p := range l {
+		m[postingID{p.Index, p.Term, p.Aux}] = true
+	}
+	return func(p graphstore.Posting) bool { return m[postingID{p.Index, p.Term, p.Aux}] }
 }
 
 // closePosting ends a posting at ts: the current entry is deleted and a
@@ -294,6 +310,7 @@ func (s *Store) publish(plan *base.Plan, changes termChanges, asked int64) {
 type writeState struct {
 	s       *Store
 	v       *view
+	at      int64                       // the commit planning reads the present graph at: the writer's last
 	ext     map[string]graphstore.ID    // external-id mappings of the batch's operations, prefetched
 	holders map[termKey][]graphstore.ID // current holders of the terms the batch will ask about, prefetched
 }
@@ -342,7 +359,7 @@ func (st *writeState) prefetchExternal(b *graphstore.Batch) error {
 
 func (st writeState) Current(id graphstore.ID) (*graphstore.Element, error) {
 	if st.s.now != nil {
-		if e, ok := st.s.now.element(st.v.seen, id); ok {
+		if e, ok := st.s.now.element(st.at, id); ok {
 			return e, nil
 		}
 	}
@@ -432,12 +449,8 @@ func (st writeState) Holders(ix graphstore.Index, term string) ([]graphstore.ID,
 	if ids, ok := st.holders[k]; ok {
 		return ids, nil
 	}
-	if k.isAdjacency() && st.s.now != nil { // health planning walks adjacency: the present graph has it in memory
-		if adj, ok := st.s.now.adjacent(st.v.seen, k.component(), side(ix)); ok {
-			ids := make([]graphstore.ID, len(adj))
-			for i, a := range adj {
-				ids[i] = a.Relation
-			}
+	if k.isAdjacency() { // health planning walks adjacency: the present graph has it in memory
+		if ids, ok := st.presentAdjacent(k); ok {
 			return ids, nil
 		}
 	}
@@ -452,6 +465,23 @@ func (st writeState) Holders(ix graphstore.Index, term string) ([]graphstore.ID,
 		}
 	}
 	return out, nil
+}
+
+// presentAdjacent returns the relations of one side of a component's
+// adjacency from the present graph, ok false when it cannot answer.
+func (st writeState) presentAdjacent(k termKey) ([]graphstore.ID, bool) {
+	if st.s.now == nil {
+		return nil, false
+	}
+	adj, ok := st.s.now.adjacent(st.at, k.component(), side(k.ix))
+	if !ok {
+		return nil, false
+	}
+	ids := make([]graphstore.ID, len(adj))
+	for i, a := range adj {
+		ids[i] = a.Relation
+	}
+	return ids, true
 }
 
 // Support implements base.State from the support table, which holds only

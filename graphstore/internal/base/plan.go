@@ -88,7 +88,7 @@ func PlanBatch(st State, b *graphstore.Batch, ts int64, nextID graphstore.ID) (*
 		return nil, err
 	}
 	a := &applier{
-		st: st, ts: ts, nextID: nextID,
+		st: st, ts: ts, nextID: nextID, firstNew: nextID,
 		pending:  map[graphstore.ID]*working{},
 		holder:   map[string]graphstore.ID{},
 		external: map[extKey]graphstore.ID{},
@@ -135,6 +135,7 @@ type applier struct {
 	st       State
 	ts       int64
 	nextID   graphstore.ID
+	firstNew graphstore.ID // the first id this batch allocates: no id from here on has a committed version
 	pending  map[graphstore.ID]*working
 	holder   map[string]graphstore.ID // component identifier → holder, for identifiers changed in this batch (0 = none)
 	changed  []string                 // identifiers whose holder changed, in order of change
@@ -178,6 +179,11 @@ func (a *applier) apply(op *graphstore.Op) error {
 func (a *applier) get(id graphstore.ID, kind graphstore.Kind) (*working, error) {
 	if w, ok := a.pending[id]; ok {
 		return w, nil
+	}
+	if id >= a.firstNew {
+		// Allocated by this batch: nothing to read (for a batch of new
+		// elements, reading their absence cost more than planning them).
+		return a.adopt(id, kind, nil), nil
 	}
 	e, err := a.st.Current(id)
 	if err != nil {

@@ -1,0 +1,67 @@
+package pebblestore_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/internal/topogen"
+)
+
+// BenchmarkBulkLoad loads the initial graph of the uniform shape (N
+// components and 3N relations, batches of 10,000; N is 30,000 or
+// TETRA_BULK_BENCH_COMPONENTS) through the bulk loader into a fresh synced
+// store, closing the loader (which rebuilds the present graph) inside the
+// timer. The batches are generated before the timer starts, so the figure
+// and a CPU profile are the loader's alone:
+//
+//	flock /tmp/tetra-bench.lock go test ./graphstore/pebblestore -run '^$' -bench BulkLoad -benchtime 3x -cpuprofile /tmp/bulk.prof
+func BenchmarkBulkLoad(b *testing.B) {
+	n := 30_000
+	if v, err := strconv.Atoi(os.Getenv("TETRA_BULK_BENCH_COMPONENTS")); err == nil && v > 0 {
+		n = v
+	}
+	cfg := topogen.Sized(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), n, topogen.Uniform)
+	cfg.Hours = 0
+	rec := &recorder{}
+	g := topogen.New(cfg)
+	if err := g.LoadInitial(context.Background(), rec); err != nil {
+		b.Fatal(err)
+	}
+	elems := g.Stats.InitialElements
+	opts := pebblestore.Options{Now: func() time.Time { return cfg.End.Add(time.Hour) }}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		st, err := pebblestore.Open(b.TempDir(), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		loadAll(b, st, rec.batches)
+		b.StopTimer()
+		st.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(elems)*float64(b.N)/b.Elapsed().Seconds(), "elements/s")
+}
+
+func loadAll(b *testing.B, st *pebblestore.Store, batches []*graphstore.Batch) {
+	ld, err := st.NewLoader(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bt := range batches {
+		if _, err := ld.Apply(context.Background(), bt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := ld.Close(); err != nil {
+		b.Fatal(err)
+	}
+}

@@ -1,0 +1,243 @@
+package pebblestore
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// runKV is what a run of the bulk loader writes: every key and value in a
+// few large chunks, and one entry per write that refers to them. The
+// entries hold no pointers, so the garbage collector never scans the
+// millions of them, and sorting moves 32 bytes per write.
+type runKV struct {
+	chunks [][]byte // the last one is being filled
+	ents   []kvEntry
+	bytes  int
+}
+
+// kvEntry is one write of a run.
+type kvEntry struct {
+	pfx        uint64 // the key's bytes 2 to 9, big-endian, zero-padded: most comparisons end here
+	chunk, off uint32 // where the key starts; its value follows it
+	klen, vlen uint32
+	seq        int32  // order of the write in the run: the last write of a key wins
+	bucket     uint16 // the key's first two bytes (see bucketOf)
+	del        bool
+}
+
+// runChunk is the size of a run's chunks.
+const runChunk = 4 << 20
+
+// start returns an empty slice at the end of the current chunk to append a
+// key and its value to; finish takes them in.
+func (r *runKV) start() []byte {
+	if len(r.chunks) == 0 || cap(r.cur())-len(r.cur()) < 64<<10 {
+		r.chunks = append(r.chunks, make([]byte, 0, runChunk))
+	}
+	c := r.cur()
+	return c[len(c):len(c)]
+}
+
+func (r *runKV) cur() []byte { return r.chunks[len(r.chunks)-1] }
+
+// finish records the write of b[:klen] (the key) with value b[klen:], b
+// having been built by appending to start(). A key and value that
+// outgrew the chunk are copied into one of their own.
+func (r *runKV) finish(b []byte, klen int, del bool) {
+	c := r.cur()
+	n := len(c)
+	if len(b) <= cap(c)-n && &c[:n+1][n] == &b[0] {
+		c = c[:n+len(b)] // b lies at the end of the chunk
+	} else {
+		if len(b) > cap(c)-n {
+			r.chunks = append(r.chunks, make([]byte, 0, max(runChunk, len(b))))
+			c, n = r.cur(), 0
+		}
+		c = append(c, b...)
+	}
+	r.chunks[len(r.chunks)-1] = c
+	r.ents = append(r.ents, kvEntry{
+		pfx: keyPrefix(c[n : n+klen]), bucket: bucketOf(c[n : n+klen]), chunk: uint32(len(r.chunks) - 1), off: uint32(n),
+		klen: uint32(klen), vlen: uint32(len(b) - klen), seq: int32(len(r.ents)), del: del,
+	})
+	r.bytes += len(b) + 40
+}
+
+func (r *runKV) set(k, v []byte) {
+	b := append(append(r.start(), k...), v...)
+	r.finish(b, len(k), false)
+}
+
+func (r *runKV) del(k []byte) {
+	r.finish(append(r.start(), k...), len(k), true)
+}
+
+func (r *runKV) key(e *kvEntry) []byte {
+	return r.chunks[e.chunk][e.off : e.off+e.klen : e.off+e.klen]
+}
+
+func (r *runKV) val(e *kvEntry) []byte {
+	s := e.off + e.klen
+	return r.chunks[e.chunk][s : s+e.vlen : s+e.vlen]
+}
+
+// keyPrefix is bytes 2 to 9 of a key as a number; the first two bytes
+// (table and index, or table and an id's top byte) are the key's bucket
+// (see tables).
+func keyPrefix(k []byte) uint64 {
+	var b [8]byte
+	if len(k) > 2 {
+		copy(b[:], k[2:])
+	}
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// bucketOf is a key's first two bytes as a number (a key of one byte is
+// its byte followed by a zero, which orders it first as it should).
+func bucketOf(k []byte) uint16 {
+	if len(k) < 2 {
+		return uint16(k[0]) << 8
+	}
+	return uint16(k[0])<<8 | uint16(k[1])
+}
+
+// compare orders two writes by key, then by order in the run.
+func (r *runKV) compare(a, b *kvEntry) int {
+	if a.bucket != b.bucket {
+		return cmp.Compare(a.bucket, b.bucket)
+	}
+	if a.pfx != b.pfx {
+		return cmp.Compare(a.pfx, b.pfx)
+	}
+	ka, kb := r.key(a), r.key(b)
+	return cmp.Or(bytes.Compare(ka, kb), cmp.Compare(a.seq, b.seq))
+}
+
+// tables orders the writes by bucket (a stable counting sort: within a
+// bucket they stay in run order) and returns the ranges of writes that
+// become one table each: the postings and history entries of each index
+// apart, each other table (versions, external ids, …) whole. Tables of
+// distinct ranges never overlap, so they are sorted and written side by
+// side, and Pebble places each at the lowest level it fits: on a store that
+// holds no such keys yet, the bottom, where no compaction rewrites it.
+func (r *runKV) tables() [][2]int {
+	counts := make([]int32, 1<<16+1)
+	for i := range r.ents {
+		counts[int(r.ents[i].bucket)+1]++
+	}
+	for i := 1; i < len(counts); i++ {
+		counts[i] += counts[i-1]
+	}
+	starts := slices.Clone(counts[:1<<16])
+	sorted := make([]kvEntry, len(r.ents))
+	for i := range r.ents {
+		b := r.ents[i].bucket
+		sorted[counts[b]] = r.ents[i]
+		counts[b]++
+	}
+	r.ents = sorted
+	var out [][2]int
+	for b := 0; b < 1<<16; {
+		lo := int(starts[b])
+		end := b + 1
+		if tag := byte(b >> 8); tag != tagPosting && tag != tagHistory {
+			end = (b>>8 + 1) << 8 // the whole table
+		}
+		hi := len(r.ents)
+		if end < 1<<16 {
+			hi = int(starts[end])
+		}
+		if hi > lo {
+			out = append(out, [2]int{lo, hi})
+		}
+		b = end
+	}
+	return out
+}
+
+// writeTables sorts the run and writes it as tables under dir, on up to two
+// goroutines (the machine's cores, at most), and returns their paths.
+func (r *runKV) writeTables(ctx context.Context, fs vfs.FS, dir, name string, wo func() sstable.WriterOptions) ([]string, error) {
+	ranges := r.tables()
+	// The largest first, so the workers end together.
+	order := make([]int, len(ranges))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		return cmp.Compare(ranges[b][1]-ranges[b][0], ranges[a][1]-ranges[a][0])
+	})
+	paths := make([]string, len(ranges))
+	errs := make([]error, len(ranges))
+	next := make(chan int, len(order))
+	for _, i := range order {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range min(2, runtime.GOMAXPROCS(0), len(ranges)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if ctx.Err() != nil {
+					errs[i] = ctx.Err()
+					continue
+				}
+				paths[i] = filepath.Join(dir, fmt.Sprintf("%s-%03d.sst", name, i))
+				errs[i] = r.writeTable(fs, paths[i], r.ents[ranges[i][0]:ranges[i][1]], wo())
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			for _, p := range paths {
+				if p != "" {
+					fs.Remove(p)
+				}
+			}
+			return nil, fmt.Errorf("pebblestore: bulk load: table %d: %w", i, err)
+		}
+	}
+	return paths, nil
+}
+
+// writeTable sorts the writes of one range and writes the last write of
+// each key.
+func (r *runKV) writeTable(fs vfs.FS, path string, ents []kvEntry, wo sstable.WriterOptions) error {
+	slices.SortFunc(ents, func(a, b kvEntry) int { return r.compare(&a, &b) })
+	f, err := fs.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)
+	for i := range ents {
+		e := &ents[i]
+		k := r.key(e)
+		if i+1 < len(ents) && ents[i+1].pfx == e.pfx && ents[i+1].bucket == e.bucket && bytes.Equal(k, r.key(&ents[i+1])) {
+			continue // a later write of the same key follows
+		}
+		if e.del {
+			err = w.Delete(k)
+		} else {
+			err = w.Set(k, r.val(e))
+		}
+		if err != nil {
+			w.Close()
+			return err
+		}
+	}
+	return w.Close()
+}
