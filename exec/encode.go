@@ -119,7 +119,8 @@ type encoder struct {
 	ctx   context.Context
 	start int
 	max   int64
-	n     int // elements written since the last check
+	n     int          // elements written since the last check
+	props bytes.Buffer // appendProperties' view of b, kept here so it is not allocated per element
 }
 
 func (e *encoder) check() error {
@@ -278,7 +279,7 @@ func (e *encoder) component(c *Component) error {
 	b = appendStrings(b, c.Identifiers)
 	b = appendField(b, "healthState", c.HealthState)
 	b = appendField(b, "propagatedHealthState", c.PropagatedHealthState)
-	b, err := appendProperties(b, c.Properties)
+	b, err := appendProperties(b, c.Properties, &e.props)
 	if err != nil {
 		return fmt.Errorf("exec: component %d: %w", c.ID, err)
 	}
@@ -303,7 +304,7 @@ func (e *encoder) relation(r *Relation) error {
 	b = appendStrings(b, r.Labels)
 	b = append(b, `,"identifiers":`...)
 	b = appendStrings(b, r.Identifiers)
-	b, err := appendProperties(b, r.Properties)
+	b, err := appendProperties(b, r.Properties, &e.props)
 	if err != nil {
 		return fmt.Errorf("exec: relation %d: %w", r.ID, err)
 	}
@@ -319,12 +320,12 @@ func (e *encoder) relation(r *Relation) error {
 // Stored properties are compact already; json.Compact checks that they are
 // valid JSON (a damaged value must not break the document) in one linear
 // pass and never indents.
-func appendProperties(b []byte, p json.RawMessage) ([]byte, error) {
+func appendProperties(b []byte, p json.RawMessage, buf *bytes.Buffer) ([]byte, error) {
 	if len(p) == 0 {
 		return b, nil
 	}
 	b = append(b, `,"properties":`...)
-	buf := bytes.NewBuffer(b)
+	*buf = *bytes.NewBuffer(b)
 	if err := json.Compact(buf, p); err != nil {
 		return b, fmt.Errorf("stored properties are not valid JSON: %w", err)
 	}
