@@ -271,7 +271,7 @@ func relationsAmong(r *run, ids []graphstore.ID) ([]*graphstore.Relation, error)
 // each component just before its relations are looked up, so a caller that
 // also loads the component reads the store's entry for it once.
 func relationIDsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID) error) ([]graphstore.ID, error) {
-	relIDs := make([]graphstore.ID, 0, len(ids))
+	var relIDs []graphstore.ID // grown as found: a large list allocated up front is fresh memory per query
 	among := membersOf(ids)
 	for _, id := range ids {
 		if visit != nil {
