@@ -157,11 +157,11 @@ func (r *run) elementIf(id graphstore.ID, seen []graphstore.ID) (*graphstore.Ele
 // diffRelations compares the relations among the components seen at each
 // time.
 func diffRelations(r1, r2 *run, seen1, seen2 []graphstore.ID, res *ChangesResult) error {
-	rels1, err := relationsAmong(r1, seen1, nil)
+	rels1, err := relationsAmong(r1, seen1)
 	if err != nil {
 		return err
 	}
-	rels2, err := relationsAmong(r2, seen2, nil)
+	rels2, err := relationsAmong(r2, seen2)
 	if err != nil {
 		return err
 	}

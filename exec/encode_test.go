@@ -230,3 +230,27 @@ func TestDecodeJSONVersion(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestAppendStringEveryPosition: a byte that needs escaping (or is beyond
+// ASCII) is caught wherever it stands in a string, inside or outside the
+// eight-byte runs the encoder skips at once, as encoding/json writes it.
+func TestAppendStringEveryPosition(t *testing.T) {
+	specials := []string{"\x00", "\x1f", "\"", "\\", "\x7f", "é", "\u2028", "\xff", " ", "~"}
+	for n := 1; n <= 24; n++ {
+		for pos := range n {
+			for _, sp := range specials {
+				s := strings.Repeat("a", pos) + sp + strings.Repeat("b", n-pos-1)
+				var buf bytes.Buffer
+				enc := json.NewEncoder(&buf)
+				enc.SetEscapeHTML(false)
+				if err := enc.Encode(s); err != nil {
+					t.Fatal(err)
+				}
+				want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+				if got := appendString(nil, s); !bytes.Equal(got, want) {
+					t.Fatalf("%q: got %s, want %s", s, got, want)
+				}
+			}
+		}
+	}
+}

@@ -156,21 +156,22 @@ func (e *Engine) RunWith(parent context.Context, stmt lang.Statement, o QueryOpt
 	ctx, cancel := context.WithTimeout(parent, o.Timeout) // planning counts too
 	defer cancel()
 	q, cat, err := e.plan(stmt, o)
-	cat.close()
 	if err == nil {
 		err = ctx.Err()
 	}
 	if err != nil {
+		cat.close()
 		return nil, timeout(parent, ctx, o.Timeout, err)
 	}
 	var res *Result
 	if q.Changes {
+		cat.close()
 		var c *ChangesResult
 		c, err = e.changes(ctx, q, o.MaxElements)
 		res = &Result{Changes: c}
 	} else {
 		var t *TopologyResult
-		t, err = e.topology(ctx, q, o.MaxElements)
+		t, err = e.topology(ctx, q, o.MaxElements, cat) // takes over cat's snapshot
 		res = &Result{Topology: t}
 	}
 	if err != nil {
@@ -212,8 +213,8 @@ func evaluate(r *run, root planner.Plan) ([]graphstore.ID, error) {
 	return drain(it)
 }
 
-func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int) (*TopologyResult, error) {
-	snap, err := e.g.Snapshot(q.At)
+func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat *catalog) (*TopologyResult, error) {
+	snap, err := cat.snapshotAt(q.At)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +225,7 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int) (*To
 		return nil, err
 	}
 	res := &TopologyResult{EvaluatedAt: q.At, Components: make([]Component, 0, len(ids))}
-	rels, err := relationsAmong(r, ids, func(id graphstore.ID) error {
+	relIDs, err := relationIDsAmong(r, ids, func(id graphstore.ID) error {
 		c, err := r.component(id)
 		if err != nil {
 			return err
@@ -238,29 +239,48 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int) (*To
 	if err != nil {
 		return nil, err
 	}
-	res.Relations = make([]Relation, len(rels))
-	for i, rel := range rels {
+	res.Relations = make([]Relation, len(relIDs))
+	for i, id := range relIDs {
+		rel, err := r.relation(id)
+		if err != nil {
+			return nil, err
+		}
 		res.Relations[i] = relationOf(rel)
 	}
 	return res, nil
 }
 
 // relationsAmong returns the traversable relations whose both ends are in
-// ids (sorted), ordered by relation id. visit, when not nil, is called for
+// ids (sorted), ordered by relation id.
+func relationsAmong(r *run, ids []graphstore.ID) ([]*graphstore.Relation, error) {
+	relIDs, err := relationIDsAmong(r, ids, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*graphstore.Relation, len(relIDs))
+	for i, id := range relIDs {
+		if out[i], err = r.relation(id); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// relationIDsAmong returns the ids of the traversable relations whose both
+// ends are in ids (sorted), ascending. visit, when not nil, is called for
 // each component just before its relations are looked up, so a caller that
 // also loads the component reads the store's entry for it once.
-func relationsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID) error) ([]*graphstore.Relation, error) {
-	var relIDs []graphstore.ID
-	var adj []graphstore.Adjacency
-	var err error
-	among := idSetOf(ids)
+func relationIDsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID) error) ([]graphstore.ID, error) {
+	var relIDs []graphstore.ID // grown as found: a large list allocated up front is fresh memory per query
+	among := membersOf(ids)
 	for _, id := range ids {
 		if visit != nil {
 			if err := visit(id); err != nil {
 				return nil, err
 			}
 		}
-		if adj, err = r.snap.Adjacent(id, graphstore.IdxOut, adj[:0]); err != nil {
+		adj, err := r.adjacent(id, graphstore.IdxOut)
+		if err != nil {
 			return nil, err
 		}
 		for _, a := range adj {
@@ -273,18 +293,7 @@ func relationsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID) error
 		}
 	}
 	slices.Sort(relIDs)
-	out := make([]*graphstore.Relation, 0, len(relIDs))
-	for _, id := range relIDs {
-		el, err := r.snap.Element(id)
-		if err != nil {
-			return nil, err
-		}
-		if el == nil || el.Relation() == nil {
-			return nil, internalf("relation %d is adjacent but not live", id)
-		}
-		out = append(out, el.Relation())
-	}
-	return out, nil
+	return relIDs, nil
 }
 
 // catalog gives the planner estimates from a snapshot of the latest commit,
@@ -326,6 +335,22 @@ func (c *catalog) Total() (int, error) {
 		return 0, err
 	}
 	return s.Estimate(graphstore.IdxKind, graphstore.TermComponent)
+}
+
+// snapshotAt returns a snapshot of the graph at t for a query to read,
+// and leaves the catalog closed. The catalog's own snapshot, opened for
+// the planner's estimates, serves when t is at or after the commit it
+// reads: it is then the graph at t as of when the query was planned, and
+// a read at the current time opens one snapshot, not two.
+func (c *catalog) snapshotAt(t time.Time) (graphstore.Snapshot, error) {
+	if s := c.snap; s != nil {
+		c.snap = nil
+		if !t.Before(s.Time()) {
+			return s, nil
+		}
+		s.Close()
+	}
+	return c.g.Snapshot(t)
 }
 
 func (c *catalog) close() {

@@ -15,6 +15,7 @@ import (
 type run struct {
 	ctx     context.Context
 	snap    graphstore.Snapshot
+	view    graphstore.AdjacencyViewer // snap's, when it has one
 	limit   int
 	touched *idSet
 	steps   int
@@ -22,7 +23,35 @@ type run struct {
 }
 
 func newRun(ctx context.Context, snap graphstore.Snapshot, limit int) *run {
-	return &run{ctx: ctx, snap: snap, limit: limit, touched: newIDSet()}
+	view, _ := snap.(graphstore.AdjacencyViewer)
+	return &run{ctx: ctx, snap: snap, view: view, limit: limit, touched: newIDSet()}
+}
+
+// adjacent returns one side of a component's adjacency: the snapshot's own
+// list when it hands it out without a copy, else a copy in r.adj. The list
+// is valid until the next call of adjacent or expandFrom; never modify it.
+func (r *run) adjacent(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, error) {
+	if r.view != nil {
+		if l, ok, err := r.view.AdjacentView(id, ix); err != nil || ok {
+			return l, err
+		}
+	}
+	l, err := r.snap.Adjacent(id, ix, r.adj[:0])
+	r.adj = l
+	return l, err
+}
+
+// relation loads a relation adjacent to a component of the result: it must
+// be live at the snapshot's time.
+func (r *run) relation(id graphstore.ID) (*graphstore.Relation, error) {
+	el, err := r.snap.Element(id)
+	if err != nil {
+		return nil, err
+	}
+	if el == nil || el.Relation() == nil {
+		return nil, internalf("relation %d is adjacent but not live", id)
+	}
+	return el.Relation(), nil
 }
 
 // check returns the context's error every 64 steps: cancellation and

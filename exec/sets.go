@@ -2,6 +2,7 @@ package exec
 
 import (
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -230,11 +231,55 @@ func (s *idSet) add(id graphstore.ID) bool {
 
 func (s *idSet) len() int { return s.n }
 
-// idSetOf returns the set of ids.
-func idSetOf(ids []graphstore.ID) *idSet {
-	s := newIDSet()
-	for _, id := range ids {
-		s.add(id)
+// members is a membership test over a sorted list of ids: a bitmap over
+// the list's range when the ids are dense enough (at most 16 bytes of
+// bitmap per id) and the bitmap small (below the runtime's 32 KiB of a
+// small object: a large one is fresh memory per query, which costs page
+// faults on this project's VM), a binary search of a short list, else the
+// engine's id set.
+type members struct {
+	lo     graphstore.ID
+	bits   []uint64
+	sorted []graphstore.ID
+	set    *idSet
+}
+
+const (
+	maxMemberWords  = 4000 // 32,000 bytes
+	maxMemberSearch = 256
+)
+
+func membersOf(sorted []graphstore.ID) members {
+	if len(sorted) == 0 {
+		return members{}
 	}
-	return s
+	lo, hi := sorted[0], sorted[len(sorted)-1]
+	if words := uint64(hi-lo)/64 + 1; words <= 2*uint64(len(sorted))+16 && words <= maxMemberWords {
+		m := members{lo: lo, bits: make([]uint64, words)}
+		for _, id := range sorted {
+			d := id - lo
+			m.bits[d/64] |= 1 << (d % 64)
+		}
+		return m
+	}
+	if len(sorted) <= maxMemberSearch {
+		return members{sorted: sorted}
+	}
+	set := newIDSet()
+	for _, id := range sorted {
+		set.add(id)
+	}
+	return members{set: set}
+}
+
+func (m members) has(id graphstore.ID) bool {
+	switch {
+	case m.bits != nil:
+		d := uint64(id - m.lo) // wraps for id < lo: past the bitmap
+		return d/64 < uint64(len(m.bits)) && m.bits[d/64]&(1<<(d%64)) != 0
+	case m.set != nil:
+		return m.set.has(id)
+	}
+	_, ok := slices.BinarySearch(m.sorted, id)
+	return ok
 }

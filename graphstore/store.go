@@ -171,6 +171,22 @@ type SetReader interface {
 	PostingSet(ix Index, term string) (set *roaring.Bitmap, ok bool, err error)
 }
 
+// AdjacencyViewer is implemented by snapshots that can hand out one side
+// of a component's adjacency without copying it (the Pebble store's
+// snapshots at the current time, from its in-memory index of the present
+// graph). Relating a result's components reads every component's outgoing
+// side once; a copy of each was most of the time of a broad filter. A
+// wrapper of a Snapshot need not forward it: callers fall back to
+// Adjacent.
+type AdjacencyViewer interface {
+	// AdjacentView returns what Adjacent would append: the traversable
+	// relations that touch component id on one side (IdxOut or IdxIn) at
+	// the snapshot's time, ascending by relation id. ok is false when the
+	// snapshot cannot answer from memory (use Adjacent). The slice is
+	// shared and immutable: read it, never modify or append to it.
+	AdjacentView(id ID, ix Index) (l []Adjacency, ok bool, err error)
+}
+
 // VersionReader is implemented by snapshots that can tell which version of
 // an element is live without decoding it (the Pebble store reads its
 // version directory). CHANGES compares the versions at its two times and

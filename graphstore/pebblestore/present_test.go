@@ -283,3 +283,83 @@ func TestPresentFile(t *testing.T) {
 		t.Fatalf("with a damaged file: from %s\n%s", from, got)
 	}
 }
+
+// TestAdjacentView: the shared adjacency lists a read at the current time
+// gets without a copy follow every commit (a relation added, one deleted),
+// equal what Adjacent copies; a snapshot opened before a commit gets none
+// (ok false) and reads its own time through Adjacent; and a list handed
+// out stays as it was when a later commit changes the component.
+func TestAdjacentView(t *testing.T) {
+	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Now: graphtest.Clock, Retention: graphtest.Retention, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	apply := func(sec int64, fill func(b *graphstore.Batch)) {
+		t.Helper()
+		b := &graphstore.Batch{Time: graphtest.At(sec)}
+		fill(b)
+		if _, err := st.Apply(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rel := func(b *graphstore.Batch, ext, dst string) {
+		b.PutRelation("s", ext, graphstore.RelationData{Type: "calls", SourceRef: "a", TargetRef: dst})
+	}
+	apply(10, func(b *graphstore.Batch) {
+		for _, c := range []string{"a", "b", "c"} {
+			b.PutComponent("s", c, graphstore.ComponentData{Name: c, Type: "service"})
+		}
+		rel(b, "a>b", "b")
+	})
+	view := func(sn graphstore.Snapshot) ([]graphstore.Adjacency, bool) {
+		t.Helper()
+		l, ok, err := sn.(graphstore.AdjacencyViewer).AdjacentView(1, graphstore.IdxOut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copied, err := sn.Adjacent(1, graphstore.IdxOut, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok && !slices.Equal(l, copied) {
+			t.Fatalf("AdjacentView %v, Adjacent %v", l, copied)
+		}
+		return slices.Clone(copied), ok
+	}
+	first, err := st.Snapshot(time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	shared, _, _ := first.(graphstore.AdjacencyViewer).AdjacentView(1, graphstore.IdxOut)
+	before := slices.Clone(shared)
+	if l, ok := view(first); !ok || len(l) != 1 || l[0].Other != 2 {
+		t.Fatalf("a's adjacency %v (from memory: %v), want one relation to b from memory", l, ok)
+	}
+	apply(20, func(b *graphstore.Batch) { rel(b, "a>c", "c") })
+	if l, ok := view(first); ok || len(l) != 1 {
+		t.Fatalf("a snapshot opened before a commit: %v (from memory: %v), want its own time's one relation, not from memory", l, ok)
+	}
+	if !slices.Equal(shared, before) {
+		t.Fatalf("a list handed out changed under its reader: %v, was %v", shared, before)
+	}
+	now := func() graphstore.Snapshot {
+		sn, err := st.Snapshot(time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sn.Close() })
+		return sn
+	}
+	if l, ok := view(now()); !ok || len(l) != 2 || l[1].Other != 3 {
+		t.Fatalf("after adding a>c: %v (from memory: %v), want relations to b and c from memory", l, ok)
+	}
+	apply(30, func(b *graphstore.Batch) { b.DeleteRelation("s", "a>b") })
+	if l, ok := view(now()); !ok || len(l) != 1 || l[0].Other != 3 {
+		t.Fatalf("after deleting a>b: %v (from memory: %v), want the relation to c from memory", l, ok)
+	}
+	if _, _, err := now().(graphstore.AdjacencyViewer).AdjacentView(1, graphstore.IdxLabel); err == nil {
+		t.Fatal("AdjacentView of a label index: no error")
+	}
+}

@@ -602,6 +602,22 @@ func (sn *snapshot) presentAdjacent(id graphstore.ID, ix graphstore.Index) ([]gr
 	return sn.s.now.adjacent(sn.ts, id, side(ix))
 }
 
+// AdjacentView implements graphstore.AdjacencyViewer from the present
+// graph, whose lists are immutable: the writer replaces a component's list
+// with an updated copy.
+func (sn *snapshot) AdjacentView(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, bool, error) {
+	if sn.closed {
+		return nil, false, graphstore.ErrClosed
+	}
+	if ix != graphstore.IdxOut && ix != graphstore.IdxIn {
+		return nil, false, fmt.Errorf("pebblestore: AdjacentView needs IdxOut or IdxIn, not %s", ix)
+	}
+	l, ok := sn.presentAdjacent(id, ix)
+	return l, ok, nil
+}
+
+var _ graphstore.AdjacencyViewer = (*snapshot)(nil)
+
 // PostingSet implements graphstore.SetReader from the present graph.
 func (sn *snapshot) PostingSet(ix graphstore.Index, term string) (*roaring.Bitmap, bool, error) {
 	if sn.closed {
