@@ -54,50 +54,12 @@ func BenchmarkIntakeKafka(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer n.Close()
-	srv := api.New(api.Config{Engine: exec.New(st, exec.Options{}), Logger: quiet})
-	rc, err := receiver.New(receiver.Config{Log: n, Logger: quiet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := rc.Mount(srv); err != nil {
-		b.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-	for deadline := time.Now().Add(20 * time.Second); n.Check() != nil; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			b.Fatal(n.Check())
-		}
-	}
+	hs := serveNode(b, st, n, receiver.Config{Log: n, Logger: quiet})
 	const clients, perPayload = 8, 100
-	var next atomic.Int64
-	b.ResetTimer()
 	start := time.Now()
-	var wg sync.WaitGroup
-	for cl := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(b.N) {
-					return
-				}
-				resp, err := http.Post(hs.URL+"/stsAgent/intake", "application/json", bytes.NewReader(topogen.IntakePayload(cl, int(i), perPayload)))
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
-					b.Errorf("status %d", resp.StatusCode)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	accepted := time.Since(start)
+	accepted := postAll(b, clients, hs.URL+"/stsAgent/intake", http.StatusAccepted, func(cl int, i int64) []byte {
+		return topogen.IntakePayload(cl, int(i), perPayload)
+	})
 	if b.Failed() {
 		return
 	}
@@ -111,6 +73,58 @@ func BenchmarkIntakeKafka(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*2*perPayload)/accepted.Seconds(), "accepted-elements/s")
 	b.ReportMetric(float64(b.N*2*perPayload)/applied.Seconds(), "applied-elements/s")
+}
+
+// serveNode serves node n's receiver (cfg) and query API over st on a
+// test HTTP server, once the node is connected.
+func serveNode(b *testing.B, st graphstore.Store, n *kafkalog.Node, cfg receiver.Config) *httptest.Server {
+	srv := api.New(api.Config{Engine: exec.New(st, exec.Options{}), Logger: quiet})
+	rc, err := receiver.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := rc.Mount(srv); err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	b.Cleanup(hs.Close)
+	for deadline := time.Now().Add(20 * time.Second); n.Check() != nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal(n.Check())
+		}
+	}
+	return hs
+}
+
+// postAll resets the timer and posts b.N bodies to url from clients
+// goroutines at once (body(cl, i) is request i, sent by client cl); any
+// answer but want fails the benchmark. It returns the time until the
+// last answer.
+func postAll(b *testing.B, clients int, url string, want int, body func(cl int, i int64) []byte) time.Duration {
+	var next atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for cl := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+				resp, err := http.Post(url, "application/json", bytes.NewReader(body(cl, i)))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != want {
+					b.Errorf("status %d", resp.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
 }
 
 func components(b *testing.B, st graphstore.Store) int {
@@ -175,47 +189,16 @@ func BenchmarkSpansKafka(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer n.Close()
-	srv := api.New(api.Config{Engine: exec.New(st, exec.Options{}), Logger: quiet})
-	rc, err := receiver.New(receiver.Config{Log: n, Logger: quiet, Spans: ingest.LogWriter{Log: n}, NoServiceTopology: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := rc.Mount(srv); err != nil {
-		b.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-	for deadline := time.Now().Add(20 * time.Second); n.Check() != nil; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			b.Fatal(n.Check())
-		}
-	}
+	hs := serveNode(b, st, n, receiver.Config{Log: n, Logger: quiet, Spans: ingest.LogWriter{Log: n}, NoServiceTopology: true})
 	const clients, traceCount, perTrace = 8, 50, 10
-	var next atomic.Int64
-	b.ResetTimer()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for cl := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cl)))
-			for next.Add(1) <= int64(b.N) {
-				resp, err := http.Post(hs.URL+"/v1/traces", "application/json", bytes.NewReader(jsonExport(rng, traceCount, perTrace)))
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					b.Errorf("status %d", resp.StatusCode)
-					return
-				}
-			}
-		}()
+	rngs := make([]*rand.Rand, clients)
+	for cl := range rngs {
+		rngs[cl] = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cl)))
 	}
-	wg.Wait()
-	accepted := time.Since(start)
+	start := time.Now()
+	accepted := postAll(b, clients, hs.URL+"/v1/traces", http.StatusOK, func(cl int, _ int64) []byte {
+		return jsonExport(rngs[cl], traceCount, perTrace)
+	})
 	if b.Failed() {
 		return
 	}
