@@ -25,14 +25,7 @@ func TestReadAfterChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	apply := func(sec int64, fill func(b *graphstore.Batch)) {
-		t.Helper()
-		b := &graphstore.Batch{Time: graphtest.At(sec)}
-		fill(b)
-		if _, err := st.Apply(context.Background(), b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	apply := func(sec int64, fill func(b *graphstore.Batch)) { t.Helper(); graphtest.Apply(t, st, sec, fill) }
 	comp := func(b *graphstore.Batch, ext, name, label string) {
 		b.PutComponent("s", ext, graphstore.ComponentData{Name: name, Type: "service", Labels: []string{label}})
 	}

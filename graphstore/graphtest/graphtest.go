@@ -206,6 +206,17 @@ func Exec(st graphstore.Store, d *datadriven.TestData) (string, error) {
 // At converts a file time (seconds after Base) to a time.
 func At(sec int64) time.Time { return Base.Add(time.Duration(sec) * time.Second) }
 
+// Apply commits to st the batch fill builds, at At(sec), and fails t if
+// the store refuses it.
+func Apply(t testing.TB, st graphstore.Store, sec int64, fill func(b *graphstore.Batch)) {
+	t.Helper()
+	b := &graphstore.Batch{Time: At(sec)}
+	fill(b)
+	if _, err := st.Apply(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Sec converts a time back to file seconds.
 func Sec(t time.Time) string {
 	d := t.Sub(Base)

@@ -112,14 +112,7 @@ func TestPresentElements(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			apply := func(sec int64, f func(b *graphstore.Batch)) {
-				t.Helper()
-				b := &graphstore.Batch{Time: graphtest.At(sec)}
-				f(b)
-				if _, err := st.Apply(context.Background(), b); err != nil {
-					t.Fatal(err)
-				}
-			}
+			apply := func(sec int64, fill func(b *graphstore.Batch)) { t.Helper(); graphtest.Apply(t, st, sec, fill) }
 			put := func(ext, typ string) func(*graphstore.Batch) {
 				return func(b *graphstore.Batch) { b.PutComponent("s", ext, graphstore.ComponentData{Name: ext, Type: typ}) }
 			}
@@ -295,14 +288,7 @@ func TestAdjacentView(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	apply := func(sec int64, fill func(b *graphstore.Batch)) {
-		t.Helper()
-		b := &graphstore.Batch{Time: graphtest.At(sec)}
-		fill(b)
-		if _, err := st.Apply(context.Background(), b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	apply := func(sec int64, fill func(b *graphstore.Batch)) { t.Helper(); graphtest.Apply(t, st, sec, fill) }
 	rel := func(b *graphstore.Batch, ext, dst string) {
 		b.PutRelation("s", ext, graphstore.RelationData{Type: "calls", SourceRef: "a", TargetRef: dst})
 	}

@@ -3,6 +3,7 @@ package kafkalog
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -26,20 +27,9 @@ func (n *Node) consume(topic string, part int) {
 	if off, ok := n.proc.Committed(topic, part); ok {
 		next = off + 1
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        n.cfg.Brokers,
-		Topic:          topic,
-		Partition:      part,
-		MinBytes:       1,
-		MaxBytes:       n.cfg.MaxRecordBytes + 1<<20,
-		MaxWait:        250 * time.Millisecond,
-		ReadBackoffMin: 100 * time.Millisecond,
-		ReadBackoffMax: 2 * time.Second,
-		Dialer:         &kafka.Dialer{Timeout: 3 * time.Second},
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			n.cfg.Logger.Debug("kafka: reader", "topic", topic, "partition", part, "msg", msg, "args", args)
-		}),
-	})
+	rc := n.readerConfig("kafka: reader", "topic", topic, "partition", part)
+	rc.Topic, rc.Partition = topic, part
+	r := kafka.NewReader(rc)
 	defer r.Close()
 	if err := r.SetOffset(next); err != nil {
 		n.cfg.Logger.Error("kafka: setting the reader's offset", "topic", topic, "partition", part, "err", err)
@@ -104,6 +94,23 @@ func (n *Node) apply() {
 	}
 }
 
+// readerConfig is the configuration every reader of the node shares;
+// what its reader logs goes to the debug log with msg and attrs.
+func (n *Node) readerConfig(msg string, attrs ...any) kafka.ReaderConfig {
+	return kafka.ReaderConfig{
+		Brokers:        n.cfg.Brokers,
+		MinBytes:       1,
+		MaxBytes:       n.cfg.MaxRecordBytes + 1<<20,
+		MaxWait:        250 * time.Millisecond,
+		ReadBackoffMin: 100 * time.Millisecond,
+		ReadBackoffMax: 2 * time.Second,
+		Dialer:         &kafka.Dialer{Timeout: 3 * time.Second},
+		ErrorLogger: kafka.LoggerFunc(func(m string, args ...any) {
+			n.cfg.Logger.Debug(msg, append(slices.Clip(attrs), "msg", m, "args", args)...)
+		}),
+	}
+}
+
 // commit applies one batch, retrying with backoff while the store fails;
 // false when the node stops first (nothing of the batch was committed,
 // and the next start reads it again).
@@ -140,18 +147,24 @@ func (n *Node) commit(batch []fetched) bool {
 // logged with its position for a replay.
 func (n *Node) isolate(batch []fetched, err error) bool {
 	if len(batch) > 1 {
-		for i := range batch {
-			if !n.commit(batch[i : i+1]) {
-				return false
-			}
-		}
-		return true
+		return eachAlone(batch, n.commit)
 	}
 	f := batch[0]
 	n.cfg.Logger.Error("kafka: the store refused a record; skipping it", "topic", f.pos.Topic, "partition", f.pos.Partition,
 		"offset", f.pos.Offset, "err", err)
 	n.m.records.WithLabelValues("invalid").Inc()
 	return n.commit([]fetched{{rec: &ingest.Record{Kind: f.rec.Kind}, pos: f.pos}})
+}
+
+// eachAlone hands each element of batch to do as a batch of its own, in
+// order; false as soon as do is (the node stopped).
+func eachAlone[T any](batch []T, do func([]T) bool) bool {
+	for i := range batch {
+		if !do(batch[i : i+1]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (n *Node) count(res []ingest.Result, pos []ingest.Position) {

@@ -41,24 +41,13 @@ func (n *Node) dataTopics() []string {
 // fetched in batches and commits each batch's offsets after its write.
 func (n *Node) consumeData() {
 	defer n.wg.Done()
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:     n.cfg.Brokers,
-		GroupID:     n.cfg.DataGroup,
-		GroupTopics: n.dataTopics(),
-		// A group that has no offsets yet (a new cluster, a new node's
-		// own group) reads the topics from their start.
-		StartOffset:    kafka.FirstOffset,
-		CommitInterval: 0, // CommitMessages commits synchronously
-		MinBytes:       1,
-		MaxBytes:       n.cfg.MaxRecordBytes + 1<<20,
-		MaxWait:        250 * time.Millisecond,
-		ReadBackoffMin: 100 * time.Millisecond,
-		ReadBackoffMax: 2 * time.Second,
-		Dialer:         &kafka.Dialer{Timeout: 3 * time.Second},
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			n.cfg.Logger.Debug("kafka: data consumer", "group", n.cfg.DataGroup, "msg", msg, "args", args)
-		}),
-	})
+	rc := n.readerConfig("kafka: data consumer", "group", n.cfg.DataGroup)
+	rc.GroupID, rc.GroupTopics = n.cfg.DataGroup, n.dataTopics()
+	// A group that has no offsets yet (a new cluster, a new node's own
+	// group) reads the topics from their start; CommitInterval 0:
+	// CommitMessages commits synchronously.
+	rc.StartOffset, rc.CommitInterval = kafka.FirstOffset, 0
+	r := kafka.NewReader(rc)
 	fetched := make(chan dataMsg, 256)
 	done := make(chan struct{})
 	go func() {
@@ -175,12 +164,7 @@ func (n *Node) writeBatch(batch []dataMsg) bool {
 // is skipped, logged with its position for a replay.
 func (n *Node) isolateData(batch []dataMsg, err error) bool {
 	if len(batch) > 1 {
-		for i := range batch {
-			if !n.writeBatch(batch[i : i+1]) {
-				return false
-			}
-		}
-		return true
+		return eachAlone(batch, n.writeBatch)
 	}
 	m := batch[0].msg
 	n.cfg.Logger.Error("kafka: a store refused a record; skipping it", "topic", m.Topic, "partition", m.Partition,

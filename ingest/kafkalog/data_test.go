@@ -12,7 +12,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/tetrahq/tetra/graphstore/pebblestore"
 	"github.com/tetrahq/tetra/ingest"
 	"github.com/tetrahq/tetra/ingest/kafkalog"
 	"github.com/tetrahq/tetra/internal/kafkatest"
@@ -115,35 +114,15 @@ func (d *dataStore) waitItems(t *testing.T, n int) {
 // dataNode is a node whose data consumer writes to a store of the test.
 type dataNode struct {
 	*node
-	data  *dataStore
-	group string
+	data *dataStore
 }
 
 func newDataNode(t *testing.T, brokers []string, data *dataStore, group string) *dataNode {
 	t.Helper()
-	nd := &dataNode{node: &node{t: t, dir: filepath.Join(t.TempDir(), "data"), brk: brokers}, data: data, group: group}
-	nd.openData()
+	nd := &dataNode{node: &node{t: t, dir: filepath.Join(t.TempDir(), "data"), brk: brokers, data: data.stores(), group: group}, data: data}
+	nd.open()
 	t.Cleanup(nd.close)
 	return nd
-}
-
-func (nd *dataNode) openData() {
-	t := nd.t
-	t.Helper()
-	st, err := pebblestore.Open(nd.dir, pebblestore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	proc, err := ingest.NewTopologyProcessor(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := kafkalog.Open(kafkalog.Config{Brokers: nd.brk, Partitions: 4, ProbeInterval: 50 * time.Millisecond,
-		AppendTimeout: 30 * time.Second, Logger: quiet, Data: nd.data.stores(), DataGroup: nd.group}, proc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nd.st, nd.proc, nd.n = st, proc, n
 }
 
 // sendData sends record i of each kind of source src through the node, as
@@ -283,7 +262,7 @@ func TestDataKilledMidBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cons.openData()
+	cons.open()
 	shared.waitItems(t, n)
 	items, writes := shared.counts()
 	if rewritten := writes["sample"] + writes["event"] + writes["span"] - (items["sample"] + items["event"] + items["span"]); rewritten == 0 {

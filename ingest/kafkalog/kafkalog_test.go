@@ -20,14 +20,17 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// node is one tetra serve node's store, processor and Kafka node.
+// node is one tetra serve node's store, processor and Kafka node (with
+// a data consumer writing to data in group, when data is set).
 type node struct {
-	t    *testing.T
-	dir  string
-	brk  []string
-	st   *pebblestore.Store
-	proc *ingest.TopologyProcessor
-	n    *kafkalog.Node
+	t     *testing.T
+	dir   string
+	brk   []string
+	data  ingest.DataStores
+	group string
+	st    *pebblestore.Store
+	proc  *ingest.TopologyProcessor
+	n     *kafkalog.Node
 }
 
 func newNode(t *testing.T, brokers []string) *node {
@@ -53,7 +56,7 @@ func (nd *node) open() {
 		// Generous: a produce that takes long under a loaded -race run is
 		// not what these tests are about; a broker that is away fails fast
 		// without waiting for it (TestBrokerGoesAway).
-		AppendTimeout: 30 * time.Second, Logger: quiet}, proc)
+		AppendTimeout: 30 * time.Second, Logger: quiet, Data: nd.data, DataGroup: nd.group}, proc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,16 +57,7 @@ func BenchmarkIntake(b *testing.B) {
 				if i >= int64(len(payloads)) {
 					body = topogen.IntakePayload(c, int(i), perPayload)
 				}
-				req, _ := http.NewRequest("POST", s.hs.URL+"/stsAgent/intake", bytes.NewReader(body))
-				req.Header.Set("X-API-Key", s.token["agent"])
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				resp.Body.Close()
-				if resp.StatusCode != 202 {
-					b.Errorf("status %d", resp.StatusCode)
+				if !benchPost(b, s.hs.URL+"/stsAgent/intake", s.token["agent"], "application/json", body, 202) {
 					return
 				}
 			}
@@ -78,6 +69,25 @@ func BenchmarkIntake(b *testing.B) {
 	b.ReportMetric(float64(b.N*2*perPayload)/el.Seconds(), "elements/s")
 	st := s.pipe.Stats()
 	b.ReportMetric(float64(st.Records.Load())/float64(max(st.Groups.Load(), 1)), "payloads/commit")
+}
+
+// benchPost posts body (of content type ctype) to url with key, and fails
+// b on an error or an answer but want: false then.
+func benchPost(b *testing.B, url, key, ctype string, body []byte, want int) bool {
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	req.Header.Set("X-API-Key", key)
+	req.Header.Set("Content-Type", ctype)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Error(err)
+		return false
+	}
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		b.Errorf("status %d", resp.StatusCode)
+		return false
+	}
+	return true
 }
 
 func BenchmarkFreshness(b *testing.B) {

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,17 +51,7 @@ func BenchmarkOTLPSpans(b *testing.B) {
 						binary.BigEndian.PutUint64(own[at:], id)
 					}
 				}
-				req, _ := http.NewRequest("POST", s.hs.URL+"/v1/traces", bytes.NewReader(own))
-				req.Header.Set("X-API-Key", s.token["agent"])
-				req.Header.Set("Content-Type", "application/x-protobuf")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					b.Errorf("status %d", resp.StatusCode)
+				if !benchPost(b, s.hs.URL+"/v1/traces", s.token["agent"], "application/x-protobuf", own, 200) {
 					return
 				}
 			}
