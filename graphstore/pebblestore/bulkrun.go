@@ -22,8 +22,22 @@ import (
 // millions of them, and sorting moves 32 bytes per write.
 type runKV struct {
 	chunks [][]byte // the last one is being filled
+	spare  [][]byte // chunks of an earlier run, emptied, to fill again
 	ents   []kvEntry
+	sorted []kvEntry // scratch of tables' counting sort, kept for the next run
 	bytes  int
+}
+
+// reset empties the run, keeping its chunks and entries for the next.
+func (r *runKV) reset() {
+	for _, c := range r.chunks {
+		if cap(c) == runChunk { // a chunk made for one large write is left to the collector
+			r.spare = append(r.spare, c[:0])
+		}
+	}
+	r.chunks = r.chunks[:0]
+	r.ents = r.ents[:0]
+	r.bytes = 0
 }
 
 // kvEntry is one write of a run.
@@ -43,13 +57,23 @@ const runChunk = 4 << 20
 // key and its value to; finish takes them in.
 func (r *runKV) start() []byte {
 	if len(r.chunks) == 0 || cap(r.cur())-len(r.cur()) < 64<<10 {
-		r.chunks = append(r.chunks, make([]byte, 0, runChunk))
+		r.chunks = append(r.chunks, r.chunk())
 	}
 	c := r.cur()
 	return c[len(c):len(c)]
 }
 
 func (r *runKV) cur() []byte { return r.chunks[len(r.chunks)-1] }
+
+// chunk returns an empty chunk, a spare one if there is one.
+func (r *runKV) chunk() []byte {
+	if n := len(r.spare); n > 0 {
+		c := r.spare[n-1]
+		r.spare = r.spare[:n-1]
+		return c
+	}
+	return make([]byte, 0, runChunk)
+}
 
 // finish records the write of b[:klen] (the key) with value b[klen:], b
 // having been built by appending to start(). A key and value that
@@ -61,7 +85,12 @@ func (r *runKV) finish(b []byte, klen int, del bool) {
 		c = c[:n+len(b)] // b lies at the end of the chunk
 	} else {
 		if len(b) > cap(c)-n {
-			r.chunks = append(r.chunks, make([]byte, 0, max(runChunk, len(b))))
+			nc := r.chunk()
+			if len(b) > runChunk {
+				r.spare = append(r.spare, nc)
+				nc = make([]byte, 0, len(b))
+			}
+			r.chunks = append(r.chunks, nc)
 			c, n = r.cur(), 0
 		}
 		c = append(c, b...)
@@ -140,13 +169,13 @@ func (r *runKV) tables() [][2]int {
 		counts[i] += counts[i-1]
 	}
 	starts := slices.Clone(counts[:1<<16])
-	sorted := make([]kvEntry, len(r.ents))
+	sorted := slices.Grow(r.sorted[:0], len(r.ents))[:len(r.ents)]
 	for i := range r.ents {
 		b := r.ents[i].bucket
 		sorted[counts[b]] = r.ents[i]
 		counts[b]++
 	}
-	r.ents = sorted
+	r.ents, r.sorted = sorted, r.ents
 	var out [][2]int
 	for b := 0; b < 1<<16; {
 		lo := int(starts[b])
