@@ -63,7 +63,7 @@ func (s *Store) NewLoader(runBytes int) (*Loader, error) {
 		s.wmu.Unlock()
 		return nil, graphstore.ErrClosed
 	}
-	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, run: newLoadRun()}, nil
+	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, run: newLoadRun(runBytes)}, nil
 }
 
 // loadRun is what a run of batches writes, gathered in memory, and what
@@ -170,9 +170,10 @@ func (s *idSet) each(fn func(graphstore.ID)) {
 	}
 }
 
-func newLoadRun() *loadRun {
+func newLoadRun(budget int) *loadRun {
 	return &loadRun{elems: map[graphstore.ID]*graphstore.Element{}, open: map[graphstore.ID]openSet{},
-		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{}, sup: map[graphstore.ID]graphstore.ID{}}
+		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{}, sup: map[graphstore.ID]graphstore.ID{},
+		runKV: runKV{ents: make([]kvEntry, 0, budget/64)}} // a write takes about 64 bytes of the budget
 }
 
 // reset empties an ingested run for the next one, keeping its memory: its
@@ -217,7 +218,11 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	changes := termChanges{}
 	following := l.followsPresent()
-	if err := l.gather(v, plan, asked, changes); err != nil {
+	starts, err := l.postingStarts(v, plan)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.gather(v, plan, asked, changes, starts); err != nil {
 		l.err = err
 		return nil, err
 	}
@@ -262,13 +267,13 @@ func (l *Loader) usable(ctx context.Context) error {
 
 // gather records what a planned batch writes, as commit would write it,
 // and its posting changes.
-func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChanges) error {
+func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChanges, starts map[string]int64) error {
 	r := l.run
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
 		b := appendVersionKey(r.start(), w.ID, plan.Time)
 		r.finish(appendElement(b, w.After), versionKeyLen, false)
-		if err := l.gatherPostings(v, w, plan.Time, changes); err != nil {
+		if err := l.gatherPostings(v, w, plan.Time, changes, starts); err != nil {
 			return err
 		}
 		r.elems[w.ID] = w.After
@@ -298,7 +303,7 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChang
 // has not, and opens the new ones, as writePostings does. It keeps each
 // written element's open postings (with when each began), so closing one
 // later in the run needs no read.
-func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termChanges) error {
+func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termChanges, starts map[string]int64) error {
 	if base.SamePostings(w.Before, w.After) {
 		return nil // a change of health alone: the open postings stand
 	}
@@ -311,7 +316,7 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termCh
 	kept, had := postingLookup(after), postingLookup(before)
 	for _, p := range before {
 		if !kept(p) {
-			if err := l.closePosting(v, p, w.ID, ts, open.fromOf(p)); err != nil {
+			if err := l.closePosting(v, p, w.ID, ts, open.fromOf(p), starts); err != nil {
 				return err
 			}
 			l.changed(changes, p, w.ID, true)
@@ -349,6 +354,60 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termCh
 	return nil
 }
 
+// postingStarts reads when each posting the plan closes began, for those
+// that began before the run (the run knows the others), in key order with
+// one iterator. Churn closes postings of elements written long ago (a
+// replaced relation's, a re-versioned component's), and a point read per
+// posting searched every level of the LSM: in the churn of the benchmark
+// graphs it was the loader's largest cost after planning.
+func (l *Loader) postingStarts(v *view, plan *base.Plan) (map[string]int64, error) {
+	var keys []string
+	for i := range plan.Writes {
+		w := &plan.Writes[i]
+		if w.Before == nil || base.SamePostings(w.Before, w.After) {
+			continue
+		}
+		open, known := l.run.open[w.ID]
+		if !known {
+			open = openSet{from: -1}
+		}
+		kept := postingLookup(graphstore.Postings(w.After))
+		for _, p := range graphstore.Postings(w.Before) {
+			if kept(p) || open.fromOf(p) >= 0 {
+				continue
+			}
+			if _, ok := l.s.cachedIntervals(termKey{p.Index, p.Term}); ok {
+				continue // postingStart answers from memory
+			}
+			keys = append(keys, string(appendPostingKey(nil, p.Index, p.Term, w.ID)))
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	it, err := v.iter()
+	if err != nil {
+		return nil, err
+	}
+	starts := make(map[string]int64, len(keys))
+	for _, k := range keys {
+		if !it.SeekPrefixGE([]byte(k)) || string(it.Key()) != k {
+			continue // postingStart reports the missing posting
+		}
+		val, err := it.ValueAndErr()
+		if err != nil {
+			return nil, err
+		}
+		if len(val) < 8 {
+			return nil, fmt.Errorf("pebblestore: posting %q: %w", k, errCorrupt)
+		}
+		starts[k] = int64(u64(val))
+	}
+	return starts, it.Error()
+}
+
 // changed records a posting change for the present graph: of the terms it
 // holds (and of no other: a load writes millions of identifier and source
 // terms the present graph never asks for).
@@ -373,10 +432,14 @@ func (l *Loader) openPosting(p graphstore.Posting, id graphstore.ID, ts int64) {
 }
 
 // closePosting ends a posting at ts; from is when it began, or -1 when the
-// run does not know (it began before the run: Pebble has it).
-func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, ts, from int64) error {
+// run does not know (it began before the run: Pebble has it, and starts
+// has it unless the posting cache does).
+func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, ts, from int64, starts map[string]int64) error {
 	r := l.run
 	key := appendPostingKey(r.start(), p.Index, p.Term, id)
+	if f, ok := starts[string(key)]; ok && from < 0 {
+		from = f
+	}
 	if from < 0 {
 		f, err := l.s.postingStart(v, p, id, key)
 		if err != nil {

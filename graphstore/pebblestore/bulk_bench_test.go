@@ -65,3 +65,69 @@ func loadAll(b *testing.B, st *pebblestore.Store, batches []*graphstore.Batch) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkChurn measures the hourly churn of the benchmark graphs, the
+// part of generating them that dominates at 30 days: the initial graph of
+// the uniform shape (N components as in BenchmarkBulkLoad, loaded before
+// the timer), then TETRA_BULK_BENCH_HOURS hours of churn (24 when unset)
+// written through the bulk loader and, for comparison, through Apply:
+//
+//	flock /tmp/tetra-bench.lock go test ./graphstore/pebblestore -run '^$' -bench Churn -benchtime 1x
+func BenchmarkChurn(b *testing.B) {
+	n, hours := 30_000, 24
+	if v, err := strconv.Atoi(os.Getenv("TETRA_BULK_BENCH_COMPONENTS")); err == nil && v > 0 {
+		n = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("TETRA_BULK_BENCH_HOURS")); err == nil && v > 0 {
+		hours = v
+	}
+	cfg := topogen.Sized(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), n, topogen.Uniform)
+	cfg.Hours = hours
+	opts := pebblestore.Options{Now: func() time.Time { return cfg.End.Add(time.Hour) }, Retention: 40 * 24 * time.Hour}
+	for _, via := range []string{"loader", "apply"} {
+		b.Run(via, func(b *testing.B) {
+			var versions int
+			for range b.N {
+				b.StopTimer()
+				st, err := pebblestore.Open(b.TempDir(), opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				g := topogen.New(cfg)
+				ld, err := st.NewLoader(0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := g.LoadInitial(context.Background(), ld); err != nil {
+					b.Fatal(err)
+				}
+				if err := ld.Close(); err != nil {
+					b.Fatal(err)
+				}
+				before := g.Stats.Versions
+				b.StartTimer()
+				var w graphstore.Store = st
+				if via == "loader" {
+					if ld, err = st.NewLoader(0); err != nil {
+						b.Fatal(err)
+					}
+					w = ld
+				}
+				if err := g.LoadChurn(context.Background(), w); err != nil {
+					b.Fatal(err)
+				}
+				if via == "loader" {
+					if err := ld.Close(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				versions += g.Stats.Versions - before
+				st.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(hours*b.N)/b.Elapsed().Seconds(), "hours/s")
+			b.ReportMetric(float64(versions)/b.Elapsed().Seconds(), "versions/s")
+		})
+	}
+}
