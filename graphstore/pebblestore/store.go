@@ -152,8 +152,9 @@ type Store struct {
 	// presentFrom says where the present graph came from when the store
 	// opened: "file" (presentfile.go) or "build" (Pebble's postings).
 	presentFrom string
-	cmu         sync.Mutex // serialises compactions; first in the lock order
-	wmu         sync.Mutex // serialises writers; after cmu
+	cmu         sync.Mutex   // serialises compactions; first in the lock order
+	wmu         sync.Mutex   // serialises writers; after cmu
+	wbuf        sortedWrites // a commit's keys and values, reused under wmu
 
 	mu      sync.RWMutex // guards the fields below; after cmu and wmu, before shard locks
 	last    int64        // time of the latest commit (ns)

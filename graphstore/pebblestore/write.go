@@ -1,6 +1,8 @@
 package pebblestore
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,50 +64,47 @@ type termChanges map[termKey][]postingChange
 // commit writes a plan in one synced Pebble batch and returns its posting
 // changes.
 func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
-	batch := s.db.NewBatch()
-	defer batch.Close()
-	changes := termChanges{}
+	kv := &s.wbuf
+	kv.reset()
+	changes := make(termChanges, 8*len(plan.Writes)) // an element's postings are mostly terms of its own
 	v := &view{r: s.db, seen: plan.Time - 1}
 	defer v.close()
-	var buf []byte // keys and values are built here: Set copies them into the batch
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
-		buf = appendVersionKey(buf[:0], w.ID, plan.Time)
-		buf = appendElement(buf, w.After)
-		if err := batch.Set(buf[:versionKeyLen], buf[versionKeyLen:], nil); err != nil {
-			return nil, err
-		}
-		if err := s.writePostings(batch, v, w, plan.Time, changes, &buf); err != nil {
+		kv.set(func(b []byte) ([]byte, int) {
+			b = appendVersionKey(b, w.ID, plan.Time)
+			n := len(b)
+			return appendElement(b, w.After), n
+		})
+		if err := s.writePostings(kv, v, w, plan.Time, changes); err != nil {
 			return nil, err
 		}
 	}
 	for _, m := range plan.Mappings {
-		if err := batch.Set(externalKey(m.Kind, m.Source, m.ExternalID), appendU64(nil, uint64(m.ID)), nil); err != nil {
-			return nil, err
-		}
+		kv.set(func(b []byte) ([]byte, int) {
+			b = append(b, externalKey(m.Kind, m.Source, m.ExternalID)...)
+			n := len(b)
+			return appendU64(b, uint64(m.ID)), n
+		})
 	}
 	for _, sp := range plan.Supports {
-		var err error
 		if sp.Via == 0 {
-			err = batch.Delete(supportKey(sp.ID), nil)
+			kv.del(supportKey(sp.ID))
 		} else {
-			err = batch.Set(supportKey(sp.ID), appendU64(nil, uint64(sp.Via)), nil)
-		}
-		if err != nil {
-			return nil, err
+			kv.setKV(supportKey(sp.ID), appendU64(nil, uint64(sp.Via)))
 		}
 	}
-	sets := []struct{ k, v []byte }{
-		{logKey(plan.Time), encodeLog(plan.Writes)},
-		{metaLast, appendU64(nil, uint64(plan.Time))},
-		{metaAsked, appendU64(nil, uint64(asked))},
-		{metaNextID, appendU64(nil, uint64(plan.NextID))},
+	kv.setKV(logKey(plan.Time), encodeLog(plan.Writes))
+	kv.setKV(metaLast, appendU64(nil, uint64(plan.Time)))
+	kv.setKV(metaAsked, appendU64(nil, uint64(asked)))
+	kv.setKV(metaNextID, appendU64(nil, uint64(plan.NextID)))
+	batch := s.db.NewBatchWithSize(kv.size())
+	defer batch.Close()
+	if err := kv.apply(batch); err != nil {
+		return nil, err
 	}
-	for _, kv := range sets {
-		if err := batch.Set(kv.k, kv.v, nil); err != nil {
-			return nil, err
-		}
-	}
+	// State operations go last and in their order: a range delete must
+	// stay before the later writes of keys in its range.
 	if err := writeStateOps(batch, plan.State); err != nil {
 		return nil, err
 	}
@@ -117,6 +116,84 @@ func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 		return nil, fmt.Errorf("pebblestore: commit: %w", err)
 	}
 	return changes, nil
+}
+
+// sortedWrites collects a commit's sets and deletes and adds them to a
+// Pebble batch in key order. Pebble inserts a batch into its memtable
+// (a skiplist) one key at a time, reusing the previous insert's position
+// when the next key follows it: in key order an insert is a step, in the
+// order a plan produces them (a version, its postings, the next version)
+// each is a search from the top of a list of a million keys, which was the
+// largest single cost of a commit (a third of Pebble's commit went to it).
+// Writes of one key keep their order, so a later write still wins.
+type sortedWrites struct {
+	buf []byte  // keys and values, back to back
+	ops []kvRef // into buf
+}
+
+// kvRef is one operation: its key is buf[off:mid], its value
+// buf[mid:end]; del marks a delete (no value).
+type kvRef struct {
+	off, mid, end int
+	del           bool
+}
+
+// set appends one set whose key and value fill appends to b, returning
+// where the key ends.
+func (w *sortedWrites) set(fill func(b []byte) ([]byte, int)) {
+	off := len(w.buf)
+	b, n := fill(w.buf)
+	w.buf = b
+	w.ops = append(w.ops, kvRef{off: off, mid: n, end: len(b)})
+}
+
+func (w *sortedWrites) setKV(k, v []byte) {
+	off := len(w.buf)
+	w.buf = append(append(w.buf, k...), v...)
+	w.ops = append(w.ops, kvRef{off: off, mid: off + len(k), end: len(w.buf)})
+}
+
+func (w *sortedWrites) del(k []byte) {
+	off := len(w.buf)
+	w.buf = append(w.buf, k...)
+	w.ops = append(w.ops, kvRef{off: off, mid: len(w.buf), end: len(w.buf), del: true})
+}
+
+// reset empties w for the next commit, keeping its buffers unless a
+// large batch grew them beyond what a usual commit needs.
+func (w *sortedWrites) reset() {
+	const keep = 32 << 20
+	if cap(w.buf) > keep {
+		w.buf, w.ops = nil, nil
+	}
+	w.buf, w.ops = w.buf[:0], w.ops[:0]
+}
+
+func (w *sortedWrites) key(r kvRef) []byte { return w.buf[r.off:r.mid] }
+
+// size estimates the Pebble batch's size, to allocate it once.
+func (w *sortedWrites) size() int { return len(w.buf) + 8*len(w.ops) + 64 }
+
+// apply adds the operations to batch in key order.
+func (w *sortedWrites) apply(batch *pebble.Batch) error {
+	// Ties in the order written (off grows with it): a later write of a
+	// key stays later, as a stable sort would keep it, at the cost of an
+	// unstable one.
+	slices.SortFunc(w.ops, func(a, b kvRef) int {
+		return cmp.Or(bytes.Compare(w.key(a), w.key(b)), cmp.Compare(a.off, b.off))
+	})
+	for _, r := range w.ops {
+		var err error
+		if r.del {
+			err = batch.Delete(w.key(r), nil)
+		} else {
+			err = batch.Set(w.key(r), w.buf[r.mid:r.end], nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeStateOps adds a batch's writer state operations, in order (a later
@@ -177,7 +254,7 @@ type postingID struct {
 // writePostings closes the postings the old version had and the new one has
 // not (moving them to the history table with their validity interval) and
 // opens the ones the new version adds.
-func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts int64, changes termChanges, buf *[]byte) error {
+func (s *Store) writePostings(kv *sortedWrites, v *view, w *base.Write, ts int64, changes termChanges) error {
 	if base.SamePostings(w.Before, w.After) {
 		return nil // a change of health alone
 	}
@@ -188,7 +265,7 @@ func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts in
 		if kept(p) {
 			continue
 		}
-		if err := s.closePosting(batch, v, p, w.ID, ts); err != nil {
+		if err := s.closePosting(kv, v, p, w.ID, ts); err != nil {
 			return err
 		}
 		k := termKey{p.Index, p.Term}
@@ -198,16 +275,15 @@ func (s *Store) writePostings(batch *pebble.Batch, v *view, w *base.Write, ts in
 		if had(p) {
 			continue
 		}
-		b := appendPostingKey((*buf)[:0], p.Index, p.Term, w.ID)
-		n := len(b)
-		b = appendU64(b, uint64(ts))
-		if p.Aux != 0 {
-			b = appendU64(b, uint64(p.Aux))
-		}
-		*buf = b
-		if err := batch.Set(b[:n], b[n:], nil); err != nil {
-			return err
-		}
+		kv.set(func(b []byte) ([]byte, int) {
+			b = appendPostingKey(b, p.Index, p.Term, w.ID)
+			n := len(b)
+			b = appendU64(b, uint64(ts))
+			if p.Aux != 0 {
+				b = appendU64(b, uint64(p.Aux))
+			}
+			return b, n
+		})
 		k := termKey{p.Index, p.Term}
 		changes[k] = append(changes[k], postingChange{id: w.ID, aux: p.Aux})
 	}
@@ -232,7 +308,7 @@ func postingLookup(l []graphstore.Posting) func(graphstore.Posting) bool {
 
 // closePosting ends a posting at ts: the current entry is deleted and a
 // history entry [from, ts) takes its place.
-func (s *Store) closePosting(batch *pebble.Batch, vw *view, p graphstore.Posting, id graphstore.ID, ts int64) error {
+func (s *Store) closePosting(kv *sortedWrites, vw *view, p graphstore.Posting, id graphstore.ID, ts int64) error {
 	key := postingKey(p.Index, p.Term, id)
 	from, err := s.postingStart(vw, p, id, key)
 	if err != nil {
@@ -242,10 +318,9 @@ func (s *Store) closePosting(batch *pebble.Batch, vw *view, p graphstore.Posting
 	if p.Aux != 0 {
 		aux = appendU64(nil, uint64(p.Aux))
 	}
-	if err := batch.Delete(key, nil); err != nil {
-		return err
-	}
-	return batch.Set(historyKey(p.Index, p.Term, ts, id, from), aux, nil)
+	kv.del(key)
+	kv.setKV(historyKey(p.Index, p.Term, ts, id, from), aux)
+	return nil
 }
 
 // postingStart returns when an open posting began: from the posting cache

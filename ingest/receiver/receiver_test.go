@@ -16,6 +16,8 @@ import (
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/tetrahq/tetra/graphstore"
 )
 
 // TestReceiver runs the datadriven files under testdata against a server
@@ -232,5 +234,66 @@ func TestOTLPProtobuf(t *testing.T) {
 	if r := s.post(request{path: "/v1/traces", key: "agent", body: []byte("\xff\xff not protobuf"), headers: pb}); r.status != http.StatusBadRequest ||
 		!strings.Contains(string(r.body), "OTLP protobuf") {
 		t.Errorf("a bad body: %d %s", r.status, r.body)
+	}
+}
+
+// TestResentUnchanged: an agent re-sending what it sent before (as it does
+// every collection interval) writes no new version of the elements it
+// carries; a payload that changes one element writes a version of that
+// element alone.
+func TestResentUnchanged(t *testing.T) {
+	s := newServer(t, serverOpts{})
+	const comp = `{"externalId":"c%d","type":{"name":"host"},"data":{"name":"c%d","labels":["%s"]}}`
+	payload := func(label1 string) []byte {
+		return []byte(`{"topologies":[{"instance":{"type":"agent","url":"x"},"components":[` +
+			fmt.Sprintf(comp, 1, 1, label1) + `,` + fmt.Sprintf(comp, 2, 2, "a") +
+			`],"relations":[{"externalId":"r","type":{"name":"calls"},"sourceId":"c1","targetId":"c2"}]}]}`)
+	}
+	versions := func(body []byte) (commit time.Time, elems [3]int64) {
+		t.Helper()
+		r := s.post(request{key: "agent", body: body})
+		var ans struct{ Version time.Time }
+		if r.status != http.StatusAccepted || json.Unmarshal(r.body, &ans) != nil {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		snap, err := s.st.Snapshot(s.st.LastCommit())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer snap.Close()
+		for i, name := range []string{"c1", "c2"} {
+			ids, err := snap.Postings(graphstore.IdxName, name)
+			if err != nil || len(ids) != 1 {
+				t.Fatalf("%s: %v %v", name, ids, err)
+			}
+			e, err := snap.Element(ids[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			elems[i] = e.Version
+			if i == 0 { // c1 -> c2
+				adj, err := snap.Adjacent(ids[0], graphstore.IdxOut, nil)
+				if err != nil || len(adj) != 1 {
+					t.Fatalf("relation of c1: %v %v", adj, err)
+				}
+				rel, err := snap.Element(adj[0].Relation)
+				if err != nil {
+					t.Fatal(err)
+				}
+				elems[2] = rel.Version
+			}
+		}
+		return ans.Version, elems
+	}
+	first, v1 := versions(payload("a"))
+	s.advance(time.Minute, false)
+	_, v2 := versions(payload("a"))
+	if v2 != v1 || v1[0] != first.UnixNano() {
+		t.Errorf("the same payload again: versions %v, want %v (all of the first commit, %d)", v2, v1, first.UnixNano())
+	}
+	s.advance(time.Minute, false)
+	third, v3 := versions(payload("b"))
+	if want := [3]int64{third.UnixNano(), v1[1], v1[2]}; v3 != want {
+		t.Errorf("a payload changing c1: versions %v, want %v", v3, want)
 	}
 }
