@@ -42,6 +42,7 @@ import (
 var (
 	benchOnce sync.Once
 	benchSrv  *httptest.Server
+	benchH    http.Handler
 	benchGen  *topogen.Generator
 	benchN    int
 	benchErr  error
@@ -64,7 +65,8 @@ func benchServer(b *testing.B) string {
 		eng := exec.New(g.Store, exec.Options{Now: benchgraph.Now, MaxElements: 50_000, Timeout: time.Minute})
 		srv := api.New(api.Config{Engine: eng, Now: benchgraph.Now, Limits: api.Limits{MaxElements: 50_000, QueryTimeout: time.Minute},
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		benchSrv = httptest.NewServer(srv.Handler())
+		benchH = srv.Handler()
+		benchSrv = httptest.NewServer(benchH)
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)
@@ -144,3 +146,64 @@ func BenchmarkRESTSelective8(b *testing.B) { restLatencies(b, 8, selective) }
 // (b) withNeighborsOf, two levels both ways, from one seed.
 func BenchmarkRESTNeighbors1(b *testing.B) { restLatencies(b, 1, neighbours) }
 func BenchmarkRESTNeighbors8(b *testing.B) { restLatencies(b, 8, neighbours) }
+
+// BenchmarkQueryHandler runs POST /api/query's handler in process, with
+// every middleware but without a connection: the server's own CPU and
+// allocations per request, which the loopback figures above add the
+// network and the client's work to (and which a loaded machine disturbs
+// less).
+func BenchmarkQueryHandler(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		q    func(r *rand.Rand) string
+	}{{"Selective", selective}, {"Neighbors", neighbours}} {
+		b.Run(c.name, func(b *testing.B) {
+			benchServer(b)
+			r := rand.New(rand.NewPCG(7, 7))
+			bodies := make([][]byte, 256)
+			for i := range bodies {
+				bodies[i], _ = json.Marshal(api.QueryRequest{Query: c.q(r)})
+			}
+			w := &discardWriter{h: http.Header{}}
+			serve := func(i int) error {
+				req := httptest.NewRequest("POST", "/api/query", bytes.NewReader(bodies[i%len(bodies)]))
+				req.Header.Set("Content-Type", "application/json")
+				clear(w.h)
+				w.status = 0
+				benchH.ServeHTTP(w, req)
+				if w.status != http.StatusOK {
+					return fmt.Errorf("status %d", w.status)
+				}
+				return nil
+			}
+			if err := benchgraph.Settle(len(bodies), serve); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if err := serve(i); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// discardWriter is an http.ResponseWriter that keeps only the status.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header { return w.h }
+func (w *discardWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *discardWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return len(b), nil
+}

@@ -3,7 +3,8 @@
 //
 //   - POST /api/query and POST /api/explain: any TQL statement, answered
 //     with the result JSON of exec.AppendJSON (the same document tetra query
-//     --json prints), errors as {"error": {class, message, line, col,
+//     --json prints; the server's exec.EncodeCache keeps each element's
+//     JSON, see there), errors as {"error": {class, message, line, col,
 //     offset, length, hint}};
 //   - StackState's own shapes: GET /api/server/info, POST /api/snapshot,
 //     GET /api/components/{id-or-identifier}, GET /api/topic;

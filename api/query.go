@@ -126,7 +126,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 	defer bufPool.Put(bp)
 	var body []byte
 	if err == nil {
-		body, err = exec.AppendJSON(ctx, (*bp)[:0], res, exec.EncodeOptions{MaxBytes: s.cfg.MaxResponseBytes})
+		body, err = exec.AppendJSON(ctx, (*bp)[:0], res, exec.EncodeOptions{MaxBytes: s.cfg.MaxResponseBytes, Cache: s.encoded})
 		err = deadline(r.Context(), ctx, q.timeout, err)
 	}
 	s.metrics.query(statementKind(q.stmt), err, time.Since(start))

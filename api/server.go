@@ -161,6 +161,7 @@ type Server struct {
 	handlerOnce sync.Once
 	handler     http.Handler
 	stmts       *stmtCache // POST /api/query's and /api/explain's statements by text
+	encoded     *exec.EncodeCache
 }
 
 // route is one mounted route, for the OpenAPI check.
@@ -179,7 +180,8 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), started: cfg.Now(), stmts: newStmtCache()}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), started: cfg.Now(), stmts: newStmtCache(),
+		encoded: exec.NewEncodeCache()}
 	s.metrics = newMetrics(s)
 	s.loopback.Store(true) // until Serve knows the address; tests serve on loopback
 	s.routesOwn()

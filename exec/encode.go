@@ -24,6 +24,10 @@ type EncodeOptions struct {
 	// MaxBytes fails the encoding once the document would grow past it
 	// (no limit when zero).
 	MaxBytes int64
+	// Cache, when set, supplies and keeps the JSON of components and
+	// relations (see EncodeCache); the document is the same with or
+	// without it.
+	Cache *EncodeCache
 }
 
 // ResponseLimitError says a result encodes to more bytes than allowed. Like
@@ -52,7 +56,7 @@ const checkEvery = 64
 // stops with ctx's error when ctx ends, and with a *ResponseLimitError past
 // o.MaxBytes; dst then holds part of a document and must not be sent.
 func AppendJSON(ctx context.Context, dst []byte, res *Result, o EncodeOptions) ([]byte, error) {
-	e := &encoder{b: dst, ctx: ctx, start: len(dst), max: o.MaxBytes}
+	e := &encoder{b: dst, ctx: ctx, start: len(dst), max: o.MaxBytes, cache: o.Cache}
 	e.b = append(e.b, `{"schemaVersion":`...)
 	e.b = strconv.AppendInt(e.b, SchemaVersion, 10)
 	rv := reflect.ValueOf(res).Elem()
@@ -119,6 +123,7 @@ type encoder struct {
 	ctx   context.Context
 	start int
 	max   int64
+	cache *EncodeCache // nil: encode every element
 	n     int          // elements written since the last check
 	props bytes.Buffer // appendProperties' view of b, kept here so it is not allocated per element
 }
@@ -264,7 +269,24 @@ func (e *encoder) relationChange(c *RelationChange) error {
 	return nil
 }
 
+// component writes c, from the cache when it holds c.
 func (e *encoder) component(c *Component) error {
+	if e.cache == nil {
+		return e.encodeComponent(c)
+	}
+	if b, ok := e.cache.component(c); ok {
+		e.b = append(e.b, b...)
+		return e.tick()
+	}
+	start := len(e.b)
+	err := e.encodeComponent(c)
+	if err == nil {
+		e.cache.putComponent(c, e.b[start:])
+	}
+	return err
+}
+
+func (e *encoder) encodeComponent(c *Component) error {
 	b := append(e.b, `{"id":`...)
 	b = strconv.AppendUint(b, c.ID, 10)
 	b = appendField(b, "name", c.Name)
@@ -291,7 +313,24 @@ func (e *encoder) component(c *Component) error {
 	return e.tick()
 }
 
+// relation writes r, from the cache when it holds r.
 func (e *encoder) relation(r *Relation) error {
+	if e.cache == nil {
+		return e.encodeRelation(r)
+	}
+	if b, ok := e.cache.relation(r); ok {
+		e.b = append(e.b, b...)
+		return e.tick()
+	}
+	start := len(e.b)
+	err := e.encodeRelation(r)
+	if err == nil {
+		e.cache.putRelation(r, e.b[start:])
+	}
+	return err
+}
+
+func (e *encoder) encodeRelation(r *Relation) error {
 	b := append(e.b, `{"id":`...)
 	b = strconv.AppendUint(b, r.ID, 10)
 	b = appendField(b, "type", r.Type)
