@@ -16,15 +16,108 @@ type run struct {
 	ctx     context.Context
 	snap    graphstore.Snapshot
 	view    graphstore.AdjacencyViewer // snap's, when it has one
+	batch   graphstore.BatchViewer     // snap's, when it has one
 	limit   int
 	touched *idSet
 	steps   int
 	adj     []graphstore.Adjacency // reused buffer of adjacency pages
+	elems   []*graphstore.Element  // reused buffer of a batch of elements
+	lists   [][]graphstore.Adjacency
 }
 
 func newRun(ctx context.Context, snap graphstore.Snapshot, limit int) *run {
 	view, _ := snap.(graphstore.AdjacencyViewer)
-	return &run{ctx: ctx, snap: snap, view: view, limit: limit, touched: newIDSet()}
+	batch, _ := snap.(graphstore.BatchViewer)
+	return &run{ctx: ctx, snap: snap, view: view, batch: batch, limit: limit, touched: newIDSet()}
+}
+
+// batchSize is how many ids a result reads at a time through a
+// BatchViewer: enough for the misses of neighbouring ids to overlap, few
+// enough that the buffers stay small and a limit or cancellation stops
+// the read soon.
+const batchSize = 256
+
+// elementsView reads a batch of elements from memory when the snapshot
+// can (see graphstore.BatchViewer); a nil entry is to be read with
+// Element. The slice is valid until the next call.
+func (r *run) elementsView(ids []graphstore.ID) ([]*graphstore.Element, bool, error) {
+	if r.batch == nil {
+		return nil, false, nil
+	}
+	if cap(r.elems) < len(ids) {
+		r.elems = make([]*graphstore.Element, batchSize)
+	}
+	dst := r.elems[:len(ids)]
+	ok, err := r.batch.ElementsView(ids, dst)
+	return dst, ok, err
+}
+
+// adjacentViews reads one side of a batch of components' adjacency from
+// memory when the snapshot can; ok false means read each with adjacent.
+// The slice is valid until the next call.
+func (r *run) adjacentViews(ids []graphstore.ID, ix graphstore.Index) ([][]graphstore.Adjacency, bool, error) {
+	if r.batch == nil {
+		return nil, false, nil
+	}
+	if cap(r.lists) < len(ids) {
+		r.lists = make([][]graphstore.Adjacency, batchSize)
+	}
+	dst := r.lists[:len(ids)]
+	ok, err := r.batch.AdjacentViews(ids, ix, dst)
+	return dst, ok, err
+}
+
+// components loads a batch of components (at most batchSize), counting
+// each against the limit, and calls fn with each (nil when the id is not a
+// live component).
+func (r *run) components(ids []graphstore.ID, fn func(graphstore.ID, *graphstore.Component) error) error {
+	elems, ok, err := r.elementsView(ids)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		var c *graphstore.Component
+		if ok && elems[i] != nil {
+			if err := r.touch(id); err != nil {
+				return err
+			}
+			c = elems[i].Component()
+		} else if c, err = r.component(id); err != nil {
+			return err
+		}
+		if err := fn(id, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// relations loads relations adjacent to components of a result, a batch
+// at a time; each must be live at the snapshot's time.
+func (r *run) relations(ids []graphstore.ID, fn func(*graphstore.Relation)) error {
+	for len(ids) > 0 {
+		part := ids[:min(len(ids), batchSize)]
+		ids = ids[len(part):]
+		elems, ok, err := r.elementsView(part)
+		if err != nil {
+			return err
+		}
+		for i, id := range part {
+			if ok && elems[i] != nil && elems[i].Relation() != nil {
+				fn(elems[i].Relation())
+				continue
+			}
+			rel, err := r.relation(id)
+			if err != nil {
+				return err
+			}
+			fn(rel)
+		}
+		if err := r.check(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // adjacent returns one side of a component's adjacency: the snapshot's own
