@@ -146,6 +146,50 @@ func (r *run) setJunction(p planner.Pred) (func(graphstore.ID) bool, bool, error
 	}, true, nil
 }
 
+// filterSet returns the members of in that p holds for, by set algebra;
+// ok is false when some term is not in memory. The result may be in
+// itself, which the caller must not modify either.
+func (r *run) filterSet(in *roaring.Bitmap, p planner.Pred) (*roaring.Bitmap, bool, error) {
+	switch p := p.(type) {
+	case *planner.Match:
+		bm, ok, err := r.matchSet(p)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		return roaring.And(in, bm), true, nil
+	case *planner.Not:
+		x, ok, err := r.filterSet(in, p.X)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		return roaring.AndNot(in, x), true, nil
+	case *planner.And:
+		out := in
+		for _, x := range p.Xs {
+			var ok bool
+			var err error
+			if out, ok, err = r.filterSet(out, x); err != nil || !ok {
+				return nil, false, err
+			}
+		}
+		return out, true, nil
+	case *planner.Or:
+		parts := make([]*roaring.Bitmap, 0, len(p.Xs))
+		for _, x := range p.Xs {
+			part, ok, err := r.filterSet(in, x)
+			if err != nil || !ok {
+				return nil, false, err
+			}
+			parts = append(parts, part)
+		}
+		if len(parts) == 0 {
+			return roaring.New(), true, nil
+		}
+		return roaring.FastOr(parts...), true, nil
+	}
+	return nil, false, nil
+}
+
 // matchSet is the set of components a Match holds for.
 func (r *run) matchSet(m *planner.Match) (*roaring.Bitmap, bool, error) {
 	if m.Field == planner.FieldID {
