@@ -9,8 +9,9 @@
 // (leapfrogging), differences and neighbourhood expansions (reading
 // adjacency a page at a time, so a hub stops at the element limit). Where
 // the snapshot hands out postings as bitmaps (graphstore.SetReader: the
-// Pebble store at the current time), scans iterate the bitmaps and filters
-// test membership; otherwise filters load each component (sets.go).
+// Pebble store at the current time), scans iterate the bitmaps, a filter
+// over such a scan intersects the bitmaps, and other filters test
+// membership; otherwise filters load each component (sets.go).
 // Operators stream sorted component ids (Next/SeekGE/At/Err/Close) over
 // one graphstore.Snapshot opened at the query's time (at the current time,
 // the one the planner opened for its estimates); the result is the
