@@ -9,14 +9,18 @@
 // (leapfrogging), differences and neighbourhood expansions (reading
 // adjacency a page at a time, so a hub stops at the element limit). Where
 // the snapshot hands out postings as bitmaps (graphstore.SetReader: the
-// Pebble store at the current time), scans iterate the bitmaps and filters
-// test membership; otherwise filters load each component (sets.go).
+// Pebble store at the current time), scans iterate the bitmaps, a filter
+// over such a scan intersects the bitmaps, and other filters test
+// membership; otherwise filters load each component (sets.go).
 // Operators stream sorted component ids (Next/SeekGE/At/Err/Close) over
 // one graphstore.Snapshot opened at the query's time (at the current time,
 // the one the planner opened for its estimates); the result is the
 // selected components and the relations among them, related over the
 // snapshot's own adjacency lists where it hands them out without a copy
-// (graphstore.AdjacencyViewer). CHANGES
+// (graphstore.AdjacencyViewer), and its rows and lists are read 256 ids at
+// a time where the snapshot reads them in batches (graphstore.BatchViewer;
+// a membership bitmap of the result, pooled when large, finds the
+// relations among its components). CHANGES
 // runs the plan at both ends of its range and compares what it selects.
 // Health answers what a component's health rests on at a time (its check
 // states and degraded dependencies), under the same options and scope, for

@@ -225,11 +225,7 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat 
 		return nil, err
 	}
 	res := &TopologyResult{EvaluatedAt: q.At, Components: make([]Component, 0, len(ids))}
-	relIDs, err := relationIDsAmong(r, ids, func(id graphstore.ID) error {
-		c, err := r.component(id)
-		if err != nil {
-			return err
-		}
+	relIDs, err := relationIDsAmong(r, ids, func(id graphstore.ID, c *graphstore.Component) error {
 		if c == nil {
 			return internalf("component %d selected but not live at %s", id, q.At)
 		}
@@ -239,13 +235,12 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat 
 	if err != nil {
 		return nil, err
 	}
-	res.Relations = make([]Relation, len(relIDs))
-	for i, id := range relIDs {
-		rel, err := r.relation(id)
-		if err != nil {
-			return nil, err
-		}
-		res.Relations[i] = relationOf(rel)
+	res.Relations = make([]Relation, 0, len(relIDs))
+	err = r.relations(relIDs, func(rel *graphstore.Relation) {
+		res.Relations = append(res.Relations, relationOf(rel))
+	})
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }
@@ -257,35 +252,44 @@ func relationsAmong(r *run, ids []graphstore.ID) ([]*graphstore.Relation, error)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*graphstore.Relation, len(relIDs))
-	for i, id := range relIDs {
-		if out[i], err = r.relation(id); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	out := make([]*graphstore.Relation, 0, len(relIDs))
+	err = r.relations(relIDs, func(rel *graphstore.Relation) { out = append(out, rel) })
+	return out, err
 }
 
 // relationIDsAmong returns the ids of the traversable relations whose both
 // ends are in ids (sorted), ascending. visit, when not nil, is called for
-// each component just before its relations are looked up, so a caller that
-// also loads the component reads the store's entry for it once.
-func relationIDsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID) error) ([]graphstore.ID, error) {
+// each component (counted against the limit; nil when not live) just
+// before its relations are looked up, so a caller that also loads the
+// component reads the store's entry for it once. Both are read a batch at
+// a time (see graphstore.BatchViewer).
+func relationIDsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID, *graphstore.Component) error) ([]graphstore.ID, error) {
 	var relIDs []graphstore.ID // grown as found: a large list allocated up front is fresh memory per query
 	among := membersOf(ids)
-	for _, id := range ids {
+	defer among.release()
+	for len(ids) > 0 {
+		part := ids[:min(len(ids), batchSize)]
+		ids = ids[len(part):]
 		if visit != nil {
-			if err := visit(id); err != nil {
+			if err := r.components(part, visit); err != nil {
 				return nil, err
 			}
 		}
-		adj, err := r.adjacent(id, graphstore.IdxOut)
+		lists, ok, err := r.adjacentViews(part, graphstore.IdxOut)
 		if err != nil {
 			return nil, err
 		}
-		for _, a := range adj {
-			if among.has(a.Other) {
-				relIDs = append(relIDs, a.Relation)
+		for i, id := range part {
+			var adj []graphstore.Adjacency
+			if ok {
+				adj = lists[i]
+			} else if adj, err = r.adjacent(id, graphstore.IdxOut); err != nil {
+				return nil, err
+			}
+			for _, a := range adj {
+				if among.has(a.Other) {
+					relIDs = append(relIDs, a.Relation)
+				}
 			}
 		}
 		if err := r.check(); err != nil {

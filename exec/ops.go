@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/tetrahq/tetra/graphstore"
 )
 
@@ -54,8 +55,12 @@ func (s *sliceIter) Close() error      { return nil }
 // does no work and a failed sibling stops the query before any scan.
 type lazyIter struct {
 	open func() (iterator, error)
-	it   iterator
-	err  error
+	// set, when not nil, returns the ids as a bitmap the caller must not
+	// modify, without opening the iterator (ok false when the snapshot
+	// cannot answer from memory): a filter over it filters the bitmap.
+	set func() (*roaring.Bitmap, bool, error)
+	it  iterator
+	err error
 }
 
 // lazyIDs is a lazyIter over ids materialised on first use.

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/tetrahq/tetra/graphstore"
@@ -145,6 +146,50 @@ func (r *run) setJunction(p planner.Pred) (func(graphstore.ID) bool, bool, error
 	}, true, nil
 }
 
+// filterSet returns the members of in that p holds for, by set algebra;
+// ok is false when some term is not in memory. The result may be in
+// itself, which the caller must not modify either.
+func (r *run) filterSet(in *roaring.Bitmap, p planner.Pred) (*roaring.Bitmap, bool, error) {
+	switch p := p.(type) {
+	case *planner.Match:
+		bm, ok, err := r.matchSet(p)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		return roaring.And(in, bm), true, nil
+	case *planner.Not:
+		x, ok, err := r.filterSet(in, p.X)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		return roaring.AndNot(in, x), true, nil
+	case *planner.And:
+		out := in
+		for _, x := range p.Xs {
+			var ok bool
+			var err error
+			if out, ok, err = r.filterSet(out, x); err != nil || !ok {
+				return nil, false, err
+			}
+		}
+		return out, true, nil
+	case *planner.Or:
+		parts := make([]*roaring.Bitmap, 0, len(p.Xs))
+		for _, x := range p.Xs {
+			part, ok, err := r.filterSet(in, x)
+			if err != nil || !ok {
+				return nil, false, err
+			}
+			parts = append(parts, part)
+		}
+		if len(parts) == 0 {
+			return roaring.New(), true, nil
+		}
+		return roaring.FastOr(parts...), true, nil
+	}
+	return nil, false, nil
+}
+
 // matchSet is the set of components a Match holds for.
 func (r *run) matchSet(m *planner.Match) (*roaring.Bitmap, bool, error) {
 	if m.Field == planner.FieldID {
@@ -233,29 +278,39 @@ func (s *idSet) len() int { return s.n }
 
 // members is a membership test over a sorted list of ids: a bitmap over
 // the list's range when the ids are dense enough (at most 16 bytes of
-// bitmap per id) and the bitmap small (below the runtime's 32 KiB of a
-// small object: a large one is fresh memory per query, which costs page
-// faults on this project's VM), a binary search of a short list, else the
-// engine's id set.
+// bitmap per id), a binary search of a short list, else the engine's id
+// set. A bitmap of 32 KiB or more comes from a pool and goes back to it on
+// release: a large one is fresh memory per query otherwise, which costs
+// page faults on this project's VM, and a broad result (a tenth of a
+// million components) tests some three hundred thousand ids against it,
+// which the id set's map made a third of relating the result.
 type members struct {
 	lo     graphstore.ID
 	bits   []uint64
+	pooled *[]uint64
 	sorted []graphstore.ID
 	set    *idSet
 }
 
 const (
-	maxMemberWords  = 4000 // 32,000 bytes
+	maxMemberWords  = 4000 // 32,000 bytes: below the runtime's 32 KiB of a small object
 	maxMemberSearch = 256
 )
+
+var memberPool sync.Pool // of *[]uint64
 
 func membersOf(sorted []graphstore.ID) members {
 	if len(sorted) == 0 {
 		return members{}
 	}
 	lo, hi := sorted[0], sorted[len(sorted)-1]
-	if words := uint64(hi-lo)/64 + 1; words <= 2*uint64(len(sorted))+16 && words <= maxMemberWords {
-		m := members{lo: lo, bits: make([]uint64, words)}
+	if words := uint64(hi-lo)/64 + 1; words <= 2*uint64(len(sorted))+16 {
+		m := members{lo: lo}
+		if words <= maxMemberWords {
+			m.bits = make([]uint64, words)
+		} else {
+			m.pooled, m.bits = pooledWords(int(words))
+		}
 		for _, id := range sorted {
 			d := id - lo
 			m.bits[d/64] |= 1 << (d % 64)
@@ -270,6 +325,27 @@ func membersOf(sorted []graphstore.ID) members {
 		set.add(id)
 	}
 	return members{set: set}
+}
+
+// pooledWords returns n zeroed words from the pool.
+func pooledWords(n int) (*[]uint64, []uint64) {
+	p, _ := memberPool.Get().(*[]uint64)
+	if p == nil || cap(*p) < n {
+		p = &[]uint64{}
+		*p = make([]uint64, n)
+		return p, *p
+	}
+	w := (*p)[:n]
+	clear(w)
+	return p, w
+}
+
+// release hands a pooled bitmap back; m must not be used after.
+func (m *members) release() {
+	if m.pooled != nil {
+		memberPool.Put(m.pooled)
+		m.pooled, m.bits = nil, nil
+	}
 }
 
 func (m members) has(id graphstore.ID) bool {

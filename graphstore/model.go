@@ -278,16 +278,21 @@ func (e *Element) Traversable() bool {
 // with NewComponentElement.
 func NewElement(id ID, kind Kind, version int64, contribs []Contribution, src, dst ID) *Element {
 	if kind == KindComponent {
-		e := &Element{ID: id, Kind: kind, Version: version, Contribs: contribs}
-		e.comp = mergeComponent(e)
+		e := newComponentElement()
+		*e = Element{ID: id, Kind: kind, Version: version, Contribs: contribs, comp: e.comp}
+		mergeComponent(e)
 		e.Propagated = e.comp.Health
 		e.comp.Propagated = e.Propagated
 		return e
 	}
+	if kind == KindRelation {
+		x := &relationElement{}
+		x.e = Element{ID: id, Kind: kind, Version: version, Contribs: contribs, SourceID: src, TargetID: dst, rel: &x.r}
+		mergeRelation(&x.e)
+		return &x.e
+	}
 	e := &Element{ID: id, Kind: kind, Version: version, Contribs: contribs, SourceID: src, TargetID: dst}
 	switch kind {
-	case KindRelation:
-		e.rel = mergeRelation(e)
 	case KindCheck:
 		e.check = checkView(e)
 	}
@@ -298,10 +303,35 @@ func NewElement(id ID, kind Kind, version int64, contribs []Contribution, src, d
 // derived for it: the worst state of the check states bound to it and its
 // propagated state. It takes ownership of contribs, as NewElement does.
 func NewComponentElement(id ID, version int64, contribs []Contribution, checkState, propagated HealthState) *Element {
-	e := &Element{ID: id, Kind: KindComponent, Version: version, Contribs: contribs,
-		CheckState: checkState, Propagated: propagated}
-	e.comp = mergeComponent(e)
+	e := newComponentElement()
+	*e = Element{ID: id, Kind: KindComponent, Version: version, Contribs: contribs,
+		CheckState: checkState, Propagated: propagated, comp: e.comp}
+	mergeComponent(e)
 	return e
+}
+
+// A component or relation element and its merged view are allocated
+// together: a read of a result row then touches one object in neighbouring
+// cache lines instead of two in different spans, which at a million
+// components (every read a miss of the processor's caches) was a fifth of
+// loading a row.
+type (
+	componentElement struct {
+		e Element
+		c Component
+	}
+	relationElement struct {
+		e Element
+		r Relation
+	}
+)
+
+// newComponentElement returns an element whose comp points at its own
+// view.
+func newComponentElement() *Element {
+	x := &componentElement{}
+	x.e.comp = &x.c
+	return &x.e
 }
 
 // byPriority returns the contributions ordered from most to least
@@ -347,9 +377,11 @@ func firstNonEmpty(cs []*Contribution, f func(*Contribution) string) string {
 // united; health is the worst; properties are merged key by key with the
 // most recent contribution winning. A component without a name is named
 // after its primary external id, as StackState's templates do.
-func mergeComponent(e *Element) *Component {
+// mergeComponent fills e's view (e.comp, zero) from its contributions.
+func mergeComponent(e *Element) {
 	ordered := byPriority(e.Contribs)
-	c := &Component{ID: e.ID, Updated: e.Version}
+	c := e.comp
+	*c = Component{ID: e.ID, Updated: e.Version}
 	c.Name = firstNonEmpty(ordered, func(x *Contribution) string { return x.Component.Name })
 	if c.Name == "" && len(ordered) > 0 {
 		c.Name = ordered[0].ExternalID
@@ -374,12 +406,13 @@ func mergeComponent(e *Element) *Component {
 	c.Labels = union(labels...)
 	c.Properties = mergeProperties(props)
 	c.Sources = sourceRefs(e.Contribs)
-	return c
 }
 
-func mergeRelation(e *Element) *Relation {
+// mergeRelation fills e's view (e.rel, zero) from its contributions.
+func mergeRelation(e *Element) {
 	ordered := byPriority(e.Contribs)
-	r := &Relation{ID: e.ID, Updated: e.Version, Source: e.SourceID, Target: e.TargetID}
+	r := e.rel
+	*r = Relation{ID: e.ID, Updated: e.Version, Source: e.SourceID, Target: e.TargetID}
 	r.Type = firstNonEmpty(ordered, func(x *Contribution) string { return x.Relation.Type })
 	r.SourceRef = firstNonEmpty(ordered, func(x *Contribution) string { return x.Relation.SourceRef })
 	r.TargetRef = firstNonEmpty(ordered, func(x *Contribution) string { return x.Relation.TargetRef })
@@ -397,7 +430,6 @@ func mergeRelation(e *Element) *Relation {
 	r.Labels = union(labels...)
 	r.Properties = mergeProperties(props)
 	r.Sources = sourceRefs(e.Contribs)
-	return r
 }
 
 func checkView(e *Element) *Check {

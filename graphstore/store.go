@@ -187,6 +187,26 @@ type AdjacencyViewer interface {
 	AdjacentView(id ID, ix Index) (l []Adjacency, ok bool, err error)
 }
 
+// BatchViewer is implemented by snapshots that can read many elements or
+// adjacency lists from memory in one call (the Pebble store's snapshots at
+// the current time, from its present graph). Building a large result reads
+// a row and an adjacency list per component; one call per few hundred ids
+// runs as a tight loop whose cache misses overlap, where a call per id
+// waited for each in turn. A wrapper of a Snapshot need not forward it:
+// callers fall back to Element and AdjacentView.
+type BatchViewer interface {
+	// ElementsView sets dst[i] (len(dst) == len(ids)) to the element
+	// ids[i] as Element would return it, when the snapshot holds it in
+	// memory; it leaves dst[i] nil otherwise (not held, or not live: ask
+	// Element). ok is false when the snapshot cannot answer from memory at
+	// all. The elements are shared and immutable.
+	ElementsView(ids []ID, dst []*Element) (ok bool, err error)
+	// AdjacentViews sets dst[i] to what AdjacentView(ids[i], ix) returns;
+	// ok is false when the snapshot cannot answer from memory (then dst is
+	// unspecified). The slices are shared and immutable.
+	AdjacentViews(ids []ID, ix Index, dst [][]Adjacency) (ok bool, err error)
+}
+
 // VersionReader is implemented by snapshots that can tell which version of
 // an element is live without decoding it (the Pebble store reads its
 // version directory). CHANGES compares the versions at its two times and

@@ -349,3 +349,94 @@ func TestAdjacentView(t *testing.T) {
 		t.Fatal("AdjacentView of a label index: no error")
 	}
 }
+
+// TestBatchViews: the batch reads of the present graph agree with the
+// single reads id by id (elements read before are held, one not held is
+// left for Element, one not live is nil; adjacency on both sides); a
+// snapshot opened before a later commit gets none (ok false); wrong
+// arguments and a closed snapshot are errors.
+func TestBatchViews(t *testing.T) {
+	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Now: graphtest.Clock, Retention: graphtest.Retention, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	apply := func(sec int64, fill func(b *graphstore.Batch)) { t.Helper(); graphtest.Apply(t, st, sec, fill) }
+	apply(10, func(b *graphstore.Batch) {
+		for _, c := range []string{"a", "b", "c", "d"} {
+			b.PutComponent("s", c, graphstore.ComponentData{Name: c, Type: "service"})
+		}
+		b.PutRelation("s", "a>b", graphstore.RelationData{Type: "calls", SourceRef: "a", TargetRef: "b"})
+		b.PutRelation("s", "c>a", graphstore.RelationData{Type: "calls", SourceRef: "c", TargetRef: "a"})
+	})
+	apply(20, func(b *graphstore.Batch) { b.DeleteComponent("s", "d") })
+	now := func() graphstore.Snapshot {
+		t.Helper()
+		sn, err := st.Snapshot(time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sn.Close() })
+		return sn
+	}
+	ids := []graphstore.ID{1, 2, 3, 4, 5, 6, 1 << 40}
+	sn := now()
+	for _, id := range []graphstore.ID{1, 2, 4, 5} {
+		if _, err := sn.Element(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bv := sn.(graphstore.BatchViewer)
+	elems := make([]*graphstore.Element, len(ids))
+	if ok, err := bv.ElementsView(ids, elems); err != nil || !ok {
+		t.Fatalf("ElementsView: ok %v, %v", ok, err)
+	}
+	for i, id := range ids {
+		want, err := sn.Element(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := id == 1 || id == 2 || id == 5 // live and read before: held
+		switch {
+		case elems[i] != nil && elems[i] != want, read && elems[i] == nil:
+			t.Errorf("element %d: %p, Element %p", id, elems[i], want)
+		case want == nil && elems[i] != nil:
+			t.Errorf("element %d (not live): %v, want nil", id, elems[i])
+		}
+	}
+	for _, ix := range []graphstore.Index{graphstore.IdxOut, graphstore.IdxIn} {
+		lists := make([][]graphstore.Adjacency, len(ids))
+		if ok, err := bv.AdjacentViews(ids, ix, lists); err != nil || !ok {
+			t.Fatalf("AdjacentViews %s: ok %v, %v", ix, ok, err)
+		}
+		for i, id := range ids {
+			want, err := sn.Adjacent(id, ix, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(lists[i], want) {
+				t.Errorf("%s of %d: %v, Adjacent %v", ix, id, lists[i], want)
+			}
+		}
+	}
+	old := now()
+	apply(30, func(b *graphstore.Batch) { b.PutComponent("s", "e", graphstore.ComponentData{Name: "e"}) })
+	if ok, err := old.(graphstore.BatchViewer).ElementsView(ids[:1], elems[:1]); ok || err != nil {
+		t.Fatalf("ElementsView of a snapshot before a commit: ok %v, %v", ok, err)
+	}
+	if ok, err := old.(graphstore.BatchViewer).AdjacentViews(ids[:1], graphstore.IdxOut, make([][]graphstore.Adjacency, 1)); ok || err != nil {
+		t.Fatalf("AdjacentViews of a snapshot before a commit: ok %v, %v", ok, err)
+	}
+	bv = now().(graphstore.BatchViewer)
+	if _, err := bv.ElementsView(ids, elems[:1]); err == nil {
+		t.Error("ElementsView with too few places: no error")
+	}
+	if _, err := bv.AdjacentViews(ids[:1], graphstore.IdxLabel, make([][]graphstore.Adjacency, 1)); err == nil {
+		t.Error("AdjacentViews of a label index: no error")
+	}
+	closed := now()
+	closed.Close()
+	if _, err := closed.(graphstore.BatchViewer).ElementsView(nil, nil); err == nil {
+		t.Error("ElementsView on a closed snapshot: no error")
+	}
+}

@@ -1,0 +1,89 @@
+package pebblestore
+
+import (
+	"fmt"
+
+	"github.com/tetrahq/tetra/graphstore"
+)
+
+// Batch reads of the present graph (graphstore.BatchViewer). A broad
+// result reads a row and an adjacency list for every one of its
+// components, each a miss of the processor's caches at a million
+// components; these loops do nothing but the lookups, so that the misses
+// of neighbouring ids overlap instead of waiting one after another behind
+// a call per id. The index is checked to reflect the snapshot's commit
+// before and after each batch, as the single reads check it per id.
+
+var _ graphstore.BatchViewer = (*snapshot)(nil)
+
+// ElementsView implements graphstore.BatchViewer from the element slots.
+func (sn *snapshot) ElementsView(ids []graphstore.ID, dst []*graphstore.Element) (bool, error) {
+	if sn.closed {
+		return false, graphstore.ErrClosed
+	}
+	if len(dst) != len(ids) {
+		return false, fmt.Errorf("pebblestore: ElementsView needs as many places as ids (%d, %d)", len(dst), len(ids))
+	}
+	if !sn.isNow || sn.s.now == nil {
+		return false, nil
+	}
+	slots := sn.s.now.slots(sn.ts)
+	if slots == nil {
+		return false, nil
+	}
+	slots.gather(ids, dst)
+	return sn.s.now.usable(sn.ts), nil
+}
+
+// gather sets dst[i] to the held version of ids[i], nil when the slot
+// holds none or the element is not live. It checks each element's id,
+// which also sets the row's cache lines on their way before the caller
+// copies it.
+func (s *elemSlots) gather(ids []graphstore.ID, dst []*graphstore.Element) {
+	chunks := *s.chunks.Load()
+	for i, id := range ids {
+		dst[i] = nil
+		c := uint64(id) >> adjChunkBits
+		if c >= uint64(len(chunks)) {
+			continue
+		}
+		switch e := chunks[c][uint64(id)&(1<<adjChunkBits-1)].Load(); e {
+		case nil, notHeld, gone:
+		default:
+			if e.ID == id {
+				dst[i] = e
+			}
+		}
+	}
+}
+
+// AdjacentViews implements graphstore.BatchViewer from the present graph's
+// adjacency.
+func (sn *snapshot) AdjacentViews(ids []graphstore.ID, ix graphstore.Index, dst [][]graphstore.Adjacency) (bool, error) {
+	if sn.closed {
+		return false, graphstore.ErrClosed
+	}
+	if ix != graphstore.IdxOut && ix != graphstore.IdxIn {
+		return false, fmt.Errorf("pebblestore: AdjacentViews needs IdxOut or IdxIn, not %s", ix)
+	}
+	if len(dst) != len(ids) {
+		return false, fmt.Errorf("pebblestore: AdjacentViews needs as many places as ids (%d, %d)", len(dst), len(ids))
+	}
+	p := sn.s.now
+	if !sn.isNow || p == nil || !p.usable(sn.ts) {
+		return false, nil
+	}
+	sd := side(ix)
+	chunks := *p.adj.Load()
+	for i, id := range ids {
+		dst[i] = nil
+		c := uint64(id) >> adjChunkBits
+		if c >= uint64(len(chunks)) {
+			continue
+		}
+		if e := chunks[c][uint64(id)&(1<<adjChunkBits-1)].Load(); e != nil {
+			dst[i] = e.side[sd]
+		}
+	}
+	return p.usable(sn.ts), nil
+}
