@@ -227,3 +227,30 @@ func FuzzWireTraces(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { sameDecode(t, b) })
 }
+
+// BenchmarkDecodeOTLPTraces compares the one-pass decoder with the checked
+// path on an export of 500 spans:
+//
+//	go test -run '^$' -bench DecodeOTLPTraces -benchmem ./ingest/
+func BenchmarkDecodeOTLPTraces(b *testing.B) {
+	body, err := proto.Marshal(senderExport(rand.New(rand.NewPCG(7, 8)), 500))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("one-pass", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, _, err := (Decoder{}).DecodeOTLP(SignalTraces, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("checked", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, err := checkedTraces(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
