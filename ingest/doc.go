@@ -7,7 +7,10 @@
 // /api/v1/series bodies, trace-agent span JSON, and OTLP traces, metrics
 // and logs in protobuf (DecodeOTLP, DecodeOTLPRequest) and JSON; intake.go,
 // spans.go, otlp.go and otlpdata.go say how each field maps, and
-// docs/telemetry.md how the data is tied to components.
+// docs/telemetry.md how the data is tied to components. A protobuf trace
+// export is decoded in one pass from its wire form (otlpspans.go), its
+// strings cut from one copy of the body; a body with a problem in its wire
+// form goes the checked way, which names the field and byte offset.
 //
 // The HTTP receivers are in ingest/receiver; the Kafka log, the only place
 // kafka-go is imported, in ingest/kafkalog.

@@ -225,21 +225,38 @@ func (w *walker) otlpTraces(p *path, rss []*tracepb.ResourceSpans) {
 		for j, ss := range rs.GetScopeSpans() {
 			sp := p.at(i).field("scopeSpans").at(j).field("spans")
 			for k, s := range ss.GetSpans() {
-				w.otlpSpan(sp.at(k), s, service, res)
+				f := otlpSpanFields{traceID: s.GetTraceId(), spanID: s.GetSpanId(), parentID: s.GetParentSpanId(),
+					name: s.GetName(), kind: s.GetKind(), start: s.GetStartTimeUnixNano(), end: s.GetEndTimeUnixNano(),
+					attrs: attrs(s.GetAttributes()), statusCode: s.GetStatus().GetCode(), statusMessage: s.GetStatus().GetMessage()}
+				w.otlpSpan(func() *path { return sp.at(k) }, &f, service, res)
 			}
 		}
 	}
 }
 
-func (w *walker) otlpSpan(p *path, s *tracepb.Span, service string, res telemetry.Tags) {
-	tid, sid, pid := hexIDs(s.GetTraceId(), s.GetSpanId(), s.GetParentSpanId())
+// otlpSpanFields are the fields of an OTLP span that are mapped, from a
+// decoded message (otlpTraces) or straight from the wire (wireTraces).
+type otlpSpanFields struct {
+	traceID, spanID, parentID []byte
+	name                      string
+	kind                      tracepb.Span_SpanKind
+	start, end                uint64
+	attrs                     telemetry.Tags
+	statusCode                tracepb.Status_StatusCode
+	statusMessage             string
+}
+
+// otlpSpan maps a span and adds it; p is its path, built only for an
+// error.
+func (w *walker) otlpSpan(p func() *path, s *otlpSpanFields, service string, res telemetry.Tags) {
+	tid, sid, pid := hexIDs(s.traceID, s.spanID, s.parentID)
 	out := traces.Span{
-		TraceID: tid, SpanID: sid, ParentID: pid, Service: service, Name: s.GetName(),
-		Kind: spanKinds[s.GetKind()], Start: int64(s.GetStartTimeUnixNano()),
-		Attributes: sortedTags(attrs(s.GetAttributes())), Resource: res,
-		StatusMessage: s.GetStatus().GetMessage(),
+		TraceID: tid, SpanID: sid, ParentID: pid, Service: service, Name: s.name,
+		Kind: spanKinds[s.kind], Start: int64(s.start),
+		Attributes: sortedTags(s.attrs), Resource: res,
+		StatusMessage: s.statusMessage,
 	}
-	switch s.GetStatus().GetCode() {
+	switch s.statusCode {
 	case tracepb.Status_STATUS_CODE_ERROR:
 		out.Status = "error"
 	case tracepb.Status_STATUS_CODE_OK:
@@ -248,17 +265,17 @@ func (w *walker) otlpSpan(p *path, s *tracepb.Span, service string, res telemetr
 		out.Status = "unset"
 	}
 	ok := true
-	if end := s.GetEndTimeUnixNano(); end < s.GetStartTimeUnixNano() {
-		w.failf(p.field("endTimeUnixNano"), "the span ends before it starts")
+	if s.end < s.start {
+		w.failf(p().field("endTimeUnixNano"), "the span ends before it starts")
 		ok = false
 	} else {
-		out.Duration = int64(end - s.GetStartTimeUnixNano())
+		out.Duration = int64(s.end - s.start)
 	}
-	if len(s.GetTraceId()) != 16 || len(s.GetSpanId()) != 8 {
-		w.failf(p, "a span needs a traceId of 16 bytes and a spanId of 8")
+	if len(s.traceID) != 16 || len(s.spanID) != 8 {
+		w.failf(p(), "a span needs a traceId of 16 bytes and a spanId of 8")
 		ok = false
 	}
-	w.addSpan(p, out, ok)
+	w.addSpan(p, &out, ok)
 }
 
 // hexIDs prints a span's three ids in hexadecimal, in one allocation.
@@ -320,6 +337,13 @@ func (dc Decoder) DecodeOTLP(sig Signal, b []byte) (*Payload, *Warnings, error) 
 	if limit := dc.maxBytes(); int64(len(b)) > limit {
 		return nil, nil, &TooLargeError{Limit: limit}
 	}
+	if sig == SignalTraces {
+		w := &walker{dec: &dec{}, defaultSource: dc.DefaultSource}
+		if w.wireTraces(b) {
+			return w.result()
+		}
+		// The wire form has a problem: the checked path below names it.
+	}
 	msg := sig.message()
 	if pr := checkWire(msg.ProtoReflect().Descriptor(), b); pr != nil {
 		d := &dec{}
@@ -357,6 +381,12 @@ func (dc Decoder) DecodeOTLPRequest(msg proto.Message) (*Payload, *Warnings, err
 	default:
 		return nil, nil, fmt.Errorf("ingest: %T is not an OTLP export request", msg)
 	}
+	return w.result()
+}
+
+// result is what a walker decoded: its payload and warnings, or its
+// errors.
+func (w *walker) result() (*Payload, *Warnings, error) {
 	if err := w.errs.err(); err != nil {
 		return nil, nil, err
 	}

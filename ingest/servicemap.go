@@ -58,6 +58,7 @@ type ServiceMap struct {
 	waiting map[string][]string // parent span id → services of its children
 	servers map[string]string   // server address → the service serving it
 	callers map[string][]string // server address → services calling it, its service unknown
+	names   map[string]string   // the services and addresses kept above, each once
 }
 
 // DefaultServiceMapSource is the topology source of a receiver's service
@@ -76,7 +77,7 @@ func NewServiceMap(source string, maxSpans int) *ServiceMap {
 	}
 	return &ServiceMap{source: source, maxSpans: maxSpans, put: map[string]string{},
 		recent: map[string]string{}, waiting: map[string][]string{},
-		servers: map[string]string{}, callers: map[string][]string{}}
+		servers: map[string]string{}, callers: map[string][]string{}, names: map[string]string{}}
 }
 
 // Observe returns the topology that spans add or change, or nil. The
@@ -210,7 +211,7 @@ func (b *serviceBatch) fromParent(s *traces.Span) {
 		halve(m.waiting)
 	}
 	if w := m.waiting[s.ParentID]; !slices.Contains(w, s.Service) {
-		m.waiting[s.ParentID] = append(w, s.Service)
+		m.waiting[s.ParentID] = append(w, m.keep(s.Service))
 	}
 }
 
@@ -234,7 +235,7 @@ func (b *serviceBatch) serves(s *traces.Span) {
 	if len(m.servers) >= m.maxSpans {
 		halve(m.servers)
 	}
-	m.servers[addr] = s.Service
+	m.servers[m.keep(addr)] = m.keep(s.Service)
 	if callers, ok := m.callers[addr]; ok {
 		delete(m.callers, addr)
 		for _, c := range callers {
@@ -259,7 +260,7 @@ func (b *serviceBatch) toAddress(s *traces.Span) {
 		halve(m.callers)
 	}
 	if w := m.callers[addr]; !slices.Contains(w, s.Service) {
-		m.callers[addr] = append(w, s.Service)
+		m.callers[m.keep(addr)] = append(w, m.keep(s.Service))
 	}
 }
 
@@ -268,7 +269,22 @@ func (m *ServiceMap) remember(s *traces.Span) {
 	if len(m.recent) >= m.maxSpans {
 		halve(m.recent)
 	}
-	m.recent[s.SpanID] = s.Service
+	m.recent[s.SpanID] = m.keep(s.Service)
+}
+
+// keep returns a copy of a name to keep, one per name: a span's strings
+// may be cut from its whole request (the OTLP decoder's), which the maps
+// must not hold on to.
+func (m *ServiceMap) keep(name string) string {
+	if k, ok := m.names[name]; ok {
+		return k
+	}
+	if len(m.names) >= m.maxSpans {
+		clear(m.names) // the maps' copies stay valid; new ones are made
+	}
+	k := strings.Clone(name)
+	m.names[k] = k
+	return k
 }
 
 // halve forgets about half of a map's entries (which ones is Go's map

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/tetrahq/tetra/telemetry"
 	"github.com/tetrahq/tetra/traces"
@@ -89,5 +90,31 @@ func TestServiceMap(t *testing.T) {
 	}
 	if len(m.recent) > 8 || len(m.waiting) > 8 || len(m.servers) > 8 || len(m.callers) > 8 {
 		t.Errorf("remembers %d spans, %d waiting, %d addresses and %d callers, bound 8", len(m.recent), len(m.waiting), len(m.servers), len(m.callers))
+	}
+}
+
+// TestServiceMapKeepsCopies: the map keeps its own copies of the names it
+// remembers, not the spans' strings, which may be cut from a whole request.
+func TestServiceMapKeepsCopies(t *testing.T) {
+	m := NewServiceMap("", 0)
+	body := strings.Repeat("x", 1<<10) + "checkout" + "cart.local"
+	service, addr := body[1<<10:1<<10+8], body[1<<10+8:]
+	m.Observe([]traces.Span{{TraceID: "01", SpanID: "02", Service: service, Kind: "client",
+		Attributes: telemetry.Tags{{Key: "server.address", Value: addr}}}})
+	inBody := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		b := uintptr(unsafe.Pointer(unsafe.StringData(body)))
+		return p >= b && p < b+uintptr(len(body))
+	}
+	if v := m.recent["02"]; v != "checkout" || inBody(v) {
+		t.Errorf("recent holds %q (in the body: %v)", v, inBody(v))
+	}
+	for k, v := range m.callers {
+		if k != "cart.local" || inBody(k) || len(v) != 1 || inBody(v[0]) {
+			t.Errorf("callers holds %q → %q, in the body", k, v)
+		}
+	}
+	if len(m.callers) != 1 {
+		t.Errorf("callers: %v", m.callers)
 	}
 }

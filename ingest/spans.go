@@ -95,7 +95,7 @@ func (w *walker) agentSpan(p *path, o object) {
 			s.Identifiers = append(s.Identifiers, v)
 		}
 	}
-	w.addSpan(p, s, ok[0] && ok[1] && ok[2] && ok[3])
+	w.addSpan(func() *path { return p }, &s, ok[0] && ok[1] && ok[2] && ok[3])
 }
 
 func first(t telemetry.Tags, k string) string {
@@ -103,11 +103,17 @@ func first(t telemetry.Tags, k string) string {
 	return v
 }
 
-// addSpan validates a span and adds it.
-func (w *walker) addSpan(p *path, s traces.Span, ok bool) {
-	if ok && w.checkData(p, traces.CheckSpan(&s)) {
-		w.tel.spans = append(w.tel.spans, s)
+// addSpan validates a span and adds it; p is its path, built only for an
+// error (a request holds many spans).
+func (w *walker) addSpan(p func() *path, s *traces.Span, ok bool) {
+	if !ok {
+		return
 	}
+	if err := traces.CheckSpan(s); err != nil {
+		w.checkData(p(), err)
+		return
+	}
+	w.tel.spans = append(w.tel.spans, *s)
 }
 
 // hexID decodes an unsigned 64-bit id (a JSON number, or a decimal
