@@ -25,7 +25,17 @@ if ! command -v pg_ctlcluster >/dev/null || ! ls /usr/lib/postgresql/*/bin/pgben
 fi
 ver=$(ls /usr/lib/postgresql | sort -n | tail -1)
 pgbench=/usr/lib/postgresql/$ver/bin/pgbench
-pg_ctlcluster "$ver" main status >/dev/null 2>&1 || pg_ctlcluster "$ver" main start
+# A cluster this script starts is stopped when it ends: left running, its
+# server would keep a file descriptor the script inherited, such as the
+# benchmark lock that `flock /tmp/tetra-bench.lock bench/postgres/run.sh`
+# holds, and every later benchmark would wait for it.
+started=
+if ! pg_ctlcluster "$ver" main status >/dev/null 2>&1; then
+  pg_ctlcluster "$ver" main start
+  started=1
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"; [ -z "$started" ] || pg_ctlcluster "$ver" main stop' EXIT
 psql() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 if ! psql -lqt | cut -d'|' -f1 | grep -qw "$db"; then
@@ -52,8 +62,6 @@ SQL
 fi
 psql -c "ALTER USER postgres PASSWORD 'postgres'" >/dev/null
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 # (a) the components with one app label (about 100), with their labels, and
 # the relations among them: what Tetra's result holds.
 cat > "$work/a.sql" <<SQL

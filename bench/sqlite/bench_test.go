@@ -67,6 +67,10 @@ func open(b *testing.B) *sql.DB {
 		if shape == "uniform" {
 			dbName = func(i int) string { return fmt.Sprintf("c%d", i) }
 		}
+		if _, err := os.Stat(filepath.Join(dir, "components.csv")); err != nil {
+			dbErr = fmt.Errorf("no CSV export of the benchmark graph in %s: write it first with exec's BenchmarkExportCSV (see doc.go): %w", dir, err)
+			return
+		}
 		path := filepath.Join(dir, "sqlite.db")
 		_, statErr := os.Stat(path)
 		if db, dbErr = sql.Open("sqlite", path+"?_pragma=journal_mode(OFF)&_pragma=synchronous(OFF)&_pragma=cache_size(-1000000)&_pragma=mmap_size(4000000000)"); dbErr != nil {
