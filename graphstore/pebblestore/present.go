@@ -187,12 +187,17 @@ func newElemSlots() *elemSlots {
 
 // cell returns the slot of id, nil beyond the ids the slots cover.
 func (s *elemSlots) cell(id graphstore.ID) *atomic.Pointer[graphstore.Element] {
-	chunks := *s.chunks.Load()
+	return chunkCell(*s.chunks.Load(), id)
+}
+
+// chunkCell returns the cell of id in chunks of 1<<adjChunkBits cells (the
+// element slots' or the adjacency's), nil beyond the ids they cover.
+func chunkCell[C ~[1 << adjChunkBits]atomic.Pointer[T], T any](chunks []*C, id graphstore.ID) *atomic.Pointer[T] {
 	c := uint64(id) >> adjChunkBits
 	if c >= uint64(len(chunks)) {
 		return nil
 	}
-	return &chunks[c][uint64(id)&(1<<adjChunkBits-1)]
+	return &(*chunks[c])[uint64(id)&(1<<adjChunkBits-1)]
 }
 
 // grow makes the slots cover every id below n. Only the writer (or the
@@ -358,12 +363,10 @@ func (p *present) element(ts int64, id graphstore.ID) (*graphstore.Element, bool
 }
 
 func (p *present) entry(id graphstore.ID) *adjEntry {
-	chunks := *p.adj.Load()
-	c := uint64(id) >> adjChunkBits
-	if c >= uint64(len(chunks)) {
-		return nil
+	if c := chunkCell(*p.adj.Load(), id); c != nil {
+		return c.Load()
 	}
-	return chunks[c][uint64(id)&(1<<adjChunkBits-1)].Load()
+	return nil
 }
 
 // slot returns the cell of a component's adjacency, growing the chunks as
@@ -381,7 +384,7 @@ func (p *present) slot(id graphstore.ID) *atomic.Pointer[adjEntry] {
 		p.grow.Unlock()
 		chunks = grown
 	}
-	return &chunks[c][uint64(id)&(1<<adjChunkBits-1)]
+	return chunkCell(chunks, id)
 }
 
 // apply brings the index from the commit it reflects to the commit at ts,

@@ -43,11 +43,11 @@ func (s *elemSlots) gather(ids []graphstore.ID, dst []*graphstore.Element) {
 	chunks := *s.chunks.Load()
 	for i, id := range ids {
 		dst[i] = nil
-		c := uint64(id) >> adjChunkBits
-		if c >= uint64(len(chunks)) {
+		c := chunkCell(chunks, id)
+		if c == nil {
 			continue
 		}
-		switch e := chunks[c][uint64(id)&(1<<adjChunkBits-1)].Load(); e {
+		switch e := c.Load(); e {
 		case nil, notHeld, gone:
 		default:
 			if e.ID == id {
@@ -77,12 +77,10 @@ func (sn *snapshot) AdjacentViews(ids []graphstore.ID, ix graphstore.Index, dst 
 	chunks := *p.adj.Load()
 	for i, id := range ids {
 		dst[i] = nil
-		c := uint64(id) >> adjChunkBits
-		if c >= uint64(len(chunks)) {
-			continue
-		}
-		if e := chunks[c][uint64(id)&(1<<adjChunkBits-1)].Load(); e != nil {
-			dst[i] = e.side[sd]
+		if c := chunkCell(chunks, id); c != nil {
+			if e := c.Load(); e != nil {
+				dst[i] = e.side[sd]
+			}
 		}
 	}
 	return p.usable(sn.ts), nil
