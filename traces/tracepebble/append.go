@@ -13,46 +13,146 @@ import (
 	"github.com/tetrahq/tetra/traces"
 )
 
-// buildAppend builds the batch of a group of appends (concurrent
-// AppendSpans calls, committed together): each append's spans grouped
-// into chunks (one per trace, day and window) keyed by the append's id, a
-// hash of its chunks, so that an export sent again (a client's retry after
-// a lost answer) rewrites the same chunks; and for every index term of
-// each day and window one posting list of the group's chunks holding it.
-// Append i gets sequence seq+i. Of spans of one append with the same day,
-// trace and span id the last counts.
-func buildAppend(db *pebble.DB, appends [][]traces.Span, seq uint64) *pebble.Batch {
-	a := appendBuild{lists: map[dayWin]map[string]*postList{}, ids: map[tagsKey][]string{}, resLists: map[resourceKey][]*postList{}}
-	n := 0
-	for _, in := range appends {
-		n += len(in)
-	}
-	a.buf = make([]byte, 0, n*320) // about what a span takes
-	group := crc64.New(crcTable)
-	for i, in := range appends {
-		id := a.addAppend(in, seq+uint64(i))
-		group.Write(binary.BigEndian.AppendUint64(nil, id))
-	}
+// An append is built in two steps so that concurrent appends build in
+// parallel and the group commit (Store.group) does little alone:
+//
+//   - prepareAppend, on the appending goroutine before it joins a group:
+//     the append's spans grouped into chunks (one per trace, day and
+//     window) keyed by the append's id, a hash of its chunks, so that an
+//     export sent again (a client's retry after a lost answer) rewrites
+//     the same chunks; the chunks set in a batch of the append's own; and
+//     for every index term of each day and window the append's chunks
+//     holding it, newest first.
+//   - groupBatch, by the group's leader: the appends' batches
+//     concatenated, and per term, day and window one posting list of the
+//     group's chunks (the appends' lists merged), keyed by the group's id.
+//
+// The stored keys and values are those one build of the whole group
+// would write.
+
+// prepared is an append built by prepareAppend, owned by the group
+// commit until its group is committed.
+type prepared struct {
+	id    uint64
+	batch *pebble.Batch // the chunks
+	lists []termList    // ordered by compareLists
+}
+
+// termList is one term's chunks in an append (or a group), day and
+// window, newest first.
+type termList struct {
+	dw   dayWin
+	term string
+	refs []ref
+}
+
+// prepareAppend builds an append of sequence seq. Of spans with the same
+// day, trace and span id the last counts.
+func prepareAppend(db *pebble.DB, in []traces.Span, seq uint64) *prepared {
+	a := appendBuild{lists: map[dayWin]map[string]int32{}, ids: map[tagsKey][]string{}, resLists: map[resourceKey][]int32{}}
+	a.buf = make([]byte, 0, len(in)*320) // about what a span takes
+	p := &prepared{id: a.addAppend(in, seq)}
 	a.index()
-	b := db.NewBatchWithSize(a.size())
+	p.batch = db.NewBatchWithSize(len(a.buf) + len(a.chunks)*64)
 	for i := range a.chunks {
 		c := &a.chunks[i]
-		b.Set(binary.BigEndian.AppendUint64(c.key, c.ref.batch), a.buf[c.at:c.end], nil)
+		p.batch.Set(binary.BigEndian.AppendUint64(c.key, c.ref.batch), a.buf[c.at:c.end], nil)
 	}
-	a.writeLists(b, group.Sum64())
-	return b
+	p.lists = a.termLists()
+	return p
+}
+
+// groupBatch fills b, empty, with a group of prepared appends, and
+// closes their batches.
+func groupBatch(b *pebble.Batch, group []*prepared) {
+	h := crc64.New(crcTable)
+	for _, p := range group {
+		h.Write(binary.BigEndian.AppendUint64(nil, p.id))
+		b.Apply(p.batch, nil) // a well-formed batch of our own: cannot fail
+		p.batch.Close()
+	}
+	var key, val []byte
+	mergeLists(group, func(l *termList) {
+		listMax := l.refs[0].max
+		key = binary.BigEndian.AppendUint64(kv.AppendTime(kv.AppendEscaped(kv.AppendTime(append(key[:0], tagPost), l.dw.day), l.term), listMax), h.Sum64())
+		val = appendRefs(val[:0], listMax, l.refs)
+		b.Set(key, val, nil)
+	})
+}
+
+// mergeLists calls f with the group's posting lists: the appends' lists
+// of one term, day and window merged, newest first (f's only during the
+// call). Each append's lists are ordered, so this is a merge of a few
+// sorted runs.
+func mergeLists(group []*prepared, f func(*termList)) {
+	runs := make([][]termList, len(group))
+	for i, p := range group {
+		runs[i] = p.lists
+	}
+	var merged termList
+	var free, held []ref // scratch: the lists merged so far are in held
+	for {
+		least := -1
+		for i, r := range runs {
+			if len(r) > 0 && (least < 0 || compareLists(&r[0], &runs[least][0]) < 0) {
+				least = i
+			}
+		}
+		if least < 0 {
+			return
+		}
+		l := &runs[least][0]
+		runs[least] = runs[least][1:]
+		merged = termList{dw: l.dw, term: l.term, refs: l.refs}
+		for i, r := range runs {
+			if len(r) > 0 && compareLists(&r[0], l) == 0 {
+				free = mergeRefs(free[:0], merged.refs, r[0].refs)
+				merged.refs = free
+				free, held = held, free
+				runs[i] = r[1:]
+			}
+		}
+		f(&merged)
+	}
+}
+
+// mergeRefs appends to dst the refs of a and b, both newest first, newest
+// first.
+func mergeRefs(dst, a, b []ref) []ref {
+	for len(a) > 0 && len(b) > 0 {
+		if newestFirst(a[0], b[0]) <= 0 {
+			dst, a = append(dst, a[0]), a[1:]
+		} else {
+			dst, b = append(dst, b[0]), b[1:]
+		}
+	}
+	return append(append(dst, a...), b...)
+}
+
+// compareLists orders lists by day, term and window.
+func compareLists(a, b *termList) int {
+	return cmp.Or(cmp.Compare(a.dw.day, b.dw.day), strings.Compare(a.term, b.term), cmp.Compare(a.dw.win, b.dw.win))
 }
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
 
-// appendBuild collects a group's chunks and posting lists.
+// appendBuild collects an append's chunks and posting lists.
 type appendBuild struct {
 	buf      []byte // the chunks' values
 	chunks   []builtChunk
-	lists    map[dayWin]map[string]*postList
-	ids      map[tagsKey][]string // identifiers by resource (canonical)
-	resLists map[resourceKey][]*postList
+	lists    map[dayWin]map[string]int32 // the posting lists' numbers
+	terms    []termList                  // by number, without refs
+	last     []int32                     // by list number: the chunk last added + 1
+	posts    []posting                   // in the order added
+	ids      map[tagsKey][]string        // identifiers by resource (canonical)
+	resLists map[resourceKey][]int32
 	term     []byte // scratch
+}
+
+// posting is a chunk in a posting list: the chunks are added newest
+// first, so each list's postings come out sorted.
+type posting struct {
+	list, chunk int32
 }
 
 type builtChunk struct {
@@ -65,12 +165,6 @@ type builtChunk struct {
 type dayWin struct {
 	day int64
 	win uint16
-}
-
-// postList is one term's chunks in a group, day and window, newest first.
-type postList struct {
-	refs []ref
-	last int // the chunk last added + 1, to add each chunk once
 }
 
 // addAppend adds one append's chunks and returns its id.
@@ -198,17 +292,18 @@ func (a *appendBuild) index() {
 		dw := dayWin{dayOf(c.ref.max), winOf(c.ref.max)}
 		lists := a.lists[dw]
 		if lists == nil {
-			lists = map[string]*postList{}
+			lists = map[string]int32{}
 			a.lists[dw] = lists
 		}
-		add := func(l *postList) {
-			if l.last != n+1 {
-				l.refs, l.last = append(l.refs, c.ref), n+1
+		add := func(l int32) {
+			if a.last[l] != int32(n+1) {
+				a.posts = append(a.posts, posting{list: l, chunk: int32(ci)})
+				a.last[l] = int32(n + 1)
 			}
 		}
 		for i := range c.spans {
 			sp := &c.spans[i]
-			a.spanTerms(sp, func(term []byte) { add(list(lists, term)) })
+			a.spanTerms(sp, func(term []byte) { add(a.list(dw, lists, term)) })
 			for _, l := range a.resourceLists(sp, dw, lists) {
 				add(l)
 			}
@@ -216,12 +311,14 @@ func (a *appendBuild) index() {
 	}
 }
 
-// list returns the posting list of a term, new if need be.
-func list(lists map[string]*postList, term []byte) *postList {
-	l := lists[string(term)]
-	if l == nil {
-		l = &postList{}
-		lists[string(term)] = l
+// list returns the number of a term's posting list, new if need be.
+func (a *appendBuild) list(dw dayWin, lists map[string]int32, term []byte) int32 {
+	l, ok := lists[string(term)]
+	if !ok {
+		l = int32(len(a.terms))
+		a.terms = append(a.terms, termList{dw: dw, term: string(term)})
+		a.last = append(a.last, 0)
+		lists[a.terms[l].term] = l
 	}
 	return l
 }
@@ -237,7 +334,7 @@ type resourceKey struct {
 
 // resourceLists returns the posting lists of a span's resource and
 // identifier terms, looked up once for all the spans of a resource.
-func (a *appendBuild) resourceLists(sp *traces.Span, dw dayWin, lists map[string]*postList) []*postList {
+func (a *appendBuild) resourceLists(sp *traces.Span, dw dayWin, lists map[string]int32) []int32 {
 	var key resourceKey
 	if len(sp.Resource) > 0 && len(sp.Identifiers) > 0 {
 		key = resourceKey{dw, &sp.Resource[0], &sp.Identifiers[0], len(sp.Resource), len(sp.Identifiers)}
@@ -245,12 +342,12 @@ func (a *appendBuild) resourceLists(sp *traces.Span, dw dayWin, lists map[string
 			return ls
 		}
 	}
-	var ls []*postList
+	ls := make([]int32, 0, len(sp.Resource)+len(sp.Identifiers))
 	for _, t := range sp.Resource {
-		ls = append(ls, list(lists, a.makeTerm("r", t.Key, "\x00", t.Value)))
+		ls = append(ls, a.list(dw, lists, a.makeTerm("r", t.Key, "\x00", t.Value)))
 	}
 	for _, id := range sp.Identifiers {
-		ls = append(ls, list(lists, a.makeTerm("i", id)))
+		ls = append(ls, a.list(dw, lists, a.makeTerm("i", id)))
 	}
 	if key.res != nil {
 		a.resLists[key] = ls
@@ -280,28 +377,28 @@ func (a *appendBuild) spanTerms(s *traces.Span, f func([]byte)) {
 	}
 }
 
-// size estimates the batch's bytes.
-func (a *appendBuild) size() int {
-	n := len(a.buf) + len(a.chunks)*64
-	for _, lists := range a.lists {
-		for term, l := range lists {
-			n += len(term) + 40 + len(l.refs)*40
-		}
+// termLists returns the append's posting lists ordered by compareLists,
+// their refs in one array.
+func (a *appendBuild) termLists() []termList {
+	at := make([]int, len(a.terms)+1) // where each list's refs start
+	for _, p := range a.posts {
+		at[p.list+1]++
 	}
-	return n
-}
-
-// writeLists writes the posting lists, keyed by their newest start.
-func (a *appendBuild) writeLists(b *pebble.Batch, group uint64) {
-	var key, val []byte
-	for dw, lists := range a.lists {
-		for term, l := range lists {
-			listMax := l.refs[0].max
-			key = binary.BigEndian.AppendUint64(kv.AppendTime(kv.AppendEscaped(kv.AppendTime(append(key[:0], tagPost), dw.day), term), listMax), group)
-			val = appendRefs(val[:0], listMax, l.refs)
-			b.Set(key, val, nil)
-		}
+	for l := range a.terms {
+		at[l+1] += at[l]
 	}
+	refs := make([]ref, len(a.posts))
+	for _, p := range a.posts {
+		refs[at[p.list]] = a.chunks[p.chunk].ref
+		at[p.list]++
+	}
+	from := 0
+	for l := range a.terms {
+		a.terms[l].refs = refs[from:at[l]:at[l]]
+		from = at[l]
+	}
+	slices.SortFunc(a.terms, func(a, b termList) int { return compareLists(&a, &b) })
+	return a.terms
 }
 
 // newestFirst orders refs by newest start, then trace and append, both

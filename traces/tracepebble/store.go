@@ -59,6 +59,10 @@ type Store struct {
 	gmu     sync.Mutex // guards the group commit's state; ordered after mu
 	waiting []*waiter  // appends for the next group
 	leading bool       // a group is being committed
+	// gb is the leader's batch, reused from group to group: its buffer
+	// stays allocated (and its memory touched) instead of a new one of a
+	// megabyte or more per group. Only the leader uses it.
+	gb *pebble.Batch
 }
 
 var _ traces.Store = (*Store)(nil)
@@ -171,14 +175,17 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.gb != nil { // no append is in flight: they hold mu
+		s.gb.Close()
+	}
 	return s.db.Close()
 }
 
 // AppendSpans writes spans and their index entries in one batch (see
-// append.go). Appends run concurrently: nothing is read before writing,
-// so Pebble's commit pipeline syncs the batches of concurrent requests
-// together. A span stored before with the same ids in the same day is
-// replaced: its newer chunk wins when the trace is read.
+// append.go). Appends run concurrently: each builds its chunks and terms
+// on its own goroutine, then joins the next group commit. A span stored
+// before with the same ids in the same day is replaced: its newer chunk
+// wins when the trace is read.
 func (s *Store) AppendSpans(ctx context.Context, batch []traces.Span) error {
 	for i := range batch {
 		if err := traces.CheckSpan(&batch[i]); err != nil {
@@ -199,23 +206,28 @@ func (s *Store) AppendSpans(ctx context.Context, batch []traces.Span) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	return s.group(&waiter{spans: batch, done: make(chan error, 1)})
+	// The sequence is taken before building: an append that starts after
+	// another returned still gets the higher one, and concurrent appends
+	// have no order to keep.
+	p := prepareAppend(s.db, batch, s.nextSeq(1))
+	return s.group(&waiter{p: p, done: make(chan error, 1)})
 }
 
 // waiter is an append waiting for its group's commit.
 type waiter struct {
-	spans []traces.Span
-	done  chan error // the group's result, or errLead
+	p    *prepared
+	done chan error // the group's result, or errLead
 }
 
 // errLead tells a waiter that it commits the next group.
 var errLead = errors.New("tracepebble: lead the next group")
 
 // group commits an append together with those that arrive while another
-// group commits (group commit): one leader at a time builds and commits
-// the appends waiting, then hands the lead to the first of those that
-// arrived meanwhile. Concurrent exports so share one batch and one sync,
-// and their terms share posting lists.
+// group commits (group commit): one leader at a time commits the appends
+// waiting, then hands the lead to the first of those that arrived
+// meanwhile. Concurrent exports so share one batch and one sync, and
+// their terms share posting lists; each append was built before it
+// joined, so the leader only concatenates and merges.
 func (s *Store) group(w *waiter) error {
 	s.gmu.Lock()
 	s.waiting = append(s.waiting, w)
@@ -250,17 +262,27 @@ func (s *Store) group(w *waiter) error {
 
 // commit writes a group of appends in one batch.
 func (s *Store) commit(group []*waiter) error {
-	appends := make([][]traces.Span, len(group))
+	ps := make([]*prepared, len(group))
 	for i, w := range group {
-		appends[i] = w.spans
+		ps[i] = w.p
 	}
-	b := buildAppend(s.db, appends, s.nextSeq(len(group)))
-	defer b.Close()
-	if err := b.Commit(s.writeOpts()); err != nil {
+	if s.gb == nil {
+		s.gb = s.db.NewBatch(pebble.WithMaxRetainedSizeBytes(groupBatchRetained))
+	}
+	groupBatch(s.gb, ps)
+	err := s.gb.Commit(s.writeOpts())
+	if err != nil {
+		s.gb.Close() // its state after a failed commit is not reused
+		s.gb = nil
 		return fmt.Errorf("tracepebble: append: %w", err)
 	}
+	s.gb.Reset()
 	return nil
 }
+
+// groupBatchRetained is the largest buffer the leader's batch keeps: a
+// group of a dozen exports of 500 spans.
+const groupBatchRetained = 8 << 20
 
 // nextSeq reserves n sequences of appends and returns the first: the
 // wall clock in nanoseconds, kept increasing within the process, so that
