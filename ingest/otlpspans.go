@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/hex"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -131,6 +132,10 @@ type spanWire struct {
 // when it is not, w holds a part of the spans and is to be dropped.
 func (w *walker) wireTraces(body []byte) bool {
 	d := spanWire{w: w, all: string(body)}
+	// Room for the spans at once (a span takes 100 bytes and more on the
+	// wire; a body of a few large attributes reserves little): the slice
+	// grown span by span was copied some ten times.
+	w.tel.spans = slices.Grow(w.tel.spans, min(len(body)/160, 8192))
 	it := wireFields{b: body}
 	var f wireField
 	rs := 0

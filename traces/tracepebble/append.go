@@ -195,26 +195,38 @@ func (a *appendBuild) addAppend(in []traces.Span, seq uint64) uint64 {
 // window and span id, keeping the last of spans with the same day,
 // trace and span id.
 func (a *appendBuild) latest(in []traces.Span) []traces.Span {
-	idx := make([]int, len(in))
-	for i := range idx {
-		idx[i] = i
+	type at struct {
+		day int64
+		win uint16
+		i   int32
 	}
-	slices.SortFunc(idx, func(i, j int) int {
-		a, b := &in[i], &in[j]
-		return cmp.Or(cmp.Compare(dayOf(a.Start), dayOf(b.Start)), strings.Compare(a.TraceID, b.TraceID),
-			strings.Compare(a.SpanID, b.SpanID), cmp.Compare(i, j))
+	keys := make([]at, len(in))
+	for i := range in {
+		keys[i] = at{dayOf(in[i].Start), winOf(in[i].Start), int32(i)}
+	}
+	slices.SortFunc(keys, func(x, y at) int {
+		a, b := &in[x.i], &in[y.i]
+		return cmp.Or(cmp.Compare(x.day, y.day), strings.Compare(a.TraceID, b.TraceID),
+			strings.Compare(a.SpanID, b.SpanID), cmp.Compare(x.i, y.i))
 	})
-	out := make([]traces.Span, 0, len(in))
-	for k, i := range idx {
-		if k+1 < len(idx) && sameSpan(&in[i], &in[idx[k+1]]) {
+	kept := keys[:0]
+	for k, x := range keys {
+		if k+1 < len(keys) && sameSpan(&in[x.i], &in[keys[k+1].i]) {
 			continue // a later one replaces it
 		}
-		out = append(out, a.canonical(&in[i]))
+		kept = append(kept, x)
 	}
-	slices.SortStableFunc(out, func(a, b traces.Span) int {
-		return cmp.Or(cmp.Compare(dayOf(a.Start), dayOf(b.Start)), strings.Compare(a.TraceID, b.TraceID),
-			cmp.Compare(winOf(a.Start), winOf(b.Start)))
-	})
+	// By window within a trace and day: a trace's spans are usually in one.
+	byWindow := func(x, y at) int {
+		return cmp.Or(cmp.Compare(x.day, y.day), strings.Compare(in[x.i].TraceID, in[y.i].TraceID), cmp.Compare(x.win, y.win))
+	}
+	if !slices.IsSortedFunc(kept, byWindow) {
+		slices.SortStableFunc(kept, byWindow)
+	}
+	out := make([]traces.Span, len(kept))
+	for k, x := range kept {
+		out[k] = a.canonical(&in[x.i])
+	}
 	return out
 }
 
