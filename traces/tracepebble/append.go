@@ -6,6 +6,7 @@ import (
 	"hash/crc64"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/tetrahq/tetra/internal/kv"
@@ -36,6 +37,7 @@ type prepared struct {
 	id    uint64
 	batch *pebble.Batch // the chunks
 	lists []termList    // ordered by compareLists
+	build *appendBuild  // lists' memory: back to builds once committed
 }
 
 // termList is one term's chunks in an append (or a group), day and
@@ -49,9 +51,10 @@ type termList struct {
 // prepareAppend builds an append of sequence seq. Of spans with the same
 // day, trace and span id the last counts.
 func prepareAppend(db *pebble.DB, in []traces.Span, seq uint64) *prepared {
-	a := appendBuild{lists: map[dayWin]map[string]int32{}, ids: map[tagsKey][]string{}, resLists: map[resourceKey][]int32{}}
-	a.buf = make([]byte, 0, len(in)*320) // about what a span takes
-	p := &prepared{id: a.addAppend(in, seq)}
+	a := builds.Get().(*appendBuild)
+	a.reset()
+	a.buf = slices.Grow(a.buf, len(in)*320) // about what a span takes
+	p := &prepared{id: a.addAppend(in, seq), build: a}
 	a.index()
 	p.batch = db.NewBatchWithSize(len(a.buf) + len(a.chunks)*64)
 	for i := range a.chunks {
@@ -136,17 +139,59 @@ func compareLists(a, b *termList) int {
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
 
-// appendBuild collects an append's chunks and posting lists.
+// appendBuild collects an append's chunks and posting lists. Builds are
+// reused (builds): their memory stays allocated, and so do the term
+// strings of their lists, which the next appends mostly have again.
 type appendBuild struct {
 	buf      []byte // the chunks' values
+	spans    []traces.Span
 	chunks   []builtChunk
-	lists    map[dayWin]map[string]int32 // the posting lists' numbers
-	terms    []termList                  // by number, without refs
-	last     []int32                     // by list number: the chunk last added + 1
-	posts    []posting                   // in the order added
-	ids      map[tagsKey][]string        // identifiers by resource (canonical)
+	lists    map[dayWin]map[string]listSlot // the terms seen, by day and window
+	gen      uint32                         // the append: slots of others are stale
+	terms    []termList                     // by list number, refs filled last
+	last     []int32                        // by list number: the chunk last added + 1
+	posts    []posting                      // in the order added
+	refs     []ref                          // the lists' refs
+	ids      map[tagsKey][]string           // identifiers by resource (canonical)
 	resLists map[resourceKey][]int32
 	term     []byte // scratch
+}
+
+// listSlot is a term's list in the append gen.
+type listSlot struct {
+	gen  uint32
+	list int32
+	term string // the key, kept for the next appends
+}
+
+// builds are appendBuilds not in use.
+var builds = sync.Pool{New: func() any {
+	return &appendBuild{lists: map[dayWin]map[string]listSlot{}, ids: map[tagsKey][]string{}, resLists: map[resourceKey][]int32{}}
+}}
+
+// maxTerms bounds the terms a build keeps for the next appends: past it
+// (terms of many values, windows gone by) it starts afresh.
+const maxTerms = 1 << 15
+
+// reset empties a build for the next append, dropping what points into
+// the last one's spans.
+func (a *appendBuild) reset() {
+	a.gen++
+	clear(a.spans)
+	clear(a.chunks)
+	clear(a.refs)
+	clear(a.terms)
+	a.buf, a.spans, a.chunks, a.refs = a.buf[:0], a.spans[:0], a.chunks[:0], a.refs[:0]
+	a.terms, a.last, a.posts = a.terms[:0], a.last[:0], a.posts[:0]
+	clear(a.ids)
+	clear(a.resLists)
+	n := 0
+	for _, l := range a.lists {
+		n += len(l)
+	}
+	if n > maxTerms || len(a.lists) > 4 {
+		clear(a.lists)
+	}
 }
 
 // posting is a chunk in a posting list: the chunks are added newest
@@ -223,11 +268,11 @@ func (a *appendBuild) latest(in []traces.Span) []traces.Span {
 	if !slices.IsSortedFunc(kept, byWindow) {
 		slices.SortStableFunc(kept, byWindow)
 	}
-	out := make([]traces.Span, len(kept))
-	for k, x := range kept {
-		out[k] = a.canonical(&in[x.i])
+	a.spans = slices.Grow(a.spans[:0], len(kept))
+	for _, x := range kept {
+		a.spans = append(a.spans, a.canonical(&in[x.i]))
 	}
-	return out
+	return a.spans
 }
 
 func sameSpan(a, b *traces.Span) bool {
@@ -304,7 +349,7 @@ func (a *appendBuild) index() {
 		dw := dayWin{dayOf(c.ref.max), winOf(c.ref.max)}
 		lists := a.lists[dw]
 		if lists == nil {
-			lists = map[string]int32{}
+			lists = map[string]listSlot{}
 			a.lists[dw] = lists
 		}
 		add := func(l int32) {
@@ -324,15 +369,19 @@ func (a *appendBuild) index() {
 }
 
 // list returns the number of a term's posting list, new if need be.
-func (a *appendBuild) list(dw dayWin, lists map[string]int32, term []byte) int32 {
-	l, ok := lists[string(term)]
-	if !ok {
-		l = int32(len(a.terms))
-		a.terms = append(a.terms, termList{dw: dw, term: string(term)})
-		a.last = append(a.last, 0)
-		lists[a.terms[l].term] = l
+func (a *appendBuild) list(dw dayWin, lists map[string]listSlot, term []byte) int32 {
+	sl, ok := lists[string(term)]
+	if ok && sl.gen == a.gen {
+		return sl.list
 	}
-	return l
+	if !ok {
+		sl.term = string(term)
+	}
+	sl.gen, sl.list = a.gen, int32(len(a.terms))
+	a.terms = append(a.terms, termList{dw: dw, term: sl.term})
+	a.last = append(a.last, 0)
+	lists[sl.term] = sl
+	return sl.list
 }
 
 // resourceKey names the resource terms of spans: those of one resource
@@ -346,7 +395,7 @@ type resourceKey struct {
 
 // resourceLists returns the posting lists of a span's resource and
 // identifier terms, looked up once for all the spans of a resource.
-func (a *appendBuild) resourceLists(sp *traces.Span, dw dayWin, lists map[string]int32) []int32 {
+func (a *appendBuild) resourceLists(sp *traces.Span, dw dayWin, lists map[string]listSlot) []int32 {
 	var key resourceKey
 	if len(sp.Resource) > 0 && len(sp.Identifiers) > 0 {
 		key = resourceKey{dw, &sp.Resource[0], &sp.Identifiers[0], len(sp.Resource), len(sp.Identifiers)}
@@ -399,7 +448,8 @@ func (a *appendBuild) termLists() []termList {
 	for l := range a.terms {
 		at[l+1] += at[l]
 	}
-	refs := make([]ref, len(a.posts))
+	a.refs = slices.Grow(a.refs[:0], len(a.posts))[:len(a.posts)]
+	refs := a.refs
 	for _, p := range a.posts {
 		refs[at[p.list]] = a.chunks[p.chunk].ref
 		at[p.list]++

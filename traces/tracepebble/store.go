@@ -210,7 +210,9 @@ func (s *Store) AppendSpans(ctx context.Context, batch []traces.Span) error {
 	// another returned still gets the higher one, and concurrent appends
 	// have no order to keep.
 	p := prepareAppend(s.db, batch, s.nextSeq(1))
-	return s.group(&waiter{p: p, done: make(chan error, 1)})
+	err := s.group(&waiter{p: p, done: make(chan error, 1)})
+	builds.Put(p.build) // the group is committed: its lists are written
+	return err
 }
 
 // waiter is an append waiting for its group's commit.

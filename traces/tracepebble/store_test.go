@@ -24,11 +24,19 @@ func TestConformance(t *testing.T) {
 }
 
 // TestConcurrentAppends appends from many goroutines at once, so that
-// appends share group commits, some of them sent twice (retries) and some
-// replacing spans of others; every trace then reads back whole, each span
-// once, in its latest version.
+// appends share group commits (whose posting lists merge the appends'),
+// some of them sent twice (retries) and some replacing spans of others;
+// every trace then reads back whole, each span once, in its latest
+// version, and a search finds each. Synced, a group is applied while the
+// one before waits for its sync.
 func TestConcurrentAppends(t *testing.T) {
-	s, err := tracepebble.Open(t.TempDir(), tracepebble.Options{NoSync: true})
+	for _, noSync := range []bool{true, false} {
+		t.Run(fmt.Sprintf("nosync=%t", noSync), func(t *testing.T) { concurrentAppends(t, noSync) })
+	}
+}
+
+func concurrentAppends(t *testing.T, noSync bool) {
+	s, err := tracepebble.Open(t.TempDir(), tracepebble.Options{NoSync: noSync})
 	if err != nil {
 		t.Fatal(err)
 	}
