@@ -44,6 +44,9 @@ type Options struct {
 	ReadOnly bool
 	// ErrorLog receives Pebble's error messages (os.Stderr when nil).
 	ErrorLog io.Writer
+	// FS is the file system the store lives on (the operating system's
+	// when nil); tests give Pebble's crash-simulating in-memory one.
+	FS vfs.FS
 }
 
 // Store is the Pebble span store, safe for concurrent use: writers are
@@ -58,11 +61,7 @@ type Store struct {
 
 	gmu     sync.Mutex // guards the group commit's state; ordered after mu
 	waiting []*waiter  // appends for the next group
-	leading bool       // a group is being committed
-	// gb is the leader's batch, reused from group to group: its buffer
-	// stays allocated (and its memory touched) instead of a new one of a
-	// megabyte or more per group. Only the leader uses it.
-	gb *pebble.Batch
+	leading bool       // a group is being applied
 }
 
 var _ traces.Store = (*Store)(nil)
@@ -93,9 +92,14 @@ func Open(dir string, o Options) (*Store, error) {
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
+	po.FS = o.FS
 	if o.ReadOnly {
+		fs := o.FS
+		if fs == nil {
+			fs = vfs.Default
+		}
 		po.ReadOnly, po.ErrorIfNotExists = true, true
-		po.FS = pebblefs.SharedLockFS{FS: vfs.Default}
+		po.FS = pebblefs.SharedLockFS{FS: fs}
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
@@ -175,9 +179,6 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	if s.gb != nil { // no append is in flight: they hold mu
-		s.gb.Close()
-	}
 	return s.db.Close()
 }
 
@@ -245,8 +246,10 @@ func (s *Store) group(w *waiter) error {
 	s.waiting = nil
 	s.gmu.Unlock()
 
-	err := s.commit(group)
+	b, err := s.apply(group)
 
+	// The next group is applied while this one waits for its sync: the
+	// log is synced in order, so that sync covers this group too.
 	s.gmu.Lock()
 	if len(s.waiting) > 0 {
 		s.waiting[0].done <- errLead
@@ -254,6 +257,9 @@ func (s *Store) group(w *waiter) error {
 		s.leading = false
 	}
 	s.gmu.Unlock()
+	if err == nil {
+		err = s.syncWait(b)
+	}
 	for _, o := range group {
 		if o != w {
 			o.done <- err
@@ -262,27 +268,45 @@ func (s *Store) group(w *waiter) error {
 	return err
 }
 
-// commit writes a group of appends in one batch.
-func (s *Store) commit(group []*waiter) error {
+// apply writes a group of appends in one batch, without waiting for
+// the sync when commits are synced (syncWait does; Pebble marks
+// ApplyNoSyncWait experimental, CockroachDB pipelines its log writes with
+// it). The batch comes from
+// Pebble's pool, which keeps its buffer (up to groupBatchRetained) for
+// the next group instead of a new one of a megabyte or more each time.
+func (s *Store) apply(group []*waiter) (*pebble.Batch, error) {
 	ps := make([]*prepared, len(group))
 	for i, w := range group {
 		ps[i] = w.p
 	}
-	if s.gb == nil {
-		s.gb = s.db.NewBatch(pebble.WithMaxRetainedSizeBytes(groupBatchRetained))
+	b := s.db.NewBatch(pebble.WithMaxRetainedSizeBytes(groupBatchRetained))
+	groupBatch(b, ps)
+	var err error
+	if s.o.NoSync {
+		err = b.Commit(pebble.NoSync)
+	} else {
+		err = s.db.ApplyNoSyncWait(b, pebble.Sync)
 	}
-	groupBatch(s.gb, ps)
-	err := s.gb.Commit(s.writeOpts())
 	if err != nil {
-		s.gb.Close() // its state after a failed commit is not reused
-		s.gb = nil
+		b.Close()
+		return nil, fmt.Errorf("tracepebble: append: %w", err)
+	}
+	return b, nil
+}
+
+// syncWait waits for an applied group's sync and closes its batch.
+func (s *Store) syncWait(b *pebble.Batch) error {
+	defer b.Close()
+	if s.o.NoSync {
+		return nil
+	}
+	if err := b.SyncWait(); err != nil {
 		return fmt.Errorf("tracepebble: append: %w", err)
 	}
-	s.gb.Reset()
 	return nil
 }
 
-// groupBatchRetained is the largest buffer the leader's batch keeps: a
+// groupBatchRetained is the largest buffer a group's batch keeps: a
 // group of a dozen exports of 500 spans.
 const groupBatchRetained = 8 << 20
 
