@@ -9,13 +9,15 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/datadriven"
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/tetrahq/tetra/internal/kv"
 	"github.com/tetrahq/tetra/telemetry"
 	"github.com/tetrahq/tetra/traces"
 )
 
-// TestKeyLayout writes three spans of two traces, twice, and prints every
-// key decoded, beside
+// TestKeyLayout writes three spans of two traces, twice (dump), or
+// appends committed as one group (group), and prints every key decoded,
+// beside
 // docs/storage-format.md (testdata/keys).
 func TestKeyLayout(t *testing.T) {
 	datadriven.RunTest(t, "testdata/keys", func(t *testing.T, d *datadriven.TestData) string {
@@ -31,11 +33,32 @@ func TestKeyLayout(t *testing.T) {
 		child.Resource = telemetry.Tags{{Key: "host.name", Value: "node-1"}}
 		other := sp
 		other.TraceID, other.Start = "cd", sp.Start+1000
-		// Sent twice, as a client retries: the same keys again.
-		for range 2 {
-			if err := s.AppendSpans(context.Background(), []traces.Span{sp, child, other}); err != nil {
+		switch d.Cmd {
+		case "dump":
+			// Sent twice, as a client retries: the same keys again.
+			for range 2 {
+				if err := s.AppendSpans(context.Background(), []traces.Span{sp, child, other}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case "group":
+			// Three appends committed as one group: the trace ab in two of
+			// them, cd in one, a third trace ef later; their posting lists
+			// merged, newest first.
+			later := other
+			later.TraceID, later.Start, later.Name = "ef", sp.Start+2000, "Pay"
+			var group []*prepared
+			for i, in := range [][]traces.Span{{sp, child}, {other}, {later, sp}} {
+				group = append(group, prepareAppend(s.db, in, uint64(i+1)))
+			}
+			b := s.db.NewBatch()
+			groupBatch(b, group)
+			if err := b.Commit(pebble.NoSync); err != nil {
 				t.Fatal(err)
 			}
+			b.Close()
+		default:
+			d.Fatalf(t, "unknown command %s", d.Cmd)
 		}
 		it, err := s.db.NewIter(nil)
 		if err != nil {
