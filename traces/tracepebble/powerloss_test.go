@@ -16,8 +16,7 @@ import (
 )
 
 // TestPowerLoss cuts the power at random points under concurrent synced
-// appends (so that they share group commits, and a group is applied
-// while the one before waits for its sync), on Pebble's crash-simulating
+// appends (so that they share group commits), on Pebble's crash-simulating
 // file system: after each cut every acknowledged append is there, and
 // every append is there whole or not at all, in the trace reads and in
 // the search's posting lists alike.

@@ -61,7 +61,7 @@ type Store struct {
 
 	gmu     sync.Mutex // guards the group commit's state; ordered after mu
 	waiting []*waiter  // appends for the next group
-	leading bool       // a group is being applied
+	leading bool       // a group is being committed
 }
 
 var _ traces.Store = (*Store)(nil)
@@ -246,10 +246,8 @@ func (s *Store) group(w *waiter) error {
 	s.waiting = nil
 	s.gmu.Unlock()
 
-	b, err := s.apply(group)
+	err := s.commit(group)
 
-	// The next group is applied while this one waits for its sync: the
-	// log is synced in order, so that sync covers this group too.
 	s.gmu.Lock()
 	if len(s.waiting) > 0 {
 		s.waiting[0].done <- errLead
@@ -257,9 +255,6 @@ func (s *Store) group(w *waiter) error {
 		s.leading = false
 	}
 	s.gmu.Unlock()
-	if err == nil {
-		err = s.syncWait(b)
-	}
 	for _, o := range group {
 		if o != w {
 			o.done <- err
@@ -268,39 +263,18 @@ func (s *Store) group(w *waiter) error {
 	return err
 }
 
-// apply writes a group of appends in one batch, without waiting for
-// the sync when commits are synced (syncWait does; Pebble marks
-// ApplyNoSyncWait experimental, CockroachDB pipelines its log writes with
-// it). The batch comes from
+// commit writes a group of appends in one batch. The batch comes from
 // Pebble's pool, which keeps its buffer (up to groupBatchRetained) for
 // the next group instead of a new one of a megabyte or more each time.
-func (s *Store) apply(group []*waiter) (*pebble.Batch, error) {
+func (s *Store) commit(group []*waiter) error {
 	ps := make([]*prepared, len(group))
 	for i, w := range group {
 		ps[i] = w.p
 	}
 	b := s.db.NewBatch(pebble.WithMaxRetainedSizeBytes(groupBatchRetained))
-	groupBatch(b, ps)
-	var err error
-	if s.o.NoSync {
-		err = b.Commit(pebble.NoSync)
-	} else {
-		err = s.db.ApplyNoSyncWait(b, pebble.Sync)
-	}
-	if err != nil {
-		b.Close()
-		return nil, fmt.Errorf("tracepebble: append: %w", err)
-	}
-	return b, nil
-}
-
-// syncWait waits for an applied group's sync and closes its batch.
-func (s *Store) syncWait(b *pebble.Batch) error {
 	defer b.Close()
-	if s.o.NoSync {
-		return nil
-	}
-	if err := b.SyncWait(); err != nil {
+	groupBatch(b, ps)
+	if err := b.Commit(s.writeOpts()); err != nil {
 		return fmt.Errorf("tracepebble: append: %w", err)
 	}
 	return nil

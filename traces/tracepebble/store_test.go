@@ -27,8 +27,7 @@ func TestConformance(t *testing.T) {
 // appends share group commits (whose posting lists merge the appends'),
 // some of them sent twice (retries) and some replacing spans of others;
 // every trace then reads back whole, each span once, in its latest
-// version, and a search finds each. Synced, a group is applied while the
-// one before waits for its sync.
+// version, and a search finds each; without and with synced commits.
 func TestConcurrentAppends(t *testing.T) {
 	for _, noSync := range []bool{true, false} {
 		t.Run(fmt.Sprintf("nosync=%t", noSync), func(t *testing.T) { concurrentAppends(t, noSync) })
