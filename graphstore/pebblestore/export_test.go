@@ -11,6 +11,13 @@ import (
 	"github.com/tetrahq/tetra/graphstore"
 )
 
+// SplitCommits returns o with which every commit of two writes or more
+// encodes its writes in two halves at once (write.go's splitWrites).
+func SplitCommits(o Options) Options {
+	o.splitWrites = 2
+	return o
+}
+
 // DumpKeys prints every key of the store decoded, with a short form of its
 // value, in key order: the storage format as it is on disk.
 func (s *Store) DumpKeys() (string, error) {

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -39,10 +39,10 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (_ *graphstore.C
 	}
 	v := &view{r: s.db, seen: last, quiet: 1}
 	st := &writeState{s: s, v: v, at: last}
-	err = st.prefetch(b)
+	ops, err := st.prefetch(b)
 	var plan *base.Plan
 	if err == nil {
-		plan, err = base.PlanBatch(st, b, ts, next)
+		plan, err = base.PlanNormalized(st, b, ops, ts, next)
 	}
 	v.close()
 	if err != nil {
@@ -64,22 +64,29 @@ type termChanges map[termKey][]postingChange
 // commit writes a plan in one synced Pebble batch and returns its posting
 // changes.
 func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
-	kv := &s.wbuf
-	kv.reset()
-	changes := make(termChanges, 8*len(plan.Writes)) // an element's postings are mostly terms of its own
-	v := &view{r: s.db, seen: plan.Time - 1}
-	defer v.close()
-	for i := range plan.Writes {
-		w := &plan.Writes[i]
-		kv.set(func(b []byte) ([]byte, int) {
-			b = appendVersionKey(b, w.ID, plan.Time)
-			n := len(b)
-			return appendElement(b, w.After), n
-		})
-		if err := s.writePostings(kv, v, w, plan.Time, changes); err != nil {
-			return nil, err
-		}
+	first, second := &s.wbuf[0], &s.wbuf[1]
+	writes := plan.Writes
+	split := len(writes)
+	if split >= cmp.Or(s.opts.splitWrites, splitWrites) {
+		split /= 2
 	}
+	var (
+		wg        sync.WaitGroup
+		secondErr error
+	)
+	if split < len(writes) {
+		wg.Go(func() {
+			if secondErr = s.encodeWrites(second, writes[split:], plan.Time); secondErr == nil {
+				second.kv.sort()
+			}
+		})
+	}
+	err := s.encodeWrites(first, writes[:split], plan.Time)
+	wg.Wait()
+	if err = cmp.Or(err, secondErr); err != nil {
+		return nil, err
+	}
+	kv := &first.kv
 	for _, m := range plan.Mappings {
 		kv.set(func(b []byte) ([]byte, int) {
 			b = append(b, externalKey(m.Kind, m.Source, m.ExternalID)...)
@@ -98,9 +105,15 @@ func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 	kv.setKV(metaLast, appendU64(nil, uint64(plan.Time)))
 	kv.setKV(metaAsked, appendU64(nil, uint64(asked)))
 	kv.setKV(metaNextID, appendU64(nil, uint64(plan.NextID)))
-	batch := s.db.NewBatchWithSize(kv.size())
+	kv.sort()
+	var other *sortedWrites
+	if split < len(writes) {
+		other = &second.kv
+		first.changes.merge(second.changes)
+	}
+	batch := s.db.NewBatchWithSize(kv.size() + other.size())
 	defer batch.Close()
-	if err := kv.apply(batch); err != nil {
+	if err := applySorted(batch, kv, other); err != nil {
 		return nil, err
 	}
 	// State operations go last and in their order: a range delete must
@@ -115,7 +128,68 @@ func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 	if err := batch.Commit(wo); err != nil {
 		return nil, fmt.Errorf("pebblestore: commit: %w", err)
 	}
-	return changes, nil
+	return first.changes, nil
+}
+
+// splitWrites is the number of writes from which a commit encodes its
+// writes in two halves at once. Encoding the versions and postings and
+// sorting the keys was a quarter of the writer's time, and the writer is
+// the intake's serial path while the machine's other core is often idle;
+// below this a second goroutine costs more than it saves.
+const splitWrites = 256
+
+// writeBuf is what a commit encodes from a run of its writes: their keys
+// and values, and their posting changes. The store keeps two, reused under
+// wmu, so that a commit allocates neither.
+type writeBuf struct {
+	kv      sortedWrites
+	changes termChanges
+}
+
+// encodeWrites empties buf and encodes writes into it: each version and
+// the posting changes from its committed one.
+func (s *Store) encodeWrites(buf *writeBuf, writes []base.Write, ts int64) error {
+	buf.kv.reset()
+	buf.changes = buf.changes.reset(len(writes))
+	v := &view{r: s.db, seen: ts - 1}
+	defer v.close()
+	for i := range writes {
+		w := &writes[i]
+		buf.kv.set(func(b []byte) ([]byte, int) {
+			b = appendVersionKey(b, w.ID, ts)
+			n := len(b)
+			return appendElement(b, w.After), n
+		})
+		if err := s.writePostings(&buf.kv, v, w, ts, buf.changes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reset returns an empty posting-change map for n writes: c cleared,
+// unless it grew beyond what a usual commit needs. Allocating it afresh
+// took a twentieth of the writer's time (an element's postings are mostly
+// terms of its own, so the map has about eight entries per write).
+// Nothing keeps the map beyond publish.
+func (c termChanges) reset(n int) termChanges {
+	const keep = 1 << 16
+	if c == nil || len(c) > keep {
+		return make(termChanges, 8*n)
+	}
+	clear(c)
+	return c
+}
+
+// merge appends the changes of o, whose writes all follow c's, to c.
+func (c termChanges) merge(o termChanges) {
+	for k, l := range o {
+		if have, ok := c[k]; ok {
+			c[k] = append(have, l...)
+		} else {
+			c[k] = l
+		}
+	}
 }
 
 // sortedWrites collects a commit's sets and deletes and adds them to a
@@ -171,23 +245,48 @@ func (w *sortedWrites) reset() {
 
 func (w *sortedWrites) key(r kvRef) []byte { return w.buf[r.off:r.mid] }
 
-// size estimates the Pebble batch's size, to allocate it once.
-func (w *sortedWrites) size() int { return len(w.buf) + 8*len(w.ops) + 64 }
+// size estimates the Pebble batch's size, to allocate it once; 0 for nil.
+func (w *sortedWrites) size() int {
+	if w == nil {
+		return 0
+	}
+	return len(w.buf) + 8*len(w.ops) + 64
+}
 
-// apply adds the operations to batch in key order.
-func (w *sortedWrites) apply(batch *pebble.Batch) error {
-	// Ties in the order written (off grows with it): a later write of a
-	// key stays later, as a stable sort would keep it, at the cost of an
-	// unstable one.
+// sort puts the operations in key order. Ties in the order written (off
+// grows with it): a later write of a key stays later, as a stable sort
+// would keep it, at the cost of an unstable one.
+func (w *sortedWrites) sort() {
 	slices.SortFunc(w.ops, func(a, b kvRef) int {
 		return cmp.Or(bytes.Compare(w.key(a), w.key(b)), cmp.Compare(a.off, b.off))
 	})
-	for _, r := range w.ops {
+}
+
+// add adds one operation to batch.
+func (w *sortedWrites) add(batch *pebble.Batch, r kvRef) error {
+	if r.del {
+		return batch.Delete(w.key(r), nil)
+	}
+	return batch.Set(w.key(r), w.buf[r.mid:r.end], nil)
+}
+
+// applySorted adds the operations of a and b (nil: none), each sorted, to
+// batch in key order, a's first where both write one key (b's writes
+// follow a's).
+func applySorted(batch *pebble.Batch, a, b *sortedWrites) error {
+	var bops []kvRef
+	if b != nil {
+		bops = b.ops
+	}
+	i, j := 0, 0
+	for i < len(a.ops) || j < len(bops) {
 		var err error
-		if r.del {
-			err = batch.Delete(w.key(r), nil)
+		if j == len(bops) || i < len(a.ops) && bytes.Compare(a.key(a.ops[i]), b.key(bops[j])) <= 0 {
+			err = a.add(batch, a.ops[i])
+			i++
 		} else {
-			err = batch.Set(w.key(r), w.buf[r.mid:r.end], nil)
+			err = b.add(batch, bops[j])
+			j++
 		}
 		if err != nil {
 			return err
@@ -391,18 +490,33 @@ type writeState struct {
 }
 
 // prefetch reads what planning the batch will ask of the store, in key
-// order with one iterator: for a bulk load of new elements, point lookups
-// of absent keys were the most expensive part of a batch (each searches
-// every level of the LSM).
-func (st *writeState) prefetch(b *graphstore.Batch) error {
-	if err := st.prefetchExternal(b); err != nil {
-		return err
+// order with one iterator per kind of key: for a bulk load of new elements,
+// point lookups of absent keys were the most expensive part of a batch
+// (each searches every level of the LSM). It also returns the batch's
+// operations normalized (base.Normalize). The three are independent (the
+// writer lock keeps the store still, and Pebble's reads are safe for
+// concurrent use), so the external ids and the normalizing go to other
+// goroutines while this one reads the holders: the writer is the intake's
+// serial path, and the machine's other cores are often idle while it plans.
+func (st *writeState) prefetch(b *graphstore.Batch) ([]graphstore.Op, error) {
+	var (
+		ops            []graphstore.Op
+		normErr, exErr error
+		wg             sync.WaitGroup
+	)
+	wg.Go(func() { ops, normErr = base.Normalize(b) })
+	wg.Go(func() { exErr = st.prefetchExternal(b) })
+	err := st.prefetchHolders(b)
+	wg.Wait()
+	if err = cmp.Or(normErr, exErr, err); err != nil {
+		return nil, err
 	}
-	return st.prefetchHolders(b)
+	return ops, nil
 }
 
-// prefetchExternal reads the external-id mapping of every operation.
-func (st *writeState) prefetchExternal(b *graphstore.Batch) error {
+// prefetchExternal reads the external-id mapping of every operation, with
+// an iterator of its own (prefetch runs it beside prefetchHolders).
+func (st *writeState) prefetchExternal(b *graphstore.Batch) (err error) {
 	keys := make([]string, 0, len(b.Ops))
 	for i := range b.Ops {
 		op := &b.Ops[i]
@@ -410,10 +524,11 @@ func (st *writeState) prefetchExternal(b *graphstore.Batch) error {
 	}
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
-	it, err := st.v.iter()
+	it, err := st.v.reader().NewIter(nil)
 	if err != nil {
 		return err
 	}
+	defer func() { err = cmp.Or(err, it.Close()) }()
 	st.ext = make(map[string]graphstore.ID, len(keys))
 	for _, k := range keys {
 		if !it.SeekPrefixGE([]byte(k)) || string(it.Key()) != k {
@@ -456,50 +571,49 @@ func (st writeState) LookupExternal(kind graphstore.Kind, source, ext string) (g
 // components carry or its relations and check states refer to, unless the
 // posting cache has the term.
 func (st *writeState) prefetchHolders(b *graphstore.Batch) error {
-	var keys []termKey
-	add := func(ixs []graphstore.Index, terms ...string) {
-		for _, t := range terms {
-			for _, ix := range ixs {
-				k := termKey{ix, t}
-				if e, ok := st.s.posts.get(k); !ok || e.tooLong {
-					keys = append(keys, k)
-				}
-			}
-		}
-	}
-	// Who holds an identifier, and which relations and check states wait
-	// for it.
-	all := []graphstore.Index{graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef}
+	// Who holds an identifier (asked for every term), and which relations
+	// and check states wait for it (asked for the identifiers components
+	// carry: those whose holder may change).
+	var held, carried []string
 	for i := range b.Ops {
 		op := &b.Ops[i]
 		switch {
 		case op.Kind == graphstore.OpPutComponent && op.Component != nil:
-			add(all, op.Component.Identifiers...)
-			add(all, op.ExternalID)
+			carried = append(append(carried, op.Component.Identifiers...), op.ExternalID)
 		case op.Kind == graphstore.OpPutRelation && op.Relation != nil:
-			add(all[:1], op.Relation.SourceRef, op.Relation.TargetRef)
+			held = append(held, op.Relation.SourceRef, op.Relation.TargetRef)
 		case op.Kind == graphstore.OpPutCheck && op.Check != nil:
-			add(all[:1], op.Check.Identifier)
+			held = append(held, op.Check.Identifier)
 		}
 	}
-	slices.SortFunc(keys, func(a, b termKey) int {
-		if a.ix != b.ix {
-			return int(a.ix) - int(b.ix)
-		}
-		return strings.Compare(a.term, b.term)
-	})
-	keys = slices.Compact(keys)
+	// Sorted once: the keys of one index are its terms in order, and the
+	// indexes come in order, so the iterator only moves forward.
+	slices.Sort(carried)
+	carried = slices.Compact(carried)
+	held = append(held, carried...)
+	slices.Sort(held)
+	held = slices.Compact(held)
 	it, err := st.v.iter()
 	if err != nil {
 		return err
 	}
-	st.holders = make(map[termKey][]graphstore.ID, len(keys))
-	for _, k := range keys {
-		ids, err := seekHolders(it, k)
-		if err != nil {
-			return err
+	st.holders = make(map[termKey][]graphstore.ID, len(held)+2*len(carried))
+	for _, ix := range [...]graphstore.Index{graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef} {
+		terms := carried
+		if ix == graphstore.IdxIdentifier {
+			terms = held
 		}
-		st.holders[k] = ids
+		for _, t := range terms {
+			k := termKey{ix, t}
+			if e, ok := st.s.posts.get(k); ok && !e.tooLong {
+				continue
+			}
+			ids, err := seekHolders(it, k)
+			if err != nil {
+				return err
+			}
+			st.holders[k] = ids
+		}
 	}
 	return nil
 }

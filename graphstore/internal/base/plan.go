@@ -87,6 +87,13 @@ func PlanBatch(st State, b *graphstore.Batch, ts int64, nextID graphstore.ID) (*
 	if err != nil {
 		return nil, err
 	}
+	return PlanNormalized(st, b, ops, ts, nextID)
+}
+
+// PlanNormalized is PlanBatch for a batch whose operations ops are already
+// Normalize(b)'s: a store may normalize them (which reads nothing of the
+// store) while it reads what planning will ask for.
+func PlanNormalized(st State, b *graphstore.Batch, ops []graphstore.Op, ts int64, nextID graphstore.ID) (*Plan, error) {
 	a := &applier{
 		st: st, ts: ts, nextID: nextID, firstNew: nextID,
 		pending:  map[graphstore.ID]*working{},
