@@ -77,7 +77,7 @@ func benchPost(b *testing.B, url, key, ctype string, body []byte, want int) bool
 	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
 	req.Header.Set("X-API-Key", key)
 	req.Header.Set("Content-Type", ctype)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := agentClient.Do(req)
 	if err != nil {
 		b.Error(err)
 		return false

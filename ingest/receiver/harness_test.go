@@ -303,9 +303,16 @@ func (s *server) post(rq request) response {
 	return s.do(req)
 }
 
+// agentClient is the tests' and benchmarks' HTTP client. It keeps a
+// connection per concurrent sender alive, as an agent or an exporter does:
+// http.DefaultClient keeps two per host, so eight senders at once made
+// the benchmarks dial (and the server accept) a new connection for most
+// requests, a cost no agent imposes.
+var agentClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+
 func (s *server) do(req *http.Request) response {
 	s.t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := agentClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}
