@@ -144,6 +144,22 @@ const splitWrites = 256
 type writeBuf struct {
 	kv      sortedWrites
 	changes termChanges
+	// arena backs the change lists of changes: most terms a commit
+	// changes are an element's own (its name, its identifiers), each a
+	// list of one change, and one allocation each was a tenth of
+	// encoding a write. Nothing keeps a list beyond publish.
+	arena []postingChange
+}
+
+// change appends one posting change of term k.
+func (buf *writeBuf) change(k termKey, ch postingChange) {
+	if l, ok := buf.changes[k]; ok {
+		buf.changes[k] = append(l, ch) // a shared term: grows on the heap
+		return
+	}
+	buf.arena = append(buf.arena, ch)
+	n := len(buf.arena)
+	buf.changes[k] = buf.arena[n-1 : n : n]
 }
 
 // encodeWrites empties buf and encodes writes into it: each version and
@@ -151,6 +167,10 @@ type writeBuf struct {
 func (s *Store) encodeWrites(buf *writeBuf, writes []base.Write, ts int64) error {
 	buf.kv.reset()
 	buf.changes = buf.changes.reset(len(writes))
+	if cap(buf.arena) > 1<<20 { // as sortedWrites.reset: a bulk batch does not keep its size
+		buf.arena = nil
+	}
+	buf.arena = buf.arena[:0]
 	v := &view{r: s.db, seen: ts - 1}
 	defer v.close()
 	for i := range writes {
@@ -160,7 +180,7 @@ func (s *Store) encodeWrites(buf *writeBuf, writes []base.Write, ts int64) error
 			n := len(b)
 			return appendElement(b, w.After), n
 		})
-		if err := s.writePostings(&buf.kv, v, w, ts, buf.changes); err != nil {
+		if err := s.writePostings(buf, v, w, ts); err != nil {
 			return err
 		}
 	}
@@ -353,7 +373,8 @@ type postingID struct {
 // writePostings closes the postings the old version had and the new one has
 // not (moving them to the history table with their validity interval) and
 // opens the ones the new version adds.
-func (s *Store) writePostings(kv *sortedWrites, v *view, w *base.Write, ts int64, changes termChanges) error {
+func (s *Store) writePostings(buf *writeBuf, v *view, w *base.Write, ts int64) error {
+	kv := &buf.kv
 	if base.SamePostings(w.Before, w.After) {
 		return nil // a change of health alone
 	}
@@ -367,8 +388,7 @@ func (s *Store) writePostings(kv *sortedWrites, v *view, w *base.Write, ts int64
 		if err := s.closePosting(kv, v, p, w.ID, ts); err != nil {
 			return err
 		}
-		k := termKey{p.Index, p.Term}
-		changes[k] = append(changes[k], postingChange{id: w.ID, aux: p.Aux, close: true})
+		buf.change(termKey{p.Index, p.Term}, postingChange{id: w.ID, aux: p.Aux, close: true})
 	}
 	for _, p := range after {
 		if had(p) {
@@ -383,8 +403,7 @@ func (s *Store) writePostings(kv *sortedWrites, v *view, w *base.Write, ts int64
 			}
 			return b, n
 		})
-		k := termKey{p.Index, p.Term}
-		changes[k] = append(changes[k], postingChange{id: w.ID, aux: p.Aux})
+		buf.change(termKey{p.Index, p.Term}, postingChange{id: w.ID, aux: p.Aux})
 	}
 	return nil
 }
