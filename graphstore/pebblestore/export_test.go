@@ -11,10 +11,11 @@ import (
 	"github.com/tetrahq/tetra/graphstore"
 )
 
-// SplitCommits returns o with which every commit of two writes or more
-// encodes its writes in two halves at once (write.go's splitWrites).
+// SplitCommits returns o with which a commit encodes its writes one at a
+// time, by two goroutines as each is free (write.go's chunkWrites), so
+// that commits of a few writes split them as commits of hundreds do.
 func SplitCommits(o Options) Options {
-	o.splitWrites = 2
+	o.chunkWrites = 1
 	return o
 }
 

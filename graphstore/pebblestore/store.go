@@ -84,9 +84,9 @@ type Options struct {
 	// elements through the element cache.
 	PresentElementBytes int64
 
-	// splitWrites overrides splitWrites (tests: every commit of two
-	// writes or more encodes in two halves).
-	splitWrites int
+	// chunkWrites overrides chunkWrites (tests: a commit's writes are
+	// encoded one at a time, by two goroutines in turn).
+	chunkWrites int
 }
 
 // Errors of Open, tested with errors.Is.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -66,24 +67,19 @@ type termChanges map[termKey][]postingChange
 func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 	first, second := &s.wbuf[0], &s.wbuf[1]
 	writes := plan.Writes
-	split := len(writes)
-	if split >= cmp.Or(s.opts.splitWrites, splitWrites) {
-		split /= 2
-	}
-	var (
-		wg        sync.WaitGroup
-		secondErr error
-	)
-	if split < len(writes) {
-		wg.Go(func() {
-			if secondErr = s.encodeWrites(second, writes[split:], plan.Time); secondErr == nil {
-				second.kv.sort()
-			}
-		})
-	}
-	err := s.encodeWrites(first, writes[:split], plan.Time)
-	wg.Wait()
-	if err = cmp.Or(err, secondErr); err != nil {
+	first.reset(len(writes))
+	second.reset(0)
+	// Versions and postings are encoded a chunk of writes at a time, by
+	// this goroutine and a helper (shareWork), each into its own buffer.
+	size := cmp.Or(s.opts.chunkWrites, chunkWrites)
+	var errs [2]error
+	shareWork((len(writes)+size-1)/size, func(worker, chunk int) {
+		if errs[worker] == nil {
+			lo := chunk * size
+			errs[worker] = s.encodeWrites(&s.wbuf[worker], writes[lo:min(lo+size, len(writes))], plan.Time)
+		}
+	})
+	if err := cmp.Or(errs[0], errs[1]); err != nil {
 		return nil, err
 	}
 	kv := &first.kv
@@ -105,15 +101,15 @@ func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 	kv.setKV(metaLast, appendU64(nil, uint64(plan.Time)))
 	kv.setKV(metaAsked, appendU64(nil, uint64(asked)))
 	kv.setKV(metaNextID, appendU64(nil, uint64(plan.NextID)))
-	kv.sort()
-	var other *sortedWrites
-	if split < len(writes) {
-		other = &second.kv
+	if len(second.kv.ops) == 0 {
+		kv.sort()
+	} else {
+		shareWork(2, func(_, i int) { s.wbuf[i].kv.sort() })
 		first.changes.merge(second.changes)
 	}
-	batch := s.db.NewBatchWithSize(kv.size() + other.size())
+	batch := s.db.NewBatchWithSize(kv.size() + second.kv.size())
 	defer batch.Close()
-	if err := applySorted(batch, kv, other); err != nil {
+	if err := applySorted(batch, kv, &second.kv); err != nil {
 		return nil, err
 	}
 	// State operations go last and in their order: a range delete must
@@ -131,12 +127,35 @@ func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 	return first.changes, nil
 }
 
-// splitWrites is the number of writes from which a commit encodes its
-// writes in two halves at once. Encoding the versions and postings and
-// sorting the keys was a quarter of the writer's time, and the writer is
-// the intake's serial path while the machine's other core is often idle;
-// below this a second goroutine costs more than it saves.
-const splitWrites = 256
+// chunkWrites is how many writes a commit encodes at a time (see commit):
+// enough that claiming a chunk costs nothing beside it, few enough that
+// the two goroutines finish close together.
+const chunkWrites = 64
+
+// shareWork runs do for the tasks 0…n-1 on this goroutine (worker 0) and
+// one helper (worker 1), each claiming the next task when it is free, and
+// returns when all are done. The writer is the intake's serial path, and
+// the machine's other core is often free while it plans and encodes; but
+// when the other core is busy (HTTP handlers decoding the next payloads)
+// a helper may start late or never: this goroutine then does the tasks
+// itself instead of waiting for it (a fork and a join waited, in total,
+// a sixth of the writer's time).
+func shareWork(n int, do func(worker, task int)) {
+	var next atomic.Int64
+	run := func(worker int) {
+		for t := int(next.Add(1) - 1); t < n; t = int(next.Add(1) - 1) {
+			do(worker, t)
+		}
+	}
+	if n < 2 {
+		run(0)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { run(1) })
+	run(0)
+	wg.Wait()
+}
 
 // writeBuf is what a commit encodes from a run of its writes: their keys
 // and values, and their posting changes. The store keeps two, reused under
@@ -162,15 +181,19 @@ func (buf *writeBuf) change(k termKey, ch postingChange) {
 	buf.changes[k] = buf.arena[n-1 : n : n]
 }
 
-// encodeWrites empties buf and encodes writes into it: each version and
-// the posting changes from its committed one.
-func (s *Store) encodeWrites(buf *writeBuf, writes []base.Write, ts int64) error {
+// reset empties buf for a commit of about n writes.
+func (buf *writeBuf) reset(n int) {
 	buf.kv.reset()
-	buf.changes = buf.changes.reset(len(writes))
+	buf.changes = buf.changes.reset(n)
 	if cap(buf.arena) > 1<<20 { // as sortedWrites.reset: a bulk batch does not keep its size
 		buf.arena = nil
 	}
 	buf.arena = buf.arena[:0]
+}
+
+// encodeWrites encodes writes into buf: each version and the posting
+// changes from its committed one.
+func (s *Store) encodeWrites(buf *writeBuf, writes []base.Write, ts int64) error {
 	v := &view{r: s.db, seen: ts - 1}
 	defer v.close()
 	for i := range writes {
@@ -201,7 +224,11 @@ func (c termChanges) reset(n int) termChanges {
 	return c
 }
 
-// merge appends the changes of o, whose writes all follow c's, to c.
+// merge adds the changes of o to c. Where both changed a term, the order
+// of its changes does not matter: a commit changes each element once
+// (one element's changes of a term are in one map, in order), and the
+// present graph and the caches apply the changes of distinct elements
+// independently.
 func (c termChanges) merge(o termChanges) {
 	for k, l := range o {
 		if have, ok := c[k]; ok {
@@ -265,13 +292,8 @@ func (w *sortedWrites) reset() {
 
 func (w *sortedWrites) key(r kvRef) []byte { return w.buf[r.off:r.mid] }
 
-// size estimates the Pebble batch's size, to allocate it once; 0 for nil.
-func (w *sortedWrites) size() int {
-	if w == nil {
-		return 0
-	}
-	return len(w.buf) + 8*len(w.ops) + 64
-}
+// size estimates the Pebble batch's size, to allocate it once.
+func (w *sortedWrites) size() int { return len(w.buf) + 8*len(w.ops) + 64 }
 
 // sort puts the operations in key order. Ties in the order written (off
 // grows with it): a later write of a key stays later, as a stable sort
@@ -290,14 +312,11 @@ func (w *sortedWrites) add(batch *pebble.Batch, r kvRef) error {
 	return batch.Set(w.key(r), w.buf[r.mid:r.end], nil)
 }
 
-// applySorted adds the operations of a and b (nil: none), each sorted, to
-// batch in key order, a's first where both write one key (b's writes
-// follow a's).
+// applySorted adds the operations of a and b, each sorted, to batch in key
+// order, a's first where both write one key (a commit's never do: the keys
+// of a write carry its element's id, and the rest are all in a).
 func applySorted(batch *pebble.Batch, a, b *sortedWrites) error {
-	var bops []kvRef
-	if b != nil {
-		bops = b.ops
-	}
+	bops := b.ops
 	i, j := 0, 0
 	for i < len(a.ops) || j < len(bops) {
 		var err error
@@ -514,20 +533,23 @@ type writeState struct {
 // (each searches every level of the LSM). It also returns the batch's
 // operations normalized (base.Normalize). The three are independent (the
 // writer lock keeps the store still, and Pebble's reads are safe for
-// concurrent use), so the external ids and the normalizing go to other
-// goroutines while this one reads the holders: the writer is the intake's
-// serial path, and the machine's other cores are often idle while it plans.
+// concurrent use): shareWork runs them.
 func (st *writeState) prefetch(b *graphstore.Batch) ([]graphstore.Op, error) {
 	var (
-		ops            []graphstore.Op
-		normErr, exErr error
-		wg             sync.WaitGroup
+		ops  []graphstore.Op
+		errs [3]error
 	)
-	wg.Go(func() { ops, normErr = base.Normalize(b) })
-	wg.Go(func() { exErr = st.prefetchExternal(b) })
-	err := st.prefetchHolders(b)
-	wg.Wait()
-	if err = cmp.Or(normErr, exErr, err); err != nil {
+	shareWork(len(errs), func(_, task int) {
+		switch task {
+		case 0: // the largest first: this goroutine takes it
+			errs[task] = st.prefetchHolders(b)
+		case 1:
+			errs[task] = st.prefetchExternal(b)
+		default:
+			ops, errs[task] = base.Normalize(b)
+		}
+	})
+	if err := cmp.Or(errs[2], errs[1], errs[0]); err != nil {
 		return nil, err
 	}
 	return ops, nil
