@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -138,23 +137,28 @@ const chunkWrites = 64
 // the machine's other core is often free while it plans and encodes; but
 // when the other core is busy (HTTP handlers decoding the next payloads)
 // a helper may start late or never: this goroutine then does the tasks
-// itself instead of waiting for it (a fork and a join waited, in total,
-// a sixth of the writer's time).
+// itself, and waits only for a task the helper is doing, never for the
+// helper to start (a fork and a join waited, in total, a sixth of the
+// writer's time). A helper that starts after every task was claimed
+// claims none and ends.
 func shareWork(n int, do func(worker, task int)) {
-	var next atomic.Int64
+	var next, done atomic.Int64
+	finished := make(chan struct{})
 	run := func(worker int) {
 		for t := int(next.Add(1) - 1); t < n; t = int(next.Add(1) - 1) {
 			do(worker, t)
+			if done.Add(1) == int64(n) {
+				close(finished)
+			}
 		}
 	}
-	if n < 2 {
-		run(0)
-		return
+	if n > 1 {
+		go run(1)
 	}
-	var wg sync.WaitGroup
-	wg.Go(func() { run(1) })
 	run(0)
-	wg.Wait()
+	if n > 0 {
+		<-finished
+	}
 }
 
 // writeBuf is what a commit encodes from a run of its writes: their keys
