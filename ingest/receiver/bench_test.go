@@ -31,7 +31,7 @@ import (
 // a live subscription (the diff arrives on its WebSocket).
 
 func BenchmarkIntake(b *testing.B) {
-	s := newServer(&testing.T{}, serverOpts{sync: true})
+	s := newServer(b, serverOpts{sync: true})
 	defer s.stop()
 	const clients, perPayload = 8, 100
 	payloads := make([][]byte, 64) // generated up front: the benchmark measures the server
@@ -91,7 +91,7 @@ func benchPost(b *testing.B, url, key, ctype string, body []byte, want int) bool
 }
 
 func BenchmarkFreshness(b *testing.B) {
-	s := newServer(&testing.T{}, serverOpts{sync: true, live: true})
+	s := newServer(b, serverOpts{sync: true, live: true})
 	defer s.stop()
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.hs.URL, "http")+"/api/subscribe",
 		http.Header{"X-API-Key": {s.token["reader"]}})
