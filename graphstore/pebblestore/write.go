@@ -491,9 +491,27 @@ func (s *Store) postingStart(vw *view, p graphstore.Posting, id graphstore.ID, k
 // publish makes a commit visible: caches first, then the commit time that
 // readers use as their visibility bound, then the feeds' wake-up.
 func (s *Store) publish(plan *base.Plan, changes termChanges, asked int64) {
-	if s.now != nil {
-		s.now.apply(plan.Writes, changes, plan.Time, s.lastPublished())
-	}
+	// The present graph and the caches are apart, and readers use neither
+	// for the commit before its time is published below: shareWork updates
+	// them side by side.
+	prev := s.lastPublished()
+	shareWork(2, func(_, task int) {
+		switch {
+		case task == 1:
+			s.publishCaches(plan, changes)
+		case s.now != nil:
+			s.now.apply(plan.Writes, changes, plan.Time, prev)
+		}
+	})
+	s.mu.Lock()
+	s.last, s.asked, s.nextID = plan.Time, asked, plan.NextID
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// publishCaches applies a commit to the element, posting and count caches.
+func (s *Store) publishCaches(plan *base.Plan, changes termChanges) {
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
 		s.elems.appendVersion(w.ID, plan.Time, w.After)
@@ -514,11 +532,6 @@ func (s *Store) publish(plan *base.Plan, changes termChanges, asked int64) {
 		}
 		s.count.add(k, delta, plan.Time)
 	}
-	s.mu.Lock()
-	s.last, s.asked, s.nextID = plan.Time, asked, plan.NextID
-	close(s.notify)
-	s.notify = make(chan struct{})
-	s.mu.Unlock()
 }
 
 // writeState is what PlanBatch sees: the latest commit, read from the live

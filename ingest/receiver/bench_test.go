@@ -24,7 +24,8 @@ import (
 //
 // BenchmarkIntake reports elements/s: each op is one POST of a payload of
 // 100 components and 100 relations from one of 8 agents (its own source),
-// sent by 8 clients at once; sources and external ids are spread over the
+// sent by 8 clients at once, each keeping its connection alive as an agent
+// does (agentClient); sources and external ids are spread over the
 // whole run, so nothing is helped by locality (every op writes new
 // elements). BenchmarkFreshness reports p50/p99 of receive → visible, to a
 // query (the 202 comes after the commit, so the next query sees it) and to
