@@ -209,10 +209,11 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	v := &view{r: l.s.db, seen: l.s.lastPublished(), quiet: 1}
 	defer v.close()
 	st := &loadState{w: &writeState{s: l.s, v: v, at: l.last}, run: l.run}
-	if err := st.w.prefetch(b); err != nil {
+	ops, err := st.w.prefetch(b)
+	if err != nil {
 		return nil, err
 	}
-	plan, err := base.PlanBatch(st, b, ts, l.next)
+	plan, err := base.PlanNormalized(st, b, ops, ts, l.next)
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,9 @@ func TestDifferential(t *testing.T) {
 		"evicting": {ElementCacheBytes: 1, PostingCacheBytes: 1, PostingCacheMaxLen: 4, PresentElementBytes: 1},
 		// Reads at the current time through Pebble and the caches too.
 		"no-present-index": {NoPresentIndex: true},
+		// Every commit encodes its writes on two goroutines, as a commit
+		// of hundreds of writes does.
+		"split-commits": pebblestore.SplitCommits(pebblestore.Options{}),
 	}
 	for name, opts := range configs {
 		// Seeds 4 and 5 keep components apart (few merges), so that

@@ -11,6 +11,14 @@ import (
 	"github.com/tetrahq/tetra/graphstore"
 )
 
+// SplitCommits returns o with which a commit encodes its writes one at a
+// time, by two goroutines as each is free (write.go's chunkWrites), so
+// that commits of a few writes split them as commits of hundreds do.
+func SplitCommits(o Options) Options {
+	o.chunkWrites = 1
+	return o
+}
+
 // DumpKeys prints every key of the store decoded, with a short form of its
 // value, in key order: the storage format as it is on disk.
 func (s *Store) DumpKeys() (string, error) {

@@ -83,6 +83,10 @@ type Options struct {
 	// small one). Beyond it, reads load
 	// elements through the element cache.
 	PresentElementBytes int64
+
+	// chunkWrites overrides chunkWrites (tests: a commit's writes are
+	// encoded one at a time, by two goroutines in turn).
+	chunkWrites int
 }
 
 // Errors of Open, tested with errors.Is.
@@ -152,9 +156,9 @@ type Store struct {
 	// presentFrom says where the present graph came from when the store
 	// opened: "file" (presentfile.go) or "build" (Pebble's postings).
 	presentFrom string
-	cmu         sync.Mutex   // serialises compactions; first in the lock order
-	wmu         sync.Mutex   // serialises writers; after cmu
-	wbuf        sortedWrites // a commit's keys and values, reused under wmu
+	cmu         sync.Mutex  // serialises compactions; first in the lock order
+	wmu         sync.Mutex  // serialises writers; after cmu
+	wbuf        [2]writeBuf // a commit's keys, values and posting changes, in two halves; reused under wmu
 
 	mu      sync.RWMutex // guards the fields below; after cmu and wmu, before shard locks
 	last    int64        // time of the latest commit (ns)

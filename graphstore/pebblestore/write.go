@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -39,10 +39,10 @@ func (s *Store) Apply(ctx context.Context, b *graphstore.Batch) (_ *graphstore.C
 	}
 	v := &view{r: s.db, seen: last, quiet: 1}
 	st := &writeState{s: s, v: v, at: last}
-	err = st.prefetch(b)
+	ops, err := st.prefetch(b)
 	var plan *base.Plan
 	if err == nil {
-		plan, err = base.PlanBatch(st, b, ts, next)
+		plan, err = base.PlanNormalized(st, b, ops, ts, next)
 	}
 	v.close()
 	if err != nil {
@@ -64,22 +64,24 @@ type termChanges map[termKey][]postingChange
 // commit writes a plan in one synced Pebble batch and returns its posting
 // changes.
 func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
-	kv := &s.wbuf
-	kv.reset()
-	changes := make(termChanges, 8*len(plan.Writes)) // an element's postings are mostly terms of its own
-	v := &view{r: s.db, seen: plan.Time - 1}
-	defer v.close()
-	for i := range plan.Writes {
-		w := &plan.Writes[i]
-		kv.set(func(b []byte) ([]byte, int) {
-			b = appendVersionKey(b, w.ID, plan.Time)
-			n := len(b)
-			return appendElement(b, w.After), n
-		})
-		if err := s.writePostings(kv, v, w, plan.Time, changes); err != nil {
-			return nil, err
+	first, second := &s.wbuf[0], &s.wbuf[1]
+	writes := plan.Writes
+	first.reset(len(writes))
+	second.reset(0)
+	// Versions and postings are encoded a chunk of writes at a time, by
+	// this goroutine and a helper (shareWork), each into its own buffer.
+	size := cmp.Or(s.opts.chunkWrites, chunkWrites)
+	var errs [2]error
+	shareWork((len(writes)+size-1)/size, func(worker, chunk int) {
+		if errs[worker] == nil {
+			lo := chunk * size
+			errs[worker] = s.encodeWrites(&s.wbuf[worker], writes[lo:min(lo+size, len(writes))], plan.Time)
 		}
+	})
+	if err := cmp.Or(errs[0], errs[1]); err != nil {
+		return nil, err
 	}
+	kv := &first.kv
 	for _, m := range plan.Mappings {
 		kv.set(func(b []byte) ([]byte, int) {
 			b = append(b, externalKey(m.Kind, m.Source, m.ExternalID)...)
@@ -98,9 +100,15 @@ func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 	kv.setKV(metaLast, appendU64(nil, uint64(plan.Time)))
 	kv.setKV(metaAsked, appendU64(nil, uint64(asked)))
 	kv.setKV(metaNextID, appendU64(nil, uint64(plan.NextID)))
-	batch := s.db.NewBatchWithSize(kv.size())
+	if len(second.kv.ops) == 0 {
+		kv.sort()
+	} else {
+		shareWork(2, func(_, i int) { s.wbuf[i].kv.sort() })
+		first.changes.merge(second.changes)
+	}
+	batch := s.db.NewBatchWithSize(kv.size() + second.kv.size())
 	defer batch.Close()
-	if err := kv.apply(batch); err != nil {
+	if err := applySorted(batch, kv, &second.kv); err != nil {
 		return nil, err
 	}
 	// State operations go last and in their order: a range delete must
@@ -115,7 +123,124 @@ func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 	if err := batch.Commit(wo); err != nil {
 		return nil, fmt.Errorf("pebblestore: commit: %w", err)
 	}
-	return changes, nil
+	return first.changes, nil
+}
+
+// chunkWrites is how many writes a commit encodes at a time (see commit):
+// enough that claiming a chunk costs nothing beside it, few enough that
+// the two goroutines finish close together.
+const chunkWrites = 64
+
+// shareWork runs do for the tasks 0…n-1 on this goroutine (worker 0) and
+// one helper (worker 1), each claiming the next task when it is free, and
+// returns when all are done. The writer is the intake's serial path, and
+// the machine's other core is often free while it plans and encodes; but
+// when the other core is busy (HTTP handlers decoding the next payloads)
+// a helper may start late or never: this goroutine then does the tasks
+// itself, and waits only for a task the helper is doing, never for the
+// helper to start (a fork and a join waited, in total, a sixth of the
+// writer's time). A helper that starts after every task was claimed
+// claims none and ends.
+func shareWork(n int, do func(worker, task int)) {
+	var next, done atomic.Int64
+	finished := make(chan struct{})
+	run := func(worker int) {
+		for t := int(next.Add(1) - 1); t < n; t = int(next.Add(1) - 1) {
+			do(worker, t)
+			if done.Add(1) == int64(n) {
+				close(finished)
+			}
+		}
+	}
+	if n > 1 {
+		go run(1)
+	}
+	run(0)
+	if n > 0 {
+		<-finished
+	}
+}
+
+// writeBuf is what a commit encodes from a run of its writes: their keys
+// and values, and their posting changes. The store keeps two, reused under
+// wmu, so that a commit allocates neither.
+type writeBuf struct {
+	kv      sortedWrites
+	changes termChanges
+	// arena backs the change lists of changes: most terms a commit
+	// changes are an element's own (its name, its identifiers), each a
+	// list of one change, and one allocation each was a tenth of
+	// encoding a write. Nothing keeps a list beyond publish.
+	arena []postingChange
+}
+
+// change appends one posting change of term k.
+func (buf *writeBuf) change(k termKey, ch postingChange) {
+	if l, ok := buf.changes[k]; ok {
+		buf.changes[k] = append(l, ch) // a shared term: grows on the heap
+		return
+	}
+	buf.arena = append(buf.arena, ch)
+	n := len(buf.arena)
+	buf.changes[k] = buf.arena[n-1 : n : n]
+}
+
+// reset empties buf for a commit of about n writes.
+func (buf *writeBuf) reset(n int) {
+	buf.kv.reset()
+	buf.changes = buf.changes.reset(n)
+	if cap(buf.arena) > 1<<20 { // as sortedWrites.reset: a bulk batch does not keep its size
+		buf.arena = nil
+	}
+	buf.arena = buf.arena[:0]
+}
+
+// encodeWrites encodes writes into buf: each version and the posting
+// changes from its committed one.
+func (s *Store) encodeWrites(buf *writeBuf, writes []base.Write, ts int64) error {
+	v := &view{r: s.db, seen: ts - 1}
+	defer v.close()
+	for i := range writes {
+		w := &writes[i]
+		buf.kv.set(func(b []byte) ([]byte, int) {
+			b = appendVersionKey(b, w.ID, ts)
+			n := len(b)
+			return appendElement(b, w.After), n
+		})
+		if err := s.writePostings(buf, v, w, ts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reset returns an empty posting-change map for n writes: c cleared,
+// unless it grew beyond what a usual commit needs. Allocating it afresh
+// took a twentieth of the writer's time (an element's postings are mostly
+// terms of its own, so the map has about eight entries per write).
+// Nothing keeps the map beyond publish.
+func (c termChanges) reset(n int) termChanges {
+	const keep = 1 << 16
+	if c == nil || len(c) > keep {
+		return make(termChanges, 8*n)
+	}
+	clear(c)
+	return c
+}
+
+// merge adds the changes of o to c. Where both changed a term, the order
+// of its changes does not matter: a commit changes each element once
+// (one element's changes of a term are in one map, in order), and the
+// present graph and the caches apply the changes of distinct elements
+// independently.
+func (c termChanges) merge(o termChanges) {
+	for k, l := range o {
+		if have, ok := c[k]; ok {
+			c[k] = append(have, l...)
+		} else {
+			c[k] = l
+		}
+	}
 }
 
 // sortedWrites collects a commit's sets and deletes and adds them to a
@@ -174,20 +299,37 @@ func (w *sortedWrites) key(r kvRef) []byte { return w.buf[r.off:r.mid] }
 // size estimates the Pebble batch's size, to allocate it once.
 func (w *sortedWrites) size() int { return len(w.buf) + 8*len(w.ops) + 64 }
 
-// apply adds the operations to batch in key order.
-func (w *sortedWrites) apply(batch *pebble.Batch) error {
-	// Ties in the order written (off grows with it): a later write of a
-	// key stays later, as a stable sort would keep it, at the cost of an
-	// unstable one.
+// sort puts the operations in key order. Ties in the order written (off
+// grows with it): a later write of a key stays later, as a stable sort
+// would keep it, at the cost of an unstable one.
+func (w *sortedWrites) sort() {
 	slices.SortFunc(w.ops, func(a, b kvRef) int {
 		return cmp.Or(bytes.Compare(w.key(a), w.key(b)), cmp.Compare(a.off, b.off))
 	})
-	for _, r := range w.ops {
+}
+
+// add adds one operation to batch.
+func (w *sortedWrites) add(batch *pebble.Batch, r kvRef) error {
+	if r.del {
+		return batch.Delete(w.key(r), nil)
+	}
+	return batch.Set(w.key(r), w.buf[r.mid:r.end], nil)
+}
+
+// applySorted adds the operations of a and b, each sorted, to batch in key
+// order, a's first where both write one key (a commit's never do: the keys
+// of a write carry its element's id, and the rest are all in a).
+func applySorted(batch *pebble.Batch, a, b *sortedWrites) error {
+	bops := b.ops
+	i, j := 0, 0
+	for i < len(a.ops) || j < len(bops) {
 		var err error
-		if r.del {
-			err = batch.Delete(w.key(r), nil)
+		if j == len(bops) || i < len(a.ops) && bytes.Compare(a.key(a.ops[i]), b.key(bops[j])) <= 0 {
+			err = a.add(batch, a.ops[i])
+			i++
 		} else {
-			err = batch.Set(w.key(r), w.buf[r.mid:r.end], nil)
+			err = b.add(batch, bops[j])
+			j++
 		}
 		if err != nil {
 			return err
@@ -254,7 +396,8 @@ type postingID struct {
 // writePostings closes the postings the old version had and the new one has
 // not (moving them to the history table with their validity interval) and
 // opens the ones the new version adds.
-func (s *Store) writePostings(kv *sortedWrites, v *view, w *base.Write, ts int64, changes termChanges) error {
+func (s *Store) writePostings(buf *writeBuf, v *view, w *base.Write, ts int64) error {
+	kv := &buf.kv
 	if base.SamePostings(w.Before, w.After) {
 		return nil // a change of health alone
 	}
@@ -268,8 +411,7 @@ func (s *Store) writePostings(kv *sortedWrites, v *view, w *base.Write, ts int64
 		if err := s.closePosting(kv, v, p, w.ID, ts); err != nil {
 			return err
 		}
-		k := termKey{p.Index, p.Term}
-		changes[k] = append(changes[k], postingChange{id: w.ID, aux: p.Aux, close: true})
+		buf.change(termKey{p.Index, p.Term}, postingChange{id: w.ID, aux: p.Aux, close: true})
 	}
 	for _, p := range after {
 		if had(p) {
@@ -284,8 +426,7 @@ func (s *Store) writePostings(kv *sortedWrites, v *view, w *base.Write, ts int64
 			}
 			return b, n
 		})
-		k := termKey{p.Index, p.Term}
-		changes[k] = append(changes[k], postingChange{id: w.ID, aux: p.Aux})
+		buf.change(termKey{p.Index, p.Term}, postingChange{id: w.ID, aux: p.Aux})
 	}
 	return nil
 }
@@ -350,9 +491,27 @@ func (s *Store) postingStart(vw *view, p graphstore.Posting, id graphstore.ID, k
 // publish makes a commit visible: caches first, then the commit time that
 // readers use as their visibility bound, then the feeds' wake-up.
 func (s *Store) publish(plan *base.Plan, changes termChanges, asked int64) {
-	if s.now != nil {
-		s.now.apply(plan.Writes, changes, plan.Time, s.lastPublished())
-	}
+	// The present graph and the caches are apart, and readers use neither
+	// for the commit before its time is published below: shareWork updates
+	// them side by side.
+	prev := s.lastPublished()
+	shareWork(2, func(_, task int) {
+		switch {
+		case task == 1:
+			s.publishCaches(plan, changes)
+		case s.now != nil:
+			s.now.apply(plan.Writes, changes, plan.Time, prev)
+		}
+	})
+	s.mu.Lock()
+	s.last, s.asked, s.nextID = plan.Time, asked, plan.NextID
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// publishCaches applies a commit to the element, posting and count caches.
+func (s *Store) publishCaches(plan *base.Plan, changes termChanges) {
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
 		s.elems.appendVersion(w.ID, plan.Time, w.After)
@@ -373,11 +532,6 @@ func (s *Store) publish(plan *base.Plan, changes termChanges, asked int64) {
 		}
 		s.count.add(k, delta, plan.Time)
 	}
-	s.mu.Lock()
-	s.last, s.asked, s.nextID = plan.Time, asked, plan.NextID
-	close(s.notify)
-	s.notify = make(chan struct{})
-	s.mu.Unlock()
 }
 
 // writeState is what PlanBatch sees: the latest commit, read from the live
@@ -391,18 +545,36 @@ type writeState struct {
 }
 
 // prefetch reads what planning the batch will ask of the store, in key
-// order with one iterator: for a bulk load of new elements, point lookups
-// of absent keys were the most expensive part of a batch (each searches
-// every level of the LSM).
-func (st *writeState) prefetch(b *graphstore.Batch) error {
-	if err := st.prefetchExternal(b); err != nil {
-		return err
+// order with one iterator per kind of key: for a bulk load of new elements,
+// point lookups of absent keys were the most expensive part of a batch
+// (each searches every level of the LSM). It also returns the batch's
+// operations normalized (base.Normalize). The three are independent (the
+// writer lock keeps the store still, and Pebble's reads are safe for
+// concurrent use): shareWork runs them.
+func (st *writeState) prefetch(b *graphstore.Batch) ([]graphstore.Op, error) {
+	var (
+		ops  []graphstore.Op
+		errs [3]error
+	)
+	shareWork(len(errs), func(_, task int) {
+		switch task {
+		case 0: // the largest first: this goroutine takes it
+			errs[task] = st.prefetchHolders(b)
+		case 1:
+			errs[task] = st.prefetchExternal(b)
+		default:
+			ops, errs[task] = base.Normalize(b)
+		}
+	})
+	if err := cmp.Or(errs[2], errs[1], errs[0]); err != nil {
+		return nil, err
 	}
-	return st.prefetchHolders(b)
+	return ops, nil
 }
 
-// prefetchExternal reads the external-id mapping of every operation.
-func (st *writeState) prefetchExternal(b *graphstore.Batch) error {
+// prefetchExternal reads the external-id mapping of every operation, with
+// an iterator of its own (prefetch runs it beside prefetchHolders).
+func (st *writeState) prefetchExternal(b *graphstore.Batch) (err error) {
 	keys := make([]string, 0, len(b.Ops))
 	for i := range b.Ops {
 		op := &b.Ops[i]
@@ -410,10 +582,11 @@ func (st *writeState) prefetchExternal(b *graphstore.Batch) error {
 	}
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
-	it, err := st.v.iter()
+	it, err := st.v.reader().NewIter(nil)
 	if err != nil {
 		return err
 	}
+	defer func() { err = cmp.Or(err, it.Close()) }()
 	st.ext = make(map[string]graphstore.ID, len(keys))
 	for _, k := range keys {
 		if !it.SeekPrefixGE([]byte(k)) || string(it.Key()) != k {
@@ -456,50 +629,49 @@ func (st writeState) LookupExternal(kind graphstore.Kind, source, ext string) (g
 // components carry or its relations and check states refer to, unless the
 // posting cache has the term.
 func (st *writeState) prefetchHolders(b *graphstore.Batch) error {
-	var keys []termKey
-	add := func(ixs []graphstore.Index, terms ...string) {
-		for _, t := range terms {
-			for _, ix := range ixs {
-				k := termKey{ix, t}
-				if e, ok := st.s.posts.get(k); !ok || e.tooLong {
-					keys = append(keys, k)
-				}
-			}
-		}
-	}
-	// Who holds an identifier, and which relations and check states wait
-	// for it.
-	all := []graphstore.Index{graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef}
+	// Who holds an identifier (asked for every term), and which relations
+	// and check states wait for it (asked for the identifiers components
+	// carry: those whose holder may change).
+	var held, carried []string
 	for i := range b.Ops {
 		op := &b.Ops[i]
 		switch {
 		case op.Kind == graphstore.OpPutComponent && op.Component != nil:
-			add(all, op.Component.Identifiers...)
-			add(all, op.ExternalID)
+			carried = append(append(carried, op.Component.Identifiers...), op.ExternalID)
 		case op.Kind == graphstore.OpPutRelation && op.Relation != nil:
-			add(all[:1], op.Relation.SourceRef, op.Relation.TargetRef)
+			held = append(held, op.Relation.SourceRef, op.Relation.TargetRef)
 		case op.Kind == graphstore.OpPutCheck && op.Check != nil:
-			add(all[:1], op.Check.Identifier)
+			held = append(held, op.Check.Identifier)
 		}
 	}
-	slices.SortFunc(keys, func(a, b termKey) int {
-		if a.ix != b.ix {
-			return int(a.ix) - int(b.ix)
-		}
-		return strings.Compare(a.term, b.term)
-	})
-	keys = slices.Compact(keys)
+	// Sorted once: the keys of one index are its terms in order, and the
+	// indexes come in order, so the iterator only moves forward.
+	slices.Sort(carried)
+	carried = slices.Compact(carried)
+	held = append(held, carried...)
+	slices.Sort(held)
+	held = slices.Compact(held)
 	it, err := st.v.iter()
 	if err != nil {
 		return err
 	}
-	st.holders = make(map[termKey][]graphstore.ID, len(keys))
-	for _, k := range keys {
-		ids, err := seekHolders(it, k)
-		if err != nil {
-			return err
+	st.holders = make(map[termKey][]graphstore.ID, len(held)+2*len(carried))
+	for _, ix := range [...]graphstore.Index{graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef} {
+		terms := carried
+		if ix == graphstore.IdxIdentifier {
+			terms = held
 		}
-		st.holders[k] = ids
+		for _, t := range terms {
+			k := termKey{ix, t}
+			if e, ok := st.s.posts.get(k); ok && !e.tooLong {
+				continue
+			}
+			ids, err := seekHolders(it, k)
+			if err != nil {
+				return err
+			}
+			st.holders[k] = ids
+		}
 	}
 	return nil
 }

@@ -24,14 +24,15 @@ import (
 //
 // BenchmarkIntake reports elements/s: each op is one POST of a payload of
 // 100 components and 100 relations from one of 8 agents (its own source),
-// sent by 8 clients at once; sources and external ids are spread over the
+// sent by 8 clients at once, each keeping its connection alive as an agent
+// does (agentClient); sources and external ids are spread over the
 // whole run, so nothing is helped by locality (every op writes new
 // elements). BenchmarkFreshness reports p50/p99 of receive → visible, to a
 // query (the 202 comes after the commit, so the next query sees it) and to
 // a live subscription (the diff arrives on its WebSocket).
 
 func BenchmarkIntake(b *testing.B) {
-	s := newServer(&testing.T{}, serverOpts{sync: true})
+	s := newServer(b, serverOpts{sync: true})
 	defer s.stop()
 	const clients, perPayload = 8, 100
 	payloads := make([][]byte, 64) // generated up front: the benchmark measures the server
@@ -77,7 +78,7 @@ func benchPost(b *testing.B, url, key, ctype string, body []byte, want int) bool
 	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
 	req.Header.Set("X-API-Key", key)
 	req.Header.Set("Content-Type", ctype)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := agentClient.Do(req)
 	if err != nil {
 		b.Error(err)
 		return false
@@ -91,7 +92,7 @@ func benchPost(b *testing.B, url, key, ctype string, body []byte, want int) bool
 }
 
 func BenchmarkFreshness(b *testing.B) {
-	s := newServer(&testing.T{}, serverOpts{sync: true, live: true})
+	s := newServer(b, serverOpts{sync: true, live: true})
 	defer s.stop()
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.hs.URL, "http")+"/api/subscribe",
 		http.Header{"X-API-Key": {s.token["reader"]}})

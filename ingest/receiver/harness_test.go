@@ -46,7 +46,7 @@ var base = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 // API server with keys, and the receiver writing through the embedded
 // pipeline, behind a real HTTP listener.
 type server struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	st       *pebblestore.Store
 	pipe     *ingest.Pipeline
@@ -96,7 +96,7 @@ type serverOpts struct {
 
 // newServer starts a server over a new data directory with two keys:
 // "agent" (role ingest) and "reader" (role read).
-func newServer(t *testing.T, o serverOpts) *server {
+func newServer(t testing.TB, o serverOpts) *server {
 	t.Helper()
 	s := &server{t: t, dir: t.TempDir(), token: map[string]string{}, opts: o, clock: base}
 	kf := api.NewKeyFile(s.dir)
@@ -303,9 +303,16 @@ func (s *server) post(rq request) response {
 	return s.do(req)
 }
 
+// agentClient is the tests' and benchmarks' HTTP client. It keeps a
+// connection per concurrent sender alive, as an agent or an exporter does:
+// http.DefaultClient keeps two per host, so eight senders at once made
+// the benchmarks dial (and the server accept) a new connection for most
+// requests, a cost no agent imposes.
+var agentClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+
 func (s *server) do(req *http.Request) response {
 	s.t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := agentClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -318,7 +325,7 @@ func (s *server) do(req *http.Request) response {
 }
 
 // encode compresses a body as a client would.
-func encode(t *testing.T, b []byte, enc string) []byte {
+func encode(t testing.TB, b []byte, enc string) []byte {
 	var buf bytes.Buffer
 	var w io.WriteCloser
 	switch enc {

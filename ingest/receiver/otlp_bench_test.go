@@ -27,7 +27,7 @@ import (
 //
 //	flock /tmp/tetra-bench.lock go test -run '^$' -bench OTLPSpans -benchtime 400x ./ingest/receiver/
 func BenchmarkOTLPSpans(b *testing.B) {
-	s := newServer(&testing.T{}, serverOpts{sync: true})
+	s := newServer(b, serverOpts{sync: true})
 	defer s.stop()
 	const clients, traces, perTrace = 8, 50, 10
 	body, idAt := benchExport(traces, perTrace)

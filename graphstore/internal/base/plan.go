@@ -87,12 +87,23 @@ func PlanBatch(st State, b *graphstore.Batch, ts int64, nextID graphstore.ID) (*
 	if err != nil {
 		return nil, err
 	}
+	return PlanNormalized(st, b, ops, ts, nextID)
+}
+
+// PlanNormalized is PlanBatch for a batch whose operations ops are already
+// Normalize(b)'s: a store may normalize them (which reads nothing of the
+// store) while it reads what planning will ask for.
+func PlanNormalized(st State, b *graphstore.Batch, ops []graphstore.Op, ts int64, nextID graphstore.ID) (*Plan, error) {
+	// Sized for a batch of new elements (an element, its identifiers and
+	// its mapping per operation, a relation to resolve for about every
+	// other): growing them an entry at a time rehashed each several times
+	// per batch.
 	a := &applier{
 		st: st, ts: ts, nextID: nextID, firstNew: nextID,
-		pending:  map[graphstore.ID]*working{},
-		holder:   map[string]graphstore.ID{},
-		external: map[extKey]graphstore.ID{},
-		resolve:  map[graphstore.ID]bool{},
+		pending:  make(map[graphstore.ID]*working, len(ops)),
+		holder:   make(map[string]graphstore.ID, 2*len(ops)),
+		external: make(map[extKey]graphstore.ID, len(ops)),
+		resolve:  make(map[graphstore.ID]bool, len(ops)/2),
 	}
 	for i := range ops {
 		if err := a.apply(&ops[i]); err != nil {
