@@ -3,7 +3,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -162,6 +162,11 @@ type Server struct {
 	handler     http.Handler
 	stmts       *stmtCache // POST /api/query's and /api/explain's statements by text
 	encoded     *exec.EncodeCache
+	ids         requestIDs
+	// open and public are the callers without a key: everyone while the
+	// server checks no keys, and a public route's caller. Shared by their
+	// requests: a principal is never modified.
+	open, public *Principal
 }
 
 // route is one mounted route, for the OpenAPI check.
@@ -181,8 +186,12 @@ func New(cfg Config) *Server {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), started: cfg.Now(), stmts: newStmtCache(),
-		encoded: exec.NewEncodeCache()}
+		encoded: exec.NewEncodeCache(),
+		open: &Principal{Role: RoleAdmin, MaxConcurrent: cfg.MaxConcurrentPerKey,
+			MaxSubscriptions: cfg.MaxSubscriptionsPerKey, usage: openUsage},
+		public: &Principal{Role: RolePublic, MaxConcurrent: cfg.MaxConcurrentPerKey, usage: openUsage}}
 	s.metrics = newMetrics(s)
+	s.ids.start()
 	s.loopback.Store(true) // until Serve knows the address; tests serve on loopback
 	s.routesOwn()
 	return s
@@ -405,12 +414,36 @@ func IsLoopbackHost(listen string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// newRequestID returns a short random id for one request.
-func newRequestID() string {
+// requestIDs hands out request ids: 16 hex digits that look random and
+// never repeat within a process. Each is a counter mixed by a bijection
+// of 64-bit integers (SplitMix64's finalizer) from a random start, so
+// taking one is an atomic add, not a read of the system's randomness per
+// request. Safe for concurrent use.
+type requestIDs struct {
+	n atomic.Uint64
+}
+
+// start begins at a random point.
+func (ids *requestIDs) start() {
 	var b [8]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	ids.n.Store(binary.LittleEndian.Uint64(b[:]))
 }
+
+func (ids *requestIDs) next() string {
+	x := ids.n.Add(1)
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	x ^= x >> 31
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = hexDigits[x&0xf]
+		x >>= 4
+	}
+	return string(b[:])
+}
+
+const hexDigits = "0123456789abcdef"
 
 // limitListener accepts at most n connections at once; more wait in the
 // kernel's backlog until one closes.
