@@ -130,7 +130,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 		s.writeQueryError(w, r, req.Query, err)
 		return
 	}
-	writeBody(w, http.StatusOK, body)
+	gatherWrites(r, body, func(b []byte) { writeBody(w, http.StatusOK, b) })
 	if cap(body) <= 4<<20 { // keep small buffers, let big ones go
 		*bp = body
 	}

@@ -46,7 +46,7 @@ func (r *run) elementsView(ids []graphstore.ID) ([]*graphstore.Element, bool, er
 		return nil, false, nil
 	}
 	if cap(r.elems) < len(ids) {
-		r.elems = make([]*graphstore.Element, batchSize)
+		r.elems = make([]*graphstore.Element, len(ids)) // at most batchSize; no more than a small result needs
 	}
 	dst := r.elems[:len(ids)]
 	ok, err := r.batch.ElementsView(ids, dst)
@@ -61,7 +61,7 @@ func (r *run) adjacentViews(ids []graphstore.ID, ix graphstore.Index) ([][]graph
 		return nil, false, nil
 	}
 	if cap(r.lists) < len(ids) {
-		r.lists = make([][]graphstore.Adjacency, batchSize)
+		r.lists = make([][]graphstore.Adjacency, len(ids))
 	}
 	dst := r.lists[:len(ids)]
 	ok, err := r.batch.AdjacentViews(ids, ix, dst)
