@@ -30,18 +30,21 @@ import (
 
 // The REST benchmarks run POST /api/query over loopback against the
 // generated benchmark graph of exec's benchmarks (internal/benchgraph: the
-// same size and shape variables, the same stores), with 1 and 8 concurrent
-// clients:
+// same size and shape variables, the same stores), served by Server.Serve
+// as tetra serve serves it, with 1 and 8 concurrent clients, each with Go's
+// http.Client (BenchmarkREST…) and with leanClient (BenchmarkRESTLean…):
 //
 //	TETRA_BENCH_DATA=/work/benchdata flock /tmp/tetra-bench.lock \
-//	  go test ./api -run '^$' -bench REST -benchtime 5000x                # 100k, local shape
+//	  go test ./api -run '^$' -bench 'REST|QueryHandler' -benchtime 5000x   # 100k, local shape
 //	TETRA_BENCH_DATA=/work/benchdata TETRA_BENCH_SIZE=1m TETRA_BENCH_SHAPE=uniform \
 //	  flock /tmp/tetra-bench.lock go test ./api -run '^$' -bench REST -benchtime 5000x
 //
 // Each client sends 256 distinct query texts in turn, so the server's
 // statement cache holds them all after the warm-up: the figures are of a
 // client that repeats its queries (a dashboard, a script), and parsing is
-// not among them. Add -cpuprofile to see where one request's time goes.
+// not among them. cpu-µs/op is the whole process's CPU time per query
+// (client, server and collector all run in it). Add -cpuprofile to see
+// where one request's time goes.
 //
 // Set TETRA_BENCH_DATA to the directory exec's benchmarks use: each graph is
 // generated once (minutes) and shared.
