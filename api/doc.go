@@ -3,9 +3,12 @@
 //
 //   - POST /api/query and POST /api/explain: any TQL statement, answered
 //     with the result JSON of exec.AppendJSON (the same document tetra query
-//     --json prints; the server's exec.EncodeCache keeps each element's
-//     JSON, see there), errors as {"error": {class, message, line, col,
-//     offset, length, hint}};
+//     --json prints), written by exec.Engine.RunJSON straight from the
+//     store's elements (the server's exec.EncodeCache keeps each element's
+//     JSON, see there) and sent with one writev (gatherWrites), errors as
+//     {"error": {class, message, line, col, offset, length, hint}}; the
+//     body is read without reflection when encoding/json would read it
+//     alike (decode.go);
 //   - StackState's own shapes: GET /api/server/info, POST /api/snapshot,
 //     GET /api/components/{id-or-identifier}, GET /api/topic;
 //   - GET /healthz, GET /readyz, GET /metrics (Prometheus, the server's
@@ -21,7 +24,8 @@
 //     openapi.json).
 //
 // A request flows through observe (request id, log line, metrics, panic →
-// 500), the route's authorize (API key → Principal with role, scope and
+// 500; one allocation of state per request, the principal kept in it), the
+// route's authorize (API key → Principal with role, scope and
 // per-key limits; see keys.go; a WebSocket handshake may offer the key as
 // a "tetra.key.…" subprotocol), then the handler. Classify is the one
 // place that maps error classes to HTTP statuses and WebSocket close codes.

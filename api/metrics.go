@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,47 @@ type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.HistogramVec
 	queries  *prometheus.HistogramVec
+	// observers remembers each label pair's histogram: finding it in
+	// the vector hashes and checks the label values, and formatting a
+	// status allocates, on every request otherwise.
+	observers observers
+}
+
+// observers maps a histogram vector's two label values to the histogram.
+// There are few pairs (routes × statuses, statement kinds × outcomes).
+// Safe for concurrent use.
+type observers struct {
+	mu sync.RWMutex
+	m  map[observerKey]prometheus.Observer
+}
+
+type observerKey struct {
+	vec  *prometheus.HistogramVec
+	a, b string
+	n    int
+}
+
+// get returns vec's histogram of the label values a and b, or of a and n
+// when b is empty.
+func (o *observers) get(vec *prometheus.HistogramVec, a, b string, n int) prometheus.Observer {
+	k := observerKey{vec: vec, a: a, b: b, n: n}
+	o.mu.RLock()
+	h, ok := o.m[k]
+	o.mu.RUnlock()
+	if ok {
+		return h
+	}
+	if b == "" {
+		b = strconv.Itoa(n)
+	}
+	h = vec.WithLabelValues(a, b)
+	o.mu.Lock()
+	if o.m == nil {
+		o.m = make(map[observerKey]prometheus.Observer)
+	}
+	o.m[k] = h
+	o.mu.Unlock()
+	return h
 }
 
 // latencyBuckets span 50 µs to 30 s: a selective query answers in well
@@ -52,7 +94,7 @@ func newMetrics(s *Server) *metrics {
 }
 
 func (m *metrics) request(route string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Observe(d.Seconds())
+	m.observers.get(m.requests, route, "", status).Observe(d.Seconds())
 }
 
 func (m *metrics) query(kind string, err error, d time.Duration) {
@@ -60,7 +102,7 @@ func (m *metrics) query(kind string, err error, d time.Duration) {
 	if err != nil {
 		outcome = string(Classify(err).Class)
 	}
-	m.queries.WithLabelValues(kind, outcome).Observe(d.Seconds())
+	m.observers.get(m.queries, kind, outcome, 0).Observe(d.Seconds())
 }
 
 func (m *metrics) handler() http.Handler {

@@ -69,8 +69,13 @@ type principalKey struct{}
 // PrincipalFrom returns the principal of a request's context. Every
 // request through a route mounted with Handle has one.
 func PrincipalFrom(ctx context.Context) *Principal {
-	p, _ := ctx.Value(principalKey{}).(*Principal)
-	return p
+	if p, ok := ctx.Value(principalKey{}).(*Principal); ok {
+		return p
+	}
+	if info := requestInfoFrom(ctx); info != nil {
+		return info.principal // set by authorize, without another context
+	}
+	return nil
 }
 
 // WithPrincipal returns ctx carrying p (for tests of mounted handlers).
@@ -112,8 +117,8 @@ func token(r *http.Request, role Role) string {
 	return ""
 }
 
-// openPrincipal is the caller when the server checks no keys: everything
-// is allowed (the server is on loopback, see Serve).
+// openUsage counts what callers use when the server checks no keys:
+// everything is allowed (the server is on loopback, see Serve).
 var openUsage = &keyUsage{}
 
 // authorize checks the caller's key against the role a route needs and
@@ -137,9 +142,11 @@ func (s *Server) authorize(need Role, counted bool, h http.Handler) http.Handler
 			defer p.usage.inFlight.Add(-1)
 		}
 		if info := requestInfoFrom(r.Context()); info != nil {
-			info.key = p.KeyID
+			info.key, info.principal = p.KeyID, p
+		} else {
+			r = r.WithContext(WithPrincipal(r.Context(), p))
 		}
-		h.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+		h.ServeHTTP(w, r)
 	})
 }
 
@@ -153,13 +160,12 @@ func (s *Server) authenticate(r *http.Request, need Role) (*Principal, error) {
 		if !s.loopback.Load() && need != RolePublic {
 			return nil, errorf(ClassUnauthorized, "this server has no API keys and listens beyond loopback, so it lets nobody in; create a key with tetra key create")
 		}
-		return &Principal{Role: RoleAdmin, MaxConcurrent: s.cfg.MaxConcurrentPerKey,
-			MaxSubscriptions: s.cfg.MaxSubscriptionsPerKey, usage: openUsage}, nil
+		return s.open, nil
 	}
 	t := token(r, need)
 	if t == "" {
 		if need == RolePublic {
-			return &Principal{Role: RolePublic, MaxConcurrent: s.cfg.MaxConcurrentPerKey, usage: openUsage}, nil
+			return s.public, nil
 		}
 		how := "X-API-Key, X-API-Token or Authorization: ApiKey …"
 		if need == RoleIngest {
@@ -191,12 +197,21 @@ func (s *Server) principalOf(k *loadedKey) *Principal {
 }
 
 // requestInfo is what the outer middleware learns about a request from the
-// inner layers, for its log line and metrics.
+// inner layers, for its log line and metrics, and the principal authorize
+// found (PrincipalFrom).
 type requestInfo struct {
-	id    string
-	key   string
-	err   *Error
-	cause error // err as the handler had it, package prefixes and all
+	id        string
+	key       string
+	principal *Principal
+	err       *Error
+	cause     error // err as the handler had it, package prefixes and all
+}
+
+// requestState is what observe keeps of one request, in one allocation.
+type requestState struct {
+	sw   statusWriter
+	info requestInfo
+	id   [1]string // the X-Request-Id header's value
 }
 
 type requestInfoKey struct{}
@@ -256,9 +271,11 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &requestInfo{id: newRequestID()}
-		w.Header().Set("X-Request-Id", info.id)
-		sw := &statusWriter{ResponseWriter: w}
+		st := &requestState{sw: statusWriter{ResponseWriter: w}}
+		info, sw := &st.info, &st.sw
+		info.id = s.ids.next()
+		st.id[0] = info.id
+		w.Header()["X-Request-Id"] = st.id[:] // canonical already: no Set
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		defer func() {
 			if v := recover(); v != nil {
@@ -287,22 +304,26 @@ func (s *Server) finish(r *http.Request, sw *statusWriter, info *requestInfo, d 
 		route = "unmatched"
 	}
 	s.metrics.request(route, status, d)
-	attrs := []slog.Attr{slog.String("request_id", info.id), slog.String("method", r.Method),
+	level := slog.LevelInfo
+	if info.err != nil && status >= 500 {
+		level = slog.LevelError
+	}
+	if !s.log.Enabled(r.Context(), level) {
+		return
+	}
+	var buf [11]slog.Attr // on the stack: LogAttrs does not keep them
+	attrs := append(buf[:0], slog.String("request_id", info.id), slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), slog.String("route", route), slog.Int("status", status),
-		slog.Int64("bytes", sw.bytes), slog.Duration("duration", d), slog.String("remote", r.RemoteAddr)}
+		slog.Int64("bytes", sw.bytes), slog.Duration("duration", d), slog.String("remote", r.RemoteAddr))
 	if info.key != "" {
 		attrs = append(attrs, slog.String("key", info.key))
 	}
-	level := slog.LevelInfo
 	if info.err != nil {
 		msg := info.err.Message
 		if info.cause != nil {
 			msg = info.cause.Error()
 		}
 		attrs = append(attrs, slog.String("error_class", string(info.err.Class)), slog.String("error", msg))
-		if status >= 500 {
-			level = slog.LevelError
-		}
 	}
 	s.log.LogAttrs(r.Context(), level, "request", attrs...)
 }
@@ -342,10 +363,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeBody(w, status, buf.Bytes())
 }
 
+// jsonContentType is the Content-Type header's value of every JSON
+// answer. Handlers replace header values, never modify them in place,
+// so one slice serves every response.
+var jsonContentType = []string{"application/json"}
+
+// writeBody answers with a JSON document of a known length: one Write, so
+// net/http sends it with a Content-Length, never chunked. The header keys
+// are canonical already: no Set, which would canonicalize them again.
 func writeBody(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
 	w.Write(b)
 }

@@ -1,7 +1,7 @@
 package api
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,7 +109,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &
 // handleQuery serves POST /api/query.
 func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 	var req QueryRequest
-	if err := s.decodeBody(w, r, &req); err != nil {
+	if err := s.decodeQuery(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -119,34 +119,21 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(r.Context(), q.timeout) // covers encoding too
-	defer cancel()
-	res, err := s.cfg.Engine.RunWith(ctx, q.stmt, q.opts)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	var body []byte
-	if err == nil {
-		body, err = exec.AppendJSON(ctx, (*bp)[:0], res, exec.EncodeOptions{MaxBytes: s.cfg.MaxResponseBytes, Cache: s.encoded})
-		err = deadline(r.Context(), ctx, q.timeout, err)
-	}
+	// RunJSON's timeout covers encoding too; the answer is written from
+	// the store's elements and the encode cache, without a Result.
+	body, err := s.cfg.Engine.RunJSON(r.Context(), (*bp)[:0], q.stmt, q.opts,
+		exec.EncodeOptions{MaxBytes: s.cfg.MaxResponseBytes, Cache: s.encoded})
 	s.metrics.query(statementKind(q.stmt), err, time.Since(start))
 	if err != nil {
 		s.writeQueryError(w, r, req.Query, err)
 		return
 	}
-	writeBody(w, http.StatusOK, body)
+	gatherWrites(r, body, func(b []byte) { writeBody(w, http.StatusOK, b) })
 	if cap(body) <= 4<<20 { // keep small buffers, let big ones go
 		*bp = body
 	}
-}
-
-// deadline reports the query's own deadline met while encoding as the
-// query's timeout, as the engine reports it while running.
-func deadline(parent, ctx context.Context, limit time.Duration, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
-		return &exec.TimeoutError{Timeout: limit}
-	}
-	return err
 }
 
 // handleExplain serves POST /api/explain: the plan drawn as text. For a
@@ -154,7 +141,7 @@ func deadline(parent, ctx context.Context, limit time.Duration, err error) error
 // whole graph.
 func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 	var req QueryRequest
-	if err := s.decodeBody(w, r, &req); err != nil {
+	if err := s.decodeQuery(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -181,28 +168,96 @@ func (s *Server) writeQueryError(w http.ResponseWriter, r *http.Request, src str
 // decodeBody reads a JSON request body into v: at most MaxBodyBytes
 // (413 past it), JSON only, no unknown fields, one document.
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		// curl -d sends application/x-www-form-urlencoded: read it as
-		// JSON too, so that the plainest curl command works.
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && mt != "application/x-www-form-urlencoded") {
-			return errorf(ClassMediaType, fmt.Sprintf("the body must be JSON (Content-Type: application/json), not %q", ct))
-		}
+	if err := jsonContent(r); err != nil {
+		return err
 	}
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	return decodeDocument(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), v, s.cfg.MaxBodyBytes)
+}
+
+// jsonContent checks that a request's body is JSON, by its Content-Type.
+func jsonContent(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" || ct == "application/json" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	// curl -d sends application/x-www-form-urlencoded: read it as
+	// JSON too, so that the plainest curl command works.
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && mt != "application/x-www-form-urlencoded") {
+		return errorf(ClassMediaType, fmt.Sprintf("the body must be JSON (Content-Type: application/json), not %q", ct))
+	}
+	return nil
+}
+
+// decodeDocument reads one JSON document with no unknown fields from body
+// into v, and nothing after it.
+func decodeDocument(body io.Reader, v any, limit int64) error {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return bodyError(err, s.cfg.MaxBodyBytes)
+		return bodyError(err, limit)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
-			return bodyError(err, s.cfg.MaxBodyBytes)
+			return bodyError(err, limit)
 		}
 		return errorf(ClassBadRequest, "the body holds more than one JSON document")
 	}
 	return nil
 }
+
+// bodyPool recycles request body buffers of decodeQuery.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<10); return &b }}
+
+// decodeQuery reads the body of POST /api/query and /api/explain into req
+// as decodeBody would, answering the same for every body, but reads the
+// usual request (an object of the request's fields, a plain query string)
+// without reflection: parseQueryRequest. A body it does not take goes to
+// encoding/json, with the read error, if any, where the body stopped, so
+// that every error is the one decodeBody gives.
+func (s *Server) decodeQuery(w http.ResponseWriter, r *http.Request, req *QueryRequest) error {
+	if err := jsonContent(r); err != nil {
+		return err
+	}
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	data, err := readAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), (*bp)[:0])
+	if cap(data) <= 64<<10 {
+		*bp = data[:0]
+	}
+	if err == nil && parseQueryRequest(data, req) {
+		return nil
+	}
+	*req = QueryRequest{}
+	var body io.Reader = bytes.NewReader(data)
+	if err != nil {
+		body = io.MultiReader(body, errorReader{err})
+	}
+	return decodeDocument(body, req, s.cfg.MaxBodyBytes)
+}
+
+// readAll appends what r reads to dst until io.EOF (a nil error) or
+// another error.
+func readAll(r io.Reader, dst []byte) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			return dst, err
+		}
+	}
+}
+
+// errorReader fails every read with its error.
+type errorReader struct{ err error }
+
+func (e errorReader) Read([]byte) (int, error) { return 0, e.err }
 
 func bodyError(err error, limit int64) error {
 	var mbe *http.MaxBytesError

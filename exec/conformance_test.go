@@ -81,6 +81,7 @@ func runCommand(t *testing.T, st graphstore.Store, d *datadriven.TestData) strin
 			return out
 		}
 		res, err := eng.RunWith(context.Background(), stmt, qo)
+		checkRunJSON(t, eng, encodeCache(st), src, stmt, qo, res, err)
 		if err != nil {
 			return lang.Render(src, err) // positioned when the error has a span
 		}

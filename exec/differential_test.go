@@ -98,6 +98,7 @@ func differential(t *testing.T, seed uint64) {
 			if err != nil {
 				t.Fatalf("%s: %s: %v", name, src, err)
 			}
+			checkRunJSON(t, eng, encodeCache(ps), src, stmt, exec.QueryOptions{}, res, nil)
 			if got := summary(res); got != want {
 				plan, _ := eng.Explain(stmt)
 				t.Fatalf("%s differs from the reference for\n  %s\nengine:    %s\nreference: %s\nplan:\n%s", name, src, got, want, plan)

@@ -40,4 +40,11 @@
 // evaluated as a topology query at the range's end and joins through the
 // components' identifiers, and aggregations are pushed down to the store.
 // Results count against the element limit and are never cut silently.
+//
+// AppendJSON is the one encoder of results (tetra query --json, the API,
+// scripts). Engine.RunJSON runs a statement and writes the same document
+// without building a Result for a topology query: the evaluation hands
+// the store's elements to the encoder as it reads them (a topologySink;
+// RunWith's builds the Result), and an EncodeCache serves the JSON of an
+// element it encoded before.
 package exec

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/lang"
 )
 
 // SchemaVersion is the version of the result JSON format that AppendJSON
@@ -56,25 +57,70 @@ const checkEvery = 64
 // stops with ctx's error when ctx ends, and with a *ResponseLimitError past
 // o.MaxBytes; dst then holds part of a document and must not be sent.
 func AppendJSON(ctx context.Context, dst []byte, res *Result, o EncodeOptions) ([]byte, error) {
-	e := &encoder{b: dst, ctx: ctx, start: len(dst), max: o.MaxBytes, cache: o.Cache}
-	e.b = append(e.b, `{"schemaVersion":`...)
-	e.b = strconv.AppendInt(e.b, SchemaVersion, 10)
+	e := newEncoder(ctx, dst, o)
 	rv := reflect.ValueOf(res).Elem()
 	for _, p := range resultParts {
 		f := rv.Field(p.index)
 		if f.IsNil() {
 			continue
 		}
-		e.b = append(e.b, ',')
-		e.b = appendString(e.b, p.name)
-		e.b = append(e.b, ':')
+		e.partName(p.name)
 		if err := e.part(f.Interface()); err != nil {
 			return e.b, err
 		}
 	}
-	e.b = append(e.b, "}\n"...)
-	return e.b, e.check()
+	return e.end()
 }
+
+// RunJSON runs one statement with per-query options, as RunWith does, and
+// appends its result to dst as the document AppendJSON writes of it, byte
+// for byte. A topology query is encoded while it reads the graph, from
+// the store's elements (through o.Cache when set) without building a
+// Result: no copy of an element is made unless it must be encoded afresh.
+// Other statements run with RunWith and are encoded with AppendJSON. The
+// query's timeout covers the encoding too. On an error dst holds part of a
+// document and must not be sent.
+func (e *Engine) RunJSON(parent context.Context, dst []byte, stmt lang.Statement, qo QueryOptions, o EncodeOptions) ([]byte, error) {
+	qo = e.with(qo)
+	ctx, cancel := context.WithTimeout(parent, qo.Timeout) // planning and encoding count too
+	defer cancel()
+	out, err := e.runJSON(ctx, dst, stmt, qo, o)
+	return out, timeout(parent, ctx, qo.Timeout, err)
+}
+
+func (e *Engine) runJSON(ctx context.Context, dst []byte, stmt lang.Statement, qo QueryOptions, o EncodeOptions) ([]byte, error) {
+	var res *Result
+	if isData(stmt) {
+		var err error
+		if res, err = e.runData(ctx, stmt, qo); err != nil {
+			return dst, err
+		}
+		return AppendJSON(ctx, dst, res, o)
+	}
+	q, cat, err := e.planned(ctx, stmt, qo)
+	if err != nil {
+		return dst, err
+	}
+	if q.Changes {
+		cat.close()
+		c, err := e.changes(ctx, q, qo.MaxElements)
+		if err != nil {
+			return dst, err
+		}
+		return AppendJSON(ctx, dst, &Result{Changes: c}, o)
+	}
+	enc := newEncoder(ctx, dst, o)
+	enc.partName(topologyPart)
+	enc.topologyHead(q.At, false)
+	if err := e.topology(ctx, q, qo.MaxElements, cat, &topologyJSON{e: enc}); err != nil {
+		return enc.b, err
+	}
+	enc.b = append(enc.b, "]}"...) // the relations list, the topology part
+	return enc.end()
+}
+
+// topologyPart is the json name of Result.Topology (a test checks it).
+const topologyPart = "topology"
 
 // resultPart is one field of Result: a pointer to a part, with its json
 // name.
@@ -128,6 +174,28 @@ type encoder struct {
 	props bytes.Buffer // appendProperties' view of b, kept here so it is not allocated per element
 }
 
+// newEncoder starts a document: {"schemaVersion":1 (parts follow, see
+// partName; end closes it).
+func newEncoder(ctx context.Context, dst []byte, o EncodeOptions) *encoder {
+	e := &encoder{b: dst, ctx: ctx, start: len(dst), max: o.MaxBytes, cache: o.Cache}
+	e.b = append(e.b, `{"schemaVersion":`...)
+	e.b = strconv.AppendInt(e.b, SchemaVersion, 10)
+	return e
+}
+
+// partName starts a result part: ,"name":
+func (e *encoder) partName(name string) {
+	e.b = append(e.b, ',')
+	e.b = appendString(e.b, name)
+	e.b = append(e.b, ':')
+}
+
+// end closes the document and checks it a last time.
+func (e *encoder) end() ([]byte, error) {
+	e.b = append(e.b, "}\n"...)
+	return e.b, e.check()
+}
+
 func (e *encoder) check() error {
 	if e.max > 0 && int64(len(e.b)-e.start) > e.max {
 		return &ResponseLimitError{Limit: e.max}
@@ -167,16 +235,53 @@ func (e *encoder) part(v any) error {
 }
 
 func (e *encoder) topology(r *TopologyResult) error {
-	e.b = append(e.b, `{"evaluatedAt":`...)
-	e.b = appendTime(e.b, r.EvaluatedAt)
-	e.b = append(e.b, `,"truncated":`...)
-	e.b = strconv.AppendBool(e.b, r.Truncated)
-	e.b = append(e.b, ',')
+	e.topologyHead(r.EvaluatedAt, r.Truncated)
 	if err := e.elements(r.Components, r.Relations); err != nil {
 		return err
 	}
 	e.b = append(e.b, '}')
 	return nil
+}
+
+// topologyHead opens a topology part up to its elements.
+func (e *encoder) topologyHead(at time.Time, truncated bool) {
+	e.b = append(e.b, `{"evaluatedAt":`...)
+	e.b = appendTime(e.b, at)
+	e.b = append(e.b, `,"truncated":`...)
+	e.b = strconv.AppendBool(e.b, truncated)
+	e.b = append(e.b, ',')
+}
+
+// topologyJSON is the topologySink of RunJSON: it writes the components
+// and relations lists of a topology part as (*encoder).topology writes
+// those of the TopologyResult a topologyBuilder builds of the same
+// elements (never null: the builder's lists are never nil).
+type topologyJSON struct {
+	e    *encoder
+	n    int       // elements in the list being written
+	comp Component // an element to encode afresh, converted as the builder does
+	rel  Relation
+}
+
+func (t *topologyJSON) components(int) { t.e.b = append(t.e.b, `"components":[`...) }
+
+func (t *topologyJSON) component(c *graphstore.Component) error {
+	if t.n++; t.n > 1 {
+		t.e.b = append(t.e.b, ',')
+	}
+	return t.e.storedComponent(c, &t.comp)
+}
+
+func (t *topologyJSON) relations(int) {
+	t.e.b = append(t.e.b, `],"relations":[`...)
+	t.n = 0
+}
+
+func (t *topologyJSON) relation(r *graphstore.Relation) error {
+	if t.n++; t.n > 1 {
+		t.e.b = append(t.e.b, ',')
+	}
+	return t.e.storedRelation(r, &t.rel)
 }
 
 // elements writes "components":[…],"relations":[…].
@@ -281,7 +386,27 @@ func (e *encoder) component(c *Component) error {
 	start := len(e.b)
 	err := e.encodeComponent(c)
 	if err == nil {
-		e.cache.putComponent(c, e.b[start:])
+		e.cache.putComponent(c, nil, e.b[start:])
+	}
+	return err
+}
+
+// storedComponent writes a store's component: from the cache when it
+// holds this element's JSON, else converted into *tmp as a Result holds it
+// (componentOf) and encoded as component does.
+func (e *encoder) storedComponent(c *graphstore.Component, tmp *Component) error {
+	if e.cache != nil {
+		if b, ok := e.cache.storedComponent(c, tmp); ok {
+			e.b = append(e.b, b...)
+			return e.tick()
+		}
+	} else {
+		*tmp = componentOf(c)
+	}
+	start := len(e.b)
+	err := e.encodeComponent(tmp)
+	if err == nil && e.cache != nil {
+		e.cache.putComponent(tmp, c, e.b[start:])
 	}
 	return err
 }
@@ -325,7 +450,25 @@ func (e *encoder) relation(r *Relation) error {
 	start := len(e.b)
 	err := e.encodeRelation(r)
 	if err == nil {
-		e.cache.putRelation(r, e.b[start:])
+		e.cache.putRelation(r, nil, e.b[start:])
+	}
+	return err
+}
+
+// storedRelation is storedComponent for relations.
+func (e *encoder) storedRelation(r *graphstore.Relation, tmp *Relation) error {
+	if e.cache != nil {
+		if b, ok := e.cache.storedRelation(r, tmp); ok {
+			e.b = append(e.b, b...)
+			return e.tick()
+		}
+	} else {
+		*tmp = relationOf(r)
+	}
+	start := len(e.b)
+	err := e.encodeRelation(tmp)
+	if err == nil && e.cache != nil {
+		e.cache.putRelation(tmp, r, e.b[start:])
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/tetrahq/tetra/graphstore"
+	"github.com/tetrahq/tetra/graphstore/graphtest"
+	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/lang"
 )
 
 // reference encodes a result with encoding/json (HTML escaping off), the
@@ -252,5 +256,42 @@ func TestAppendStringEveryPosition(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestRunJSONLimits: RunJSON stops at the size limit and at the
+// caller's cancellation with their own errors, as AppendJSON does, and
+// its topology part has Result.Topology's name.
+func TestRunJSONLimits(t *testing.T) {
+	if resultParts[0].name != topologyPart || resultParts[0].index != 0 {
+		t.Fatalf("Result's first part is %+v, not the topology part RunJSON writes", resultParts[0])
+	}
+	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Now: graphtest.Clock, Retention: graphtest.Retention, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	graphtest.Apply(t, st, 10, func(b *graphstore.Batch) {
+		for i := range 300 {
+			b.PutComponent("s", fmt.Sprint(i), graphstore.ComponentData{Name: strings.Repeat("x", 100) + fmt.Sprint(i), Type: "t"})
+		}
+	})
+	eng := New(st, Options{Now: graphtest.Clock})
+	stmt, err := lang.Parse(`type = "t"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = eng.RunJSON(context.Background(), nil, stmt, QueryOptions{}, EncodeOptions{MaxBytes: 10_000, Cache: NewEncodeCache()})
+	var le *ResponseLimitError
+	if !errors.As(err, &le) || le.Limit != 10_000 {
+		t.Errorf("limit: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := eng.RunJSON(ctx, nil, stmt, QueryOptions{}, EncodeOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+	if _, err := eng.RunJSON(context.Background(), nil, stmt, QueryOptions{MaxElements: 10}, EncodeOptions{}); !errors.As(err, new(*LimitError)) {
+		t.Errorf("element limit: %v", err)
 	}
 }

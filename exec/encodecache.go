@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"slices"
 	"sync/atomic"
+
+	"github.com/tetrahq/tetra/graphstore"
 )
 
 // EncodeCache remembers the JSON of the components and relations
@@ -20,7 +22,11 @@ import (
 // in some field and is encoded afresh. The comparison is cheap because
 // results share the stored element's strings and slices, which are
 // immutable (graphstore.Element), and Go compares identical memory
-// without reading it.
+// without reading it. An entry encoded by RunJSON also keeps the store's
+// element it came from: the same element, by address, is the same JSON
+// (elements are immutable, and the entry keeps it alive, so no other
+// element can take its address), so RunJSON's lookups compare one pointer
+// and copy nothing.
 //
 // The cache is a fixed table indexed by element id, one entry a slot (a
 // newer element in a slot replaces the older), bounded in bytes; elements
@@ -42,16 +48,18 @@ const (
 	// entryOverhead each (the elements they keep alive are mostly the
 	// present graph's own).
 	cacheMaxBytes = 48 << 20
-	entryOverhead = 320
+	entryOverhead = 560 // the entry, its copy of the element, the store's element it keeps
 )
 
 type compEntry struct {
 	c    Component
+	src  *graphstore.Component // the store's element c was converted from (nil: unknown)
 	json []byte
 }
 
 type relEntry struct {
 	r    Relation
+	src  *graphstore.Relation
 	json []byte
 }
 
@@ -75,22 +83,58 @@ func (k *EncodeCache) relation(r *Relation) ([]byte, bool) {
 	return e.json, true
 }
 
-// putComponent keeps a copy of c's JSON.
-func (k *EncodeCache) putComponent(c *Component, b []byte) {
+// storedComponent returns the JSON of a store's component if the cache
+// holds it: encoded from this very element, or from one equal to it
+// field by field (the entry then remembers this element, so the next
+// lookup compares a pointer). Unless it finds the element itself, it
+// leaves *tmp set to c as a Result holds it (componentOf), ready to be
+// encoded on a miss.
+func (k *EncodeCache) storedComponent(c *graphstore.Component, tmp *Component) ([]byte, bool) {
+	slot := &k.comps[uint64(c.ID)%cacheSlots]
+	e := slot.Load()
+	if e != nil && e.src == c {
+		return e.json, true
+	}
+	*tmp = componentOf(c)
+	if e == nil || !sameComponent(&e.c, tmp) {
+		return nil, false
+	}
+	slot.CompareAndSwap(e, &compEntry{c: e.c, src: c, json: e.json})
+	return e.json, true
+}
+
+// storedRelation is storedComponent for relations.
+func (k *EncodeCache) storedRelation(r *graphstore.Relation, tmp *Relation) ([]byte, bool) {
+	slot := &k.rels[uint64(r.ID)%cacheSlots]
+	e := slot.Load()
+	if e != nil && e.src == r {
+		return e.json, true
+	}
+	*tmp = relationOf(r)
+	if e == nil || !sameRelation(&e.r, tmp) {
+		return nil, false
+	}
+	slot.CompareAndSwap(e, &relEntry{r: e.r, src: r, json: e.json})
+	return e.json, true
+}
+
+// putComponent keeps a copy of c's JSON; src is the store's element c was
+// converted from, when known.
+func (k *EncodeCache) putComponent(c *Component, src *graphstore.Component, b []byte) {
 	if !k.admit(len(b)) {
 		return
 	}
-	old := k.comps[c.ID%cacheSlots].Swap(&compEntry{c: *c, json: bytes.Clone(b)})
+	old := k.comps[c.ID%cacheSlots].Swap(&compEntry{c: *c, src: src, json: bytes.Clone(b)})
 	if old != nil {
 		k.bytes.Add(-int64(len(old.json) + entryOverhead))
 	}
 }
 
-func (k *EncodeCache) putRelation(r *Relation, b []byte) {
+func (k *EncodeCache) putRelation(r *Relation, src *graphstore.Relation, b []byte) {
 	if !k.admit(len(b)) {
 		return
 	}
-	old := k.rels[r.ID%cacheSlots].Swap(&relEntry{r: *r, json: bytes.Clone(b)})
+	old := k.rels[r.ID%cacheSlots].Swap(&relEntry{r: *r, src: src, json: bytes.Clone(b)})
 	if old != nil {
 		k.bytes.Add(-int64(len(old.json) + entryOverhead))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/graphtest"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
+	"github.com/tetrahq/tetra/lang"
 )
 
 // TestEncodeCacheSameDocument: with a cache, AppendJSON writes exactly the
@@ -145,7 +146,7 @@ func TestEncodeCacheNewVersions(t *testing.T) {
 	}
 	defer st.Close()
 	eng := New(st, Options{Now: graphtest.Clock})
-	cache := NewEncodeCache()
+	cache, stored := NewEncodeCache(), NewEncodeCache()
 	answer := func(q string) []byte {
 		t.Helper()
 		res, err := eng.Query(context.Background(), q)
@@ -155,6 +156,16 @@ func TestEncodeCacheNewVersions(t *testing.T) {
 		got, want := encodeWith(t, res, cache), encodeWith(t, res, nil)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("%s: with the cache\n%s\nwithout\n%s", q, got, want)
+		}
+		// RunJSON, from the store's elements, through its own cache.
+		stmt, err := lang.Parse(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if got, err := eng.RunJSON(context.Background(), nil, stmt, QueryOptions{}, EncodeOptions{Cache: stored}); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("%s: RunJSON with the cache (%v)\n%s\nwithout\n%s", q, err, got, want)
+			}
 		}
 		return got
 	}

@@ -155,12 +155,8 @@ func (e *Engine) RunWith(parent context.Context, stmt lang.Statement, o QueryOpt
 	}
 	ctx, cancel := context.WithTimeout(parent, o.Timeout) // planning counts too
 	defer cancel()
-	q, cat, err := e.plan(stmt, o)
-	if err == nil {
-		err = ctx.Err()
-	}
+	q, cat, err := e.planned(ctx, stmt, o)
 	if err != nil {
-		cat.close()
 		return nil, timeout(parent, ctx, o.Timeout, err)
 	}
 	var res *Result
@@ -170,14 +166,28 @@ func (e *Engine) RunWith(parent context.Context, stmt lang.Statement, o QueryOpt
 		c, err = e.changes(ctx, q, o.MaxElements)
 		res = &Result{Changes: c}
 	} else {
-		var t *TopologyResult
-		t, err = e.topology(ctx, q, o.MaxElements, cat) // takes over cat's snapshot
+		t := &TopologyResult{EvaluatedAt: q.At}
+		err = e.topology(ctx, q, o.MaxElements, cat, (*topologyBuilder)(t)) // takes over cat's snapshot
 		res = &Result{Topology: t}
 	}
 	if err != nil {
 		return nil, timeout(parent, ctx, o.Timeout, err)
 	}
 	return res, nil
+}
+
+// planned plans a topology statement under ctx (planning counts against
+// the query's timeout). The caller closes the catalog.
+func (e *Engine) planned(ctx context.Context, stmt lang.Statement, o QueryOptions) (*planner.Query, *catalog, error) {
+	q, cat, err := e.plan(stmt, o)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		cat.close()
+		return nil, nil, err
+	}
+	return q, cat, nil
 }
 
 // timeout reports a query stopped by its own deadline as a TimeoutError;
@@ -213,36 +223,60 @@ func evaluate(r *run, root planner.Plan) ([]graphstore.ID, error) {
 	return drain(it)
 }
 
-func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat *catalog) (*TopologyResult, error) {
+func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat *catalog, out topologySink) error {
 	snap, err := cat.snapshotAt(q.At)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer snap.Close()
 	r := newRun(ctx, snap, limit)
 	ids, err := evaluate(r, q.Root)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	res := &TopologyResult{EvaluatedAt: q.At, Components: make([]Component, 0, len(ids))}
+	out.components(len(ids))
 	relIDs, err := relationIDsAmong(r, ids, func(id graphstore.ID, c *graphstore.Component) error {
 		if c == nil {
 			return internalf("component %d selected but not live at %s", id, q.At)
 		}
-		res.Components = append(res.Components, componentOf(c))
-		return nil
+		return out.component(c)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	res.Relations = make([]Relation, 0, len(relIDs))
-	err = r.relations(relIDs, func(rel *graphstore.Relation) {
-		res.Relations = append(res.Relations, relationOf(rel))
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
+	out.relations(len(relIDs))
+	return r.relations(relIDs, out.relation)
+}
+
+// topologySink receives a topology query's answer while the query reads
+// it: the number of components, each component, the number of relations,
+// each relation, in the order of the answer. The elements are the store's
+// (shared and immutable: read them, never keep a reference that outlives
+// what they are copied or encoded into, never modify them). A
+// topologyBuilder builds a TopologyResult; RunJSON's encoder writes JSON
+// straight from the elements, without copying them into one.
+type topologySink interface {
+	components(n int)
+	component(c *graphstore.Component) error
+	relations(n int)
+	relation(r *graphstore.Relation) error
+}
+
+// topologyBuilder is the topologySink that fills a TopologyResult.
+type topologyBuilder TopologyResult
+
+func (t *topologyBuilder) components(n int) { t.Components = make([]Component, 0, n) }
+
+func (t *topologyBuilder) component(c *graphstore.Component) error {
+	t.Components = append(t.Components, componentOf(c))
+	return nil
+}
+
+func (t *topologyBuilder) relations(n int) { t.Relations = make([]Relation, 0, n) }
+
+func (t *topologyBuilder) relation(r *graphstore.Relation) error {
+	t.Relations = append(t.Relations, relationOf(r))
+	return nil
 }
 
 // relationsAmong returns the traversable relations whose both ends are in
@@ -253,7 +287,10 @@ func relationsAmong(r *run, ids []graphstore.ID) ([]*graphstore.Relation, error)
 		return nil, err
 	}
 	out := make([]*graphstore.Relation, 0, len(relIDs))
-	err = r.relations(relIDs, func(rel *graphstore.Relation) { out = append(out, rel) })
+	err = r.relations(relIDs, func(rel *graphstore.Relation) error {
+		out = append(out, rel)
+		return nil
+	})
 	return out, err
 }
 

@@ -46,7 +46,7 @@ func (r *run) elementsView(ids []graphstore.ID) ([]*graphstore.Element, bool, er
 		return nil, false, nil
 	}
 	if cap(r.elems) < len(ids) {
-		r.elems = make([]*graphstore.Element, batchSize)
+		r.elems = make([]*graphstore.Element, len(ids)) // at most batchSize; no more than a small result needs
 	}
 	dst := r.elems[:len(ids)]
 	ok, err := r.batch.ElementsView(ids, dst)
@@ -61,7 +61,7 @@ func (r *run) adjacentViews(ids []graphstore.ID, ix graphstore.Index) ([][]graph
 		return nil, false, nil
 	}
 	if cap(r.lists) < len(ids) {
-		r.lists = make([][]graphstore.Adjacency, batchSize)
+		r.lists = make([][]graphstore.Adjacency, len(ids))
 	}
 	dst := r.lists[:len(ids)]
 	ok, err := r.batch.AdjacentViews(ids, ix, dst)
@@ -94,8 +94,9 @@ func (r *run) components(ids []graphstore.ID, fn func(graphstore.ID, *graphstore
 }
 
 // relations loads relations adjacent to components of a result, a batch
-// at a time; each must be live at the snapshot's time.
-func (r *run) relations(ids []graphstore.ID, fn func(*graphstore.Relation)) error {
+// at a time; each must be live at the snapshot's time. An error of fn
+// stops it.
+func (r *run) relations(ids []graphstore.ID, fn func(*graphstore.Relation) error) error {
 	for len(ids) > 0 {
 		part := ids[:min(len(ids), batchSize)]
 		ids = ids[len(part):]
@@ -105,14 +106,18 @@ func (r *run) relations(ids []graphstore.ID, fn func(*graphstore.Relation)) erro
 		}
 		for i, id := range part {
 			if ok && elems[i] != nil && elems[i].Relation() != nil {
-				fn(elems[i].Relation())
+				if err := fn(elems[i].Relation()); err != nil {
+					return err
+				}
 				continue
 			}
 			rel, err := r.relation(id)
 			if err != nil {
 				return err
 			}
-			fn(rel)
+			if err := fn(rel); err != nil {
+				return err
+			}
 		}
 		if err := r.check(); err != nil {
 			return err
