@@ -348,6 +348,8 @@ type filterIter struct {
 	err    error
 	tried  bool                     // whether the filter was prepared
 	direct bool                     // in is the filtered set itself
+	bm     *roaring.Bitmap          // that set, when direct
+	all    iterator                 // the input as built, when direct (for Close)
 	member func(graphstore.ID) bool // the test, nil when the terms are not in memory
 }
 
@@ -378,26 +380,32 @@ func (f *filterIter) prepare() bool {
 		return f.err == nil
 	}
 	f.tried = true
-	if l, ok := f.in.(*lazyIter); ok && l.set != nil && l.it == nil && l.err == nil {
-		in, ok, err := l.set()
+	in, ok, err := bitmapOf(f.in)
+	if err != nil {
+		f.err = err
+		return false
+	}
+	if ok {
+		out, ok, err := f.r.filterSet(in, f.pred)
 		if err != nil {
 			f.err = err
 			return false
 		}
 		if ok {
-			out, ok, err := f.r.filterSet(in, f.pred)
-			if err != nil {
-				f.err = err
-				return false
-			}
-			if ok {
-				f.in, f.direct = newSetIter(out), true
-				return true
-			}
+			f.all, f.in, f.bm, f.direct = f.in, newSetIter(out), out, true
+			return true
 		}
 	}
 	f.member, _, f.err = f.r.setPred(f.pred)
 	return f.err == nil
+}
+
+// bitmap implements setSource.
+func (f *filterIter) bitmap() (*roaring.Bitmap, bool, error) {
+	if !f.prepare() {
+		return nil, false, f.err
+	}
+	return f.bm, f.bm != nil, nil
 }
 
 // accept advances the input to the next component the predicate holds for.
@@ -440,7 +448,12 @@ func (f *filterIter) Err() error {
 	return f.in.Err()
 }
 
-func (f *filterIter) Close() error { return f.in.Close() }
+func (f *filterIter) Close() error {
+	if f.all != nil {
+		return f.all.Close()
+	}
+	return f.in.Close()
+}
 
 // eval evaluates a predicate on a component.
 func eval(p planner.Pred, c *graphstore.Component) bool {
