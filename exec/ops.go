@@ -281,8 +281,8 @@ func (u *unionIter) At() graphstore.ID {
 	}
 	return u.cur
 }
-func (u *unionIter) Err() error        { return u.err }
-func (u *unionIter) Close() error      { return closeAll(u.all) }
+func (u *unionIter) Err() error   { return u.err }
+func (u *unionIter) Close() error { return closeAll(u.all) }
 
 type iterHeap []iterator
 
