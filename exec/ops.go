@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"cmp"
 	"container/heap"
 	"slices"
 	"sort"
@@ -61,18 +60,20 @@ func (s *sliceIter) Close() error      { return nil }
 // intersecting their containers costs a few microseconds).
 type setSource interface {
 	iterator
-	// bitmap returns the ids as a bitmap the caller must not modify; ok is
-	// false when they are not in memory (then iterate). Only before the
-	// first Next or SeekGE; calling it again returns the same answer.
-	bitmap() (*roaring.Bitmap, bool, error)
+	// bitmap returns the ids as a set in memory the caller must not
+	// modify; ok is false when they are not in memory (then iterate). Only
+	// before the first Next or SeekGE; calling it again returns the same
+	// answer.
+	bitmap() (memSet, bool, error)
 }
 
-// bitmapOf asks an iterator for its ids as a bitmap (see setSource).
-func bitmapOf(it iterator) (*roaring.Bitmap, bool, error) {
+// bitmapOf asks an iterator for its ids as a set in memory (see
+// setSource).
+func bitmapOf(it iterator) (memSet, bool, error) {
 	if s, ok := it.(setSource); ok {
 		return s.bitmap()
 	}
-	return nil, false, nil
+	return memSet{}, false, nil
 }
 
 // lazyIter opens its input on first use, so that building an operator tree
@@ -82,18 +83,18 @@ type lazyIter struct {
 	// set, when not nil, returns the ids as a bitmap the caller must not
 	// modify, without opening the iterator (ok false when the snapshot
 	// cannot answer from memory): a filter over it filters the bitmap.
-	set   func() (*roaring.Bitmap, bool, error)
+	set   func() (memSet, bool, error)
 	it    iterator
 	err   error
-	asked bool            // whether set was called (for bitmap)
-	bm    *roaring.Bitmap // its answer, nil when not ok
+	asked bool   // whether set was called (for bitmap)
+	bm    memSet // its answer, empty when not ok
 }
 
 // bitmap implements setSource; once asked, the iterator streams the same
 // bitmap instead of reading the terms again.
-func (l *lazyIter) bitmap() (*roaring.Bitmap, bool, error) {
+func (l *lazyIter) bitmap() (memSet, bool, error) {
 	if l.set == nil || l.it != nil || l.err != nil {
-		return nil, false, l.err
+		return memSet{}, false, l.err
 	}
 	if !l.asked {
 		l.asked = true
@@ -105,7 +106,7 @@ func (l *lazyIter) bitmap() (*roaring.Bitmap, bool, error) {
 			l.bm = bm
 		}
 	}
-	return l.bm, l.bm != nil, l.err
+	return l.bm, l.bm.bm != nil, l.err
 }
 
 // lazyIDs is a lazyIter over ids materialised on first use.
@@ -118,8 +119,8 @@ func lazyIDs(load func() ([]graphstore.ID, error)) *lazyIter {
 
 func (l *lazyIter) ready() bool {
 	if l.it == nil && l.err == nil {
-		if l.bm != nil {
-			l.it = newSetIter(l.bm)
+		if l.bm.bm != nil {
+			l.it = newSetIter(l.bm.bm)
 		} else {
 			l.it, l.err = l.open()
 		}
@@ -160,42 +161,31 @@ type unionIter struct {
 
 // bitmap implements setSource: the union of the inputs' bitmaps, when
 // every input has one.
-func (u *unionIter) bitmap() (*roaring.Bitmap, bool, error) {
+func (u *unionIter) bitmap() (memSet, bool, error) {
 	if u.started {
-		return nil, false, nil
+		return memSet{}, false, nil
 	}
 	if !u.asked {
 		u.asked = true
-		bms, all, err := bitmapsOf(u.all)
-		if err != nil {
-			u.err = err
-			return nil, false, err
+		bms := make([]*roaring.Bitmap, 0, len(u.all))
+		for _, it := range u.all {
+			s, ok, err := bitmapOf(it)
+			if err != nil {
+				u.err = err
+				return memSet{}, false, err
+			}
+			if !ok {
+				bms = nil
+				break
+			}
+			bms = append(bms, s.bm)
 		}
-		if all {
+		if bms != nil {
 			u.bm = roaring.FastOr(bms...)
 			u.set = *newSetIter(u.bm)
 		}
 	}
-	return u.bm, u.bm != nil, u.err
-}
-
-// bitmapsOf asks every input for its bitmap (see setSource) and reports
-// whether all have one; the bitmaps of those that do, in order.
-func bitmapsOf(ins []iterator) ([]*roaring.Bitmap, bool, error) {
-	bms := make([]*roaring.Bitmap, 0, len(ins))
-	all := true
-	for _, it := range ins {
-		bm, ok, err := bitmapOf(it)
-		if err != nil {
-			return nil, false, err
-		}
-		if ok {
-			bms = append(bms, bm)
-		} else {
-			all = false
-		}
-	}
-	return bms, all, nil
+	return memSet{bm: u.bm}, u.bm != nil, u.err
 }
 
 func newUnion(ins []iterator) *unionIter { return &unionIter{all: ins} }
@@ -306,8 +296,8 @@ type intersectIter struct {
 	cur      graphstore.ID
 	err      error
 	prepared bool
-	bm       *roaring.Bitmap // every input's ids intersected, when all had a bitmap
-	all      []iterator      // the inputs as built, for Close
+	bm       memSet     // every input's ids intersected, when all were in memory
+	all      []iterator // the inputs as built, for Close
 }
 
 // prepare intersects the inputs' bitmaps on first use.
@@ -316,7 +306,7 @@ func (x *intersectIter) prepare() bool {
 		return x.err == nil
 	}
 	x.prepared, x.all = true, x.ins
-	var sets []*roaring.Bitmap
+	var sets []memSet
 	var rest []iterator
 	for _, it := range x.ins {
 		bm, ok, err := bitmapOf(it)
@@ -333,39 +323,20 @@ func (x *intersectIter) prepare() bool {
 	if len(sets) == 0 || len(sets) == 1 && len(rest) > 0 {
 		return true
 	}
-	bm := intersectAll(sets)
+	set := intersectAll(sets)
 	if len(rest) == 0 {
-		x.bm = bm
+		x.bm = set
 	}
-	x.ins = append([]iterator{newSetIter(bm)}, rest...)
+	x.ins = append([]iterator{newSetIter(set.bm)}, rest...)
 	return true
 }
 
-// intersectAll intersects bitmaps, smallest first, so that every step
-// is at most as large as the smallest; it stops once the intersection is
-// empty. The result may be one of the inputs (never modify it).
-func intersectAll(sets []*roaring.Bitmap) *roaring.Bitmap {
-	slices.SortFunc(sets, func(a, b *roaring.Bitmap) int { return cmp.Compare(a.GetCardinality(), b.GetCardinality()) })
-	out := sets[0]
-	for i, s := range sets[1:] {
-		if out.IsEmpty() {
-			break
-		}
-		if i == 0 {
-			out = roaring.And(out, s)
-		} else {
-			out.And(s) // out is this intersection's own
-		}
-	}
-	return out
-}
-
 // bitmap implements setSource.
-func (x *intersectIter) bitmap() (*roaring.Bitmap, bool, error) {
+func (x *intersectIter) bitmap() (memSet, bool, error) {
 	if !x.prepare() {
-		return nil, false, x.err
+		return memSet{}, false, x.err
 	}
-	return x.bm, x.bm != nil, nil
+	return x.bm, x.bm.bm != nil, nil
 }
 
 func (x *intersectIter) Next() bool {
@@ -450,17 +421,17 @@ func (x *exceptIter) prepare() bool {
 		x.err = err
 		return err == nil
 	}
-	x.bm = roaring.AndNot(l, r)
+	x.bm = roaring.AndNot(l.bm, r.bm)
 	x.left, x.rightDone = newSetIter(x.bm), true
 	return true
 }
 
 // bitmap implements setSource.
-func (x *exceptIter) bitmap() (*roaring.Bitmap, bool, error) {
+func (x *exceptIter) bitmap() (memSet, bool, error) {
 	if !x.prepare() {
-		return nil, false, x.err
+		return memSet{}, false, x.err
 	}
-	return x.bm, x.bm != nil, nil
+	return memSet{bm: x.bm}, x.bm != nil, nil
 }
 
 func (x *exceptIter) Next() bool        { return x.prepare() && x.left.Next() && x.skip() }

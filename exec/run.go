@@ -5,7 +5,6 @@ import (
 	"context"
 	"slices"
 
-	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/lang"
 	"github.com/tetrahq/tetra/planner"
@@ -219,13 +218,13 @@ func (b builder) ConstructScan(f planner.Field, terms []string) (planner.Node, e
 	if err != nil {
 		return nil, err
 	}
-	set := func() (*roaring.Bitmap, bool, error) { return b.r.termsSet(ix, terms) }
+	set := func() (memSet, bool, error) { return b.r.termsSet(ix, terms) }
 	return &lazyIter{set: set, open: func() (iterator, error) {
 		if set, ok, err := set(); err != nil || ok {
 			if err != nil {
 				return nil, err
 			}
-			return newSetIter(set), nil
+			return newSetIter(set.bm), nil
 		}
 		lists := make([][]graphstore.ID, 0, len(terms))
 		for _, t := range terms {
@@ -246,13 +245,13 @@ func (b builder) ConstructGlobScan(f planner.Field, globs []planner.Glob) (plann
 	if err != nil {
 		return nil, err
 	}
-	set := func() (*roaring.Bitmap, bool, error) { return b.r.globSet(ix, globs) }
+	set := func() (memSet, bool, error) { return b.r.globSet(ix, globs) }
 	return &lazyIter{set: set, open: func() (iterator, error) {
 		if set, ok, err := set(); err != nil || ok {
 			if err != nil {
 				return nil, err
 			}
-			return newSetIter(set), nil
+			return newSetIter(set.bm), nil
 		}
 		var lists [][]graphstore.ID
 		for _, g := range globs {
@@ -290,13 +289,15 @@ func (b builder) ConstructIDs(ids []uint64) (planner.Node, error) {
 }
 
 func (b builder) ConstructAll() (planner.Node, error) {
-	set := func() (*roaring.Bitmap, bool, error) {
+	set := func() (memSet, bool, error) {
 		return b.r.postingSet(graphstore.IdxKind, graphstore.TermComponent)
 	}
 	return &lazyIter{set: set, open: func() (iterator, error) {
-		set, ok, err := set()
-		if err != nil || ok {
-			return newSetIter(set), err
+		if set, ok, err := set(); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			return newSetIter(set.bm), nil
 		}
 		ids, err := b.r.snap.Postings(graphstore.IdxKind, graphstore.TermComponent)
 		return newSliceIter(ids), err
@@ -348,7 +349,7 @@ type filterIter struct {
 	err    error
 	tried  bool                     // whether the filter was prepared
 	direct bool                     // in is the filtered set itself
-	bm     *roaring.Bitmap          // that set, when direct
+	bm     memSet                   // that set, when direct
 	all    iterator                 // the input as built, when direct (for Close)
 	member func(graphstore.ID) bool // the test, nil when the terms are not in memory
 }
@@ -392,7 +393,7 @@ func (f *filterIter) prepare() bool {
 			return false
 		}
 		if ok {
-			f.all, f.in, f.bm, f.direct = f.in, newSetIter(out), out, true
+			f.all, f.in, f.bm, f.direct = f.in, newSetIter(out.bm), out, true
 			return true
 		}
 	}
@@ -401,11 +402,11 @@ func (f *filterIter) prepare() bool {
 }
 
 // bitmap implements setSource.
-func (f *filterIter) bitmap() (*roaring.Bitmap, bool, error) {
+func (f *filterIter) bitmap() (memSet, bool, error) {
 	if !f.prepare() {
-		return nil, false, f.err
+		return memSet{}, false, f.err
 	}
-	return f.bm, f.bm != nil, nil
+	return f.bm, f.bm.bm != nil, nil
 }
 
 // accept advances the input to the next component the predicate holds for.
