@@ -224,6 +224,9 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat 
 	if err != nil {
 		return nil, err
 	}
+	if err := r.countResult(ids); err != nil {
+		return nil, err
+	}
 	res := &TopologyResult{EvaluatedAt: q.At, Components: make([]Component, 0, len(ids))}
 	relIDs, err := relationIDsAmong(r, ids, func(id graphstore.ID, c *graphstore.Component) error {
 		if c == nil {

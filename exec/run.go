@@ -19,6 +19,7 @@ type run struct {
 	batch   graphstore.BatchViewer     // snap's, when it has one
 	limit   int
 	touched *idSet
+	counted bool // the result's components are counted already (countResult)
 	steps   int
 	adj     []graphstore.Adjacency // reused buffer of adjacency pages
 	elems   []*graphstore.Element  // reused buffer of a batch of elements
@@ -77,13 +78,20 @@ func (r *run) components(ids []graphstore.ID, fn func(graphstore.ID, *graphstore
 	}
 	for i, id := range ids {
 		var c *graphstore.Component
-		if ok && elems[i] != nil {
-			if err := r.touch(id); err != nil {
+		switch {
+		case ok && elems[i] != nil:
+			if err := r.count(id); err != nil {
 				return err
 			}
 			c = elems[i].Component()
-		} else if c, err = r.component(id); err != nil {
-			return err
+		case r.counted:
+			if c, err = r.peek(id); err != nil {
+				return err
+			}
+		default:
+			if c, err = r.component(id); err != nil {
+				return err
+			}
 		}
 		if err := fn(id, c); err != nil {
 			return err
@@ -172,6 +180,37 @@ func (r *run) touch(id graphstore.ID) error {
 		return &LimitError{Limit: r.limit}
 	}
 	r.touched.add(id)
+	return nil
+}
+
+// count counts a component of the result against the limit, unless
+// countResult counted them all; it is a step for cancellation either way.
+func (r *run) count(id graphstore.ID) error {
+	if r.counted {
+		return r.check()
+	}
+	return r.touch(id)
+}
+
+// countResult counts a result's components against the limit at once
+// when nothing has been counted yet (no expansion touched any): its ids
+// are sorted, so the distinct ones are counted by comparing neighbours,
+// and a broad result then does not add ten thousand ids to the touched
+// set one by one (a sixth of a broad filter's time at 100k).
+func (r *run) countResult(ids []graphstore.ID) error {
+	if r.touched.len() > 0 {
+		return nil
+	}
+	n := len(ids)
+	for i := 1; i < len(ids); i++ {
+		if ids[i] == ids[i-1] {
+			n--
+		}
+	}
+	if n > r.limit {
+		return &LimitError{Limit: r.limit}
+	}
+	r.counted = true
 	return nil
 }
 
