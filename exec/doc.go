@@ -9,9 +9,13 @@
 // (leapfrogging), differences and neighbourhood expansions (reading
 // adjacency a page at a time, so a hub stops at the element limit). Where
 // the snapshot hands out postings as bitmaps (graphstore.SetReader: the
-// Pebble store at the current time), scans iterate the bitmaps, a filter
-// over such a scan intersects the bitmaps, and other filters test
-// membership; otherwise filters load each component (sets.go).
+// Pebble store at the current time), scans iterate the bitmaps, and
+// intersections, unions, differences and filters over such inputs are set
+// algebra on the bitmaps (an intersection block by block over the dense
+// blocks the store keeps beside them, graphstore.DenseSetReader, when
+// most of its smallest input lies in blocks every input has dense); other
+// filters test membership; otherwise filters load each component
+// (sets.go).
 // Operators stream sorted component ids (Next/SeekGE/At/Err/Close) over
 // one graphstore.Snapshot opened at the query's time (at the current time,
 // the one the planner opened for its estimates); the result is the

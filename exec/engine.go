@@ -234,6 +234,9 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat 
 	if err != nil {
 		return err
 	}
+	if err := r.countResult(ids); err != nil {
+		return err
+	}
 	out.components(len(ids))
 	relIDs, err := relationIDsAmong(r, ids, func(id graphstore.ID, c *graphstore.Component) error {
 		if c == nil {

@@ -51,6 +51,31 @@ func (s *sliceIter) At() graphstore.ID { return s.ids[s.i-1] }
 func (s *sliceIter) Err() error        { return nil }
 func (s *sliceIter) Close() error      { return nil }
 
+// setSource is an iterator whose ids can be had as a bitmap in memory
+// before it is first advanced: a scan of terms the snapshot holds as
+// bitmaps, and set operations and filters over such scans. Intersections,
+// unions, differences and filters over set sources do set algebra on the
+// bitmaps instead of leapfrogging iterators (a conjunction of three terms
+// at 100k components sought through two thousand ids of each, where
+// intersecting their containers costs a few microseconds).
+type setSource interface {
+	iterator
+	// bitmap returns the ids as a set in memory the caller must not
+	// modify; ok is false when they are not in memory (then iterate). Only
+	// before the first Next or SeekGE; calling it again returns the same
+	// answer.
+	bitmap() (memSet, bool, error)
+}
+
+// bitmapOf asks an iterator for its ids as a set in memory (see
+// setSource).
+func bitmapOf(it iterator) (memSet, bool, error) {
+	if s, ok := it.(setSource); ok {
+		return s.bitmap()
+	}
+	return memSet{}, false, nil
+}
+
 // lazyIter opens its input on first use, so that building an operator tree
 // does no work and a failed sibling stops the query before any scan.
 type lazyIter struct {
@@ -58,9 +83,30 @@ type lazyIter struct {
 	// set, when not nil, returns the ids as a bitmap the caller must not
 	// modify, without opening the iterator (ok false when the snapshot
 	// cannot answer from memory): a filter over it filters the bitmap.
-	set func() (*roaring.Bitmap, bool, error)
-	it  iterator
-	err error
+	set   func() (memSet, bool, error)
+	it    iterator
+	err   error
+	asked bool   // whether set was called (for bitmap)
+	bm    memSet // its answer, empty when not ok
+}
+
+// bitmap implements setSource; once asked, the iterator streams the same
+// bitmap instead of reading the terms again.
+func (l *lazyIter) bitmap() (memSet, bool, error) {
+	if l.set == nil || l.it != nil || l.err != nil {
+		return memSet{}, false, l.err
+	}
+	if !l.asked {
+		l.asked = true
+		bm, ok, err := l.set()
+		switch {
+		case err != nil:
+			l.err = err
+		case ok:
+			l.bm = bm
+		}
+	}
+	return l.bm, l.bm.bm != nil, l.err
 }
 
 // lazyIDs is a lazyIter over ids materialised on first use.
@@ -73,7 +119,11 @@ func lazyIDs(load func() ([]graphstore.ID, error)) *lazyIter {
 
 func (l *lazyIter) ready() bool {
 	if l.it == nil && l.err == nil {
-		l.it, l.err = l.open()
+		if l.bm.bm != nil {
+			l.it = newSetIter(l.bm.bm)
+		} else {
+			l.it, l.err = l.open()
+		}
 	}
 	return l.err == nil
 }
@@ -104,6 +154,38 @@ type unionIter struct {
 	cur     graphstore.ID
 	err     error
 	all     []iterator
+	set     setIter // the inputs' bitmaps united, when bm is set
+	bm      *roaring.Bitmap
+	asked   bool
+}
+
+// bitmap implements setSource: the union of the inputs' bitmaps, when
+// every input has one.
+func (u *unionIter) bitmap() (memSet, bool, error) {
+	if u.started {
+		return memSet{}, false, nil
+	}
+	if !u.asked {
+		u.asked = true
+		bms := make([]*roaring.Bitmap, 0, len(u.all))
+		for _, it := range u.all {
+			s, ok, err := bitmapOf(it)
+			if err != nil {
+				u.err = err
+				return memSet{}, false, err
+			}
+			if !ok {
+				bms = nil
+				break
+			}
+			bms = append(bms, s.bm)
+		}
+		if bms != nil {
+			u.bm = roaring.FastOr(bms...)
+			u.set = *newSetIter(u.bm)
+		}
+	}
+	return memSet{bm: u.bm}, u.bm != nil, u.err
 }
 
 func newUnion(ins []iterator) *unionIter { return &unionIter{all: ins} }
@@ -153,15 +235,21 @@ func (u *unionIter) advance(step func(iterator) bool) bool {
 }
 
 func (u *unionIter) Next() bool {
+	if u.bitmap(); u.bm != nil {
+		return u.set.Next()
+	}
 	if !u.started {
-		return u.start(func(it iterator) bool { return it.Next() })
+		return u.err == nil && u.start(func(it iterator) bool { return it.Next() })
 	}
 	return u.err == nil && u.pop()
 }
 
 func (u *unionIter) SeekGE(id graphstore.ID) bool {
+	if u.bitmap(); u.bm != nil {
+		return u.set.SeekGE(id)
+	}
 	if !u.started {
-		return u.start(func(it iterator) bool { return it.SeekGE(id) })
+		return u.err == nil && u.start(func(it iterator) bool { return it.SeekGE(id) })
 	}
 	if u.err != nil {
 		return false
@@ -177,9 +265,14 @@ func (u *unionIter) SeekGE(id graphstore.ID) bool {
 	return u.pop()
 }
 
-func (u *unionIter) At() graphstore.ID { return u.cur }
-func (u *unionIter) Err() error        { return u.err }
-func (u *unionIter) Close() error      { return closeAll(u.all) }
+func (u *unionIter) At() graphstore.ID {
+	if u.bm != nil {
+		return u.set.At()
+	}
+	return u.cur
+}
+func (u *unionIter) Err() error   { return u.err }
+func (u *unionIter) Close() error { return closeAll(u.all) }
 
 type iterHeap []iterator
 
@@ -194,15 +287,62 @@ func (h *iterHeap) Pop() any {
 	return it
 }
 
-// intersectIter yields the ids every input has, leapfrogging: each input
-// seeks to the largest current id until all agree.
+// intersectIter yields the ids every input has: the inputs whose ids are
+// bitmaps in memory (see setSource) are intersected as bitmaps, smallest
+// first, and the rest leapfrog that intersection: each input seeks to the
+// largest current id until all agree.
 type intersectIter struct {
-	ins []iterator
-	cur graphstore.ID
-	err error
+	ins      []iterator
+	cur      graphstore.ID
+	err      error
+	prepared bool
+	bm       memSet     // every input's ids intersected, when all were in memory
+	all      []iterator // the inputs as built, for Close
+}
+
+// prepare intersects the inputs' bitmaps on first use.
+func (x *intersectIter) prepare() bool {
+	if x.prepared {
+		return x.err == nil
+	}
+	x.prepared, x.all = true, x.ins
+	var sets []memSet
+	var rest []iterator
+	for _, it := range x.ins {
+		bm, ok, err := bitmapOf(it)
+		if err != nil {
+			x.err = err
+			return false
+		}
+		if ok {
+			sets = append(sets, bm)
+		} else {
+			rest = append(rest, it)
+		}
+	}
+	if len(sets) == 0 || len(sets) == 1 && len(rest) > 0 {
+		return true
+	}
+	set := intersectAll(sets)
+	if len(rest) == 0 {
+		x.bm = set
+	}
+	x.ins = append([]iterator{newSetIter(set.bm)}, rest...)
+	return true
+}
+
+// bitmap implements setSource.
+func (x *intersectIter) bitmap() (memSet, bool, error) {
+	if !x.prepare() {
+		return memSet{}, false, x.err
+	}
+	return x.bm, x.bm.bm != nil, nil
 }
 
 func (x *intersectIter) Next() bool {
+	if !x.prepare() {
+		return false
+	}
 	if !x.ins[0].Next() {
 		return x.fail(x.ins[0])
 	}
@@ -210,6 +350,9 @@ func (x *intersectIter) Next() bool {
 }
 
 func (x *intersectIter) SeekGE(id graphstore.ID) bool {
+	if !x.prepare() {
+		return false
+	}
 	if !x.ins[0].SeekGE(id) {
 		return x.fail(x.ins[0])
 	}
@@ -243,19 +386,60 @@ func (x *intersectIter) fail(it iterator) bool {
 
 func (x *intersectIter) At() graphstore.ID { return x.cur }
 func (x *intersectIter) Err() error        { return x.err }
-func (x *intersectIter) Close() error      { return closeAll(x.ins) }
+func (x *intersectIter) Close() error {
+	if x.all != nil {
+		return closeAll(x.all)
+	}
+	return closeAll(x.ins)
+}
 
-// exceptIter yields the ids of left that right does not have.
+// exceptIter yields the ids of left that right does not have: by set
+// algebra when both are bitmaps in memory (see setSource), else by
+// seeking right to each id of left.
 type exceptIter struct {
 	left, right iterator
 	rightDone   bool
 	err         error
+	prepared    bool
+	bm          *roaring.Bitmap // left minus right, when both had a bitmap
+	all         [2]iterator     // the inputs as built, for Close
 }
 
-func (x *exceptIter) Next() bool        { return x.left.Next() && x.skip() }
+// prepare subtracts the bitmaps on first use.
+func (x *exceptIter) prepare() bool {
+	if x.prepared {
+		return x.err == nil
+	}
+	x.prepared, x.all = true, [2]iterator{x.left, x.right}
+	l, ok, err := bitmapOf(x.left)
+	if err != nil || !ok {
+		x.err = err
+		return err == nil
+	}
+	r, ok, err := bitmapOf(x.right)
+	if err != nil || !ok {
+		x.err = err
+		return err == nil
+	}
+	x.bm = roaring.AndNot(l.bm, r.bm)
+	x.left, x.rightDone = newSetIter(x.bm), true
+	return true
+}
+
+// bitmap implements setSource.
+func (x *exceptIter) bitmap() (memSet, bool, error) {
+	if !x.prepare() {
+		return memSet{}, false, x.err
+	}
+	return memSet{bm: x.bm}, x.bm != nil, nil
+}
+
+func (x *exceptIter) Next() bool        { return x.prepare() && x.left.Next() && x.skip() }
 func (x *exceptIter) At() graphstore.ID { return x.left.At() }
 
-func (x *exceptIter) SeekGE(id graphstore.ID) bool { return x.left.SeekGE(id) && x.skip() }
+func (x *exceptIter) SeekGE(id graphstore.ID) bool {
+	return x.prepare() && x.left.SeekGE(id) && x.skip()
+}
 
 // skip moves left past ids right has.
 func (x *exceptIter) skip() bool {
@@ -285,7 +469,12 @@ func (x *exceptIter) Err() error {
 	return x.left.Err()
 }
 
-func (x *exceptIter) Close() error { return closeAll([]iterator{x.left, x.right}) }
+func (x *exceptIter) Close() error {
+	if x.prepared {
+		return closeAll(x.all[:])
+	}
+	return closeAll([]iterator{x.left, x.right})
+}
 
 func closeAll(its []iterator) error {
 	var first error

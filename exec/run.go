@@ -5,7 +5,6 @@ import (
 	"context"
 	"slices"
 
-	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/lang"
 	"github.com/tetrahq/tetra/planner"
@@ -20,6 +19,7 @@ type run struct {
 	batch   graphstore.BatchViewer     // snap's, when it has one
 	limit   int
 	touched *idSet
+	counted bool // the result's components are counted already (countResult)
 	steps   int
 	adj     []graphstore.Adjacency // reused buffer of adjacency pages
 	elems   []*graphstore.Element  // reused buffer of a batch of elements
@@ -78,13 +78,20 @@ func (r *run) components(ids []graphstore.ID, fn func(graphstore.ID, *graphstore
 	}
 	for i, id := range ids {
 		var c *graphstore.Component
-		if ok && elems[i] != nil {
-			if err := r.touch(id); err != nil {
+		switch {
+		case ok && elems[i] != nil:
+			if err := r.count(id); err != nil {
 				return err
 			}
 			c = elems[i].Component()
-		} else if c, err = r.component(id); err != nil {
-			return err
+		case r.counted:
+			if c, err = r.peek(id); err != nil {
+				return err
+			}
+		default:
+			if c, err = r.component(id); err != nil {
+				return err
+			}
 		}
 		if err := fn(id, c); err != nil {
 			return err
@@ -181,6 +188,37 @@ func (r *run) touch(id graphstore.ID) error {
 	return nil
 }
 
+// count counts a component of the result against the limit, unless
+// countResult counted them all; it is a step for cancellation either way.
+func (r *run) count(id graphstore.ID) error {
+	if r.counted {
+		return r.check()
+	}
+	return r.touch(id)
+}
+
+// countResult counts a result's components against the limit at once
+// when nothing has been counted yet (no expansion touched any): its ids
+// are sorted, so the distinct ones are counted by comparing neighbours,
+// and a broad result then does not add ten thousand ids to the touched
+// set one by one (a sixth of a broad filter's time at 100k).
+func (r *run) countResult(ids []graphstore.ID) error {
+	if r.touched.len() > 0 {
+		return nil
+	}
+	n := len(ids)
+	for i := 1; i < len(ids); i++ {
+		if ids[i] == ids[i-1] {
+			n--
+		}
+	}
+	if n > r.limit {
+		return &LimitError{Limit: r.limit}
+	}
+	r.counted = true
+	return nil
+}
+
 // component loads a component live at the snapshot's time (nil when the id
 // is not one), counting it against the limit.
 func (r *run) component(id graphstore.ID) (*graphstore.Component, error) {
@@ -224,13 +262,13 @@ func (b builder) ConstructScan(f planner.Field, terms []string) (planner.Node, e
 	if err != nil {
 		return nil, err
 	}
-	set := func() (*roaring.Bitmap, bool, error) { return b.r.termsSet(ix, terms) }
+	set := func() (memSet, bool, error) { return b.r.termsSet(ix, terms) }
 	return &lazyIter{set: set, open: func() (iterator, error) {
 		if set, ok, err := set(); err != nil || ok {
 			if err != nil {
 				return nil, err
 			}
-			return newSetIter(set), nil
+			return newSetIter(set.bm), nil
 		}
 		lists := make([][]graphstore.ID, 0, len(terms))
 		for _, t := range terms {
@@ -251,13 +289,13 @@ func (b builder) ConstructGlobScan(f planner.Field, globs []planner.Glob) (plann
 	if err != nil {
 		return nil, err
 	}
-	set := func() (*roaring.Bitmap, bool, error) { return b.r.globSet(ix, globs) }
+	set := func() (memSet, bool, error) { return b.r.globSet(ix, globs) }
 	return &lazyIter{set: set, open: func() (iterator, error) {
 		if set, ok, err := set(); err != nil || ok {
 			if err != nil {
 				return nil, err
 			}
-			return newSetIter(set), nil
+			return newSetIter(set.bm), nil
 		}
 		var lists [][]graphstore.ID
 		for _, g := range globs {
@@ -295,13 +333,15 @@ func (b builder) ConstructIDs(ids []uint64) (planner.Node, error) {
 }
 
 func (b builder) ConstructAll() (planner.Node, error) {
-	set := func() (*roaring.Bitmap, bool, error) {
+	set := func() (memSet, bool, error) {
 		return b.r.postingSet(graphstore.IdxKind, graphstore.TermComponent)
 	}
 	return &lazyIter{set: set, open: func() (iterator, error) {
-		set, ok, err := set()
-		if err != nil || ok {
-			return newSetIter(set), err
+		if set, ok, err := set(); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			return newSetIter(set.bm), nil
 		}
 		ids, err := b.r.snap.Postings(graphstore.IdxKind, graphstore.TermComponent)
 		return newSliceIter(ids), err
@@ -353,6 +393,8 @@ type filterIter struct {
 	err    error
 	tried  bool                     // whether the filter was prepared
 	direct bool                     // in is the filtered set itself
+	bm     memSet                   // that set, when direct
+	all    iterator                 // the input as built, when direct (for Close)
 	member func(graphstore.ID) bool // the test, nil when the terms are not in memory
 }
 
@@ -383,26 +425,32 @@ func (f *filterIter) prepare() bool {
 		return f.err == nil
 	}
 	f.tried = true
-	if l, ok := f.in.(*lazyIter); ok && l.set != nil && l.it == nil && l.err == nil {
-		in, ok, err := l.set()
+	in, ok, err := bitmapOf(f.in)
+	if err != nil {
+		f.err = err
+		return false
+	}
+	if ok {
+		out, ok, err := f.r.filterSet(in, f.pred)
 		if err != nil {
 			f.err = err
 			return false
 		}
 		if ok {
-			out, ok, err := f.r.filterSet(in, f.pred)
-			if err != nil {
-				f.err = err
-				return false
-			}
-			if ok {
-				f.in, f.direct = newSetIter(out), true
-				return true
-			}
+			f.all, f.in, f.bm, f.direct = f.in, newSetIter(out.bm), out, true
+			return true
 		}
 	}
 	f.member, _, f.err = f.r.setPred(f.pred)
 	return f.err == nil
+}
+
+// bitmap implements setSource.
+func (f *filterIter) bitmap() (memSet, bool, error) {
+	if !f.prepare() {
+		return memSet{}, false, f.err
+	}
+	return f.bm, f.bm.bm != nil, nil
 }
 
 // accept advances the input to the next component the predicate holds for.
@@ -445,7 +493,12 @@ func (f *filterIter) Err() error {
 	return f.in.Err()
 }
 
-func (f *filterIter) Close() error { return f.in.Close() }
+func (f *filterIter) Close() error {
+	if f.all != nil {
+		return f.all.Close()
+	}
+	return f.in.Close()
+}
 
 // eval evaluates a predicate on a component.
 func eval(p planner.Pred, c *graphstore.Component) bool {

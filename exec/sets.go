@@ -1,7 +1,9 @@
 package exec
 
 import (
+	"cmp"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"sync"
@@ -19,38 +21,73 @@ import (
 // most of the time of a selective conjunction. Every use falls back to the
 // plain reads when the snapshot cannot answer from memory.
 
-// postingSet returns a term's postings as a bitmap when the snapshot holds
-// it in memory.
-func (r *run) postingSet(ix graphstore.Index, term string) (*roaring.Bitmap, bool, error) {
-	sr, ok := r.snap.(graphstore.SetReader)
-	if !ok {
-		return nil, false, nil
-	}
-	return sr.PostingSet(ix, term)
+// memSet is a set of ids in memory: a bitmap, and for a term's postings
+// the dense blocks the store keeps beside it (graphstore.DenseBlocks). It
+// is shared: never modify it.
+type memSet struct {
+	bm    *roaring.Bitmap
+	dense graphstore.DenseBlocks
 }
 
-// termsSet unites the bitmaps of several terms; ok is false when any of
+func (s memSet) card() uint64 { return s.bm.GetCardinality() }
+
+// has reports whether the set holds id.
+func (s memSet) has(id graphstore.ID) bool {
+	if id > math.MaxUint32 {
+		return false
+	}
+	if blk := s.block(uint64(id) >> 16); blk != nil {
+		return blk[id>>6&1023]&(1<<(id&63)) != 0
+	}
+	return s.bm.Contains(uint32(id))
+}
+
+// block returns the dense block b, nil when there is none.
+func (s memSet) block(b uint64) *[1024]uint64 {
+	if b < uint64(len(s.dense)) {
+		return s.dense[b]
+	}
+	return nil
+}
+
+// postingSet returns a term's postings when the snapshot holds them in
+// memory, with their dense blocks when it keeps them.
+func (r *run) postingSet(ix graphstore.Index, term string) (memSet, bool, error) {
+	if dr, ok := r.snap.(graphstore.DenseSetReader); ok {
+		bm, dense, ok, err := dr.PostingBlocks(ix, term)
+		return memSet{bm: bm, dense: dense}, ok, err
+	}
+	sr, ok := r.snap.(graphstore.SetReader)
+	if !ok {
+		return memSet{}, false, nil
+	}
+	bm, ok, err := sr.PostingSet(ix, term)
+	return memSet{bm: bm}, ok, err
+}
+
+// termsSet unites the postings of several terms; ok is false when any of
 // them is not in memory.
-func (r *run) termsSet(ix graphstore.Index, terms []string) (*roaring.Bitmap, bool, error) {
+func (r *run) termsSet(ix graphstore.Index, terms []string) (memSet, bool, error) {
 	sets := make([]*roaring.Bitmap, 0, len(terms))
 	for _, t := range terms {
 		s, ok, err := r.postingSet(ix, t)
 		if err != nil || !ok {
-			return nil, false, err
+			return memSet{}, false, err
 		}
-		sets = append(sets, s)
+		if len(terms) == 1 {
+			return s, true, nil
+		}
+		sets = append(sets, s.bm)
 	}
-	switch len(sets) {
-	case 0:
-		return roaring.New(), true, nil
-	case 1:
-		return sets[0], true, nil
+	if len(sets) == 0 {
+		return memSet{bm: roaring.New()}, true, nil
 	}
-	return roaring.FastOr(sets...), true, nil
+	return memSet{bm: roaring.FastOr(sets...)}, true, nil
 }
 
-// globSet unites the bitmaps of every term of an index that matches a glob.
-func (r *run) globSet(ix graphstore.Index, globs []planner.Glob) (*roaring.Bitmap, bool, error) {
+// globSet unites the postings of every term of an index that matches a
+// glob.
+func (r *run) globSet(ix graphstore.Index, globs []planner.Glob) (memSet, bool, error) {
 	var terms []string
 	for _, g := range globs {
 		err := r.snap.Terms(ix, g.Prefix(), func(term string) error {
@@ -60,10 +97,153 @@ func (r *run) globSet(ix graphstore.Index, globs []planner.Glob) (*roaring.Bitma
 			return r.check()
 		})
 		if err != nil {
-			return nil, false, err
+			return memSet{}, false, err
 		}
 	}
 	return r.termsSet(ix, terms)
+}
+
+// intersectAll intersects sets in memory, smallest first: block by block
+// (intersectBlocks) when most of the smallest set's ids lie in blocks
+// where every set is dense (a million components, where the blocks'
+// words intersect three times as fast as roaring's arrays); else as
+// bitmaps, stopping once the intersection is empty (100k components with
+// a month of churn, where ids spread over forty blocks that few sets fill
+// and testing the ids of the sparse blocks one by one costs more than
+// roaring's merge). The result may be one
+// of the inputs (never modify it).
+func intersectAll(sets []memSet) memSet {
+	slices.SortFunc(sets, func(a, b memSet) int { return cmp.Compare(a.card(), b.card()) })
+	if len(sets) == 1 {
+		return sets[0]
+	}
+	if denseShare(sets) {
+		return memSet{bm: intersectBlocks(sets)}
+	}
+	out := roaring.And(sets[0].bm, sets[1].bm)
+	for _, s := range sets[2:] {
+		if out.IsEmpty() {
+			break
+		}
+		out.And(s.bm) // out is this intersection's own
+	}
+	return memSet{bm: out}
+}
+
+// denseShare reports whether at least 7/8 of the smallest set's ids lie
+// in blocks where every set is dense.
+func denseShare(sets []memSet) bool {
+	small := sets[0]
+	covered := uint64(0)
+	for b, blk := range small.dense {
+		if blk == nil {
+			continue
+		}
+		all := true
+		for _, s := range sets[1:] {
+			all = all && s.block(uint64(b)) != nil
+		}
+		if all {
+			covered += small.bm.Rank(uint32(b<<16|0xffff)) - rankBelow(small.bm, uint64(b)<<16)
+		}
+	}
+	return covered > 0 && covered*8 >= small.card()*7
+}
+
+// rankBelow counts the ids of bm below x.
+func rankBelow(bm *roaring.Bitmap, x uint64) uint64 {
+	if x == 0 {
+		return 0
+	}
+	return bm.Rank(uint32(x - 1))
+}
+
+// intersectBlocks intersects sets sorted by size, a block of 65,536 ids
+// at a time over the blocks the smallest has ids in: where every set has
+// the block dense, by ANDing its words; else the ids of a set that is
+// sparse there (fewer than a dense block's share, or no dense blocks at
+// all) are each tested in the others, by a bit of a dense block or by
+// advancing an iterator (the ids come in order).
+func intersectBlocks(sets []memSet) *roaring.Bitmap {
+	var out []uint32
+	its := make([]roaring.IntPeekable, len(sets)) // of sparse blocks, made on first use
+	blocks := make([]*[1024]uint64, len(sets))
+	it := sets[0].bm.Iterator()
+	for it.HasNext() {
+		b := uint64(it.PeekNext()) >> 16
+		sparse := -1
+		for i, s := range sets {
+			if blocks[i] = s.block(b); blocks[i] == nil && sparse < 0 {
+				sparse = i
+			}
+		}
+		if sparse < 0 {
+			out = andBlocks(out, b, blocks)
+		} else {
+			d := it
+			if sparse > 0 {
+				d = iterAt(sets, its, sparse, uint32(b<<16))
+			}
+			for d.HasNext() && uint64(d.PeekNext())>>16 == b {
+				if id := d.Next(); containsAll(sets, its, blocks, sparse, id) {
+					out = append(out, id)
+				}
+			}
+		}
+		if b == math.MaxUint16 {
+			break
+		}
+		it.AdvanceIfNeeded(uint32((b + 1) << 16))
+	}
+	return roaring.BitmapOf(out...)
+}
+
+// andBlocks appends the ids of block b that every one of blocks has.
+func andBlocks(out []uint32, b uint64, blocks []*[1024]uint64) []uint32 {
+	x, y, rest := blocks[0], blocks[1], blocks[2:]
+	for w := range x {
+		v := x[w] & y[w]
+		for _, z := range rest {
+			if v == 0 {
+				break
+			}
+			v &= z[w]
+		}
+		for v != 0 {
+			out = append(out, uint32(b<<16)|uint32(w<<6)|uint32(bits.TrailingZeros64(v)))
+			v &= v - 1
+		}
+	}
+	return out
+}
+
+// iterAt returns set i's iterator (made on first use) advanced to id.
+func iterAt(sets []memSet, its []roaring.IntPeekable, i int, id uint32) roaring.IntPeekable {
+	if its[i] == nil {
+		its[i] = sets[i].bm.Iterator()
+	}
+	its[i].AdvanceIfNeeded(id)
+	return its[i]
+}
+
+// containsAll reports whether every set but skip holds id: by the bit of
+// its dense block (blocks, of id's block) or its iterator, which it
+// advances.
+func containsAll(sets []memSet, its []roaring.IntPeekable, blocks []*[1024]uint64, skip int, id uint32) bool {
+	for i := range sets {
+		switch blk := blocks[i]; {
+		case i == skip:
+		case blk != nil:
+			if blk[id>>6&1023]&(1<<(id&63)) == 0 {
+				return false
+			}
+		default:
+			if it := iterAt(sets, its, i, id); !it.HasNext() || it.PeekNext() != id {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // setIter streams a bitmap in ascending order; it implements iterator.
@@ -103,11 +283,11 @@ func (s *setIter) Close() error      { return nil }
 func (r *run) setPred(p planner.Pred) (func(graphstore.ID) bool, bool, error) {
 	switch p := p.(type) {
 	case *planner.Match:
-		bm, ok, err := r.matchSet(p)
+		set, ok, err := r.matchSet(p)
 		if err != nil || !ok {
 			return nil, false, err
 		}
-		return func(id graphstore.ID) bool { return id <= math.MaxUint32 && bm.Contains(uint32(id)) }, true, nil
+		return set.has, true, nil
 	case *planner.Not:
 		x, ok, err := r.setPred(p.X)
 		if err != nil || !ok {
@@ -149,27 +329,42 @@ func (r *run) setJunction(p planner.Pred) (func(graphstore.ID) bool, bool, error
 // filterSet returns the members of in that p holds for, by set algebra;
 // ok is false when some term is not in memory. The result may be in
 // itself, which the caller must not modify either.
-func (r *run) filterSet(in *roaring.Bitmap, p planner.Pred) (*roaring.Bitmap, bool, error) {
+func (r *run) filterSet(in memSet, p planner.Pred) (memSet, bool, error) {
 	switch p := p.(type) {
 	case *planner.Match:
-		bm, ok, err := r.matchSet(p)
+		m, ok, err := r.matchSet(p)
 		if err != nil || !ok {
-			return nil, false, err
+			return memSet{}, false, err
 		}
-		return roaring.And(in, bm), true, nil
+		return intersectAll([]memSet{in, m}), true, nil
 	case *planner.Not:
 		x, ok, err := r.filterSet(in, p.X)
 		if err != nil || !ok {
-			return nil, false, err
+			return memSet{}, false, err
 		}
-		return roaring.AndNot(in, x), true, nil
+		return memSet{bm: roaring.AndNot(in.bm, x.bm)}, true, nil
 	case *planner.And:
-		out := in
+		// The terms together (intersectAll picks the order and the
+		// blocks), then the rest.
+		sets, rest := []memSet{in}, []planner.Pred(nil)
 		for _, x := range p.Xs {
+			m, ok := x.(*planner.Match)
+			if !ok {
+				rest = append(rest, x)
+				continue
+			}
+			set, ok, err := r.matchSet(m)
+			if err != nil || !ok {
+				return memSet{}, false, err
+			}
+			sets = append(sets, set)
+		}
+		out := intersectAll(sets)
+		for _, x := range rest {
 			var ok bool
 			var err error
 			if out, ok, err = r.filterSet(out, x); err != nil || !ok {
-				return nil, false, err
+				return memSet{}, false, err
 			}
 		}
 		return out, true, nil
@@ -178,23 +373,23 @@ func (r *run) filterSet(in *roaring.Bitmap, p planner.Pred) (*roaring.Bitmap, bo
 		for _, x := range p.Xs {
 			part, ok, err := r.filterSet(in, x)
 			if err != nil || !ok {
-				return nil, false, err
+				return memSet{}, false, err
 			}
-			parts = append(parts, part)
+			parts = append(parts, part.bm)
 		}
 		if len(parts) == 0 {
-			return roaring.New(), true, nil
+			return memSet{bm: roaring.New()}, true, nil
 		}
-		return roaring.FastOr(parts...), true, nil
+		return memSet{bm: roaring.FastOr(parts...)}, true, nil
 	}
-	return nil, false, nil
+	return memSet{}, false, nil
 }
 
 // matchSet is the set of components a Match holds for.
-func (r *run) matchSet(m *planner.Match) (*roaring.Bitmap, bool, error) {
+func (r *run) matchSet(m *planner.Match) (memSet, bool, error) {
 	if m.Field == planner.FieldID {
 		if len(m.Globs) > 0 {
-			return nil, false, nil
+			return memSet{}, false, nil
 		}
 		bm := roaring.New()
 		for _, t := range m.Terms {
@@ -202,11 +397,11 @@ func (r *run) matchSet(m *planner.Match) (*roaring.Bitmap, bool, error) {
 				bm.Add(uint32(n))
 			}
 		}
-		return bm, true, nil
+		return memSet{bm: bm}, true, nil
 	}
 	ix, err := indexOf(m.Field)
 	if err != nil {
-		return nil, false, err
+		return memSet{}, false, err
 	}
 	terms, ok, err := r.termsSet(ix, m.Terms)
 	if err != nil || !ok || len(m.Globs) == 0 {
@@ -214,9 +409,9 @@ func (r *run) matchSet(m *planner.Match) (*roaring.Bitmap, bool, error) {
 	}
 	globs, ok, err := r.globSet(ix, m.Globs)
 	if err != nil || !ok {
-		return nil, false, err
+		return memSet{}, false, err
 	}
-	return roaring.Or(terms, globs), true, nil
+	return memSet{bm: roaring.Or(terms.bm, globs.bm)}, true, nil
 }
 
 // idSet is a set of element ids: bitmaps of 4,096 ids each, found by id /

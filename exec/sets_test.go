@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/tetrahq/tetra/graphstore"
 )
 
@@ -41,5 +42,70 @@ func TestMembers(t *testing.T) {
 	}
 	if len(kinds) != 3 {
 		t.Fatalf("the cases covered %v, want all three kinds of test", kinds)
+	}
+}
+
+// TestIntersectAll: the intersection of sets in memory, with and without
+// dense blocks (all of a set's dense blocks, some, none; blocks where
+// every set is dense and blocks where one is sparse), is exactly the
+// bitmaps' intersection, and so is each set's membership test.
+func TestIntersectAll(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	for round := range 200 {
+		n := 2 + r.IntN(3)
+		sets := make([]memSet, n)
+		want := roaring.New()
+		for i := range sets {
+			bm := roaring.New()
+			for b := range 4 {
+				per := []int{0, 5, 500, 4000, 30000}[r.IntN(5)]
+				for range per {
+					bm.Add(uint32(b<<16 | r.IntN(1<<16)))
+				}
+			}
+			if r.IntN(3) == 0 {
+				bm.RunOptimize()
+			}
+			sets[i] = memSet{bm: bm}
+			if r.IntN(4) > 0 { // dense blocks where the set has many ids, and not always all of them
+				for b := range 4 {
+					lo, hi := uint64(b<<16), uint64(b+1)<<16
+					if bm.Rank(uint32(hi-1))-rankBelow(bm, lo) < 1000 || r.IntN(5) == 0 {
+						continue
+					}
+					blk := new([1024]uint64)
+					it := bm.Iterator()
+					it.AdvanceIfNeeded(uint32(lo))
+					for it.HasNext() && uint64(it.PeekNext()) < hi {
+						id := it.Next()
+						blk[id>>6&1023] |= 1 << (id & 63)
+					}
+					for len(sets[i].dense) <= b {
+						sets[i].dense = append(sets[i].dense, nil)
+					}
+					sets[i].dense[b] = blk
+				}
+			}
+			if i == 0 {
+				want = bm.Clone()
+			} else {
+				want.And(bm)
+			}
+			for range 200 {
+				id := graphstore.ID(r.IntN(5 << 16))
+				if sets[i].has(id) != bm.Contains(uint32(id)) {
+					t.Fatalf("round %d: set %d's membership test is wrong for %d", round, i, id)
+				}
+			}
+		}
+		got := intersectAll(slices.Clone(sets))
+		if !got.bm.Equals(want) {
+			t.Fatalf("round %d: intersection has %d ids, want %d", round, got.bm.GetCardinality(), want.GetCardinality())
+		}
+		// Block by block whatever the share of dense blocks, so that
+		// every path of it is taken.
+		if got := intersectBlocks(slices.Clone(sets)); !got.Equals(want) {
+			t.Fatalf("round %d: intersection block by block has %d ids, want %d", round, got.GetCardinality(), want.GetCardinality())
+		}
 	}
 }

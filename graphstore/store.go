@@ -171,6 +171,25 @@ type SetReader interface {
 	PostingSet(ix Index, term string) (set *roaring.Bitmap, ok bool, err error)
 }
 
+// DenseBlocks are the ids of a posting set again as plain bit words, in
+// the blocks of 65,536 ids where the set is dense: block b, when not nil,
+// has bit id&63 of word id>>6&1023 set for every id of the set with
+// id>>16 == b, and no other; a nil block (or one past the end) says
+// nothing about its ids (read the bitmap there). Intersecting dense blocks
+// is a loop of word ANDs, where a compressed bitmap compares its sorted
+// arrays an element at a time. Shared and immutable: never modify them.
+type DenseBlocks []*[1024]uint64
+
+// DenseSetReader is implemented by snapshots that can hand out, beside a
+// posting set's bitmap (SetReader), its dense blocks (the Pebble store's
+// snapshots at the current time). A wrapper of a Snapshot may forward it;
+// callers fall back to SetReader.
+type DenseSetReader interface {
+	// PostingBlocks is PostingSet with the set's dense blocks (nil when it
+	// has none).
+	PostingBlocks(ix Index, term string) (set *roaring.Bitmap, dense DenseBlocks, ok bool, err error)
+}
+
 // AdjacencyViewer is implemented by snapshots that can hand out one side
 // of a component's adjacency without copying it (the Pebble store's
 // snapshots at the current time, from its in-memory index of the present

@@ -191,6 +191,20 @@ func (r *recorder) PostingSet(ix graphstore.Index, term string) (*roaring.Bitmap
 
 var _ graphstore.SetReader = (*recorder)(nil)
 
+// PostingBlocks is PostingSet with the set's dense blocks
+// (graphstore.DenseSetReader), when the snapshot it wraps keeps them.
+func (r *recorder) PostingBlocks(ix graphstore.Index, term string) (*roaring.Bitmap, graphstore.DenseBlocks, bool, error) {
+	dr, ok := r.s.(graphstore.DenseSetReader)
+	if !ok {
+		bm, ok, err := r.PostingSet(ix, term)
+		return bm, nil, ok, err
+	}
+	r.rs.terms[termKey{ix, term}] = struct{}{}
+	return dr.PostingBlocks(ix, term)
+}
+
+var _ graphstore.DenseSetReader = (*recorder)(nil)
+
 // LookupExternal is not used by query evaluation; were it, the external-id
 // index is not among the postings a change lists, so its reads are not
 // followed.

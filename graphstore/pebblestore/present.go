@@ -65,9 +65,23 @@ type presentShard struct {
 type pset struct {
 	small []uint32        // sorted; used while the set has at most smallSet elements
 	bm    *roaring.Bitmap // beyond that
+	// dense holds the same ids again as plain bit words in the blocks of
+	// 65,536 ids where the set has at least denseMin of them (nil
+	// elsewhere; see graphstore.DenseBlocks). Immutable like the rest: a
+	// change copies the blocks it touches.
+	dense graphstore.DenseBlocks
 }
 
 const smallSet = 32
+
+// denseMin is how many ids of a set a block of 65,536 ids must hold for
+// the set to keep them there as bit words too (8 KiB a block, so at most
+// 8 bytes per id): roaring holds fewer than 4,096 ids of a block as a
+// sorted array, and intersects two arrays a comparison at a time (a
+// conjunction of a type, a domain and a team at a million components,
+// sets of 50,000, 50,000 and 20,000, took 100 µs), where the words of
+// three blocks intersect in a loop of ANDs (5 µs for the whole graph).
+const denseMin = 1024
 
 func (p pset) card() int {
 	if p.bm != nil {
@@ -114,7 +128,7 @@ func (p pset) withChanges(chs []postingChange) pset {
 		if bm.GetCardinality() <= smallSet/2 {
 			return pset{small: bm.ToArray()}
 		}
-		return pset{bm: bm}
+		return pset{bm: bm, dense: denseAfter(bm, p.dense, chs)}
 	}
 	s := slices.Clone(p.small)
 	for _, ch := range chs {
@@ -127,7 +141,7 @@ func (p pset) withChanges(chs []postingChange) pset {
 		}
 	}
 	if len(s) > smallSet {
-		return pset{bm: roaring.BitmapOf(s...)}
+		return newPset(s)
 	}
 	return pset{small: s}
 }
@@ -136,9 +150,96 @@ func newPset(ids []uint32) pset {
 	if len(ids) > smallSet {
 		bm := roaring.BitmapOf(ids...)
 		bm.RunOptimize()
-		return pset{bm: bm}
+		return pset{bm: bm, dense: denseOf(bm)}
 	}
 	return pset{small: ids}
+}
+
+// denseOf returns the dense blocks of a set (see pset.dense), nil when it
+// has none.
+func denseOf(bm *roaring.Bitmap) graphstore.DenseBlocks {
+	if bm.GetCardinality() < denseMin {
+		return nil
+	}
+	var out graphstore.DenseBlocks
+	for b := uint64(0); b <= uint64(bm.Maximum())>>16; b++ {
+		if blockCard(bm, b) >= denseMin {
+			out = setBlock(out, b, blockOf(bm, b))
+		}
+	}
+	return out
+}
+
+// denseAfter returns the dense blocks of bm, the set prev described
+// before chs: the dense blocks chs touch are copied from prev and
+// changed, blocks that become dense are built from bm, blocks that no
+// longer are are dropped; the others are prev's, shared.
+func denseAfter(bm *roaring.Bitmap, prev graphstore.DenseBlocks, chs []postingChange) graphstore.DenseBlocks {
+	out := slices.Clone(prev)
+	var touched []uint64 // distinct blocks
+	for _, ch := range chs {
+		b := uint64(ch.id) >> 16
+		if !slices.Contains(touched, b) {
+			touched = append(touched, b)
+			if b < uint64(len(prev)) && prev[b] != nil {
+				c := *prev[b]
+				out[b] = &c
+			}
+		}
+		if b < uint64(len(out)) && out[b] != nil {
+			w, bit := &out[b][ch.id>>6&1023], uint64(1)<<(ch.id&63)
+			if ch.close {
+				*w &^= bit
+			} else {
+				*w |= bit
+			}
+		}
+	}
+	for _, b := range touched {
+		switch dense := blockCard(bm, b) >= denseMin; {
+		case !dense && b < uint64(len(out)):
+			out[b] = nil
+		case dense && (b >= uint64(len(out)) || out[b] == nil):
+			out = setBlock(out, b, blockOf(bm, b))
+		}
+	}
+	for len(out) > 0 && out[len(out)-1] == nil {
+		out = out[:len(out)-1]
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// setBlock sets block b of blocks (growing them as needed).
+func setBlock(blocks graphstore.DenseBlocks, b uint64, blk *[1024]uint64) graphstore.DenseBlocks {
+	for uint64(len(blocks)) <= b {
+		blocks = append(blocks, nil)
+	}
+	blocks[b] = blk
+	return blocks
+}
+
+// blockCard counts the ids of bm in block b.
+func blockCard(bm *roaring.Bitmap, b uint64) uint64 {
+	n := bm.Rank(uint32(b<<16 | 0xffff))
+	if b > 0 {
+		n -= bm.Rank(uint32(b<<16 - 1))
+	}
+	return n
+}
+
+// blockOf returns the ids of bm in block b as bit words.
+func blockOf(bm *roaring.Bitmap, b uint64) *[1024]uint64 {
+	blk := new([1024]uint64)
+	it := bm.Iterator()
+	it.AdvanceIfNeeded(uint32(b << 16))
+	for it.HasNext() && uint64(it.PeekNext())>>16 == b {
+		id := it.Next()
+		blk[id>>6&1023] |= 1 << (id & 63)
+	}
+	return blk
 }
 
 // adjEntry is one component's open adjacency, ascending by relation id.

@@ -630,6 +630,21 @@ func (sn *snapshot) PostingSet(ix graphstore.Index, term string) (*roaring.Bitma
 	return set.bitmap(), true, nil
 }
 
+// PostingBlocks implements graphstore.DenseSetReader from the present
+// graph.
+func (sn *snapshot) PostingBlocks(ix graphstore.Index, term string) (*roaring.Bitmap, graphstore.DenseBlocks, bool, error) {
+	if sn.closed {
+		return nil, nil, false, graphstore.ErrClosed
+	}
+	set, ok := sn.presentSet(ix, term)
+	if !ok {
+		return nil, nil, false, nil
+	}
+	return set.bitmap(), set.dense, true, nil
+}
+
+var _ graphstore.DenseSetReader = (*snapshot)(nil)
+
 // AdjacentPage implements graphstore.Snapshot. From the present graph or a
 // cached adjacency the page is a window of a list in memory; a hub too long
 // to cache is read from Pebble a page at a time at the current time (its
