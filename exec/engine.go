@@ -223,6 +223,20 @@ func evaluate(r *run, root planner.Plan) ([]graphstore.ID, error) {
 	return drain(it)
 }
 
+// evaluateInto is evaluate, appending the ids to r's buffer: they are
+// valid until r is released.
+func evaluateInto(r *run, root planner.Plan) ([]graphstore.ID, error) {
+	n, err := planner.Construct(root, builder{r})
+	if err != nil {
+		return nil, err
+	}
+	it := n.(iterator)
+	defer it.Close()
+	ids, err := drainInto(r.ids[:0], it)
+	r.ids = ids
+	return ids, err
+}
+
 func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat *catalog, out topologySink) error {
 	snap, err := cat.snapshotAt(q.At)
 	if err != nil {
@@ -230,7 +244,8 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat 
 	}
 	defer snap.Close()
 	r := newRun(ctx, snap, limit)
-	ids, err := evaluate(r, q.Root)
+	defer r.release() // the answer is copied or encoded from the elements by then
+	ids, err := evaluateInto(r, q.Root)
 	if err != nil {
 		return err
 	}

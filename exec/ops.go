@@ -488,7 +488,11 @@ func closeAll(its []iterator) error {
 
 // drain reads an iterator to the end.
 func drain(it iterator) ([]graphstore.ID, error) {
-	var out []graphstore.ID
+	return drainInto(nil, it)
+}
+
+// drainInto is drain, appending to out.
+func drainInto(out []graphstore.ID, it iterator) ([]graphstore.ID, error) {
 	for it.Next() {
 		out = append(out, it.At())
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"sync"
 
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/lang"
@@ -24,12 +25,36 @@ type run struct {
 	adj     []graphstore.Adjacency // reused buffer of adjacency pages
 	elems   []*graphstore.Element  // reused buffer of a batch of elements
 	lists   [][]graphstore.Adjacency
+	ids     []graphstore.ID // reused buffer of the result's ids (evaluateInto)
 }
 
 func newRun(ctx context.Context, snap graphstore.Snapshot, limit int) *run {
 	view, _ := snap.(graphstore.AdjacencyViewer)
 	batch, _ := snap.(graphstore.BatchViewer)
-	return &run{ctx: ctx, snap: snap, view: view, batch: batch, limit: limit, touched: newIDSet()}
+	r := runPool.Get().(*run)
+	*r = run{ctx: ctx, snap: snap, view: view, batch: batch, limit: limit, touched: newIDSet(),
+		adj: r.adj[:0], elems: r.elems[:0], lists: r.lists[:0], ids: r.ids[:0]}
+	return r
+}
+
+// runPool recycles runs' buffers: a small query is otherwise a few
+// kilobytes of fresh memory per request (the result's ids, a batch of
+// elements and of adjacency lists), which the garbage collector pays for
+// again.
+var runPool = sync.Pool{New: func() any { return new(run) }}
+
+// release gives r's buffers back for another run. Only a caller that
+// keeps nothing r handed out (the ids of evaluateInto, the views) may
+// call it, once, when done with r; a run never released is simply
+// collected.
+func (r *run) release() {
+	if cap(r.ids) > 64<<10 || cap(r.adj) > 64<<10 { // keep small buffers, let big ones go
+		return
+	}
+	clear(r.elems[:cap(r.elems)]) // no references into the store's memory
+	clear(r.lists[:cap(r.lists)])
+	*r = run{adj: r.adj[:0], elems: r.elems[:0], lists: r.lists[:0], ids: r.ids[:0]}
+	runPool.Put(r)
 }
 
 // batchSize is how many ids a result reads at a time through a
