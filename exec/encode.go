@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -109,14 +110,36 @@ func (e *Engine) runJSON(ctx context.Context, dst []byte, stmt lang.Statement, q
 		}
 		return AppendJSON(ctx, dst, &Result{Changes: c}, o)
 	}
-	enc := newEncoder(ctx, dst, o)
+	w := topologyWriters.Get().(*topologyWriter)
+	defer w.release()
+	enc := &w.enc
+	enc.begin(ctx, dst, o)
+	w.t = topologyJSON{e: enc}
 	enc.partName(topologyPart)
 	enc.topologyHead(q.At, false)
-	if err := e.topology(ctx, q, qo.MaxElements, cat, &topologyJSON{e: enc}); err != nil {
+	if err := e.topology(ctx, q, qo.MaxElements, cat, &w.t); err != nil {
 		return enc.b, err
 	}
 	enc.b = append(enc.b, "]}"...) // the relations list, the topology part
 	return enc.end()
+}
+
+// topologyWriter is a topology answer's encoder and sink, recycled
+// (topologyWriters) because they are most of a small query's garbage
+// otherwise.
+type topologyWriter struct {
+	enc encoder
+	t   topologyJSON
+}
+
+var topologyWriters = sync.Pool{New: func() any { return new(topologyWriter) }}
+
+// release drops w's references to the answer, the context and the store's
+// elements and gives it back.
+func (w *topologyWriter) release() {
+	w.enc = encoder{}
+	w.t = topologyJSON{}
+	topologyWriters.Put(w)
 }
 
 // topologyPart is the json name of Result.Topology (a test checks it).
@@ -177,10 +200,16 @@ type encoder struct {
 // newEncoder starts a document: {"schemaVersion":1 (parts follow, see
 // partName; end closes it).
 func newEncoder(ctx context.Context, dst []byte, o EncodeOptions) *encoder {
-	e := &encoder{b: dst, ctx: ctx, start: len(dst), max: o.MaxBytes, cache: o.Cache}
+	e := &encoder{}
+	e.begin(ctx, dst, o)
+	return e
+}
+
+// begin starts a document in e, as newEncoder does.
+func (e *encoder) begin(ctx context.Context, dst []byte, o EncodeOptions) {
+	*e = encoder{b: dst, ctx: ctx, start: len(dst), max: o.MaxBytes, cache: o.Cache}
 	e.b = append(e.b, `{"schemaVersion":`...)
 	e.b = strconv.AppendInt(e.b, SchemaVersion, 10)
-	return e
 }
 
 // partName starts a result part: ,"name":
