@@ -214,27 +214,25 @@ func unsupported(stmt lang.Statement) error {
 
 // evaluate runs a plan against one snapshot and returns the selected ids.
 func evaluate(r *run, root planner.Plan) ([]graphstore.ID, error) {
-	n, err := planner.Construct(root, builder{r})
-	if err != nil {
-		return nil, err
-	}
-	it := n.(iterator)
-	defer it.Close()
-	return drain(it)
+	return evaluateAppend(r, root, nil)
 }
 
 // evaluateInto is evaluate, appending the ids to r's buffer: they are
 // valid until r is released.
 func evaluateInto(r *run, root planner.Plan) ([]graphstore.ID, error) {
+	ids, err := evaluateAppend(r, root, r.ids[:0])
+	r.ids = ids
+	return ids, err
+}
+
+func evaluateAppend(r *run, root planner.Plan, dst []graphstore.ID) ([]graphstore.ID, error) {
 	n, err := planner.Construct(root, builder{r})
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	it := n.(iterator)
 	defer it.Close()
-	ids, err := drainInto(r.ids[:0], it)
-	r.ids = ids
-	return ids, err
+	return drainInto(dst, it)
 }
 
 func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat *catalog, out topologySink) error {
