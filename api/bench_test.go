@@ -26,6 +26,7 @@ import (
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/internal/benchgraph"
 	"github.com/tetrahq/tetra/internal/topogen"
+	"github.com/tetrahq/tetra/lang"
 )
 
 // The REST benchmarks run POST /api/query over loopback against the
@@ -75,6 +76,18 @@ func benchServer(b *testing.B) string {
 		eng := exec.New(g.Store, exec.Options{Now: benchgraph.Now, MaxElements: 50_000, Timeout: time.Minute})
 		srv := api.New(api.Config{Engine: eng, Now: benchgraph.Now, Limits: api.Limits{MaxElements: 50_000, QueryTimeout: time.Minute},
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		// The floor's fixed answer: the answer of one selective query.
+		stmt, err := lang.Parse(fmt.Sprintf(`label = "app:%d"`, benchN/200))
+		if err != nil {
+			benchErr = err
+			return
+		}
+		fixed, err := eng.RunJSON(context.Background(), nil, stmt, exec.QueryOptions{}, exec.EncodeOptions{})
+		if err != nil {
+			benchErr = err
+			return
+		}
+		srv.HandleFunc("POST /api/floor", api.RoleRead, srv.FixedAnswer(fixed))
 		benchH = srv.Handler()
 		// Served as tetra serve serves: Serve's http.Server settings,
 		// connection limit and timeouts. It runs until the process ends.
@@ -98,7 +111,12 @@ func benchServer(b *testing.B) string {
 // process). Each client is a dial() of its own: Go's http.Client, or
 // leanClient.
 func restLatencies(b *testing.B, clients int, dial func(url string) (poster, error), q func(r *rand.Rand) string) {
-	url := benchServer(b) + "/api/query"
+	restLatenciesAt(b, "/api/query", clients, dial, q)
+}
+
+// restLatenciesAt is restLatencies posting to path.
+func restLatenciesAt(b *testing.B, path string, clients int, dial func(url string) (poster, error), q func(r *rand.Rand) string) {
+	url := benchServer(b) + path
 	r := rand.New(rand.NewPCG(7, 7))
 	bodies := make([][]byte, 256)
 	for i := range bodies {
@@ -214,13 +232,13 @@ type leanClient struct {
 }
 
 func dialLean(url string) (poster, error) {
-	host := strings.TrimPrefix(strings.TrimSuffix(url, "/api/query"), "http://")
+	host, path, _ := strings.Cut(strings.TrimPrefix(url, "http://"), "/")
 	conn, err := net.Dial("tcp", host)
 	if err != nil {
 		return nil, err
 	}
 	return &leanClient{conn: conn, br: bufio.NewReaderSize(conn, 64<<10),
-		head: []byte("POST /api/query HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\nContent-Length: ")}, nil
+		head: []byte("POST /" + path + " HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\nContent-Length: ")}, nil
 }
 
 func (c *leanClient) post(body []byte) error {
@@ -288,6 +306,16 @@ func BenchmarkRESTSelective1(b *testing.B)     { restLatencies(b, 1, dialHTTP, s
 func BenchmarkRESTSelective8(b *testing.B)     { restLatencies(b, 8, dialHTTP, selective) }
 func BenchmarkRESTLeanSelective1(b *testing.B) { restLatencies(b, 1, dialLean, selective) }
 func BenchmarkRESTLeanSelective8(b *testing.B) { restLatencies(b, 8, dialLean, selective) }
+
+// The floor of (a): the same requests, read as POST /api/query reads
+// them, through the same server (Serve, every middleware: request ids,
+// logs, metrics, auth), answered with the same bytes each time, a
+// selective answer of the same size, written as POST /api/query writes
+// it, without parsing, planning or running the query. What (a) takes
+// beyond it is the query's; what it takes is the stack's: net/http, the
+// kernel on both sides of loopback, the client.
+func BenchmarkRESTLeanFloor1(b *testing.B) { restLatenciesAt(b, "/api/floor", 1, dialLean, selective) }
+func BenchmarkRESTFloor1(b *testing.B)     { restLatenciesAt(b, "/api/floor", 1, dialHTTP, selective) }
 
 // (b) withNeighborsOf, two levels both ways, from one seed.
 func BenchmarkRESTNeighbors1(b *testing.B)     { restLatencies(b, 1, dialHTTP, neighbours) }
