@@ -327,6 +327,9 @@ func (w *walker) topology(p *path, o object, f topologyForm) {
 	t.StopSnapshot = w.optBool(p.field("stop_snapshot"), o.get("stop_snapshot"))
 	cp := p.field("components")
 	cs, _ := w.optList(cp, o.get("components"))
+	if len(cs) > 0 {
+		t.Components = make([]Component, 0, len(cs))
+	}
 	for i, raw := range cs {
 		if co, ok := w.object(cp.at(i), raw); ok {
 			t.Components = append(t.Components, f.component(w, cp.at(i), co))
@@ -334,6 +337,9 @@ func (w *walker) topology(p *path, o object, f topologyForm) {
 	}
 	rp := p.field("relations")
 	rs, _ := w.optList(rp, o.get("relations"))
+	if len(rs) > 0 {
+		t.Relations = make([]Relation, 0, len(rs))
+	}
 	for i, raw := range rs {
 		if ro, ok := w.object(rp.at(i), raw); ok {
 			t.Relations = append(t.Relations, f.relation(w, rp.at(i), ro))
@@ -350,7 +356,7 @@ func (w *walker) topology(p *path, o object, f topologyForm) {
 // for the same source: the store keeps the last description.
 func (w *walker) checkDuplicates(cp, rp *path, t *Topology) {
 	if w.firstPut == nil {
-		w.firstPut = map[putKey]putAt{}
+		w.firstPut = make(map[putKey]putAt, len(t.Components)+len(t.Relations))
 	}
 	note := func(list *path, i int, k putKey) {
 		if first, ok := w.firstPut[k]; ok {
