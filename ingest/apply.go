@@ -342,16 +342,18 @@ func (s *srcState) mark(k elemKey, put bool) {
 	}
 }
 
-func (r *run) state(src string) (*srcState, *SourceSummary) {
+// state returns the run's state and summary of source src, made for about
+// n elements when new.
+func (r *run) state(src string, n int) (*srcState, *SourceSummary) {
 	st, ok := r.states[src]
 	if !ok {
 		base := r.a.open[src]
-		st = &srcState{open: base != nil, base: base, seen: map[elemKey]bool{}, present: map[elemKey]bool{}}
+		st = &srcState{open: base != nil, base: base, seen: map[elemKey]bool{}, present: make(map[elemKey]bool, n)}
 		r.states[src] = st
 	}
 	sum, ok := r.sums[src]
 	if !ok {
-		sum = &SourceSummary{Source: src, puts: map[elemKey]struct{}{}}
+		sum = &SourceSummary{Source: src, puts: make(map[elemKey]struct{}, n)}
 		r.sums[src] = sum
 	}
 	return st, sum
@@ -428,7 +430,9 @@ func (r *run) topology(t *Topology) error {
 		return r.checkStates(t) // the check states form or a health entry: nothing else
 	}
 	src := t.Source
-	st, sum := r.state(src)
+	n := len(t.Components) + len(t.Relations)
+	st, sum := r.state(src, n)
+	r.batch.Ops = slices.Grow(r.batch.Ops, n+2*len(t.DeleteIDs))
 	if t.StartSnapshot {
 		st.open, st.base, st.seen = true, nil, map[elemKey]bool{}
 		sum.SnapshotStarted = true

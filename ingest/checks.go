@@ -61,14 +61,14 @@ func (w *walker) checkStates(p *path, o object) {
 	before := len(w.errs.Errs) + w.errs.Dropped
 	t := Topology{Path: p.String(), CheckStates: []CheckState{}}
 	rp := p.field("replace_streams")
-	streams, _ := w.optList(rp, o["replace_streams"])
+	streams, _ := w.optList(rp, o.get("replace_streams"))
 	for i, raw := range streams {
 		if s, ok := w.reqString(rp.at(i), raw); ok {
 			t.ReplaceStreams = append(t.ReplaceStreams, s)
 		}
 	}
 	lp := p.field("check_states")
-	l, _ := w.optList(lp, o["check_states"])
+	l, _ := w.optList(lp, o.get("check_states"))
 	for i, raw := range l {
 		if co, ok := w.object(lp.at(i), raw); ok {
 			t.CheckStates = append(t.CheckStates, w.checkStateOf(lp.at(i), co, nil))
@@ -88,23 +88,23 @@ func (w *walker) checkStateOf(p *path, o object, stream *string) CheckState {
 	if stream != nil {
 		c.Stream = *stream
 	} else {
-		c.Stream, _ = w.reqString(p.field("stream"), o["stream"])
+		c.Stream, _ = w.reqString(p.field("stream"), o.get("stream"))
 	}
-	c.ID, _ = w.reqString(p.field("checkStateId"), o["checkStateId"])
-	if c.Delete = w.optBool(p.field("delete"), o["delete"]); c.Delete {
+	c.ID, _ = w.reqString(p.field("checkStateId"), o.get("checkStateId"))
+	if c.Delete = w.optBool(p.field("delete"), o.get("delete")); c.Delete {
 		return c
 	}
-	c.Data.Name, _ = w.reqString(p.field("name"), o["name"])
-	c.Data.Identifier, _ = w.reqString(p.field("topologyElementIdentifier"), o["topologyElementIdentifier"])
+	c.Data.Name, _ = w.reqString(p.field("name"), o.get("name"))
+	c.Data.Identifier, _ = w.reqString(p.field("topologyElementIdentifier"), o.get("topologyElementIdentifier"))
 	hp := p.field("health")
-	if h, ok := w.reqString(hp, o["health"]); ok {
+	if h, ok := w.reqString(hp, o.get("health")); ok {
 		state, err := graphstore.ParseHealthState(h)
 		if err != nil {
 			w.failf(hp, "%q is not a health state; want CLEAR, DEVIATING, CRITICAL or UNKNOWN, in any case", h)
 		}
 		c.Data.State = state
 	}
-	c.Data.Message = w.message(p.field("message"), o["message"])
+	c.Data.Message = w.message(p.field("message"), o.get("message"))
 	return c
 }
 

@@ -125,7 +125,8 @@ func (dc Decoder) walk(b []byte) (*walker, error) {
 		return nil, &TooLargeError{Limit: limit}
 	}
 	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
-	d := &dec{}
+	d := &dec{members: getArena()}
+	defer putArena(d)
 	if len(bytes.TrimSpace(b)) == 0 {
 		d.failf(nil, "empty payload")
 		return nil, d.errs.err()
@@ -180,7 +181,7 @@ type walker struct {
 	*dec
 	defaultSource string
 	out           []Topology
-	firstPut      map[putKey]string // where each element was first put
+	firstPut      map[putKey]putAt // where each element was first put
 	tel           telemetryOut
 }
 
@@ -226,7 +227,7 @@ func (w *walker) form(p *path, raw json.RawMessage) {
 	case env && stub:
 		w.failf(p, "mixes the keys of an intake payload (%s) and of a check topology (%s)",
 			keysOf(o, envelopeKeys), keysOf(o, stubKeys))
-	case env || len(o) == 0:
+	case env || o.len() == 0:
 		w.envelope(p, o)
 	case hasAny(o, checksKeys):
 		w.checkStates(p, o)
@@ -243,7 +244,7 @@ func (w *walker) form(p *path, raw json.RawMessage) {
 // sorted, quoted, at most five.
 func keysOf(o object, want []string) string {
 	var ks []string
-	for k := range o {
+	for _, k := range o.keys() {
 		if want == nil || slices.Contains(want, k) {
 			ks = append(ks, fmt.Sprintf("%q", k))
 		}
@@ -259,7 +260,7 @@ func keysOf(o object, want []string) string {
 // payload}. A request to another endpoint than the intake carries no
 // topology and is skipped.
 func (w *walker) request(p *path, o object) {
-	if raw, ok := o["uri_path"]; ok {
+	if raw := o.get("uri_path"); raw != nil {
 		uri, ok := w.optString(p.field("uri_path"), raw)
 		if !ok || !isIntakePath(uri) {
 			return
@@ -270,7 +271,7 @@ func (w *walker) request(p *path, o object) {
 		key = "body"
 	}
 	bp := p.field(key)
-	body, ok := w.object(bp, o[key])
+	body, ok := w.object(bp, o.get(key))
 	if !ok {
 		return
 	}
@@ -292,15 +293,15 @@ func isIntakePath(uri string) bool {
 // series and events (service checks are not read yet).
 func (w *walker) envelope(p *path, o object) {
 	tp := p.field("topologies")
-	l, _ := w.optList(tp, o["topologies"])
+	l, _ := w.optList(tp, o.get("topologies"))
 	for i, raw := range l {
 		if t, ok := w.object(tp.at(i), raw); ok {
 			w.topology(tp.at(i), t, intakeForm)
 		}
 	}
-	w.intakeHealth(p, o["health"])
+	w.intakeHealth(p, o.get("health"))
 	host := w.intakeHost(p, o)
-	w.serviceChecks(p, o["service_checks"], host)
+	w.serviceChecks(p, o.get("service_checks"), host)
 	w.intakeTelemetry(p, o, host)
 }
 
@@ -321,24 +322,30 @@ var (
 func (w *walker) topology(p *path, o object, f topologyForm) {
 	before := len(w.errs.Errs) + w.errs.Dropped
 	t := Topology{Path: p.String()}
-	t.Source = w.source(p.field(f.instance), o[f.instance])
-	t.StartSnapshot = w.optBool(p.field("start_snapshot"), o["start_snapshot"])
-	t.StopSnapshot = w.optBool(p.field("stop_snapshot"), o["stop_snapshot"])
+	t.Source = w.source(p.field(f.instance), o.get(f.instance))
+	t.StartSnapshot = w.optBool(p.field("start_snapshot"), o.get("start_snapshot"))
+	t.StopSnapshot = w.optBool(p.field("stop_snapshot"), o.get("stop_snapshot"))
 	cp := p.field("components")
-	cs, _ := w.optList(cp, o["components"])
+	cs, _ := w.optList(cp, o.get("components"))
+	if len(cs) > 0 {
+		t.Components = make([]Component, 0, len(cs))
+	}
 	for i, raw := range cs {
 		if co, ok := w.object(cp.at(i), raw); ok {
 			t.Components = append(t.Components, f.component(w, cp.at(i), co))
 		}
 	}
 	rp := p.field("relations")
-	rs, _ := w.optList(rp, o["relations"])
+	rs, _ := w.optList(rp, o.get("relations"))
+	if len(rs) > 0 {
+		t.Relations = make([]Relation, 0, len(rs))
+	}
 	for i, raw := range rs {
 		if ro, ok := w.object(rp.at(i), raw); ok {
 			t.Relations = append(t.Relations, f.relation(w, rp.at(i), ro))
 		}
 	}
-	t.DeleteIDs, _ = w.optStrings(p.field("delete_ids"), o["delete_ids"])
+	t.DeleteIDs, _ = w.optStrings(p.field("delete_ids"), o.get("delete_ids"))
 	if len(w.errs.Errs)+w.errs.Dropped == before {
 		w.checkDuplicates(cp, rp, &t)
 		w.out = append(w.out, t)
@@ -349,21 +356,29 @@ func (w *walker) topology(p *path, o object, f topologyForm) {
 // for the same source: the store keeps the last description.
 func (w *walker) checkDuplicates(cp, rp *path, t *Topology) {
 	if w.firstPut == nil {
-		w.firstPut = map[putKey]string{}
+		w.firstPut = make(map[putKey]putAt, len(t.Components)+len(t.Relations))
 	}
-	note := func(p *path, k putKey) {
+	note := func(list *path, i int, k putKey) {
 		if first, ok := w.firstPut[k]; ok {
-			w.warnf(p, "external id %q was put already for source %q at %s; the last one is kept", k.ext, k.src, first)
+			w.warnf(list.at(i), "external id %q was put already for source %q at %s; the last one is kept",
+				k.ext, k.src, first.list.at(first.i))
 			return
 		}
-		w.firstPut[k] = p.String()
+		w.firstPut[k] = putAt{list, i}
 	}
 	for i, c := range t.Components {
-		note(cp.at(i), putKey{t.Source, graphstore.KindComponent, c.ExternalID})
+		note(cp, i, putKey{t.Source, graphstore.KindComponent, c.ExternalID})
 	}
 	for i, r := range t.Relations {
-		note(rp.at(i), putKey{t.Source, graphstore.KindRelation, r.ExternalID})
+		note(rp, i, putKey{t.Source, graphstore.KindRelation, r.ExternalID})
 	}
+}
+
+// putAt is where an element was put: element i of a list. (Rendered only
+// when the element is put again.)
+type putAt struct {
+	list *path
+	i    int
 }
 
 // putKey is one element of one source.
@@ -379,8 +394,8 @@ func (w *walker) source(p *path, raw json.RawMessage) string {
 	if !ok {
 		return ""
 	}
-	typ, _ := w.optString(p.field("type"), o["type"])
-	url, _ := w.optString(p.field("url"), o["url"])
+	typ, _ := w.optString(p.field("type"), o.get("type"))
+	url, _ := w.optString(p.field("url"), o.get("url"))
 	if typ == "" && url == "" {
 		if w.defaultSource == "" {
 			w.failf(p, "no instance {type, url} names the topology's source, and no default source was given")

@@ -3,7 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 )
 
 // ErrTooLarge is the class of errors for payloads over the decoding limit;
@@ -117,27 +117,26 @@ type path struct {
 func (p *path) field(k string) *path { return &path{parent: p, key: k} }
 func (p *path) at(i int) *path       { return &path{parent: p, index: i} }
 
+// String renders the path. It keeps no reference to p, so that the paths
+// a decode builds stay on the stack (they were most of its allocations).
 func (p *path) String() string {
-	if p == nil {
-		return ""
+	var buf [64]byte
+	return string(p.appendTo(buf[:0]))
+}
+
+func (p *path) appendTo(b []byte) []byte {
+	if p == nil || p.parent == nil {
+		return b
 	}
-	var parts []*path
-	for q := p; q != nil && q.parent != nil; q = q.parent {
-		parts = append(parts, q)
+	b = p.parent.appendTo(b)
+	if p.key == "" {
+		b = strconv.AppendInt(append(b, '['), int64(p.index), 10)
+		return append(b, ']')
 	}
-	var b strings.Builder
-	for i := len(parts) - 1; i >= 0; i-- {
-		q := parts[i]
-		if q.key == "" {
-			fmt.Fprintf(&b, "[%d]", q.index)
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(q.key)
+	if len(b) > 0 {
+		b = append(b, '.')
 	}
-	return b.String()
+	return append(b, p.key...)
 }
 
 func formatBytes(n int64) string {

@@ -68,34 +68,34 @@ func (w *walker) healthEntry(p *path, o object) {
 	before := len(w.errs.Errs) + w.errs.Dropped
 	model := "REPEAT_SNAPSHOTS"
 	mp := p.field("consistency_model")
-	if m, _ := w.optString(mp, o["consistency_model"]); m != "" {
+	if m, _ := w.optString(mp, o.get("consistency_model")); m != "" {
 		model = strings.ToUpper(m)
 		if !slices.Contains(consistencyModels, model) {
 			w.failf(mp, "%q is not a consistency model; want %s", m, strings.Join(consistencyModels, ", "))
 		}
 	}
-	stream := w.healthStream(p.field("stream"), o["stream"])
+	stream := w.healthStream(p.field("stream"), o.get("stream"))
 	h := &HealthEntry{Stream: stream, Model: model}
 	t := Topology{Path: p.String(), CheckStates: []CheckState{}, Health: h}
 	switch model {
 	case "REPEAT_SNAPSHOTS":
 		for _, k := range []string{"start_snapshot", "stop_snapshot"} {
-			if given(o[k]) {
-				w.object(p.field(k), o[k])
+			if given(o.get(k)) {
+				w.object(p.field(k), o.get(k))
 			}
 		}
-		h.Start, h.Stop = given(o["start_snapshot"]), given(o["stop_snapshot"])
+		h.Start, h.Stop = given(o.get("start_snapshot")), given(o.get("stop_snapshot"))
 		if h.Start {
-			h.Expiry = w.expiry(p.field("start_snapshot"), o["start_snapshot"])
+			h.Expiry = w.expiry(p.field("start_snapshot"), o.get("start_snapshot"))
 		}
 		if h.Start && h.Stop {
 			t.ReplaceStreams = []string{stream}
 		}
 	case "REPEAT_STATES":
-		h.Expiry = w.expiry(p.field("expiry"), o["expiry"])
+		h.Expiry = w.expiry(p.field("expiry"), o.get("expiry"))
 	}
 	lp := p.field("check_states")
-	states, _ := w.optList(lp, o["check_states"])
+	states, _ := w.optList(lp, o.get("check_states"))
 	for i, raw := range states {
 		if co, ok := w.object(lp.at(i), raw); ok {
 			c := w.checkStateOf(lp.at(i), co, &stream)
@@ -124,9 +124,9 @@ func (w *walker) expiry(p *path, raw []byte) time.Duration {
 	if !ok {
 		return 0
 	}
-	w.optNumber(p.field("repeat_interval_s"), o["repeat_interval_s"]) // only checked: Tetra does not need it
+	w.optNumber(p.field("repeat_interval_s"), o.get("repeat_interval_s")) // only checked: Tetra does not need it
 	ep := p.field("expiry_interval_s")
-	s, ok := w.optNumber(ep, o["expiry_interval_s"])
+	s, ok := w.optNumber(ep, o.get("expiry_interval_s"))
 	switch {
 	case !ok:
 		return 0
@@ -148,12 +148,12 @@ func (w *walker) healthStream(p *path, raw []byte) string {
 	if !ok {
 		return ""
 	}
-	urn, _ := w.reqString(p.field("urn"), o["urn"])
+	urn, _ := w.reqString(p.field("urn"), o.get("urn"))
 	key := "sub_stream_id"
-	if absent(o[key]) {
+	if absent(o.get(key)) {
 		key = "sub_stream"
 	}
-	if sub, _ := w.optString(p.field(key), o[key]); sub != "" {
+	if sub, _ := w.optString(p.field(key), o.get(key)); sub != "" {
 		return fmt.Sprintf("%s#%s", urn, sub)
 	}
 	return urn

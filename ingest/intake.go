@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
 
@@ -30,7 +29,7 @@ import (
 // value that is not a string (a recording's template marker) names none.
 func (w *walker) intakeHost(p *path, o object) string {
 	host := ""
-	if raw := o["internalHostname"]; kindOf(raw) == '"' {
+	if raw := o.get("internalHostname"); kindOf(raw) == '"' {
 		host, _ = w.str(p.field("internalHostname"), raw)
 	}
 	return host
@@ -40,33 +39,30 @@ func (w *walker) intakeHost(p *path, o object) string {
 // host being its default host.
 func (w *walker) intakeTelemetry(p *path, o object, host string) {
 	mp := p.field("metrics")
-	ms, _ := w.optList(mp, o["metrics"])
+	ms, _ := w.optList(mp, o.get("metrics"))
 	for i, raw := range ms {
 		w.intakeMetric(mp.at(i), raw, host)
 	}
 	sp := p.field("series")
-	ss, _ := w.optList(sp, o["series"])
+	ss, _ := w.optList(sp, o.get("series"))
 	for i, raw := range ss {
 		if so, ok := w.object(sp.at(i), raw); ok {
 			w.seriesEntry(sp.at(i), so)
 		}
 	}
-	if absent(o["events"]) {
+	if absent(o.get("events")) {
 		return
 	}
 	ep := p.field("events")
-	groups, ok := w.object(ep, o["events"])
+	groups, ok := w.object(ep, o.get("events"))
 	if !ok {
 		return
 	}
-	keys := make([]string, 0, len(groups))
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys) // document order is lost in the object; keep output stable
+	keys := groups.keys()
+	slices.Sort(keys) // by name, whatever the document's order
 	for _, k := range keys {
 		gp := ep.field(k)
-		l, _ := w.optList(gp, groups[k])
+		l, _ := w.optList(gp, groups.get(k))
 		for i, raw := range l {
 			if eo, ok := w.object(gp.at(i), raw); ok {
 				w.intakeEvent(gp.at(i), k, eo)
@@ -97,11 +93,11 @@ func (w *walker) intakeMetric(p *path, raw json.RawMessage, host string) {
 		if !ok {
 			return
 		}
-		if h, _ := w.optString(mp.field("hostname"), meta["hostname"]); h != "" {
+		if h, _ := w.optString(mp.field("hostname"), meta.get("hostname")); h != "" {
 			host = h
 		}
-		s.Tags = w.tagList(mp.field("tags"), meta["tags"])
-		if dev, _ := w.optString(mp.field("device_name"), meta["device_name"]); dev != "" {
+		s.Tags = w.tagList(mp.field("tags"), meta.get("tags"))
+		if dev, _ := w.optString(mp.field("device_name"), meta.get("device_name")); dev != "" {
 			s.Tags = append(s.Tags, telemetry.Tag{Key: "device", Value: dev})
 		}
 	}
@@ -127,17 +123,17 @@ func (w *walker) addSeriesSample(p *path, s telemetry.Series, x telemetry.Sample
 // seriesEntry decodes one entry of /api/v1/series.
 func (w *walker) seriesEntry(p *path, o object) {
 	var s telemetry.Series
-	name, ok := w.reqString(p.field("metric"), o["metric"])
+	name, ok := w.reqString(p.field("metric"), o.get("metric"))
 	s.Name = name
-	s.Tags = w.tagList(p.field("tags"), o["tags"])
-	if h, _ := w.optString(p.field("host"), o["host"]); h != "" {
+	s.Tags = w.tagList(p.field("tags"), o.get("tags"))
+	if h, _ := w.optString(p.field("host"), o.get("host")); h != "" {
 		s.Tags = append(s.Tags, telemetry.Tag{Key: "host", Value: h})
 	}
-	if dev, _ := w.optString(p.field("device"), o["device"]); dev != "" {
+	if dev, _ := w.optString(p.field("device"), o.get("device")); dev != "" {
 		s.Tags = append(s.Tags, telemetry.Tag{Key: "device", Value: dev})
 	}
 	pp := p.field("points")
-	pts, _ := w.optList(pp, o["points"])
+	pts, _ := w.optList(pp, o.get("points"))
 	for i, raw := range pts {
 		ip := pp.at(i)
 		if kindOf(raw) != '[' || len(splitList(raw)) != 2 {
@@ -154,21 +150,21 @@ func (w *walker) seriesEntry(p *path, o object) {
 // intakeEvent decodes one event of an intake payload's events object.
 func (w *walker) intakeEvent(p *path, group string, o object) {
 	var e telemetry.Event
-	title, ok1 := w.reqString(p.field("msg_title"), o["msg_title"])
-	t, ok2 := w.epochSeconds(p.field("timestamp"), o["timestamp"])
+	title, ok1 := w.reqString(p.field("msg_title"), o.get("msg_title"))
+	t, ok2 := w.epochSeconds(p.field("timestamp"), o.get("timestamp"))
 	e.Name, e.Time = title, t
-	e.Message, _ = w.optString(p.field("msg_text"), o["msg_text"])
-	e.Type, _ = w.optString(p.field("event_type"), o["event_type"])
-	e.Source, _ = w.optString(p.field("source_type_name"), o["source_type_name"])
-	e.Tags = w.tagList(p.field("tags"), o["tags"])
+	e.Message, _ = w.optString(p.field("msg_text"), o.get("msg_text"))
+	e.Type, _ = w.optString(p.field("event_type"), o.get("event_type"))
+	e.Source, _ = w.optString(p.field("source_type_name"), o.get("source_type_name"))
+	e.Tags = w.tagList(p.field("tags"), o.get("tags"))
 	for _, k := range []string{"host", "alert_type", "priority"} {
-		if v, _ := w.optString(p.field(k), o[k]); v != "" {
+		if v, _ := w.optString(p.field(k), o.get(k)); v != "" {
 			e.Tags = append(e.Tags, telemetry.Tag{Key: k, Value: v})
 		}
 	}
 	sourceID := ""
-	if !absent(o["context"]) {
-		sourceID = w.eventContext(p.field("context"), o["context"], &e)
+	if !absent(o.get("context")) {
+		sourceID = w.eventContext(p.field("context"), o.get("context"), &e)
 	}
 	if e.Source == "" {
 		e.Source = group
@@ -192,35 +188,27 @@ func (w *walker) eventContext(p *path, raw json.RawMessage, e *telemetry.Event) 
 	if !ok {
 		return ""
 	}
-	e.Category, _ = w.optString(p.field("category"), c["category"])
-	if src, _ := w.optString(p.field("source"), c["source"]); src != "" {
+	e.Category, _ = w.optString(p.field("category"), c.get("category"))
+	if src, _ := w.optString(p.field("source"), c.get("source")); src != "" {
 		e.Source = src
 	}
-	e.Identifiers, _ = w.optStrings(p.field("element_identifiers"), c["element_identifiers"])
-	if !absent(c["data"]) {
-		if kindOf(c["data"]) != '{' {
-			w.wrongType(p.field("data"), "an object", c["data"])
+	e.Identifiers, _ = w.optStrings(p.field("element_identifiers"), c.get("element_identifiers"))
+	if !absent(c.get("data")) {
+		if kindOf(c.get("data")) != '{' {
+			w.wrongType(p.field("data"), "an object", c.get("data"))
 		} else {
-			e.Data = compact(c["data"])
+			e.Data = compact(c.get("data"))
 		}
 	}
 	lp := p.field("source_links")
-	links, _ := w.optList(lp, c["source_links"])
+	links, _ := w.optList(lp, c.get("source_links"))
 	for i, raw := range links {
 		if lo, ok := w.object(lp.at(i), raw); ok {
-			title, _ := w.optString(lp.at(i).field("title"), lo["title"])
-			url, _ := w.optString(lp.at(i).field("url"), lo["url"])
+			title, _ := w.optString(lp.at(i).field("title"), lo.get("title"))
+			url, _ := w.optString(lp.at(i).field("url"), lo.get("url"))
 			e.Links = append(e.Links, telemetry.Link{Title: title, URL: url})
 		}
 	}
-	id, _ := w.optString(p.field("source_identifier"), c["source_identifier"])
+	id, _ := w.optString(p.field("source_identifier"), c.get("source_identifier"))
 	return id
-}
-
-func compact(raw json.RawMessage) json.RawMessage {
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return raw // cannot happen: the document was valid
-	}
-	return buf.Bytes()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/tetrahq/tetra/graphstore"
@@ -24,6 +25,9 @@ import (
 type dec struct {
 	errs  ErrorList
 	warns Warnings
+	// members holds the members of the objects split so far, each object
+	// a slice of it (see splitObject).
+	members []member
 }
 
 // warnf records something accepted but odd.
@@ -40,13 +44,73 @@ func (d *dec) wrongType(p *path, want string, raw json.RawMessage) {
 	d.failf(p, "want %s, got %s", want, jsonType(raw))
 }
 
-// object is a decoded JSON object whose members are still raw.
-type object map[string]json.RawMessage
+// object is a decoded JSON object whose members are still raw, in document
+// order, each key once (a key given twice keeps its first place and its last
+// value). It is a slice of members, not a map: an agent's objects have a
+// handful of keys, and a map per object was a third of the decoder's time.
+// The zero object is empty.
+type object struct{ ms []member }
+
+// member is one member of an object: its key as decoded (a slice of the
+// payload when the literal has no escapes) and its raw value.
+type member struct {
+	key []byte
+	val json.RawMessage
+}
+
+// arenas keeps member arenas between payloads. The members of an object
+// live only while its payload is walked (what a walk keeps is copied out of
+// them), so a walk's arena is put back when it ends.
+var arenas = sync.Pool{New: func() any { return new([]member) }}
+
+// maxPooledArena bounds the arenas kept: a huge payload's goes to the GC.
+const maxPooledArena = 1 << 16
+
+func getArena() []member { return (*arenas.Get().(*[]member))[:0] }
+
+// putArena returns d's arena to the pool, emptied so that it holds no
+// payload alive.
+func putArena(d *dec) {
+	m := d.members
+	d.members = nil
+	if cap(m) > maxPooledArena {
+		return
+	}
+	clear(m)
+	m = m[:0]
+	arenas.Put(&m)
+}
+
+// get returns the raw value of member k, or nil when there is none.
+func (o object) get(k string) json.RawMessage {
+	for i := range o.ms {
+		if string(o.ms[i].key) == k {
+			return o.ms[i].val
+		}
+	}
+	return nil
+}
 
 // has reports whether the object has a member, whatever its value.
 func (o object) has(k string) bool {
-	_, ok := o[k]
-	return ok
+	for i := range o.ms {
+		if string(o.ms[i].key) == k {
+			return true
+		}
+	}
+	return false
+}
+
+// len returns the number of distinct keys.
+func (o object) len() int { return len(o.ms) }
+
+// keys returns the object's keys in document order (new strings).
+func (o object) keys() []string {
+	ks := make([]string, len(o.ms))
+	for i := range o.ms {
+		ks[i] = string(o.ms[i].key)
+	}
+	return ks
 }
 
 // jsonType names the JSON type of a raw value for error messages.
@@ -98,9 +162,9 @@ func absent(raw json.RawMessage) bool {
 func (d *dec) object(p *path, raw json.RawMessage) (object, bool) {
 	if kindOf(raw) != '{' {
 		d.wrongType(p, "an object", raw)
-		return nil, false
+		return object{}, false
 	}
-	o := splitObjectFunc(raw, func(key string) {
+	o := d.splitObject(raw, func(key string) {
 		d.warnf(p.field(key), "duplicate key: the last value is used, the earlier ones are ignored")
 	})
 	return o, true
@@ -109,7 +173,7 @@ func (d *dec) object(p *path, raw json.RawMessage) (object, bool) {
 // optObject decodes an object that may be missing or null (nil, true).
 func (d *dec) optObject(p *path, raw json.RawMessage) (object, bool) {
 	if k := kindOf(raw); k == 0 || k == 'n' {
-		return nil, true
+		return object{}, true
 	}
 	return d.object(p, raw)
 }
@@ -217,29 +281,100 @@ func (d *dec) checkString(p *path, s string) bool {
 
 // splitObject returns the members of a valid JSON object. A key given twice
 // keeps its last value, as encoding/json does.
-func splitObject(raw []byte) object { return splitObjectFunc(raw, nil) }
+func splitObject(raw []byte) object { return object{ms: appendMembers(nil, raw, nil)} }
 
-// splitObjectFunc is splitObject calling dup (when not nil) for each key
-// given again.
-func splitObjectFunc(raw []byte, dup func(key string)) object {
-	o := object{}
+// splitObject is splitObject appending the members to the decoder's arena
+// (one growing slice for the whole payload instead of a map per object)
+// and calling dup (when not nil) for each key given again. An object is
+// split whole before the next one, so its members are contiguous.
+func (d *dec) splitObject(raw []byte, dup func(key string)) object {
+	start := len(d.members)
+	d.members = appendMembers(d.members, raw, dup)
+	return object{ms: d.members[start:len(d.members):len(d.members)]}
+}
+
+// indexAbove is the number of members above which an object finds its
+// duplicate keys through a map instead of comparing with every key: a
+// hostile object with many keys stays linear.
+const indexAbove = 16
+
+// appendMembers appends the members of the valid JSON object raw to arena.
+func appendMembers(arena []member, raw []byte, dup func(key string)) []member {
+	start := len(arena)
+	var index map[string]int // key → position after start, once the object is large
 	i := skipSpace(raw, 1)
 	for i < len(raw) && raw[i] != '}' {
 		n := skipString(raw[i:])
-		key := unquote(raw[i : i+n])
+		key := unquoteBytes(raw[i : i+n])
 		i = skipSpace(raw, i+n)
 		i = skipSpace(raw, i+1) // the colon
 		n = skipValue(raw[i:])
-		if _, ok := o[key]; ok && dup != nil {
-			dup(key)
+		val := raw[i : i+n : i+n]
+		if j := findKey(arena[start:], index, key); j >= 0 {
+			if dup != nil {
+				dup(string(key))
+			}
+			arena[start+j].val = val
+		} else {
+			arena = append(arena, member{key: key, val: val})
+			if cnt := len(arena) - start; index != nil {
+				index[string(key)] = cnt - 1
+			} else if cnt > indexAbove {
+				index = make(map[string]int, 2*cnt)
+				for j, m := range arena[start:] {
+					index[string(m.key)] = j
+				}
+			}
 		}
-		o[key] = raw[i : i+n : i+n]
 		i = skipSpace(raw, i+n)
 		if i < len(raw) && raw[i] == ',' {
 			i = skipSpace(raw, i+1)
 		}
 	}
-	return o
+	return arena
+}
+
+// findKey returns the position of key among ms, or -1.
+func findKey(ms []member, index map[string]int, key []byte) int {
+	if index != nil {
+		if j, ok := index[string(key)]; ok {
+			return j
+		}
+		return -1
+	}
+	for j := range ms {
+		if bytes.Equal(ms[j].key, key) {
+			return j
+		}
+	}
+	return -1
+}
+
+// compact returns the valid JSON value raw without white space between its
+// tokens, in a new slice.
+func compact(raw []byte) []byte { return appendCompact(make([]byte, 0, len(raw)), raw) }
+
+// appendCompact appends the valid JSON value raw to dst without the white space
+// between its tokens, as json.Compact does, without checking raw again.
+func appendCompact(dst, raw []byte) []byte {
+	for i := 0; i < len(raw); {
+		switch c := raw[i]; c {
+		case ' ', '\t', '\n', '\r':
+			i++
+		case '"':
+			n := skipString(raw[i:])
+			dst = append(dst, raw[i:i+n]...)
+			i += n
+		default:
+			j := i + 1
+			for j < len(raw) && raw[j] != '"' && raw[j] != ' ' && raw[j] != '\t' && raw[j] != '\n' && raw[j] != '\r' {
+				j++
+			}
+			dst = append(dst, raw[i:j]...)
+			i = j
+		}
+	}
+	return dst
 }
 
 // splitList returns the elements of a valid JSON list.
@@ -311,6 +446,16 @@ func endsLiteral(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// unquoteBytes is unquote returning the bytes between the quotes (a slice
+// of lit, no copy) when the literal has no escapes and is valid UTF-8.
+func unquoteBytes(lit []byte) []byte {
+	body := lit[1 : len(lit)-1]
+	if bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
+		return body
+	}
+	return []byte(unquote(lit))
 }
 
 // unquote decodes a valid JSON string literal. Without escapes and with

@@ -17,6 +17,7 @@ import (
 	"github.com/tetrahq/tetra/graphstore/graphtest"
 	"github.com/tetrahq/tetra/graphstore/memstore"
 	"github.com/tetrahq/tetra/ingest"
+	"github.com/tetrahq/tetra/internal/topogen"
 )
 
 // payload wraps one component's data in an intake payload.
@@ -188,6 +189,19 @@ func BenchmarkDecode(b *testing.B) {
 	b.SetBytes(int64(len(doc)))
 	for b.Loop() {
 		if _, err := (ingest.Decoder{}).DecodeBytes(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeIntake decodes what the receiver benchmark's agents send:
+// an intake payload of 100 components and 100 relations.
+func BenchmarkDecodeIntake(b *testing.B) {
+	doc := topogen.IntakePayload(0, 1, 100)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := (ingest.Decoder{}).DecodePayloadChecked(doc); err != nil {
 			b.Fatal(err)
 		}
 	}

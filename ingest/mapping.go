@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -14,31 +13,31 @@ import (
 // model are listed in doc.go; keep the two in step.
 
 func (w *walker) intakeComponent(p *path, o object) Component {
-	ext, _ := w.reqString(p.field("externalId"), o["externalId"])
-	typ := w.typeName(p.field("type"), o["type"])
+	ext, _ := w.reqString(p.field("externalId"), o.get("externalId"))
+	typ := w.typeName(p.field("type"), o.get("type"))
 	return w.component(p, ext, typ, o)
 }
 
 func (w *walker) stubComponent(p *path, o object) Component {
-	ext, _ := w.reqString(p.field("id"), o["id"])
-	typ, _ := w.optString(p.field("type"), o["type"])
+	ext, _ := w.reqString(p.field("id"), o.get("id"))
+	typ, _ := w.optString(p.field("type"), o.get("type"))
 	return w.component(p, ext, typ, o)
 }
 
 func (w *walker) intakeRelation(p *path, o object) Relation {
-	ext, _ := w.reqString(p.field("externalId"), o["externalId"])
-	typ := w.typeName(p.field("type"), o["type"])
-	src, _ := w.reqString(p.field("sourceId"), o["sourceId"])
-	dst, _ := w.reqString(p.field("targetId"), o["targetId"])
+	ext, _ := w.reqString(p.field("externalId"), o.get("externalId"))
+	typ := w.typeName(p.field("type"), o.get("type"))
+	src, _ := w.reqString(p.field("sourceId"), o.get("sourceId"))
+	dst, _ := w.reqString(p.field("targetId"), o.get("targetId"))
 	return w.relation(p, ext, typ, src, dst, o)
 }
 
 // stubRelation names the relation as the agent does when a Python check
 // submits it: "<source>-<type>-<target>".
 func (w *walker) stubRelation(p *path, o object) Relation {
-	typ, _ := w.optString(p.field("type"), o["type"])
-	src, _ := w.reqString(p.field("source_id"), o["source_id"])
-	dst, _ := w.reqString(p.field("target_id"), o["target_id"])
+	typ, _ := w.optString(p.field("type"), o.get("type"))
+	src, _ := w.reqString(p.field("source_id"), o.get("source_id"))
+	dst, _ := w.reqString(p.field("target_id"), o.get("target_id"))
 	ext := src + "-" + typ + "-" + dst
 	if len(ext) > graphstore.MaxStringBytes {
 		w.failf(p, "the relation's external id <source_id>-<type>-<target_id> is %d bytes long; the limit is %d",
@@ -57,13 +56,13 @@ func (w *walker) typeName(p *path, raw json.RawMessage) string {
 		return ""
 	}
 	o, _ := w.object(p, raw)
-	name, _ := w.optString(p.field("name"), o["name"])
+	name, _ := w.optString(p.field("name"), o.get("name"))
 	return name
 }
 
 func (w *walker) component(p *path, ext, typ string, o object) Component {
 	dp := p.field("data")
-	data, _ := w.optObject(dp, o["data"])
+	data, _ := w.optObject(dp, o.get("data"))
 	f := w.fields(dp, data, true)
 	return Component{ExternalID: ext, Data: graphstore.ComponentData{
 		Name: f.name, Type: typ, Layer: f.layer, Domain: f.domain,
@@ -76,7 +75,7 @@ func (w *walker) component(p *path, ext, typ string, o object) Component {
 
 func (w *walker) relation(p *path, ext, typ, src, dst string, o object) Relation {
 	dp := p.field("data")
-	data, _ := w.optObject(dp, o["data"])
+	data, _ := w.optObject(dp, o.get("data"))
 	f := w.fields(dp, data, false)
 	return Relation{ExternalID: ext, Data: graphstore.RelationData{
 		Type: typ, SourceRef: src, TargetRef: dst,
@@ -101,17 +100,17 @@ type fields struct {
 // them, for relations identifiers, labels and tags.
 func (w *walker) fields(dp *path, data object, component bool) fields {
 	var f fields
-	f.ids, _ = w.optStrings(dp.field("identifiers"), data["identifiers"])
-	f.labels = w.labels(dp.field("labels"), data["labels"])
-	w.tags(dp.field("tags"), data["tags"], &f)
+	f.ids, _ = w.optStrings(dp.field("identifiers"), data.get("identifiers"))
+	f.labels = w.labels(dp.field("labels"), data.get("labels"))
+	w.tags(dp.field("tags"), data.get("tags"), &f)
 	if !component {
 		return f
 	}
-	f.name, _ = w.optString(dp.field("name"), data["name"])
-	f.layer, _ = w.optString(dp.field("layer"), data["layer"])
-	f.domain, _ = w.optString(dp.field("domain"), data["domain"])
-	env, _ := w.optString(dp.field("environment"), data["environment"])
-	f.envs, _ = w.optStrings(dp.field("environments"), data["environments"])
+	f.name, _ = w.optString(dp.field("name"), data.get("name"))
+	f.layer, _ = w.optString(dp.field("layer"), data.get("layer"))
+	f.domain, _ = w.optString(dp.field("domain"), data.get("domain"))
+	env, _ := w.optString(dp.field("environment"), data.get("environment"))
+	f.envs, _ = w.optStrings(dp.field("environments"), data.get("environments"))
 	if env != "" {
 		f.envs = append(f.envs, env)
 	}
@@ -166,7 +165,7 @@ func (w *walker) tags(p *path, raw json.RawMessage, f *fields) {
 	case kindOf(raw) == '{':
 		o, _ := w.object(p, raw)
 		for _, k := range sortedKeys(o) {
-			v, ok := w.optString(p.field(k), o[k])
+			v, ok := w.optString(p.field(k), o.get(k))
 			label := k
 			if v != "" {
 				label += ":" + v
@@ -213,10 +212,7 @@ func (f *fields) tag(label, k, v string, kv bool) {
 }
 
 func sortedKeys(o object) []string {
-	ks := make([]string, 0, len(o))
-	for k := range o {
-		ks = append(ks, k)
-	}
+	ks := o.keys()
 	slices.Sort(ks)
 	return ks
 }
@@ -238,10 +234,10 @@ func (w *walker) list(dp *path, what string, l []string) []string {
 // dependency reads a relation's dependency direction.
 func (w *walker) dependency(dp *path, data object) graphstore.DependencyDirection {
 	key := "dependencyDirection"
-	if absent(data[key]) {
+	if absent(data.get(key)) {
 		key = "dependency_direction"
 	}
-	s, ok := w.optString(dp.field(key), data[key])
+	s, ok := w.optString(dp.field(key), data.get(key))
 	if !ok {
 		return graphstore.DependencyOneWay
 	}
@@ -256,9 +252,9 @@ func (w *walker) dependency(dp *path, data object) graphstore.DependencyDirectio
 // and not null, else the whole data object; compacted and checked against
 // the store's limit.
 func (w *walker) properties(p *path, o object) json.RawMessage {
-	pp, raw := p.field("sourceProperties"), o["sourceProperties"]
+	pp, raw := p.field("sourceProperties"), o.get("sourceProperties")
 	if len(raw) == 0 || kindOf(raw) == 'n' {
-		pp, raw = p.field("data"), o["data"]
+		pp, raw = p.field("data"), o.get("data")
 		if kindOf(raw) != '{' {
 			return nil // absent, or already reported by optObject
 		}
@@ -266,22 +262,18 @@ func (w *walker) properties(p *path, o object) json.RawMessage {
 		w.wrongType(pp, "an object", raw)
 		return nil
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		w.failf(pp, "%v", err)
-		return nil
-	}
-	if buf.Len() > graphstore.MaxPropertiesBytes {
+	buf := compact(raw)
+	if len(buf) > graphstore.MaxPropertiesBytes {
 		w.failf(pp, "properties are %s as compact JSON; the limit is %s",
-			formatBytes(int64(buf.Len())), formatBytes(graphstore.MaxPropertiesBytes))
+			formatBytes(int64(len(buf))), formatBytes(graphstore.MaxPropertiesBytes))
 		return nil
 	}
-	if d := graphstore.PropertiesDepth(buf.Bytes()); d > graphstore.MaxPropertiesDepth {
+	if d := graphstore.PropertiesDepth(buf); d > graphstore.MaxPropertiesDepth {
 		w.failf(pp, "properties nest %d deep; the limit is %d", d, graphstore.MaxPropertiesDepth)
 		return nil
 	}
-	if buf.String() == "{}" {
+	if string(buf) == "{}" {
 		return nil
 	}
-	return buf.Bytes()
+	return buf
 }

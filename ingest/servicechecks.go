@@ -57,9 +57,9 @@ func (w *walker) serviceChecks(p *path, raw json.RawMessage, defaultHost string)
 }
 
 func (w *walker) serviceCheck(p *path, o object, defaultHost string) (CheckState, bool) {
-	name, ok1 := w.reqString(p.field("check"), o["check"])
-	status, ok2 := w.serviceCheckStatus(p.field("status"), o["status"])
-	host, ok3 := w.optString(p.field("host_name"), o["host_name"])
+	name, ok1 := w.reqString(p.field("check"), o.get("check"))
+	status, ok2 := w.serviceCheckStatus(p.field("status"), o.get("status"))
+	host, ok3 := w.optString(p.field("host_name"), o.get("host_name"))
 	if host == "" {
 		host = defaultHost
 	}
@@ -67,13 +67,13 @@ func (w *walker) serviceCheck(p *path, o object, defaultHost string) (CheckState
 		w.failf(p.field("host_name"), "missing, and the payload has no internalHostname: the check would be about nothing")
 		ok3 = false
 	}
-	msg, ok4 := w.optString(p.field("message"), o["message"])
+	msg, ok4 := w.optString(p.field("message"), o.get("message"))
 	var tags []string
-	if ts, ok := w.optStrings(p.field("tags"), o["tags"]); ok {
+	if ts, ok := w.optStrings(p.field("tags"), o.get("tags")); ok {
 		tags = slices.Sorted(slices.Values(ts))
 	}
-	if !absent(o["timestamp"]) {
-		w.number(p.field("timestamp"), o["timestamp"]) // checked, not kept: a state's time is its version's
+	if !absent(o.get("timestamp")) {
+		w.number(p.field("timestamp"), o.get("timestamp")) // checked, not kept: a state's time is its version's
 	}
 	if len(msg) > graphstore.MaxMessageBytes {
 		w.failf(p.field("message"), "the message is %d bytes; the limit is %d", len(msg), graphstore.MaxMessageBytes)

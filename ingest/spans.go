@@ -22,11 +22,11 @@ import (
 //     name, "GET /coffeehouse"), or its name when it has no resource; the
 //     operation name is the attribute operation.name;
 //   - start and duration are nanoseconds; error ≠ 0 is status error, else
-//     ok; meta["span.kind"] is the kind;
+//     ok; meta.get("span.kind") is the kind;
 //   - meta and metrics become attributes (metrics printed as numbers),
 //     type the attribute span.type;
 //   - the resource holds service.name and, from meta, span.hostname as
-//     host.name; meta["span.serviceURN"] and ["span.serviceInstanceURN"]
+//     host.name; meta.get("span.serviceURN") and ["span.serviceInstanceURN"]
 //     are explicit identifiers.
 
 var agentSpanKeys = []string{"trace_id", "span_id"}
@@ -54,31 +54,31 @@ func (w *walker) agentTrace(p *path, raw json.RawMessage) {
 func (w *walker) agentSpan(p *path, o object) {
 	var s traces.Span
 	var ok [4]bool
-	s.TraceID, ok[0] = w.hexID(p.field("trace_id"), o["trace_id"], true)
-	s.SpanID, ok[1] = w.hexID(p.field("span_id"), o["span_id"], true)
-	s.ParentID, ok[2] = w.hexID(p.field("parent_id"), o["parent_id"], false)
-	start, ok3 := w.nanos(p.field("start"), o["start"])
-	dur, ok4 := w.nanos(p.field("duration"), o["duration"])
+	s.TraceID, ok[0] = w.hexID(p.field("trace_id"), o.get("trace_id"), true)
+	s.SpanID, ok[1] = w.hexID(p.field("span_id"), o.get("span_id"), true)
+	s.ParentID, ok[2] = w.hexID(p.field("parent_id"), o.get("parent_id"), false)
+	start, ok3 := w.nanos(p.field("start"), o.get("start"))
+	dur, ok4 := w.nanos(p.field("duration"), o.get("duration"))
 	ok[3] = ok3 && ok4
 	s.Start, s.Duration = start, dur
-	s.Service, _ = w.optString(p.field("service"), o["service"])
-	name, _ := w.optString(p.field("name"), o["name"])
-	resource, _ := w.optString(p.field("resource"), o["resource"])
+	s.Service, _ = w.optString(p.field("service"), o.get("service"))
+	name, _ := w.optString(p.field("name"), o.get("name"))
+	resource, _ := w.optString(p.field("resource"), o.get("resource"))
 	s.Name = resource
 	if s.Name == "" {
 		s.Name = name
 	}
 	s.Status = "ok"
-	if e, good := w.optNumber(p.field("error"), o["error"]); good && e != 0 {
+	if e, good := w.optNumber(p.field("error"), o.get("error")); good && e != 0 {
 		s.Status = "error"
 	}
-	meta := w.stringMap(p.field("meta"), o["meta"])
+	meta := w.stringMap(p.field("meta"), o.get("meta"))
 	s.Attributes = append(s.Attributes, meta...)
-	s.Attributes = append(s.Attributes, w.numberMap(p.field("metrics"), o["metrics"])...)
+	s.Attributes = append(s.Attributes, w.numberMap(p.field("metrics"), o.get("metrics"))...)
 	if name != "" && resource != "" {
 		s.Attributes = append(s.Attributes, telemetry.Tag{Key: "operation.name", Value: name})
 	}
-	if typ, _ := w.optString(p.field("type"), o["type"]); typ != "" {
+	if typ, _ := w.optString(p.field("type"), o.get("type")); typ != "" {
 		s.Attributes = append(s.Attributes, telemetry.Tag{Key: "span.type", Value: typ})
 	}
 	s.Attributes = sortedTags(s.Attributes)
@@ -183,7 +183,8 @@ func (w *walker) stringMap(p *path, raw json.RawMessage) telemetry.Tags {
 		return nil
 	}
 	var out telemetry.Tags
-	for k, v := range o {
+	for _, m := range o.ms {
+		k, v := string(m.key), m.val
 		switch kindOf(v) {
 		case 'n':
 		case '"':
@@ -207,7 +208,8 @@ func (w *walker) numberMap(p *path, raw json.RawMessage) telemetry.Tags {
 		return nil
 	}
 	var out telemetry.Tags
-	for k, v := range o {
+	for _, m := range o.ms {
+		k, v := string(m.key), m.val
 		if n, ok := w.number(p.field(k), v); ok {
 			out = append(out, telemetry.Tag{Key: k, Value: strconv.FormatFloat(n, 'g', -1, 64)})
 		}

@@ -159,6 +159,7 @@ type Store struct {
 	cmu         sync.Mutex  // serialises compactions; first in the lock order
 	wmu         sync.Mutex  // serialises writers; after cmu
 	wbuf        [2]writeBuf // a commit's keys, values and posting changes, in two halves; reused under wmu
+	wpre        prefetched  // the maps a commit's prefetch fills; reused under wmu
 
 	mu      sync.RWMutex // guards the fields below; after cmu and wmu, before shard locks
 	last    int64        // time of the latest commit (ns)

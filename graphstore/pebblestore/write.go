@@ -572,6 +572,25 @@ func (st *writeState) prefetch(b *graphstore.Batch) ([]graphstore.Op, error) {
 	return ops, nil
 }
 
+// prefetched holds the maps of a writeState, kept between commits: a
+// commit of a few hundred elements filled two maps of a thousand entries
+// or more, a tenth of the writer's allocations. Nothing keeps them past the
+// commit (Holders returns the lists, which are not reused).
+type prefetched struct {
+	ext     map[string]graphstore.ID
+	holders map[termKey][]graphstore.ID
+}
+
+// reuseMap returns m emptied, or a new map for about n entries when there
+// is none or m grew large (a bulk batch's size is not kept).
+func reuseMap[K comparable, V any](m map[K]V, n int) map[K]V {
+	if m == nil || len(m) > 1<<16 {
+		return make(map[K]V, n)
+	}
+	clear(m)
+	return m
+}
+
 // prefetchExternal reads the external-id mapping of every operation, with
 // an iterator of its own (prefetch runs it beside prefetchHolders).
 func (st *writeState) prefetchExternal(b *graphstore.Batch) (err error) {
@@ -587,7 +606,8 @@ func (st *writeState) prefetchExternal(b *graphstore.Batch) (err error) {
 		return err
 	}
 	defer func() { err = cmp.Or(err, it.Close()) }()
-	st.ext = make(map[string]graphstore.ID, len(keys))
+	st.ext = reuseMap(st.s.wpre.ext, len(keys))
+	st.s.wpre.ext = st.ext
 	for _, k := range keys {
 		if !it.SeekPrefixGE([]byte(k)) || string(it.Key()) != k {
 			st.ext[k] = 0
@@ -655,7 +675,8 @@ func (st *writeState) prefetchHolders(b *graphstore.Batch) error {
 	if err != nil {
 		return err
 	}
-	st.holders = make(map[termKey][]graphstore.ID, len(held)+2*len(carried))
+	st.holders = reuseMap(st.s.wpre.holders, len(held)+2*len(carried))
+	st.s.wpre.holders = st.holders
 	for _, ix := range [...]graphstore.Index{graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef} {
 		terms := carried
 		if ix == graphstore.IdxIdentifier {

@@ -301,7 +301,7 @@ func (rc *Receiver) unstored(body []byte, pl *ingest.Payload) []api.Problem {
 
 // readBody reads and decompresses a request body within the limits.
 func (rc *Receiver) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rc.cfg.MaxBodyBytes))
+	raw, err := readAll(http.MaxBytesReader(w, r.Body, rc.cfg.MaxBodyBytes), min(r.ContentLength, maxSizeHint))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -342,6 +342,33 @@ func (rc *Receiver) readBody(w http.ResponseWriter, r *http.Request) ([]byte, er
 		return nil, tooLarge(rc.cfg.MaxDecodedBytes)
 	}
 	return b, nil
+}
+
+// maxSizeHint bounds the buffer readAll allocates on a client's word (its
+// Content-Length) before the bytes arrive.
+const maxSizeHint = 4 << 20
+
+// readAll is io.ReadAll starting with a buffer of hint bytes (the body's
+// Content-Length), so that a body is read into one allocation instead of
+// one that doubles from 512 bytes.
+func readAll(r io.Reader, hint int64) ([]byte, error) {
+	if hint <= 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, hint+1) // +1: the read that meets the end needs room
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // the client sent more than it said
+		}
+	}
 }
 
 func tooLarge(limit int64) error {
