@@ -16,7 +16,9 @@ import (
 // each batch through Pebble's write-ahead log and memtable (a dozen random
 // inserts per element, compacted again later), it plans the batches exactly
 // as Apply does, gathers what they write in memory, and hands Pebble sorted,
-// disjoint tables per run of batches (DB.Ingest; bulkrun.go). The store it
+// disjoint tables per run of batches (DB.Ingest; bulkrun.go), writing one
+// run's tables on other goroutines while it plans the next (the two take
+// about three quarters and a quarter of a load's CPU). The store it
 // leaves is key for key, byte for byte, the one the same batches applied
 // with Apply leave (TestLoaderSameBytes), so it suits a first load, a
 // restore or a replica catching up a long log. The present graph follows
@@ -24,9 +26,10 @@ import (
 //
 // While a Loader is open it is the store's only writer (it holds the writer
 // lock; Apply waits). What it applied becomes visible to readers and feeds
-// when a run is ingested: when the run grows past its budget, when the
-// Loader is read through (Snapshot, Subscribe, Compact flush first) and at
-// Close. A run is durable once ingested; a crash loses the run in memory,
+// when a run is ingested: shortly after the run grows past its budget (its
+// tables are written and ingested in the background), when the Loader is
+// read through (Snapshot, Subscribe, Compact flush first and wait) and at
+// Close. A run is durable once ingested; a crash loses the runs in memory,
 // never part of an ingested one. A Loader is used by one goroutine at a
 // time.
 //
@@ -39,8 +42,14 @@ type Loader struct {
 	last, asked int64
 	next        graphstore.ID
 	run         *loadRun
-	err         error // sticky: a failed run leaves the loader unusable
-	closed      bool
+	// prev is the run handed off before run: while done is not nil its
+	// tables are being written and ingested in the background, and
+	// planning reads it as a layer between run and Pebble. Once ingested
+	// it waits, emptied, to become the next run.
+	prev   *loadRun
+	done   chan error
+	err    error // sticky: a failed run leaves the loader unusable
+	closed bool
 }
 
 var _ graphstore.Store = (*Loader)(nil)
@@ -208,7 +217,7 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	v := &view{r: l.s.db, seen: l.s.lastPublished(), quiet: 1}
 	defer v.close()
-	st := &loadState{w: &writeState{s: l.s, v: v, at: l.last}, run: l.run}
+	st := &loadState{w: &writeState{s: l.s, v: v, at: l.last}, run: l.run, prev: l.inFlight()}
 	ops, err := st.w.prefetch(b)
 	if err != nil {
 		return nil, err
@@ -219,11 +228,11 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	changes := termChanges{}
 	following := l.followsPresent()
-	starts, err := l.postingStarts(v, plan)
+	starts, err := l.postingStarts(v, plan, st)
 	if err != nil {
 		return nil, err
 	}
-	if err := l.gather(v, plan, asked, changes, starts); err != nil {
+	if err := l.gather(v, plan, asked, changes, starts, st); err != nil {
 		l.err = err
 		return nil, err
 	}
@@ -237,19 +246,30 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	l.last, l.asked, l.next = ts, asked, plan.NextID
 	if following && !l.followsPresent() {
-		// The present graph went off (an id beyond its sets): the run kept
-		// no adjacency of its own, so Pebble must have it before the next
+		// The present graph went off (an id beyond its sets): the runs kept
+		// no adjacency of their own, so Pebble must have it before the next
 		// batch plans.
-		l.run.bytes = l.budget
-	}
-	c := &graphstore.Commit{Time: time.Unix(0, ts)}
-	base.Count(c, base.ChangesOf(plan.Writes))
-	if l.run.bytes >= l.budget {
 		if err := l.Flush(ctx); err != nil {
 			return nil, err
 		}
 	}
+	c := &graphstore.Commit{Time: time.Unix(0, ts)}
+	base.Count(c, base.ChangesOf(plan.Writes))
+	if l.run.bytes >= l.budget {
+		if err := l.handOff(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// inFlight returns the run being ingested in the background, nil when
+// there is none.
+func (l *Loader) inFlight() *loadRun {
+	if l.done == nil {
+		return nil
+	}
+	return l.prev
 }
 
 // followsPresent reports whether the present graph reflects every batch
@@ -268,13 +288,13 @@ func (l *Loader) usable(ctx context.Context) error {
 
 // gather records what a planned batch writes, as commit would write it,
 // and its posting changes.
-func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChanges, starts map[string]int64) error {
+func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChanges, starts map[string]int64, st *loadState) error {
 	r := l.run
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
 		b := appendVersionKey(r.start(), w.ID, plan.Time)
 		r.finish(appendElement(b, w.After), versionKeyLen, false)
-		if err := l.gatherPostings(v, w, plan.Time, changes, starts); err != nil {
+		if err := l.gatherPostings(v, w, plan.Time, changes, starts, st); err != nil {
 			return err
 		}
 		r.elems[w.ID] = w.After
@@ -304,16 +324,13 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChang
 // has not, and opens the new ones, as writePostings does. It keeps each
 // written element's open postings (with when each began), so closing one
 // later in the run needs no read.
-func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termChanges, starts map[string]int64) error {
+func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termChanges, starts map[string]int64, st *loadState) error {
 	if base.SamePostings(w.Before, w.After) {
 		return nil // a change of health alone: the open postings stand
 	}
 	r := l.run
 	before, after := graphstore.Postings(w.Before), graphstore.Postings(w.After)
-	open, known := r.open[w.ID]
-	if !known {
-		open = openSet{from: -1}
-	}
+	open := st.openOf(w.ID)
 	kept, had := postingLookup(after), postingLookup(before)
 	for _, p := range before {
 		if !kept(p) {
@@ -347,12 +364,25 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termCh
 			next.list = append(next.list, openPosting{p, from})
 		}
 	}
-	if len(after) == 0 || uniform && next.from < 0 {
-		delete(r.open, w.ID) // nothing the run knows of
-	} else {
+	switch {
+	case len(after) > 0 && (!uniform || next.from >= 0):
 		r.open[w.ID] = next
+	case st.prev.knowsOpen(w.ID):
+		r.open[w.ID] = openSet{from: -1} // hides what the run in flight knew
+	default:
+		delete(r.open, w.ID) // nothing the runs know of
 	}
 	return nil
+}
+
+// knowsOpen reports whether the run (which may be nil) knows when an
+// element's open postings began.
+func (r *loadRun) knowsOpen(id graphstore.ID) bool {
+	if r == nil {
+		return false
+	}
+	_, ok := r.open[id]
+	return ok
 }
 
 // postingStarts reads when each posting the plan closes began, for those
@@ -361,17 +391,14 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termCh
 // replaced relation's, a re-versioned component's), and a point read per
 // posting searched every level of the LSM: in the churn of the benchmark
 // graphs it was the loader's largest cost after planning.
-func (l *Loader) postingStarts(v *view, plan *base.Plan) (map[string]int64, error) {
+func (l *Loader) postingStarts(v *view, plan *base.Plan, st *loadState) (map[string]int64, error) {
 	var keys []string
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
 		if w.Before == nil || base.SamePostings(w.Before, w.After) {
 			continue
 		}
-		open, known := l.run.open[w.ID]
-		if !known {
-			open = openSet{from: -1}
-		}
+		open := st.openOf(w.ID)
 		kept := postingLookup(graphstore.Postings(w.After))
 		for _, p := range graphstore.Postings(w.Before) {
 			if kept(p) || open.fromOf(p) >= 0 {
@@ -494,31 +521,67 @@ func (l *Loader) holders(ix graphstore.Index, term string, id graphstore.ID, add
 }
 
 // loadState is what PlanBatch sees during a load: the store as of the last
-// ingested run, overlaid with the run in memory.
+// ingested run, overlaid with the run in flight (prev, if any) and the run
+// in memory. Pebble may take the run in flight in at any moment while a
+// batch plans; every layer holds final values (an element's latest version,
+// a term's holders added and removed), so reading it over a Pebble that
+// already has it gives the same answer.
 type loadState struct {
-	w   *writeState
-	run *loadRun
+	w         *writeState
+	run, prev *loadRun
 }
 
+// layers returns the runs to read, newest first.
+func (st *loadState) layers() [2]*loadRun { return [2]*loadRun{st.run, st.prev} }
+
 func (st *loadState) Current(id graphstore.ID) (*graphstore.Element, error) {
-	if e, ok := st.run.elems[id]; ok {
-		return e, nil
+	for _, r := range st.layers() {
+		if r == nil {
+			continue
+		}
+		if e, ok := r.elems[id]; ok {
+			return e, nil
+		}
 	}
 	return st.w.Current(id)
 }
 
 func (st *loadState) LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
-	if id, ok := st.run.ext[string(externalKey(kind, source, ext))]; ok {
-		return id, nil
+	k := string(externalKey(kind, source, ext))
+	for _, r := range st.layers() {
+		if r == nil {
+			continue
+		}
+		if id, ok := r.ext[k]; ok {
+			return id, nil
+		}
 	}
 	return st.w.LookupExternal(kind, source, ext)
 }
 
 func (st *loadState) Support(id graphstore.ID) (graphstore.ID, error) {
-	if via, ok := st.run.sup[id]; ok {
-		return via, nil
+	for _, r := range st.layers() {
+		if r == nil {
+			continue
+		}
+		if via, ok := r.sup[id]; ok {
+			return via, nil
+		}
 	}
 	return st.w.Support(id)
+}
+
+// openOf returns what the runs know of an element's open postings.
+func (st *loadState) openOf(id graphstore.ID) openSet {
+	for _, r := range st.layers() {
+		if r == nil {
+			continue
+		}
+		if o, ok := r.open[id]; ok {
+			return o
+		}
+	}
+	return openSet{from: -1}
 }
 
 func (st *loadState) Holders(ix graphstore.Index, term string) ([]graphstore.ID, error) {
@@ -528,9 +591,21 @@ func (st *loadState) Holders(ix graphstore.Index, term string) ([]graphstore.ID,
 		}
 	}
 	ids, err := st.w.Holders(ix, term)
-	d := st.run.delta[termKey{ix, term}]
-	if err != nil || d == nil {
-		return ids, err
+	if err != nil {
+		return nil, err
+	}
+	k := termKey{ix, term}
+	if st.prev != nil {
+		ids = st.prev.delta[k].applyTo(ids)
+	}
+	return st.run.delta[k].applyTo(ids), nil
+}
+
+// applyTo returns sorted holders ids with the delta applied (ids itself,
+// not to be modified, when d is nil).
+func (d *holderDelta) applyTo(ids []graphstore.ID) []graphstore.ID {
+	if d == nil {
+		return ids
 	}
 	out := slices.DeleteFunc(slices.Clone(ids), d.removed.has)
 	d.added.each(func(id graphstore.ID) {
@@ -539,24 +614,62 @@ func (st *loadState) Holders(ix graphstore.Index, term string) ([]graphstore.ID,
 		}
 	})
 	slices.Sort(out)
-	return out, nil
+	return out
 }
 
-// Flush ingests the run gathered so far, making it durable and visible.
+// Flush ingests the runs gathered so far, making them durable and visible.
 func (l *Loader) Flush(ctx context.Context) error {
+	if err := l.handOff(ctx); err != nil {
+		return err
+	}
+	return l.wait()
+}
+
+// handOff starts writing and ingesting the run in the background, once the
+// run before it is in, and begins the next run.
+func (l *Loader) handOff(ctx context.Context) error {
 	if err := l.usable(ctx); err != nil {
 		return err
 	}
-	r := l.run
-	if len(r.ents) == 0 {
+	if len(l.run.ents) == 0 {
 		return nil
 	}
-	if err := l.ingest(ctx, r); err != nil {
+	if err := l.wait(); err != nil {
+		return err
+	}
+	r, asked, next := l.run, l.asked, l.next
+	l.run = l.prev
+	if l.run == nil {
+		l.run = newLoadRun(l.budget)
+	}
+	l.prev = r
+	done := make(chan error, 1)
+	l.done = done
+	// The ingest outlives this call: it must not end with the caller's
+	// context (a failure still comes back at the next call, by wait).
+	bg := context.WithoutCancel(ctx)
+	go func() {
+		err := l.ingest(bg, r)
+		if err == nil {
+			l.s.publishLoad(r.ts, asked, next)
+		}
+		done <- err
+	}()
+	return nil
+}
+
+// wait waits for the run in flight, if any, and empties it for reuse.
+func (l *Loader) wait() error {
+	if l.done == nil {
+		return nil
+	}
+	err := <-l.done
+	l.done = nil
+	if err != nil {
 		l.err = err
 		return err
 	}
-	l.s.publishLoad(r.ts, l.asked, l.next)
-	r.reset()
+	l.prev.reset()
 	return nil
 }
 
@@ -605,12 +718,15 @@ func (s *Store) lastPublished() int64 {
 	return s.last
 }
 
-// Close ingests the last run and ends the load; the store stays open.
+// Close ingests the last runs and ends the load; the store stays open.
 func (l *Loader) Close() error {
 	if l.closed {
 		return nil
 	}
 	err := l.Flush(context.Background())
+	if werr := l.wait(); err == nil { // Flush did not get to it
+		err = werr
+	}
 	if errors.Is(err, graphstore.ErrClosed) {
 		err = nil
 	}
