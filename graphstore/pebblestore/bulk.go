@@ -46,10 +46,49 @@ type Loader struct {
 	// tables are being written and ingested in the background, and
 	// planning reads it as a layer between run and Pebble. Once ingested
 	// it waits, emptied, to become the next run.
-	prev   *loadRun
-	done   chan error
-	err    error // sticky: a failed run leaves the loader unusable
+	prev *loadRun
+	done chan error
+	// What the load knows for good, across runs: when the open postings
+	// of the elements it wrote began, and the supports it recorded. A
+	// churn closes postings and re-derives health of elements written
+	// runs earlier; reading these back from Pebble (a seek through every
+	// level of the LSM per posting) was a third of generating churn.
+	opens  openStarts
+	sups   map[graphstore.ID]graphstore.ID // 0: forgotten
+	born   graphstore.ID                   // the first id the load allocated: later ones have no support it did not record
+	err    error                           // sticky: a failed run leaves the loader unusable
 	closed bool
+}
+
+// openStarts is when the open postings of the elements a load wrote began:
+// about 20 bytes per element (the load's largest memory besides its runs).
+type openStarts struct {
+	from  map[graphstore.ID]int64         // all of an element's open postings began then (the common case)
+	lists map[graphstore.ID][]openPosting // each as listed
+}
+
+// get returns what the load knows of an element's open postings (from -1:
+// nothing, Pebble has them).
+func (o *openStarts) get(id graphstore.ID) openSet {
+	if f, ok := o.from[id]; ok {
+		return openSet{from: f}
+	}
+	if l, ok := o.lists[id]; ok {
+		return openSet{list: l}
+	}
+	return openSet{from: -1}
+}
+
+// set records an element's open postings; from -1 and no list forgets it.
+func (o *openStarts) set(id graphstore.ID, s openSet) {
+	delete(o.lists, id)
+	delete(o.from, id)
+	switch {
+	case s.list != nil:
+		o.lists[id] = s.list
+	case s.from >= 0:
+		o.from[id] = s.from
+	}
 }
 
 var _ graphstore.Store = (*Loader)(nil)
@@ -72,7 +111,9 @@ func (s *Store) NewLoader(runBytes int) (*Loader, error) {
 		s.wmu.Unlock()
 		return nil, graphstore.ErrClosed
 	}
-	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, run: newLoadRun(runBytes)}, nil
+	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, born: next, run: newLoadRun(runBytes),
+		opens: openStarts{from: map[graphstore.ID]int64{}, lists: map[graphstore.ID][]openPosting{}},
+		sups:  map[graphstore.ID]graphstore.ID{}}, nil
 }
 
 // loadRun is what a run of batches writes, gathered in memory, and what
@@ -80,10 +121,8 @@ func (s *Store) NewLoader(runBytes int) (*Loader, error) {
 type loadRun struct {
 	runKV                                       // every write, in order
 	elems map[graphstore.ID]*graphstore.Element // latest version written in the run (nil: deleted)
-	open  map[graphstore.ID]openSet             // per element written in the run: its open postings and since when
 	ext   map[string]graphstore.ID              // external-id mappings made in the run, by key
 	delta map[termKey]*holderDelta              // changes to the holders of identifier and reference terms
-	sup   map[graphstore.ID]graphstore.ID       // supports recorded in the run (0: forgotten)
 	ts    int64                                 // time of the run's last batch
 }
 
@@ -93,15 +132,15 @@ type openPosting struct {
 }
 
 // openSet is when an element's open postings began: all at from when list
-// is nil (the common case, an element whose postings a version of the run
-// opened together), else each as listed. -1 is before the run (Pebble has
+// is nil (the common case, an element whose postings a version of the load
+// opened together), else each as listed. -1 is before the load (Pebble has
 // it).
 type openSet struct {
 	from int64
 	list []openPosting
 }
 
-// fromOf returns when an open posting began, -1 if the run does not know.
+// fromOf returns when an open posting began, -1 if the load does not know.
 func (o openSet) fromOf(p graphstore.Posting) int64 {
 	if o.list == nil {
 		return o.from
@@ -180,8 +219,8 @@ func (s *idSet) each(fn func(graphstore.ID)) {
 }
 
 func newLoadRun(budget int) *loadRun {
-	return &loadRun{elems: map[graphstore.ID]*graphstore.Element{}, open: map[graphstore.ID]openSet{},
-		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{}, sup: map[graphstore.ID]graphstore.ID{},
+	return &loadRun{elems: map[graphstore.ID]*graphstore.Element{},
+		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{},
 		runKV: runKV{ents: make([]kvEntry, 0, budget/64)}} // a write takes about 64 bytes of the budget
 }
 
@@ -192,10 +231,8 @@ func newLoadRun(budget int) *loadRun {
 // was 4% of a load's CPU, and the maps regrew from empty each time).
 func (r *loadRun) reset() {
 	clear(r.elems)
-	clear(r.open)
 	clear(r.ext)
 	clear(r.delta)
-	clear(r.sup)
 	r.runKV.reset()
 	r.ts = 0
 }
@@ -217,7 +254,7 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	v := &view{r: l.s.db, seen: l.s.lastPublished(), quiet: 1}
 	defer v.close()
-	st := &loadState{w: &writeState{s: l.s, v: v, at: l.last}, run: l.run, prev: l.inFlight()}
+	st := &loadState{l: l, w: &writeState{s: l.s, v: v, at: l.last}, run: l.run, prev: l.inFlight()}
 	ops, err := st.w.prefetch(b)
 	if err != nil {
 		return nil, err
@@ -228,11 +265,11 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	changes := termChanges{}
 	following := l.followsPresent()
-	starts, err := l.postingStarts(v, plan, st)
+	starts, err := l.postingStarts(v, plan)
 	if err != nil {
 		return nil, err
 	}
-	if err := l.gather(v, plan, asked, changes, starts, st); err != nil {
+	if err := l.gather(v, plan, asked, changes, starts); err != nil {
 		l.err = err
 		return nil, err
 	}
@@ -288,13 +325,13 @@ func (l *Loader) usable(ctx context.Context) error {
 
 // gather records what a planned batch writes, as commit would write it,
 // and its posting changes.
-func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChanges, starts map[string]int64, st *loadState) error {
+func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChanges, starts map[string]int64) error {
 	r := l.run
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
 		b := appendVersionKey(r.start(), w.ID, plan.Time)
 		r.finish(appendElement(b, w.After), versionKeyLen, false)
-		if err := l.gatherPostings(v, w, plan.Time, changes, starts, st); err != nil {
+		if err := l.gatherPostings(v, w, plan.Time, changes, starts); err != nil {
 			return err
 		}
 		r.elems[w.ID] = w.After
@@ -310,7 +347,7 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChang
 		} else {
 			r.set(supportKey(sp.ID), appendU64(nil, uint64(sp.Via)))
 		}
-		r.sup[sp.ID] = sp.Via
+		l.sups[sp.ID] = sp.Via
 	}
 	r.set(logKey(plan.Time), encodeLog(plan.Writes))
 	r.set(metaLast, appendU64(nil, uint64(plan.Time)))
@@ -323,14 +360,13 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChang
 // gatherPostings closes the postings the old version had and the new one
 // has not, and opens the new ones, as writePostings does. It keeps each
 // written element's open postings (with when each began), so closing one
-// later in the run needs no read.
-func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termChanges, starts map[string]int64, st *loadState) error {
+// later in the load needs no read.
+func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termChanges, starts map[string]int64) error {
 	if base.SamePostings(w.Before, w.After) {
 		return nil // a change of health alone: the open postings stand
 	}
-	r := l.run
 	before, after := graphstore.Postings(w.Before), graphstore.Postings(w.After)
-	open := st.openOf(w.ID)
+	open := l.opens.get(w.ID)
 	kept, had := postingLookup(after), postingLookup(before)
 	for _, p := range before {
 		if !kept(p) {
@@ -364,41 +400,27 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termCh
 			next.list = append(next.list, openPosting{p, from})
 		}
 	}
-	switch {
-	case len(after) > 0 && (!uniform || next.from >= 0):
-		r.open[w.ID] = next
-	case st.prev.knowsOpen(w.ID):
-		r.open[w.ID] = openSet{from: -1} // hides what the run in flight knew
-	default:
-		delete(r.open, w.ID) // nothing the runs know of
+	if len(after) == 0 || uniform && next.from < 0 {
+		next = openSet{from: -1} // nothing the load knows of
 	}
+	l.opens.set(w.ID, next)
 	return nil
 }
 
-// knowsOpen reports whether the run (which may be nil) knows when an
-// element's open postings began.
-func (r *loadRun) knowsOpen(id graphstore.ID) bool {
-	if r == nil {
-		return false
-	}
-	_, ok := r.open[id]
-	return ok
-}
-
 // postingStarts reads when each posting the plan closes began, for those
-// that began before the run (the run knows the others), in key order with
+// that began before the load (the load knows the others), in key order with
 // one iterator. Churn closes postings of elements written long ago (a
 // replaced relation's, a re-versioned component's), and a point read per
 // posting searched every level of the LSM: in the churn of the benchmark
 // graphs it was the loader's largest cost after planning.
-func (l *Loader) postingStarts(v *view, plan *base.Plan, st *loadState) (map[string]int64, error) {
+func (l *Loader) postingStarts(v *view, plan *base.Plan) (map[string]int64, error) {
 	var keys []string
 	for i := range plan.Writes {
 		w := &plan.Writes[i]
 		if w.Before == nil || base.SamePostings(w.Before, w.After) {
 			continue
 		}
-		open := st.openOf(w.ID)
+		open := l.opens.get(w.ID)
 		kept := postingLookup(graphstore.Postings(w.After))
 		for _, p := range graphstore.Postings(w.Before) {
 			if kept(p) || open.fromOf(p) >= 0 {
@@ -460,7 +482,7 @@ func (l *Loader) openPosting(p graphstore.Posting, id graphstore.ID, ts int64) {
 }
 
 // closePosting ends a posting at ts; from is when it began, or -1 when the
-// run does not know (it began before the run: Pebble has it, and starts
+// load does not know (it began before the load: Pebble has it, and starts
 // has it unless the posting cache does).
 func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, ts, from int64, starts map[string]int64) error {
 	r := l.run
@@ -527,6 +549,7 @@ func (l *Loader) holders(ix graphstore.Index, term string, id graphstore.ID, add
 // a term's holders added and removed), so reading it over a Pebble that
 // already has it gives the same answer.
 type loadState struct {
+	l         *Loader
 	w         *writeState
 	run, prev *loadRun
 }
@@ -560,28 +583,13 @@ func (st *loadState) LookupExternal(kind graphstore.Kind, source, ext string) (g
 }
 
 func (st *loadState) Support(id graphstore.ID) (graphstore.ID, error) {
-	for _, r := range st.layers() {
-		if r == nil {
-			continue
-		}
-		if via, ok := r.sup[id]; ok {
-			return via, nil
-		}
+	if via, ok := st.l.sups[id]; ok {
+		return via, nil
+	}
+	if id >= st.l.born {
+		return 0, nil // an element of the load: it recorded every support it has
 	}
 	return st.w.Support(id)
-}
-
-// openOf returns what the runs know of an element's open postings.
-func (st *loadState) openOf(id graphstore.ID) openSet {
-	for _, r := range st.layers() {
-		if r == nil {
-			continue
-		}
-		if o, ok := r.open[id]; ok {
-			return o
-		}
-	}
-	return openSet{from: -1}
 }
 
 func (st *loadState) Holders(ix graphstore.Index, term string) ([]graphstore.ID, error) {
