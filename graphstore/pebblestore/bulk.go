@@ -94,7 +94,10 @@ func (o *openStarts) set(id graphstore.ID, s openSet) {
 var _ graphstore.Store = (*Loader)(nil)
 
 // DefaultLoaderRunBytes is how much a Loader gathers in memory before it
-// ingests a run.
+// hands a run off to be ingested; two runs are in memory while one is in
+// flight. Halving it (runs of 64 MiB) kept the memory of one run alone but
+// doubled the ingests, and so the compactions, of churn: generating 240
+// hours of churn on 100,000 components took half again as much CPU.
 const DefaultLoaderRunBytes = 128 << 20
 
 // NewLoader starts a bulk load; runBytes bounds the memory a run gathers
