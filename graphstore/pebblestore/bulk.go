@@ -16,7 +16,9 @@ import (
 // each batch through Pebble's write-ahead log and memtable (a dozen random
 // inserts per element, compacted again later), it plans the batches exactly
 // as Apply does, gathers what they write in memory, and hands Pebble sorted,
-// disjoint tables per run of batches (DB.Ingest; bulkrun.go). The store it
+// disjoint tables per run of batches (DB.Ingest; bulkrun.go), writing one
+// run's tables on other goroutines while it plans the next (the two take
+// about three quarters and a quarter of a load's CPU). The store it
 // leaves is key for key, byte for byte, the one the same batches applied
 // with Apply leave (TestLoaderSameBytes), so it suits a first load, a
 // restore or a replica catching up a long log. The present graph follows
@@ -24,9 +26,10 @@ import (
 //
 // While a Loader is open it is the store's only writer (it holds the writer
 // lock; Apply waits). What it applied becomes visible to readers and feeds
-// when a run is ingested: when the run grows past its budget, when the
-// Loader is read through (Snapshot, Subscribe, Compact flush first) and at
-// Close. A run is durable once ingested; a crash loses the run in memory,
+// when a run is ingested: shortly after the run grows past its budget (its
+// tables are written and ingested in the background), when the Loader is
+// read through (Snapshot, Subscribe, Compact flush first and wait) and at
+// Close. A run is durable once ingested; a crash loses the runs in memory,
 // never part of an ingested one. A Loader is used by one goroutine at a
 // time.
 //
@@ -39,14 +42,62 @@ type Loader struct {
 	last, asked int64
 	next        graphstore.ID
 	run         *loadRun
-	err         error // sticky: a failed run leaves the loader unusable
-	closed      bool
+	// prev is the run handed off before run: while done is not nil its
+	// tables are being written and ingested in the background, and
+	// planning reads it as a layer between run and Pebble. Once ingested
+	// it waits, emptied, to become the next run.
+	prev *loadRun
+	done chan error
+	// What the load knows for good, across runs: when the open postings
+	// of the elements it wrote began, and the supports it recorded. A
+	// churn closes postings and re-derives health of elements written
+	// runs earlier; reading these back from Pebble (a seek through every
+	// level of the LSM per posting) was a third of generating churn.
+	opens  openStarts
+	sups   map[graphstore.ID]graphstore.ID // 0: forgotten
+	born   graphstore.ID                   // the first id the load allocated: later ones have no support it did not record
+	err    error                           // sticky: a failed run leaves the loader unusable
+	closed bool
+}
+
+// openStarts is when the open postings of the elements a load wrote began:
+// about 20 bytes per element (the load's largest memory besides its runs).
+type openStarts struct {
+	from  map[graphstore.ID]int64         // all of an element's open postings began then (the common case)
+	lists map[graphstore.ID][]openPosting // each as listed
+}
+
+// get returns what the load knows of an element's open postings (from -1:
+// nothing, Pebble has them).
+func (o *openStarts) get(id graphstore.ID) openSet {
+	if f, ok := o.from[id]; ok {
+		return openSet{from: f}
+	}
+	if l, ok := o.lists[id]; ok {
+		return openSet{list: l}
+	}
+	return openSet{from: -1}
+}
+
+// set records an element's open postings; from -1 and no list forgets it.
+func (o *openStarts) set(id graphstore.ID, s openSet) {
+	delete(o.lists, id)
+	delete(o.from, id)
+	switch {
+	case s.list != nil:
+		o.lists[id] = s.list
+	case s.from >= 0:
+		o.from[id] = s.from
+	}
 }
 
 var _ graphstore.Store = (*Loader)(nil)
 
 // DefaultLoaderRunBytes is how much a Loader gathers in memory before it
-// ingests a run.
+// hands a run off to be ingested; two runs are in memory while one is in
+// flight. Halving it (runs of 64 MiB) kept the memory of one run alone but
+// doubled the ingests, and so the compactions, of churn: generating 240
+// hours of churn on 100,000 components took half again as much CPU.
 const DefaultLoaderRunBytes = 128 << 20
 
 // NewLoader starts a bulk load; runBytes bounds the memory a run gathers
@@ -63,7 +114,9 @@ func (s *Store) NewLoader(runBytes int) (*Loader, error) {
 		s.wmu.Unlock()
 		return nil, graphstore.ErrClosed
 	}
-	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, run: newLoadRun(runBytes)}, nil
+	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, born: next, run: newLoadRun(runBytes),
+		opens: openStarts{from: map[graphstore.ID]int64{}, lists: map[graphstore.ID][]openPosting{}},
+		sups:  map[graphstore.ID]graphstore.ID{}}, nil
 }
 
 // loadRun is what a run of batches writes, gathered in memory, and what
@@ -71,10 +124,8 @@ func (s *Store) NewLoader(runBytes int) (*Loader, error) {
 type loadRun struct {
 	runKV                                       // every write, in order
 	elems map[graphstore.ID]*graphstore.Element // latest version written in the run (nil: deleted)
-	open  map[graphstore.ID]openSet             // per element written in the run: its open postings and since when
 	ext   map[string]graphstore.ID              // external-id mappings made in the run, by key
 	delta map[termKey]*holderDelta              // changes to the holders of identifier and reference terms
-	sup   map[graphstore.ID]graphstore.ID       // supports recorded in the run (0: forgotten)
 	ts    int64                                 // time of the run's last batch
 }
 
@@ -84,15 +135,15 @@ type openPosting struct {
 }
 
 // openSet is when an element's open postings began: all at from when list
-// is nil (the common case, an element whose postings a version of the run
-// opened together), else each as listed. -1 is before the run (Pebble has
+// is nil (the common case, an element whose postings a version of the load
+// opened together), else each as listed. -1 is before the load (Pebble has
 // it).
 type openSet struct {
 	from int64
 	list []openPosting
 }
 
-// fromOf returns when an open posting began, -1 if the run does not know.
+// fromOf returns when an open posting began, -1 if the load does not know.
 func (o openSet) fromOf(p graphstore.Posting) int64 {
 	if o.list == nil {
 		return o.from
@@ -171,8 +222,8 @@ func (s *idSet) each(fn func(graphstore.ID)) {
 }
 
 func newLoadRun(budget int) *loadRun {
-	return &loadRun{elems: map[graphstore.ID]*graphstore.Element{}, open: map[graphstore.ID]openSet{},
-		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{}, sup: map[graphstore.ID]graphstore.ID{},
+	return &loadRun{elems: map[graphstore.ID]*graphstore.Element{},
+		ext: map[string]graphstore.ID{}, delta: map[termKey]*holderDelta{},
 		runKV: runKV{ents: make([]kvEntry, 0, budget/64)}} // a write takes about 64 bytes of the budget
 }
 
@@ -183,10 +234,8 @@ func newLoadRun(budget int) *loadRun {
 // was 4% of a load's CPU, and the maps regrew from empty each time).
 func (r *loadRun) reset() {
 	clear(r.elems)
-	clear(r.open)
 	clear(r.ext)
 	clear(r.delta)
-	clear(r.sup)
 	r.runKV.reset()
 	r.ts = 0
 }
@@ -208,7 +257,7 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	v := &view{r: l.s.db, seen: l.s.lastPublished(), quiet: 1}
 	defer v.close()
-	st := &loadState{w: &writeState{s: l.s, v: v, at: l.last}, run: l.run}
+	st := &loadState{l: l, w: &writeState{s: l.s, v: v, at: l.last}, run: l.run, prev: l.inFlight()}
 	ops, err := st.w.prefetch(b)
 	if err != nil {
 		return nil, err
@@ -237,19 +286,30 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	l.last, l.asked, l.next = ts, asked, plan.NextID
 	if following && !l.followsPresent() {
-		// The present graph went off (an id beyond its sets): the run kept
-		// no adjacency of its own, so Pebble must have it before the next
+		// The present graph went off (an id beyond its sets): the runs kept
+		// no adjacency of their own, so Pebble must have it before the next
 		// batch plans.
-		l.run.bytes = l.budget
-	}
-	c := &graphstore.Commit{Time: time.Unix(0, ts)}
-	base.Count(c, base.ChangesOf(plan.Writes))
-	if l.run.bytes >= l.budget {
 		if err := l.Flush(ctx); err != nil {
 			return nil, err
 		}
 	}
+	c := &graphstore.Commit{Time: time.Unix(0, ts)}
+	base.Count(c, base.ChangesOf(plan.Writes))
+	if l.run.bytes >= l.budget {
+		if err := l.handOff(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// inFlight returns the run being ingested in the background, nil when
+// there is none.
+func (l *Loader) inFlight() *loadRun {
+	if l.done == nil {
+		return nil
+	}
+	return l.prev
 }
 
 // followsPresent reports whether the present graph reflects every batch
@@ -290,7 +350,7 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChang
 		} else {
 			r.set(supportKey(sp.ID), appendU64(nil, uint64(sp.Via)))
 		}
-		r.sup[sp.ID] = sp.Via
+		l.sups[sp.ID] = sp.Via
 	}
 	r.set(logKey(plan.Time), encodeLog(plan.Writes))
 	r.set(metaLast, appendU64(nil, uint64(plan.Time)))
@@ -303,17 +363,13 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChang
 // gatherPostings closes the postings the old version had and the new one
 // has not, and opens the new ones, as writePostings does. It keeps each
 // written element's open postings (with when each began), so closing one
-// later in the run needs no read.
+// later in the load needs no read.
 func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termChanges, starts map[string]int64) error {
 	if base.SamePostings(w.Before, w.After) {
 		return nil // a change of health alone: the open postings stand
 	}
-	r := l.run
 	before, after := graphstore.Postings(w.Before), graphstore.Postings(w.After)
-	open, known := r.open[w.ID]
-	if !known {
-		open = openSet{from: -1}
-	}
+	open := l.opens.get(w.ID)
 	kept, had := postingLookup(after), postingLookup(before)
 	for _, p := range before {
 		if !kept(p) {
@@ -348,15 +404,14 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termCh
 		}
 	}
 	if len(after) == 0 || uniform && next.from < 0 {
-		delete(r.open, w.ID) // nothing the run knows of
-	} else {
-		r.open[w.ID] = next
+		next = openSet{from: -1} // nothing the load knows of
 	}
+	l.opens.set(w.ID, next)
 	return nil
 }
 
 // postingStarts reads when each posting the plan closes began, for those
-// that began before the run (the run knows the others), in key order with
+// that began before the load (the load knows the others), in key order with
 // one iterator. Churn closes postings of elements written long ago (a
 // replaced relation's, a re-versioned component's), and a point read per
 // posting searched every level of the LSM: in the churn of the benchmark
@@ -368,10 +423,7 @@ func (l *Loader) postingStarts(v *view, plan *base.Plan) (map[string]int64, erro
 		if w.Before == nil || base.SamePostings(w.Before, w.After) {
 			continue
 		}
-		open, known := l.run.open[w.ID]
-		if !known {
-			open = openSet{from: -1}
-		}
+		open := l.opens.get(w.ID)
 		kept := postingLookup(graphstore.Postings(w.After))
 		for _, p := range graphstore.Postings(w.Before) {
 			if kept(p) || open.fromOf(p) >= 0 {
@@ -433,7 +485,7 @@ func (l *Loader) openPosting(p graphstore.Posting, id graphstore.ID, ts int64) {
 }
 
 // closePosting ends a posting at ts; from is when it began, or -1 when the
-// run does not know (it began before the run: Pebble has it, and starts
+// load does not know (it began before the load: Pebble has it, and starts
 // has it unless the posting cache does).
 func (l *Loader) closePosting(v *view, p graphstore.Posting, id graphstore.ID, ts, from int64, starts map[string]int64) error {
 	r := l.run
@@ -494,29 +546,51 @@ func (l *Loader) holders(ix graphstore.Index, term string, id graphstore.ID, add
 }
 
 // loadState is what PlanBatch sees during a load: the store as of the last
-// ingested run, overlaid with the run in memory.
+// ingested run, overlaid with the run in flight (prev, if any) and the run
+// in memory. Pebble may take the run in flight in at any moment while a
+// batch plans; every layer holds final values (an element's latest version,
+// a term's holders added and removed), so reading it over a Pebble that
+// already has it gives the same answer.
 type loadState struct {
-	w   *writeState
-	run *loadRun
+	l         *Loader
+	w         *writeState
+	run, prev *loadRun
 }
 
+// layers returns the runs to read, newest first.
+func (st *loadState) layers() [2]*loadRun { return [2]*loadRun{st.run, st.prev} }
+
 func (st *loadState) Current(id graphstore.ID) (*graphstore.Element, error) {
-	if e, ok := st.run.elems[id]; ok {
-		return e, nil
+	for _, r := range st.layers() {
+		if r == nil {
+			continue
+		}
+		if e, ok := r.elems[id]; ok {
+			return e, nil
+		}
 	}
 	return st.w.Current(id)
 }
 
 func (st *loadState) LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
-	if id, ok := st.run.ext[string(externalKey(kind, source, ext))]; ok {
-		return id, nil
+	k := string(externalKey(kind, source, ext))
+	for _, r := range st.layers() {
+		if r == nil {
+			continue
+		}
+		if id, ok := r.ext[k]; ok {
+			return id, nil
+		}
 	}
 	return st.w.LookupExternal(kind, source, ext)
 }
 
 func (st *loadState) Support(id graphstore.ID) (graphstore.ID, error) {
-	if via, ok := st.run.sup[id]; ok {
+	if via, ok := st.l.sups[id]; ok {
 		return via, nil
+	}
+	if id >= st.l.born {
+		return 0, nil // an element of the load: it recorded every support it has
 	}
 	return st.w.Support(id)
 }
@@ -528,9 +602,21 @@ func (st *loadState) Holders(ix graphstore.Index, term string) ([]graphstore.ID,
 		}
 	}
 	ids, err := st.w.Holders(ix, term)
-	d := st.run.delta[termKey{ix, term}]
-	if err != nil || d == nil {
-		return ids, err
+	if err != nil {
+		return nil, err
+	}
+	k := termKey{ix, term}
+	if st.prev != nil {
+		ids = st.prev.delta[k].applyTo(ids)
+	}
+	return st.run.delta[k].applyTo(ids), nil
+}
+
+// applyTo returns sorted holders ids with the delta applied (ids itself,
+// not to be modified, when d is nil).
+func (d *holderDelta) applyTo(ids []graphstore.ID) []graphstore.ID {
+	if d == nil {
+		return ids
 	}
 	out := slices.DeleteFunc(slices.Clone(ids), d.removed.has)
 	d.added.each(func(id graphstore.ID) {
@@ -539,24 +625,62 @@ func (st *loadState) Holders(ix graphstore.Index, term string) ([]graphstore.ID,
 		}
 	})
 	slices.Sort(out)
-	return out, nil
+	return out
 }
 
-// Flush ingests the run gathered so far, making it durable and visible.
+// Flush ingests the runs gathered so far, making them durable and visible.
 func (l *Loader) Flush(ctx context.Context) error {
+	if err := l.handOff(ctx); err != nil {
+		return err
+	}
+	return l.wait()
+}
+
+// handOff starts writing and ingesting the run in the background, once the
+// run before it is in, and begins the next run.
+func (l *Loader) handOff(ctx context.Context) error {
 	if err := l.usable(ctx); err != nil {
 		return err
 	}
-	r := l.run
-	if len(r.ents) == 0 {
+	if len(l.run.ents) == 0 {
 		return nil
 	}
-	if err := l.ingest(ctx, r); err != nil {
+	if err := l.wait(); err != nil {
+		return err
+	}
+	r, asked, next := l.run, l.asked, l.next
+	l.run = l.prev
+	if l.run == nil {
+		l.run = newLoadRun(l.budget)
+	}
+	l.prev = r
+	done := make(chan error, 1)
+	l.done = done
+	// The ingest outlives this call: it must not end with the caller's
+	// context (a failure still comes back at the next call, by wait).
+	bg := context.WithoutCancel(ctx)
+	go func() {
+		err := l.ingest(bg, r)
+		if err == nil {
+			l.s.publishLoad(r.ts, asked, next)
+		}
+		done <- err
+	}()
+	return nil
+}
+
+// wait waits for the run in flight, if any, and empties it for reuse.
+func (l *Loader) wait() error {
+	if l.done == nil {
+		return nil
+	}
+	err := <-l.done
+	l.done = nil
+	if err != nil {
 		l.err = err
 		return err
 	}
-	l.s.publishLoad(r.ts, l.asked, l.next)
-	r.reset()
+	l.prev.reset()
 	return nil
 }
 
@@ -605,12 +729,15 @@ func (s *Store) lastPublished() int64 {
 	return s.last
 }
 
-// Close ingests the last run and ends the load; the store stays open.
+// Close ingests the last runs and ends the load; the store stays open.
 func (l *Loader) Close() error {
 	if l.closed {
 		return nil
 	}
 	err := l.Flush(context.Background())
+	if werr := l.wait(); err == nil { // Flush did not get to it
+		err = werr
+	}
 	if errors.Is(err, graphstore.ErrClosed) {
 		err = nil
 	}

@@ -15,7 +15,9 @@ import (
 
 // TestLoaderSameBytes applies the same batches with Apply and with a
 // Loader (in small runs, so that runs overlap, postings open in one run and
-// close in another, and a read in the middle forces a run out) and checks
+// close in another, and a read in the middle forces a run out; or with a
+// second Loader from the middle on, which finds half the graph in the
+// store, written before it began) and checks
 // that the two stores hold the same keys with the same values, byte for
 // byte, and that the loaded one reads and compacts like the other.
 func TestLoaderSameBytes(t *testing.T) {
@@ -23,10 +25,11 @@ func TestLoaderSameBytes(t *testing.T) {
 		"topogen": topogenBatches(t),
 		"random":  randomBatches(),
 	} {
-		t.Run(name, func(t *testing.T) { loaderSameBytes(t, batches, false) })
+		t.Run(name, func(t *testing.T) { loaderSameBytes(t, batches, false, false) })
 		// Without the present graph the loader keeps the adjacency it
 		// wrote in the run itself.
-		t.Run(name+"-no-present", func(t *testing.T) { loaderSameBytes(t, batches, true) })
+		t.Run(name+"-no-present", func(t *testing.T) { loaderSameBytes(t, batches, true, false) })
+		t.Run(name+"-two-loaders", func(t *testing.T) { loaderSameBytes(t, batches, false, true) })
 	}
 }
 
@@ -54,7 +57,7 @@ func randomBatches() []*graphstore.Batch {
 	return out
 }
 
-func loaderSameBytes(t *testing.T, batches []*graphstore.Batch, noPresent bool) {
+func loaderSameBytes(t *testing.T, batches []*graphstore.Batch, noPresent, twoLoaders bool) {
 	ctx := context.Background()
 	opts := pebblestore.Options{Now: func() time.Time { return graphtest.Base.Add(1000 * time.Hour) }, Retention: 1000 * time.Hour, NoSync: true}
 	applied, err := pebblestore.Open(t.TempDir(), opts)
@@ -73,7 +76,7 @@ func loaderSameBytes(t *testing.T, batches []*graphstore.Batch, noPresent bool) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ld.Close() // before the store's Close, which waits for it
+	defer func() { ld.Close() }() // before the store's Close, which waits for it
 	for i, b := range batches {
 		want, err := applied.Apply(ctx, b)
 		if err != nil {
@@ -98,6 +101,14 @@ func loaderSameBytes(t *testing.T, batches []*graphstore.Batch, noPresent bool) 
 				kb, _ := loaded.RawKVs()
 				t.Logf("keys: applied %d loaded %d", len(ka), len(kb))
 				t.Fatalf("a read during the load differs:\napplied\n%s\nloaded\n%s", g1, g2)
+			}
+			if twoLoaders {
+				if err := ld.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if ld, err = loaded.NewLoader(64 << 10); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	}
