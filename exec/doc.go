@@ -9,7 +9,8 @@
 // (leapfrogging), differences and neighbourhood expansions (reading
 // adjacency a page at a time, so a hub stops at the element limit). Where
 // the snapshot hands out postings as bitmaps (graphstore.SetReader: the
-// Pebble store at the current time), scans iterate the bitmaps, and
+// Pebble store at the current time), scans iterate the bitmaps (a result
+// that is one is copied out of it in bulk), and
 // intersections, unions, differences and filters over such inputs are set
 // algebra on the bitmaps (an intersection block by block over the dense
 // blocks the store keeps beside them, graphstore.DenseSetReader, when
@@ -23,8 +24,9 @@
 // snapshot's own adjacency lists where it hands them out without a copy
 // (graphstore.AdjacencyViewer), and its rows and lists are read 256 ids at
 // a time where the snapshot reads them in batches (graphstore.BatchViewer;
-// a membership bitmap of the result, pooled when large, finds the
-// relations among its components). CHANGES
+// a membership bitmap of the result, pooled when large, or for a short
+// result a hash filter in front of a binary search, finds the relations
+// among its components). CHANGES
 // runs the plan at both ends of its range and compares what it selects.
 // Health answers what a component's health rests on at a time (its check
 // states and degraded dependencies), under the same options and scope, for

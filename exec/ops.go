@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"slices"
 	"sort"
+	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/tetrahq/tetra/graphstore"
@@ -79,7 +80,7 @@ func bitmapOf(it iterator) (memSet, bool, error) {
 // lazyIter opens its input on first use, so that building an operator tree
 // does no work and a failed sibling stops the query before any scan.
 type lazyIter struct {
-	open func() (iterator, error)
+	open func() (iterator, error) // the input when set is nil or has no answer
 	// set, when not nil, returns the ids as a bitmap the caller must not
 	// modify, without opening the iterator (ok false when the snapshot
 	// cannot answer from memory): a filter over it filters the bitmap.
@@ -117,8 +118,15 @@ func lazyIDs(load func() ([]graphstore.ID, error)) *lazyIter {
 	}}
 }
 
+// ready opens the input on first use: the set in memory when there is one
+// (asked once, whether by bitmap or here), else open.
 func (l *lazyIter) ready() bool {
 	if l.it == nil && l.err == nil {
+		if l.set != nil && !l.asked {
+			if _, _, err := l.bitmap(); err != nil {
+				return false
+			}
+		}
 		if l.bm.bm != nil {
 			l.it = newSetIter(l.bm.bm)
 		} else {
@@ -491,12 +499,39 @@ func drain(it iterator) ([]graphstore.ID, error) {
 	return drainInto(nil, it)
 }
 
-// drainInto is drain, appending to out.
+// drainInto is drain, appending to out. An input that is a set in memory
+// is copied out of its bitmap a block of ids at a time: a broad filter's
+// hundred thousand ids cost two calls through interfaces each otherwise.
 func drainInto(out []graphstore.ID, it iterator) ([]graphstore.ID, error) {
+	set, ok, err := bitmapOf(it)
+	if err != nil {
+		return out, err
+	}
+	if ok {
+		return appendSet(out, set.bm), nil
+	}
 	for it.Next() {
 		out = append(out, it.At())
 	}
 	return out, it.Err()
+}
+
+// appendSet appends a bitmap's ids to out, ascending. Roaring writes them
+// straight into out's spare room (an ID is a uint64), so nothing is
+// allocated when out has room.
+func appendSet(out []graphstore.ID, bm *roaring.Bitmap) []graphstore.ID {
+	n, card := len(out), int(bm.GetCardinality())
+	out = slices.Grow(out, card)[:n+card]
+	dst := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(out[n:]))), card)
+	it := bm.ManyIterator()
+	for k := 0; k < card; {
+		m := it.NextMany64(0, dst[k:])
+		if m == 0 {
+			return out[:n+k] // fewer than counted: cannot happen for an immutable bitmap
+		}
+		k += m
+	}
+	return out
 }
 
 // mergeSorted unites sorted id lists.

@@ -109,13 +109,18 @@ func nonNil(l []string) []string {
 }
 
 func componentOf(c *graphstore.Component) Component {
-	return Component{
-		ID: uint64(c.ID), Name: c.Name, Type: c.Type, Layer: c.Layer, Domain: c.Domain,
-		Environments: nonNil(c.Environments), Labels: nonNil(c.Labels), Identifiers: nonNil(c.Identifiers),
-		HealthState: c.Health.String(), PropagatedHealthState: c.Propagated.String(),
-		Properties: c.Properties, Sources: c.Sources,
-		LastUpdateTimestamp: c.Updated / int64(time.Millisecond),
-	}
+	var out Component
+	fillComponent(&out, c)
+	return out
+}
+
+// fillComponent sets the fields of a zero Component from c.
+func fillComponent(out *Component, c *graphstore.Component) {
+	out.ID, out.Name, out.Type, out.Layer, out.Domain = uint64(c.ID), c.Name, c.Type, c.Layer, c.Domain
+	out.Environments, out.Labels, out.Identifiers = nonNil(c.Environments), nonNil(c.Labels), nonNil(c.Identifiers)
+	out.HealthState, out.PropagatedHealthState = c.Health.String(), c.Propagated.String()
+	out.Properties, out.Sources = c.Properties, c.Sources
+	out.LastUpdateTimestamp = c.Updated / int64(time.Millisecond)
 }
 
 func relationOf(r *graphstore.Relation) Relation {

@@ -289,12 +289,6 @@ func (b builder) ConstructScan(f planner.Field, terms []string) (planner.Node, e
 	}
 	set := func() (memSet, bool, error) { return b.r.termsSet(ix, terms) }
 	return &lazyIter{set: set, open: func() (iterator, error) {
-		if set, ok, err := set(); err != nil || ok {
-			if err != nil {
-				return nil, err
-			}
-			return newSetIter(set.bm), nil
-		}
 		lists := make([][]graphstore.ID, 0, len(terms))
 		for _, t := range terms {
 			ids, err := b.r.snap.Postings(ix, t)
@@ -316,12 +310,6 @@ func (b builder) ConstructGlobScan(f planner.Field, globs []planner.Glob) (plann
 	}
 	set := func() (memSet, bool, error) { return b.r.globSet(ix, globs) }
 	return &lazyIter{set: set, open: func() (iterator, error) {
-		if set, ok, err := set(); err != nil || ok {
-			if err != nil {
-				return nil, err
-			}
-			return newSetIter(set.bm), nil
-		}
 		var lists [][]graphstore.ID
 		for _, g := range globs {
 			err := b.r.snap.Terms(ix, g.Prefix(), func(term string) error {
@@ -362,12 +350,6 @@ func (b builder) ConstructAll() (planner.Node, error) {
 		return b.r.postingSet(graphstore.IdxKind, graphstore.TermComponent)
 	}
 	return &lazyIter{set: set, open: func() (iterator, error) {
-		if set, ok, err := set(); err != nil || ok {
-			if err != nil {
-				return nil, err
-			}
-			return newSetIter(set.bm), nil
-		}
 		ids, err := b.r.snap.Postings(graphstore.IdxKind, graphstore.TermComponent)
 		return newSliceIter(ids), err
 	}}, nil

@@ -10,8 +10,9 @@ import (
 )
 
 // TestMembers: each of the membership tests (a bitmap over the range, a
-// binary search, the id set) answers exactly for ids inside, between,
-// below and above the list.
+// binary search behind a hash filter, the id set) answers exactly for ids
+// inside, between, below and above the list. Each is released before the
+// next is built, so pooled words come back dirty and must be cleared.
 func TestMembers(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 5))
 	kinds := map[string]int{}
@@ -33,15 +34,46 @@ func TestMembers(t *testing.T) {
 			kinds["set"]++
 		default:
 			kinds["search"]++
+			if len(m.filter) != filterWords {
+				t.Fatalf("%d ids over %d: a search without its filter", c.n, c.n*c.spread)
+			}
 		}
 		for id := graphstore.ID(0); id <= ids[len(ids)-1]+130; id++ {
 			if m.has(id) != set[id] {
 				t.Fatalf("%d ids over %d: has(%d) = %v", c.n, c.n*c.spread, id, m.has(id))
 			}
 		}
+		m.release()
 	}
 	if len(kinds) != 3 {
 		t.Fatalf("the cases covered %v, want all three kinds of test", kinds)
+	}
+}
+
+// TestAppendSet: a bitmap's ids come out ascending after what out held,
+// for empty, sparse, dense and run-length sets, into a buffer with and
+// without room.
+func TestAppendSet(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 1))
+	for _, n := range []int{0, 1, 255, 256, 257, 5000, 100000} {
+		bm := roaring.New()
+		for int(bm.GetCardinality()) < n {
+			bm.Add(uint32(r.IntN(8*n + 1)))
+		}
+		if n == 100000 {
+			bm.AddRange(1<<20, 1<<20+70000) // a run
+			bm.RunOptimize()
+		}
+		want := []graphstore.ID{7, 8}
+		for _, v := range bm.ToArray() {
+			want = append(want, graphstore.ID(v))
+		}
+		for _, room := range []int{0, len(want)} {
+			out := append(make([]graphstore.ID, 0, 2+room), 7, 8)
+			if got := appendSet(out, bm); !slices.Equal(got, want) {
+				t.Fatalf("%d ids, room %d: got %d ids, want %d", bm.GetCardinality(), room, len(got), len(want))
+			}
+		}
 	}
 }
 

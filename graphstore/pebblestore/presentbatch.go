@@ -32,6 +32,7 @@ func (sn *snapshot) ElementsView(ids []graphstore.ID, dst []*graphstore.Element)
 		return false, nil
 	}
 	slots.gather(ids, dst)
+	warmRows(dst)
 	return sn.s.now.usable(sn.ts), nil
 }
 
@@ -55,6 +56,44 @@ func (s *elemSlots) gather(ids []graphstore.ID, dst []*graphstore.Element) {
 			}
 		}
 	}
+}
+
+// warmRows reads the first word of every element's merged view (a
+// component's or a relation's, each an allocation of its own, a cache
+// miss apart from the element) in one loop of independent loads, so that
+// their misses overlap; the caller then copies or encodes the rows from
+// the processor's cache instead of waiting for each in turn. At a million
+// components this was half the time of a selective filter's rows. It
+// returns a value only so that the loads are not optimised away.
+//
+//go:noinline
+func warmRows(elems []*graphstore.Element) graphstore.ID {
+	var sum graphstore.ID
+	for _, e := range elems {
+		if e == nil {
+			continue
+		}
+		if c := e.Component(); c != nil {
+			sum += c.ID + graphstore.ID(len(c.Labels)) + graphstore.ID(len(c.Sources))
+		} else if r := e.Relation(); r != nil {
+			sum += r.ID + graphstore.ID(len(r.Labels)) + graphstore.ID(len(r.Sources))
+		}
+	}
+	return sum
+}
+
+// warmLists reads the first entry of every adjacency list, as warmRows
+// reads rows.
+//
+//go:noinline
+func warmLists(lists [][]graphstore.Adjacency) graphstore.ID {
+	var sum graphstore.ID
+	for _, l := range lists {
+		if len(l) > 0 {
+			sum += l[0].Other
+		}
+	}
+	return sum
 }
 
 // AdjacentViews implements graphstore.BatchViewer from the present graph's
@@ -83,5 +122,6 @@ func (sn *snapshot) AdjacentViews(ids []graphstore.ID, ix graphstore.Index, dst 
 			}
 		}
 	}
+	warmLists(dst)
 	return p.usable(sn.ts), nil
 }
