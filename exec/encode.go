@@ -83,7 +83,7 @@ func AppendJSON(ctx context.Context, dst []byte, res *Result, o EncodeOptions) (
 // document and must not be sent.
 func (e *Engine) RunJSON(parent context.Context, dst []byte, stmt lang.Statement, qo QueryOptions, o EncodeOptions) ([]byte, error) {
 	qo = e.with(qo)
-	ctx, cancel := context.WithTimeout(parent, qo.Timeout) // planning and encoding count too
+	ctx, cancel := withTimeout(parent, qo.Timeout) // planning and encoding count too
 	defer cancel()
 	out, err := e.runJSON(ctx, dst, stmt, qo, o)
 	return out, timeout(parent, ctx, qo.Timeout, err)

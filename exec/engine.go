@@ -153,7 +153,7 @@ func (e *Engine) RunWith(parent context.Context, stmt lang.Statement, o QueryOpt
 	if isData(stmt) {
 		return e.runData(parent, stmt, o)
 	}
-	ctx, cancel := context.WithTimeout(parent, o.Timeout) // planning counts too
+	ctx, cancel := withTimeout(parent, o.Timeout) // planning counts too
 	defer cancel()
 	q, cat, err := e.planned(ctx, stmt, o)
 	if err != nil {

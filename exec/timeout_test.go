@@ -36,6 +36,12 @@ func TestTimeouts(t *testing.T) {
 	if !errors.As(err, &te) {
 		t.Fatalf("after %v: err = %v, want a TimeoutError", time.Since(start), err)
 	}
+	// RunJSON too (the REST answer's path): its context is made lazily.
+	start = time.Now()
+	_, err = eng.RunJSON(context.Background(), nil, hostile, exec.QueryOptions{}, exec.EncodeOptions{})
+	if !errors.As(err, &te) {
+		t.Fatalf("RunJSON after %v: err = %v, want a TimeoutError", time.Since(start), err)
+	}
 
 	// The caller's deadline is the caller's: not the engine's timeout.
 	eng = exec.New(st, exec.Options{Now: now, Timeout: time.Hour})

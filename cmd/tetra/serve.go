@@ -139,7 +139,12 @@ func runServe(e *env, args []string) int {
 		// request would bury what the demo prints.
 		cfg.Log.Level = "warn"
 	}
-	logger, err := newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level)
+	// The log lines, and serve's own messages to stderr after them, go
+	// through one buffer, in order, flushed shortly after each line and
+	// when serve returns.
+	lb := newLogBuffer(e.stderr, logFlushDelay)
+	defer lb.Flush()
+	logger, err := newLogger(lb, cfg.Log.Format, cfg.Log.Level)
 	if err != nil {
 		return misuse(e, fs, "%v", err)
 	}
@@ -161,7 +166,9 @@ func runServe(e *env, args []string) int {
 	} else if set["demo-speed"] || set["demo-seed"] {
 		return misuse(e, fs, "--demo-speed and --demo-seed go with --demo")
 	}
-	return serve(e, cfg, logger)
+	buffered := *e
+	buffered.stderr = lb
+	return serve(&buffered, cfg, logger)
 }
 
 // override sets *dst to v when the flag was given, or when the file left
