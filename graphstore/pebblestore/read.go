@@ -171,6 +171,8 @@ func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphs
 	}
 	if a := &ch.adj[side(ix)]; a.loaded && a.changed <= sn.ts {
 		return append(dst, a.current...), nil // nothing changed since: the open intervals
+	} else if a.loaded {
+		return append(dst, a.liveAt(sn.ts)...), nil
 	}
 	l, err := sn.s.adjacency(&sn.view, ch, id, ix, sn.ts, sn.isNow)
 	if err != nil {
@@ -550,11 +552,12 @@ func (s *Store) chainOf(v *view, id graphstore.ID) (*chain, error) {
 		if len(k) != 17 {
 			return nil, errCorrupt
 		}
-		val, err := it.ValueAndErr()
-		if err != nil {
-			return nil, err
-		}
-		ch.slots = append(ch.slots, &slot{ts: int64(u64(k[9:])), tomb: len(val) == 0})
+		// Only the value's length is needed (a tombstone is empty). Pebble
+		// keeps all but an element's newest version in value blocks, and
+		// the length is in the handle: reading it, unlike the value, costs
+		// no block load, so a chain of 30 days of versions costs the seek.
+		lv := it.LazyValue()
+		ch.slots = append(ch.slots, &slot{ts: int64(u64(k[9:])), tomb: lv.Len() == 0})
 	}
 	if err := it.Error(); err != nil {
 		return nil, err
