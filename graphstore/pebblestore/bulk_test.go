@@ -115,6 +115,11 @@ func loaderSameBytes(t *testing.T, batches []*graphstore.Batch, noPresent, twoLo
 	if err := ld.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if inLine, background := ld.Runs(); inLine == 0 || background == 0 {
+		// The batches begin with a first load (runs in line) and go on
+		// churning (runs in the background): both ways must be compared.
+		t.Fatalf("the loader ingested %d runs in line and %d in the background: want some of each", inLine, background)
+	}
 	compareKVs(t, applied, loaded)
 	if !noPresent {
 		comparePresent(t, applied, loaded)

@@ -205,3 +205,7 @@ func (s *Store) DumpPresent() (dump, from string) {
 	slices.Sort(lines)
 	return fmt.Sprintf("ver %d\n%s\n", p.ver.Load(), strings.Join(lines, "\n")), s.presentFrom
 }
+
+// Runs returns how many runs the loader ingested in line and how many in
+// the background.
+func (l *Loader) Runs() (inLine, background int) { return l.runs[0], l.runs[1] }
