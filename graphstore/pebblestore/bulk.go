@@ -18,17 +18,17 @@ import (
 // as Apply does, gathers what they write in memory, and hands Pebble sorted,
 // disjoint tables per run of batches (DB.Ingest; bulkrun.go). Once the
 // runs mostly update what earlier runs wrote (churn after a first load), it
-// writes one run's tables on other goroutines while it plans the next (see
-// Loader.overlap). The store it
-// leaves is key for key, byte for byte, the one the same batches applied
-// with Apply leave (TestLoaderSameBytes), so it suits a first load, a
-// restore or a replica catching up a long log. The present graph follows
-// the load batch by batch, as it follows Apply.
+// writes one run's tables on another goroutine while it plans the next
+// (see handOff). The store it leaves is key for key, byte for byte, the
+// one the same batches applied with Apply leave (TestLoaderSameBytes), so
+// it suits a first load, a restore or a replica catching up a long log.
+// The present graph follows the load batch by batch, as it follows Apply.
 //
 // While a Loader is open it is the store's only writer (it holds the writer
 // lock; Apply waits). What it applied becomes visible to readers and feeds
-// when a run is ingested: shortly after the run grows past its budget (its
-// tables are written and ingested in the background), when the Loader is
+// when a run is ingested: when the run grows past its budget (shortly
+// after, when it churns: its tables are then written and ingested in the
+// background), when the Loader is
 // read through (Snapshot, Subscribe, Compact flush first and wait) and at
 // Close. A run is durable once ingested; a crash loses the runs in memory,
 // never part of an ingested one. A Loader is used by one goroutine at a
