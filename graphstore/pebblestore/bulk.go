@@ -60,6 +60,7 @@ type Loader struct {
 	opens  openStarts
 	sups   map[graphstore.ID]graphstore.ID // 0: forgotten
 	born   graphstore.ID                   // the first id the load allocated: later ones have no support it did not record
+	sketch loadSketch                      // health planning's view of what the load wrote (loadsketch.go)
 	err    error                           // sticky: a failed run leaves the loader unusable
 	closed bool
 }
@@ -151,7 +152,7 @@ func (s *Store) NewLoader(runBytes int) (*Loader, error) {
 		s.wmu.Unlock()
 		return nil, graphstore.ErrClosed
 	}
-	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, born: next, run: newLoadRun(runBytes),
+	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, born: next, sketch: loadSketch{born: next}, run: newLoadRun(runBytes),
 		opens: newOpenStarts(next),
 		sups:  map[graphstore.ID]graphstore.ID{}}, nil
 }
@@ -384,6 +385,7 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChang
 			r.updated++
 		}
 		r.elems[w.ID] = w.After
+		l.sketch.record(w.ID, w.After)
 	}
 	for _, m := range plan.Mappings {
 		k := externalKey(m.Kind, m.Source, m.ExternalID)

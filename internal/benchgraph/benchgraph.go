@@ -7,10 +7,12 @@
 package benchgraph
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -86,9 +88,24 @@ type Meta struct {
 	Generated time.Duration // wall time of the whole generation
 }
 
+// Generation says how Open reports a generation.
+type Generation struct {
+	Log   io.Writer     // progress lines (nil: none)
+	Every time.Duration // at most one progress line per interval (0: 10 s)
+	// Progress, when set, is also called after every batch (a command
+	// writes a heap profile at a chosen point with it).
+	Progress func(topogen.Progress)
+}
+
 // Open opens the graph of cfg under root, generating it first when it is
-// not there (root "" generates into a temporary directory).
+// not there (root "" generates into a temporary directory), with progress
+// on standard error every 10 s.
 func Open(root string, cfg topogen.Config) (*Graph, error) {
+	return OpenWith(root, cfg, Generation{Log: os.Stderr})
+}
+
+// OpenWith is Open with the generation reported as gen says.
+func OpenWith(root string, cfg topogen.Config, gen Generation) (*Graph, error) {
 	if root == "" {
 		d, err := os.MkdirTemp("", "tetra-bench-")
 		if err != nil {
@@ -114,10 +131,10 @@ func Open(root string, cfg topogen.Config) (*Graph, error) {
 			return g, err
 		}
 	}
-	return g, g.generate(marker)
+	return g, g.generate(marker, gen)
 }
 
-func (g *Graph) generate(marker string) error {
+func (g *Graph) generate(marker string, how Generation) error {
 	if err := os.RemoveAll(g.Dir); err != nil {
 		return err
 	}
@@ -129,15 +146,31 @@ func (g *Graph) generate(marker string) error {
 		return err
 	}
 	g.Store = st
-	fmt.Fprintf(os.Stderr, "generating %d components (%s), %d hours of churn in %s …\n",
-		g.Config.Components, g.Config.Shape, g.Config.Hours, g.Dir)
+	log := how.Log
+	if log == nil {
+		log = io.Discard
+	}
+	shape := g.Config.Shape
+	if shape == "" {
+		shape = "local"
+	}
+	fmt.Fprintf(log, "generating %d components (%s), %d hours of churn in %s …\n",
+		g.Config.Components, shape, g.Config.Hours, g.Dir)
 	t0 := time.Now()
 	gen := topogen.New(g.Config)
+	p := newProgress(log, cmp.Or(how.Every, 10*time.Second))
+	gen.Progress = func(pr topogen.Progress) {
+		p.report(pr)
+		if how.Progress != nil {
+			how.Progress(pr)
+		}
+	}
 	ld, err := st.NewLoader(0)
 	if err != nil {
 		return err
 	}
 	_, err = gen.Load(context.Background(), ld)
+	t1 := time.Now()
 	if cerr := ld.Close(); err == nil {
 		err = cerr
 	}
@@ -145,7 +178,8 @@ func (g *Graph) generate(marker string) error {
 		return err
 	}
 	g.Meta = Meta{Config: g.Config, Stats: gen.Stats, Generated: time.Since(t0)}
-	fmt.Fprintf(os.Stderr, "generated in %s\n", g.Meta.Generated.Round(time.Second))
+	fmt.Fprintf(log, "generated in %s (closing the loader %s; %d versions in %d batches)%s\n",
+		g.Meta.Generated.Round(time.Second), time.Since(t1).Round(time.Second), gen.Stats.Versions, gen.Stats.Batches, p.resources())
 	raw, _ := json.Marshal(g.Meta)
 	return os.WriteFile(marker, raw, 0o644)
 }

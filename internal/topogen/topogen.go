@@ -168,6 +168,27 @@ type Generator struct {
 	serial  int
 	version map[int]int
 	Stats   Stats
+	// Progress, when set, is called after every batch the generator
+	// applies, on the goroutine that applies it (a long generation is
+	// otherwise silent for many minutes).
+	Progress func(Progress)
+	phase    Phase
+	done     int // of the phase: elements of the initial load, hours of churn
+}
+
+// Phase is the part of a generation under way.
+type Phase string
+
+const (
+	PhaseInitial Phase = "initial" // the initial graph, in batches of BatchSize
+	PhaseChurn   Phase = "churn"   // the hourly churn, one batch per hour
+)
+
+// Progress is where a generation stands after a batch.
+type Progress struct {
+	Phase       Phase
+	Done, Total int // elements of the initial graph, or hours of churn
+	Versions    int // element versions written so far, both phases
 }
 
 // New returns a generator for cfg.
@@ -206,6 +227,7 @@ func (g *Generator) start() time.Time {
 // Stats.LoadTime).
 func (g *Generator) LoadInitial(ctx context.Context, st graphstore.Store) error {
 	t0 := time.Now()
+	g.phase, g.done = PhaseInitial, 0
 	err := g.initial(ctx, st, g.start())
 	g.Stats.LoadTime = time.Since(t0)
 	return err
@@ -214,6 +236,7 @@ func (g *Generator) LoadInitial(ctx context.Context, st graphstore.Store) error 
 // LoadChurn writes the hours of churn after the initial graph, one batch
 // per hour.
 func (g *Generator) LoadChurn(ctx context.Context, st graphstore.Store) error {
+	g.phase, g.done = PhaseChurn, 0
 	for h := 1; h <= g.cfg.Hours; h++ {
 		if err := g.hour(ctx, st, g.start().Add(time.Duration(h)*time.Hour)); err != nil {
 			return err
@@ -232,6 +255,7 @@ func (g *Generator) initial(ctx context.Context, st graphstore.Store, at time.Ti
 			return nil
 		}
 		g.Stats.InitialElements += len(b.Ops)
+		g.done += len(b.Ops)
 		err := g.apply(ctx, st, b)
 		b = &graphstore.Batch{Time: at}
 		return err
@@ -283,6 +307,7 @@ func (g *Generator) hour(ctx context.Context, st graphstore.Store, at time.Time)
 		g.removeOne(b)
 		g.addOne(b)
 	}
+	g.done++
 	return g.apply(ctx, st, b)
 }
 
@@ -316,7 +341,18 @@ func (g *Generator) apply(ctx context.Context, st graphstore.Store, b *graphstor
 	}
 	g.Stats.Batches++
 	g.Stats.Versions += c.Added + c.Changed + c.Removed
+	if g.Progress != nil {
+		g.Progress(Progress{Phase: g.phase, Done: g.done, Total: g.total(), Versions: g.Stats.Versions})
+	}
 	return nil
+}
+
+// total is the size of the phase under way, in the unit of Progress.Done.
+func (g *Generator) total() int {
+	if g.phase == PhaseChurn {
+		return g.cfg.Hours
+	}
+	return g.cfg.Components * (1 + g.cfg.RelationsPer)
 }
 
 // Alive returns the indexes of the components live at the end.

@@ -63,3 +63,42 @@ func TestUniform(t *testing.T) {
 		t.Errorf("name c17 selects %d components, want 1", len(named))
 	}
 }
+
+// TestProgress: a generation reports every batch, each phase counting up
+// to its total (elements of the initial graph, then hours of churn), and
+// the versions written never go back.
+func TestProgress(t *testing.T) {
+	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	cfg := topogen.Config{Components: 300, RelationsPer: 3, Hours: 5, ChurnShare: 0.02, AddRemove: 3, BatchSize: 500, Seed: 1, End: end}
+	st := memstore.New(memstore.Options{Now: func() time.Time { return end }})
+	g := topogen.New(cfg)
+	var got []topogen.Progress
+	g.Progress = func(p topogen.Progress) { got = append(got, p) }
+	stats, err := g.Load(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1,200 elements in batches of 500: 3 batches; then 5 hours.
+	want := []struct {
+		phase       topogen.Phase
+		done, total int
+	}{
+		{topogen.PhaseInitial, 500, 1200}, {topogen.PhaseInitial, 1000, 1200}, {topogen.PhaseInitial, 1200, 1200},
+		{topogen.PhaseChurn, 1, 5}, {topogen.PhaseChurn, 2, 5}, {topogen.PhaseChurn, 3, 5}, {topogen.PhaseChurn, 4, 5}, {topogen.PhaseChurn, 5, 5},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d reports, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		p := got[i]
+		if p.Phase != w.phase || p.Done != w.done || p.Total != w.total {
+			t.Errorf("report %d: %s %d/%d, want %s %d/%d", i, p.Phase, p.Done, p.Total, w.phase, w.done, w.total)
+		}
+		if i > 0 && p.Versions < got[i-1].Versions {
+			t.Errorf("report %d: versions went back from %d to %d", i, got[i-1].Versions, p.Versions)
+		}
+	}
+	if last := got[len(got)-1]; last.Versions != stats.Versions {
+		t.Errorf("last report says %d versions, the stats %d", last.Versions, stats.Versions)
+	}
+}

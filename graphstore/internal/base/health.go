@@ -72,6 +72,20 @@ type hnode struct {
 	supportSet    bool          // this pass set support
 }
 
+// Sketch is what propagation needs of committed elements, told without
+// loading them. A State that can implements it: the bulk loader, whose
+// churn at a million components asks for tens of thousands of relations
+// and components an hour that no cache holds (each a search of the LSM).
+// Propagation asks it before Current; ok false sends it to Current.
+type Sketch interface {
+	// RelationEnds returns a live relation's resolved ends (0 while one
+	// does not exist) and dependency direction.
+	RelationEnds(id graphstore.ID) (src, dst graphstore.ID, dir graphstore.DependencyDirection, ok bool)
+	// ComponentHealth returns a component's own and propagated state as
+	// committed; alive is false when id is not a live component.
+	ComponentHealth(id graphstore.ID) (own, propagated graphstore.HealthState, alive, ok bool)
+}
+
 // relEnds is what propagation needs of a committed relation.
 type relEnds struct {
 	src, dst graphstore.ID
@@ -85,6 +99,7 @@ type propagation struct {
 	rels      map[graphstore.ID]relEnds         // committed relations read so far: each is met from both ends
 	pendingAt map[graphstore.ID][]graphstore.ID // component → relations of the batch traversable at it after the batch
 	stack     []graphstore.ID                   // components whose rise their dependents have not seen yet
+	sketch    Sketch                            // nil when the state has none
 }
 
 // severe is what a state passes on along a dependency.
@@ -105,6 +120,7 @@ func (a *applier) health() error {
 	}
 	p := &propagation{a: a, nodes: map[graphstore.ID]*hnode{}, rels: map[graphstore.ID]relEnds{},
 		pendingAt: map[graphstore.ID][]graphstore.ID{}}
+	p.sketch, _ = a.st.(Sketch)
 	lower, raise := p.seeds()
 	if err := p.overDelete(lower); err != nil {
 		return err
@@ -286,15 +302,8 @@ func (p *propagation) node(id graphstore.ID) (*hnode, error) {
 		if w.kind == graphstore.KindComponent && len(w.contribs) > 0 {
 			n.alive, n.own = true, ownState(w.contribs, w.checkState)
 		}
-	} else {
-		e, err := p.a.st.Current(id)
-		if err != nil {
-			return nil, err
-		}
-		if e != nil && e.Component() != nil {
-			c := e.Component()
-			n.alive, n.own, n.old, n.elem = true, c.Health, c.Propagated, e
-		}
+	} else if err := p.committed(id, n); err != nil {
+		return nil, err
 	}
 	// Outside D a component keeps at least its old state; its dependents
 	// have taken that into account. An own state above it rests on itself.
@@ -304,6 +313,30 @@ func (p *propagation) node(id graphstore.ID) (*hnode, error) {
 	}
 	p.nodes[id] = n
 	return n, nil
+}
+
+// committed fills in a node the batch left alone so far: from the sketch
+// when the state has one (the element is then read only if its state
+// changes), else from its committed version.
+func (p *propagation) committed(id graphstore.ID, n *hnode) error {
+	if p.sketch != nil {
+		if own, old, alive, ok := p.sketch.ComponentHealth(id); ok {
+			n.alive = alive
+			if alive {
+				n.own, n.old = own, old
+			}
+			return nil
+		}
+	}
+	e, err := p.a.st.Current(id)
+	if err != nil {
+		return err
+	}
+	if e != nil && e.Component() != nil {
+		c := e.Component()
+		n.alive, n.own, n.old, n.elem = true, c.Health, c.Propagated, e
+	}
+	return nil
 }
 
 // supportOf returns what a component's state rests on: as this pass set
@@ -393,6 +426,13 @@ func (p *propagation) loadEdges(id graphstore.ID, n *hnode) error {
 func (p *propagation) relation(rel, at graphstore.ID) (relEnds, error) {
 	if r, ok := p.rels[rel]; ok {
 		return r, nil
+	}
+	if p.sketch != nil {
+		if src, dst, dir, ok := p.sketch.RelationEnds(rel); ok {
+			r := relEnds{src, dst, dir}
+			p.rels[rel] = r
+			return r, nil
+		}
 	}
 	e, err := p.a.st.Current(rel)
 	if err != nil {
@@ -576,7 +616,17 @@ func (p *propagation) record() error {
 			continue
 		}
 		if !pending {
-			w = p.a.adopt(id, graphstore.KindComponent, n.elem) // read once, in node
+			e := n.elem // read once, in node, unless the sketch told its state
+			if e == nil {
+				var err error
+				if e, err = p.a.st.Current(id); err != nil {
+					return err
+				}
+				if e == nil || e.Component() == nil {
+					return internalErrorf("component %d is live in the sketch but not in the store", id)
+				}
+			}
+			w = p.a.adopt(id, graphstore.KindComponent, e)
 		}
 		w.propagated = n.cur
 	}
