@@ -312,6 +312,21 @@ func BenchmarkNeighborsPast(b *testing.B) {
 	})
 }
 
+// (c') the same as (c) at a different past time for every query: a
+// random second of the churned window (the 30 days before the benchmark's
+// clock), so that what the store remembers of the last past time read
+// rarely answers the next query, as when many users look at many moments.
+func BenchmarkNeighborsPastSpread(b *testing.B) {
+	if benchStore(b).cfg.Hours == 0 {
+		b.Skip("the store has no churn (TETRA_BENCH_HOURS=0): no past to spread over")
+	}
+	latencies(b, func(env *benchEnv, r *rand.Rand) string {
+		at := benchgraph.End.Add(-time.Duration(r.Int64N(int64(env.cfg.Hours)*3600)) * time.Second)
+		return fmt.Sprintf(`withNeighborsOf(components = (name = %q), levels = "2", direction = "both") AT %q`,
+			seed(env, r), at.Format(time.RFC3339))
+	})
+}
+
 // (d) label = "x" over 10% of the graph.
 func BenchmarkBroadLabel(b *testing.B) {
 	latencies(b, func(*benchEnv, *rand.Rand) string { return `label = "x"` })

@@ -123,8 +123,7 @@ type snapshot struct {
 	isNow  bool // the read is at or after the last published commit
 	shown  time.Time
 	closed bool
-	memo   *chain // the chain last looked up, of memoID
-	memoID graphstore.ID
+	memo   *chainMemo // the chains this snapshot has looked up; nil until the first
 }
 
 var _ graphstore.Snapshot = (*snapshot)(nil)
@@ -178,6 +177,9 @@ func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphs
 	if err != nil {
 		return dst, err
 	}
+	if !ch.adj[side(ix)].tooLong {
+		sn.adjacencyLoaded(id, side(ix))
+	}
 	for _, iv := range l {
 		if iv.from <= sn.ts && sn.ts < iv.to {
 			dst = append(dst, graphstore.Adjacency{Relation: iv.id, Other: iv.aux})
@@ -186,18 +188,30 @@ func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphs
 	return dst, nil
 }
 
-// chain returns an element's version directory, remembering the last one:
-// reading a component and then its relations looks it up once.
+// chain returns an element's version directory, remembering it for the
+// snapshot's life (chainMemo): a query that reads a component, expands
+// its adjacency and relates it to the result looks it up once.
 func (sn *snapshot) chain(id graphstore.ID) (*chain, error) {
-	if sn.memo != nil && sn.memoID == id {
-		return sn.memo, nil
+	if sn.memo == nil {
+		sn.memo = memoPool.Get().(*chainMemo)
+	} else if ch := sn.memo.get(id); ch != nil {
+		return ch, nil
 	}
 	ch, err := sn.s.chainOf(&sn.view, id)
 	if err != nil {
 		return nil, err
 	}
-	sn.memo, sn.memoID = ch, id
+	sn.memo.put(id, ch)
 	return ch, nil
+}
+
+// adjacencyLoaded remembers the chain the cache now holds for id once a
+// read has loaded a side of its adjacency, so that the snapshot's later
+// reads of that side find it loaded instead of reading Pebble again.
+func (sn *snapshot) adjacencyLoaded(id graphstore.ID, sd int) {
+	if ch := sn.s.elems.get(id); ch != nil && (ch.adj[sd].loaded || ch.adj[sd].tooLong) {
+		sn.memo.put(id, ch)
+	}
 }
 
 // Element implements graphstore.Snapshot.
@@ -362,6 +376,11 @@ func (sn *snapshot) Close() error {
 		return nil
 	}
 	sn.closed = true
+	if sn.memo != nil {
+		sn.memo.reset()
+		memoPool.Put(sn.memo)
+		sn.memo = nil
+	}
 	err := sn.view.release()
 	sn.s.mu.Lock()
 	if sn.s.readers[sn.ts]--; sn.s.readers[sn.ts] <= 0 {
