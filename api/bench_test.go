@@ -327,12 +327,14 @@ func BenchmarkRESTLeanNeighbors8(b *testing.B) { restLatencies(b, 8, dialLean, n
 // every middleware but without a connection: the server's own CPU and
 // allocations per request, which the loopback figures above add the
 // network and the client's work to (and which a loaded machine disturbs
-// less).
+// less). Floor is the floor benchmarks' route the same way: the
+// middleware and the body's read alone, so that the loopback floor less
+// it is the connection's share (net/http, the kernel, the client).
 func BenchmarkQueryHandler(b *testing.B) {
 	for _, c := range []struct {
-		name string
-		q    func(r *rand.Rand) string
-	}{{"Selective", selective}, {"Neighbors", neighbours}} {
+		name, path string
+		q          func(r *rand.Rand) string
+	}{{"Selective", "/api/query", selective}, {"Neighbors", "/api/query", neighbours}, {"Floor", "/api/floor", selective}} {
 		b.Run(c.name, func(b *testing.B) {
 			benchServer(b)
 			r := rand.New(rand.NewPCG(7, 7))
@@ -342,7 +344,7 @@ func BenchmarkQueryHandler(b *testing.B) {
 			}
 			w := &discardWriter{h: http.Header{}}
 			serve := func(i int) error {
-				req := httptest.NewRequest("POST", "/api/query", bytes.NewReader(bodies[i%len(bodies)]))
+				req := httptest.NewRequest("POST", c.path, bytes.NewReader(bodies[i%len(bodies)]))
 				req.Header.Set("Content-Type", "application/json")
 				clear(w.h)
 				w.status = 0
