@@ -172,22 +172,47 @@ type writeBuf struct {
 	// list of one change, and one allocation each was a tenth of
 	// encoding a write. Nothing keeps a list beyond publish.
 	arena []postingChange
+	// shared are the terms of this commit with more than one change (a
+	// type, a layer, a domain: shared by many of its elements), and spare
+	// the lists of the previous commits' shared terms, emptied: growing a
+	// list from one change to hundreds, doubling, for every shared term
+	// of every commit was half the cost of recording the changes.
+	shared []termKey
+	spare  [][]postingChange
 }
 
 // change appends one posting change of term k.
 func (buf *writeBuf) change(k termKey, ch postingChange) {
-	if l, ok := buf.changes[k]; ok {
-		buf.changes[k] = append(l, ch) // a shared term: grows on the heap
-		return
+	l, ok := buf.changes[k]
+	switch {
+	case !ok:
+		buf.arena = append(buf.arena, ch)
+		n := len(buf.arena)
+		buf.changes[k] = buf.arena[n-1 : n : n]
+	case len(l) == 1: // the term's second change: it moves to a list of its own
+		var own []postingChange
+		if n := len(buf.spare); n > 0 {
+			own, buf.spare = buf.spare[n-1], buf.spare[:n-1]
+		}
+		buf.changes[k] = append(own, l[0], ch)
+		buf.shared = append(buf.shared, k)
+	default:
+		buf.changes[k] = append(l, ch)
 	}
-	buf.arena = append(buf.arena, ch)
-	n := len(buf.arena)
-	buf.changes[k] = buf.arena[n-1 : n : n]
 }
 
-// reset empties buf for a commit of about n writes.
+// reset empties buf for a commit of about n writes, keeping the lists of
+// the last commit's shared terms as spares.
 func (buf *writeBuf) reset(n int) {
 	buf.kv.reset()
+	for _, k := range buf.shared {
+		// A list that merge grew in another buffer's map is recovered
+		// from this map all the same: the map holds its final slice.
+		if l := buf.changes[k]; cap(l) <= 1<<12 && len(buf.spare) < 1<<10 {
+			buf.spare = append(buf.spare, l[:0])
+		}
+	}
+	buf.shared = buf.shared[:0]
 	buf.changes = buf.changes.reset(n)
 	if cap(buf.arena) > 1<<20 { // as sortedWrites.reset: a bulk batch does not keep its size
 		buf.arena = nil
@@ -608,8 +633,10 @@ func (st *writeState) prefetchExternal(b *graphstore.Batch) (err error) {
 	defer func() { err = cmp.Or(err, it.Close()) }()
 	st.ext = reuseMap(st.s.wpre.ext, len(keys))
 	st.s.wpre.ext = st.ext
+	var seek []byte // one buffer for every seek key (Pebble copies it)
 	for _, k := range keys {
-		if !it.SeekPrefixGE([]byte(k)) || string(it.Key()) != k {
+		seek = append(seek[:0], k...)
+		if !it.SeekPrefixGE(seek) || string(it.Key()) != k {
 			st.ext[k] = 0
 			continue
 		}
@@ -677,6 +704,7 @@ func (st *writeState) prefetchHolders(b *graphstore.Batch) error {
 	}
 	st.holders = reuseMap(st.s.wpre.holders, len(held)+2*len(carried))
 	st.s.wpre.holders = st.holders
+	var prefix []byte // one buffer for every seek's prefix (Pebble copies it)
 	for _, ix := range [...]graphstore.Index{graphstore.IdxIdentifier, graphstore.IdxRelRef, graphstore.IdxCheckRef} {
 		terms := carried
 		if ix == graphstore.IdxIdentifier {
@@ -687,7 +715,8 @@ func (st *writeState) prefetchHolders(b *graphstore.Batch) error {
 			if e, ok := st.s.posts.get(k); ok && !e.tooLong {
 				continue
 			}
-			ids, err := seekHolders(it, k)
+			prefix = appendTermPrefix(prefix[:0], tagPosting, k.ix, k.term)
+			ids, err := seekHolders(it, prefix)
 			if err != nil {
 				return err
 			}
@@ -697,10 +726,9 @@ func (st *writeState) prefetchHolders(b *graphstore.Batch) error {
 	return nil
 }
 
-// seekHolders reads the current postings of a term with an iterator that
-// moves forward only (keys must come in order).
-func seekHolders(it *pebble.Iterator, k termKey) ([]graphstore.ID, error) {
-	p := termPrefix(tagPosting, k.ix, k.term)
+// seekHolders reads the current postings of a term, whose prefix is p,
+// with an iterator that moves forward only (keys must come in order).
+func seekHolders(it *pebble.Iterator, p []byte) ([]graphstore.ID, error) {
 	var ids []graphstore.ID
 	for valid := it.SeekPrefixGE(p); valid; valid = it.Next() {
 		key := it.Key()
