@@ -133,9 +133,10 @@ var _ graphstore.Store = (*Loader)(nil)
 
 // DefaultLoaderRunBytes is how much a Loader gathers in memory before it
 // hands a run off to be ingested; two runs are in memory while one is in
-// flight (churn only, see Loader.overlap). Halving it (runs of 64 MiB) kept the memory of one run alone but
-// doubled the ingests, and so the compactions, of churn: generating 240
-// hours of churn on 100,000 components took half again as much CPU.
+// flight (churn only, see Loader.overlap). Halving it (runs of 64 MiB)
+// kept the memory of one run alone but doubled the ingests, and so the
+// compactions, of churn: generating 240 hours of churn on 100,000
+// components took half again as much CPU.
 const DefaultLoaderRunBytes = 128 << 20
 
 // NewLoader starts a bulk load; runBytes bounds the memory a run gathers
