@@ -151,9 +151,11 @@ func (s *Store) SearchTraces(ctx context.Context, q traces.TraceQuery) (traces.T
 	if q.End < q.Start {
 		return nil, fmt.Errorf("tracepebble: %w: the range ends before it starts", traces.ErrInvalid)
 	}
-	if err := s.checkOpen(); err != nil {
+	release, err := s.hold()
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
 	sr := &search{ctx: ctx, snap: snap, q: q, order: orderOf(q), plan: choose(&q), found: map[string]*found{}}
@@ -163,7 +165,6 @@ func (s *Store) SearchTraces(ctx context.Context, q traces.TraceQuery) (traces.T
 			sr.allowed[id] = true
 		}
 	}
-	var err error
 	if sr.records, err = snap.NewIter(&pebble.IterOptions{LowerBound: []byte{tagChunk}, UpperBound: []byte{tagChunk + 1}}); err != nil {
 		return nil, err
 	}

@@ -169,6 +169,21 @@ func (s *Store) checkOpen() error {
 	return nil
 }
 
+// hold keeps the store open for one read: Close waits until release is
+// called. Reads run to their end within the call that holds (their
+// snapshots never leave it), so Close waits for reads in flight and a read
+// that starts after Close gets ErrClosed instead of using a closed
+// database. A read must not call hold again while holding: a Close
+// waiting between the two would deadlock it.
+func (s *Store) hold() (release func(), err error) {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return nil, traces.ErrClosed
+	}
+	return s.mu.RUnlock, nil
+}
+
 // Close closes the store.
 func (s *Store) Close() error {
 	s.wmu.Lock()
@@ -316,9 +331,11 @@ func (s *Store) Compact(ctx context.Context, now time.Time) error {
 
 // Spans returns a trace's spans starting within [start, end].
 func (s *Store) Spans(ctx context.Context, traceID string, start, end int64) ([]traces.Span, error) {
-	if err := s.checkOpen(); err != nil {
+	release, err := s.hold()
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
 	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{tagChunk}, UpperBound: []byte{tagChunk + 1}})

@@ -2,6 +2,7 @@ package tracepebble_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -103,5 +104,75 @@ func concurrentAppends(t *testing.T, noSync bool) {
 	}
 	if n != writers*perWriter {
 		t.Fatalf("%d traces found, want %d", n, writers*perWriter)
+	}
+}
+
+// TestCloseDuringReads closes the store while searches and trace reads
+// run on other goroutines: each read either answers or returns ErrClosed,
+// and none uses the closed database (Pebble panics on that).
+func TestCloseDuringReads(t *testing.T) {
+	s, err := tracepebble.Open(t.TempDir(), tracepebble.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	base := int64(1_790_000_000) * int64(time.Second)
+	var batch []traces.Span
+	for i := range 200 {
+		batch = append(batch, traces.Span{TraceID: fmt.Sprintf("%04x", i), SpanID: "01", Service: "web", Name: "get", Status: "ok",
+			Start: base + int64(i)*int64(time.Millisecond), Duration: 5})
+	}
+	if err := s.AppendSpans(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	q := traces.TraceQuery{Filter: &telemetry.Match{Field: "service", Values: []string{"web"}}, Start: base, End: base + int64(time.Hour)}
+	var wg sync.WaitGroup
+	var answered, refused [2]int
+	var mu sync.Mutex
+	started := make(chan struct{}, 4)
+	for r := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				if i == 10 {
+					started <- struct{}{}
+				}
+				var err error
+				if r%2 == 0 {
+					var it traces.TraceIterator
+					if it, err = s.SearchTraces(ctx, q); err == nil {
+						for it.Next() {
+						}
+						err = it.Close()
+					}
+				} else {
+					_, err = s.Spans(ctx, fmt.Sprintf("%04x", i%200), base, base+int64(time.Hour))
+				}
+				mu.Lock()
+				switch {
+				case err == nil:
+					answered[r%2]++
+				case errors.Is(err, traces.ErrClosed):
+					refused[r%2]++
+				default:
+					t.Errorf("read %d: %v", r, err)
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-started
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if refused != [2]int{2, 2} || answered[0] < 20 || answered[1] < 20 {
+		t.Fatalf("answered %v, refused %v: want every reader to answer before Close and be refused after it", answered, refused)
 	}
 }
