@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/tetrahq/tetra/internal/kv"
@@ -156,16 +157,17 @@ func (s *Store) SelectEvents(ctx context.Context, q telemetry.EventQuery) (telem
 	if q.End < q.Start {
 		return nil, fmt.Errorf("telpebble: %w: the range ends before it starts", telemetry.ErrInvalid)
 	}
-	if err := s.checkOpen(); err != nil {
+	snap, err := s.snapshot()
+	if err != nil {
 		return nil, err
 	}
-	snap := s.db.NewSnapshot()
 	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{tagEvent}, UpperBound: []byte{tagEventTerm + 1}})
 	if err != nil {
 		snap.Close()
+		s.reads.Done()
 		return nil, err
 	}
-	ei := &eventIter{ctx: ctx, snap: snap, it: it, q: q, day: dayOf(q.End)}
+	ei := &eventIter{ctx: ctx, snap: snap, it: it, reads: &s.reads, q: q, day: dayOf(q.End)}
 	ei.terms, _ = drivingTerms(&q)
 	if q.Identifiers != nil {
 		ei.allowed = map[string]bool{}
@@ -187,6 +189,7 @@ type eventIter struct {
 	ctx     context.Context
 	snap    *pebble.Snapshot
 	it      *pebble.Iterator
+	reads   *sync.WaitGroup // the store's, done by Close
 	q       telemetry.EventQuery
 	terms   []string
 	allowed map[string]bool
@@ -325,7 +328,20 @@ func (ei *eventIter) Close() error {
 	}
 	err := cmp.Or(ei.it.Close(), ei.snap.Close())
 	ei.it = nil
+	ei.reads.Done()
 	return err
+}
+
+// snapshot opens a snapshot for a read that Close waits for: the read
+// calls s.reads.Done once the snapshot is closed.
+func (s *Store) snapshot() (*pebble.Snapshot, error) {
+	s.hmu.RLock()
+	defer s.hmu.RUnlock()
+	if s.closed {
+		return nil, telemetry.ErrClosed
+	}
+	s.reads.Add(1)
+	return s.db.NewSnapshot(), nil
 }
 
 // ExplainEvents says which index is read.

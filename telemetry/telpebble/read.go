@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,7 +63,8 @@ type reader struct {
 	spans      []span       // head spans of one window (summarize)
 	summarized int64        // chunks answered by their summaries
 	stats      *readStats
-	readers    *atomic.Int64 // the store's, given back by close
+	readers    *atomic.Int64   // the store's, given back by close
+	reads      *sync.WaitGroup // the store's, done by close once the snapshot is closed
 }
 
 // readStats counts what reads did, for tests and measurements.
@@ -91,10 +93,11 @@ func (s *Store) open(ctx context.Context, q *telemetry.MetricQuery) (*reader, []
 	snap := s.db.NewSnapshot()
 	hv := s.head.viewOf(metas, windowOf(q.Start), windowOf(q.End))
 	s.readers.Add(1)
+	s.reads.Add(1)
 	s.hmu.RUnlock()
 	n := min(windowOf(q.End)-windowOf(q.Start)+1, maxWindowIters)
 	return &reader{ctx: ctx, snap: snap, its: make([]*pebble.Iterator, n), head: hv,
-		start: q.Start, end: q.End, stats: &s.stats, readers: &s.readers}, sel, nil
+		start: q.Start, end: q.End, stats: &s.stats, readers: &s.readers, reads: &s.reads}, sel, nil
 }
 
 // maxWindowIters bounds the iterators a read keeps open, one per window:
@@ -133,7 +136,9 @@ func (r *reader) close() error {
 			err = cmp.Or(err, it.Close())
 		}
 	}
-	return cmp.Or(err, r.snap.Close())
+	err = cmp.Or(err, r.snap.Close())
+	r.reads.Done()
+	return err
 }
 
 // samples returns a series' samples in the range, sorted by time; the

@@ -106,6 +106,12 @@ type Store struct {
 	// have its head memory reused, since no reader holds a view of it.
 	readers atomic.Int64
 
+	// reads counts the reads holding a snapshot (metric readers and event
+	// iterators): added under hmu while the store is open, done once the
+	// read has closed its snapshot. Close waits for them, up to closeWait,
+	// before it closes the database.
+	reads sync.WaitGroup
+
 	stats  readStats
 	schema uint64 // the directory's format version; REQUIRES: wmu after Open
 	oldWAL bool   // table 0x05 held records at open: seals clear it
@@ -329,7 +335,24 @@ func (s *Store) Close() error {
 	s.hmu.Lock()
 	s.closed = true
 	s.hmu.Unlock()
-	return errors.Join(err, s.log.close(), s.db.Close())
+	return errors.Join(err, s.waitReads(closeWait), s.log.close(), s.db.Close())
+}
+
+// closeWait bounds how long Close waits for reads in flight: a caller that
+// never closes an iterator must not keep the process from stopping.
+const closeWait = 10 * time.Second
+
+// waitReads waits until every read open has closed its snapshot, or d has
+// passed. REQUIRES: closed is set, so no read starts any more.
+func (s *Store) waitReads(d time.Duration) error {
+	done := make(chan struct{})
+	go func() { s.reads.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(d):
+		return fmt.Errorf("telpebble: closing with reads still open after %s", d)
+	}
 }
 
 func (s *Store) checkOpen() error {
