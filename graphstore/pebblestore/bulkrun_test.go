@@ -1,6 +1,8 @@
 package pebblestore
 
 import (
+	"bytes"
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -40,6 +42,42 @@ func TestPlaceByBucket(t *testing.T) {
 			slices.SortFunc(ents, func(a, b kvEntry) int { return int(a.seq - b.seq) })
 			if !slices.Equal(ents, want) {
 				t.Fatalf("n=%d spread=%d: writes lost or doubled", n, spread)
+			}
+		}
+	}
+}
+
+// TestSortWrites checks the radix sort of a run's writes against sorting
+// by bytes.Compare and order in the run: keys that share long prefixes, end
+// within a digit or exactly at its end, contain zero bytes (a shorter key
+// padded with zeros must still come first) and repeat.
+func TestSortWrites(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte{0, 1, 'a', 'b', 0xff}
+	for _, n := range []int{0, 1, 2, 50, 5000} {
+		for _, maxLen := range []int{1, 3, 10, 11, 18, 19, 40} {
+			var r runKV
+			for range n {
+				k := make([]byte, 1+rng.IntN(maxLen))
+				k[0] = tagPosting // keys of one bucket mostly, as in a table's range
+				for i := 1; i < len(k); i++ {
+					k[i] = alphabet[rng.IntN(len(alphabet))]
+				}
+				if rng.IntN(3) == 0 && len(k) > 1 {
+					clear(k[1:]) // long runs of zero bytes
+				}
+				r.set(k, []byte{byte(rng.IntN(256))})
+			}
+			want := slices.Clone(r.ents)
+			slices.SortFunc(want, func(a, b kvEntry) int {
+				return cmp.Or(bytes.Compare(r.key(&a), r.key(&b)), cmp.Compare(a.seq, b.seq))
+			})
+			r.sortWrites(r.ents)
+			for i := range want {
+				if r.ents[i].seq != want[i].seq {
+					t.Fatalf("n=%d maxLen=%d: write %d is %q (seq %d), want %q (seq %d)", n, maxLen, i,
+						r.key(&r.ents[i]), r.ents[i].seq, r.key(&want[i]), want[i].seq)
+				}
 			}
 		}
 	}
