@@ -156,10 +156,11 @@ type Store struct {
 	// presentFrom says where the present graph came from when the store
 	// opened: "file" (presentfile.go) or "build" (Pebble's postings).
 	presentFrom string
-	cmu         sync.Mutex  // serialises compactions; first in the lock order
-	wmu         sync.Mutex  // serialises writers; after cmu
-	wbuf        [2]writeBuf // a commit's keys, values and posting changes, in two halves; reused under wmu
-	wpre        prefetched  // the maps a commit's prefetch fills; reused under wmu
+	cmu         sync.Mutex   // serialises compactions; first in the lock order
+	wmu         sync.Mutex   // serialises writers; after cmu
+	wbuf        [2]writeBuf  // a commit's keys, values and posting changes, in two halves; reused under wmu
+	wopen       openPostings // a commit's new current postings, in key order; reused under wmu
+	wpre        prefetched   // the maps a commit's prefetch fills; reused under wmu
 
 	mu      sync.RWMutex // guards the fields below; after cmu and wmu, before shard locks
 	last    int64        // time of the latest commit (ns)

@@ -100,15 +100,22 @@ func (s *Store) commit(plan *base.Plan, asked int64) (termChanges, error) {
 	kv.setKV(metaLast, appendU64(nil, uint64(plan.Time)))
 	kv.setKV(metaAsked, appendU64(nil, uint64(asked)))
 	kv.setKV(metaNextID, appendU64(nil, uint64(plan.NextID)))
-	if len(second.kv.ops) == 0 {
-		kv.sort()
-	} else {
-		shareWork(2, func(_, i int) { s.wbuf[i].kv.sort() })
-		first.changes.merge(second.changes)
-	}
-	batch := s.db.NewBatchWithSize(kv.size() + second.kv.size())
+	// The new current postings, most of a commit's keys, are not among
+	// kv's: their terms are sorted once each and their keys written in
+	// order from the changes (openPostings), beside the sort of the rest.
+	first.changes.merge(second.changes)
+	kv.absorb(&second.kv)
+	open := &s.wopen
+	shareWork(2, func(_, task int) {
+		if task == 0 {
+			kv.sort()
+		} else {
+			open.build(first.changes, plan.Time)
+		}
+	})
+	batch := s.db.NewBatchWithSize(kv.size() + open.kv.size())
 	defer batch.Close()
-	if err := applySorted(batch, kv, &second.kv); err != nil {
+	if err := applySorted(batch, kv, &open.kv); err != nil {
 		return nil, err
 	}
 	// State operations go last and in their order: a range delete must
@@ -303,6 +310,16 @@ func (w *sortedWrites) setKV(k, v []byte) {
 	w.ops = append(w.ops, kvRef{off: off, mid: off + len(k), end: len(w.buf)})
 }
 
+// absorb moves o's operations to the end of w's, emptying o.
+func (w *sortedWrites) absorb(o *sortedWrites) {
+	base := len(w.buf)
+	w.buf = append(w.buf, o.buf...)
+	for _, r := range o.ops {
+		w.ops = append(w.ops, kvRef{off: base + r.off, mid: base + r.mid, end: base + r.end, del: r.del})
+	}
+	o.reset()
+}
+
 func (w *sortedWrites) del(k []byte) {
 	off := len(w.buf)
 	w.buf = append(w.buf, k...)
@@ -420,7 +437,8 @@ type postingID struct {
 
 // writePostings closes the postings the old version had and the new one has
 // not (moving them to the history table with their validity interval) and
-// opens the ones the new version adds.
+// records the ones the new version adds as changes, from which
+// openPostings writes their keys.
 func (s *Store) writePostings(buf *writeBuf, v *view, w *base.Write, ts int64) error {
 	kv := &buf.kv
 	if base.SamePostings(w.Before, w.After) {
@@ -439,19 +457,9 @@ func (s *Store) writePostings(buf *writeBuf, v *view, w *base.Write, ts int64) e
 		buf.change(termKey{p.Index, p.Term}, postingChange{id: w.ID, aux: p.Aux, close: true})
 	}
 	for _, p := range after {
-		if had(p) {
-			continue
+		if !had(p) { // its key is written from the change (openPostings)
+			buf.change(termKey{p.Index, p.Term}, postingChange{id: w.ID, aux: p.Aux})
 		}
-		kv.set(func(b []byte) ([]byte, int) {
-			b = appendPostingKey(b, p.Index, p.Term, w.ID)
-			n := len(b)
-			b = appendU64(b, uint64(ts))
-			if p.Aux != 0 {
-				b = appendU64(b, uint64(p.Aux))
-			}
-			return b, n
-		})
-		buf.change(termKey{p.Index, p.Term}, postingChange{id: w.ID, aux: p.Aux})
 	}
 	return nil
 }

@@ -81,3 +81,54 @@ func TestSortedWritesOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenPostingsOrder builds the opened postings of random changes
+// (terms with bytes that escaping changes, prefixes of one another, several
+// indexes, closes among the opens, ids in two ascending runs per term as
+// two encoding buffers leave them, repeated ids) and compares them with
+// every opened posting's key and value sorted stably by key, as the
+// commit's sort of all keys wrote them before.
+func TestOpenPostingsOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := []string{"", "a", "ab", "a\x00", "a\x00b", "\xff", "a\xff", "b"}
+	var o openPostings
+	for commit := range 20 {
+		ts := int64(1000 + commit)
+		changes := termChanges{}
+		type kv struct{ k, v []byte }
+		var want []kv
+		for range 1 + rng.IntN(40) {
+			k := termKey{graphstore.Index(1 + rng.IntN(3)), alphabet[rng.IntN(len(alphabet))] + alphabet[rng.IntN(len(alphabet))]}
+			if _, ok := changes[k]; ok {
+				continue
+			}
+			var chs []postingChange
+			for run := range 2 {
+				id := graphstore.ID(1 + run*rng.IntN(50))
+				for range rng.IntN(6) {
+					id += graphstore.ID(rng.IntN(3)) // 0: the same id again
+					ch := postingChange{id: id, aux: graphstore.ID(rng.IntN(2) * rng.IntN(100)), close: rng.IntN(4) == 0}
+					chs = append(chs, ch)
+					if !ch.close {
+						v := appendU64(nil, uint64(ts))
+						if ch.aux != 0 {
+							v = appendU64(v, uint64(ch.aux))
+						}
+						want = append(want, kv{postingKey(k.ix, k.term, id), v})
+					}
+				}
+			}
+			changes[k] = chs
+		}
+		slices.SortStableFunc(want, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+		o.build(changes, ts)
+		if len(o.kv.ops) != len(want) {
+			t.Fatalf("commit %d: %d keys, want %d", commit, len(o.kv.ops), len(want))
+		}
+		for i, r := range o.kv.ops {
+			if r.del || !bytes.Equal(o.kv.key(r), want[i].k) || !bytes.Equal(o.kv.buf[r.mid:r.end], want[i].v) {
+				t.Fatalf("commit %d op %d: %x=%x, want %x=%x", commit, i, o.kv.key(r), o.kv.buf[r.mid:r.end], want[i].k, want[i].v)
+			}
+		}
+	}
+}

@@ -2,6 +2,8 @@ package topogen_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,5 +102,33 @@ func TestProgress(t *testing.T) {
 	}
 	if last := got[len(got)-1]; last.Versions != stats.Versions {
 		t.Errorf("last report says %d versions, the stats %d", last.Versions, stats.Versions)
+	}
+}
+
+// TestIntakePayload compares the payload with the same document formatted
+// by fmt, as it was written before it was appended by hand.
+func TestIntakePayload(t *testing.T) {
+	for _, c := range []struct{ agent, seq, n int }{{0, 0, 1}, {3, 17, 5}, {7, 123456, 100}} {
+		var b strings.Builder
+		fmt.Fprintf(&b, `{"internalHostname":"bench-%d","topologies":[{"instance":{"type":"agent","url":"bench-%d"},"components":[`, c.agent, c.agent)
+		for i := range c.n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"externalId":"urn:bench:/%d/%d/%d","type":{"name":"service"},"data":{"name":"svc-%d-%d-%d","layer":"Services","labels":["agent:%d","batch:%d"],"identifiers":["urn:service:/svc-%d-%d-%d"]}}`,
+				c.agent, c.seq, i, c.agent, c.seq, i, c.agent, c.seq, c.agent, c.seq, i)
+		}
+		b.WriteString(`],"relations":[`)
+		for i := range c.n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"externalId":"r/%d/%d/%d","type":{"name":"calls"},"sourceId":"urn:bench:/%d/%d/%d","targetId":"urn:bench:/%d/%d/%d"}`,
+				c.agent, c.seq, i, c.agent, c.seq, i, c.agent, c.seq, (i+1)%c.n)
+		}
+		b.WriteString(`]}]}`)
+		if got := string(topogen.AppendIntakePayload([]byte("x"), c.agent, c.seq, c.n)); got != "x"+b.String() {
+			t.Errorf("%+v:\n%s\nwant\n%s", c, got, b.String())
+		}
 	}
 }
