@@ -84,11 +84,15 @@ type lazyIter struct {
 	// set, when not nil, returns the ids as a bitmap the caller must not
 	// modify, without opening the iterator (ok false when the snapshot
 	// cannot answer from memory): a filter over it filters the bitmap.
-	set   func() (memSet, bool, error)
-	it    iterator
-	err   error
-	asked bool   // whether set was called (for bitmap)
-	bm    memSet // its answer, empty when not ok
+	set func() (memSet, bool, error)
+	// sorted, when not nil, returns the ids as a sorted slice the caller
+	// must not modify (ok false when the snapshot does not hold them so):
+	// drainInto copies them out before asking for the bitmap.
+	sorted func() ([]uint32, bool, error)
+	it     iterator
+	err    error
+	asked  bool   // whether set was called (for bitmap)
+	bm     memSet // its answer, empty when not ok
 }
 
 // bitmap implements setSource; once asked, the iterator streams the same
@@ -503,6 +507,18 @@ func drain(it iterator) ([]graphstore.ID, error) {
 // is copied out of its bitmap a block of ids at a time: a broad filter's
 // hundred thousand ids cost two calls through interfaces each otherwise.
 func drainInto(out []graphstore.ID, it iterator) ([]graphstore.ID, error) {
+	if l, ok := it.(*lazyIter); ok && l.sorted != nil && l.it == nil && !l.asked {
+		ids, ok, err := l.sorted()
+		if err != nil {
+			return out, err
+		}
+		if ok {
+			for _, id := range ids {
+				out = append(out, graphstore.ID(id))
+			}
+			return out, nil
+		}
+	}
 	set, ok, err := bitmapOf(it)
 	if err != nil {
 		return out, err

@@ -288,7 +288,11 @@ func (b builder) ConstructScan(f planner.Field, terms []string) (planner.Node, e
 		return nil, err
 	}
 	set := func() (memSet, bool, error) { return b.r.termsSet(ix, terms) }
-	return &lazyIter{set: set, open: func() (iterator, error) {
+	var sorted func() ([]uint32, bool, error)
+	if sr, ok := b.r.snap.(graphstore.SortedSetReader); ok && len(terms) == 1 {
+		sorted = func() ([]uint32, bool, error) { return sr.PostingSorted(ix, terms[0]) }
+	}
+	return &lazyIter{set: set, sorted: sorted, open: func() (iterator, error) {
 		lists := make([][]graphstore.ID, 0, len(terms))
 		for _, t := range terms {
 			ids, err := b.r.snap.Postings(ix, t)
