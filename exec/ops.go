@@ -85,10 +85,14 @@ type lazyIter struct {
 	// modify, without opening the iterator (ok false when the snapshot
 	// cannot answer from memory): a filter over it filters the bitmap.
 	set func() (memSet, bool, error)
-	// sorted, when not nil, returns the ids as a sorted slice the caller
-	// must not modify (ok false when the snapshot does not hold them so):
-	// drainInto copies them out before asking for the bitmap.
-	sorted func() ([]uint32, bool, error)
+	// sorted, when not nil, is the snapshot's reader of the postings of
+	// term in ix as a sorted slice (a scan of one term): drainInto copies
+	// them out from it before asking for the bitmap. Fields, not a
+	// closure: a scan whose set algebra never drains it allocates nothing
+	// for it.
+	sorted graphstore.SortedSetReader
+	ix     graphstore.Index
+	term   string
 	it     iterator
 	err    error
 	asked  bool   // whether set was called (for bitmap)
@@ -508,7 +512,7 @@ func drain(it iterator) ([]graphstore.ID, error) {
 // hundred thousand ids cost two calls through interfaces each otherwise.
 func drainInto(out []graphstore.ID, it iterator) ([]graphstore.ID, error) {
 	if l, ok := it.(*lazyIter); ok && l.sorted != nil && l.it == nil && !l.asked {
-		ids, ok, err := l.sorted()
+		ids, ok, err := l.sorted.PostingSorted(l.ix, l.term)
 		if err != nil {
 			return out, err
 		}

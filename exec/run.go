@@ -288,11 +288,11 @@ func (b builder) ConstructScan(f planner.Field, terms []string) (planner.Node, e
 		return nil, err
 	}
 	set := func() (memSet, bool, error) { return b.r.termsSet(ix, terms) }
-	var sorted func() ([]uint32, bool, error)
+	l := &lazyIter{set: set}
 	if sr, ok := b.r.snap.(graphstore.SortedSetReader); ok && len(terms) == 1 {
-		sorted = func() ([]uint32, bool, error) { return sr.PostingSorted(ix, terms[0]) }
+		l.sorted, l.ix, l.term = sr, ix, terms[0]
 	}
-	return &lazyIter{set: set, sorted: sorted, open: func() (iterator, error) {
+	l.open = func() (iterator, error) {
 		lists := make([][]graphstore.ID, 0, len(terms))
 		for _, t := range terms {
 			ids, err := b.r.snap.Postings(ix, t)
@@ -302,7 +302,8 @@ func (b builder) ConstructScan(f planner.Field, terms []string) (planner.Node, e
 			lists = append(lists, ids)
 		}
 		return newSliceIter(mergeSorted(lists)), b.r.ctx.Err()
-	}}, nil
+	}
+	return l, nil
 }
 
 // ConstructGlobScan lists the index's terms under each glob's literal
