@@ -507,9 +507,11 @@ func drain(it iterator) ([]graphstore.ID, error) {
 	return drainInto(nil, it)
 }
 
-// drainInto is drain, appending to out. An input that is a set in memory
-// is copied out of its bitmap a block of ids at a time: a broad filter's
-// hundred thousand ids cost two calls through interfaces each otherwise.
+// drainInto is drain, appending to out. A scan of one term that the
+// snapshot holds as a sorted slice is copied from it (see lazyIter.sorted);
+// another input that is a set in memory is copied out of its bitmap a
+// block of ids at a time: a broad filter's hundred thousand ids cost two
+// calls through interfaces each otherwise.
 func drainInto(out []graphstore.ID, it iterator) ([]graphstore.ID, error) {
 	if l, ok := it.(*lazyIter); ok && l.sorted != nil && l.it == nil && !l.asked {
 		ids, ok, err := l.sorted.PostingSorted(l.ix, l.term)
