@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/tetrahq/tetra/graphstore"
@@ -357,7 +356,7 @@ func relationIDsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID, *gr
 			return nil, err
 		}
 	}
-	slices.Sort(relIDs)
+	sortIDs(relIDs)
 	return relIDs, nil
 }
 

@@ -84,11 +84,19 @@ type lazyIter struct {
 	// set, when not nil, returns the ids as a bitmap the caller must not
 	// modify, without opening the iterator (ok false when the snapshot
 	// cannot answer from memory): a filter over it filters the bitmap.
-	set   func() (memSet, bool, error)
-	it    iterator
-	err   error
-	asked bool   // whether set was called (for bitmap)
-	bm    memSet // its answer, empty when not ok
+	set func() (memSet, bool, error)
+	// sorted, when not nil, is the snapshot's reader of the postings of
+	// term in ix as a sorted slice (a scan of one term): drainInto copies
+	// them out from it before asking for the bitmap. Fields, not a
+	// closure: a scan whose set algebra never drains it allocates nothing
+	// for it.
+	sorted graphstore.SortedSetReader
+	ix     graphstore.Index
+	term   string
+	it     iterator
+	err    error
+	asked  bool   // whether set was called (for bitmap)
+	bm     memSet // its answer, empty when not ok
 }
 
 // bitmap implements setSource; once asked, the iterator streams the same
@@ -499,10 +507,24 @@ func drain(it iterator) ([]graphstore.ID, error) {
 	return drainInto(nil, it)
 }
 
-// drainInto is drain, appending to out. An input that is a set in memory
-// is copied out of its bitmap a block of ids at a time: a broad filter's
-// hundred thousand ids cost two calls through interfaces each otherwise.
+// drainInto is drain, appending to out. A scan of one term that the
+// snapshot holds as a sorted slice is copied from it (see lazyIter.sorted);
+// another input that is a set in memory is copied out of its bitmap a
+// block of ids at a time: a broad filter's hundred thousand ids cost two
+// calls through interfaces each otherwise.
 func drainInto(out []graphstore.ID, it iterator) ([]graphstore.ID, error) {
+	if l, ok := it.(*lazyIter); ok && l.sorted != nil && l.it == nil && !l.asked {
+		ids, ok, err := l.sorted.PostingSorted(l.ix, l.term)
+		if err != nil {
+			return out, err
+		}
+		if ok {
+			for _, id := range ids {
+				out = append(out, graphstore.ID(id))
+			}
+			return out, nil
+		}
+	}
 	set, ok, err := bitmapOf(it)
 	if err != nil {
 		return out, err

@@ -288,7 +288,11 @@ func (b builder) ConstructScan(f planner.Field, terms []string) (planner.Node, e
 		return nil, err
 	}
 	set := func() (memSet, bool, error) { return b.r.termsSet(ix, terms) }
-	return &lazyIter{set: set, open: func() (iterator, error) {
+	l := &lazyIter{set: set}
+	if sr, ok := b.r.snap.(graphstore.SortedSetReader); ok && len(terms) == 1 {
+		l.sorted, l.ix, l.term = sr, ix, terms[0]
+	}
+	l.open = func() (iterator, error) {
 		lists := make([][]graphstore.ID, 0, len(terms))
 		for _, t := range terms {
 			ids, err := b.r.snap.Postings(ix, t)
@@ -298,7 +302,8 @@ func (b builder) ConstructScan(f planner.Field, terms []string) (planner.Node, e
 			lists = append(lists, ids)
 		}
 		return newSliceIter(mergeSorted(lists)), b.r.ctx.Err()
-	}}, nil
+	}
+	return l, nil
 }
 
 // ConstructGlobScan lists the index's terms under each glob's literal

@@ -16,7 +16,7 @@ import (
 func TestMembers(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 5))
 	kinds := map[string]int{}
-	for _, c := range []struct{ n, spread int }{{1, 1}, {10, 2}, {10, 100000}, {300, 3}, {300, 100000}, {5000, 4}, {5000, 1000}} {
+	for _, c := range []struct{ n, spread int }{{1, 1}, {10, 2}, {10, 100000}, {300, 3}, {300, 100000}, {2000, 300}, {5000, 4}, {5000, 1000}} {
 		set := map[graphstore.ID]bool{}
 		for len(set) < c.n {
 			set[graphstore.ID(1+r.IntN(c.n*c.spread))] = true
@@ -138,6 +138,27 @@ func TestIntersectAll(t *testing.T) {
 		// every path of it is taken.
 		if got := intersectBlocks(slices.Clone(sets)); !got.Equals(want) {
 			t.Fatalf("round %d: intersection block by block has %d ids, want %d", round, got.GetCardinality(), want.GetCardinality())
+		}
+	}
+}
+
+// TestSortIDs: sortIDs orders lists short and long, narrow and wide
+// (one, two and three radix passes, and beyond them), with duplicates,
+// exactly as slices.Sort does.
+func TestSortIDs(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 2))
+	for _, n := range []int{0, 1, 511, 512, 3000, 40000} {
+		for _, span := range []uint64{1, 2000, 1 << 22, 1 << 33, 1 << 40} {
+			ids := make([]graphstore.ID, n)
+			base := graphstore.ID(r.Uint64N(1 << 20))
+			for i := range ids {
+				ids[i] = base + graphstore.ID(r.Uint64N(span))
+			}
+			want := slices.Sorted(slices.Values(ids))
+			sortIDs(ids)
+			if !slices.Equal(ids, want) {
+				t.Fatalf("%d ids over %d: not sorted as slices.Sort sorts them", n, span)
+			}
 		}
 	}
 }

@@ -190,6 +190,21 @@ type DenseSetReader interface {
 	PostingBlocks(ix Index, term string) (set *roaring.Bitmap, dense DenseBlocks, ok bool, err error)
 }
 
+// SortedSetReader is implemented by snapshots that can hand out a short
+// posting set as a sorted slice (the Pebble store's snapshots at the
+// current time, for sets of up to about a thousand ids): copying out a
+// selective filter's ids then reads a few cache lines in order instead of
+// walking a bitmap's containers, which at a million components lie
+// scattered over the heap. A wrapper of a Snapshot need not forward it:
+// callers fall back to SetReader.
+type SortedSetReader interface {
+	// PostingSorted returns the elements carrying term in index ix at the
+	// snapshot's time, ascending, ids as uint32. ok is false when the
+	// snapshot does not hold the set so (a long set, or not in memory).
+	// The slice is shared and immutable: never modify it.
+	PostingSorted(ix Index, term string) (ids []uint32, ok bool, err error)
+}
+
 // AdjacencyViewer is implemented by snapshots that can hand out one side
 // of a component's adjacency without copying it (the Pebble store's
 // snapshots at the current time, from its in-memory index of the present

@@ -184,6 +184,26 @@ func comparePages(t *testing.T, at time.Time, id graphstore.ID, ix graphstore.In
 	}
 }
 
+// compareSorted checks the sorted form of a set, when the snapshot hands
+// it out, against the reference's postings.
+func compareSorted(t *testing.T, at time.Time, psn graphstore.Snapshot, ix graphstore.Index, term string, want []graphstore.ID) {
+	t.Helper()
+	ids, ok, err := psn.(graphstore.SortedSetReader).PostingSorted(ix, term)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		return
+	}
+	got := make([]graphstore.ID, 0, len(ids))
+	for _, v := range ids {
+		got = append(got, graphstore.ID(v))
+	}
+	if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+		t.Fatalf("at %v sorted %s %q: %v, reference %v", at, ix, term, got, want)
+	}
+}
+
 // compareSets checks every bitmap the snapshot hands out against the
 // reference's postings.
 func compareSets(t *testing.T, at time.Time, msn, psn graphstore.Snapshot) {
@@ -211,6 +231,7 @@ func compareSets(t *testing.T, at time.Time, msn, psn graphstore.Snapshot) {
 			if !slices.Equal(got, want) {
 				t.Fatalf("at %v bitmap %s %q: %v, reference %v", at, ix, term, got, want)
 			}
+			compareSorted(t, at, psn, ix, term, want)
 		}
 	}
 }

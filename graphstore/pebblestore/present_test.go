@@ -440,3 +440,67 @@ func TestBatchViews(t *testing.T) {
 		t.Error("ElementsView on a closed snapshot: no error")
 	}
 }
+
+// TestPostingSorted: the present graph hands out a set as a sorted slice
+// while it has at most a thousand-odd ids, whether it is held as a small
+// list or as a bitmap, and not beyond; the slice follows commits that
+// grow a set past the bound and shrink it below, and reopening from the
+// present graph's file.
+func TestPostingSorted(t *testing.T) {
+	dir := t.TempDir()
+	opts := pebblestore.Options{Now: graphtest.Clock, Retention: graphtest.Retention, NoSync: true}
+	st, err := pebblestore.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := func(sec int64, from, to int, l string) {
+		t.Helper()
+		b := &graphstore.Batch{Time: graphtest.At(sec)}
+		for i := from; i < to; i++ {
+			ext := fmt.Sprintf("c%d", i)
+			b.PutComponent("s", ext, graphstore.ComponentData{Name: ext, Type: "service", Labels: []string{l}})
+		}
+		if _, err := st.Apply(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(st *pebblestore.Store, what, l string, wantSorted bool) {
+		t.Helper()
+		sn, err := st.Snapshot(time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sn.Close()
+		ids, ok, err := sn.(graphstore.SortedSetReader).PostingSorted(graphstore.IdxLabel, l)
+		if err != nil || ok != wantSorted {
+			t.Fatalf("%s: %s sorted %v (%v), want %v", what, l, ok, err, wantSorted)
+		}
+		want, err := sn.Postings(graphstore.IdxLabel, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok && (len(ids) != len(want) || !slices.EqualFunc(ids, want, func(a uint32, b graphstore.ID) bool { return graphstore.ID(a) == b })) {
+			t.Fatalf("%s: %s sorted %d ids, postings %d (or other ids)", what, l, len(ids), len(want))
+		}
+	}
+	label(10, 0, 1000, "big")
+	label(20, 0, 40, "mid") // moves 40 components from big to mid
+	check(st, "first commits", "big", true)
+	check(st, "first commits", "mid", true)
+	label(30, 0, 10, "big")
+	label(40, 1000, 1100, "big")
+	check(st, "grown past the bound", "big", false)
+	check(st, "grown past the bound", "mid", true)
+	label(50, 1050, 1100, "mid")
+	label(60, 0, 50, "small")
+	check(st, "shrunk below it", "big", true)
+	check(st, "shrunk below it", "small", true)
+	st.Close()
+	if st, err = pebblestore.Open(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, l := range []string{"big", "mid", "small", "none"} {
+		check(st, "reopened", l, true)
+	}
+}

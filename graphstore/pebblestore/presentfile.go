@@ -157,7 +157,7 @@ func (p *present) decodeSets(d *kv.Reader) error {
 			if _, err := bm.FromUnsafeBytes(slices.Clone(d.Bytes())); err != nil {
 				return errCorrupt
 			}
-			set = pset{bm: bm, dense: denseOf(bm)}
+			set = bitmapSet(bm, denseOf(bm))
 		default:
 			return errCorrupt
 		}

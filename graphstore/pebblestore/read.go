@@ -667,6 +667,22 @@ func (sn *snapshot) PostingBlocks(ix graphstore.Index, term string) (*roaring.Bi
 
 var _ graphstore.DenseSetReader = (*snapshot)(nil)
 
+// PostingSorted implements graphstore.SortedSetReader from the present
+// graph.
+func (sn *snapshot) PostingSorted(ix graphstore.Index, term string) ([]uint32, bool, error) {
+	if sn.closed {
+		return nil, false, graphstore.ErrClosed
+	}
+	set, ok := sn.presentSet(ix, term)
+	if !ok {
+		return nil, false, nil
+	}
+	ids, ok := set.sortedIDs()
+	return ids, ok, nil
+}
+
+var _ graphstore.SortedSetReader = (*snapshot)(nil)
+
 // AdjacentPage implements graphstore.Snapshot. From the present graph or a
 // cached adjacency the page is a window of a list in memory; a hub too long
 // to cache is read from Pebble a page at a time at the current time (its
