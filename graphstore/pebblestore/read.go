@@ -123,7 +123,8 @@ type snapshot struct {
 	isNow  bool // the read is at or after the last published commit
 	shown  time.Time
 	closed bool
-	memo   *chainMemo // the chains this snapshot has looked up; nil until the first
+	memo   *chainMemo    // the chains this snapshot has looked up; nil until the first
+	batch  *batchScratch // the batch reads' arrays (pastbatch.go); nil until the first
 }
 
 var _ graphstore.Snapshot = (*snapshot)(nil)
@@ -164,28 +165,45 @@ func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphs
 	if l, ok := sn.presentAdjacent(id, ix); ok {
 		return append(dst, l...), nil
 	}
+	l, err := sn.chainAdjacent(id, ix)
+	return append(dst, l...), err
+}
+
+// chainAdjacent returns one side of a component's adjacency at the
+// snapshot's time from its chain (see sideAt).
+func (sn *snapshot) chainAdjacent(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, error) {
 	ch, err := sn.chain(id)
 	if err != nil {
-		return dst, err
+		return nil, err
 	}
+	return sn.sideAt(ch, id, ix)
+}
+
+// sideAt returns one side of a component's adjacency at the snapshot's
+// time from the component's chain, loading the side from Pebble when the
+// chain does not hold it. A side the chain holds is answered with a list
+// the cache shares (its open intervals, or the live part it remembers for
+// a past time): immutable, never to be modified or appended to.
+func (sn *snapshot) sideAt(ch *chain, id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, error) {
 	if a := &ch.adj[side(ix)]; a.loaded && a.changed <= sn.ts {
-		return append(dst, a.current...), nil // nothing changed since: the open intervals
+		return a.current, nil // nothing changed since: the open intervals
 	} else if a.loaded {
-		return append(dst, a.liveAt(sn.ts)...), nil
+		return a.liveAt(sn.ts), nil
 	}
 	l, err := sn.s.adjacency(&sn.view, ch, id, ix, sn.ts, sn.isNow)
 	if err != nil {
-		return dst, err
+		return nil, err
 	}
 	if !ch.adj[side(ix)].tooLong {
 		sn.adjacencyLoaded(id, side(ix))
 	}
+	var out []graphstore.Adjacency
 	for _, iv := range l {
 		if iv.from <= sn.ts && sn.ts < iv.to {
-			dst = append(dst, graphstore.Adjacency{Relation: iv.id, Other: iv.aux})
+			out = append(out, graphstore.Adjacency{Relation: iv.id, Other: iv.aux})
 		}
 	}
-	return dst, nil
+	return out, nil
 }
 
 // chain returns an element's version directory, remembering it for the
@@ -381,6 +399,7 @@ func (sn *snapshot) Close() error {
 		memoPool.Put(sn.memo)
 		sn.memo = nil
 	}
+	sn.releaseScratch()
 	err := sn.view.release()
 	sn.s.mu.Lock()
 	if sn.s.readers[sn.ts]--; sn.s.readers[sn.ts] <= 0 {
@@ -625,17 +644,21 @@ func (sn *snapshot) presentAdjacent(id graphstore.ID, ix graphstore.Index) ([]gr
 }
 
 // AdjacentView implements graphstore.AdjacencyViewer from the present
-// graph, whose lists are immutable: the writer replaces a component's list
-// with an updated copy.
-func (sn *snapshot) AdjacentView(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, bool, error) {
+// graph, whose lists are immutable (the writer replaces a component's list
+// with an updated copy), or else from the component's chain (sideAt).
+func (sn *snapshot) AdjacentView(id graphstore.ID, ix graphstore.Index) (_ []graphstore.Adjacency, _ bool, err error) {
+	defer markCorrupt(&err)
 	if sn.closed {
 		return nil, false, graphstore.ErrClosed
 	}
 	if ix != graphstore.IdxOut && ix != graphstore.IdxIn {
 		return nil, false, fmt.Errorf("pebblestore: AdjacentView needs IdxOut or IdxIn, not %s", ix)
 	}
-	l, ok := sn.presentAdjacent(id, ix)
-	return l, ok, nil
+	if l, ok := sn.presentAdjacent(id, ix); ok {
+		return l, true, nil
+	}
+	l, err := sn.chainAdjacent(id, ix)
+	return l, err == nil, err
 }
 
 var _ graphstore.AdjacencyViewer = (*snapshot)(nil)
@@ -671,7 +694,8 @@ var _ graphstore.DenseSetReader = (*snapshot)(nil)
 // cached adjacency the page is a window of a list in memory; a hub too long
 // to cache is read from Pebble a page at a time at the current time (its
 // current postings are keyed by relation id), and whole for a past read.
-func (sn *snapshot) AdjacentPage(id graphstore.ID, ix graphstore.Index, after graphstore.ID, max int, dst []graphstore.Adjacency) ([]graphstore.Adjacency, error) {
+func (sn *snapshot) AdjacentPage(id graphstore.ID, ix graphstore.Index, after graphstore.ID, max int, dst []graphstore.Adjacency) (_ []graphstore.Adjacency, err error) {
+	defer markCorrupt(&err)
 	if sn.closed {
 		return dst, graphstore.ErrClosed
 	}
@@ -693,7 +717,7 @@ func (sn *snapshot) AdjacentPage(id graphstore.ID, ix graphstore.Index, after gr
 			return sn.currentPage(id, ix, after, max, dst)
 		}
 	}
-	all, err := sn.Adjacent(id, ix, nil)
+	all, err := sn.sideAt(ch, id, ix)
 	if err != nil {
 		return dst, err
 	}
