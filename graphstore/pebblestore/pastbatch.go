@@ -20,10 +20,11 @@ import (
 // whole batch instead, each loop's loads independent of one another, so
 // that their misses overlap as the present graph's batch reads' do.
 
-// batchScratch holds a snapshot's per-batch arrays between calls (pooled
-// with the snapshot's memo: a batch of 256 is 4 KiB per array).
+// batchScratch holds a snapshot's per-batch arrays between calls (a batch
+// of 256 ids is 2 KiB per array).
 type batchScratch struct {
 	chains []*chain
+	pasts  []*pastSlot
 	slots  []*slot
 }
 
@@ -37,9 +38,10 @@ func (sn *snapshot) scratch(n int) *batchScratch {
 	b := sn.batch
 	if cap(b.chains) < n {
 		b.chains = make([]*chain, n)
+		b.pasts = make([]*pastSlot, n)
 		b.slots = make([]*slot, n)
 	}
-	b.chains, b.slots = b.chains[:n], b.slots[:n]
+	b.chains, b.pasts, b.slots = b.chains[:n], b.pasts[:n], b.slots[:n]
 	return b
 }
 
@@ -48,6 +50,7 @@ func (sn *snapshot) scratch(n int) *batchScratch {
 func (sn *snapshot) releaseScratch() {
 	if b := sn.batch; b != nil {
 		clear(b.chains[:cap(b.chains)])
+		clear(b.pasts[:cap(b.pasts)])
 		clear(b.slots[:cap(b.slots)])
 		scratchPool.Put(b)
 		sn.batch = nil
@@ -55,22 +58,16 @@ func (sn *snapshot) releaseScratch() {
 }
 
 // chainsOf sets chains[i] to the version directory of ids[i]: from the
-// snapshot's memo or the element cache's index in one loop of independent
-// lookups, then, one by one, the ids neither holds (not cached, or without
-// versions) as sn.chain finds them, reading Pebble if it must.
+// element cache's index in one loop of independent loads, then, one by
+// one, the ids it does not hold (not cached, or without versions) as
+// sn.chain finds them: in the snapshot's memo, the cache's maps, or Pebble.
 func (sn *snapshot) chainsOf(ids []graphstore.ID, chains []*chain) error {
-	c := sn.s.elems
+	chunks := *sn.s.elems.index.Load()
 	for i, id := range ids {
-		var ch *chain
-		if sn.memo != nil {
-			ch = sn.memo.get(id)
+		chains[i] = nil
+		if cell := chainCell(chunks, id); cell != nil {
+			chains[i] = cell.Load()
 		}
-		if ch == nil {
-			if cell := c.cell(id); cell != nil {
-				ch = cell.Load()
-			}
-		}
-		chains[i] = ch
 	}
 	for i, ch := range chains {
 		if ch != nil {
@@ -86,14 +83,24 @@ func (sn *snapshot) chainsOf(ids []graphstore.ID, chains []*chain) error {
 
 // chainElements is ElementsView from the element cache: dst[i] is the
 // version of ids[i] live at the snapshot's time when the cache holds it
-// decoded, else nil (not live, or to be read with Element).
+// decoded, else nil (not live, or to be read with Element). Each loop
+// takes one step of every id's chain of loads (the chain, the version it
+// remembers for the last past time, the slot, the element).
 func (sn *snapshot) chainElements(ids []graphstore.ID, dst []*graphstore.Element) error {
 	b := sn.scratch(len(ids))
 	if err := sn.chainsOf(ids, b.chains); err != nil {
 		return err
 	}
 	for i, ch := range b.chains {
-		b.slots[i] = ch.at(sn.ts)
+		b.pasts[i] = ch.past.Load()
+	}
+	ts := sn.ts
+	for i, p := range b.pasts {
+		if p != nil && p.from <= ts && ts < p.to {
+			b.slots[i] = p.sl
+		} else {
+			b.slots[i] = b.chains[i].at(ts)
+		}
 	}
 	for i, sl := range b.slots {
 		dst[i] = nil
