@@ -53,6 +53,7 @@ func pastBatchViews(t *testing.T, opts pebblestore.Options) {
 	apply(40, func(b *graphstore.Batch) { b.DeleteComponent("s", "b") })
 	apply(50, func(b *graphstore.Batch) { comp(b, "a", "x"); b.DeleteRelation("s", "c>d") })
 	apply(60, func(b *graphstore.Batch) { comp(b, "f") }) // so that 50 is in the past
+	firstListsThenRows(t, st, graphtest.At(35))
 
 	// What each component is, and what its sides hold, at second sec
 	// (a read one nanosecond before a commit sees the second before).
@@ -201,4 +202,42 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// firstListsThenRows caches every element's chain through one snapshot's
+// single reads (which load no adjacency), then reads lists through a
+// fresh snapshot's batch before anything else: its chains come from the
+// cache's index, and loading their sides from Pebble must work before
+// the snapshot has looked anything up by itself.
+func firstListsThenRows(t *testing.T, st graphstore.Store, at time.Time) {
+	t.Helper()
+	var ids []graphstore.ID
+	for id := graphstore.ID(1); id <= 20; id++ {
+		ids = append(ids, id)
+	}
+	warm, err := st.Snapshot(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if _, err := warm.Element(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	warm.Close()
+	sn, err := st.Snapshot(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.Close()
+	lists := make([][]graphstore.Adjacency, len(ids))
+	if ok, err := sn.(graphstore.BatchViewer).AdjacentViews(ids, graphstore.IdxOut, lists); err != nil || !ok {
+		t.Fatalf("AdjacentViews first: ok %v, %v", ok, err)
+	}
+	for i, id := range ids {
+		want, err := sn.Adjacent(id, graphstore.IdxOut, nil)
+		if err != nil || !slices.Equal(lists[i], want) {
+			t.Fatalf("out of %d: AdjacentViews %v, Adjacent %v (%v)", id, lists[i], want, err)
+		}
+	}
 }

@@ -210,9 +210,7 @@ func (sn *snapshot) sideAt(ch *chain, id graphstore.ID, ix graphstore.Index) ([]
 // snapshot's life (chainMemo): a query that reads a component, expands
 // its adjacency and relates it to the result looks it up once.
 func (sn *snapshot) chain(id graphstore.ID) (*chain, error) {
-	if sn.memo == nil {
-		sn.memo = memoPool.Get().(*chainMemo)
-	} else if ch := sn.memo.get(id); ch != nil {
+	if ch := sn.memoOf().get(id); ch != nil {
 		return ch, nil
 	}
 	ch, err := sn.s.chainOf(&sn.view, id)
@@ -223,12 +221,23 @@ func (sn *snapshot) chain(id graphstore.ID) (*chain, error) {
 	return ch, nil
 }
 
+// memoOf returns the snapshot's memo, taking one from the pool on first
+// use.
+func (sn *snapshot) memoOf() *chainMemo {
+	if sn.memo == nil {
+		sn.memo = memoPool.Get().(*chainMemo)
+	}
+	return sn.memo
+}
+
 // adjacencyLoaded remembers the chain the cache now holds for id once a
 // read has loaded a side of its adjacency, so that the snapshot's later
-// reads of that side find it loaded instead of reading Pebble again.
+// reads of that side find it loaded instead of reading Pebble again. The
+// chain that was read may have come from the cache's index (a batch read)
+// rather than the memo, so the memo may not exist yet.
 func (sn *snapshot) adjacencyLoaded(id graphstore.ID, sd int) {
 	if ch := sn.s.elems.get(id); ch != nil && (ch.adj[sd].loaded || ch.adj[sd].tooLong) {
-		sn.memo.put(id, ch)
+		sn.memoOf().put(id, ch)
 	}
 }
 
