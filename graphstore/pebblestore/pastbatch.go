@@ -86,7 +86,8 @@ func (sn *snapshot) chainsOf(ids []graphstore.ID, chains []*chain) error {
 // decoded, else nil (not live, or to be read with Element). Each loop
 // takes one step of every id's chain of loads (the chain, the version it
 // remembers for the last past time, the slot, the element).
-func (sn *snapshot) chainElements(ids []graphstore.ID, dst []*graphstore.Element) error {
+func (sn *snapshot) chainElements(ids []graphstore.ID, dst []*graphstore.Element) (err error) {
+	defer markCorrupt(&err)
 	b := sn.scratch(len(ids))
 	if err := sn.chainsOf(ids, b.chains); err != nil {
 		return err
@@ -114,7 +115,8 @@ func (sn *snapshot) chainElements(ids []graphstore.ID, dst []*graphstore.Element
 
 // chainAdjacents is AdjacentViews from the element cache, reading from
 // Pebble the sides it does not hold.
-func (sn *snapshot) chainAdjacents(ids []graphstore.ID, ix graphstore.Index, dst [][]graphstore.Adjacency) error {
+func (sn *snapshot) chainAdjacents(ids []graphstore.ID, ix graphstore.Index, dst [][]graphstore.Adjacency) (err error) {
+	defer markCorrupt(&err)
 	b := sn.scratch(len(ids))
 	if err := sn.chainsOf(ids, b.chains); err != nil {
 		return err

@@ -19,8 +19,7 @@ var _ graphstore.BatchViewer = (*snapshot)(nil)
 // ElementsView implements graphstore.BatchViewer from the element slots
 // or, for a snapshot the present graph does not serve (a past time, or a
 // store without it), from the element cache (chainElements).
-func (sn *snapshot) ElementsView(ids []graphstore.ID, dst []*graphstore.Element) (_ bool, err error) {
-	defer markCorrupt(&err)
+func (sn *snapshot) ElementsView(ids []graphstore.ID, dst []*graphstore.Element) (bool, error) {
 	if sn.closed {
 		return false, graphstore.ErrClosed
 	}
@@ -102,8 +101,7 @@ func warmLists(lists [][]graphstore.Adjacency) graphstore.ID {
 // AdjacentViews implements graphstore.BatchViewer from the present graph's
 // adjacency or, for a snapshot it does not serve, from the components'
 // chains (chainAdjacents).
-func (sn *snapshot) AdjacentViews(ids []graphstore.ID, ix graphstore.Index, dst [][]graphstore.Adjacency) (_ bool, err error) {
-	defer markCorrupt(&err)
+func (sn *snapshot) AdjacentViews(ids []graphstore.ID, ix graphstore.Index, dst [][]graphstore.Adjacency) (bool, error) {
 	if sn.closed {
 		return false, graphstore.ErrClosed
 	}

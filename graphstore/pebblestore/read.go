@@ -171,7 +171,8 @@ func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphs
 
 // chainAdjacent returns one side of a component's adjacency at the
 // snapshot's time from its chain (see sideAt).
-func (sn *snapshot) chainAdjacent(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, error) {
+func (sn *snapshot) chainAdjacent(id graphstore.ID, ix graphstore.Index) (_ []graphstore.Adjacency, err error) {
+	defer markCorrupt(&err)
 	ch, err := sn.chain(id)
 	if err != nil {
 		return nil, err
@@ -655,8 +656,7 @@ func (sn *snapshot) presentAdjacent(id graphstore.ID, ix graphstore.Index) ([]gr
 // AdjacentView implements graphstore.AdjacencyViewer from the present
 // graph, whose lists are immutable (the writer replaces a component's list
 // with an updated copy), or else from the component's chain (sideAt).
-func (sn *snapshot) AdjacentView(id graphstore.ID, ix graphstore.Index) (_ []graphstore.Adjacency, _ bool, err error) {
-	defer markCorrupt(&err)
+func (sn *snapshot) AdjacentView(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, bool, error) {
 	if sn.closed {
 		return nil, false, graphstore.ErrClosed
 	}
@@ -703,8 +703,7 @@ var _ graphstore.DenseSetReader = (*snapshot)(nil)
 // cached adjacency the page is a window of a list in memory; a hub too long
 // to cache is read from Pebble a page at a time at the current time (its
 // current postings are keyed by relation id), and whole for a past read.
-func (sn *snapshot) AdjacentPage(id graphstore.ID, ix graphstore.Index, after graphstore.ID, max int, dst []graphstore.Adjacency) (_ []graphstore.Adjacency, err error) {
-	defer markCorrupt(&err)
+func (sn *snapshot) AdjacentPage(id graphstore.ID, ix graphstore.Index, after graphstore.ID, max int, dst []graphstore.Adjacency) ([]graphstore.Adjacency, error) {
 	if sn.closed {
 		return dst, graphstore.ErrClosed
 	}
@@ -728,6 +727,7 @@ func (sn *snapshot) AdjacentPage(id graphstore.ID, ix graphstore.Index, after gr
 	}
 	all, err := sn.sideAt(ch, id, ix)
 	if err != nil {
+		markCorrupt(&err) // as Adjacent, which this read went through before
 		return dst, err
 	}
 	return appendPage(dst, all, after, max), nil
