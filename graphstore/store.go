@@ -207,27 +207,28 @@ type SortedSetReader interface {
 
 // AdjacencyViewer is implemented by snapshots that can hand out one side
 // of a component's adjacency without copying it (the Pebble store's
-// snapshots at the current time, from its in-memory index of the present
-// graph). Relating a result's components reads every component's outgoing
-// side once; a copy of each was most of the time of a broad filter. A
-// wrapper of a Snapshot need not forward it: callers fall back to
-// Adjacent.
+// snapshots: at the current time from its in-memory index of the present
+// graph, at a past time from its element cache). Relating a result's
+// components reads every component's outgoing side once; a copy of each
+// was most of the time of a broad filter. A wrapper of a Snapshot need not
+// forward it: callers fall back to Adjacent.
 type AdjacencyViewer interface {
 	// AdjacentView returns what Adjacent would append: the traversable
 	// relations that touch component id on one side (IdxOut or IdxIn) at
 	// the snapshot's time, ascending by relation id. ok is false when the
-	// snapshot cannot answer from memory (use Adjacent). The slice is
-	// shared and immutable: read it, never modify or append to it.
+	// snapshot cannot hand out a list without a copy (use Adjacent). The
+	// slice is shared and immutable: read it, never modify or append to it.
 	AdjacentView(id ID, ix Index) (l []Adjacency, ok bool, err error)
 }
 
 // BatchViewer is implemented by snapshots that can read many elements or
-// adjacency lists from memory in one call (the Pebble store's snapshots at
-// the current time, from its present graph). Building a large result reads
-// a row and an adjacency list per component; one call per few hundred ids
-// runs as a tight loop whose cache misses overlap, where a call per id
-// waited for each in turn. A wrapper of a Snapshot need not forward it:
-// callers fall back to Element and AdjacentView.
+// adjacency lists in one call (the Pebble store's snapshots: at the
+// current time from its present graph, at a past time from its element
+// cache). Building a result reads a row and an adjacency list per
+// component; one call per few hundred ids runs as tight loops whose cache
+// misses overlap, where a call per id waited for each in turn. A wrapper
+// of a Snapshot need not forward it: callers fall back to Element and
+// AdjacentView.
 type BatchViewer interface {
 	// ElementsView sets dst[i] (len(dst) == len(ids)) to the element
 	// ids[i] as Element would return it, when the snapshot holds it in
@@ -235,8 +236,9 @@ type BatchViewer interface {
 	// Element). ok is false when the snapshot cannot answer from memory at
 	// all. The elements are shared and immutable.
 	ElementsView(ids []ID, dst []*Element) (ok bool, err error)
-	// AdjacentViews sets dst[i] to what AdjacentView(ids[i], ix) returns;
-	// ok is false when the snapshot cannot answer from memory (then dst is
+	// AdjacentViews sets dst[i] to what AdjacentView(ids[i], ix) returns
+	// (reading the store for the lists it does not hold in memory); ok is
+	// false when the snapshot cannot answer this way (then dst is
 	// unspecified). The slices are shared and immutable.
 	AdjacentViews(ids []ID, ix Index, dst [][]Adjacency) (ok bool, err error)
 }

@@ -237,7 +237,12 @@ func (c *elementCache) get(id graphstore.ID) *chain {
 
 // cell returns the index cell of id, nil when no chunk covers it yet.
 func (c *elementCache) cell(id graphstore.ID) *atomic.Pointer[chain] {
-	chunks := *c.index.Load()
+	return chainCell(*c.index.Load(), id)
+}
+
+// chainCell returns the cell of id in a published copy of the index, nil
+// when no chunk covers it.
+func chainCell(chunks []*chainChunk, id graphstore.ID) *atomic.Pointer[chain] {
 	k := uint64(id) >> chainChunkBits
 	if k >= uint64(len(chunks)) || chunks[k] == nil {
 		return nil

@@ -158,6 +158,73 @@ func compareSnapshots(t *testing.T, at time.Time, msn, psn graphstore.Snapshot) 
 		}
 	}
 	compareSets(t, at, msn, psn)
+	compareBatches(t, at, msn, psn, comps)
+}
+
+// compareBatches reads every id up to beyond the largest the snapshot
+// shows (components, relations and check states; live, deleted, not yet
+// created or never used) through the batch and view reads, in a random
+// order with repeats, and checks them against the reference's single
+// reads: a row handed out must be the element live at the snapshot's time
+// (nil only when the reference has none, or when the store holds it
+// undecoded), a list exactly its adjacency.
+func compareBatches(t *testing.T, at time.Time, msn, psn graphstore.Snapshot, comps []graphstore.ID) {
+	t.Helper()
+	bv, ok := psn.(graphstore.BatchViewer)
+	if !ok {
+		return
+	}
+	var top graphstore.ID
+	for _, id := range comps {
+		top = max(top, id)
+		for _, ix := range []graphstore.Index{graphstore.IdxOut, graphstore.IdxIn} {
+			adj, _ := msn.Adjacent(id, ix, nil)
+			for _, a := range adj {
+				top = max(top, a.Relation)
+			}
+		}
+	}
+	var ids []graphstore.ID
+	for id := graphstore.ID(1); id <= 2*top+8; id++ {
+		ids = append(ids, id)
+	}
+	r := rand.New(rand.NewPCG(uint64(at.UnixNano()), 3))
+	r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	ids = append(ids, ids[:len(ids)/3]...)
+	elems := make([]*graphstore.Element, len(ids))
+	elemsOK, err := bv.ElementsView(ids, elems)
+	if err != nil {
+		t.Fatalf("at %v ElementsView: %v", at, err)
+	}
+	for i, id := range ids {
+		want, _ := msn.Element(id)
+		if !elemsOK || elems[i] == nil {
+			got, err := psn.Element(id) // what the caller then reads
+			if err != nil || (got == nil) != (want == nil) || got != nil && graphtest.FormatElement(got) != graphtest.FormatElement(want) {
+				t.Fatalf("at %v element %d: Element %v, reference %v (%v)", at, id, got, want, err)
+			}
+			continue
+		}
+		if want == nil || graphtest.FormatElement(elems[i]) != graphtest.FormatElement(want) {
+			t.Fatalf("at %v ElementsView of %d: %s, reference %s", at, id, graphtest.FormatElement(elems[i]), graphtest.FormatElement(want))
+		}
+	}
+	for _, ix := range []graphstore.Index{graphstore.IdxOut, graphstore.IdxIn} {
+		lists := make([][]graphstore.Adjacency, len(ids))
+		listsOK, err := bv.AdjacentViews(ids, ix, lists)
+		if err != nil {
+			t.Fatalf("at %v AdjacentViews %s: %v", at, ix, err)
+		}
+		for i, id := range ids {
+			want, _ := msn.Adjacent(id, ix, nil)
+			if listsOK && !slices.Equal(lists[i], want) {
+				t.Fatalf("at %v AdjacentViews %s of %d: %v, reference %v", at, ix, id, lists[i], want)
+			}
+			if l, ok, err := psn.(graphstore.AdjacencyViewer).AdjacentView(id, ix); err != nil || ok && !slices.Equal(l, want) {
+				t.Fatalf("at %v AdjacentView %s of %d: %v, reference %v (%v)", at, ix, id, l, want, err)
+			}
+		}
+	}
 }
 
 // comparePages reads a component's adjacency a page at a time, in pages of

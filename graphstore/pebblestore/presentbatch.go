@@ -16,7 +16,9 @@ import (
 
 var _ graphstore.BatchViewer = (*snapshot)(nil)
 
-// ElementsView implements graphstore.BatchViewer from the element slots.
+// ElementsView implements graphstore.BatchViewer from the element slots
+// or, for a snapshot the present graph does not serve (a past time, or a
+// store without it), from the element cache (chainElements).
 func (sn *snapshot) ElementsView(ids []graphstore.ID, dst []*graphstore.Element) (bool, error) {
 	if sn.closed {
 		return false, graphstore.ErrClosed
@@ -25,7 +27,7 @@ func (sn *snapshot) ElementsView(ids []graphstore.ID, dst []*graphstore.Element)
 		return false, fmt.Errorf("pebblestore: ElementsView needs as many places as ids (%d, %d)", len(dst), len(ids))
 	}
 	if !sn.isNow || sn.s.now == nil {
-		return false, nil
+		return true, sn.chainElements(ids, dst)
 	}
 	slots := sn.s.now.slots(sn.ts)
 	if slots == nil {
@@ -97,7 +99,8 @@ func warmLists(lists [][]graphstore.Adjacency) graphstore.ID {
 }
 
 // AdjacentViews implements graphstore.BatchViewer from the present graph's
-// adjacency.
+// adjacency or, for a snapshot it does not serve, from the components'
+// chains (chainAdjacents).
 func (sn *snapshot) AdjacentViews(ids []graphstore.ID, ix graphstore.Index, dst [][]graphstore.Adjacency) (bool, error) {
 	if sn.closed {
 		return false, graphstore.ErrClosed
@@ -109,7 +112,10 @@ func (sn *snapshot) AdjacentViews(ids []graphstore.ID, ix graphstore.Index, dst 
 		return false, fmt.Errorf("pebblestore: AdjacentViews needs as many places as ids (%d, %d)", len(dst), len(ids))
 	}
 	p := sn.s.now
-	if !sn.isNow || p == nil || !p.usable(sn.ts) {
+	if !sn.isNow || p == nil {
+		return true, sn.chainAdjacents(ids, ix, dst)
+	}
+	if !p.usable(sn.ts) {
 		return false, nil
 	}
 	sd := side(ix)

@@ -123,7 +123,8 @@ type snapshot struct {
 	isNow  bool // the read is at or after the last published commit
 	shown  time.Time
 	closed bool
-	memo   *chainMemo // the chains this snapshot has looked up; nil until the first
+	memo   *chainMemo    // the chains this snapshot has looked up; nil until the first
+	batch  *batchScratch // the batch reads' arrays (pastbatch.go); nil until the first
 }
 
 var _ graphstore.Snapshot = (*snapshot)(nil)
@@ -164,37 +165,53 @@ func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphs
 	if l, ok := sn.presentAdjacent(id, ix); ok {
 		return append(dst, l...), nil
 	}
+	l, err := sn.chainAdjacent(id, ix)
+	return append(dst, l...), err
+}
+
+// chainAdjacent returns one side of a component's adjacency at the
+// snapshot's time from its chain (see sideAt).
+func (sn *snapshot) chainAdjacent(id graphstore.ID, ix graphstore.Index) (_ []graphstore.Adjacency, err error) {
+	defer markCorrupt(&err)
 	ch, err := sn.chain(id)
 	if err != nil {
-		return dst, err
+		return nil, err
 	}
+	return sn.sideAt(ch, id, ix)
+}
+
+// sideAt returns one side of a component's adjacency at the snapshot's
+// time from the component's chain, loading the side from Pebble when the
+// chain does not hold it. A side the chain holds is answered with a list
+// the cache shares (its open intervals, or the live part it remembers for
+// a past time): immutable, never to be modified or appended to.
+func (sn *snapshot) sideAt(ch *chain, id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, error) {
 	if a := &ch.adj[side(ix)]; a.loaded && a.changed <= sn.ts {
-		return append(dst, a.current...), nil // nothing changed since: the open intervals
+		return a.current, nil // nothing changed since: the open intervals
 	} else if a.loaded {
-		return append(dst, a.liveAt(sn.ts)...), nil
+		return a.liveAt(sn.ts), nil
 	}
 	l, err := sn.s.adjacency(&sn.view, ch, id, ix, sn.ts, sn.isNow)
 	if err != nil {
-		return dst, err
+		return nil, err
 	}
 	if !ch.adj[side(ix)].tooLong {
 		sn.adjacencyLoaded(id, side(ix))
 	}
+	var out []graphstore.Adjacency
 	for _, iv := range l {
 		if iv.from <= sn.ts && sn.ts < iv.to {
-			dst = append(dst, graphstore.Adjacency{Relation: iv.id, Other: iv.aux})
+			out = append(out, graphstore.Adjacency{Relation: iv.id, Other: iv.aux})
 		}
 	}
-	return dst, nil
+	return out, nil
 }
 
 // chain returns an element's version directory, remembering it for the
 // snapshot's life (chainMemo): a query that reads a component, expands
 // its adjacency and relates it to the result looks it up once.
 func (sn *snapshot) chain(id graphstore.ID) (*chain, error) {
-	if sn.memo == nil {
-		sn.memo = memoPool.Get().(*chainMemo)
-	} else if ch := sn.memo.get(id); ch != nil {
+	if ch := sn.memoOf().get(id); ch != nil {
 		return ch, nil
 	}
 	ch, err := sn.s.chainOf(&sn.view, id)
@@ -205,12 +222,23 @@ func (sn *snapshot) chain(id graphstore.ID) (*chain, error) {
 	return ch, nil
 }
 
+// memoOf returns the snapshot's memo, taking one from the pool on first
+// use.
+func (sn *snapshot) memoOf() *chainMemo {
+	if sn.memo == nil {
+		sn.memo = memoPool.Get().(*chainMemo)
+	}
+	return sn.memo
+}
+
 // adjacencyLoaded remembers the chain the cache now holds for id once a
 // read has loaded a side of its adjacency, so that the snapshot's later
-// reads of that side find it loaded instead of reading Pebble again.
+// reads of that side find it loaded instead of reading Pebble again. The
+// chain that was read may have come from the cache's index (a batch read)
+// rather than the memo, so the memo may not exist yet.
 func (sn *snapshot) adjacencyLoaded(id graphstore.ID, sd int) {
 	if ch := sn.s.elems.get(id); ch != nil && (ch.adj[sd].loaded || ch.adj[sd].tooLong) {
-		sn.memo.put(id, ch)
+		sn.memoOf().put(id, ch)
 	}
 }
 
@@ -381,6 +409,7 @@ func (sn *snapshot) Close() error {
 		memoPool.Put(sn.memo)
 		sn.memo = nil
 	}
+	sn.releaseScratch()
 	err := sn.view.release()
 	sn.s.mu.Lock()
 	if sn.s.readers[sn.ts]--; sn.s.readers[sn.ts] <= 0 {
@@ -625,8 +654,8 @@ func (sn *snapshot) presentAdjacent(id graphstore.ID, ix graphstore.Index) ([]gr
 }
 
 // AdjacentView implements graphstore.AdjacencyViewer from the present
-// graph, whose lists are immutable: the writer replaces a component's list
-// with an updated copy.
+// graph, whose lists are immutable (the writer replaces a component's list
+// with an updated copy), or else from the component's chain (sideAt).
 func (sn *snapshot) AdjacentView(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, bool, error) {
 	if sn.closed {
 		return nil, false, graphstore.ErrClosed
@@ -634,8 +663,11 @@ func (sn *snapshot) AdjacentView(id graphstore.ID, ix graphstore.Index) ([]graph
 	if ix != graphstore.IdxOut && ix != graphstore.IdxIn {
 		return nil, false, fmt.Errorf("pebblestore: AdjacentView needs IdxOut or IdxIn, not %s", ix)
 	}
-	l, ok := sn.presentAdjacent(id, ix)
-	return l, ok, nil
+	if l, ok := sn.presentAdjacent(id, ix); ok {
+		return l, true, nil
+	}
+	l, err := sn.chainAdjacent(id, ix)
+	return l, err == nil, err
 }
 
 var _ graphstore.AdjacencyViewer = (*snapshot)(nil)
@@ -709,8 +741,9 @@ func (sn *snapshot) AdjacentPage(id graphstore.ID, ix graphstore.Index, after gr
 			return sn.currentPage(id, ix, after, max, dst)
 		}
 	}
-	all, err := sn.Adjacent(id, ix, nil)
+	all, err := sn.sideAt(ch, id, ix)
 	if err != nil {
+		markCorrupt(&err) // as Adjacent, which this read went through before
 		return dst, err
 	}
 	return appendPage(dst, all, after, max), nil
