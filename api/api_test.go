@@ -233,7 +233,7 @@ func (f *fixture) query(key string, req api.QueryRequest) (*exec.Result, respons
 // names returns the names of a topology result's components.
 func names(res *exec.Result) []string {
 	var out []string
-	for _, c := range res.Topology.Components {
+	for _, c := range res.Topology.Components.All() {
 		out = append(out, c.Name)
 	}
 	return out

@@ -134,14 +134,14 @@ func TestScopedKeyCannotEscape(t *testing.T) {
 	all, _ := f.query("admin", api.QueryRequest{Query: `name = "*"`})
 	inScope, _ := f.query("admin", api.QueryRequest{Query: `label = "namespace:shop" AND NOT type = "pod"`})
 	allowed := map[uint64]bool{}
-	for _, c := range inScope.Topology.Components {
+	for _, c := range inScope.Topology.Components.All() {
 		allowed[c.ID] = true
 	}
-	if len(allowed) == 0 || len(allowed) == len(all.Topology.Components) {
-		t.Fatalf("the scope must select some but not all: %d of %d", len(allowed), len(all.Topology.Components))
+	if len(allowed) == 0 || len(allowed) == all.Topology.Components.Len() {
+		t.Fatalf("the scope must select some but not all: %d of %d", len(allowed), all.Topology.Components.Len())
 	}
 	var outside uint64
-	for _, c := range all.Topology.Components {
+	for _, c := range all.Topology.Components.All() {
 		if !allowed[c.ID] {
 			outside = c.ID
 			break
@@ -162,12 +162,12 @@ func TestScopedKeyCannotEscape(t *testing.T) {
 			t.Errorf("%s: %d %s", q, r.status, r.body)
 			continue
 		}
-		for _, c := range res.Topology.Components {
+		for _, c := range res.Topology.Components.All() {
 			if !allowed[c.ID] {
 				t.Errorf("%s: the scoped key saw component %d %q", q, c.ID, c.Name)
 			}
 		}
-		for _, rel := range res.Topology.Relations {
+		for _, rel := range res.Topology.Relations.All() {
 			if !allowed[rel.Source] || !allowed[rel.Target] {
 				t.Errorf("%s: the scoped key saw relation %d %d->%d", q, rel.ID, rel.Source, rel.Target)
 			}

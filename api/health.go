@@ -54,8 +54,8 @@ func (s *Server) componentID(ctx context.Context, ref string, opts exec.QueryOpt
 		return n, nil
 	}
 	res, err := s.cfg.Engine.RunWith(ctx, componentQuery(ref), opts)
-	if err != nil || len(res.Topology.Components) == 0 {
+	if err != nil || res.Topology.Components.Len() == 0 {
 		return 0, err
 	}
-	return res.Topology.Components[0].ID, nil
+	return res.Topology.Components.ID(0), nil
 }

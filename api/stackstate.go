@@ -307,11 +307,11 @@ func nodeID(kind, name string) int64 {
 }
 
 func viewSnapshotOf(t *exec.TopologyResult) *viewSnapshot {
-	vs := &viewSnapshot{Type: "ViewSnapshot", Components: make([]viewComp, 0, len(t.Components)), Relations: make([]viewRel, 0, len(t.Relations)),
+	vs := &viewSnapshot{Type: "ViewSnapshot", Components: make([]viewComp, 0, t.Components.Len()), Relations: make([]viewRel, 0, t.Relations.Len()),
 		IndirectRelations: []any{}, Groups: []any{}, GroupRelations: []any{}, Problems: []any{},
 		Metadata: viewSnapMeta{Type: "ViewSnapshotMetadata", Layers: []named{}, Domains: []named{}, Environments: []named{}}}
 	out, in := map[uint64][]uint64{}, map[uint64][]uint64{}
-	for _, r := range t.Relations {
+	for _, r := range t.Relations.All() {
 		out[r.Source] = append(out[r.Source], r.ID)
 		in[r.Target] = append(in[r.Target], r.ID)
 		vs.Relations = append(vs.Relations, viewRel{Type: "ViewRelation", Visible: true, ID: r.ID, LastUpdateTimestamp: r.LastUpdateTimestamp,
@@ -335,7 +335,7 @@ func viewSnapshotOf(t *exec.TopologyResult) *viewSnapshot {
 		return id
 	}
 	m := &vs.Metadata
-	for _, c := range t.Components {
+	for _, c := range t.Components.All() {
 		vc := viewComp{Type: "ViewComponent", Visible: true, ID: c.ID, LastUpdateTimestamp: c.LastUpdateTimestamp, Name: c.Name,
 			ComponentType:     nodeID("componentType", c.Type),
 			Layer:             addNamed(&m.Layers, "layer", "Layer", c.Layer, true),
@@ -437,12 +437,13 @@ func (s *Server) handleComponent(w http.ResponseWriter, r *http.Request) {
 		s.writeStackStateError(w, r, err)
 		return
 	}
-	if len(res.Topology.Components) == 0 {
+	if res.Topology.Components.Len() == 0 {
 		writeJSON(w, http.StatusNotFound, map[string]string{"_type": "StackElementNotFound", "objectType": "Component",
 			"objectId": ref, "message": fmt.Sprintf("no component with id or identifier %q", ref)})
 		return
 	}
-	writeJSON(w, http.StatusOK, fullComponent(&res.Topology.Components[0]))
+	c := res.Topology.Components.At(0)
+	writeJSON(w, http.StatusOK, fullComponent(&c))
 }
 
 // componentQuery selects a component by id (a number) or identifier,

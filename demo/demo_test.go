@@ -156,7 +156,7 @@ func scenarioCommand(t *testing.T, d *datadriven.TestData) string {
 			return "error: " + err.Error() + "\n"
 		}
 		var names []string
-		for _, c := range res.Topology.Components {
+		for _, c := range res.Topology.Components.All() {
 			names = append(names, c.Name)
 		}
 		slices.Sort(names)

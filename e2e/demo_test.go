@@ -401,7 +401,7 @@ func componentNames(res *tetraexec.Result) []string {
 	}
 	switch {
 	case res.Topology != nil:
-		add(res.Topology.Components)
+		add(res.Topology.Components.Slice())
 	case res.Changes != nil:
 		add(res.Changes.Added.Components)
 		add(res.Changes.Removed.Components)

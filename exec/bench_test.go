@@ -282,7 +282,7 @@ func threadCPU() time.Duration {
 
 func resultSize(res *exec.Result) int {
 	if t := res.Topology; t != nil {
-		return len(t.Components)
+		return t.Components.Len()
 	}
 	c := res.Changes
 	return len(c.Added.Components) + len(c.Removed.Components) + len(c.Changed.Components)

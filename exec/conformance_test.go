@@ -150,11 +150,11 @@ func engineOptions(d *datadriven.TestData) exec.Options {
 func formatResult(res *exec.Result) string {
 	var b strings.Builder
 	if r := res.Topology; r != nil {
-		fmt.Fprintf(&b, "at %s: %d components, %d relations\n", graphtest.Sec(r.EvaluatedAt), len(r.Components), len(r.Relations))
-		for _, c := range r.Components {
+		fmt.Fprintf(&b, "at %s: %d components, %d relations\n", graphtest.Sec(r.EvaluatedAt), r.Components.Len(), r.Relations.Len())
+		for _, c := range r.Components.All() {
 			b.WriteString(formatComponent(c))
 		}
-		for _, rel := range r.Relations {
+		for _, rel := range r.Relations.All() {
 			fmt.Fprintf(&b, "  relation %d %s %d->%d\n", rel.ID, rel.Type, rel.Source, rel.Target)
 		}
 	}

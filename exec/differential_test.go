@@ -168,7 +168,7 @@ func summary(res *exec.Result) string {
 			" removed " + elementIDs(c.Removed.Components, c.Removed.Relations) +
 			" changed components [" + strings.Join(cs, " ") + "] relations [" + strings.Join(rs, " ") + "]"
 	}
-	return elementIDs(res.Topology.Components, res.Topology.Relations)
+	return elementIDs(res.Topology.Components.Slice(), res.Topology.Relations.Slice())
 }
 
 func elementIDs(comps []exec.Component, rels []exec.Relation) string {

@@ -265,10 +265,40 @@ func (e *encoder) part(v any) error {
 
 func (e *encoder) topology(r *TopologyResult) error {
 	e.topologyHead(r.EvaluatedAt, r.Truncated)
-	if err := e.elements(r.Components, r.Relations); err != nil {
+	e.b = append(e.b, `"components":`...)
+	if err := r.Components.appendJSON(e); err != nil {
+		return err
+	}
+	e.b = append(e.b, `,"relations":`...)
+	if err := r.Relations.appendJSON(e); err != nil {
 		return err
 	}
 	e.b = append(e.b, '}')
+	return nil
+}
+
+// appendJSON writes the rows as a JSON list (null for a nil list): rows
+// held as values as a slice of them is written, rows of the store's
+// elements as RunJSON writes those.
+func (l Rows[T]) appendJSON(e *encoder) error {
+	switch v := any(l.vals).(type) {
+	case []Component:
+		if l.refs == nil {
+			return writeList(e, v, (*encoder).component)
+		}
+		var tmp Component
+		return writeList(e, l.refs, func(e *encoder, el **graphstore.Element) error {
+			return e.storedComponent((*el).Component(), &tmp)
+		})
+	case []Relation:
+		if l.refs == nil {
+			return writeList(e, v, (*encoder).relation)
+		}
+		var tmp Relation
+		return writeList(e, l.refs, func(e *encoder, el **graphstore.Element) error {
+			return e.storedRelation((*el).Relation(), &tmp)
+		})
+	}
 	return nil
 }
 
@@ -294,11 +324,11 @@ type topologyJSON struct {
 
 func (t *topologyJSON) components(int) { t.e.b = append(t.e.b, `"components":[`...) }
 
-func (t *topologyJSON) component(c *graphstore.Component) error {
+func (t *topologyJSON) component(el *graphstore.Element) error {
 	if t.n++; t.n > 1 {
 		t.e.b = append(t.e.b, ',')
 	}
-	return t.e.storedComponent(c, &t.comp)
+	return t.e.storedComponent(el.Component(), &t.comp)
 }
 
 func (t *topologyJSON) relations(int) {
@@ -306,11 +336,11 @@ func (t *topologyJSON) relations(int) {
 	t.n = 0
 }
 
-func (t *topologyJSON) relation(r *graphstore.Relation) error {
+func (t *topologyJSON) relation(el *graphstore.Element) error {
 	if t.n++; t.n > 1 {
 		t.e.b = append(t.e.b, ',')
 	}
-	return t.e.storedRelation(r, &t.rel)
+	return t.e.storedRelation(el.Relation(), &t.rel)
 }
 
 // elements writes "components":[…],"relations":[…].

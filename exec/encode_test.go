@@ -120,7 +120,7 @@ func randResult(r *rand.Rand) *Result {
 	at := time.Unix(r.Int64N(1<<34), r.Int64N(1e9)).UTC()
 	if r.IntN(2) == 0 {
 		el := randElements(r)
-		return &Result{Topology: &TopologyResult{EvaluatedAt: at, Truncated: r.IntN(2) == 0, Components: el.Components, Relations: el.Relations}}
+		return &Result{Topology: &TopologyResult{EvaluatedAt: at, Truncated: r.IntN(2) == 0, Components: RowsOf(el.Components), Relations: RowsOf(el.Relations)}}
 	}
 	c := &ChangesResult{From: at.Add(-time.Hour), To: at, Added: randElements(r), Removed: randElements(r)}
 	for range r.IntN(3) {
@@ -190,12 +190,13 @@ func TestAppendJSONGenericPart(t *testing.T) {
 func TestAppendJSONDeepProperties(t *testing.T) {
 	const depth = 9000 // encoding/json's decoder accepts up to 10000
 	props := json.RawMessage(strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth))
-	res := &Result{Topology: &TopologyResult{}}
+	var comps []Component
 	in := 0
 	for i := range 3 {
-		res.Topology.Components = append(res.Topology.Components, Component{ID: uint64(i), Properties: props})
+		comps = append(comps, Component{ID: uint64(i), Properties: props})
 		in += len(props)
 	}
+	res := &Result{Topology: &TopologyResult{Components: RowsOf(comps)}}
 	out, err := AppendJSON(context.Background(), nil, res, EncodeOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -208,10 +209,11 @@ func TestAppendJSONDeepProperties(t *testing.T) {
 // TestAppendJSONLimits: the size limit and the context stop the encoding
 // with their own errors.
 func TestAppendJSONLimits(t *testing.T) {
-	res := &Result{Topology: &TopologyResult{}}
+	var comps []Component
 	for i := range 1000 {
-		res.Topology.Components = append(res.Topology.Components, Component{ID: uint64(i), Name: strings.Repeat("x", 100)})
+		comps = append(comps, Component{ID: uint64(i), Name: strings.Repeat("x", 100)})
 	}
+	res := &Result{Topology: &TopologyResult{Components: RowsOf(comps)}}
 	_, err := AppendJSON(context.Background(), nil, res, EncodeOptions{MaxBytes: 10_000})
 	var le *ResponseLimitError
 	if !errors.As(err, &le) || le.Limit != 10_000 {
@@ -222,7 +224,7 @@ func TestAppendJSONLimits(t *testing.T) {
 	if _, err := AppendJSON(ctx, nil, res, EncodeOptions{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
 	}
-	bad := &Result{Topology: &TopologyResult{Components: []Component{{Properties: json.RawMessage(`{"a":`)}}}}
+	bad := &Result{Topology: &TopologyResult{Components: RowsOf([]Component{{Properties: json.RawMessage(`{"a":`)}})}}
 	if _, err := AppendJSON(context.Background(), nil, bad, EncodeOptions{}); err == nil || !strings.Contains(err.Error(), "not valid JSON") {
 		t.Errorf("damaged properties: %v", err)
 	}

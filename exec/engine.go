@@ -165,9 +165,10 @@ func (e *Engine) RunWith(parent context.Context, stmt lang.Statement, o QueryOpt
 		c, err = e.changes(ctx, q, o.MaxElements)
 		res = &Result{Changes: c}
 	} else {
-		t := &TopologyResult{EvaluatedAt: q.At}
-		err = e.topology(ctx, q, o.MaxElements, cat, (*topologyBuilder)(t)) // takes over cat's snapshot
-		res = &Result{Topology: t}
+		b := &topologyBuilder{t: &TopologyResult{EvaluatedAt: q.At}}
+		err = e.topology(ctx, q, o.MaxElements, cat, b) // takes over cat's snapshot
+		b.done()
+		res = &Result{Topology: b.t}
 	}
 	if err != nil {
 		return nil, timeout(parent, ctx, o.Timeout, err)
@@ -241,7 +242,7 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat 
 	}
 	defer snap.Close()
 	r := newRun(ctx, snap, limit)
-	defer r.release() // the answer is copied or encoded from the elements by then
+	defer r.release() // the answer keeps or encodes the elements, never r's buffers
 	ids, err := evaluateInto(r, q.Root)
 	if err != nil {
 		return err
@@ -250,11 +251,11 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat 
 		return err
 	}
 	out.components(len(ids))
-	relIDs, err := relationIDsAmong(r, ids, func(id graphstore.ID, c *graphstore.Component) error {
-		if c == nil {
+	relIDs, err := relationIDsAmong(r, ids, func(id graphstore.ID, el *graphstore.Element) error {
+		if el == nil {
 			return internalf("component %d selected but not live at %s", id, q.At)
 		}
-		return out.component(c)
+		return out.component(el)
 	})
 	if err != nil {
 		return err
@@ -264,42 +265,45 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat 
 }
 
 // topologySink receives a topology query's answer while the query reads
-// it: the number of components, each component, the number of relations,
-// each relation, in the order of the answer. The elements are the store's
-// (shared and immutable: read them, never keep a reference that outlives
-// what they are copied or encoded into, never modify them). A
-// topologyBuilder builds a TopologyResult; RunJSON's encoder writes JSON
-// straight from the elements, without copying them into one.
+// it: the number of components, each component's element, the number of
+// relations, each relation's element, in the order of the answer. The
+// elements are the store's (shared and immutable: never modify them; they
+// may be kept, and read as they were at the query's time after the
+// snapshot is closed). A topologyBuilder builds a TopologyResult that
+// refers to them; RunJSON's encoder writes JSON straight from them.
 type topologySink interface {
 	components(n int)
-	component(c *graphstore.Component) error
+	component(el *graphstore.Element) error
 	relations(n int)
-	relation(r *graphstore.Relation) error
+	relation(el *graphstore.Element) error
 }
 
-// topologyBuilder is the topologySink that fills a TopologyResult.
-type topologyBuilder TopologyResult
+// topologyBuilder is the topologySink that fills a TopologyResult. It
+// keeps the elements, not copies of their rows: a row is converted when
+// it is read (Rows.At).
+type topologyBuilder struct {
+	t     *TopologyResult
+	comps []*graphstore.Element
+	rels  []*graphstore.Element
+}
 
-func (t *topologyBuilder) components(n int) { t.Components = make([]Component, 0, n) }
+func (b *topologyBuilder) components(n int) { b.comps = make([]*graphstore.Element, 0, n) }
 
-// component writes the row in place (the slice holds room for every
-// component): building it apart and appending copies 232 bytes twice.
-func (t *topologyBuilder) component(c *graphstore.Component) error {
-	n := len(t.Components)
-	if n == cap(t.Components) {
-		t.Components = append(t.Components, Component{})
-	} else {
-		t.Components = t.Components[:n+1]
-	}
-	fillComponent(&t.Components[n], c)
+func (b *topologyBuilder) component(el *graphstore.Element) error {
+	b.comps = append(b.comps, el)
 	return nil
 }
 
-func (t *topologyBuilder) relations(n int) { t.Relations = make([]Relation, 0, n) }
+func (b *topologyBuilder) relations(n int) { b.rels = make([]*graphstore.Element, 0, n) }
 
-func (t *topologyBuilder) relation(r *graphstore.Relation) error {
-	t.Relations = append(t.Relations, relationOf(r))
+func (b *topologyBuilder) relation(el *graphstore.Element) error {
+	b.rels = append(b.rels, el)
 	return nil
+}
+
+// done sets the result's rows.
+func (b *topologyBuilder) done() {
+	b.t.Components, b.t.Relations = rowsOfElements[Component](b.comps), rowsOfElements[Relation](b.rels)
 }
 
 // relationsAmong returns the traversable relations whose both ends are in
@@ -310,8 +314,8 @@ func relationsAmong(r *run, ids []graphstore.ID) ([]*graphstore.Relation, error)
 		return nil, err
 	}
 	out := make([]*graphstore.Relation, 0, len(relIDs))
-	err = r.relations(relIDs, func(rel *graphstore.Relation) error {
-		out = append(out, rel)
+	err = r.relations(relIDs, func(el *graphstore.Element) error {
+		out = append(out, el.Relation())
 		return nil
 	})
 	return out, err
@@ -323,7 +327,7 @@ func relationsAmong(r *run, ids []graphstore.ID) ([]*graphstore.Relation, error)
 // before its relations are looked up, so a caller that also loads the
 // component reads the store's entry for it once. Both are read a batch at
 // a time (see graphstore.BatchViewer).
-func relationIDsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID, *graphstore.Component) error) ([]graphstore.ID, error) {
+func relationIDsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID, *graphstore.Element) error) ([]graphstore.ID, error) {
 	var relIDs []graphstore.ID // grown as found: a large list allocated up front is fresh memory per query
 	among := membersOf(ids)
 	defer among.release()

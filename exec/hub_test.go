@@ -46,7 +46,7 @@ func TestHubStopsEarly(t *testing.T) {
 			// loaded machine may take long over it.
 			big := exec.New(st, exec.Options{Now: graphtest.Clock, MaxElements: 2 * spokes, Timeout: 10 * time.Minute})
 			res, err := big.Query(context.Background(), `withNeighborsOf(components = (name = "hub"), direction = "up")`)
-			if err != nil || len(res.Topology.Components) != spokes+1 {
+			if err != nil || res.Topology.Components.Len() != spokes+1 {
 				t.Fatalf("with the limit raised: %v, want %d components", err, spokes+1)
 			}
 		})

@@ -46,12 +46,12 @@ func TestReadAfterChange(t *testing.T) {
 		}
 		var out []string
 		names := map[uint64]string{}
-		for _, c := range res.Topology.Components {
+		for _, c := range res.Topology.Components.All() {
 			names[c.ID] = c.Name
 			out = append(out, c.Name+"["+strings.Join(c.Labels, ",")+"]")
 		}
 		slices.Sort(out)
-		for _, r := range res.Topology.Relations {
+		for _, r := range res.Topology.Relations.All() {
 			out = append(out, fmt.Sprintf("%s>%s", names[r.Source], names[r.Target]))
 		}
 		return strings.Join(out, " ")

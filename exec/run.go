@@ -94,31 +94,35 @@ func (r *run) adjacentViews(ids []graphstore.ID, ix graphstore.Index) ([][]graph
 }
 
 // components loads a batch of components (at most batchSize), counting
-// each against the limit, and calls fn with each (nil when the id is not a
-// live component).
-func (r *run) components(ids []graphstore.ID, fn func(graphstore.ID, *graphstore.Component) error) error {
+// each against the limit, and calls fn with each one's element (nil when
+// the id is not a live component). The elements are the store's, shared
+// and immutable.
+func (r *run) components(ids []graphstore.ID, fn func(graphstore.ID, *graphstore.Element) error) error {
 	elems, ok, err := r.elementsView(ids)
 	if err != nil {
 		return err
 	}
 	for i, id := range ids {
-		var c *graphstore.Component
+		var el *graphstore.Element
 		switch {
-		case ok && elems[i] != nil:
+		case ok && elems[i] != nil && elems[i].Component() != nil:
 			if err := r.count(id); err != nil {
 				return err
 			}
-			c = elems[i].Component()
+			el = elems[i]
 		case r.counted:
-			if c, err = r.peek(id); err != nil {
+			if el, err = r.peekElement(id); err != nil {
 				return err
 			}
 		default:
-			if c, err = r.component(id); err != nil {
+			if err := r.touch(id); err != nil {
+				return err
+			}
+			if el, err = r.peekElement(id); err != nil {
 				return err
 			}
 		}
-		if err := fn(id, c); err != nil {
+		if err := fn(id, el); err != nil {
 			return err
 		}
 	}
@@ -126,9 +130,9 @@ func (r *run) components(ids []graphstore.ID, fn func(graphstore.ID, *graphstore
 }
 
 // relations loads relations adjacent to components of a result, a batch
-// at a time; each must be live at the snapshot's time. An error of fn
-// stops it.
-func (r *run) relations(ids []graphstore.ID, fn func(*graphstore.Relation) error) error {
+// at a time, and calls fn with each one's element; each must be live at
+// the snapshot's time. An error of fn stops it.
+func (r *run) relations(ids []graphstore.ID, fn func(*graphstore.Element) error) error {
 	for len(ids) > 0 {
 		part := ids[:min(len(ids), batchSize)]
 		ids = ids[len(part):]
@@ -137,17 +141,16 @@ func (r *run) relations(ids []graphstore.ID, fn func(*graphstore.Relation) error
 			return err
 		}
 		for i, id := range part {
-			if ok && elems[i] != nil && elems[i].Relation() != nil {
-				if err := fn(elems[i].Relation()); err != nil {
+			var el *graphstore.Element
+			if ok {
+				el = elems[i]
+			}
+			if el == nil || el.Relation() == nil {
+				if el, err = r.relation(id); err != nil {
 					return err
 				}
-				continue
 			}
-			rel, err := r.relation(id)
-			if err != nil {
-				return err
-			}
-			if err := fn(rel); err != nil {
+			if err := fn(el); err != nil {
 				return err
 			}
 		}
@@ -174,7 +177,7 @@ func (r *run) adjacent(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adja
 
 // relation loads a relation adjacent to a component of the result: it must
 // be live at the snapshot's time.
-func (r *run) relation(id graphstore.ID) (*graphstore.Relation, error) {
+func (r *run) relation(id graphstore.ID) (*graphstore.Element, error) {
 	el, err := r.snap.Element(id)
 	if err != nil {
 		return nil, err
@@ -182,7 +185,7 @@ func (r *run) relation(id graphstore.ID) (*graphstore.Relation, error) {
 	if el == nil || el.Relation() == nil {
 		return nil, internalf("relation %d is adjacent but not live", id)
 	}
-	return el.Relation(), nil
+	return el, nil
 }
 
 // check returns the context's error every 64 steps: cancellation and
@@ -257,14 +260,24 @@ func (r *run) component(id graphstore.ID) (*graphstore.Component, error) {
 // against the limit, for a filter that may drop it; it is still a step for
 // cancellation.
 func (r *run) peek(id graphstore.ID) (*graphstore.Component, error) {
+	el, err := r.peekElement(id)
+	if err != nil || el == nil {
+		return nil, err
+	}
+	return el.Component(), nil
+}
+
+// peekElement is peek returning the component's element (nil when id is
+// not a live component).
+func (r *run) peekElement(id graphstore.ID) (*graphstore.Element, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
 	e, err := r.snap.Element(id)
-	if err != nil || e == nil {
+	if err != nil || e == nil || e.Component() == nil {
 		return nil, err
 	}
-	return e.Component(), nil
+	return e, nil
 }
 
 // indexOf returns the index that serves a topology field.

@@ -30,14 +30,14 @@ func (t *tools) describe(ctx context.Context, _ *mcp.CallToolRequest, in Describ
 	w := newWriter(t.cfg.MaxText)
 	cs := res.Topology.Components
 	switch {
-	case len(cs) == 0:
+	case cs.Len() == 0:
 		return nil, nil, fmt.Errorf("no component matches %s at that time (in what this key may see); list_values or query finds names and ids", sel)
-	case len(cs) > 1:
-		w.line("%d components match %s; describe one by its id:", len(cs), sel)
-		w.list("components", len(cs), defaultLimit, func(i int) { w.line("%s", componentLine(cs[i])) })
+	case cs.Len() > 1:
+		w.line("%d components match %s; describe one by its id:", cs.Len(), sel)
+		w.list("components", cs.Len(), defaultLimit, func(i int) { w.line("%s", componentLine(cs.At(i))) })
 		return text(w.String()), nil, nil
 	}
-	c := cs[0]
+	c := cs.At(0)
 	w.component(c)
 	if err := t.health(ctx, w, c.ID, o); err != nil {
 		return nil, nil, err
@@ -121,11 +121,11 @@ func (t *tools) neighbours(ctx context.Context, w *writer, c exec.Component, o e
 	}
 	names := map[uint64]string{}
 	byID := map[uint64]exec.Component{}
-	for _, n := range res.Topology.Components {
+	for _, n := range res.Topology.Components.All() {
 		names[n.ID], byID[n.ID] = n.Name, n
 	}
 	var out, in []string
-	for _, r := range res.Topology.Relations {
+	for _, r := range res.Topology.Relations.All() {
 		switch {
 		case r.Source == c.ID && r.Target != c.ID:
 			out = append(out, fmt.Sprintf("%s via %s (#%d)", componentLine(byID[r.Target]), r.Type, r.ID))

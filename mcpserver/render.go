@@ -72,12 +72,12 @@ func (w *writer) result(res *exec.Result, limit int) {
 
 func (w *writer) topology(t *exec.TopologyResult, limit int) {
 	names := map[uint64]string{}
-	for _, c := range t.Components {
+	for _, c := range t.Components.All() {
 		names[c.ID] = c.Name
 	}
-	w.line("%d components, %d relations at %s", len(t.Components), len(t.Relations), t.EvaluatedAt.UTC().Format(time.RFC3339))
-	w.list("components", len(t.Components), limit, func(i int) { w.line("%s", componentLine(t.Components[i])) })
-	w.list("relations", len(t.Relations), limit, func(i int) { w.line("%s", relationLine(t.Relations[i], names)) })
+	w.line("%d components, %d relations at %s", t.Components.Len(), t.Relations.Len(), t.EvaluatedAt.UTC().Format(time.RFC3339))
+	w.list("components", t.Components.Len(), limit, func(i int) { w.line("%s", componentLine(t.Components.At(i))) })
+	w.list("relations", t.Relations.Len(), limit, func(i int) { w.line("%s", relationLine(t.Relations.At(i), names)) })
 }
 
 // list writes a heading and at most limit entries, saying how many were

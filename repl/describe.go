@@ -49,7 +49,7 @@ type AmbiguousError struct {
 }
 
 func (e *AmbiguousError) Error() string {
-	return fmt.Sprintf("%d components are named %q; describe one by its id", len(e.Matches.Components), e.Name)
+	return fmt.Sprintf("%d components are named %q; describe one by its id", e.Matches.Components.Len(), e.Name)
 }
 
 // NotFoundError is an id, name or identifier no component has.
@@ -85,10 +85,10 @@ func Describe(ctx context.Context, b Backend, what string, o RunOptions) (*Descr
 		return d, nil
 	}
 	byID := map[uint64]exec.Component{}
-	for _, n := range res.Topology.Components {
+	for _, n := range res.Topology.Components.All() {
 		byID[n.ID] = n
 	}
-	for _, r := range res.Topology.Relations {
+	for _, r := range res.Topology.Relations.All() {
 		switch {
 		case r.Source == c.ID:
 			d.Out = append(d.Out, Neighbour{Relation: r, Other: byID[r.Target]})
@@ -117,9 +117,10 @@ func findComponent(ctx context.Context, b Backend, what string, o RunOptions) (*
 		}
 		comps := res.Topology.Components
 		switch {
-		case len(comps) == 1:
-			return &comps[0], res.Topology.EvaluatedAt, nil
-		case len(comps) > 1 && strings.HasPrefix(queries[i], "name"):
+		case comps.Len() == 1:
+			c := comps.At(0)
+			return &c, res.Topology.EvaluatedAt, nil
+		case comps.Len() > 1 && strings.HasPrefix(queries[i], "name"):
 			return nil, time.Time{}, &AmbiguousError{Name: what, Matches: res.Topology}
 		}
 	}

@@ -128,11 +128,11 @@ var (
 
 func writeTopology(w io.Writer, r *exec.TopologyResult, o Options) error {
 	bw := bufio.NewWriter(w)
-	line(bw, o, "%s at %s", plural(len(r.Components), "component"), stamp(r.EvaluatedAt))
-	names := make(map[uint64]string, len(r.Components))
-	if len(r.Components) > 0 {
+	line(bw, o, "%s at %s", plural(r.Components.Len(), "component"), stamp(r.EvaluatedAt))
+	names := make(map[uint64]string, r.Components.Len())
+	if r.Components.Len() > 0 {
 		t := Table{Columns: componentColumns}
-		for _, c := range r.Components {
+		for _, c := range r.Components.All() {
 			names[c.ID] = c.Name
 			t.Rows = append(t.Rows, []string{strconv.FormatUint(c.ID, 10), c.Name, c.Type, c.Layer,
 				c.Domain, strings.Join(c.Environments, ","), c.HealthState, strings.Join(c.Labels, ","),
@@ -142,13 +142,13 @@ func writeTopology(w io.Writer, r *exec.TopologyResult, o Options) error {
 			return err
 		}
 	}
-	if len(r.Relations) > 0 {
+	if r.Relations.Len() > 0 {
 		if o.forPeople() {
 			fmt.Fprintln(bw)
 		}
-		line(bw, o, "%s", plural(len(r.Relations), "relation"))
+		line(bw, o, "%s", plural(r.Relations.Len(), "relation"))
 		t := Table{Columns: relationColumns}
-		for _, rel := range r.Relations {
+		for _, rel := range r.Relations.All() {
 			t.Rows = append(t.Rows, []string{strconv.FormatUint(rel.ID, 10), rel.Type,
 				endpoint(rel.Source, names), endpoint(rel.Target, names), rel.DependencyDirection,
 				strings.Join(rel.Labels, ","), strings.Join(rel.Identifiers, ","), sourceNames(rel.Sources)})

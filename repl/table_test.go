@@ -171,7 +171,7 @@ func TestElide(t *testing.T) {
 // nothing a terminal acts on and still decodes to the same names.
 func TestEscapeJSON(t *testing.T) {
 	name := "a\x1b[2J\x7f\u009b31m\u202eb\xff"
-	res := &exec.Result{Topology: &exec.TopologyResult{Components: []exec.Component{{ID: 1, Name: name}}}}
+	res := &exec.Result{Topology: &exec.TopologyResult{Components: exec.RowsOf([]exec.Component{{ID: 1, Name: name}})}}
 	doc, err := exec.AppendJSON(context.Background(), nil, res, exec.EncodeOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +186,7 @@ func TestEscapeJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, safe)
 	}
-	if got, want := back.Topology.Components[0].Name, strings.ToValidUTF8(name, "\ufffd"); got != want {
+	if got, want := back.Topology.Components.At(0).Name, strings.ToValidUTF8(name, "\ufffd"); got != want {
 		t.Errorf("name %q after the round trip, want %q", got, want)
 	}
 }

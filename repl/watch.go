@@ -120,14 +120,12 @@ func (s *shell) printUpdateJSON(u *client.Update) error {
 func watchChanges(u *client.Update) (*changeSet, error) {
 	cs := &changeSet{names: map[uint64]string{}}
 	before := map[uint64]*exec.Component{}
-	for i := range u.Before.Components {
-		c := &u.Before.Components[i]
-		before[c.ID], cs.names[c.ID] = c, c.Name
+	for _, c := range u.Before.Components.All() {
+		before[c.ID], cs.names[c.ID] = &c, c.Name
 	}
 	after := map[uint64]*exec.Component{}
-	for i := range u.Answer.Components {
-		c := &u.Answer.Components[i]
-		after[c.ID], cs.names[c.ID] = c, c.Name
+	for _, c := range u.Answer.Components.All() {
+		after[c.ID], cs.names[c.ID] = &c, c.Name
 	}
 	d := u.Diff
 	for _, c := range d.Added.Components {
@@ -156,12 +154,12 @@ func watchChanges(u *client.Update) (*changeSet, error) {
 
 func watchRelationChanges(cs *changeSet, u *client.Update) error {
 	before := map[uint64]*exec.Relation{}
-	for i := range u.Before.Relations {
-		before[u.Before.Relations[i].ID] = &u.Before.Relations[i]
+	for _, r := range u.Before.Relations.All() {
+		before[r.ID] = &r
 	}
 	after := map[uint64]*exec.Relation{}
-	for i := range u.Answer.Relations {
-		after[u.Answer.Relations[i].ID] = &u.Answer.Relations[i]
+	for _, r := range u.Answer.Relations.All() {
+		after[r.ID] = &r
 	}
 	d := u.Diff
 	for _, r := range d.Added.Relations {

@@ -69,8 +69,8 @@ func native(b *testing.B, eng *exec.Engine, stmt lang.Statement) int {
 		b.Fatal(err)
 	}
 	out, err := json.Marshal(res.Topology.Components)
-	if err != nil || len(res.Topology.Components) != 1000 {
-		b.Fatalf("%d components, %v", len(res.Topology.Components), err)
+	if err != nil || res.Topology.Components.Len() != 1000 {
+		b.Fatalf("%d components, %v", res.Topology.Components.Len(), err)
 	}
 	return len(out)
 }

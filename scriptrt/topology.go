@@ -107,7 +107,7 @@ func (s *session) run(stmt lang.Statement) (*exec.Result, error) {
 func loaded(res *exec.Result) int {
 	switch {
 	case res.Topology != nil:
-		return len(res.Topology.Components)
+		return res.Topology.Components.Len()
 	case res.Changes != nil:
 		c := res.Changes
 		return len(c.Added.Components) + len(c.Removed.Components) + 2*len(c.Changed.Components)
@@ -181,13 +181,13 @@ func (s *session) topologyObject(b topoBuilder) goja.Value {
 		"components": func(goja.FunctionCall) goja.Value {
 			return s.pendingList(whole.text, func(l *lazyList, r *exec.Result) {
 				cs := r.Topology.Components
-				l.fill(cs, len(cs), func(i int) *goja.Object { return s.componentValue(&cs[i]) })
+				l.fill(cs, cs.Len(), s.componentMaker(cs))
 			})
 		},
 		"relations": func(goja.FunctionCall) goja.Value {
 			return s.pendingList(whole.text, func(l *lazyList, r *exec.Result) {
 				rs := r.Topology.Relations
-				l.fill(rs, len(rs), func(i int) *goja.Object { return s.relationValue(&rs[i]) })
+				l.fill(rs, rs.Len(), s.relationMaker(rs))
 			})
 		},
 		"diff": func(c goja.FunctionCall) goja.Value { return s.diff(b, c.Argument(0)) },
@@ -228,9 +228,9 @@ func (s *session) diff(b topoBuilder, other goja.Value) goja.Value {
 	}
 	return s.thenableObject(s.newQuery(text, func(r *exec.Result) goja.Value { return s.changesValue(r.Changes) }),
 		map[string]func(goja.FunctionCall) goja.Value{
-			"components": changes(func(e exec.Elements) goja.Value { return s.componentsValue(e.Components) },
+			"components": changes(func(e exec.Elements) goja.Value { return s.componentsValue(exec.RowsOf(e.Components)) },
 				func(c exec.Changed) goja.Value { return s.componentChanges(c.Components) }),
-			"relations": changes(func(e exec.Elements) goja.Value { return s.relationsValue(e.Relations) },
+			"relations": changes(func(e exec.Elements) goja.Value { return s.relationsValue(exec.RowsOf(e.Relations)) },
 				func(c exec.Changed) goja.Value { return s.relationChanges(c.Relations) }),
 		})
 }
@@ -345,19 +345,19 @@ func (s *session) componentObject(id uint64, at string) goja.Value {
 var errNoComponent = errors.New("no component with that id at that time (or none the caller's scope lets it see)")
 
 func (s *session) componentWithRelations(t *exec.TopologyResult, id uint64) goja.Value {
-	for i := range t.Components {
-		if t.Components[i].ID != id {
+	for i := range t.Components.Len() {
+		if t.Components.ID(i) != id {
 			continue
 		}
-		obj := s.componentValue(&t.Components[i])
+		c := t.Components.At(i)
+		obj := s.componentValue(&c)
 		var out, in []any
-		for j := range t.Relations {
-			r := &t.Relations[j]
+		for _, r := range t.Relations.All() {
 			if r.Source == id {
-				out = append(out, s.relationValue(r))
+				out = append(out, s.relationValue(&r))
 			}
 			if r.Target == id {
-				in = append(in, s.relationValue(r))
+				in = append(in, s.relationValue(&r))
 			}
 		}
 		_ = obj.Set("outgoingRelations", s.vm.NewArray(out...))

@@ -241,12 +241,30 @@ func (s *session) topologyValue(t *exec.TopologyResult) goja.Value {
 	return obj
 }
 
-func (s *session) componentsValue(cs []exec.Component) goja.Value {
-	return s.newList(cs, len(cs), func(i int) *goja.Object { return s.componentValue(&cs[i]) })
+func (s *session) componentsValue(cs exec.Rows[exec.Component]) goja.Value {
+	return s.newList(cs, cs.Len(), s.componentMaker(cs))
 }
 
-func (s *session) relationsValue(rs []exec.Relation) goja.Value {
-	return s.newList(rs, len(rs), func(i int) *goja.Object { return s.relationValue(&rs[i]) })
+func (s *session) relationsValue(rs exec.Rows[exec.Relation]) goja.Value {
+	return s.newList(rs, rs.Len(), s.relationMaker(rs))
+}
+
+// componentMaker makes the object of a list's component i, reading the row
+// then: a script that looks at a few of a broad answer's components
+// converts only those.
+func (s *session) componentMaker(cs exec.Rows[exec.Component]) func(i int) *goja.Object {
+	return func(i int) *goja.Object {
+		c := cs.At(i)
+		return s.componentValue(&c)
+	}
+}
+
+// relationMaker is componentMaker for relations.
+func (s *session) relationMaker(rs exec.Rows[exec.Relation]) func(i int) *goja.Object {
+	return func(i int) *goja.Object {
+		r := rs.At(i)
+		return s.relationValue(&r)
+	}
 }
 
 // list is a JS array of components or relations that makes an element's
@@ -259,7 +277,7 @@ type lazyList struct {
 	// straight from components() is usable at once as an array, running
 	// its query when the script first looks at it.
 	q     *query
-	raw   any // []exec.Component or []exec.Relation
+	raw   any // exec.Rows of components or relations
 	make  func(i int) *goja.Object
 	items []goja.Value // made or set so far; nil entries are not made yet
 	// touched is set once the script set an index or the length.
@@ -438,8 +456,8 @@ func (s *session) changesValue(c *exec.ChangesResult) goja.Value {
 
 func (s *session) elementsValue(e exec.Elements) goja.Value {
 	obj := s.vm.NewObject()
-	_ = obj.Set("components", s.componentsValue(e.Components))
-	_ = obj.Set("relations", s.relationsValue(e.Relations))
+	_ = obj.Set("components", s.componentsValue(exec.RowsOf(e.Components)))
+	_ = obj.Set("relations", s.relationsValue(exec.RowsOf(e.Relations)))
 	return obj
 }
 

@@ -363,7 +363,7 @@ func (s *session) checkWriteScope() error {
 		if err != nil {
 			return err
 		}
-		if res.Topology == nil || len(res.Topology.Components) == 0 {
+		if res.Topology == nil || res.Topology.Components.Len() == 0 {
 			return &SecurityError{Msg: fmt.Sprintf("the script writes about %q, which is not a component in the caller's scope", id)}
 		}
 	}

@@ -132,30 +132,31 @@ func DecodeMessage(b []byte) (*Message, error) {
 // the added ones and sets the changed fields. Elements stay ordered by id,
 // as results list them.
 func (d *Diff) Apply(r *exec.TopologyResult) error {
-	r.Components = slices.DeleteFunc(r.Components, func(c exec.Component) bool { return slices.Contains(d.Removed.Components, c.ID) })
-	r.Relations = slices.DeleteFunc(r.Relations, func(x exec.Relation) bool { return slices.Contains(d.Removed.Relations, x.ID) })
+	comps := slices.DeleteFunc(r.Components.Slice(), func(c exec.Component) bool { return slices.Contains(d.Removed.Components, c.ID) })
+	rels := slices.DeleteFunc(r.Relations.Slice(), func(x exec.Relation) bool { return slices.Contains(d.Removed.Relations, x.ID) })
 	for _, ch := range d.Changed.Components {
-		i := slices.IndexFunc(r.Components, func(c exec.Component) bool { return c.ID == ch.ID })
+		i := slices.IndexFunc(comps, func(c exec.Component) bool { return c.ID == ch.ID })
 		if i < 0 {
 			return fmt.Errorf("client: a diff changes component %d, which the answer does not hold", ch.ID)
 		}
-		if err := setFields(&r.Components[i], ch.Values); err != nil {
+		if err := setFields(&comps[i], ch.Values); err != nil {
 			return err
 		}
 	}
 	for _, ch := range d.Changed.Relations {
-		i := slices.IndexFunc(r.Relations, func(x exec.Relation) bool { return x.ID == ch.ID })
+		i := slices.IndexFunc(rels, func(x exec.Relation) bool { return x.ID == ch.ID })
 		if i < 0 {
 			return fmt.Errorf("client: a diff changes relation %d, which the answer does not hold", ch.ID)
 		}
-		if err := setFields(&r.Relations[i], ch.Values); err != nil {
+		if err := setFields(&rels[i], ch.Values); err != nil {
 			return err
 		}
 	}
-	r.Components = append(r.Components, d.Added.Components...)
-	r.Relations = append(r.Relations, d.Added.Relations...)
-	slices.SortFunc(r.Components, func(a, b exec.Component) int { return cmpID(a.ID, b.ID) })
-	slices.SortFunc(r.Relations, func(a, b exec.Relation) int { return cmpID(a.ID, b.ID) })
+	comps = append(comps, d.Added.Components...)
+	rels = append(rels, d.Added.Relations...)
+	slices.SortFunc(comps, func(a, b exec.Component) int { return cmpID(a.ID, b.ID) })
+	slices.SortFunc(rels, func(a, b exec.Relation) int { return cmpID(a.ID, b.ID) })
+	r.Components, r.Relations = exec.RowsOf(comps), exec.RowsOf(rels)
 	return nil
 }
 
@@ -255,12 +256,10 @@ func (t *Tracker) Take(m *Message) (*Update, error) {
 	return nil, nil
 }
 
-// cloneResult copies an answer's element lists (the elements' own slices
-// are never modified by Apply, which replaces whole elements).
+// cloneResult copies an answer. Its rows are shared: Apply never modifies
+// an answer's rows, it replaces the lists with new ones.
 func cloneResult(r *exec.TopologyResult) *exec.TopologyResult {
 	c := *r
-	c.Components = slices.Clone(r.Components)
-	c.Relations = slices.Clone(r.Relations)
 	return &c
 }
 

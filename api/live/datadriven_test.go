@@ -141,11 +141,11 @@ func renderMessage(b *strings.Builder, name string, m *Message) {
 		if m.Resync != "" {
 			fmt.Fprintf(b, " (resync: %s)", m.Resync)
 		}
-		fmt.Fprintf(b, ": %d components, %d relations\n", len(m.Result.Components), len(m.Result.Relations))
-		for _, c := range m.Result.Components {
+		fmt.Fprintf(b, ": %d components, %d relations\n", m.Result.Components.Len(), m.Result.Relations.Len())
+		for _, c := range m.Result.Components.All() {
 			fmt.Fprintf(b, "  %s\n", componentLine(&c))
 		}
-		for _, rel := range m.Result.Relations {
+		for _, rel := range m.Result.Relations.All() {
 			fmt.Fprintf(b, "  %s\n", relationLine(&rel))
 		}
 	case TypeDiff:

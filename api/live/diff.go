@@ -66,17 +66,17 @@ func diffResults(a, b *exec.TopologyResult) *Diff {
 	if a == b {
 		return d
 	}
-	walk(byID(a.Components, compID), byID(b.Components, compID), compID,
+	walk(byID(a.Components), byID(b.Components),
 		func(c *exec.Component) { d.Added.Components = append(d.Added.Components, *c) },
-		func(c *exec.Component) { d.Removed.Components = append(d.Removed.Components, c.ID) },
+		func(id uint64) { d.Removed.Components = append(d.Removed.Components, id) },
 		func(x, y *exec.Component) {
 			if f := changedFields(componentFields, x, y); f != nil {
 				d.Changed.Components = append(d.Changed.Components, Change{ID: y.ID, Fields: f, Component: y})
 			}
 		})
-	walk(byID(a.Relations, relID), byID(b.Relations, relID), relID,
+	walk(byID(a.Relations), byID(b.Relations),
 		func(r *exec.Relation) { d.Added.Relations = append(d.Added.Relations, *r) },
-		func(r *exec.Relation) { d.Removed.Relations = append(d.Removed.Relations, r.ID) },
+		func(id uint64) { d.Removed.Relations = append(d.Removed.Relations, id) },
 		func(x, y *exec.Relation) {
 			if f := changedFields(relationFields, x, y); f != nil {
 				d.Changed.Relations = append(d.Changed.Relations, Change{ID: y.ID, Fields: f, Relation: y})
@@ -85,33 +85,45 @@ func diffResults(a, b *exec.TopologyResult) *Diff {
 	return d
 }
 
-func compID(c *exec.Component) uint64 { return c.ID }
-func relID(r *exec.Relation) uint64   { return r.ID }
-
-// byID returns the elements ordered by id. Results come ordered; a copy is
+// byID returns the rows ordered by id. Results come ordered; a copy is
 // sorted only if a result ever is not.
-func byID[T any](l []T, id func(*T) uint64) []T {
-	less := func(x, y T) int { return cmp.Compare(id(&x), id(&y)) }
-	if slices.IsSortedFunc(l, less) {
+func byID[T exec.Component | exec.Relation](l exec.Rows[T]) exec.Rows[T] {
+	sorted := true
+	for i := 1; i < l.Len() && sorted; i++ {
+		sorted = l.ID(i-1) <= l.ID(i)
+	}
+	if sorted {
 		return l
 	}
-	return slices.SortedFunc(slices.Values(l), less)
+	order := make([]int, l.Len())
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(x, y int) int { return cmp.Compare(l.ID(x), l.ID(y)) })
+	rows := make([]T, len(order))
+	for k, i := range order {
+		rows[k] = l.At(i)
+	}
+	return exec.RowsOf(rows)
 }
 
-// walk merges two lists ordered by id and reports the elements only in b
-// (added), only in a (removed), and in both.
-func walk[T any](a, b []T, id func(*T) uint64, added, removed func(*T), both func(x, y *T)) {
+// walk merges two lists ordered by id and reports the rows only in b
+// (added), the ids only in a (removed), and the rows in both. A row is
+// read (Rows.At) only when it is reported.
+func walk[T exec.Component | exec.Relation](a, b exec.Rows[T], added func(*T), removed func(uint64), both func(x, y *T)) {
 	i, j := 0, 0
-	for i < len(a) || j < len(b) {
+	for i < a.Len() || j < b.Len() {
 		switch {
-		case j == len(b) || (i < len(a) && id(&a[i]) < id(&b[j])):
-			removed(&a[i])
+		case j == b.Len() || (i < a.Len() && a.ID(i) < b.ID(j)):
+			removed(a.ID(i))
 			i++
-		case i == len(a) || id(&b[j]) < id(&a[i]):
-			added(&b[j])
+		case i == a.Len() || b.ID(j) < a.ID(i):
+			y := b.At(j)
+			added(&y)
 			j++
 		default:
-			both(&a[i], &b[j])
+			x, y := a.At(i), b.At(j)
+			both(&x, &y)
 			i++
 			j++
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/tetrahq/tetra/exec"
@@ -105,9 +106,9 @@ func (v *view) selects(el *graphstore.Element) bool {
 
 // setMembers takes a full answer as the members of a maintained view.
 func (v *view) setMembers(res *exec.TopologyResult) {
-	v.members = make(map[graphstore.ID]struct{}, len(res.Components))
-	for i := range res.Components {
-		v.members[graphstore.ID(res.Components[i].ID)] = struct{}{}
+	v.members = make(map[graphstore.ID]struct{}, res.Components.Len())
+	for i := range res.Components.Len() {
+		v.members[graphstore.ID(res.Components.ID(i))] = struct{}{}
 	}
 }
 
@@ -142,14 +143,14 @@ func (h *Hub) maintain(ctx context.Context, v *view, prev *exec.TopologyResult, 
 			comps[ch.ID] = nil
 		}
 	}
-	out := &exec.TopologyResult{EvaluatedAt: time.Unix(0, at), Components: make([]exec.Component, 0, len(prev.Components)+len(comps))}
-	for _, c := range prev.Components {
+	answer := make([]exec.Component, 0, prev.Components.Len()+len(comps))
+	for _, c := range prev.Components.All() {
 		el, changed := comps[graphstore.ID(c.ID)]
 		switch {
 		case !changed:
-			out.Components = append(out.Components, c)
+			answer = append(answer, c)
 		case el != nil:
-			out.Components = append(out.Components, exec.ComponentOf(el.Component()))
+			answer = append(answer, exec.ComponentOf(el.Component()))
 		}
 	}
 	var joined []graphstore.ID
@@ -157,30 +158,31 @@ func (h *Hub) maintain(ctx context.Context, v *view, prev *exec.TopologyResult, 
 		if el == nil {
 			continue
 		}
-		if !holds(prev.Components, id, compKey) {
-			out.Components = append(out.Components, exec.ComponentOf(el.Component()))
+		if !holds(prev.Components, id) {
+			answer = append(answer, exec.ComponentOf(el.Component()))
 		}
 		if entered[id] {
 			joined = append(joined, id)
 		}
 	}
 	slices.Sort(joined)
-	slices.SortFunc(out.Components, func(a, b exec.Component) int { return cmp.Compare(a.ID, b.ID) })
-	if len(out.Components) > h.engine.MaxElements() {
+	slices.SortFunc(answer, func(a, b exec.Component) int { return cmp.Compare(a.ID, b.ID) })
+	if len(answer) > h.engine.MaxElements() {
 		return nil, errGrown
 	}
-	member := func(id graphstore.ID) bool { return holds(out.Components, id, compKey) }
-	out.Relations = make([]exec.Relation, 0, len(prev.Relations)+len(rels))
+	out := &exec.TopologyResult{EvaluatedAt: time.Unix(0, at), Components: exec.RowsOf(answer)}
+	member := func(id graphstore.ID) bool { return holds(out.Components, id) }
+	among := make([]exec.Relation, 0, prev.Relations.Len()+len(rels))
 	have := map[uint64]bool{}
-	for _, r := range prev.Relations {
+	for _, r := range prev.Relations.All() {
 		if _, changed := rels[graphstore.ID(r.ID)]; !changed && member(graphstore.ID(r.Source)) && member(graphstore.ID(r.Target)) {
-			out.Relations = append(out.Relations, r)
+			among = append(among, r)
 			have[r.ID] = true
 		}
 	}
 	for id, el := range rels {
 		if joins(el, member) {
-			out.Relations = append(out.Relations, exec.RelationOf(el.Relation()))
+			among = append(among, exec.RelationOf(el.Relation()))
 			have[uint64(id)] = true
 		}
 	}
@@ -189,18 +191,17 @@ func (h *Hub) maintain(ctx context.Context, v *view, prev *exec.TopologyResult, 
 		if err != nil {
 			return nil, err
 		}
-		out.Relations = append(out.Relations, found...)
+		among = append(among, found...)
 	}
-	slices.SortFunc(out.Relations, func(a, b exec.Relation) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(among, func(a, b exec.Relation) int { return cmp.Compare(a.ID, b.ID) })
+	out.Relations = exec.RowsOf(among)
 	return out, nil
 }
 
-func compKey(c *exec.Component) uint64 { return c.ID }
-
-// holds reports whether a list ordered by id holds id.
-func holds[T any](l []T, id graphstore.ID, key func(*T) uint64) bool {
-	_, ok := slices.BinarySearchFunc(l, uint64(id), func(x T, id uint64) int { return cmp.Compare(key(&x), id) })
-	return ok
+// holds reports whether rows ordered by id hold id.
+func holds[T exec.Component | exec.Relation](l exec.Rows[T], id graphstore.ID) bool {
+	i := sort.Search(l.Len(), func(i int) bool { return l.ID(i) >= uint64(id) })
+	return i < l.Len() && l.ID(i) == uint64(id)
 }
 
 // relationsOf returns the traversable relations at commit time at between

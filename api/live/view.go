@@ -115,7 +115,7 @@ type evaluation struct {
 
 // emptyResult is the answer of every query before the first commit.
 func emptyResult() *exec.TopologyResult {
-	return &exec.TopologyResult{EvaluatedAt: time.Unix(0, 0).UTC(), Components: []exec.Component{}, Relations: []exec.Relation{}}
+	return &exec.TopologyResult{EvaluatedAt: time.Unix(0, 0).UTC(), Components: exec.RowsOf([]exec.Component{}), Relations: exec.RowsOf([]exec.Relation{})}
 }
 
 // evaluate brings a view's answer to commit time at: by running its query

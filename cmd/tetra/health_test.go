@@ -75,14 +75,14 @@ func TestMonitorHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.Topology.Components; len(got) != 1 || strconv.FormatUint(got[0].ID, 10) != id[db] {
+	if got := res.Topology.Components; got.Len() != 1 || strconv.FormatUint(got.At(0).ID, 10) != id[db] {
 		t.Errorf("healthstate = \"CRITICAL\": %+v, want the orders database alone", got)
 	}
 	res, err = cl.Query(ctx, api.QueryRequest{Query: `identifier = "` + checkout + `"`})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := res.Topology.Components; len(c) != 1 || c[0].HealthState != "UNKNOWN" || c[0].PropagatedHealthState != "CRITICAL" {
+	if c := res.Topology.Components; c.Len() != 1 || c.At(0).HealthState != "UNKNOWN" || c.At(0).PropagatedHealthState != "CRITICAL" {
 		t.Errorf("checkout: %+v, want its own state UNKNOWN and its propagated CRITICAL", c)
 	}
 	// MCP's describe_component says why: the database's check state, and
@@ -257,7 +257,7 @@ func subscribe(t *testing.T, base, query string) (*websocket.Conn, []tetraexec.C
 	if err := ws.ReadJSON(&m); err != nil || m.Type != "result" {
 		t.Fatalf("the first message of a subscription: %v %+v", err, m)
 	}
-	return ws, m.Result.Topology.Components
+	return ws, m.Result.Topology.Components.Slice()
 }
 
 // readDiff reads the subscription's next message, which must be a diff.

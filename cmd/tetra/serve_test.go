@@ -193,7 +193,7 @@ func TestServeProcess(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	res, err := c.Query(ctx, api.QueryRequest{Query: `type = "service"`, At: "2026-11-01T12:00:00Z"})
-	if err != nil || len(res.Topology.Components) != 3 {
+	if err != nil || res.Topology.Components.Len() != 3 {
 		t.Fatalf("query: %v %v", res, err)
 	}
 	ws := subscribeServices(t, base)
@@ -213,11 +213,11 @@ func TestServeProcess(t *testing.T) {
 	if err := ws.ReadJSON(&diff); err != nil || diff.Type != "diff" || len(diff.Added.Components) != 1 || diff.Added.Components[0].Name != "ledger" {
 		t.Errorf("the subscription after the intake: %v %+v", err, diff)
 	}
-	if res, err := c.Query(ctx, api.QueryRequest{Query: `name = "ledger"`}); err != nil || len(res.Topology.Components) != 1 {
+	if res, err := c.Query(ctx, api.QueryRequest{Query: `name = "ledger"`}); err != nil || res.Topology.Components.Len() != 1 {
 		t.Errorf("query after the intake: %v %v", res, err)
 	}
-	if res, err := c.Query(ctx, api.QueryRequest{Query: `healthstate = "CRITICAL"`}); err != nil || len(res.Topology.Components) != 1 ||
-		res.Topology.Components[0].Name != "ledger" {
+	if res, err := c.Query(ctx, api.QueryRequest{Query: `healthstate = "CRITICAL"`}); err != nil || res.Topology.Components.Len() != 1 ||
+		res.Topology.Components.At(0).Name != "ledger" {
 		t.Errorf("health after the intake: %v %v", res, err)
 	}
 	if res, err := c.Query(ctx, api.QueryRequest{Query: `METRICS WHERE name = "ledger.requests" FROM "-1h"`}); err != nil || res.Metrics == nil ||
@@ -316,7 +316,7 @@ func subscribeServices(t *testing.T, base string) *websocket.Conn {
 		Type   string
 		Result struct{ Topology tetraexec.TopologyResult }
 	}
-	if err := ws.ReadJSON(&m); err != nil || m.Type != "result" || len(m.Result.Topology.Components) != 3 {
+	if err := ws.ReadJSON(&m); err != nil || m.Type != "result" || m.Result.Topology.Components.Len() != 3 {
 		t.Fatalf("the first message of a subscription: %v %+v", err, m)
 	}
 	return ws

@@ -308,7 +308,7 @@ func TestHostileAutomationsAreIsolated(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		res, err := f.eng.Query(ctx, `name = "checkout"`)
 		cancel()
-		if err != nil || len(res.Topology.Components) != 1 {
+		if err != nil || res.Topology.Components.Len() != 1 {
 			t.Fatalf("a query beside hostile automations: %v", err)
 		}
 	}

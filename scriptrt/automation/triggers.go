@@ -210,7 +210,7 @@ func (m *Manager) matchHealth(h healthHandler, at time.Time, changes map[graphst
 	if err != nil {
 		return err
 	}
-	for _, c := range res.Topology.Components {
+	for _, c := range res.Topology.Components.All() {
 		hc := changes[graphstore.ID(c.ID)]
 		hc.Component = c
 		cause, _ := json.Marshal(hc)
