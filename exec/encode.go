@@ -322,6 +322,8 @@ type topologyJSON struct {
 	rel  Relation
 }
 
+func (t *topologyJSON) keeps() bool { return false }
+
 func (t *topologyJSON) components(int) { t.e.b = append(t.e.b, `"components":[`...) }
 
 func (t *topologyJSON) component(el *graphstore.Element) error {

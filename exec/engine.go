@@ -243,6 +243,9 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat 
 	defer snap.Close()
 	r := newRun(ctx, snap, limit)
 	defer r.release() // the answer keeps or encodes the elements, never r's buffers
+	if out.keeps() {
+		r.keepElements()
+	}
 	ids, err := evaluateInto(r, q.Root)
 	if err != nil {
 		return err
@@ -272,6 +275,9 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat 
 // snapshot is closed). A topologyBuilder builds a TopologyResult that
 // refers to them; RunJSON's encoder writes JSON straight from them.
 type topologySink interface {
+	// keeps reports whether the sink keeps the elements to be read later
+	// (if at all) rather than reading each as it comes.
+	keeps() bool
 	components(n int)
 	component(el *graphstore.Element) error
 	relations(n int)
@@ -286,6 +292,8 @@ type topologyBuilder struct {
 	comps []*graphstore.Element
 	rels  []*graphstore.Element
 }
+
+func (b *topologyBuilder) keeps() bool { return true }
 
 func (b *topologyBuilder) components(n int) { b.comps = make([]*graphstore.Element, 0, n) }
 

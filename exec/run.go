@@ -18,6 +18,7 @@ type run struct {
 	snap    graphstore.Snapshot
 	view    graphstore.AdjacencyViewer // snap's, when it has one
 	batch   graphstore.BatchViewer     // snap's, when it has one
+	refs    graphstore.RefViewer       // snap's, when it has one and the answer keeps its elements (keepElements)
 	limit   int
 	touched *idSet
 	counted bool // the result's components are counted already (countResult)
@@ -63,19 +64,39 @@ func (r *run) release() {
 // the read soon.
 const batchSize = 256
 
+// keepElements says that the answer keeps the elements its components and
+// relations are read from, to be read later if at all (a TopologyResult):
+// a snapshot that can hand them out without reading them
+// (graphstore.RefViewer) then does, and their kind, which the plan
+// guarantees (a topology answer's ids are components, the ids adjacency
+// lists name are relations), is not checked by reading them either.
+func (r *run) keepElements() {
+	r.refs, _ = r.snap.(graphstore.RefViewer)
+}
+
 // elementsView reads a batch of elements from memory when the snapshot
-// can (see graphstore.BatchViewer); a nil entry is to be read with
-// Element. The slice is valid until the next call.
+// can (see graphstore.BatchViewer, RefViewer); a nil entry is to be read
+// with Element. The slice is valid until the next call.
 func (r *run) elementsView(ids []graphstore.ID) ([]*graphstore.Element, bool, error) {
-	if r.batch == nil {
+	if r.batch == nil && r.refs == nil {
 		return nil, false, nil
 	}
 	if cap(r.elems) < len(ids) {
 		r.elems = make([]*graphstore.Element, len(ids)) // at most batchSize; no more than a small result needs
 	}
 	dst := r.elems[:len(ids)]
+	if r.refs != nil {
+		ok, err := r.refs.ElementRefs(ids, dst)
+		return dst, ok, err
+	}
 	ok, err := r.batch.ElementsView(ids, dst)
 	return dst, ok, err
+}
+
+// isKind reports whether an element the batch read handed out is of the
+// kind the caller expects; unchecked (true) when it was not read (refs).
+func (r *run) isKind(el *graphstore.Element, k graphstore.Kind) bool {
+	return r.refs != nil || el.Kind == k
 }
 
 // adjacentViews reads one side of a batch of components' adjacency from
@@ -105,7 +126,7 @@ func (r *run) components(ids []graphstore.ID, fn func(graphstore.ID, *graphstore
 	for i, id := range ids {
 		var el *graphstore.Element
 		switch {
-		case ok && elems[i] != nil && elems[i].Component() != nil:
+		case ok && elems[i] != nil && r.isKind(elems[i], graphstore.KindComponent):
 			if err := r.count(id); err != nil {
 				return err
 			}
@@ -145,7 +166,7 @@ func (r *run) relations(ids []graphstore.ID, fn func(*graphstore.Element) error)
 			if ok {
 				el = elems[i]
 			}
-			if el == nil || el.Relation() == nil {
+			if el == nil || !r.isKind(el, graphstore.KindRelation) {
 				if el, err = r.relation(id); err != nil {
 					return err
 				}

@@ -243,6 +243,20 @@ type BatchViewer interface {
 	AdjacentViews(ids []ID, ix Index, dst [][]Adjacency) (ok bool, err error)
 }
 
+// RefViewer is implemented by snapshots that can hand out many elements
+// without reading them (the Pebble store's snapshots). ElementRefs is
+// BatchViewer's ElementsView for a caller that keeps the elements and
+// reads them later, if at all (a query's result, which hands out its rows
+// on demand): the snapshot does not read an element's memory to check or
+// warm it, so a broad answer costs a slot read per element instead of the
+// cache misses of every row. dst[i] is the element ids[i] as Element would
+// return it, or nil (ask Element); ok is false when the snapshot cannot
+// answer from memory at all. A wrapper of a Snapshot need not forward it:
+// callers fall back to ElementsView.
+type RefViewer interface {
+	ElementRefs(ids []ID, dst []*Element) (ok bool, err error)
+}
+
 // VersionReader is implemented by snapshots that can tell which version of
 // an element is live without decoding it (the Pebble store reads its
 // version directory). CHANGES compares the versions at its two times and

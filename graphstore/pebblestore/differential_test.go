@@ -161,6 +161,30 @@ func compareSnapshots(t *testing.T, at time.Time, msn, psn graphstore.Snapshot) 
 	compareBatches(t, at, msn, psn, comps)
 }
 
+// compareElements checks a batch read of elements (ElementsView or
+// ElementRefs) against the reference's single reads.
+func compareElements(t *testing.T, at time.Time, msn, psn graphstore.Snapshot, ids []graphstore.ID, name string, read func([]graphstore.ID, []*graphstore.Element) (bool, error)) {
+	t.Helper()
+	elems := make([]*graphstore.Element, len(ids))
+	elemsOK, err := read(ids, elems)
+	if err != nil {
+		t.Fatalf("at %v %s: %v", at, name, err)
+	}
+	for i, id := range ids {
+		want, _ := msn.Element(id)
+		if !elemsOK || elems[i] == nil {
+			got, err := psn.Element(id) // what the caller then reads
+			if err != nil || (got == nil) != (want == nil) || got != nil && graphtest.FormatElement(got) != graphtest.FormatElement(want) {
+				t.Fatalf("at %v element %d: Element %v, reference %v (%v)", at, id, got, want, err)
+			}
+			continue
+		}
+		if want == nil || graphtest.FormatElement(elems[i]) != graphtest.FormatElement(want) {
+			t.Fatalf("at %v %s of %d: %s, reference %s", at, name, id, graphtest.FormatElement(elems[i]), graphtest.FormatElement(want))
+		}
+	}
+}
+
 // compareBatches reads every id up to beyond the largest the snapshot
 // shows (components, relations and check states; live, deleted, not yet
 // created or never used) through the batch and view reads, in a random
@@ -191,23 +215,9 @@ func compareBatches(t *testing.T, at time.Time, msn, psn graphstore.Snapshot, co
 	r := rand.New(rand.NewPCG(uint64(at.UnixNano()), 3))
 	r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 	ids = append(ids, ids[:len(ids)/3]...)
-	elems := make([]*graphstore.Element, len(ids))
-	elemsOK, err := bv.ElementsView(ids, elems)
-	if err != nil {
-		t.Fatalf("at %v ElementsView: %v", at, err)
-	}
-	for i, id := range ids {
-		want, _ := msn.Element(id)
-		if !elemsOK || elems[i] == nil {
-			got, err := psn.Element(id) // what the caller then reads
-			if err != nil || (got == nil) != (want == nil) || got != nil && graphtest.FormatElement(got) != graphtest.FormatElement(want) {
-				t.Fatalf("at %v element %d: Element %v, reference %v (%v)", at, id, got, want, err)
-			}
-			continue
-		}
-		if want == nil || graphtest.FormatElement(elems[i]) != graphtest.FormatElement(want) {
-			t.Fatalf("at %v ElementsView of %d: %s, reference %s", at, id, graphtest.FormatElement(elems[i]), graphtest.FormatElement(want))
-		}
+	compareElements(t, at, msn, psn, ids, "ElementsView", bv.ElementsView)
+	if rv, ok := psn.(graphstore.RefViewer); ok {
+		compareElements(t, at, msn, psn, ids, "ElementRefs", rv.ElementRefs)
 	}
 	for _, ix := range []graphstore.Index{graphstore.IdxOut, graphstore.IdxIn} {
 		lists := make([][]graphstore.Adjacency, len(ids))

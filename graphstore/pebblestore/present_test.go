@@ -404,6 +404,10 @@ func TestBatchViews(t *testing.T) {
 			t.Errorf("element %d (not live): %v, want nil", id, elems[i])
 		}
 	}
+	refs := make([]*graphstore.Element, len(ids))
+	if ok, err := sn.(graphstore.RefViewer).ElementRefs(ids, refs); err != nil || !ok || !slices.Equal(refs, elems) {
+		t.Fatalf("ElementRefs: %p, ok %v, %v; ElementsView %p", refs, ok, err, elems)
+	}
 	for _, ix := range []graphstore.Index{graphstore.IdxOut, graphstore.IdxIn} {
 		lists := make([][]graphstore.Adjacency, len(ids))
 		if ok, err := bv.AdjacentViews(ids, ix, lists); err != nil || !ok {

@@ -38,6 +38,34 @@ func (sn *snapshot) ElementsView(ids []graphstore.ID, dst []*graphstore.Element)
 	return sn.s.now.usable(sn.ts), nil
 }
 
+var _ graphstore.RefViewer = (*snapshot)(nil)
+
+// ElementRefs implements graphstore.RefViewer: ElementsView without
+// reading the elements. A slot only ever holds its own id's element (fill
+// and put write the cell of the element's id), so gather's id check is
+// not needed for correctness; it and warmRows are there to bring rows into
+// the cache for a caller about to copy them. At a past time it is
+// ElementsView (the element cache's lookups read the elements anyway).
+func (sn *snapshot) ElementRefs(ids []graphstore.ID, dst []*graphstore.Element) (bool, error) {
+	if sn.closed || !sn.isNow || sn.s.now == nil || len(dst) != len(ids) {
+		return sn.ElementsView(ids, dst) // its errors, or the element cache
+	}
+	slots := sn.s.now.slots(sn.ts)
+	if slots == nil {
+		return false, nil
+	}
+	chunks := *slots.chunks.Load()
+	for i, id := range ids {
+		dst[i] = nil
+		if c := chunkCell(chunks, id); c != nil {
+			if e := c.Load(); e != notHeld && e != gone {
+				dst[i] = e
+			}
+		}
+	}
+	return sn.s.now.usable(sn.ts), nil
+}
+
 // gather sets dst[i] to the held version of ids[i], nil when the slot
 // holds none or the element is not live. It checks each element's id,
 // which also sets the row's cache lines on their way before the caller
