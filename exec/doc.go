@@ -26,7 +26,13 @@
 // a time where the snapshot reads them in batches (graphstore.BatchViewer;
 // a membership bitmap of the result, pooled when large, or for a short
 // result a hash filter in front of a binary search, finds the relations
-// among its components). CHANGES
+// among its components). A TopologyResult refers to the store's
+// elements, which are immutable, instead of copying its rows: its
+// Components and Relations (Rows) make a Component or Relation of a row
+// when a surface reads it, and read as at the query's time however long
+// they are kept; where the snapshot hands the elements out without
+// reading them (graphstore.RefViewer), building the answer reads none of
+// its rows' memory. CHANGES
 // runs the plan at both ends of its range and compares what it selects.
 // Health answers what a component's health rests on at a time (its check
 // states and degraded dependencies), under the same options and scope, for
