@@ -235,18 +235,17 @@ func latenciesReading(b *testing.B, q func(env *benchEnv, r *rand.Rand) string) 
 var rowSink uint64
 
 // readRows makes a Component of every component and a Relation of every
-// relation of a topology answer.
+// relation of a topology answer, as the surfaces that show every row do
+// (Rows.All).
 func readRows(res *exec.Result) {
 	t := res.Topology
 	if t == nil {
 		return
 	}
-	for i := range t.Components.Len() {
-		c := t.Components.At(i)
+	for _, c := range t.Components.All() {
 		rowSink += c.ID + uint64(len(c.Name)+len(c.Labels)+len(c.HealthState)+len(c.Sources))
 	}
-	for i := range t.Relations.Len() {
-		r := t.Relations.At(i)
+	for _, r := range t.Relations.All() {
 		rowSink += r.ID + r.Source + uint64(len(r.Type)+len(r.DependencyDirection)+len(r.Sources))
 	}
 }

@@ -98,14 +98,48 @@ func (l Rows[T]) ID(i int) uint64 {
 }
 
 // All returns an iterator over the rows and their positions, in order.
+// Reading every row, it is faster than At in a loop: it reads the rows of
+// the store's elements a block at a time (warmRows) before converting
+// them.
 func (l Rows[T]) All() iter.Seq2[int, T] {
 	return func(yield func(int, T) bool) {
-		for i := range l.Len() {
-			if !yield(i, l.At(i)) {
-				return
+		for start := 0; start < l.Len(); start += warmBlock {
+			end := min(start+warmBlock, l.Len())
+			if l.refs != nil {
+				warmRows(l.refs[start:end])
+			}
+			for i := start; i < end; i++ {
+				if !yield(i, l.At(i)) {
+					return
+				}
 			}
 		}
 	}
+}
+
+// warmBlock is how many rows All reads ahead of converting them.
+const warmBlock = 64
+
+// warmRows reads the first words of every element's merged view (a
+// component's or a relation's, each an allocation of its own, a cache
+// miss apart from the element, which is one apart from the list) in one
+// loop of independent loads, so that their misses overlap; converting
+// the rows then finds them in the processor's cache instead of waiting
+// for each in turn (At in a loop over a broad answer at a million
+// components was about a tenth slower without it). It returns a value
+// only so that the loads are not optimised away.
+//
+//go:noinline
+func warmRows(els []*graphstore.Element) graphstore.ID {
+	var sum graphstore.ID
+	for _, e := range els {
+		if c := e.Component(); c != nil {
+			sum += c.ID + graphstore.ID(len(c.Labels)) + graphstore.ID(len(c.Sources))
+		} else if r := e.Relation(); r != nil {
+			sum += r.ID + graphstore.ID(len(r.Labels)) + graphstore.ID(len(r.Sources))
+		}
+	}
+	return sum
 }
 
 // Slice returns the rows as a new slice (nil for a nil list), which the
