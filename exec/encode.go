@@ -286,19 +286,38 @@ func (l Rows[T]) appendJSON(e *encoder) error {
 		if l.refs == nil {
 			return writeList(e, v, (*encoder).component)
 		}
-		var tmp Component
-		return writeList(e, l.refs, func(e *encoder, el **graphstore.Element) error {
-			return e.storedComponent((*el).Component(), &tmp)
+		return writeRefs(e, l.refs, func(e *encoder, el *graphstore.Element, tmp *Component) error {
+			return e.storedComponent(el.Component(), tmp)
 		})
 	case []Relation:
 		if l.refs == nil {
 			return writeList(e, v, (*encoder).relation)
 		}
-		var tmp Relation
-		return writeList(e, l.refs, func(e *encoder, el **graphstore.Element) error {
-			return e.storedRelation((*el).Relation(), &tmp)
+		return writeRefs(e, l.refs, func(e *encoder, el *graphstore.Element, tmp *Relation) error {
+			return e.storedRelation(el.Relation(), tmp)
 		})
 	}
+	return nil
+}
+
+// writeRefs writes a JSON list of the store's elements, each by one (tmp
+// is its room to convert the element), reading them a block ahead as
+// Rows.All does.
+func writeRefs[T any](e *encoder, refs []*graphstore.Element, one func(e *encoder, el *graphstore.Element, tmp *T) error) error {
+	var tmp T
+	e.b = append(e.b, '[')
+	for i, el := range refs {
+		if i%warmBlock == 0 {
+			warmRows(refs[i:min(i+warmBlock, len(refs))])
+		}
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		if err := one(e, el, &tmp); err != nil {
+			return err
+		}
+	}
+	e.b = append(e.b, ']')
 	return nil
 }
 

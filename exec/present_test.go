@@ -1,7 +1,6 @@
 package exec_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"github.com/tetrahq/tetra/exec"
 	"github.com/tetrahq/tetra/graphstore"
 	"github.com/tetrahq/tetra/graphstore/graphtest"
-	"github.com/tetrahq/tetra/graphstore/memstore"
 	"github.com/tetrahq/tetra/graphstore/pebblestore"
 )
 
@@ -79,80 +77,5 @@ func TestReadAfterChange(t *testing.T) {
 	// of the latest commit, which must not serve the read in the past.
 	if got, want := answer(`label = "x" AND type = "service" AT "`+at+`"`), "a1[x] b1[x] a1>b1"; got != want {
 		t.Fatalf("AT before the change: %q, want %q", got, want)
-	}
-}
-
-// TestRowsKeepTheirTime: a result refers to the store's elements instead
-// of copying its rows, so its rows must still read as they were at the
-// query's time after its snapshot is closed and later commits rename a
-// component, relabel one out of the answer, delete another and retype a
-// relation: the same result reads (and encodes) exactly as it did, while
-// a new query sees the new graph.
-func TestRowsKeepTheirTime(t *testing.T) {
-	pst, err := pebblestore.Open(t.TempDir(), pebblestore.Options{Now: graphtest.Clock, Retention: graphtest.Retention, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pst.Close()
-	for name, st := range map[string]graphstore.Store{"pebble": pst, "memstore": memstore.New(memstore.Options{Now: graphtest.Clock, Retention: graphtest.Retention})} {
-		t.Run(name, func(t *testing.T) { checkRowsKeepTheirTime(t, st) })
-	}
-}
-
-func checkRowsKeepTheirTime(t *testing.T, st graphstore.Store) {
-	comp := func(b *graphstore.Batch, ext, name, label string) {
-		b.PutComponent("s", ext, graphstore.ComponentData{Name: name, Type: "service", Labels: []string{label}})
-	}
-	rel := func(b *graphstore.Batch, src, dst, typ string) {
-		b.PutRelation("s", src+">"+dst, graphstore.RelationData{Type: typ, SourceRef: src, TargetRef: dst})
-	}
-	graphtest.Apply(t, st, 10, func(b *graphstore.Batch) {
-		comp(b, "a", "a1", "x")
-		comp(b, "b", "b1", "x")
-		comp(b, "c", "c1", "x")
-		rel(b, "a", "b", "calls")
-		rel(b, "b", "c", "calls")
-	})
-	eng := exec.New(st, exec.Options{Now: graphtest.Clock})
-	read := func(res *exec.Result) (string, []byte) {
-		t.Helper()
-		var out []string
-		for _, c := range res.Topology.Components.All() {
-			out = append(out, c.Name+"["+strings.Join(c.Labels, ",")+"]")
-		}
-		for _, r := range res.Topology.Relations.All() {
-			out = append(out, fmt.Sprintf("%d>%d:%s", r.Source, r.Target, r.Type))
-		}
-		doc, err := exec.AppendJSON(context.Background(), nil, res, exec.EncodeOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Join(out, " "), doc
-	}
-	query := func() *exec.Result {
-		t.Helper()
-		res, err := eng.Query(context.Background(), `label = "x"`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
-	old := query()
-	wantRows, wantDoc := read(old)
-	if !strings.Contains(wantRows, "a1[x] b1[x] c1[x]") || !strings.Contains(wantRows, ":calls") {
-		t.Fatalf("before the change: %q", wantRows)
-	}
-	graphtest.Apply(t, st, 20, func(b *graphstore.Batch) {
-		comp(b, "a", "a2", "x")
-		comp(b, "b", "b1", "y")
-		b.DeleteComponent("s", "c")
-		rel(b, "a", "b", "uses")
-	})
-	if got, _ := read(query()); got != "a2[x]" {
-		t.Fatalf("a new query after the change: %q, want a2[x]", got)
-	}
-	gotRows, gotDoc := read(old)
-	if gotRows != wantRows || !bytes.Equal(gotDoc, wantDoc) {
-		t.Fatalf("the earlier result after the change reads\n%s\n%s\nwant, as at its time,\n%s\n%s", gotRows, gotDoc, wantRows, wantDoc)
 	}
 }
