@@ -102,8 +102,8 @@ func TestEncodeRunsKeptLists(t *testing.T) {
 	}
 }
 
-// TestEncodeRunsConcurrent: queries sharing one cache from several
-// goroutines write the same documents (run it with -race).
+// TestEncodeRunsConcurrent: queries sharing one cache, and their plans,
+// from several goroutines write the same documents (run it with -race).
 func TestEncodeRunsConcurrent(t *testing.T) {
 	_, eng := runsStore(t)
 	cache := NewEncodeCache()
@@ -112,13 +112,16 @@ func TestEncodeRunsConcurrent(t *testing.T) {
 	for _, q := range queries {
 		want[q] = runsAnswer(t, eng, NewEncodeCache(), q)
 	}
+	stmts := map[string]lang.Statement{} // one each, so their plans are shared too (planCache)
+	for _, q := range queries {
+		stmts[q], _ = lang.Parse(q)
+	}
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 200 {
 				q := queries[(g+i)%len(queries)]
-				stmt, _ := lang.Parse(q)
-				got, err := eng.RunJSON(context.Background(), nil, stmt, QueryOptions{}, EncodeOptions{Cache: cache})
+				got, err := eng.RunJSON(context.Background(), nil, stmts[q], QueryOptions{}, EncodeOptions{Cache: cache})
 				if err != nil || !bytes.Equal(got, want[q]) {
 					t.Errorf("%s (%v):\n%s\nwant\n%s", q, err, got, want[q])
 					return
