@@ -40,7 +40,10 @@ const (
 	runMaxElems = 1 << 12 // so are longer ones
 	runMaxBytes = 1 << 20 // and lists of more JSON than this
 	runBudget   = 32 << 20
-	runOverhead = 128 // a kept list's entry, beyond its JSON and 12 bytes an element
+	runOverhead = 128 // a kept list's entry, beyond its JSON and runElemBytes an element
+	// runElemBytes counts an element's pointer and end, and the stored
+	// element the list may keep alive after the graph has moved on.
+	runElemBytes = 240
 )
 
 // runEntry is a kept list, or the note that a list was seen once (src nil).
@@ -57,7 +60,7 @@ func (e *runEntry[E]) size() int64 {
 	if e == nil || e.src == nil {
 		return 0
 	}
-	return int64(len(e.json) + 12*len(e.src) + runOverhead)
+	return int64(len(e.json) + runElemBytes*len(e.src) + runOverhead)
 }
 
 // runTable holds one kind's lists. Safe for concurrent use.
