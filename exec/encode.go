@@ -120,6 +120,9 @@ func (e *Engine) runJSON(ctx context.Context, dst []byte, stmt lang.Statement, q
 	if err := e.topology(ctx, q, qo.MaxElements, cat, &w.t); err != nil {
 		return enc.b, err
 	}
+	if err := w.t.endList(); err != nil {
+		return enc.b, err
+	}
 	enc.b = append(enc.b, "]}"...) // the relations list, the topology part
 	return enc.end()
 }
@@ -138,7 +141,9 @@ var topologyWriters = sync.Pool{New: func() any { return new(topologyWriter) }}
 // elements and gives it back.
 func (w *topologyWriter) release() {
 	w.enc = encoder{}
-	w.t = topologyJSON{}
+	w.t.comps.release()
+	w.t.rels.release()
+	w.t = topologyJSON{comps: w.t.comps, rels: w.t.rels}
 	topologyWriters.Put(w)
 }
 
@@ -333,35 +338,78 @@ func (e *encoder) topologyHead(at time.Time, truncated bool) {
 // topologyJSON is the topologySink of RunJSON: it writes the components
 // and relations lists of a topology part as (*encoder).topology writes
 // those of the TopologyResult a topologyBuilder builds of the same
-// elements (never null: the builder's lists are never nil).
+// elements (never null: the builder's lists are never nil). With a cache,
+// a list it wrote before is written whole (runList).
 type topologyJSON struct {
-	e    *encoder
-	n    int       // elements in the list being written
-	comp Component // an element to encode afresh, converted as the builder does
-	rel  Relation
+	e     *encoder
+	n     int       // elements in the list being written
+	comp  Component // an element to encode afresh, converted as the builder does
+	rel   Relation
+	comps runList[graphstore.Component]
+	rels  runList[graphstore.Relation]
+}
+
+func componentID(c *graphstore.Component) graphstore.ID { return c.ID }
+func relationID(r *graphstore.Relation) graphstore.ID   { return r.ID }
+
+func (t *topologyJSON) components(n int) {
+	t.e.b = append(t.e.b, `"components":[`...)
+	if t.e.cache != nil {
+		t.comps.begin(&t.e.cache.compRuns, componentID, n, len(t.e.b))
+	}
 }
 
 func (t *topologyJSON) keeps() bool { return false }
 
-func (t *topologyJSON) components(int) { t.e.b = append(t.e.b, `"components":[`...) }
-
 func (t *topologyJSON) component(el *graphstore.Element) error {
+	c := el.Component()
+	var kept bool
+	if t.e.b, kept = t.comps.skip(c, t.e.b); kept {
+		t.n++
+		return nil
+	}
 	if t.n++; t.n > 1 {
 		t.e.b = append(t.e.b, ',')
 	}
-	return t.e.storedComponent(el.Component(), &t.comp)
+	if err := t.e.storedComponent(c, &t.comp); err != nil {
+		return err
+	}
+	t.comps.wrote(c, len(t.e.b))
+	return nil
 }
 
-func (t *topologyJSON) relations(int) {
+func (t *topologyJSON) relations(n int) {
+	t.e.b = t.comps.end(t.e.b)
 	t.e.b = append(t.e.b, `],"relations":[`...)
 	t.n = 0
+	if t.e.cache != nil {
+		t.rels.begin(&t.e.cache.relRuns, relationID, n, len(t.e.b))
+	}
 }
 
 func (t *topologyJSON) relation(el *graphstore.Element) error {
+	r := el.Relation()
+	var kept bool
+	if t.e.b, kept = t.rels.skip(r, t.e.b); kept {
+		t.n++
+		return nil
+	}
 	if t.n++; t.n > 1 {
 		t.e.b = append(t.e.b, ',')
 	}
-	return t.e.storedRelation(el.Relation(), &t.rel)
+	if err := t.e.storedRelation(r, &t.rel); err != nil {
+		return err
+	}
+	t.rels.wrote(r, len(t.e.b))
+	return nil
+}
+
+// endList closes the relations list (its block, when it is a kept one) and
+// checks the size and the context: a kept list's elements are not counted
+// one by one (encoder.tick).
+func (t *topologyJSON) endList() error {
+	t.e.b = t.rels.end(t.e.b)
+	return t.e.check()
 }
 
 // elements writes "components":[…],"relations":[…].

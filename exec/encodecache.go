@@ -37,6 +37,9 @@ type EncodeCache struct {
 	comps [cacheSlots]atomic.Pointer[compEntry]
 	rels  [cacheSlots]atomic.Pointer[relEntry]
 	bytes atomic.Int64 // memory held by entries (see admit)
+	// RunJSON's lists, kept whole (encoderuns.go).
+	compRuns runTable[graphstore.Component]
+	relRuns  runTable[graphstore.Relation]
 }
 
 const (

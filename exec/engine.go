@@ -35,8 +35,9 @@ type Options struct {
 // Engine runs TQL statements against a graph. It is safe for concurrent
 // use; each query opens its own snapshots.
 type Engine struct {
-	g Graph
-	o Options
+	g     Graph
+	o     Options
+	plans *planCache // nil: plan every query (see planCache)
 }
 
 // New returns an engine over g.
@@ -50,7 +51,7 @@ func New(g Graph, o Options) *Engine {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Engine{g: g, o: o}
+	return &Engine{g: g, o: o, plans: newPlanCache()}
 }
 
 // Over returns an engine with e's options that reads g instead of e's
@@ -179,7 +180,7 @@ func (e *Engine) RunWith(parent context.Context, stmt lang.Statement, o QueryOpt
 // planned plans a topology statement under ctx (planning counts against
 // the query's timeout). The caller closes the catalog.
 func (e *Engine) planned(ctx context.Context, stmt lang.Statement, o QueryOptions) (*planner.Query, *catalog, error) {
-	q, cat, err := e.plan(stmt, o)
+	q, cat, err := e.cachedPlan(stmt, o)
 	if err == nil {
 		err = ctx.Err()
 	}

@@ -22,10 +22,11 @@ func encodeCache(st graphstore.Store) *exec.EncodeCache {
 
 // checkRunJSON checks that RunJSON writes the document AppendJSON writes
 // of RunWith's result res, byte for byte, without a cache and with one
-// (twice: filling it, then reading it), or fails with RunWith's error
-// runErr. The result's rows are read out first (materialised), so that
-// the document compared is encoded from every row's Component and
-// Relation values, not from the store's elements as RunJSON encodes them.
+// (three times: filling it and noting the lists, keeping the lists, then
+// writing them whole), or fails with RunWith's error runErr. The result's
+// rows are read out first (materialised), so that the document compared
+// is encoded from every row's Component and Relation values, not from the
+// store's elements as RunJSON encodes them.
 func checkRunJSON(t *testing.T, eng *exec.Engine, cache *exec.EncodeCache, src string, stmt lang.Statement, qo exec.QueryOptions, res *exec.Result, runErr error) {
 	t.Helper()
 	var want []byte
@@ -35,7 +36,7 @@ func checkRunJSON(t *testing.T, eng *exec.Engine, cache *exec.EncodeCache, src s
 			t.Fatalf("%s: AppendJSON: %v", src, err)
 		}
 	}
-	for i, c := range []*exec.EncodeCache{nil, cache, cache} {
+	for i, c := range []*exec.EncodeCache{nil, cache, cache, cache} {
 		got, err := eng.RunJSON(context.Background(), []byte("prefix"), stmt, qo, exec.EncodeOptions{Cache: c})
 		switch {
 		case runErr != nil && (err == nil || err.Error() != runErr.Error()):
