@@ -243,6 +243,34 @@ type BatchViewer interface {
 	AdjacentViews(ids []ID, ix Index, dst [][]Adjacency) (ok bool, err error)
 }
 
+// AmongReader is implemented by snapshots that can relate a set of
+// components in memory (the Pebble store's snapshots at the current time,
+// from its present graph's packed adjacency). Relating a broad result (a
+// tenth of a million components) reads every component's outgoing side
+// and tests some three hundred thousand other ends against the result;
+// one call per batch runs that as a loop over arrays, where handing out
+// every list and testing it in the caller missed the processor's caches
+// twice per component. A wrapper of a Snapshot need not forward it:
+// callers fall back to BatchViewer.AdjacentViews or Adjacent.
+type AmongReader interface {
+	// RelationsAmong appends to dst the traversable relations going out
+	// of each component of ids whose other end is in among: in the order
+	// of ids, each component's ascending by relation id. ok is false
+	// when the snapshot cannot answer from memory; then dst is returned
+	// as it was.
+	RelationsAmong(ids []ID, among Members, dst []ID) (_ []ID, ok bool, err error)
+}
+
+// Members is a set of component ids to test adjacent components against
+// (AmongReader): bit words over a range when Words is not nil (id is a
+// member when id ≥ Lo and bit (id-Lo)%64 of Words[(id-Lo)/64] is set),
+// else the test Has.
+type Members struct {
+	Lo    ID
+	Words []uint64
+	Has   func(ID) bool
+}
+
 // VersionReader is implemented by snapshots that can tell which version of
 // an element is live without decoding it (the Pebble store reads its
 // version directory). CHANGES compares the versions at its two times and

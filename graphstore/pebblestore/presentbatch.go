@@ -119,15 +119,59 @@ func (sn *snapshot) AdjacentViews(ids []graphstore.ID, ix graphstore.Index, dst 
 		return false, nil
 	}
 	sd := side(ix)
-	chunks := *p.adj.Load()
+	packs := *p.adj.Load()
+	n := 0
+	for _, id := range ids {
+		n += len(adjList(packs, id, sd))
+	}
+	all := make([]graphstore.Adjacency, 0, n) // the caller's lists, converted from the packed ones in one allocation
 	for i, id := range ids {
-		dst[i] = nil
-		if c := chunkCell(chunks, id); c != nil {
-			if e := c.Load(); e != nil {
-				dst[i] = e.side[sd]
+		start := len(all)
+		all = appendAdjacency(all, adjList(packs, id, sd))
+		dst[i] = all[start:len(all):len(all)]
+	}
+	return p.usable(sn.ts), nil
+}
+
+var _ graphstore.AmongReader = (*snapshot)(nil)
+
+// RelationsAmong implements graphstore.AmongReader from the present
+// graph's packed adjacency.
+func (sn *snapshot) RelationsAmong(ids []graphstore.ID, among graphstore.Members, dst []graphstore.ID) ([]graphstore.ID, bool, error) {
+	if sn.closed {
+		return dst, false, graphstore.ErrClosed
+	}
+	p := sn.s.now
+	if !sn.isNow || p == nil || !p.usable(sn.ts) {
+		return dst, false, nil
+	}
+	packs, n := *p.adj.Load(), len(dst)
+	if among.Words != nil {
+		dst = relateBits(packs, ids, among.Lo, among.Words, dst)
+	} else {
+		for _, id := range ids {
+			for _, a := range adjList(packs, id, 0) {
+				if among.Has(graphstore.ID(a.other)) {
+					dst = append(dst, graphstore.ID(a.rel))
+				}
 			}
 		}
 	}
-	warmLists(dst)
-	return p.usable(sn.ts), nil
+	if !p.usable(sn.ts) {
+		return dst[:n], false, nil
+	}
+	return dst, true, nil
+}
+
+// relateBits appends the relations going out of ids whose other end is in
+// the bit words from lo (graphstore.Members).
+func relateBits(packs []*adjPack, ids []graphstore.ID, lo graphstore.ID, words []uint64, dst []graphstore.ID) []graphstore.ID {
+	for _, id := range ids {
+		for _, a := range adjList(packs, id, 0) {
+			if d := uint64(a.other) - uint64(lo); d/64 < uint64(len(words)) && words[d/64]&(1<<(d%64)) != 0 {
+				dst = append(dst, graphstore.ID(a.rel))
+			}
+		}
+	}
+	return dst
 }
