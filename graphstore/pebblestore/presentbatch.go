@@ -164,14 +164,41 @@ func (sn *snapshot) RelationsAmong(ids []graphstore.ID, among graphstore.Members
 }
 
 // relateBits appends the relations going out of ids whose other end is in
-// the bit words from lo (graphstore.Members).
+// the bit words from lo (graphstore.Members). It finds a group of lists
+// first and reads the first entry of each in a loop of independent loads
+// (warmPairs), so that their cache misses overlap, then tests them.
 func relateBits(packs []*adjPack, ids []graphstore.ID, lo graphstore.ID, words []uint64, dst []graphstore.ID) []graphstore.ID {
-	for _, id := range ids {
-		for _, a := range adjList(packs, id, 0) {
-			if d := uint64(a.other) - uint64(lo); d/64 < uint64(len(words)) && words[d/64]&(1<<(d%64)) != 0 {
-				dst = append(dst, graphstore.ID(a.rel))
+	var lists [relateGroup][]adjPair
+	for len(ids) > 0 {
+		group := ids[:min(len(ids), relateGroup)]
+		ids = ids[len(group):]
+		for i, id := range group {
+			lists[i] = adjList(packs, id, 0)
+		}
+		warmPairs(lists[:len(group)])
+		for _, l := range lists[:len(group)] {
+			for _, a := range l {
+				if d := uint64(a.other) - uint64(lo); d/64 < uint64(len(words)) && words[d/64]&(1<<(d%64)) != 0 {
+					dst = append(dst, graphstore.ID(a.rel))
+				}
 			}
 		}
 	}
 	return dst
+}
+
+// relateGroup is how many lists relateBits finds before it tests them.
+const relateGroup = 64
+
+// warmPairs reads the first entry of every list, as warmLists does.
+//
+//go:noinline
+func warmPairs(lists [][]adjPair) uint32 {
+	var sum uint32
+	for _, l := range lists {
+		if len(l) > 0 {
+			sum += l[0].other
+		}
+	}
+	return sum
 }
