@@ -207,8 +207,9 @@ type SortedSetReader interface {
 
 // AdjacencyViewer is implemented by snapshots that can hand out one side
 // of a component's adjacency without copying it (the Pebble store's
-// snapshots: at the current time from its in-memory index of the present
-// graph, at a past time from its element cache). Relating a result's
+// snapshots: at a past time from its element cache; at the current time
+// they convert the present graph's packed list into a new one, and relate
+// results through AmongReader instead). Relating a result's
 // components reads every component's outgoing side once; a copy of each
 // was most of the time of a broad filter. A wrapper of a Snapshot need not
 // forward it: callers fall back to Adjacent.
@@ -223,8 +224,8 @@ type AdjacencyViewer interface {
 
 // BatchViewer is implemented by snapshots that can read many elements or
 // adjacency lists in one call (the Pebble store's snapshots: at the
-// current time from its present graph, at a past time from its element
-// cache). Building a result reads a row and an adjacency list per
+// current time from its present graph, whose packed lists it converts in
+// one allocation per call, at a past time from its element cache). Building a result reads a row and an adjacency list per
 // component; one call per few hundred ids runs as tight loops whose cache
 // misses overlap, where a call per id waited for each in turn. A wrapper
 // of a Snapshot need not forward it: callers fall back to Element and
