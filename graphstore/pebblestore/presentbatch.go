@@ -136,7 +136,12 @@ func (sn *snapshot) AdjacentViews(ids []graphstore.ID, ix graphstore.Index, dst 
 var _ graphstore.AmongReader = (*snapshot)(nil)
 
 // RelationsAmong implements graphstore.AmongReader from the present
-// graph's packed adjacency.
+// graph's packed adjacency. It finds a group of lists first and reads the
+// first entry of each in a loop of independent loads (warmPairs), so that
+// their cache misses overlap, then tests them: a test per entry in the
+// same loop (a function call, a binary search's branches) kept the
+// processor from reading ahead, and a selective filter's hundred rows
+// waited for each list in turn.
 func (sn *snapshot) RelationsAmong(ids []graphstore.ID, among graphstore.Members, dst []graphstore.ID) ([]graphstore.ID, bool, error) {
 	if sn.closed {
 		return dst, false, graphstore.ErrClosed
@@ -146,13 +151,22 @@ func (sn *snapshot) RelationsAmong(ids []graphstore.ID, among graphstore.Members
 		return dst, false, nil
 	}
 	packs, n := *p.adj.Load(), len(dst)
-	if among.Words != nil {
-		dst = relateBits(packs, ids, among.Lo, among.Words, dst)
-	} else {
-		for _, id := range ids {
-			for _, a := range adjList(packs, id, 0) {
-				if among.Has(graphstore.ID(a.other)) {
-					dst = append(dst, graphstore.ID(a.rel))
+	var lists [relateGroup][]adjPair
+	for len(ids) > 0 {
+		group := lists[:min(len(ids), relateGroup)]
+		for i := range group {
+			group[i] = adjList(packs, ids[i], 0)
+		}
+		ids = ids[len(group):]
+		warmPairs(group)
+		if among.Words != nil {
+			dst = relateBits(group, among.Lo, among.Words, dst)
+		} else {
+			for _, l := range group {
+				for _, a := range l {
+					if among.Has(graphstore.ID(a.other)) {
+						dst = append(dst, graphstore.ID(a.rel))
+					}
 				}
 			}
 		}
@@ -163,31 +177,20 @@ func (sn *snapshot) RelationsAmong(ids []graphstore.ID, among graphstore.Members
 	return dst, true, nil
 }
 
-// relateBits appends the relations going out of ids whose other end is in
-// the bit words from lo (graphstore.Members). It finds a group of lists
-// first and reads the first entry of each in a loop of independent loads
-// (warmPairs), so that their cache misses overlap, then tests them.
-func relateBits(packs []*adjPack, ids []graphstore.ID, lo graphstore.ID, words []uint64, dst []graphstore.ID) []graphstore.ID {
-	var lists [relateGroup][]adjPair
-	for len(ids) > 0 {
-		group := ids[:min(len(ids), relateGroup)]
-		ids = ids[len(group):]
-		for i, id := range group {
-			lists[i] = adjList(packs, id, 0)
-		}
-		warmPairs(lists[:len(group)])
-		for _, l := range lists[:len(group)] {
-			for _, a := range l {
-				if d := uint64(a.other) - uint64(lo); d/64 < uint64(len(words)) && words[d/64]&(1<<(d%64)) != 0 {
-					dst = append(dst, graphstore.ID(a.rel))
-				}
+// relateBits appends the relations of lists whose other end is in the bit
+// words from lo (graphstore.Members).
+func relateBits(lists [][]adjPair, lo graphstore.ID, words []uint64, dst []graphstore.ID) []graphstore.ID {
+	for _, l := range lists {
+		for _, a := range l {
+			if d := uint64(a.other) - uint64(lo); d/64 < uint64(len(words)) && words[d/64]&(1<<(d%64)) != 0 {
+				dst = append(dst, graphstore.ID(a.rel))
 			}
 		}
 	}
 	return dst
 }
 
-// relateGroup is how many lists relateBits finds before it tests them.
+// relateGroup is how many lists RelationsAmong finds before it tests them.
 const relateGroup = 64
 
 // warmPairs reads the first entry of every list, as warmLists does.
