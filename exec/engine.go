@@ -340,6 +340,8 @@ func relationIDsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID, *gr
 	var relIDs []graphstore.ID // grown as found: a large list allocated up front is fresh memory per query
 	among := membersOf(ids)
 	defer among.release()
+	ar, _ := r.snap.(graphstore.AmongReader)
+	set := among.forStore()
 	for len(ids) > 0 {
 		part := ids[:min(len(ids), batchSize)]
 		ids = ids[len(part):]
@@ -348,21 +350,16 @@ func relationIDsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID, *gr
 				return nil, err
 			}
 		}
-		lists, ok, err := r.adjacentViews(part, graphstore.IdxOut)
-		if err != nil {
-			return nil, err
-		}
-		for i, id := range part {
-			var adj []graphstore.Adjacency
-			if ok {
-				adj = lists[i]
-			} else if adj, err = r.adjacent(id, graphstore.IdxOut); err != nil {
+		var err error
+		related := false
+		if ar != nil {
+			if relIDs, related, err = ar.RelationsAmong(part, set, relIDs); err != nil {
 				return nil, err
 			}
-			for _, a := range adj {
-				if among.has(a.Other) {
-					relIDs = append(relIDs, a.Relation)
-				}
+		}
+		if !related {
+			if relIDs, err = relateEach(r, part, among, relIDs); err != nil {
+				return nil, err
 			}
 		}
 		if err := r.check(); err != nil {
@@ -370,6 +367,31 @@ func relationIDsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID, *gr
 		}
 	}
 	sortIDs(relIDs)
+	return relIDs, nil
+}
+
+// relateEach appends the relations going out of part whose other end is
+// in among, reading each component's list (a batch at a time when the
+// snapshot can): relationIDsAmong's way for a snapshot that cannot relate
+// them itself (graphstore.AmongReader).
+func relateEach(r *run, part []graphstore.ID, among members, relIDs []graphstore.ID) ([]graphstore.ID, error) {
+	lists, ok, err := r.adjacentViews(part, graphstore.IdxOut)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range part {
+		var adj []graphstore.Adjacency
+		if ok {
+			adj = lists[i]
+		} else if adj, err = r.adjacent(id, graphstore.IdxOut); err != nil {
+			return nil, err
+		}
+		for _, a := range adj {
+			if among.has(a.Other) {
+				relIDs = append(relIDs, a.Relation)
+			}
+		}
+	}
 	return relIDs, nil
 }
 

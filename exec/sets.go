@@ -568,6 +568,15 @@ func (m *members) release() {
 	}
 }
 
+// forStore returns m for a store to test ids against (graphstore.AmongReader):
+// its bitmap when it has one, else its test.
+func (m *members) forStore() graphstore.Members {
+	if m.bits != nil {
+		return graphstore.Members{Lo: m.lo, Words: m.bits}
+	}
+	return graphstore.Members{Has: m.has}
+}
+
 func (m members) has(id graphstore.ID) bool {
 	switch {
 	case m.bits != nil:

@@ -207,8 +207,9 @@ type SortedSetReader interface {
 
 // AdjacencyViewer is implemented by snapshots that can hand out one side
 // of a component's adjacency without copying it (the Pebble store's
-// snapshots: at the current time from its in-memory index of the present
-// graph, at a past time from its element cache). Relating a result's
+// snapshots: at a past time from its element cache; at the current time
+// they convert the present graph's packed list into a new one, and relate
+// results through AmongReader instead). Relating a result's
 // components reads every component's outgoing side once; a copy of each
 // was most of the time of a broad filter. A wrapper of a Snapshot need not
 // forward it: callers fall back to Adjacent.
@@ -223,8 +224,8 @@ type AdjacencyViewer interface {
 
 // BatchViewer is implemented by snapshots that can read many elements or
 // adjacency lists in one call (the Pebble store's snapshots: at the
-// current time from its present graph, at a past time from its element
-// cache). Building a result reads a row and an adjacency list per
+// current time from its present graph, whose packed lists it converts in
+// one allocation per call, at a past time from its element cache). Building a result reads a row and an adjacency list per
 // component; one call per few hundred ids runs as tight loops whose cache
 // misses overlap, where a call per id waited for each in turn. A wrapper
 // of a Snapshot need not forward it: callers fall back to Element and
@@ -255,6 +256,34 @@ type BatchViewer interface {
 // callers fall back to ElementsView.
 type RefViewer interface {
 	ElementRefs(ids []ID, dst []*Element) (ok bool, err error)
+}
+
+// AmongReader is implemented by snapshots that can relate a set of
+// components in memory (the Pebble store's snapshots at the current time,
+// from its present graph's packed adjacency). Relating a broad result (a
+// tenth of a million components) reads every component's outgoing side
+// and tests some three hundred thousand other ends against the result;
+// one call per batch runs that as a loop over arrays, where handing out
+// every list and testing it in the caller missed the processor's caches
+// twice per component. A wrapper of a Snapshot need not forward it:
+// callers fall back to BatchViewer.AdjacentViews or Adjacent.
+type AmongReader interface {
+	// RelationsAmong appends to dst the traversable relations going out
+	// of each component of ids whose other end is in among: in the order
+	// of ids, each component's ascending by relation id. ok is false
+	// when the snapshot cannot answer from memory; then dst is returned
+	// as it was.
+	RelationsAmong(ids []ID, among Members, dst []ID) (_ []ID, ok bool, err error)
+}
+
+// Members is a set of component ids to test adjacent components against
+// (AmongReader): bit words over a range when Words is not nil (id is a
+// member when id ≥ Lo and bit (id-Lo)%64 of Words[(id-Lo)/64] is set),
+// else the test Has.
+type Members struct {
+	Lo    ID
+	Words []uint64
+	Has   func(ID) bool
 }
 
 // VersionReader is implemented by snapshots that can tell which version of

@@ -177,5 +177,49 @@ func dumpAll(sn graphstore.Snapshot) (string, error) {
 			}
 		}
 	}
-	return g + a + b.String(), nil
+	among, err := relationsAmong(sn)
+	if err != nil {
+		return "", err
+	}
+	return g + a + b.String() + among, nil
+}
+
+// relationsAmong relates every other component (by their ids' order) in one
+// call when the snapshot can (graphstore.AmongReader), else from each
+// list, and prints the relations found.
+func relationsAmong(sn graphstore.Snapshot) (string, error) {
+	comps, err := sn.Postings(graphstore.IdxKind, graphstore.TermComponent)
+	if err != nil || len(comps) == 0 {
+		return "", err
+	}
+	var ids []graphstore.ID
+	for i, id := range comps {
+		if i%2 == 0 {
+			ids = append(ids, id)
+		}
+	}
+	lo := ids[0]
+	words := make([]uint64, (ids[len(ids)-1]-lo)/64+1)
+	for _, id := range ids {
+		words[(id-lo)/64] |= 1 << ((id - lo) % 64)
+	}
+	if ar, ok := sn.(graphstore.AmongReader); ok {
+		rels, ok, err := ar.RelationsAmong(ids, graphstore.Members{Lo: lo, Words: words}, nil)
+		if err != nil || ok {
+			return fmt.Sprintf("among %v\n", rels), err
+		}
+	}
+	var rels []graphstore.ID
+	for _, id := range ids {
+		adj, err := sn.Adjacent(id, graphstore.IdxOut, nil)
+		if err != nil {
+			return "", err
+		}
+		for _, a := range adj {
+			if a.Other >= lo && (a.Other-lo)/64 < graphstore.ID(len(words)) && words[(a.Other-lo)/64]&(1<<((a.Other-lo)%64)) != 0 {
+				rels = append(rels, a.Relation)
+			}
+		}
+	}
+	return fmt.Sprintf("among %v\n", rels), nil
 }

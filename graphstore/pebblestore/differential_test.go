@@ -159,6 +159,61 @@ func compareSnapshots(t *testing.T, at time.Time, msn, psn graphstore.Snapshot) 
 	}
 	compareSets(t, at, msn, psn)
 	compareBatches(t, at, msn, psn, comps)
+	compareAmong(t, at, msn, psn, comps)
+}
+
+// compareAmong relates random subsets of the components (and ids that are
+// none) in one call, with the members as bit words and as a test, against
+// the reference's lists: every outgoing relation whose other end is a
+// member, in the order of the ids.
+func compareAmong(t *testing.T, at time.Time, msn, psn graphstore.Snapshot, comps []graphstore.ID) {
+	t.Helper()
+	ar, ok := psn.(graphstore.AmongReader)
+	if !ok || len(comps) == 0 {
+		return
+	}
+	r := rand.New(rand.NewPCG(uint64(at.UnixNano()), 5))
+	for range 4 {
+		var ids []graphstore.ID
+		for _, id := range comps {
+			if r.IntN(3) > 0 {
+				ids = append(ids, id)
+			}
+		}
+		ids = append(ids, comps[len(comps)-1]+graphstore.ID(r.IntN(5)), 1<<40) // not components, or not live
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		member := func(id graphstore.ID) bool { _, ok := slices.BinarySearch(ids, id); return ok }
+		var want []graphstore.ID
+		for _, id := range ids {
+			adj, _ := msn.Adjacent(id, graphstore.IdxOut, nil)
+			for _, a := range adj {
+				if member(a.Other) {
+					want = append(want, a.Relation)
+				}
+			}
+		}
+		lo := ids[0]
+		words := make([]uint64, (ids[len(ids)-2]-lo)/64+1) // the last id lies beyond the words: not a member by them
+		for _, id := range ids[:len(ids)-1] {
+			words[(id-lo)/64] |= 1 << ((id - lo) % 64)
+		}
+		for _, among := range []graphstore.Members{{Lo: lo, Words: words}, {Has: member}} {
+			got, ok, err := ar.RelationsAmong(ids, among, []graphstore.ID{7})
+			if err != nil {
+				t.Fatalf("at %v RelationsAmong: %v", at, err)
+			}
+			if !ok {
+				if len(got) != 1 {
+					t.Fatalf("at %v RelationsAmong not answered changed dst: %v", at, got)
+				}
+				continue
+			}
+			if got[0] != 7 || !slices.Equal(got[1:], want) && !(len(got) == 1 && len(want) == 0) {
+				t.Fatalf("at %v RelationsAmong (bits %v) of %v: %v, reference %v after [7]", at, among.Words != nil, ids, got, want)
+			}
+		}
+	}
 }
 
 // compareElements checks a batch read of elements (ElementsView or

@@ -195,13 +195,9 @@ func (s *Store) DumpPresent() (dump, from string) {
 		}
 		p.shards[i].mu.RUnlock()
 	}
-	for c, chunk := range *p.adj.Load() {
-		for j := range chunk {
-			if e := chunk[j].Load(); e != nil && len(e.side[0])+len(e.side[1]) > 0 {
-				lines = append(lines, fmt.Sprintf("adj %08d %v %v", c<<adjChunkBits|j, e.side[0], e.side[1]))
-			}
-		}
-	}
+	p.eachAdjacency(func(id graphstore.ID, out, in []adjPair) {
+		lines = append(lines, fmt.Sprintf("adj %08d %v %v", id, appendAdjacency(nil, out), appendAdjacency(nil, in)))
+	})
 	slices.Sort(lines)
 	return fmt.Sprintf("ver %d\n%s\n", p.ver.Load(), strings.Join(lines, "\n")), s.presentFrom
 }

@@ -48,7 +48,7 @@ import (
 type present struct {
 	ver    atomic.Int64
 	shards [presentShards]presentShard
-	adj    atomic.Pointer[[]*adjChunk]
+	adj    atomic.Pointer[[]*adjPack] // by id >> adjChunkBits (presentadj.go)
 	elems  atomic.Pointer[elemSlots]
 	grow   sync.Mutex // serialises growth of adj and elems
 	broken bool       // an id does not fit the sets (beyond 2^32): the index stays off; writer-owned
@@ -271,15 +271,6 @@ func blockOf(bm *roaring.Bitmap, b uint64) *[1024]uint64 {
 	return blk
 }
 
-// adjEntry is one component's open adjacency, ascending by relation id.
-type adjEntry struct {
-	side [2][]graphstore.Adjacency // 0 outgoing, 1 incoming
-}
-
-const adjChunkBits = 16
-
-type adjChunk [1 << adjChunkBits]atomic.Pointer[adjEntry]
-
 // elemSlots holds the current version of elements, decoded, by id. A
 // slot is
 //
@@ -432,8 +423,7 @@ func newPresent(budget int64) *present {
 	for i := range p.shards {
 		p.shards[i].sets = map[termKey]pset{}
 	}
-	empty := []*adjChunk{}
-	p.adj.Store(&empty)
+	p.adj.Store(&[]*adjPack{})
 	return p
 }
 
@@ -454,18 +444,6 @@ func (p *present) set(ts int64, ix graphstore.Index, term string) (pset, bool) {
 	s := sh.sets[k]
 	sh.mu.RUnlock()
 	return s, p.usable(ts)
-}
-
-// adjacent returns one side of a component's adjacency as of ts.
-func (p *present) adjacent(ts int64, id graphstore.ID, sd int) ([]graphstore.Adjacency, bool) {
-	if !p.usable(ts) {
-		return nil, false
-	}
-	var l []graphstore.Adjacency
-	if e := p.entry(id); e != nil {
-		l = e.side[sd]
-	}
-	return l, p.usable(ts)
 }
 
 // slots returns the element slots if the index reflects exactly the
@@ -490,31 +468,6 @@ func (p *present) element(ts int64, id graphstore.ID) (*graphstore.Element, bool
 	}
 	e, ok := s.get(id)
 	return e, ok && p.usable(ts)
-}
-
-func (p *present) entry(id graphstore.ID) *adjEntry {
-	if c := chunkCell(*p.adj.Load(), id); c != nil {
-		return c.Load()
-	}
-	return nil
-}
-
-// slot returns the cell of a component's adjacency, growing the chunks as
-// needed. Only the writer (or the builder) calls it.
-func (p *present) slot(id graphstore.ID) *atomic.Pointer[adjEntry] {
-	c := uint64(id) >> adjChunkBits
-	chunks := *p.adj.Load()
-	if c >= uint64(len(chunks)) {
-		p.grow.Lock()
-		grown := slices.Clone(chunks)
-		for uint64(len(grown)) <= c {
-			grown = append(grown, new(adjChunk))
-		}
-		p.adj.Store(&grown)
-		p.grow.Unlock()
-		chunks = grown
-	}
-	return chunkCell(chunks, id)
 }
 
 // apply brings the index from the commit it reflects to the commit at ts,
@@ -559,36 +512,15 @@ func (p *present) apply(writes []base.Write, changes termChanges, ts int64, prev
 
 // fits reports whether the ids of a term's changes fit the sets.
 func (p *present) fits(k termKey, chs []postingChange) bool {
+	if k.isAdjacency() && k.component() > math.MaxUint32 {
+		return false
+	}
 	for _, ch := range chs {
-		if ch.id > math.MaxUint32 {
+		if ch.id > math.MaxUint32 || k.isAdjacency() && ch.aux > math.MaxUint32 {
 			return false
 		}
 	}
 	return true
-}
-
-func (p *present) applyAdjacency(k termKey, chs []postingChange) {
-	cell := p.slot(k.component())
-	old := cell.Load()
-	ne := &adjEntry{}
-	if old != nil {
-		*ne = *old
-	}
-	sd := side(k.ix)
-	l := slices.Clone(ne.side[sd])
-	for _, ch := range chs {
-		i, found := slices.BinarySearchFunc(l, ch.id, func(a graphstore.Adjacency, id graphstore.ID) int {
-			return int(int64(a.Relation) - int64(id))
-		})
-		switch {
-		case ch.close && found:
-			l = slices.Delete(l, i, i+1)
-		case !ch.close && !found:
-			l = slices.Insert(l, i, graphstore.Adjacency{Relation: ch.id, Other: ch.aux})
-		}
-	}
-	ne.side[sd] = l
-	cell.Store(ne)
 }
 
 // build fills the index from Pebble's current postings as of the commit at
@@ -622,7 +554,8 @@ func (p *present) build(r pebble.Reader, ts int64, next graphstore.ID) error {
 		p.broken = true
 		return nil
 	}
-	adj.store(fresh)
+	packs := adj.packs()
+	fresh.adj.Store(&packs)
 	p.install(fresh, ts, next)
 	return nil
 }
@@ -737,20 +670,6 @@ func skipTo(k []byte) []byte {
 	return nil
 }
 
-// adjBuild gathers both sides of every component's adjacency: each side's
-// entries in one array, in key order (by component, then relation), and
-// where each component's run begins.
-type adjBuild struct {
-	side   [2][]graphstore.Adjacency
-	runs   [2][]adjRun
-	broken bool
-}
-
-type adjRun struct {
-	id         graphstore.ID
-	start, end int
-}
-
 // scan reads the out and in postings.
 func (b *adjBuild) scan(r pebble.Reader) error {
 	it, err := r.NewIter(&pebble.IterOptions{
@@ -762,6 +681,7 @@ func (b *adjBuild) scan(r pebble.Reader) error {
 	}
 	defer it.Close()
 	var raw []byte // the escaped term of the current run, with its table and index
+	var c graphstore.ID
 	for valid := it.First(); valid; valid = it.Next() {
 		k := it.Key()
 		n := termEnd(k)
@@ -775,62 +695,20 @@ func (b *adjBuild) scan(r pebble.Reader) error {
 		if len(v) < 16 {
 			return errCorrupt
 		}
-		sd := side(graphstore.Index(k[1]))
 		if string(k[:n]) != string(raw) {
 			term, _, err := readEscaped(k[2:])
 			if err != nil {
 				return err
 			}
-			c := termKey{graphstore.Index(k[1]), term}.component()
-			if c > math.MaxUint32 {
-				b.broken = true
-				return nil
-			}
+			c = termKey{graphstore.Index(k[1]), term}.component()
 			raw = append(raw[:0], k[:n]...)
-			b.runs[sd] = append(b.runs[sd], adjRun{id: c, start: len(b.side[sd])})
 		}
-		b.side[sd] = append(b.side[sd], graphstore.Adjacency{Relation: graphstore.ID(u64(k[n:])), Other: graphstore.ID(u64(v[8:]))})
-		b.runs[sd][len(b.runs[sd])-1].end = len(b.side[sd])
+		rel, other := u64(k[n:]), u64(v[8:])
+		if c > math.MaxUint32 || rel > math.MaxUint32 || other > math.MaxUint32 {
+			b.broken = true
+			return nil
+		}
+		b.add(side(graphstore.Index(k[1])), c, adjPair{rel: uint32(rel), other: uint32(other)})
 	}
 	return it.Error()
-}
-
-// store gives every component its adjacency entry: the two sides' runs
-// merged by component id, the entries allocated together.
-func (b *adjBuild) store(p *present) {
-	out, in := b.runs[0], b.runs[1]
-	entries := make([]adjEntry, 0, unionLen(out, in)) // never grown: p holds pointers into it
-	at := func(sd int, r adjRun) []graphstore.Adjacency { return b.side[sd][r.start:r.end:r.end] }
-	for len(out) > 0 || len(in) > 0 {
-		var e adjEntry
-		var id graphstore.ID
-		switch {
-		case len(in) == 0 || len(out) > 0 && out[0].id < in[0].id:
-			id, e.side[0], out = out[0].id, at(0, out[0]), out[1:]
-		case len(out) == 0 || in[0].id < out[0].id:
-			id, e.side[1], in = in[0].id, at(1, in[0]), in[1:]
-		default:
-			id, e.side[0], e.side[1] = out[0].id, at(0, out[0]), at(1, in[0])
-			out, in = out[1:], in[1:]
-		}
-		entries = append(entries, e)
-		p.slot(id).Store(&entries[len(entries)-1])
-	}
-}
-
-// unionLen counts the distinct components of two runs sorted by id.
-func unionLen(a, b []adjRun) int {
-	n := 0
-	for len(a) > 0 && len(b) > 0 {
-		switch {
-		case a[0].id < b[0].id:
-			a = a[1:]
-		case b[0].id < a[0].id:
-			b = b[1:]
-		default:
-			a, b = a[1:], b[1:]
-		}
-		n++
-	}
-	return n + len(a) + len(b)
 }

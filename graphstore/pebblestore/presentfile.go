@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -56,29 +57,21 @@ func (p *present) encode(last int64, next graphstore.ID) []byte {
 			b = appendSet(b, set)
 		}
 	}
-	chunks := *p.adj.Load()
-	var ids []graphstore.ID
-	for c, chunk := range chunks {
-		for j := range chunk {
-			if e := chunk[j].Load(); e != nil && len(e.side[0])+len(e.side[1]) > 0 {
-				ids = append(ids, graphstore.ID(c<<adjChunkBits|j))
-			}
-		}
-	}
-	b = kv.AppendUvarint(b, uint64(len(ids)))
+	n = 0
+	p.eachAdjacency(func(graphstore.ID, []adjPair, []adjPair) { n++ })
+	b = kv.AppendUvarint(b, uint64(n))
 	prev := graphstore.ID(0)
-	for _, id := range ids {
-		e := p.entry(id)
+	p.eachAdjacency(func(id graphstore.ID, out, in []adjPair) {
 		b = kv.AppendUvarint(b, uint64(id-prev))
 		prev = id
-		for _, l := range e.side {
+		for _, l := range [2][]adjPair{out, in} {
 			b = kv.AppendUvarint(b, uint64(len(l)))
 			for _, a := range l {
-				b = kv.AppendUvarint(b, uint64(a.Relation))
-				b = kv.AppendUvarint(b, uint64(a.Other))
+				b = kv.AppendUvarint(b, uint64(a.rel))
+				b = kv.AppendUvarint(b, uint64(a.other))
 			}
 		}
-	}
+	})
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
 }
 
@@ -174,44 +167,34 @@ func (p *present) decodeAdjacency(d *kv.Reader, next graphstore.ID) error {
 	if n > uint64(d.Len()) {
 		return errCorrupt
 	}
-	entries := make([]adjEntry, n) // never grown: p holds pointers into it
-	var slab adjSlab
+	var b adjBuild
 	id := graphstore.ID(0)
-	for i := range entries {
-		id += graphstore.ID(d.Uvarint())
-		for sd := range entries[i].side {
+	for range n {
+		delta := graphstore.ID(d.Uvarint())
+		id += delta
+		if d.Err() != nil || delta == 0 || id >= next || id > math.MaxUint32 {
+			return errCorrupt
+		}
+		for sd := range b.side {
 			m := d.Uvarint()
 			if m > uint64(d.Len()) {
 				return errCorrupt
 			}
-			l := slab.take(int(m))
-			for j := range l {
-				l[j] = graphstore.Adjacency{Relation: graphstore.ID(d.Uvarint()), Other: graphstore.ID(d.Uvarint())}
+			for range m {
+				rel, other := d.Uvarint(), d.Uvarint()
+				if rel > math.MaxUint32 || other > math.MaxUint32 {
+					return errCorrupt
+				}
+				b.add(sd, id, adjPair{rel: uint32(rel), other: uint32(other)})
 			}
-			entries[i].side[sd] = l
 		}
-		if d.Err() != nil || id == 0 || id >= next {
+		if d.Err() != nil {
 			return errCorrupt
 		}
-		p.slot(id).Store(&entries[i])
 	}
+	packs := b.packs()
+	p.adj.Store(&packs)
 	return d.Err()
-}
-
-// adjSlab hands out adjacency lists from large arrays, so that a million
-// components' lists are a few allocations.
-type adjSlab struct{ free []graphstore.Adjacency }
-
-func (s *adjSlab) take(n int) []graphstore.Adjacency {
-	if n == 0 {
-		return nil
-	}
-	if n > len(s.free) {
-		s.free = make([]graphstore.Adjacency, max(n, 1<<16))
-	}
-	l := s.free[:n:n]
-	s.free = s.free[n:]
-	return l
 }
 
 // savePresent writes the index to its file (through a temporary file and

@@ -163,7 +163,7 @@ func (sn *snapshot) Adjacent(id graphstore.ID, ix graphstore.Index, dst []graphs
 		return dst, fmt.Errorf("pebblestore: Adjacent needs IdxOut or IdxIn, not %s", ix)
 	}
 	if l, ok := sn.presentAdjacent(id, ix); ok {
-		return append(dst, l...), nil
+		return appendAdjacency(dst, l), nil
 	}
 	l, err := sn.chainAdjacent(id, ix)
 	return append(dst, l...), err
@@ -646,7 +646,7 @@ func (sn *snapshot) presentSet(ix graphstore.Index, term string) (pset, bool) {
 	return sn.s.now.set(sn.ts, ix, term)
 }
 
-func (sn *snapshot) presentAdjacent(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, bool) {
+func (sn *snapshot) presentAdjacent(id graphstore.ID, ix graphstore.Index) ([]adjPair, bool) {
 	if !sn.isNow || sn.s.now == nil {
 		return nil, false
 	}
@@ -654,8 +654,8 @@ func (sn *snapshot) presentAdjacent(id graphstore.ID, ix graphstore.Index) ([]gr
 }
 
 // AdjacentView implements graphstore.AdjacencyViewer from the present
-// graph, whose lists are immutable (the writer replaces a component's list
-// with an updated copy), or else from the component's chain (sideAt).
+// graph, whose packed lists it converts into a list of the caller's own,
+// or else from the component's chain (sideAt), without a copy.
 func (sn *snapshot) AdjacentView(id graphstore.ID, ix graphstore.Index) ([]graphstore.Adjacency, bool, error) {
 	if sn.closed {
 		return nil, false, graphstore.ErrClosed
@@ -664,7 +664,7 @@ func (sn *snapshot) AdjacentView(id graphstore.ID, ix graphstore.Index) ([]graph
 		return nil, false, fmt.Errorf("pebblestore: AdjacentView needs IdxOut or IdxIn, not %s", ix)
 	}
 	if l, ok := sn.presentAdjacent(id, ix); ok {
-		return l, true, nil
+		return appendAdjacency(nil, l), true, nil
 	}
 	l, err := sn.chainAdjacent(id, ix)
 	return l, err == nil, err
@@ -727,7 +727,14 @@ func (sn *snapshot) AdjacentPage(id graphstore.ID, ix graphstore.Index, after gr
 		return dst, fmt.Errorf("pebblestore: AdjacentPage needs IdxOut or IdxIn, not %s", ix)
 	}
 	if l, ok := sn.presentAdjacent(id, ix); ok {
-		return appendPage(dst, l, after, max), nil
+		i, _ := slices.BinarySearchFunc(l, after+1, func(a adjPair, id graphstore.ID) int {
+			return cmp.Compare(graphstore.ID(a.rel), id)
+		})
+		l = l[i:]
+		if max > 0 && len(l) > max {
+			l = l[:max]
+		}
+		return appendAdjacency(dst, l), nil
 	}
 	ch, err := sn.chain(id)
 	if err != nil {

@@ -783,7 +783,7 @@ func (st writeState) presentAdjacent(k termKey) ([]graphstore.ID, bool) {
 	}
 	ids := make([]graphstore.ID, len(adj))
 	for i, a := range adj {
-		ids[i] = a.Relation
+		ids[i] = graphstore.ID(a.rel)
 	}
 	return ids, true
 }
