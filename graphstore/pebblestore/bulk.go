@@ -774,7 +774,17 @@ func (l *Loader) ingest(ctx context.Context, r *loadRun) error {
 		// Level 0's writer options, not the lowest level's: a table
 		// written for the lowest level marks deletions obsolete, and Pebble
 		// may ingest this one above data they must delete.
-		return l.s.po.MakeWriterOptions(0, l.s.db.TableFormat())
+		o := l.s.po.MakeWriterOptions(0, l.s.db.TableFormat())
+		// Without value blocks: Pebble keeps a table's value blocks in
+		// memory until the table is closed, each in a buffer of at least
+		// 32 KiB however little it holds, and a run's posting tables put
+		// every posting of a term but the first there (the values share
+		// the term's prefix). At a million components that held 110-130
+		// MiB while a run's tables were written. The values stay beside
+		// their keys instead; compactions rewrite the tables with value
+		// blocks as usual.
+		o.DisableValueBlocks = true
+		return o
 	}
 	fs := l.s.po.FS
 	paths, err := r.writeTables(ctx, fs, l.s.dir, fmt.Sprintf("tetra-load-%d", r.ts), wo)
