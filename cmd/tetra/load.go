@@ -185,7 +185,9 @@ func loadFile(ctx context.Context, e *env, ap *ingest.Applier, target graphstore
 	}
 	p.Shift(shift)
 	if len(p.Topologies) > 0 || p.Empty() {
-		sum, err := ap.Apply(ctx, p.Topologies, at)
+		topos := p.Topologies
+		p.Topologies = nil // the batch holds what is applied: the decoded topologies need not stay alive while it plans
+		sum, err := ap.Apply(ctx, topos, at)
 		if err != nil {
 			return err
 		}
