@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/sstable"
@@ -52,6 +54,7 @@ type Loader struct {
 	prev    *loadRun
 	done    chan error
 	runs    [2]int // how many runs were ingested in line and in the background
+	spills  int    // how many times a run's writes were spilled (names the files)
 	// What the load knows for good, across runs: when the open postings
 	// of the elements it wrote began, and the supports it recorded. A
 	// churn closes postings and re-derives health of elements written
@@ -153,9 +156,26 @@ func (s *Store) NewLoader(runBytes int) (*Loader, error) {
 		s.wmu.Unlock()
 		return nil, graphstore.ErrClosed
 	}
+	s.removeLoadFiles()
 	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, born: next, sketch: loadSketch{born: next}, run: newLoadRun(runBytes),
 		opens: newOpenStarts(next),
 		sups:  map[graphstore.ID]graphstore.ID{}}, nil
+}
+
+// removeLoadFiles removes what a load that ended in a crash left in the
+// store's directory: its spills and tables (Pebble took in none of them,
+// or links of them, so none is needed). The writer lock is held.
+func (s *Store) removeLoadFiles() {
+	fs := s.po.FS
+	names, err := fs.List(s.dir)
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, "tetra-load-") {
+			fs.Remove(filepath.Join(s.dir, n))
+		}
+	}
 }
 
 // loadRun is what a run of batches writes, gathered in memory, and what
@@ -338,7 +358,7 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	c := &graphstore.Commit{Time: time.Unix(0, ts)}
 	base.Count(c, base.ChangesOf(plan.Writes))
-	if l.run.bytes >= l.budget {
+	if l.run.bytes >= l.budget || len(l.run.spills) > 0 {
 		if err := l.handOff(ctx); err != nil {
 			return nil, err
 		}
@@ -374,6 +394,11 @@ func (l *Loader) usable(ctx context.Context) error {
 func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChanges, starts map[string]int64) error {
 	r := l.run
 	for i := range plan.Writes {
+		if r.kv >= l.budget {
+			if err := l.spill(); err != nil {
+				return err
+			}
+		}
 		w := &plan.Writes[i]
 		b := appendVersionKey(r.start(), w.ID, plan.Time)
 		r.finish(appendElement(b, w.After), versionKeyLen, false)
@@ -407,6 +432,15 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChang
 	r.set(metaNextID, appendU64(nil, uint64(plan.NextID)))
 	r.ts = plan.Time
 	return nil
+}
+
+// spill writes the run's writes in memory out to a file (runKV.spill):
+// the batch being gathered has outgrown the run's budget, and the run
+// cannot be ingested before the batch ends (a crash must leave all of a
+// batch or none). The run's maps, which planning reads, stay.
+func (l *Loader) spill() error {
+	l.spills++
+	return l.run.spill(l.s.po.FS, filepath.Join(l.s.dir, fmt.Sprintf("tetra-load-%d.spill", l.spills)))
 }
 
 // gatherPostings closes the postings the old version had and the new one
@@ -703,7 +737,7 @@ func (l *Loader) handOff(ctx context.Context) error {
 	if err := l.usable(ctx); err != nil {
 		return err
 	}
-	if len(l.run.ents) == 0 {
+	if len(l.run.ents) == 0 && len(l.run.spills) == 0 {
 		return nil
 	}
 	if err := l.wait(); err != nil {
@@ -787,6 +821,7 @@ func (l *Loader) ingest(ctx context.Context, r *loadRun) error {
 		return o
 	}
 	fs := l.s.po.FS
+	defer r.removeSpills(fs) // merged into the tables, or the load failed
 	paths, err := r.writeTables(ctx, fs, l.s.dir, fmt.Sprintf("tetra-load-%d", r.ts), wo)
 	if err != nil {
 		return err
