@@ -64,6 +64,7 @@ type Loader struct {
 	sups   map[graphstore.ID]graphstore.ID // 0: forgotten
 	born   graphstore.ID                   // the first id the load allocated: later ones have no support it did not record
 	sketch loadSketch                      // health planning's view of what the load wrote (loadsketch.go)
+	froms  []int64                         // gatherPostings' scratch
 	err    error                           // sticky: a failed run leaves the loader unusable
 	closed bool
 }
@@ -74,9 +75,9 @@ type Loader struct {
 // and its growth was a tenth of a first load's map work).
 type openStarts struct {
 	born  graphstore.ID                   // the first id the load allocated: dense[0]
-	dense []int64                         // by id - born: when all of an element's open postings began (the common case), -1 unknown
+	dense []int64                         // by id - born: when an element's open postings began (all, the common case, or those not listed), -1 unknown
 	from  map[graphstore.ID]int64         // the same for elements older than the load
-	lists map[graphstore.ID][]openPosting // each as listed
+	lists map[graphstore.ID][]openPosting // the open postings that began at another time (openSet.list)
 }
 
 func newOpenStarts(born graphstore.ID) openStarts {
@@ -86,13 +87,11 @@ func newOpenStarts(born graphstore.ID) openStarts {
 // get returns what the load knows of an element's open postings (from -1:
 // nothing, Pebble has them).
 func (o *openStarts) get(id graphstore.ID) openSet {
-	if f := o.fromOf(id); f >= 0 {
-		return openSet{from: f}
+	s := openSet{from: o.fromOf(id)}
+	if len(o.lists) > 0 {
+		s.list = o.lists[id]
 	}
-	if l, ok := o.lists[id]; ok {
-		return openSet{list: l}
-	}
-	return openSet{from: -1}
+	return s
 }
 
 func (o *openStarts) fromOf(id graphstore.ID) int64 {
@@ -110,14 +109,12 @@ func (o *openStarts) fromOf(id graphstore.ID) int64 {
 
 // set records an element's open postings; from -1 and no list forgets it.
 func (o *openStarts) set(id graphstore.ID, s openSet) {
-	if len(o.lists) > 0 {
+	if s.list != nil {
+		o.lists[id] = s.list
+	} else if len(o.lists) > 0 {
 		delete(o.lists, id)
 	}
 	from := s.from
-	if s.list != nil {
-		o.lists[id] = s.list
-		from = -1
-	}
 	switch {
 	case id < o.born && from < 0:
 		delete(o.from, id)
@@ -196,26 +193,27 @@ type openPosting struct {
 	from int64
 }
 
-// openSet is when an element's open postings began: all at from when list
-// is nil (the common case, an element whose postings a version of the load
-// opened together), else each as listed. -1 is before the load (Pebble has
-// it).
+// openSet is when an element's open postings began: each listed one as
+// listed, every other at from (all of them in the common case, an element
+// whose postings a version of the load opened together). -1 is before the
+// load (Pebble has it). Only the exceptions are listed: a relation that a
+// later batch re-resolves keeps most of its postings and opens its
+// adjacency anew, and listing every posting of the hundreds of thousands
+// re-resolved in a 1M load held about 0.3 GiB by its end.
 type openSet struct {
 	from int64
 	list []openPosting
 }
 
-// fromOf returns when an open posting began, -1 if the load does not know.
+// fromOf returns when an open posting of the element began, -1 if the load
+// does not know.
 func (o openSet) fromOf(p graphstore.Posting) int64 {
-	if o.list == nil {
-		return o.from
-	}
 	for _, q := range o.list {
 		if samePosting(q.p, p) {
 			return q.from
 		}
 	}
-	return -1
+	return o.from
 }
 
 func samePosting(a, b graphstore.Posting) bool {
@@ -462,9 +460,8 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termCh
 			l.changed(changes, p, w.ID, true)
 		}
 	}
-	var next openSet
-	uniform := true // every open posting began at the same time
-	for i, p := range after {
+	froms := l.froms[:0]
+	for _, p := range after {
 		from := ts
 		if had(p) {
 			from = open.fromOf(p) // -1 (unknown: in Pebble) is read if it closes
@@ -472,25 +469,47 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termCh
 			l.openPosting(p, w.ID, ts)
 			l.changed(changes, p, w.ID, false)
 		}
-		switch {
-		case i == 0:
-			next.from = from
-		case uniform && from != next.from:
-			uniform = false
-			next.list = make([]openPosting, 0, len(after))
-			for _, q := range after[:i] {
-				next.list = append(next.list, openPosting{q, next.from})
-			}
-		}
-		if !uniform {
-			next.list = append(next.list, openPosting{p, from})
-		}
+		froms = append(froms, from)
 	}
-	if len(after) == 0 || uniform && next.from < 0 {
-		next = openSet{from: -1} // nothing the load knows of
+	l.froms = froms
+	next := openSet{from: -1} // nothing the load knows of when there are none
+	if len(after) > 0 {
+		next.from = mostCommon(froms)
+	}
+	for i, from := range froms {
+		if from != next.from {
+			if next.list == nil {
+				next.list = make([]openPosting, 0, len(after)-i)
+			}
+			next.list = append(next.list, openPosting{after[i], from})
+		}
 	}
 	l.opens.set(w.ID, next)
 	return nil
+}
+
+// mostCommon returns the value most of vs share (of equally common ones,
+// the first): an element's postings began at one or two times.
+func mostCommon(vs []int64) int64 {
+	best, most := vs[0], 0
+	for i, v := range vs {
+		if i > 0 && v == vs[i-1] || v == best && i > 0 {
+			continue
+		}
+		n := 0
+		for _, w := range vs[i:] {
+			if w == v {
+				n++
+			}
+		}
+		if n > most {
+			best, most = v, n
+		}
+		if 2*most >= len(vs) {
+			break
+		}
+	}
+	return best
 }
 
 // postingStarts reads when each posting the plan closes began, for those
