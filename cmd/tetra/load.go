@@ -156,15 +156,17 @@ func loadTarget(st *pebblestore.Store, files []string) (graphstore.Store, func()
 }
 
 // bulkMemoryLimit is the Go heap's soft limit while tetra load bulk loads
-// (unless GOMEMLIMIT sets one). A file is one batch: at a million
-// components the live heap reaches about 2.5 GiB while a file of 400,000
-// elements plans, and the collector's default headroom (as much again)
-// took the peak RSS to 5.4 GiB. With this limit, plus Pebble's cache and
-// memtables outside the Go heap, the first load of the 1M benchmark graph
-// peaked at 3.7 GiB for a fifth more CPU. A load whose live heap passes
-// the limit is not stopped: the collector then runs nearly all the time
-// (at most half the CPU), so it is slower, not failed.
-const bulkMemoryLimit = 3300 << 20
+// (unless GOMEMLIMIT is set; GOMEMLIMIT=off leaves the collector's
+// default). A file is one batch: at a million components the live heap
+// reaches about 2.5 GiB while a file of 400,000 elements plans, and the
+// collector's default headroom (as much again) took the peak RSS to 5.5
+// GiB. Under this limit, with Pebble's cache and memtables outside the Go
+// heap, the first load of the 1M benchmark graph peaked at 3.8 GiB, for
+// about 45% more CPU (3.3 GiB: 3.7-4.1 GiB for 20-35% more). A load
+// whose live heap passes the limit is not stopped: the collector then
+// runs nearly all the time (at most half the CPU), so it is slower, not
+// failed.
+const bulkMemoryLimit = 3 << 30
 
 // printLoadError reports why a file was not loaded: every decoding error
 // the decoder collected (each with its JSON path), not only the first.
