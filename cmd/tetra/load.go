@@ -161,8 +161,9 @@ func loadTarget(st *pebblestore.Store, files []string) (graphstore.Store, func()
 // reaches about 2.5 GiB while a file of 400,000 elements plans, and the
 // collector's default headroom (as much again) took the peak RSS to 5.5
 // GiB. Under this limit, with Pebble's cache and memtables outside the Go
-// heap, the first load of the 1M benchmark graph peaked at 3.8 GiB, for
-// about 45% more CPU (3.3 GiB: 3.7-4.1 GiB for 20-35% more). A load
+// heap, the first load of the 1M benchmark graph peaked at 3.8-3.9 GiB,
+// for about half again as much CPU (3.3 GiB: 3.7-4.1 GiB for 20-35%
+// more). A load
 // whose live heap passes the limit is not stopped: the collector then
 // runs nearly all the time (at most half the CPU), so it is slower, not
 // failed.
