@@ -158,7 +158,7 @@ func (a *Applier) OpenSnapshots() []string {
 // An error (a stop_snapshot with no open snapshot, a store error) commits
 // nothing and leaves the snapshot state as it was.
 func (a *Applier) Apply(ctx context.Context, topos []Topology, at time.Time) (*Summary, error) {
-	g := &Group{Time: at, Items: []GroupItem{{Topologies: topos}}}
+	g := &Group{Time: at, Items: []GroupItem{{Topologies: topos}}, release: true}
 	if err := a.ApplyGroup(ctx, g); err != nil {
 		return nil, err
 	}
@@ -175,6 +175,12 @@ type Group struct {
 	// State is written in the same atomic batch as the items (a log
 	// consumer's offsets), even when an item is refused.
 	State []graphstore.StateOp
+	// release drops each item's topologies once they are built into the
+	// batch, so that the store plans the batch without them alive
+	// (Apply's group: one item, which is never applied again on its own).
+	// A file of 400,000 elements (tetra load) decodes to about 0.1 GiB of
+	// them beyond what the batch shares.
+	release bool
 }
 
 // GroupItem is one payload of a group. ApplyGroup sets Summary when it
@@ -211,6 +217,9 @@ func (a *Applier) ApplyGroup(ctx context.Context, g *Group) error {
 		if err := r.item(it); err != nil {
 			r.close()
 			return err
+		}
+		if g.release {
+			it.Topologies = nil
 		}
 	}
 	r.close()

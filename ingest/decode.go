@@ -331,9 +331,11 @@ func (w *walker) topology(p *path, o object, f topologyForm) {
 		t.Components = make([]Component, 0, len(cs))
 	}
 	for i, raw := range cs {
+		mark := w.mark()
 		if co, ok := w.object(cp.at(i), raw); ok {
 			t.Components = append(t.Components, f.component(w, cp.at(i), co))
 		}
+		w.release(mark)
 	}
 	rp := p.field("relations")
 	rs, _ := w.optList(rp, o.get("relations"))
@@ -341,9 +343,11 @@ func (w *walker) topology(p *path, o object, f topologyForm) {
 		t.Relations = make([]Relation, 0, len(rs))
 	}
 	for i, raw := range rs {
+		mark := w.mark()
 		if ro, ok := w.object(rp.at(i), raw); ok {
 			t.Relations = append(t.Relations, f.relation(w, rp.at(i), ro))
 		}
+		w.release(mark)
 	}
 	t.DeleteIDs, _ = w.optStrings(p.field("delete_ids"), o.get("delete_ids"))
 	if len(w.errs.Errs)+w.errs.Dropped == before {

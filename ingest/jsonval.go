@@ -293,6 +293,16 @@ func (d *dec) splitObject(raw []byte, dup func(key string)) object {
 	return object{ms: d.members[start:len(d.members):len(d.members)]}
 }
 
+// mark returns where the arena ends now; release(mark) gives back what
+// was split after it. A walk of a list of elements releases each element's
+// members once the element is decoded (what it keeps is copied out of
+// them): a file of 400,000 components and relations kept every member of
+// every element in one arena, about 0.6 GiB at its largest, alive beside
+// everything the file decoded to.
+func (d *dec) mark() int { return len(d.members) }
+
+func (d *dec) release(mark int) { d.members = d.members[:mark] }
+
 // indexAbove is the number of members above which an object finds its
 // duplicate keys through a map instead of comparing with every key: a
 // hostile object with many keys stays linear.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/sstable"
@@ -52,6 +54,7 @@ type Loader struct {
 	prev    *loadRun
 	done    chan error
 	runs    [2]int // how many runs were ingested in line and in the background
+	spills  int    // how many times a run's writes were spilled (names the files)
 	// What the load knows for good, across runs: when the open postings
 	// of the elements it wrote began, and the supports it recorded. A
 	// churn closes postings and re-derives health of elements written
@@ -61,6 +64,7 @@ type Loader struct {
 	sups   map[graphstore.ID]graphstore.ID // 0: forgotten
 	born   graphstore.ID                   // the first id the load allocated: later ones have no support it did not record
 	sketch loadSketch                      // health planning's view of what the load wrote (loadsketch.go)
+	froms  []int64                         // gatherPostings' scratch
 	err    error                           // sticky: a failed run leaves the loader unusable
 	closed bool
 }
@@ -71,9 +75,9 @@ type Loader struct {
 // and its growth was a tenth of a first load's map work).
 type openStarts struct {
 	born  graphstore.ID                   // the first id the load allocated: dense[0]
-	dense []int64                         // by id - born: when all of an element's open postings began (the common case), -1 unknown
+	dense []int64                         // by id - born: when an element's open postings began (all, the common case, or those not listed), -1 unknown
 	from  map[graphstore.ID]int64         // the same for elements older than the load
-	lists map[graphstore.ID][]openPosting // each as listed
+	lists map[graphstore.ID][]openPosting // the open postings that began at another time (openSet.list)
 }
 
 func newOpenStarts(born graphstore.ID) openStarts {
@@ -83,13 +87,11 @@ func newOpenStarts(born graphstore.ID) openStarts {
 // get returns what the load knows of an element's open postings (from -1:
 // nothing, Pebble has them).
 func (o *openStarts) get(id graphstore.ID) openSet {
-	if f := o.fromOf(id); f >= 0 {
-		return openSet{from: f}
+	s := openSet{from: o.fromOf(id)}
+	if len(o.lists) > 0 {
+		s.list = o.lists[id]
 	}
-	if l, ok := o.lists[id]; ok {
-		return openSet{list: l}
-	}
-	return openSet{from: -1}
+	return s
 }
 
 func (o *openStarts) fromOf(id graphstore.ID) int64 {
@@ -107,14 +109,12 @@ func (o *openStarts) fromOf(id graphstore.ID) int64 {
 
 // set records an element's open postings; from -1 and no list forgets it.
 func (o *openStarts) set(id graphstore.ID, s openSet) {
-	if len(o.lists) > 0 {
+	if s.list != nil {
+		o.lists[id] = s.list
+	} else if len(o.lists) > 0 {
 		delete(o.lists, id)
 	}
 	from := s.from
-	if s.list != nil {
-		o.lists[id] = s.list
-		from = -1
-	}
 	switch {
 	case id < o.born && from < 0:
 		delete(o.from, id)
@@ -153,9 +153,26 @@ func (s *Store) NewLoader(runBytes int) (*Loader, error) {
 		s.wmu.Unlock()
 		return nil, graphstore.ErrClosed
 	}
+	s.removeLoadFiles()
 	return &Loader{s: s, budget: runBytes, last: last, asked: asked, next: next, born: next, sketch: loadSketch{born: next}, run: newLoadRun(runBytes),
 		opens: newOpenStarts(next),
 		sups:  map[graphstore.ID]graphstore.ID{}}, nil
+}
+
+// removeLoadFiles removes what a load that ended in a crash left in the
+// store's directory: its spills and tables (Pebble took in none of them,
+// or links of them, so none is needed). The writer lock is held.
+func (s *Store) removeLoadFiles() {
+	fs := s.po.FS
+	names, err := fs.List(s.dir)
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, "tetra-load-") {
+			fs.Remove(filepath.Join(s.dir, n))
+		}
+	}
 }
 
 // loadRun is what a run of batches writes, gathered in memory, and what
@@ -176,26 +193,27 @@ type openPosting struct {
 	from int64
 }
 
-// openSet is when an element's open postings began: all at from when list
-// is nil (the common case, an element whose postings a version of the load
-// opened together), else each as listed. -1 is before the load (Pebble has
-// it).
+// openSet is when an element's open postings began: each listed one as
+// listed, every other at from (all of them in the common case, an element
+// whose postings a version of the load opened together). -1 is before the
+// load (Pebble has it). Only the exceptions are listed: a relation that a
+// later batch re-resolves keeps most of its postings and opens its
+// adjacency anew, and listing every posting of the hundreds of thousands
+// re-resolved in a 1M load held about 0.3 GiB by its end.
 type openSet struct {
 	from int64
 	list []openPosting
 }
 
-// fromOf returns when an open posting began, -1 if the load does not know.
+// fromOf returns when an open posting of the element began, -1 if the load
+// does not know.
 func (o openSet) fromOf(p graphstore.Posting) int64 {
-	if o.list == nil {
-		return o.from
-	}
 	for _, q := range o.list {
 		if samePosting(q.p, p) {
 			return q.from
 		}
 	}
-	return -1
+	return o.from
 }
 
 func samePosting(a, b graphstore.Posting) bool {
@@ -338,7 +356,7 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	}
 	c := &graphstore.Commit{Time: time.Unix(0, ts)}
 	base.Count(c, base.ChangesOf(plan.Writes))
-	if l.run.bytes >= l.budget {
+	if l.run.bytes >= l.budget || len(l.run.spills) > 0 {
 		if err := l.handOff(ctx); err != nil {
 			return nil, err
 		}
@@ -374,6 +392,11 @@ func (l *Loader) usable(ctx context.Context) error {
 func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChanges, starts map[string]int64) error {
 	r := l.run
 	for i := range plan.Writes {
+		if r.kv >= l.budget {
+			if err := l.spill(); err != nil {
+				return err
+			}
+		}
 		w := &plan.Writes[i]
 		b := appendVersionKey(r.start(), w.ID, plan.Time)
 		r.finish(appendElement(b, w.After), versionKeyLen, false)
@@ -409,6 +432,15 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChang
 	return nil
 }
 
+// spill writes the run's writes in memory out to a file (runKV.spill):
+// the batch being gathered has outgrown the run's budget, and the run
+// cannot be ingested before the batch ends (a crash must leave all of a
+// batch or none). The run's maps, which planning reads, stay.
+func (l *Loader) spill() error {
+	l.spills++
+	return l.run.spill(l.s.po.FS, filepath.Join(l.s.dir, fmt.Sprintf("tetra-load-%d.spill", l.spills)))
+}
+
 // gatherPostings closes the postings the old version had and the new one
 // has not, and opens the new ones, as writePostings does. It keeps each
 // written element's open postings (with when each began), so closing one
@@ -428,9 +460,8 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termCh
 			l.changed(changes, p, w.ID, true)
 		}
 	}
-	var next openSet
-	uniform := true // every open posting began at the same time
-	for i, p := range after {
+	froms := l.froms[:0]
+	for _, p := range after {
 		from := ts
 		if had(p) {
 			from = open.fromOf(p) // -1 (unknown: in Pebble) is read if it closes
@@ -438,25 +469,47 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termCh
 			l.openPosting(p, w.ID, ts)
 			l.changed(changes, p, w.ID, false)
 		}
-		switch {
-		case i == 0:
-			next.from = from
-		case uniform && from != next.from:
-			uniform = false
-			next.list = make([]openPosting, 0, len(after))
-			for _, q := range after[:i] {
-				next.list = append(next.list, openPosting{q, next.from})
-			}
-		}
-		if !uniform {
-			next.list = append(next.list, openPosting{p, from})
-		}
+		froms = append(froms, from)
 	}
-	if len(after) == 0 || uniform && next.from < 0 {
-		next = openSet{from: -1} // nothing the load knows of
+	l.froms = froms
+	next := openSet{from: -1} // nothing the load knows of when there are none
+	if len(after) > 0 {
+		next.from = mostCommon(froms)
+	}
+	for i, from := range froms {
+		if from != next.from {
+			if next.list == nil {
+				next.list = make([]openPosting, 0, len(after)-i)
+			}
+			next.list = append(next.list, openPosting{after[i], from})
+		}
 	}
 	l.opens.set(w.ID, next)
 	return nil
+}
+
+// mostCommon returns the value most of vs share (of equally common ones,
+// the first): an element's postings began at one or two times.
+func mostCommon(vs []int64) int64 {
+	best, most := vs[0], 0
+	for i, v := range vs {
+		if i > 0 && v == vs[i-1] || v == best && i > 0 {
+			continue
+		}
+		n := 0
+		for _, w := range vs[i:] {
+			if w == v {
+				n++
+			}
+		}
+		if n > most {
+			best, most = v, n
+		}
+		if 2*most >= len(vs) {
+			break
+		}
+	}
+	return best
 }
 
 // postingStarts reads when each posting the plan closes began, for those
@@ -703,7 +756,7 @@ func (l *Loader) handOff(ctx context.Context) error {
 	if err := l.usable(ctx); err != nil {
 		return err
 	}
-	if len(l.run.ents) == 0 {
+	if len(l.run.ents) == 0 && len(l.run.spills) == 0 {
 		return nil
 	}
 	if err := l.wait(); err != nil {
@@ -774,9 +827,20 @@ func (l *Loader) ingest(ctx context.Context, r *loadRun) error {
 		// Level 0's writer options, not the lowest level's: a table
 		// written for the lowest level marks deletions obsolete, and Pebble
 		// may ingest this one above data they must delete.
-		return l.s.po.MakeWriterOptions(0, l.s.db.TableFormat())
+		o := l.s.po.MakeWriterOptions(0, l.s.db.TableFormat())
+		// Without value blocks: Pebble keeps a table's value blocks in
+		// memory until the table is closed, each in a buffer of at least
+		// 32 KiB however little it holds, and a run's posting tables put
+		// every posting of a term but the first there (the values share
+		// the term's prefix). At a million components that held 110-130
+		// MiB while a run's tables were written. The values stay beside
+		// their keys instead; compactions rewrite the tables with value
+		// blocks as usual.
+		o.DisableValueBlocks = true
+		return o
 	}
 	fs := l.s.po.FS
+	defer r.removeSpills(fs) // merged into the tables, or the load failed
 	paths, err := r.writeTables(ctx, fs, l.s.dir, fmt.Sprintf("tetra-load-%d", r.ts), wo)
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package pebblestore_test
 import (
 	"context"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -25,11 +27,30 @@ func TestLoaderSameBytes(t *testing.T) {
 		"topogen": topogenBatches(t),
 		"random":  randomBatches(),
 	} {
-		t.Run(name, func(t *testing.T) { loaderSameBytes(t, batches, false, false) })
+		t.Run(name, func(t *testing.T) { loaderSameBytes(t, batches, 64<<10, false, false) })
 		// Without the present graph the loader keeps the adjacency it
 		// wrote in the run itself.
-		t.Run(name+"-no-present", func(t *testing.T) { loaderSameBytes(t, batches, true, false) })
-		t.Run(name+"-two-loaders", func(t *testing.T) { loaderSameBytes(t, batches, false, true) })
+		t.Run(name+"-no-present", func(t *testing.T) { loaderSameBytes(t, batches, 64<<10, true, false) })
+		t.Run(name+"-two-loaders", func(t *testing.T) { loaderSameBytes(t, batches, 64<<10, false, true) })
+	}
+}
+
+// TestLoaderSpillSameBytes loads batches far larger than the run's budget
+// (as tetra load applies a file of 400,000 elements as one batch): each
+// batch's writes are spilled to files several times while it is gathered
+// and merged into the run's tables at its end, and the store must still be
+// byte for byte the one Apply builds.
+func TestLoaderSpillSameBytes(t *testing.T) {
+	for name, batches := range map[string][]*graphstore.Batch{
+		"topogen": topogenBatches(t),
+		"random":  randomBatches(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			ld := loaderSameBytes(t, batches, 4<<10, false, false)
+			if ld.Spills() < len(batches) {
+				t.Fatalf("%d spills in %d batches: want every batch to spill", ld.Spills(), len(batches))
+			}
+		})
 	}
 }
 
@@ -57,7 +78,7 @@ func randomBatches() []*graphstore.Batch {
 	return out
 }
 
-func loaderSameBytes(t *testing.T, batches []*graphstore.Batch, noPresent, twoLoaders bool) {
+func loaderSameBytes(t *testing.T, batches []*graphstore.Batch, budget int, noPresent, twoLoaders bool) *pebblestore.Loader {
 	ctx := context.Background()
 	opts := pebblestore.Options{Now: func() time.Time { return graphtest.Base.Add(1000 * time.Hour) }, Retention: 1000 * time.Hour, NoSync: true}
 	applied, err := pebblestore.Open(t.TempDir(), opts)
@@ -67,12 +88,13 @@ func loaderSameBytes(t *testing.T, batches []*graphstore.Batch, noPresent, twoLo
 	defer applied.Close()
 	lopts := opts
 	lopts.NoPresentIndex = noPresent
-	loaded, err := pebblestore.Open(t.TempDir(), lopts)
+	dir := t.TempDir()
+	loaded, err := pebblestore.Open(dir, lopts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer loaded.Close()
-	ld, err := loaded.NewLoader(64 << 10)
+	ld, err := loaded.NewLoader(budget)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +128,7 @@ func loaderSameBytes(t *testing.T, batches []*graphstore.Batch, noPresent, twoLo
 				if err := ld.Close(); err != nil {
 					t.Fatal(err)
 				}
-				if ld, err = loaded.NewLoader(64 << 10); err != nil {
+				if ld, err = loaded.NewLoader(budget); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -124,6 +146,9 @@ func loaderSameBytes(t *testing.T, batches []*graphstore.Batch, noPresent, twoLo
 	if !noPresent {
 		comparePresent(t, applied, loaded)
 	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "tetra-load-*")); len(left) > 0 {
+		t.Fatalf("the load left its files behind: %v", left)
+	}
 	if !loaded.LastCommit().Equal(applied.LastCommit()) {
 		t.Fatalf("last commit: applied %v, loaded %v", applied.LastCommit(), loaded.LastCommit())
 	}
@@ -139,6 +164,7 @@ func loaderSameBytes(t *testing.T, batches []*graphstore.Batch, noPresent, twoLo
 		}
 	}
 	compareKVs(t, applied, loaded)
+	return ld
 }
 
 // comparePresent checks that the loader kept the present graph in memory
@@ -183,4 +209,30 @@ type recorder struct {
 func (r *recorder) Apply(_ context.Context, b *graphstore.Batch) (*graphstore.Commit, error) {
 	r.batches = append(r.batches, b)
 	return &graphstore.Commit{}, nil
+}
+
+// TestLoaderRemovesLeftovers checks that a load removes the spills and
+// tables a load that crashed left in the store's directory.
+func TestLoaderRemovesLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	st, err := pebblestore.Open(dir, pebblestore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, n := range []string{"tetra-load-3.spill", "tetra-load-17-001.sst"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("left by a crash"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ld, err := st.NewLoader(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ld.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "tetra-load-*")); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
 }

@@ -1,11 +1,13 @@
 package pebblestore
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -24,11 +26,39 @@ type runKV struct {
 	chunks [][]byte // the last one is being filled
 	spare  [][]byte // chunks of an earlier run, emptied, to fill again
 	ents   []kvEntry
-	bytes  int
+	bytes  int // the run's memory: its writes (kv) and what the loader counts beside them
+	kv     int // the memory of the writes in ents
+	// spills are the parts of the run written out, each sorted, when its
+	// writes outgrew the budget in the middle of a batch (spill), oldest
+	// first; writeTables merges them with the writes in memory.
+	spills []*spill
+}
+
+// spill is a part of a run's writes in a file of its own: each table's
+// writes (the last of each key), sorted, one after the other, each as a
+// record (key length and value length with the deletion bit as uvarints,
+// then the key and the value).
+type spill struct {
+	path   string
+	tables map[uint16]spillRange // by table (tableOf)
+}
+
+type spillRange struct {
+	off, end int64 // the table's records in the file
+	n        int   // how many
 }
 
 // reset empties the run, keeping its chunks and entries for the next.
+// Its spills must have been removed.
 func (r *runKV) reset() {
+	r.resetWrites()
+	r.bytes = 0
+	r.spills = r.spills[:0]
+}
+
+// resetWrites empties the run's writes in memory, keeping its chunks and
+// entries.
+func (r *runKV) resetWrites() {
 	for _, c := range r.chunks {
 		if cap(c) == runChunk { // a chunk made for one large write is left to the collector
 			r.spare = append(r.spare, c[:0])
@@ -36,7 +66,8 @@ func (r *runKV) reset() {
 	}
 	r.chunks = r.chunks[:0]
 	r.ents = r.ents[:0]
-	r.bytes = 0
+	r.bytes -= r.kv
+	r.kv = 0
 }
 
 // kvEntry is one write of a run.
@@ -100,6 +131,7 @@ func (r *runKV) finish(b []byte, klen int, del bool) {
 		klen: uint32(klen), vlen: uint32(len(b) - klen), seq: int32(len(r.ents)), del: del,
 	})
 	r.bytes += len(b) + 40
+	r.kv += len(b) + 40
 }
 
 func (r *runKV) set(k, v []byte) {
@@ -203,7 +235,7 @@ func (r *runKV) sortTies(ents []kvEntry, end uint32) {
 // distinct ranges never overlap, so they are sorted and written side by
 // side, and Pebble places each at the lowest level it fits: on a store that
 // holds no such keys yet, the bottom, where no compaction rewrites it.
-func (r *runKV) tables() [][2]int {
+func (r *runKV) tables() []tableRange {
 	counts := make([]int32, 1<<16+1)
 	for i := range r.ents {
 		counts[int(r.ents[i].bucket)+1]++
@@ -213,7 +245,7 @@ func (r *runKV) tables() [][2]int {
 	}
 	starts := counts[:1<<16]
 	placeByBucket(r.ents, starts, counts[1:])
-	var out [][2]int
+	var out []tableRange
 	for b := 0; b < 1<<16; {
 		lo := int(starts[b])
 		end := b + 1
@@ -225,11 +257,27 @@ func (r *runKV) tables() [][2]int {
 			hi = int(starts[end])
 		}
 		if hi > lo {
-			out = append(out, [2]int{lo, hi})
+			out = append(out, tableRange{table: uint16(b), lo: lo, hi: hi})
 		}
 		b = end
 	}
 	return out
+}
+
+// tableRange is the writes of one table of a run: ents[lo:hi] in memory,
+// and the table's writes in the run's spills.
+type tableRange struct {
+	table  uint16 // tableOf the writes' buckets
+	lo, hi int
+}
+
+// tableOf returns the table a bucket's writes go to (see tables): its own
+// for postings and history, its tag's otherwise.
+func tableOf(bucket uint16) uint16 {
+	if tag := byte(bucket >> 8); tag != tagPosting && tag != tagHistory {
+		return bucket &^ 0xff
+	}
+	return bucket
 }
 
 // placeByBucket moves every write into its bucket's range, starts[b] to
@@ -258,13 +306,28 @@ func placeByBucket(ents []kvEntry, starts, ends []int32) {
 // goroutines (the machine's cores, at most), and returns their paths.
 func (r *runKV) writeTables(ctx context.Context, fs vfs.FS, dir, name string, wo func() sstable.WriterOptions) ([]string, error) {
 	ranges := r.tables()
+	// A table whose writes are all in spills has no range in memory.
+	for _, sp := range r.spills {
+		for t := range sp.tables {
+			if !slices.ContainsFunc(ranges, func(tr tableRange) bool { return tr.table == t }) {
+				ranges = append(ranges, tableRange{table: t})
+			}
+		}
+	}
+	size := func(tr tableRange) int {
+		n := tr.hi - tr.lo
+		for _, sp := range r.spills {
+			n += sp.tables[tr.table].n
+		}
+		return n
+	}
 	// The largest first, so the workers end together.
 	order := make([]int, len(ranges))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int {
-		return cmp.Compare(ranges[b][1]-ranges[b][0], ranges[a][1]-ranges[a][0])
+		return cmp.Compare(size(ranges[b]), size(ranges[a]))
 	})
 	paths := make([]string, len(ranges))
 	errs := make([]error, len(ranges))
@@ -284,7 +347,7 @@ func (r *runKV) writeTables(ctx context.Context, fs vfs.FS, dir, name string, wo
 					continue
 				}
 				paths[i] = filepath.Join(dir, fmt.Sprintf("%s-%03d.sst", name, i))
-				errs[i] = r.writeTable(fs, paths[i], r.ents[ranges[i][0]:ranges[i][1]], wo())
+				errs[i] = r.writeTable(fs, paths[i], ranges[i], wo())
 			}
 		}()
 	}
@@ -302,25 +365,61 @@ func (r *runKV) writeTables(ctx context.Context, fs vfs.FS, dir, name string, wo
 	return paths, nil
 }
 
-// writeTable sorts the writes of one range and writes the last write of
-// each key.
-func (r *runKV) writeTable(fs vfs.FS, path string, ents []kvEntry, wo sstable.WriterOptions) error {
+// writeTable sorts the writes of one table in memory and writes the last
+// write of each key, merged with the table's writes in the run's spills
+// (of a key written in several, the latest).
+func (r *runKV) writeTable(fs vfs.FS, path string, tr tableRange, wo sstable.WriterOptions) error {
+	ents := r.ents[tr.lo:tr.hi]
 	r.sortWrites(ents)
+	srcs := make([]*kvSource, 0, len(r.spills)+1)
+	defer func() {
+		for _, src := range srcs {
+			src.close()
+		}
+	}()
+	for _, sp := range r.spills {
+		if sr, ok := sp.tables[tr.table]; ok {
+			src, err := openSpill(fs, sp.path, sr)
+			if err != nil {
+				return err
+			}
+			srcs = append(srcs, src)
+		}
+	}
+	srcs = append(srcs, &kvSource{r: r, ents: ents, i: -1}) // the latest
+	for _, src := range srcs {
+		if err := src.next(); err != nil {
+			return err
+		}
+	}
 	f, err := fs.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return err
 	}
 	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)
-	for i := range ents {
-		e := &ents[i]
-		k := r.key(e)
-		if i+1 < len(ents) && ents[i+1].klen == e.klen && ents[i+1].pfx == e.pfx && bytes.Equal(k, r.key(&ents[i+1])) {
-			continue // a later write of the same key follows
+	for {
+		best := -1
+		for i, src := range srcs {
+			if src.ok && (best < 0 || bytes.Compare(src.key, srcs[best].key) <= 0) {
+				best = i // of equal keys, the latest source's
+			}
 		}
-		if e.del {
-			err = w.Delete(k)
+		if best < 0 {
+			break
+		}
+		b := srcs[best]
+		if b.del {
+			err = w.Delete(b.key)
 		} else {
-			err = w.Set(k, r.val(e))
+			err = w.Set(b.key, b.val)
+		}
+		for i, src := range srcs[:best] { // the same key, written earlier
+			if err == nil && src.ok && bytes.Equal(src.key, b.key) {
+				err = srcs[i].next()
+			}
+		}
+		if err == nil {
+			err = b.next()
 		}
 		if err != nil {
 			w.Close()
@@ -328,4 +427,161 @@ func (r *runKV) writeTable(fs vfs.FS, path string, ents []kvEntry, wo sstable.Wr
 		}
 	}
 	return w.Close()
+}
+
+// superseded reports whether a later write of the same key follows
+// ents[i] (ents sorted by sortWrites).
+func (r *runKV) superseded(ents []kvEntry, i int) bool {
+	e := &ents[i]
+	return i+1 < len(ents) && ents[i+1].klen == e.klen && ents[i+1].pfx == e.pfx && bytes.Equal(r.key(e), r.key(&ents[i+1]))
+}
+
+// kvSource is one sorted stream of a table's writes, each key once: the
+// run's writes in memory (r) or a spill's records (rd).
+type kvSource struct {
+	key, val []byte
+	del, ok  bool
+	r        *runKV
+	ents     []kvEntry
+	i        int
+	rd       *bufio.Reader
+	f        vfs.File
+	left     int // records not read yet
+	buf      []byte
+}
+
+// next moves to the next write; ok is false after the last.
+func (s *kvSource) next() error {
+	if s.r != nil {
+		s.i++
+		for s.i < len(s.ents) && s.r.superseded(s.ents, s.i) {
+			s.i++
+		}
+		if s.ok = s.i < len(s.ents); s.ok {
+			e := &s.ents[s.i]
+			s.key, s.val, s.del = s.r.key(e), s.r.val(e), e.del
+		}
+		return nil
+	}
+	if s.ok = s.left > 0; !s.ok {
+		return nil
+	}
+	s.left--
+	klen, err := binary.ReadUvarint(s.rd)
+	if err != nil {
+		return spillError(err)
+	}
+	vd, err := binary.ReadUvarint(s.rd)
+	if err != nil {
+		return spillError(err)
+	}
+	n := int(klen + vd>>1)
+	if cap(s.buf) < n {
+		s.buf = make([]byte, n, max(n, 2*cap(s.buf)))
+	}
+	s.buf = s.buf[:n]
+	if _, err := io.ReadFull(s.rd, s.buf); err != nil {
+		return spillError(err)
+	}
+	s.key, s.val, s.del = s.buf[:klen:klen], s.buf[klen:], vd&1 == 1
+	return nil
+}
+
+func spillError(err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("reading a spilled part of the run: %w", err)
+}
+
+func (s *kvSource) close() {
+	if s.f != nil {
+		s.f.Close()
+	}
+}
+
+func openSpill(fs vfs.FS, path string, sr spillRange) (*kvSource, error) {
+	f, err := fs.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	rd := bufio.NewReaderSize(io.NewSectionReader(f, sr.off, sr.end-sr.off), 256<<10)
+	return &kvSource{rd: rd, f: f, left: sr.n}, nil
+}
+
+// spill writes the run's writes in memory to a file at path, each table's
+// sorted (the last write of each key), and empties them: a first load
+// applies a file of its input as one batch (a file of 400,000 elements
+// made 4.8 million writes, several times a run's budget), and its writes
+// stay out of memory until the batch ends and writeTables merges them
+// into the run's tables, which are ingested together as before. The file
+// is not synced: a crash before the ingest loses the batch whole, as it
+// loses a run in memory.
+func (r *runKV) spill(fs vfs.FS, path string) error {
+	ranges := r.tables()
+	var wg sync.WaitGroup
+	next := make(chan tableRange, len(ranges))
+	for _, tr := range ranges {
+		next <- tr
+	}
+	close(next)
+	for range min(2, runtime.GOMAXPROCS(0), len(ranges)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for tr := range next {
+				r.sortWrites(r.ents[tr.lo:tr.hi])
+			}
+		}()
+	}
+	wg.Wait()
+	f, err := fs.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	sp := &spill{path: path, tables: make(map[uint16]spillRange, len(ranges))}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	var off int64
+	var hdr [2 * binary.MaxVarintLen64]byte
+	for _, tr := range ranges {
+		ents := r.ents[tr.lo:tr.hi]
+		sr := spillRange{off: off}
+		for i := range ents {
+			if r.superseded(ents, i) {
+				continue
+			}
+			e := &ents[i]
+			vd := uint64(e.vlen) << 1
+			if e.del {
+				vd |= 1
+			}
+			n := binary.PutUvarint(hdr[:], uint64(e.klen))
+			n += binary.PutUvarint(hdr[n:], vd)
+			bw.Write(hdr[:n])
+			bw.Write(r.key(e))
+			bw.Write(r.val(e))
+			off += int64(n) + int64(e.klen) + int64(e.vlen)
+			sr.n++
+		}
+		sr.end = off
+		sp.tables[tr.table] = sr
+	}
+	err = bw.Flush()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fs.Remove(path)
+		return fmt.Errorf("pebblestore: bulk load: spilling a run: %w", err)
+	}
+	r.spills = append(r.spills, sp)
+	r.resetWrites()
+	return nil
+}
+
+// removeSpills deletes the run's spill files.
+func (r *runKV) removeSpills(fs vfs.FS) {
+	for _, sp := range r.spills {
+		fs.Remove(sp.path)
+	}
 }

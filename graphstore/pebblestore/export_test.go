@@ -205,3 +205,7 @@ func (s *Store) DumpPresent() (dump, from string) {
 // Runs returns how many runs the loader ingested in line and how many in
 // the background.
 func (l *Loader) Runs() (inLine, background int) { return l.runs[0], l.runs[1] }
+
+// Spills returns how many times the loader spilled a run's writes to a
+// file in the middle of a batch.
+func (l *Loader) Spills() int { return l.spills }

@@ -29,11 +29,26 @@ func TestPowerLoss(t *testing.T) {
 		seeds = 1
 	}
 	for seed := range seeds {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) { powerLoss(t, seed) })
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { powerLoss(t, seed, 0) })
 	}
 }
 
-func powerLoss(t *testing.T, seed uint64) {
+// TestPowerLossLoader cuts the power under a bulk load whose batches are
+// each larger than the run's budget, so that every batch is spilled to
+// files while it is gathered and ingested at its end (as tetra load does
+// with each file, flushing after it). The store recovered from each image
+// must hold every batch flushed before the cut, and each batch whole or
+// not at all: never the part of one that was spilled.
+func TestPowerLossLoader(t *testing.T) {
+	for seed := range uint64(2) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { powerLoss(t, seed, 2<<10) })
+	}
+}
+
+// powerLoss applies random batches under power cuts: through Apply, or
+// with loaderBudget through a bulk loader with runs of that budget,
+// flushed after each batch.
+func powerLoss(t *testing.T, seed uint64, loaderBudget int) {
 	r := rand.New(rand.NewPCG(seed, 77))
 	gen := &graphtest.RandomHistory{R: r, Sources: 3, Exts: 40, Idents: 40}
 	batches := make([]*graphstore.Batch, 40)
@@ -47,17 +62,39 @@ func powerLoss(t *testing.T, seed uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var w graphstore.Store = st
+	var ld *pebblestore.Loader
+	if loaderBudget > 0 {
+		if ld, err = st.NewLoader(loaderBudget); err != nil {
+			t.Fatal(err)
+		}
+		w = ld
+	}
 	// The writer applies every batch and reports each one acknowledged; the
 	// test cuts the power at random moments while it runs.
 	images := crashtest.Run(t, r, seed, fs, 3*time.Millisecond, func(ack func(int)) error {
+		ctx := context.Background()
 		for i, b := range batches {
-			if _, err := st.Apply(context.Background(), b); err != nil {
+			if _, err := w.Apply(ctx, b); err != nil {
 				return err
+			}
+			if ld != nil {
+				if err := ld.Flush(ctx); err != nil {
+					return err
+				}
 			}
 			ack(i)
 		}
 		return nil
 	})
+	if ld != nil {
+		if err := ld.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if ld.Spills() < len(batches) {
+			t.Fatalf("%d spills in %d batches: want every batch to spill", ld.Spills(), len(batches))
+		}
+	}
 	st.Close()
 	for _, img := range images {
 		checkImage(t, img, batches, opts)
