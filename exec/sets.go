@@ -574,8 +574,12 @@ func (m *members) forStore() graphstore.Members {
 	if m.bits != nil {
 		return graphstore.Members{Lo: m.lo, Words: m.bits}
 	}
-	return graphstore.Members{Has: m.has}
+	return graphstore.Members{Has: m.hasID}
 }
+
+// hasID is has through a pointer: a store calls it per adjacent id, and
+// the method value of has would copy m for every call.
+func (m *members) hasID(id graphstore.ID) bool { return m.has(id) }
 
 func (m members) has(id graphstore.ID) bool {
 	switch {

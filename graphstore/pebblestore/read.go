@@ -727,10 +727,12 @@ func (sn *snapshot) AdjacentPage(id graphstore.ID, ix graphstore.Index, after gr
 		return dst, fmt.Errorf("pebblestore: AdjacentPage needs IdxOut or IdxIn, not %s", ix)
 	}
 	if l, ok := sn.presentAdjacent(id, ix); ok {
-		i, _ := slices.BinarySearchFunc(l, after+1, func(a adjPair, id graphstore.ID) int {
-			return cmp.Compare(graphstore.ID(a.rel), id)
-		})
-		l = l[i:]
+		if after > 0 { // a later page: past relation after (a first page, the usual read, starts at 0)
+			i, _ := slices.BinarySearchFunc(l, after+1, func(a adjPair, id graphstore.ID) int {
+				return cmp.Compare(graphstore.ID(a.rel), id)
+			})
+			l = l[i:]
+		}
 		if max > 0 && len(l) > max {
 			l = l[:max]
 		}
