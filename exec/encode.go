@@ -361,8 +361,16 @@ func (t *topologyJSON) components(n int) {
 
 func (t *topologyJSON) keeps() bool { return false }
 
-func (t *topologyJSON) component(el *graphstore.Element) error {
-	c := el.Component()
+func (t *topologyJSON) component(els []*graphstore.Element) error {
+	for _, el := range els {
+		if err := t.encodeComponent(el.Component()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *topologyJSON) encodeComponent(c *graphstore.Component) error {
 	var kept bool
 	if t.e.b, kept = t.comps.skip(c, t.e.b); kept {
 		t.n++

@@ -255,11 +255,13 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat 
 		return err
 	}
 	out.components(len(ids))
-	relIDs, err := relationIDsAmong(r, ids, func(id graphstore.ID, el *graphstore.Element) error {
-		if el == nil {
-			return internalf("component %d selected but not live at %s", id, q.At)
+	relIDs, err := relationIDsAmong(r, ids, func(ids []graphstore.ID, els []*graphstore.Element) error {
+		for i, el := range els {
+			if el == nil {
+				return internalf("component %d selected but not live at %s", ids[i], q.At)
+			}
 		}
-		return out.component(el)
+		return out.component(els)
 	})
 	if err != nil {
 		return err
@@ -269,8 +271,9 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat 
 }
 
 // topologySink receives a topology query's answer while the query reads
-// it: the number of components, each component's element, the number of
-// relations, each relation's element, in the order of the answer. The
+// it: the number of components, the components' elements a batch at a
+// time, the number of relations, each relation's element, in the order of
+// the answer. The
 // elements are the store's (shared and immutable: never modify them; they
 // may be kept, and read as they were at the query's time after the
 // snapshot is closed). A topologyBuilder builds a TopologyResult that
@@ -280,7 +283,7 @@ type topologySink interface {
 	// (if at all) rather than reading each as it comes.
 	keeps() bool
 	components(n int)
-	component(el *graphstore.Element) error
+	component(els []*graphstore.Element) error // valid only during the call; the elements may be kept
 	relations(n int)
 	relation(el *graphstore.Element) error
 }
@@ -298,8 +301,8 @@ func (b *topologyBuilder) keeps() bool { return true }
 
 func (b *topologyBuilder) components(n int) { b.comps = make([]*graphstore.Element, 0, n) }
 
-func (b *topologyBuilder) component(el *graphstore.Element) error {
-	b.comps = append(b.comps, el)
+func (b *topologyBuilder) component(els []*graphstore.Element) error {
+	b.comps = append(b.comps, els...)
 	return nil
 }
 
@@ -331,12 +334,12 @@ func relationsAmong(r *run, ids []graphstore.ID) ([]*graphstore.Relation, error)
 }
 
 // relationIDsAmong returns the ids of the traversable relations whose both
-// ends are in ids (sorted), ascending. visit, when not nil, is called for
-// each component (counted against the limit; nil when not live) just
-// before its relations are looked up, so a caller that also loads the
+// ends are in ids (sorted), ascending. visit, when not nil, is called with
+// each batch of components (counted against the limit; nil when not live;
+// see run.components) just before their relations are looked up, so a caller that also loads the
 // component reads the store's entry for it once. Both are read a batch at
 // a time (see graphstore.BatchViewer).
-func relationIDsAmong(r *run, ids []graphstore.ID, visit func(graphstore.ID, *graphstore.Element) error) ([]graphstore.ID, error) {
+func relationIDsAmong(r *run, ids []graphstore.ID, visit func([]graphstore.ID, []*graphstore.Element) error) ([]graphstore.ID, error) {
 	var relIDs []graphstore.ID // grown as found: a large list allocated up front is fresh memory per query
 	among := membersOf(ids)
 	defer among.release()

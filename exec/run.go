@@ -115,22 +115,39 @@ func (r *run) adjacentViews(ids []graphstore.ID, ix graphstore.Index) ([][]graph
 }
 
 // components loads a batch of components (at most batchSize), counting
-// each against the limit, and calls fn with each one's element (nil when
-// the id is not a live component). The elements are the store's, shared
-// and immutable.
-func (r *run) components(ids []graphstore.ID, fn func(graphstore.ID, *graphstore.Element) error) error {
+// each against the limit, and calls fn once with the ids and their
+// elements (nil where an id is not a live component), in the same order.
+// The elements are the store's, shared and immutable; the slice is valid
+// until the next call. A result counted already (countResult) takes the
+// batch as it is: one step per component, the context checked once, where
+// a check and a call per component were a tenth of a broad filter's time
+// at a million components.
+func (r *run) components(ids []graphstore.ID, fn func([]graphstore.ID, []*graphstore.Element) error) error {
 	elems, ok, err := r.elementsView(ids)
 	if err != nil {
 		return err
 	}
+	if elems == nil {
+		if cap(r.elems) < len(ids) {
+			r.elems = make([]*graphstore.Element, len(ids))
+		}
+		elems = r.elems[:len(ids)]
+	}
+	if r.counted {
+		r.steps += len(ids)
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+	}
 	for i, id := range ids {
-		var el *graphstore.Element
+		el := elems[i]
 		switch {
-		case ok && elems[i] != nil && r.isKind(elems[i], graphstore.KindComponent):
-			if err := r.count(id); err != nil {
-				return err
+		case ok && el != nil && r.isKind(el, graphstore.KindComponent):
+			if !r.counted {
+				if err := r.touch(id); err != nil {
+					return err
+				}
 			}
-			el = elems[i]
 		case r.counted:
 			if el, err = r.peekElement(id); err != nil {
 				return err
@@ -143,11 +160,9 @@ func (r *run) components(ids []graphstore.ID, fn func(graphstore.ID, *graphstore
 				return err
 			}
 		}
-		if err := fn(id, el); err != nil {
-			return err
-		}
+		elems[i] = el
 	}
-	return nil
+	return fn(ids, elems)
 }
 
 // relations loads relations adjacent to components of a result, a batch
