@@ -68,9 +68,13 @@ func checkRows[T exec.Component | exec.Relation](t *testing.T, l exec.Rows[T], n
 		t.Fatalf("%d rows, Slice %d, want %d", l.Len(), len(all), n)
 	}
 	seen := 0
+	var dst T // Fill must set every field: it holds the previous row when it fills the next
 	for i, row := range l.All() {
 		if i != seen || !reflect.DeepEqual(row, l.At(i)) || !reflect.DeepEqual(row, all[i]) {
 			t.Fatalf("row %d: All %+v, At %+v, Slice %+v", i, row, l.At(i), all[i])
+		}
+		if l.Fill(i, &dst); !reflect.DeepEqual(dst, row) {
+			t.Fatalf("row %d: Fill %+v, All %+v", i, dst, row)
 		}
 		if id := reflect.ValueOf(row).FieldByName("ID").Uint(); id != l.ID(i) || i > 0 && id <= l.ID(i-1) {
 			t.Fatalf("row %d: id %d, ID %d (the previous %d)", i, id, l.ID(i), l.ID(max(i-1, 0)))
@@ -83,6 +87,11 @@ func checkRows[T exec.Component | exec.Relation](t *testing.T, l exec.Rows[T], n
 		t.Fatalf("All yielded %d rows before the break, want 100", seen)
 	}
 	vals := exec.RowsOf(all)
+	for i := range n {
+		if vals.Fill(i, &dst); !reflect.DeepEqual(dst, all[i]) {
+			t.Fatalf("row %d as a value: Fill %+v, want %+v", i, dst, all[i])
+		}
+	}
 	a, errA := json.Marshal(l)
 	b, errB := json.Marshal(vals)
 	if errA != nil || errB != nil || string(a) != string(b) {
