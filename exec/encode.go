@@ -395,8 +395,16 @@ func (t *topologyJSON) relations(n int) {
 	}
 }
 
-func (t *topologyJSON) relation(el *graphstore.Element) error {
-	r := el.Relation()
+func (t *topologyJSON) relation(els []*graphstore.Element) error {
+	for _, el := range els {
+		if err := t.encodeRelation(el.Relation()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *topologyJSON) encodeRelation(r *graphstore.Relation) error {
 	var kept bool
 	if t.e.b, kept = t.rels.skip(r, t.e.b); kept {
 		t.n++

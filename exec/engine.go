@@ -272,12 +272,12 @@ func (e *Engine) topology(ctx context.Context, q *planner.Query, limit int, cat 
 
 // topologySink receives a topology query's answer while the query reads
 // it: the number of components, the components' elements a batch at a
-// time, the number of relations, each relation's element, in the order of
-// the answer. The
-// elements are the store's (shared and immutable: never modify them; they
-// may be kept, and read as they were at the query's time after the
-// snapshot is closed). A topologyBuilder builds a TopologyResult that
-// refers to them; RunJSON's encoder writes JSON straight from them.
+// time, the number of relations, the relations' elements a batch at a
+// time, in the order of the answer. The elements are the store's (shared
+// and immutable: never modify them; they may be kept, and read as they
+// were at the query's time after the snapshot is closed). A
+// topologyBuilder builds a TopologyResult that refers to them; RunJSON's
+// encoder writes JSON straight from them.
 type topologySink interface {
 	// keeps reports whether the sink keeps the elements to be read later
 	// (if at all) rather than reading each as it comes.
@@ -285,7 +285,7 @@ type topologySink interface {
 	components(n int)
 	component(els []*graphstore.Element) error // valid only during the call; the elements may be kept
 	relations(n int)
-	relation(el *graphstore.Element) error
+	relation(els []*graphstore.Element) error // as component
 }
 
 // topologyBuilder is the topologySink that fills a TopologyResult. It
@@ -308,8 +308,8 @@ func (b *topologyBuilder) component(els []*graphstore.Element) error {
 
 func (b *topologyBuilder) relations(n int) { b.rels = make([]*graphstore.Element, 0, n) }
 
-func (b *topologyBuilder) relation(el *graphstore.Element) error {
-	b.rels = append(b.rels, el)
+func (b *topologyBuilder) relation(els []*graphstore.Element) error {
+	b.rels = append(b.rels, els...)
 	return nil
 }
 
@@ -326,8 +326,10 @@ func relationsAmong(r *run, ids []graphstore.ID) ([]*graphstore.Relation, error)
 		return nil, err
 	}
 	out := make([]*graphstore.Relation, 0, len(relIDs))
-	err = r.relations(relIDs, func(el *graphstore.Element) error {
-		out = append(out, el.Relation())
+	err = r.relations(relIDs, func(els []*graphstore.Element) error {
+		for _, el := range els {
+			out = append(out, el.Relation())
+		}
 		return nil
 	})
 	return out, err

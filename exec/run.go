@@ -166,15 +166,22 @@ func (r *run) components(ids []graphstore.ID, fn func([]graphstore.ID, []*graphs
 }
 
 // relations loads relations adjacent to components of a result, a batch
-// at a time, and calls fn with each one's element; each must be live at
-// the snapshot's time. An error of fn stops it.
-func (r *run) relations(ids []graphstore.ID, fn func(*graphstore.Element) error) error {
+// at a time, and calls fn with each batch's elements (valid only during
+// the call; the elements may be kept); each must be live at the
+// snapshot's time. An error of fn stops it.
+func (r *run) relations(ids []graphstore.ID, fn func([]*graphstore.Element) error) error {
 	for len(ids) > 0 {
 		part := ids[:min(len(ids), batchSize)]
 		ids = ids[len(part):]
 		elems, ok, err := r.elementsView(part)
 		if err != nil {
 			return err
+		}
+		if elems == nil {
+			if cap(r.elems) < len(part) {
+				r.elems = make([]*graphstore.Element, len(part))
+			}
+			elems = r.elems[:len(part)]
 		}
 		for i, id := range part {
 			var el *graphstore.Element
@@ -186,9 +193,10 @@ func (r *run) relations(ids []graphstore.ID, fn func(*graphstore.Element) error)
 					return err
 				}
 			}
-			if err := fn(el); err != nil {
-				return err
-			}
+			elems[i] = el
+		}
+		if err := fn(elems); err != nil {
+			return err
 		}
 		if err := r.check(); err != nil {
 			return err
