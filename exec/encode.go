@@ -362,8 +362,14 @@ func (t *topologyJSON) components(n int) {
 func (t *topologyJSON) keeps() bool { return false }
 
 func (t *topologyJSON) component(els []*graphstore.Element) error {
+	return encodeEach(els, (*graphstore.Element).Component, t.encodeComponent)
+}
+
+// encodeEach calls encode with the view of each element in turn, until
+// one fails.
+func encodeEach[V any](els []*graphstore.Element, view func(*graphstore.Element) *V, encode func(*V) error) error {
 	for _, el := range els {
-		if err := t.encodeComponent(el.Component()); err != nil {
+		if err := encode(view(el)); err != nil {
 			return err
 		}
 	}
@@ -396,12 +402,7 @@ func (t *topologyJSON) relations(n int) {
 }
 
 func (t *topologyJSON) relation(els []*graphstore.Element) error {
-	for _, el := range els {
-		if err := t.encodeRelation(el.Relation()); err != nil {
-			return err
-		}
-	}
-	return nil
+	return encodeEach(els, (*graphstore.Element).Relation, t.encodeRelation)
 }
 
 func (t *topologyJSON) encodeRelation(r *graphstore.Relation) error {
