@@ -1,6 +1,9 @@
 package tracepebble
 
-import "time"
+import (
+	"testing"
+	"time"
+)
 
 // Settle waits until the store's background work after an open is done:
 // compactions, and the table statistics Pebble reads from every table
@@ -14,4 +17,10 @@ func Settle(s *Store) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// PrefetchAlways makes every search prefetch until the test ends.
+func PrefetchAlways(t testing.TB) {
+	prefetchAlways.Store(true)
+	t.Cleanup(func() { prefetchAlways.Store(false) })
 }
