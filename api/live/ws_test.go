@@ -455,20 +455,57 @@ func TestSlowClientGetsCoalescedDiffs(t *testing.T) {
 // A client that stays too far behind is closed with 4001 and a reason it
 // can read once it reads again.
 func TestTooFarBehindIsClosed(t *testing.T) {
+	const limit = 200 * time.Millisecond
 	st := pebble(t)
 	churn(t, st, 10, 1, 30)
-	h := newHub(t, st, Limits{MaxLag: 200 * time.Millisecond})
+	h := newHub(t, st, Limits{MaxLag: limit})
 	url, dialer := serveSmall(t, h, Session{})
 	c := dialWith(t, dialer, url, false)
 	c.subscribe("s", `type = "service"`, nil)
 	if first, err := c.readOne(); err != nil || first.Type != "result" {
 		t.Fatalf("first message: %v", err)
 	}
-	churn(t, st, 20, 100, 30)
-	syncHub(t, h)
-	time.Sleep(400 * time.Millisecond) // past MaxLag, not reading
+	// Commit until a change has waited past MaxLag undelivered. The client
+	// reads nothing, so the server's writes block once the small socket
+	// buffers are full, and the changes after that wait. (A hundred
+	// commits and a sleep were flaky: the server coalesces what is
+	// pending into one message, and when it had taken the last change in
+	// a message the buffers still had room for, nothing was left waiting.)
+	// The loop also ends if the server has closed the connection already
+	// (its writer, not blocked but starved, found the lag itself).
+	open := func() bool { return testutil.ToFloat64(h.metrics.connections) > 0 }
+	for from, deadline := 20, time.Now().Add(10*time.Second); lagOf(h) <= limit && open(); from += 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no change waited past %s in ten seconds of commits to a client that reads nothing", limit)
+		}
+		churn(t, st, from, 3, 30) // three commits, each changing every service (a call's first from its last)
+		syncHub(t, h)
+		time.Sleep(20 * time.Millisecond)
+	}
 	c.start()
 	expectClose(t, c, CloseTooSlow, "too far behind")
+}
+
+// lagOf is the longest a change has waited undelivered in any
+// subscription of h's connections.
+func lagOf(h *Hub) time.Duration {
+	h.mu.Lock()
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	var lag time.Duration
+	for _, c := range conns {
+		c.mu.Lock()
+		for _, s := range c.subs {
+			if s != nil {
+				lag = max(lag, s.lagging(time.Now()))
+			}
+		}
+		c.mu.Unlock()
+	}
+	return lag
 }
 
 // A client that accepts no data at all is cut off after WriteTimeout.

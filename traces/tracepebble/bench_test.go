@@ -2,7 +2,9 @@ package tracepebble_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -25,6 +27,17 @@ import (
 //	TETRA_BENCH_DATA=/work/benchdata flock /tmp/tetra-bench.lock \
 //	  go test ./traces/tracepebble -run '^$' -bench Search -benchtime 200x -timeout 30m
 //	flock /tmp/tetra-bench.lock go test ./traces/tracepebble -run '^$' -bench AppendSpans -benchtime 1x
+//
+// TETRA_BENCH_COLD measures searches on a cold page cache: before each
+// search the store's files are evicted from the operating system's page
+// cache (posix_fadvise DONTNEED, which needs no privilege; pages another
+// process has dirty or mapped may stay). With TETRA_BENCH_COLD=open the
+// store stays open, its block cache as earlier searches left it: a server
+// whose page cache other work has taken. With TETRA_BENCH_COLD=reopen the
+// store is also closed and opened again (an empty block cache) and
+// Pebble's work after an open is waited for (compactions, reading every
+// table's statistics): every search is the first of a process. None of
+// that is timed.
 const (
 	benchTraces   = 100_000
 	spansPerTrace = 10
@@ -72,12 +85,41 @@ func generate(b *testing.B, s *tracepebble.Store) time.Duration {
 	return spent
 }
 
-func openBench(b *testing.B) *tracepebble.Store {
+func benchDir() string {
 	root := os.Getenv("TETRA_BENCH_DATA")
 	if root == "" {
 		root = filepath.Join(os.TempDir(), "tetra-bench")
 	}
-	dir := filepath.Join(root, "traces-1m")
+	return filepath.Join(root, "traces-1m")
+}
+
+// evict drops the files of dir from the page cache.
+func evict(b *testing.B, dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		f, err := os.Open(filepath.Join(dir, e.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // an obsolete file Pebble deleted meanwhile
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		const dontNeed = 4 // POSIX_FADV_DONTNEED
+		if _, _, errno := syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, dontNeed, 0, 0); errno != 0 {
+			b.Fatal(errno)
+		}
+		f.Close()
+	}
+}
+
+func openBench(b *testing.B) *tracepebble.Store {
+	dir := benchDir()
 	if _, err := os.Stat(filepath.Join(dir, "READY")); err != nil {
 		os.RemoveAll(dir)
 		s, err := tracepebble.Open(dir, tracepebble.Options{NoSync: true, Retention: 1 << 62})
@@ -123,7 +165,11 @@ func cpuTime() time.Duration {
 // day, reporting their latency percentiles.
 func BenchmarkSearch(b *testing.B) {
 	s := openBench(b)
-	defer s.Close()
+	defer func() { s.Close() }()
+	cold := os.Getenv("TETRA_BENCH_COLD")
+	if cold != "" && cold != "open" && cold != "reopen" {
+		b.Fatalf("TETRA_BENCH_COLD=%s: want open or reopen", cold)
+	}
 	r := rand.New(rand.NewPCG(9, 9))
 	for _, c := range []struct {
 		name  string
@@ -146,6 +192,14 @@ func BenchmarkSearch(b *testing.B) {
 			found := 0
 			for range b.N {
 				q := traces.TraceQuery{Filter: c.query(), Start: benchStart, End: benchStart + benchDay, Limit: 20, MaxTraces: 10_000}
+				if cold == "reopen" {
+					s.Close()
+					s = openBench(b)
+					tracepebble.Settle(s)
+				}
+				if cold != "" {
+					evict(b, benchDir())
+				}
 				t0 := time.Now()
 				it, err := s.SearchTraces(context.Background(), q)
 				if err != nil {

@@ -159,6 +159,8 @@ func (s *Store) SearchTraces(ctx context.Context, q traces.TraceQuery) (traces.T
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
 	sr := &search{ctx: ctx, snap: snap, q: q, order: orderOf(q), plan: choose(&q), found: map[string]*found{}}
+	sr.prefetch = newPrefetcher(snap)
+	defer sr.prefetch.close()
 	if q.Identifiers != nil {
 		sr.allowed = map[string]bool{}
 		for _, id := range q.Identifiers {
@@ -177,16 +179,18 @@ func (s *Store) SearchTraces(ctx context.Context, q traces.TraceQuery) (traces.T
 
 // search is the state of one search.
 type search struct {
-	ctx     context.Context
-	snap    *pebble.Snapshot
-	q       traces.TraceQuery
-	order   traces.Order
-	plan    plan
-	allowed map[string]bool
-	records *pebble.Iterator
-	found   map[string]*found
-	starts  []int64 // the start of every found trace, for the stop rule
-	steps   int
+	ctx      context.Context
+	snap     *pebble.Snapshot
+	q        traces.TraceQuery
+	order    traces.Order
+	plan     plan
+	allowed  map[string]bool
+	records  *pebble.Iterator
+	found    map[string]*found
+	prefetch *prefetcher
+	cold     bool    // a chunk read missed the block cache
+	starts   []int64 // the start of every found trace, for the stop rule
+	steps    int
 }
 
 // run visits the candidates day by day, newest first.
@@ -196,6 +200,7 @@ func (sr *search) run() error {
 		if err != nil {
 			return err
 		}
+		src = &aheadSource{src: src, p: sr.prefetch, cold: sr.missed, lo: sr.q.Start, hi: sr.q.End}
 		stop, err := sr.visit(src)
 		if cerr := src.close(); err == nil {
 			err = cerr
@@ -205,6 +210,19 @@ func (sr *search) run() error {
 		}
 	}
 	return nil
+}
+
+// missed says whether the search's chunk reads have missed Pebble's block
+// cache: from then on it prefetches.
+func (sr *search) missed() bool {
+	if !sr.cold && prefetchAlways.Load() {
+		sr.cold = true
+	}
+	if !sr.cold {
+		st := sr.records.Stats().InternalStats
+		sr.cold = st.BlockBytes > st.BlockBytesInCache
+	}
+	return sr.cold
 }
 
 // visit processes one day's candidates; stop is true once the default

@@ -24,6 +24,14 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformancePrefetching runs the conformance tests with every search
+// prefetching its candidates (which it does once it misses the block
+// cache: never in the small stores of the tests): the same answers.
+func TestConformancePrefetching(t *testing.T) {
+	tracepebble.PrefetchAlways(t)
+	TestConformance(t)
+}
+
 // TestConcurrentAppends appends from many goroutines at once, so that
 // appends share group commits (whose posting lists merge the appends'),
 // some of them sent twice (retries) and some replacing spans of others;
