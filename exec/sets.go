@@ -198,21 +198,42 @@ func intersectBlocks(sets []memSet) *roaring.Bitmap {
 	return roaring.BitmapOf(out...)
 }
 
-// andBlocks appends the ids of block b that every one of blocks has.
+// andBlocks appends the ids of block b that every one of blocks has,
+// four words at a time: the four words of the first two blocks are
+// ANDed without a branch, and the group is skipped when none of them
+// meets (a test per word mispredicted whenever the sets meet in some
+// words and not in others, and the mispredictions were most of
+// intersecting a million components' sets). The words stay in
+// registers: an array of them went through the stack.
 func andBlocks(out []uint32, b uint64, blocks []*[1024]uint64) []uint32 {
 	x, y, rest := blocks[0], blocks[1], blocks[2:]
-	for w := range x {
-		v := x[w] & y[w]
+	for w := 0; w < len(x); w += 4 {
+		xs, ys := (*[4]uint64)(x[w:]), (*[4]uint64)(y[w:])
+		v0, v1, v2, v3 := xs[0]&ys[0], xs[1]&ys[1], xs[2]&ys[2], xs[3]&ys[3]
 		for _, z := range rest {
-			if v == 0 {
+			if v0|v1|v2|v3 == 0 {
 				break
 			}
-			v &= z[w]
+			zs := (*[4]uint64)(z[w:])
+			v0, v1, v2, v3 = v0&zs[0], v1&zs[1], v2&zs[2], v3&zs[3]
 		}
-		for v != 0 {
-			out = append(out, uint32(b<<16)|uint32(w<<6)|uint32(bits.TrailingZeros64(v)))
-			v &= v - 1
+		if v0|v1|v2|v3 == 0 {
+			continue
 		}
+		at := uint32(b<<16) | uint32(w<<6)
+		out = appendBits(out, at, v0)
+		out = appendBits(out, at+64, v1)
+		out = appendBits(out, at+128, v2)
+		out = appendBits(out, at+192, v3)
+	}
+	return out
+}
+
+// appendBits appends at plus the index of every set bit of v.
+func appendBits(out []uint32, at uint32, v uint64) []uint32 {
+	for v != 0 {
+		out = append(out, at|uint32(bits.TrailingZeros64(v)))
+		v &= v - 1
 	}
 	return out
 }
