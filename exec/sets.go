@@ -203,28 +203,49 @@ func intersectBlocks(sets []memSet) *roaring.Bitmap {
 // ANDed without a branch, and the group is skipped when none of them
 // meets (a test per word mispredicted whenever the sets meet in some
 // words and not in others, and the mispredictions were most of
-// intersecting a million components' sets). The words stay in
-// registers: an array of them went through the stack.
+// intersecting a million components' sets), then the same with the
+// third. The loop keeps its words in registers; a group that meets
+// goes on in andRest when there are more blocks.
 func andBlocks(out []uint32, b uint64, blocks []*[1024]uint64) []uint32 {
-	x, y, rest := blocks[0], blocks[1], blocks[2:]
+	x, y, z, rest := blocks[0], blocks[1], blocks[1], blocks[2:] // ANDing y twice changes nothing
+	if len(rest) > 0 {
+		z, rest = rest[0], rest[1:]
+	}
 	for w := 0; w < len(x); w += 4 {
 		xs, ys := (*[4]uint64)(x[w:]), (*[4]uint64)(y[w:])
 		v0, v1, v2, v3 := xs[0]&ys[0], xs[1]&ys[1], xs[2]&ys[2], xs[3]&ys[3]
-		for _, z := range rest {
-			if v0|v1|v2|v3 == 0 {
-				break
-			}
-			zs := (*[4]uint64)(z[w:])
-			v0, v1, v2, v3 = v0&zs[0], v1&zs[1], v2&zs[2], v3&zs[3]
+		if v0|v1|v2|v3 == 0 {
+			continue
 		}
+		zs := (*[4]uint64)(z[w:])
+		v0, v1, v2, v3 = v0&zs[0], v1&zs[1], v2&zs[2], v3&zs[3]
 		if v0|v1|v2|v3 == 0 {
 			continue
 		}
 		at := uint32(b<<16) | uint32(w<<6)
+		if len(rest) > 0 {
+			out = andRest(out, at, rest, w, [4]uint64{v0, v1, v2, v3})
+			continue
+		}
 		out = appendBits(out, at, v0)
 		out = appendBits(out, at+64, v1)
 		out = appendBits(out, at+128, v2)
 		out = appendBits(out, at+192, v3)
+	}
+	return out
+}
+
+// andRest ANDs words w to w+3 of blocks into v and appends the ids of
+// their bits, the first word's first bit being at.
+func andRest(out []uint32, at uint32, blocks []*[1024]uint64, w int, v [4]uint64) []uint32 {
+	for _, z := range blocks {
+		zs := (*[4]uint64)(z[w:])
+		for k := range v {
+			v[k] &= zs[k]
+		}
+	}
+	for k, vk := range v {
+		out = appendBits(out, at+uint32(k)*64, vk)
 	}
 	return out
 }
