@@ -21,7 +21,8 @@ type run struct {
 	refs    graphstore.RefViewer       // snap's, when it has one and the answer keeps its elements (keepElements)
 	limit   int
 	touched *idSet
-	counted bool // the result's components are counted already (countResult)
+	spare   *idSet // an empty set to use (takeSet), kept for the next run
+	counted bool   // the result's components are counted already (countResult)
 	steps   int
 	adj     []graphstore.Adjacency // reused buffer of adjacency pages
 	elems   []*graphstore.Element  // reused buffer of a batch of elements
@@ -33,7 +34,11 @@ func newRun(ctx context.Context, snap graphstore.Snapshot, limit int) *run {
 	view, _ := snap.(graphstore.AdjacencyViewer)
 	batch, _ := snap.(graphstore.BatchViewer)
 	r := runPool.Get().(*run)
-	*r = run{ctx: ctx, snap: snap, view: view, batch: batch, limit: limit, touched: newIDSet(),
+	touched := r.touched
+	if touched == nil {
+		touched = newIDSet()
+	}
+	*r = run{ctx: ctx, snap: snap, view: view, batch: batch, limit: limit, touched: touched, spare: r.spare,
 		adj: r.adj[:0], elems: r.elems[:0], lists: r.lists[:0], ids: r.ids[:0]}
 	return r
 }
@@ -54,8 +59,29 @@ func (r *run) release() {
 	}
 	clear(r.elems[:cap(r.elems)]) // no references into the store's memory
 	clear(r.lists[:cap(r.lists)])
-	*r = run{adj: r.adj[:0], elems: r.elems[:0], lists: r.lists[:0], ids: r.ids[:0]}
+	touched := r.touched
+	if !touched.reset() {
+		touched = nil
+	}
+	*r = run{adj: r.adj[:0], elems: r.elems[:0], lists: r.lists[:0], ids: r.ids[:0], touched: touched, spare: r.spare}
 	runPool.Put(r)
+}
+
+// takeSet returns an empty id set for the caller's use, to hand back with
+// putSet when done.
+func (r *run) takeSet() *idSet {
+	if s := r.spare; s != nil {
+		r.spare = nil
+		return s
+	}
+	return newIDSet()
+}
+
+// putSet keeps s, which the caller no longer uses, for another takeSet.
+func (r *run) putSet(s *idSet) {
+	if r.spare == nil && s.reset() {
+		r.spare = s
+	}
 }
 
 // batchSize is how many ids a result reads at a time through a
@@ -617,7 +643,8 @@ func (r *run) expand(seeds iterator, levels int, dir lang.Direction, types []pla
 	if err != nil {
 		return nil, err
 	}
-	visited := newIDSet()
+	visited := r.takeSet()
+	defer r.putSet(visited)
 	out := make([]graphstore.ID, 0, len(frontier))
 	for _, id := range frontier {
 		if err := r.touch(id); err != nil {

@@ -50,6 +50,49 @@ func TestMembers(t *testing.T) {
 	}
 }
 
+// TestIDSetReset: a set used again after reset holds exactly what was
+// added since, its spare blocks cleared (ids scattered over many blocks,
+// then others); a set grown past maxKeptBlocks is not kept.
+func TestIDSetReset(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 1))
+	s := newIDSet()
+	for round := range 4 {
+		want := map[graphstore.ID]bool{}
+		for range 300 {
+			id := graphstore.ID(r.IntN(1 << 22))
+			if s.add(id) == want[id] {
+				t.Fatalf("round %d: add(%d) said new=%v, had it: %v", round, id, !want[id], want[id])
+			}
+			want[id] = true
+		}
+		if s.len() != len(want) {
+			t.Fatalf("round %d: len %d, want %d", round, s.len(), len(want))
+		}
+		for id := graphstore.ID(0); id < 1<<22; id += 1 + graphstore.ID(r.IntN(64)) {
+			if s.has(id) != want[id] {
+				t.Fatalf("round %d: has(%d) = %v", round, id, s.has(id))
+			}
+		}
+		for id := range want {
+			if !s.has(id) {
+				t.Fatalf("round %d: lost %d", round, id)
+			}
+		}
+		if !s.reset() {
+			t.Fatalf("round %d: a set of %d blocks not kept", round, len(s.spare))
+		}
+		if s.len() != 0 || len(s.blocks) != 0 {
+			t.Fatalf("round %d: reset left %d ids in %d blocks", round, s.len(), len(s.blocks))
+		}
+	}
+	for id := range graphstore.ID(maxKeptBlocks + 1) {
+		s.add(id << idBlockBits)
+	}
+	if s.reset() {
+		t.Fatal("a set of more than maxKeptBlocks blocks was kept")
+	}
+}
+
 // TestAppendSet: a bitmap's ids come out ascending after what out held,
 // for empty, sparse, dense and run-length sets, into a buffer with and
 // without room.
