@@ -183,6 +183,7 @@ type loadRun struct {
 	elems map[graphstore.ID]*graphstore.Element // latest version written in the run (nil: deleted)
 	ext   map[string]graphstore.ID              // external-id mappings made in the run, by key
 	delta map[termKey]*holderDelta              // changes to the holders of identifier and reference terms
+	slab  []holderDelta                         // where delta's entries are allocated, many at a time
 	ts    int64                                 // time of the run's last batch
 	// How many of the run's writes made a new element and how many wrote
 	// a new version of one that existed: whether the load churns.
@@ -297,6 +298,7 @@ func (r *loadRun) reset() {
 	clear(r.elems)
 	clear(r.ext)
 	clear(r.delta)
+	r.slab = nil
 	r.runKV.reset()
 	r.ts = 0
 	r.created, r.updated = 0, 0
@@ -640,7 +642,7 @@ func (l *Loader) holders(ix graphstore.Index, term string, id graphstore.ID, add
 	k := termKey{ix, term}
 	d := r.delta[k]
 	if d == nil {
-		d = &holderDelta{}
+		d = r.newDelta()
 		r.delta[k] = d
 		r.bytes += 128 // the delta counts against the run's memory too
 	}
@@ -724,11 +726,29 @@ func (st *loadState) Holders(ix graphstore.Index, term string) ([]graphstore.ID,
 	return st.run.delta[k].applyTo(ids), nil
 }
 
+// newDelta returns an empty holderDelta of the run. A first load makes one
+// for every identifier and reference term it writes: they are allocated a
+// thousand at a time.
+func (r *loadRun) newDelta() *holderDelta {
+	if len(r.slab) == cap(r.slab) {
+		r.slab = make([]holderDelta, 0, 1024)
+	}
+	r.slab = r.slab[:len(r.slab)+1]
+	return &r.slab[len(r.slab)-1]
+}
+
 // applyTo returns sorted holders ids with the delta applied (ids itself,
 // not to be modified, when d is nil).
 func (d *holderDelta) applyTo(ids []graphstore.ID) []graphstore.ID {
 	if d == nil {
 		return ids
+	}
+	if len(ids) == 0 && d.added.big == nil {
+		// A term the load gave its holders (a first load's every term):
+		// the ids it added, sorted, are the answer.
+		out := slices.Clone(d.added.small)
+		slices.Sort(out)
+		return out
 	}
 	out := slices.DeleteFunc(slices.Clone(ids), d.removed.has)
 	d.added.each(func(id graphstore.ID) {
