@@ -159,6 +159,9 @@ func keyPrefix(k []byte) uint64 { return keyDigit(k, 2) }
 
 // keyDigit is the 8 bytes of a key from at on as a number, zero-padded.
 func keyDigit(k []byte, at uint32) uint64 {
+	if int(at)+8 <= len(k) { // most keys go on: read the digit in place (the copy below was 4% of a load)
+		return binary.BigEndian.Uint64(k[at:])
+	}
 	var b [8]byte
 	if int(at) < len(k) {
 		copy(b[:], k[at:])
