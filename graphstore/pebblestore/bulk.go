@@ -65,6 +65,7 @@ type Loader struct {
 	born   graphstore.ID                   // the first id the load allocated: later ones have no support it did not record
 	sketch loadSketch                      // health planning's view of what the load wrote (loadsketch.go)
 	froms  []int64                         // gatherPostings' scratch
+	chs    changeSet                       // the posting changes of the batch being applied, for the present graph
 	err    error                           // sticky: a failed run leaves the loader unusable
 	closed bool
 }
@@ -182,6 +183,7 @@ type loadRun struct {
 	elems map[graphstore.ID]*graphstore.Element // latest version written in the run (nil: deleted)
 	ext   map[string]graphstore.ID              // external-id mappings made in the run, by key
 	delta map[termKey]*holderDelta              // changes to the holders of identifier and reference terms
+	slab  []holderDelta                         // where delta's entries are allocated, many at a time
 	ts    int64                                 // time of the run's last batch
 	// How many of the run's writes made a new element and how many wrote
 	// a new version of one that existed: whether the load churns.
@@ -296,6 +298,7 @@ func (r *loadRun) reset() {
 	clear(r.elems)
 	clear(r.ext)
 	clear(r.delta)
+	r.slab = nil
 	r.runKV.reset()
 	r.ts = 0
 	r.created, r.updated = 0, 0
@@ -327,13 +330,13 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 	if err != nil {
 		return nil, err
 	}
-	changes := termChanges{}
+	l.chs.reset(len(plan.Writes) / 4) // a write changes about two of the terms the present graph holds
 	following := l.followsPresent()
 	starts, err := l.postingStarts(v, plan)
 	if err != nil {
 		return nil, err
 	}
-	if err := l.gather(v, plan, asked, changes, starts); err != nil {
+	if err := l.gather(v, plan, asked, starts); err != nil {
 		l.err = err
 		return nil, err
 	}
@@ -343,7 +346,12 @@ func (l *Loader) Apply(ctx context.Context, b *graphstore.Batch) (*graphstore.Co
 		// it, and the load needs no rebuild at its end. Readers use it only
 		// at the commit it reflects, which they see once the run is
 		// ingested and published.
-		l.s.now.apply(plan.Writes, changes, plan.Time, l.last)
+		l.s.now.apply(plan.Writes, l.chs.changes, plan.Time, l.last)
+	}
+	if len(l.chs.changes) > 1<<16 {
+		// A large batch's changes are not kept until the next (a file of
+		// tetra load is a batch, and the next one decodes meanwhile).
+		l.chs = changeSet{}
 	}
 	l.last, l.asked, l.next = ts, asked, plan.NextID
 	if following && !l.followsPresent() {
@@ -389,7 +397,7 @@ func (l *Loader) usable(ctx context.Context) error {
 
 // gather records what a planned batch writes, as commit would write it,
 // and its posting changes.
-func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChanges, starts map[string]int64) error {
+func (l *Loader) gather(v *view, plan *base.Plan, asked int64, starts map[string]int64) error {
 	r := l.run
 	for i := range plan.Writes {
 		if r.kv >= l.budget {
@@ -400,7 +408,7 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChang
 		w := &plan.Writes[i]
 		b := appendVersionKey(r.start(), w.ID, plan.Time)
 		r.finish(appendElement(b, w.After), versionKeyLen, false)
-		if err := l.gatherPostings(v, w, plan.Time, changes, starts); err != nil {
+		if err := l.gatherPostings(v, w, plan.Time, starts); err != nil {
 			return err
 		}
 		if w.Before == nil {
@@ -412,9 +420,10 @@ func (l *Loader) gather(v *view, plan *base.Plan, asked int64, changes termChang
 		l.sketch.record(w.ID, w.After)
 	}
 	for _, m := range plan.Mappings {
-		k := externalKey(m.Kind, m.Source, m.ExternalID)
-		r.set(k, appendU64(nil, uint64(m.ID)))
-		r.ext[string(k)] = m.ID
+		b := appendExternalKey(r.start(), m.Kind, m.Source, m.ExternalID)
+		k := len(b)
+		r.finish(appendU64(b, uint64(m.ID)), k, false)
+		r.ext[string(b[:k])] = m.ID
 	}
 	for _, sp := range plan.Supports {
 		if sp.Via == 0 {
@@ -445,7 +454,7 @@ func (l *Loader) spill() error {
 // has not, and opens the new ones, as writePostings does. It keeps each
 // written element's open postings (with when each began), so closing one
 // later in the load needs no read.
-func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termChanges, starts map[string]int64) error {
+func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, starts map[string]int64) error {
 	if base.SamePostings(w.Before, w.After) {
 		return nil // a change of health alone: the open postings stand
 	}
@@ -457,7 +466,7 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termCh
 			if err := l.closePosting(v, p, w.ID, ts, open.fromOf(p), starts); err != nil {
 				return err
 			}
-			l.changed(changes, p, w.ID, true)
+			l.changed(p, w.ID, true)
 		}
 	}
 	froms := l.froms[:0]
@@ -467,7 +476,7 @@ func (l *Loader) gatherPostings(v *view, w *base.Write, ts int64, changes termCh
 			from = open.fromOf(p) // -1 (unknown: in Pebble) is read if it closes
 		} else {
 			l.openPosting(p, w.ID, ts)
-			l.changed(changes, p, w.ID, false)
+			l.changed(p, w.ID, false)
 		}
 		froms = append(froms, from)
 	}
@@ -566,12 +575,12 @@ func (l *Loader) postingStarts(v *view, plan *base.Plan) (map[string]int64, erro
 // changed records a posting change for the present graph: of the terms it
 // holds (and of no other: a load writes millions of identifier and source
 // terms the present graph never asks for).
-func (l *Loader) changed(changes termChanges, p graphstore.Posting, id graphstore.ID, close bool) {
+func (l *Loader) changed(p graphstore.Posting, id graphstore.ID, close bool) {
 	k := termKey{p.Index, p.Term}
 	if l.s.now == nil || !k.isAdjacency() && !presentTerm(k) {
 		return
 	}
-	changes[k] = append(changes[k], postingChange{id: id, aux: p.Aux, close: close})
+	l.chs.change(k, postingChange{id: id, aux: p.Aux, close: close})
 }
 
 func (l *Loader) openPosting(p graphstore.Posting, id graphstore.ID, ts int64) {
@@ -633,7 +642,7 @@ func (l *Loader) holders(ix graphstore.Index, term string, id graphstore.ID, add
 	k := termKey{ix, term}
 	d := r.delta[k]
 	if d == nil {
-		d = &holderDelta{}
+		d = r.newDelta()
 		r.delta[k] = d
 		r.bytes += 128 // the delta counts against the run's memory too
 	}
@@ -657,6 +666,7 @@ type loadState struct {
 	l         *Loader
 	w         *writeState
 	run, prev *loadRun
+	key       []byte // LookupExternal's buffer
 }
 
 // layers returns the runs to read, newest first.
@@ -675,16 +685,18 @@ func (st *loadState) Current(id graphstore.ID) (*graphstore.Element, error) {
 }
 
 func (st *loadState) LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
-	k := string(externalKey(kind, source, ext))
+	// One buffer for every key (the lookups copy nothing): building a key
+	// per lookup was the load's most frequent allocation.
+	st.key = appendExternalKey(st.key[:0], kind, source, ext)
 	for _, r := range st.layers() {
 		if r == nil {
 			continue
 		}
-		if id, ok := r.ext[k]; ok {
+		if id, ok := r.ext[string(st.key)]; ok {
 			return id, nil
 		}
 	}
-	return st.w.LookupExternal(kind, source, ext)
+	return st.w.lookupExternalKey(st.key)
 }
 
 func (st *loadState) Support(id graphstore.ID) (graphstore.ID, error) {
@@ -714,11 +726,29 @@ func (st *loadState) Holders(ix graphstore.Index, term string) ([]graphstore.ID,
 	return st.run.delta[k].applyTo(ids), nil
 }
 
+// newDelta returns an empty holderDelta of the run. A first load makes one
+// for every identifier and reference term it writes: they are allocated a
+// thousand at a time.
+func (r *loadRun) newDelta() *holderDelta {
+	if len(r.slab) == cap(r.slab) {
+		r.slab = make([]holderDelta, 0, 1024)
+	}
+	r.slab = r.slab[:len(r.slab)+1]
+	return &r.slab[len(r.slab)-1]
+}
+
 // applyTo returns sorted holders ids with the delta applied (ids itself,
 // not to be modified, when d is nil).
 func (d *holderDelta) applyTo(ids []graphstore.ID) []graphstore.ID {
 	if d == nil {
 		return ids
+	}
+	if len(ids) == 0 && d.added.big == nil {
+		// A term the load gave its holders (a first load's every term):
+		// the ids it added, sorted, are the answer.
+		out := slices.Clone(d.added.small)
+		slices.Sort(out)
+		return out
 	}
 	out := slices.DeleteFunc(slices.Clone(ids), d.removed.has)
 	d.added.each(func(id graphstore.ID) {

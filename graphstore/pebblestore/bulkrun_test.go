@@ -54,7 +54,7 @@ func TestPlaceByBucket(t *testing.T) {
 func TestSortWrites(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	alphabet := []byte{0, 1, 'a', 'b', 0xff}
-	for _, n := range []int{0, 1, 2, 50, 5000} {
+	for _, n := range []int{0, 1, 2, 50, 5000, 40_000} {
 		for _, maxLen := range []int{1, 3, 10, 11, 18, 19, 40} {
 			var r runKV
 			for range n {

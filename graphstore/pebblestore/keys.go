@@ -85,7 +85,11 @@ func versionPrefix(id graphstore.ID) []byte {
 }
 
 func externalKey(kind graphstore.Kind, source, ext string) []byte {
-	b := make([]byte, 0, 6+len(source)+len(ext))
+	return appendExternalKey(make([]byte, 0, 6+len(source)+len(ext)), kind, source, ext)
+}
+
+// appendExternalKey appends the external-id key of (kind, source, ext) to b.
+func appendExternalKey(b []byte, kind graphstore.Kind, source, ext string) []byte {
 	b = append(b, tagExternal, byte(kind))
 	b = appendEscaped(b, source)
 	return appendEscaped(b, ext)

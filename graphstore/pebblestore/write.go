@@ -172,7 +172,13 @@ func shareWork(n int, do func(worker, task int)) {
 // and values, and their posting changes. The store keeps two, reused under
 // wmu, so that a commit allocates neither.
 type writeBuf struct {
-	kv      sortedWrites
+	kv sortedWrites
+	changeSet
+}
+
+// changeSet is the posting changes of a commit (or of a batch of a bulk
+// load), recorded without an allocation per term.
+type changeSet struct {
 	changes termChanges
 	// arena backs the change lists of changes: most terms a commit
 	// changes are an element's own (its name, its identifiers), each a
@@ -189,7 +195,7 @@ type writeBuf struct {
 }
 
 // change appends one posting change of term k.
-func (buf *writeBuf) change(k termKey, ch postingChange) {
+func (buf *changeSet) change(k termKey, ch postingChange) {
 	l, ok := buf.changes[k]
 	switch {
 	case !ok:
@@ -208,10 +214,15 @@ func (buf *writeBuf) change(k termKey, ch postingChange) {
 	}
 }
 
-// reset empties buf for a commit of about n writes, keeping the lists of
-// the last commit's shared terms as spares.
+// reset empties buf for a commit of about n writes.
 func (buf *writeBuf) reset(n int) {
 	buf.kv.reset()
+	buf.changeSet.reset(n)
+}
+
+// reset empties the changes for a commit of about n writes, keeping the
+// lists of the last commit's shared terms as spares.
+func (buf *changeSet) reset(n int) {
 	for _, k := range buf.shared {
 		// A list that merge grew in another buffer's map is recovered
 		// from this map all the same: the map holds its final slice.
@@ -628,9 +639,11 @@ func reuseMap[K comparable, V any](m map[K]V, n int) map[K]V {
 // an iterator of its own (prefetch runs it beside prefetchHolders).
 func (st *writeState) prefetchExternal(b *graphstore.Batch) (err error) {
 	keys := make([]string, 0, len(b.Ops))
+	var buf []byte
 	for i := range b.Ops {
 		op := &b.Ops[i]
-		keys = append(keys, string(externalKey(op.Kind.ElementKind(), op.Source, op.ExternalID)))
+		buf = appendExternalKey(buf[:0], op.Kind.ElementKind(), op.Source, op.ExternalID)
+		keys = append(keys, string(buf))
 	}
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
@@ -674,10 +687,15 @@ func (st writeState) Current(id graphstore.ID) (*graphstore.Element, error) {
 }
 
 func (st writeState) LookupExternal(kind graphstore.Kind, source, ext string) (graphstore.ID, error) {
-	if id, ok := st.ext[string(externalKey(kind, source, ext))]; ok {
+	return st.lookupExternalKey(externalKey(kind, source, ext))
+}
+
+// lookupExternalKey is LookupExternal of an external-id key.
+func (st writeState) lookupExternalKey(key []byte) (graphstore.ID, error) {
+	if id, ok := st.ext[string(key)]; ok {
 		return id, nil
 	}
-	return lookupExternal(st.s.db, kind, source, ext)
+	return getID(st.s.db, key)
 }
 
 // prefetchHolders reads the current holders of every identifier the batch's

@@ -569,12 +569,12 @@ func (a *applier) resolveOne(id graphstore.ID, w *working) error {
 	case w.kind == graphstore.KindCheck:
 		w.src, err = a.holderOf(w.contribs[0].Check.Identifier)
 	default:
-		view := graphstore.NewElement(id, graphstore.KindRelation, a.ts, w.contribs, 0, 0).Relation()
-		w.dep = view.Dependency
-		if w.src, err = a.holderOf(view.SourceRef); err != nil {
+		var srcRef, dstRef string
+		srcRef, dstRef, w.dep = graphstore.RelationRefs(w.contribs)
+		if w.src, err = a.holderOf(srcRef); err != nil {
 			return err
 		}
-		w.dst, err = a.holderOf(view.TargetRef)
+		w.dst, err = a.holderOf(dstRef)
 	}
 	return err
 }
